@@ -1,0 +1,3 @@
+from mvgen.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""Track analysis: tempo, beats, downbeats, drops and sections as one typed, cached ``Analysis``.
+
+Entry point: :func:`analyze`. The result is saved as JSON with a schema version and cached by the
+audio file's content hash plus :data:`ANALYSIS_VERSION`, so analyzing or rendering the same track
+again skips the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mvgen import __version__
+from mvgen.audio import file_hash, load_audio, probe_audio
+from mvgen.beats import find_downbeats, track_beats
+from mvgen.errors import MvgenError
+from mvgen.features import ANALYSIS_SR, frame_features
+from mvgen.paths import cache_dir
+from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
+
+#: Version of the JSON layout of :class:`Analysis`.
+SCHEMA_VERSION = 1
+#: Bumped whenever analysis results change; part of the cache key.
+ANALYSIS_VERSION = "1.0"
+MIN_DURATION_S = 2.0
+
+
+class AudioSummary(BaseModel):
+    """The analyzed file: path, content hash, native format and duration (s)."""
+
+    path: str
+    content_hash: str
+    sr: int
+    channels: int
+    duration_s: float
+
+
+class TempoSpan(BaseModel):
+    """A span of constant tempo, ``[start_s, end_s)``."""
+
+    start_s: float
+    end_s: float
+    bpm: float
+
+
+class Section(BaseModel):
+    """A section ``[start_s, end_s)``: one of intro, build-up, drop, breakdown, outro."""
+
+    start_s: float
+    end_s: float
+    label: str = Field(pattern="^(" + "|".join(SECTION_LABELS) + ")$")
+
+
+class Drop(BaseModel):
+    """A drop: a loud, full-energy span ``[start_s, end_s)``."""
+
+    start_s: float
+    end_s: float
+
+
+class GenreProfile(BaseModel):
+    """Soft sub-genre profile: ``probabilities[i]`` (8 values summing to 1, order ``labels``) at ``times_s[i]``."""
+
+    labels: list[str]
+    times_s: list[float]
+    probabilities: list[list[float]]
+
+
+class Analysis(BaseModel):
+    """Everything later stages need to know about a track. Times are seconds from the file start."""
+
+    schema_version: int = SCHEMA_VERSION
+    analysis_version: str = ANALYSIS_VERSION
+    mvgen_version: str = __version__
+    audio: AudioSummary
+    duration_s: float
+    tempo_bpm: float | None = Field(description="dominant tempo; None when the track has no steady beat")
+    tempo_spans: list[TempoSpan] = []
+    beats_per_bar: int = 4
+    beats_s: list[float] = []
+    downbeats_s: list[float] = []
+    drops: list[Drop] = []
+    sections: list[Section] = []
+    genre_profile: GenreProfile | None = None
+    warnings: list[str] = []
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write as JSON (atomically: a temporary file renamed into place)."""
+        return _write_json_atomic(Path(path), self.model_dump_json(indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Analysis":
+        """Read an analysis JSON; :class:`MvgenError` if it is not one of this schema version."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise MvgenError(f"cannot read analysis JSON ({exc.__class__.__name__})", path) from None
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+            raise MvgenError(f"not an mvgen analysis of schema version {SCHEMA_VERSION}", path)
+        return cls.model_validate(data)
+
+
+def _write_json_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _cache_path(content_hash: str, directory: Path | None) -> Path:
+    return (directory or cache_dir()) / "analysis" / f"{content_hash}-{ANALYSIS_VERSION}.json"
+
+
+def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
+    """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz); returns the fields of :class:`Analysis`
+    that depend on the signal alone (tempo, beats, downbeats, sections, drops, warnings)."""
+    duration_s = len(y) / sr
+    notes: list[str] = []
+    if duration_s < MIN_DURATION_S:
+        notes.append(f"clip is only {duration_s:.2f} s long; beats and sections need at least {MIN_DURATION_S:.0f} s")
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak < 1e-5:
+        notes.append("audio is silent")
+        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], warnings=notes)
+    features = frame_features(y, sr)
+    grid = track_beats(features, duration_s)
+    notes.extend(grid.warnings)
+    downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
+    spans = find_sections(features, grid.beats_s, downbeats, duration_s)
+    return dict(
+        duration_s=duration_s,
+        tempo_bpm=None if grid.tempo_bpm is None else round(grid.tempo_bpm, 3),
+        tempo_spans=[TempoSpan(start_s=s.start_s, end_s=min(s.end_s, duration_s), bpm=round(s.bpm, 3)) for s in grid.segments],
+        beats_per_bar=beats_per_bar,
+        beats_s=[round(float(t), 4) for t in grid.beats_s],
+        downbeats_s=[round(float(t), 4) for t in downbeats],
+        sections=[Section(start_s=round(s.start_s, 4), end_s=round(s.end_s, 4), label=s.label) for s in spans],
+        drops=[Drop(start_s=round(a, 4), end_s=round(b, 4)) for a, b in drops_from_sections(spans)],
+        warnings=notes,
+    )
+
+
+def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Path | None = None) -> Analysis:
+    """Analyze the audio file at ``path`` (any format :func:`mvgen.audio.load_audio` decodes).
+
+    Results are cached by content hash and :data:`ANALYSIS_VERSION`; ``use_cache=False`` recomputes
+    (and refreshes the cache). Raises :class:`MvgenError` for unreadable input.
+    """
+    info = probe_audio(path)
+    content_hash = file_hash(path)
+    cached = _cache_path(content_hash, cache_directory)
+    if use_cache and cached.is_file():
+        try:
+            analysis = Analysis.load(cached)
+            return analysis.model_copy(update={"audio": analysis.audio.model_copy(update={"path": str(path)})})
+        except (MvgenError, ValueError):
+            pass  # stale or damaged cache entry: recompute below
+    y = load_audio(path, sr=ANALYSIS_SR, mono=True)
+    summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
+    analysis = Analysis(audio=summary, **analyze_signal(y, ANALYSIS_SR))
+    for note in analysis.warnings:
+        warnings.warn(f"{path}: {note}", stacklevel=2)
+    try:
+        analysis.save(cached)
+    except OSError:
+        pass  # a read-only cache must not stop the analysis
+    return analysis

@@ -1,0 +1,78 @@
+"""`mvgen doctor`: what is installed, what is usable, and what to do about what is missing."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+from dataclasses import dataclass
+
+from mvgen.paths import cache_dir, models_dir
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report; ``ok=False`` on a ``required`` check makes the exit code 1."""
+
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+    fix: str = ""
+
+
+def _package(name: str, dist: str | None = None, fix: str = "") -> Check:
+    try:
+        version = importlib.metadata.version(dist or name)
+    except importlib.metadata.PackageNotFoundError:
+        return Check(name, False, "not installed", fix=fix or f"pip install {dist or name}")
+    try:
+        __import__(name)
+    except Exception as exc:  # an installed but broken package is as bad as a missing one
+        return Check(name, False, f"{version}, but import fails: {exc.__class__.__name__}: {exc}", fix=f"pip install --force-reinstall {dist or name}")
+    return Check(name, True, version)
+
+
+def _cuda() -> Check:
+    try:
+        import torch
+    except Exception:
+        return Check("cuda", False, "torch missing", required=False)
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        return Check("cuda", True, f"usable: {names} (CUDA {torch.version.cuda})", required=False)
+    return Check("cuda", False, "not available; the CPU is used (slower)", required=False, fix="install a CUDA build of torch on a machine with an NVIDIA GPU")
+
+
+def _ffmpeg() -> Check:
+    from mvgen.audio import ffmpeg_exe
+    from mvgen.errors import MvgenError
+
+    try:
+        exe = ffmpeg_exe()
+        out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    except (MvgenError, OSError, subprocess.SubprocessError) as exc:
+        return Check("ffmpeg", False, str(exc), fix="pip install imageio-ffmpeg, or install ffmpeg and put it on PATH (or set MVGEN_FFMPEG)")
+    version = out.splitlines()[0].split(" Copyright")[0] if out else "unknown version"
+    return Check("ffmpeg", True, f"{exe} ({version})")
+
+
+def _classifier() -> Check:
+    directory = models_dir()
+    weights = sorted(directory.glob("*/model.safetensors")) if directory.is_dir() else []
+    if weights:
+        return Check("classifier", True, ", ".join(str(w.parent) for w in weights), required=False)
+    return Check("classifier", False, f"no bundled sub-genre classifier in {directory}; analysis runs without a genre profile", required=False, fix="train one with `mvgen train`, or set MVGEN_MODELS_DIR")
+
+
+def run_checks() -> list[Check]:
+    """All checks, in report order."""
+    checks = [_package("torch"), _package("nnAudio", "nnAudio"), _package("librosa"), _package("diffusers"), _package("soundfile")]
+    checks += [_cuda(), _ffmpeg(), _classifier()]
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        writable = directory.is_dir()
+    except OSError:
+        writable = False
+    checks.append(Check("cache", writable, str(directory), fix="set MVGEN_CACHE_DIR to a writable folder"))
+    return checks

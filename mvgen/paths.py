@@ -1,0 +1,29 @@
+"""Where mvgen finds its bundled files and keeps its cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Cache folder: ``$MVGEN_CACHE_DIR``, else the platform's user cache folder (``~/.cache/mvgen``)."""
+    env = os.environ.get("MVGEN_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mvgen"))
+
+
+def models_dir() -> Path:
+    """Bundled classifier weights: ``$MVGEN_MODELS_DIR``, else ``models/`` of the source checkout."""
+    env = os.environ.get("MVGEN_MODELS_DIR")
+    return Path(env).expanduser() if env else _REPO_ROOT / "models"
+
+
+def examples_dir() -> Path:
+    """The demo material of the source checkout."""
+    return _REPO_ROOT / "examples"
