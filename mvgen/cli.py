@@ -141,7 +141,8 @@ def doctor() -> None:
     from mvgen.doctor import run_checks
 
     checks = run_checks()
-    table = Table("check", "", "detail", box=None, pad_edge=False)
+    table = Table("check", "", box=None, pad_edge=False)
+    table.add_column("detail", overflow="fold")
     for c in checks:
         mark = "[green]ok[/]" if c.ok else ("[red]MISSING[/]" if c.required else "[yellow]no[/]")
         detail = c.detail + (f"  -> {c.fix}" if (not c.ok and c.fix) else "")
