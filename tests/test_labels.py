@@ -1,0 +1,63 @@
+"""Reading HouseX-v2 exports (the miniature example of the real layout) and CSV label files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mvgen.errors import MvgenError
+from mvgen.genres import GENRES
+from mvgen.labels import read_labels
+
+EXAMPLE = Path(__file__).parent / "data" / "housex-example"
+
+
+def test_housex_example():
+    tracks = read_labels(EXAMPLE)
+    assert [t.path.name for t in tracks] == ["3f2a-track_one.wav", "9b1c-track_two.wav"]
+    one, two = tracks
+    assert one.path.parent == EXAMPLE
+    np.testing.assert_allclose(one.weights[[GENRES.index("future_house"), GENRES.index("bass_house")]], [0.7, 0.3])
+    assert one.weights.sum() == pytest.approx(1.0)
+    assert one.drops_s == [(61.9, 92.1), (152.3, 182.4)]
+    # The dataset's "Techno" is tech house.
+    assert two.dominant == "tech_house" and two.drops_s == []
+
+
+def test_folder_of_folders_and_renormalization(tmp_path):
+    batch = tmp_path / "batch1"
+    batch.mkdir()
+    (batch / "partition-1.json").write_text(
+        '[{"data": {"audio": "C:\\\\upload\\\\a.mp3"}, "annotations": [{"result": ['
+        '{"from_name": "Deep House", "value": {"number": 0.6}}, {"from_name": "Bigroom", "value": {"number": 0.6}}]}]}]'
+    )
+    (tmp_path / "notes").mkdir()
+    (track,) = read_labels(tmp_path)
+    assert track.path == batch / "a.mp3"
+    assert track.weights[GENRES.index("deep_house")] == pytest.approx(0.5)
+
+
+def test_csv(tmp_path):
+    csv = tmp_path / "labels.csv"
+    csv.write_text("path," + ",".join(GENRES) + ",drop_start_s,drop_end_s\nsongs/a.wav,0,0,0,0,1,0,0,0,30,60\n/abs/b.wav,1,1,0,0,0,0,0,0\n")
+    a, b = read_labels(csv)
+    assert a.path == tmp_path / "songs" / "a.wav" and a.dominant == "deep_house" and a.drops_s == [(30.0, 60.0)]
+    assert b.path == Path("/abs/b.wav") and b.weights[0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("a.wav,1,0\n", "expected path, 8 weights"), ("a.wav,0,0,0,0,0,0,0,0\n", "positive sum"), ("h\na.wav,x,0,0,0,0,0,0,0\n", "line 2")],
+)
+def test_bad_csv_names_file_and_line(tmp_path, text, message):
+    csv = tmp_path / "bad.csv"
+    csv.write_text(text)
+    with pytest.raises(MvgenError, match=message) as info:
+        read_labels(csv)
+    assert str(info.value).startswith(str(csv))
+
+
+def test_unknown_class(tmp_path):
+    (tmp_path / "partition.json").write_text('[{"data": {"audio": "a.wav"}, "annotations": [{"result": [{"from_name": "Trance", "value": {"number": 1}}]}]}]')
+    with pytest.raises(MvgenError, match="Trance"):
+        read_labels(tmp_path)
