@@ -110,10 +110,14 @@ def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
 
 def _fold(envelope: np.ndarray, frames: np.ndarray, periods: np.ndarray, n_bins: int) -> np.ndarray:
     """Histogram of ``envelope`` by beat phase for each period (frames), shape ``(len(periods), n_bins)``."""
-    phase = np.mod(frames[None, :] / periods[:, None], 1.0)
-    idx = (phase * n_bins).astype(np.int64) % n_bins + (np.arange(len(periods)) * n_bins)[:, None]
-    hist = np.bincount(idx.ravel(), weights=np.broadcast_to(envelope, idx.shape).ravel(), minlength=len(periods) * n_bins)
-    hist = hist.reshape(len(periods), n_bins)
+    hist = np.zeros((len(periods), n_bins))
+    per_chunk = max(1, 2**22 // max(len(frames), 1))  # bounds the temporaries on long mixes
+    for p0 in range(0, len(periods), per_chunk):
+        chunk = periods[p0 : p0 + per_chunk]
+        bins = (np.mod(frames[None, :] / chunk[:, None], 1.0) * n_bins).astype(np.int64) % n_bins
+        bins += (np.arange(len(chunk)) * n_bins)[:, None]
+        weights = np.broadcast_to(envelope, bins.shape).ravel()
+        hist[p0 : p0 + len(chunk)] = np.bincount(bins.ravel(), weights=weights, minlength=len(chunk) * n_bins).reshape(len(chunk), n_bins)
     # Circular smoothing over about one frame keeps the score continuous in the period.
     kernel = np.array([0.25, 0.5, 1.0, 0.5, 0.25])
     padded = np.concatenate([hist[:, -2:], hist, hist[:, :2]], axis=1)

@@ -113,7 +113,9 @@ def frame_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> FrameFeatures:
     mel_low = _band_mask(mel_hz, (0.0, LOW_HZ[1]))
     mel_mid = _band_mask(mel_hz, MID_HZ)
     # Scale so that the log compression treats quiet and loud masters alike.
-    level = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if len(y) else 0.0
+    # Accumulated block-wise: a float64 square of a 1-hour mix would double its memory.
+    energy = sum(float(np.dot(y[i : i + 2**20], y[i : i + 2**20])) for i in range(0, len(y), 2**20))
+    level = float(np.sqrt(energy / max(len(y), 1)))
     gain = 1.0 / max(level, 1e-4)
 
     out = {k: np.zeros(n_frames, dtype=np.float32) for k in ("onset", "onset_low", "onset_mid", "rms", "low", "mid", "high")}
