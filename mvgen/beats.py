@@ -28,7 +28,7 @@ _LOCAL_WINDOW_S = 16.0
 _LOCAL_HOP_S = 4.0
 _N_PHASE_BINS = 96
 #: Below this tempo confidence (see :func:`estimate_tempo`) a track is treated as beatless.
-MIN_CONFIDENCE = 0.3
+MIN_CONFIDENCE = 0.25
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,38 @@ def _tempo_salience(ac: np.ndarray, hop_s: float, bpm: np.ndarray) -> np.ndarray
 
 
 def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
-    """Coarse tempo (bpm, 0.25 bpm steps) and a confidence in [0, 1] from the envelope's autocorrelation."""
+    """Coarse tempo (bpm, 0.25 bpm steps) and a confidence in [0, 1].
+
+    Candidates are the peaks of the envelope's autocorrelation salience and their doubles and
+    halves; the winner is the one whose beat grid lands most sharply on onsets (weighted by the
+    tempo prior). Grid sharpness rejects tempi that only fit a syncopated pattern (e.g. 4/3 of
+    the beat from dotted-eighth figures) and picks the beat level among octave-related tempi.
+    """
     if len(envelope) < 8 / hop_s or not np.any(envelope > 0):
         return 0.0, 0.0
     ac = _autocorrelation(envelope)
     bpm = _candidate_bpms()
     salience = _tempo_salience(ac, hop_s, bpm)
-    best = int(np.argmax(salience * _prior(bpm)))
-    return float(bpm[best]), float(np.clip(salience[best] / 1.75, 0.0, 1.0))
+    weighted = salience * _prior(bpm)
+    is_peak = np.r_[False, (weighted[1:-1] >= weighted[:-2]) & (weighted[1:-1] > weighted[2:]), False]
+    peaks = np.flatnonzero(is_peak)
+    peaks = peaks[np.argsort(-weighted[peaks])][:5] if len(peaks) else np.array([int(np.argmax(weighted))])
+    candidates = {float(bpm[i]) for i in peaks}
+    candidates |= {c * f for c in candidates for f in (0.5, 2.0) if MIN_BPM <= c * f <= MAX_BPM}
+    frames = np.flatnonzero(envelope > 0).astype(np.float64)
+    weights = envelope[envelope > 0]
+    scored = {c: _grid_sharpness(weights, frames, hop_s, c) * _prior(np.array(c)) for c in sorted(candidates)}
+    best = max(scored, key=scored.get)
+    # Sharpness is about 1.5-3 for noise or pads, 4-12 for real dance music, up to 20 for a click track.
+    confidence = float(np.clip((_grid_sharpness(weights, frames, hop_s, best) - 1.0) / 9.0, 0.0, 1.0))
+    return best, confidence
+
+
+def _grid_sharpness(weights: np.ndarray, frames: np.ndarray, hop_s: float, bpm: float) -> float:
+    """Peak-to-mean ratio of the envelope folded at the beat period (best within +-0.5 % of ``bpm``)."""
+    periods = 60.0 / (bpm * hop_s) * (1.0 + np.arange(-0.005, 0.0051, 0.001))
+    hist = _fold(weights, frames, periods, _N_PHASE_BINS)
+    return float(np.max(hist.max(axis=1) / np.maximum(hist.mean(axis=1), 1e-12)))
 
 
 def _fold(envelope: np.ndarray, frames: np.ndarray, periods: np.ndarray, n_bins: int) -> np.ndarray:
@@ -224,13 +248,21 @@ def _segment_beats(segment: TempoSegment) -> np.ndarray:
     return segment.phase_s + np.arange(k0, k1 + 1) * segment.period_s
 
 
-def _prefer_double_tempo(envelope: np.ndarray, hop_s: float, segment: TempoSegment) -> bool:
-    """True when the off-beat half of the grid is as strong as the grid itself (the beat is twice as fast)."""
-    if 2 * segment.bpm > MAX_BPM:
-        return False
-    on = _sample(envelope, hop_s, _segment_beats(segment))
-    off = _sample(envelope, hop_s, _segment_beats(segment) + segment.period_s / 2)
-    return bool(off.mean() > 0.8 * on.mean())
+def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: float) -> TempoSegment:
+    """Move the grid by half a beat when the percussive envelope is stronger there.
+
+    The pulse envelope can fold onto the off-beat when an off-beat bass outweighs the kick in the
+    low band. ``percussive`` (broadband plus clap band, minus the hat band) still marks the beat:
+    the kick's attack and the claps on 2 and 4 are on it, the hats between.
+    """
+    beats = _segment_beats(segment)
+    if len(beats) < 4:
+        return segment
+    on = _sample(percussive, hop_s, beats).mean()
+    off = _sample(percussive, hop_s, beats + segment.period_s / 2).mean()
+    if off <= on:
+        return segment
+    return TempoSegment(segment.start_s, segment.end_s, segment.period_s, segment.phase_s + segment.period_s / 2)
 
 
 def _sample(envelope: np.ndarray, hop_s: float, times_s: np.ndarray, radius: int = 1) -> np.ndarray:
@@ -251,11 +283,8 @@ def track_beats(features: FrameFeatures, duration_s: float) -> BeatGrid:
     empty = np.zeros(0)
     if confidence < MIN_CONFIDENCE:
         return BeatGrid(None, empty, empty, 4, [], confidence, ["no steady beat found; the track is analyzed as beatless"])
-    segments = [fit_grid(env, hop_s, bpm, a, b) for a, b, bpm in _tempo_spans(env, hop_s, coarse_bpm)]
-    segments = [
-        fit_grid(env, hop_s, 2 * s.bpm, int(s.start_s / hop_s), int(s.end_s / hop_s)) if _prefer_double_tempo(env, hop_s, s) else s
-        for s in segments
-    ]
+    percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
+    segments = [_resolve_half_beat(fit_grid(env, hop_s, bpm, a, b), percussive, hop_s) for a, b, bpm in _tempo_spans(env, hop_s, coarse_bpm)]
     beats = np.concatenate([_segment_beats(s) for s in segments])
     # Keep beats inside the audible part of the track (no grid over leading/trailing silence).
     audible = np.flatnonzero(features.rms_db > features.rms_db.max() - 50.0)

@@ -26,7 +26,8 @@ HIGH_HZ = (6000.0, 11025.0)
 class FrameFeatures:
     """Per-frame features on a grid of ``hop_s`` seconds; frame ``n`` is centred at ``n * hop_s``.
 
-    onset, onset_low, onset_mid: spectral flux of log-mel bands, full band / kick band / clap band,
+    onset, onset_low, onset_mid, onset_high: spectral flux of log-mel bands, full band / kick band /
+        clap band / hat band,
         shape ``(T,)``, >= 0, in log-magnitude units per frame.
     rms_db, low_db, mid_db, high_db: frame energy in dB (0 dB = full-scale sine), shape ``(T,)``.
     """
@@ -36,6 +37,7 @@ class FrameFeatures:
     onset: np.ndarray
     onset_low: np.ndarray
     onset_mid: np.ndarray
+    onset_high: np.ndarray
     rms_db: np.ndarray
     low_db: np.ndarray
     mid_db: np.ndarray
@@ -112,13 +114,14 @@ def frame_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> FrameFeatures:
     bins = {name: _band_mask(fft_hz, band) for name, band in (("low", LOW_HZ), ("mid", MID_HZ), ("high", HIGH_HZ))}
     mel_low = _band_mask(mel_hz, (0.0, LOW_HZ[1]))
     mel_mid = _band_mask(mel_hz, MID_HZ)
+    mel_high = _band_mask(mel_hz, HIGH_HZ)
     # Scale so that the log compression treats quiet and loud masters alike.
     # Accumulated block-wise: a float64 square of a 1-hour mix would double its memory.
     energy = sum(float(np.dot(y[i : i + 2**20], y[i : i + 2**20])) for i in range(0, len(y), 2**20))
     level = float(np.sqrt(energy / max(len(y), 1)))
     gain = 1.0 / max(level, 1e-4)
 
-    out = {k: np.zeros(n_frames, dtype=np.float32) for k in ("onset", "onset_low", "onset_mid", "rms", "low", "mid", "high")}
+    out = {k: np.zeros(n_frames, dtype=np.float32) for k in ("onset", "onset_low", "onset_mid", "onset_high", "rms", "low", "mid", "high")}
     prev_log_mel = None
     pad = N_FFT // 2
     for f0 in range(0, n_frames, _BLOCK_FRAMES):
@@ -139,6 +142,7 @@ def frame_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> FrameFeatures:
         out["onset"][f0:f1] = flux.mean(axis=1)
         out["onset_low"][f0:f1] = flux[:, mel_low].mean(axis=1)
         out["onset_mid"][f0:f1] = flux[:, mel_mid].mean(axis=1)
+        out["onset_high"][f0:f1] = flux[:, mel_high].mean(axis=1)
         prev_log_mel = log_mel[-1:]
 
     return FrameFeatures(
@@ -147,6 +151,7 @@ def frame_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> FrameFeatures:
         onset=out["onset"],
         onset_low=out["onset_low"],
         onset_mid=out["onset_mid"],
+        onset_high=out["onset_high"],
         rms_db=_to_db(out["rms"]),
         low_db=_to_db(out["low"]),
         mid_db=_to_db(out["mid"]),

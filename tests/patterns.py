@@ -12,15 +12,17 @@ SR = 22050
 
 
 def kick(sr: int = SR) -> np.ndarray:
-    """A pitched house kick (120 -> 50 Hz sweep, 80 ms decay), shape ``(0.25 * sr,)``."""
+    """A pitched house kick (120 -> 50 Hz sweep, 80 ms decay, 3 ms beater click), shape ``(0.25 * sr,)``."""
     t = np.arange(int(0.25 * sr)) / sr
     phase = 2 * np.pi * (50 * t + 70 * (1 - np.exp(-t * 30)) / 30)
-    return (np.sin(phase) * np.exp(-t * 12)).astype(np.float32)
+    click = np.random.default_rng(1).standard_normal(len(t)) * np.exp(-t / 0.003) * 0.3
+    return (np.sin(phase) * np.exp(-t * 12) + click).astype(np.float32)
 
 
 def hat(sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A closed hi-hat: high-passed noise (a second difference), 12 ms decay."""
     n = int(0.05 * sr)
-    noise = np.random.default_rng(seed).standard_normal(n)
+    noise = np.diff(np.random.default_rng(seed).standard_normal(n + 2), n=2) / 2
     return (0.3 * noise * np.exp(-np.arange(n) / sr * 80)).astype(np.float32)
 
 

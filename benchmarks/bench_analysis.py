@@ -1,0 +1,163 @@
+"""Accuracy of mvgen's analysis beside librosa's beat tracker, on the same audio.
+
+Beats: F-measure (mir_eval, 70 ms window) and tempo accuracy (within 4 %) on synthetic tracks of
+every sub-genre from 100 to 180 bpm, and on real electronic music with exact reference beats
+(tracker modules rendered by ``benchmarks/real_music.py``) when it is available.
+Downbeats: F-measure. Drops: mean intersection over union with the true drops, for mvgen's
+section-based drops and for the benchmark paper's loudness rule (within 2 dB of the max for 15 s).
+
+    python benchmarks/bench_analysis.py [--tracks 24] [--real-cache ~/.cache/mvgen-bench] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import librosa  # noqa: E402
+import mir_eval  # noqa: E402
+
+from mvgen.analysis import analyze_signal  # noqa: E402
+from mvgen.features import ANALYSIS_SR, frame_features  # noqa: E402
+from mvgen.genres import GENRES  # noqa: E402
+from mvgen.structure import loudness_drops  # noqa: E402
+
+
+def beat_scores(reference: np.ndarray, estimated: np.ndarray, ref_bpm: float, est_bpm: float | None) -> dict:
+    ref, est = mir_eval.beat.trim_beats(np.asarray(reference)), mir_eval.beat.trim_beats(np.asarray(estimated))
+    return {
+        "f_measure": float(mir_eval.beat.f_measure(ref, est)),
+        "tempo_ok": bool(est_bpm is not None and abs(est_bpm / ref_bpm - 1.0) <= 0.04),
+    }
+
+
+def interval_iou(truth: list[tuple[float, float]], found: list[tuple[float, float]], duration_s: float, step_s: float = 0.05) -> float:
+    """Intersection over union of two sets of time spans (1.0 when both are empty)."""
+    t = np.arange(0.0, duration_s, step_s)
+
+    def mask(spans):
+        m = np.zeros(len(t), bool)
+        for a, b in spans:
+            m |= (t >= a) & (t < b)
+        return m
+
+    a, b = mask(truth), mask(found)
+    union = (a | b).sum()
+    return 1.0 if union == 0 else float((a & b).sum() / union)
+
+
+def librosa_beats(y: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
+    tempo, frames = librosa.beat.beat_track(y=y, sr=sr, units="frames")
+    return float(np.atleast_1d(tempo)[0]), librosa.frames_to_time(frames, sr=sr)
+
+
+def evaluate(name: str, y: np.ndarray, beats: np.ndarray, bpm: float, downbeats=None, drops=None) -> dict:
+    row: dict = {"track": name}
+    t0 = time.perf_counter()
+    ours = analyze_signal(y, ANALYSIS_SR)
+    row["mvgen_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lb_bpm, lb_beats = librosa_beats(y, ANALYSIS_SR)
+    row["librosa_s"] = time.perf_counter() - t0
+    row["mvgen"] = beat_scores(beats, np.array(ours["beats_s"]), bpm, ours["tempo_bpm"])
+    row["librosa"] = beat_scores(beats, lb_beats, bpm, lb_bpm)
+    row["bpm"], row["mvgen_bpm"], row["librosa_bpm"] = bpm, ours["tempo_bpm"], lb_bpm
+    if downbeats is not None:
+        row["downbeat_f"] = float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(downbeats)), mir_eval.beat.trim_beats(np.array(ours["downbeats_s"]))))
+    if drops is not None:
+        duration_s = len(y) / ANALYSIS_SR
+        ours_drops = [(d.start_s, d.end_s) for d in ours["drops"]]
+        row["drop_iou"] = interval_iou(drops, ours_drops, duration_s)
+        row["drop_iou_paper"] = interval_iou(drops, loudness_drops(frame_features(y, ANALYSIS_SR)), duration_s)
+    return row
+
+
+def synthetic_rows(n_tracks: int) -> list[dict]:
+    from mvgen import synth
+
+    rows = []
+    tempi = np.linspace(100.0, 180.0, n_tracks)
+    for i, bpm in enumerate(tempi):
+        genres = [GENRES[i % 8], GENRES[(i + 3) % 8]]
+        arrangement = synth.default_arrangement(genres, seed=1000 + i, bars_scale=0.5).model_copy(update={"bpm": float(bpm)})
+        y, truth = synth.render(arrangement, seed=1000 + i, sr=ANALYSIS_SR, stereo=False)
+        rows.append(evaluate(f"synth {genres[0]}+{genres[1]} {bpm:.1f}", y, np.array(truth.beats_s), truth.tempo_bpm, truth.downbeats_s, [tuple(d) for d in truth.drops]))
+        print(_format(rows[-1]), flush=True)
+    return rows
+
+
+def real_rows(cache: Path) -> list[dict]:
+    from mvgen.audio import load_audio
+
+    rows = []
+    for ref_path in sorted(cache.glob("**/*.beats.json")):
+        ref = json.loads(ref_path.read_text())
+        wav = ref_path.with_name(ref_path.name.replace(".beats.json", ".wav"))
+        if not wav.exists():
+            continue
+        y = load_audio(wav, sr=ANALYSIS_SR)
+        rows.append(evaluate(f"real {wav.stem}", y, np.array(ref["beats_s"]), float(ref["tempo_bpm"])))
+        print(_format(rows[-1]), flush=True)
+    return rows
+
+
+def _format(row: dict) -> str:
+    extra = ""
+    if "drop_iou" in row:
+        extra = f"  downbeat F {row['downbeat_f']:.3f}  drop IoU {row['drop_iou']:.2f} (paper rule {row['drop_iou_paper']:.2f})"
+    return (
+        f"{row['track']:<44} ref {row['bpm']:6.2f}  mvgen {row['mvgen']['f_measure']:.3f} {row['mvgen_bpm'] or 0:7.2f}"
+        f"  librosa {row['librosa']['f_measure']:.3f} {row['librosa_bpm']:7.2f}{extra}"
+    )
+
+
+def summarize(label: str, rows: list[dict]) -> dict:
+    if not rows:
+        return {}
+    summary = {
+        "tracks": len(rows),
+        "mvgen_beat_f": float(np.mean([r["mvgen"]["f_measure"] for r in rows])),
+        "librosa_beat_f": float(np.mean([r["librosa"]["f_measure"] for r in rows])),
+        "mvgen_tempo_acc": float(np.mean([r["mvgen"]["tempo_ok"] for r in rows])),
+        "librosa_tempo_acc": float(np.mean([r["librosa"]["tempo_ok"] for r in rows])),
+        "mvgen_time_s": float(np.sum([r["mvgen_s"] for r in rows])),
+        "librosa_time_s": float(np.sum([r["librosa_s"] for r in rows])),
+    }
+    if "drop_iou" in rows[0]:
+        summary["downbeat_f"] = float(np.mean([r["downbeat_f"] for r in rows]))
+        summary["drop_iou"] = float(np.mean([r["drop_iou"] for r in rows]))
+        summary["drop_iou_paper"] = float(np.mean([r["drop_iou_paper"] for r in rows]))
+    print(f"\n{label}: {summary['tracks']} tracks")
+    print(f"  beat F-measure (70 ms)   mvgen {summary['mvgen_beat_f']:.3f}   librosa {summary['librosa_beat_f']:.3f}")
+    print(f"  tempo within 4 %         mvgen {summary['mvgen_tempo_acc']:.3f}   librosa {summary['librosa_tempo_acc']:.3f}")
+    print(f"  time (analysis vs beat_track)  mvgen {summary['mvgen_time_s']:.1f} s   librosa {summary['librosa_time_s']:.1f} s")
+    if "drop_iou" in summary:
+        print(f"  downbeat F-measure       mvgen {summary['downbeat_f']:.3f}")
+        print(f"  drop IoU                 mvgen {summary['drop_iou']:.3f}   paper's loudness rule {summary['drop_iou_paper']:.3f}")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tracks", type=int, default=24, help="number of synthetic tracks (100..180 bpm)")
+    parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_music.py")
+    parser.add_argument("--json", type=Path, help="write all rows and summaries here")
+    args = parser.parse_args()
+    synthetic = synthetic_rows(args.tracks)
+    real = real_rows(args.real_cache) if args.real_cache.is_dir() else []
+    if not real:
+        print(f"\n(no real music in {args.real_cache}; run benchmarks/real_music.py first)")
+    result = {"synthetic": summarize("synthetic", synthetic), "real": summarize("real electronic music", real), "rows": synthetic + real}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
