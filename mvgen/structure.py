@@ -19,9 +19,11 @@ from mvgen.features import FrameFeatures
 SECTION_LABELS = ("intro", "build-up", "drop", "breakdown", "outro")
 _MIN_SECTION_BARS = 4
 _NOVELTY_BARS = 4
-#: A drop is within this many dB of the loudest section, with kick and low end present.
-DROP_LOUDNESS_DB = 3.0
-DROP_LOW_DB = 6.0
+#: A drop is within this many dB of the loudest section, with kick and low end present,
+#: and at least DROP_JUMP_DB louder than the section before it.
+DROP_LOUDNESS_DB = 6.0
+DROP_LOW_DB = 8.0
+DROP_JUMP_DB = 2.0
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,15 @@ def label_segments(bars: np.ndarray, starts: list[int]) -> list[str]:
     length = np.array([len(s) for s in segs])
     long_enough = length >= _MIN_SECTION_BARS
     ref = long_enough if long_enough.any() else np.ones(len(segs), bool)
-    is_drop = (
-        (loud >= loud[ref].max() - DROP_LOUDNESS_DB)
-        & (low >= low[ref].max() - DROP_LOW_DB)
-        & (kick >= 0.5 * max(kick[ref].max(), 1e-9))
-        & long_enough
-    )
+    full_energy = (low >= low[ref].max() - DROP_LOW_DB) & (kick >= 0.5 * max(kick[ref].max(), 1e-9)) & long_enough
+    loud_enough = loud >= loud[ref].max() - DROP_LOUDNESS_DB
+    # A drop lands: it is clearly louder than what precedes it (a build-up or breakdown), or it
+    # continues a drop at the same level.
+    is_drop = np.zeros(len(segs), bool)
+    for i in np.flatnonzero(full_energy & loud_enough):
+        lands = i == 0 or loud[i] >= loud[i - 1] + DROP_JUMP_DB
+        continues = i > 0 and is_drop[i - 1] and loud[i] >= loud[i - 1] - 1.0
+        is_drop[i] = lands or continues or loud[i] >= loud[ref].max() - 0.5
     drops = np.flatnonzero(is_drop)
     labels = []
     for i, seg in enumerate(segs):
