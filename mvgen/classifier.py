@@ -1,0 +1,241 @@
+"""Soft sub-genre classifier: nnAudio spectral front end + a small CNN, and whole-track inference.
+
+The front end (log-mel and optionally a constant-Q spectrogram) is a torch layer, so spectrograms
+are computed on the same device as the network: the whole inference runs on the GPU when there is
+one. Checkpoints are a folder with ``config.json`` and ``model.safetensors`` (no pickle), loaded by
+local path or Hugging Face Hub id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, Field
+from torch import nn
+
+from mvgen.errors import MvgenError
+from mvgen.genres import GENRES
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class ClassifierConfig(BaseModel):
+    """Everything needed to rebuild a classifier; saved as ``config.json`` beside the weights."""
+
+    format_version: int = 1
+    labels: list[str] = Field(default_factory=lambda: list(GENRES))
+    sr: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 1024
+    n_mels: int = 64
+    front_end: Literal["mel", "mel+cqt"] = "mel+cqt"
+    cqt_bins: int = 84
+    channels: list[int] = Field(default_factory=lambda: [16, 32, 64, 128])
+    window_steps: int = Field(8, ge=1, description="window length in feature steps (one step = 2**len(channels) frames)")
+    dropout: float = 0.2
+    provenance: dict = Field(default_factory=dict, description="training data, command, metrics")
+
+    @property
+    def step_frames(self) -> int:
+        """Spectrogram frames per feature step (each CNN block halves the time axis)."""
+        return 2 ** len(self.channels)
+
+    @property
+    def step_s(self) -> float:
+        """Hop of the genre profile (s): one feature step, about 0.74 s with the defaults."""
+        return self.step_frames * self.hop_length / self.sr
+
+    @property
+    def window_samples(self) -> int:
+        """Samples of one training clip / analysis window (about 5.9 s with the defaults)."""
+        return self.window_steps * self.step_frames * self.hop_length
+
+    @property
+    def window_s(self) -> float:
+        return self.window_samples / self.sr
+
+
+class FrontEnd(nn.Module):
+    """Waveform ``(B, n)`` at ``config.sr`` -> log spectrograms ``(B, C, F, T)``, ``T = n // hop_length``.
+
+    Each frame's level is taken relative to its 6-second neighbourhood (a centred moving average of
+    the frame log-energy), so the output ignores the master's loudness yet keeps the dynamics (kicks,
+    sidechain pumping), and a window reads the same inside a long track as alone.
+    """
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__()
+        from nnAudio.features import CQT1992v2, MelSpectrogram
+
+        self.mel = MelSpectrogram(sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels, fmin=30.0, fmax=config.sr / 2, verbose=False)
+        self.cqt = (
+            CQT1992v2(sr=config.sr, hop_length=config.hop_length, fmin=32.7, n_bins=config.cqt_bins, bins_per_octave=12, verbose=False)
+            if config.front_end == "mel+cqt"
+            else None
+        )
+        self.n_mels = config.n_mels
+        self.level_frames = 2 * (int(6.0 * config.sr / config.hop_length) // 2) + 1
+
+    def _relative_log(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.log(x + 1e-8)  # (B, F, T)
+        level = nn.functional.avg_pool1d(
+            x.mean(dim=1, keepdim=True), self.level_frames, stride=1, padding=self.level_frames // 2, count_include_pad=False
+        )
+        return (x - level) / 4.0
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        n_frames = waveform.shape[-1] // self.mel.stft.stride if hasattr(self.mel, "stft") else None
+        mel = self._relative_log(self.mel(waveform))  # (B, n_mels, T + 1)
+        t = mel.shape[-1] - 1 if n_frames is None else min(n_frames, mel.shape[-1])
+        if self.cqt is None:
+            return mel[:, None, :, :t]
+        cqt = self._relative_log(self.cqt(waveform) ** 2)  # (B, bins, T + 1)
+        # The CQT is resized to the mel's band count so both stack as channels of one image.
+        cqt = nn.functional.interpolate(cqt[:, None, :, :t], size=(self.n_mels, t), mode="bilinear", align_corners=False)
+        return torch.cat([mel[:, None, :, :t], cqt], dim=1)
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class GenreClassifier(nn.Module):
+    """Front end + fully convolutional CNN; ``forward`` maps clips ``(B, window_samples)`` to logits ``(B, labels)``.
+
+    The CNN turns a spectrogram into a feature sequence with one step per ``config.step_s``; a window
+    is ``config.window_steps`` steps, pooled (mean and max) and classified by a linear head. Over a
+    whole track the CNN runs once and every window is pooled from the shared feature sequence.
+    """
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__()
+        self.config = config
+        self.front_end = FrontEnd(config)
+        c_in = 2 if config.front_end == "mel+cqt" else 1
+        self.input_norm = nn.BatchNorm2d(c_in)
+        blocks, c = [], c_in
+        for c_out in config.channels:
+            blocks.append(_block(c, c_out))
+            c = c_out
+        self.backbone = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * c, len(config.labels)))
+
+    def features(self, spec: torch.Tensor) -> torch.Tensor:
+        """Feature sequence ``(B, C, T // step_frames)`` of spectrograms ``(B, C_in, F, T)``."""
+        return self.backbone(self.input_norm(spec)).mean(dim=2)
+
+    def classify_features(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, labels, S - window_steps + 1)`` of every window of a feature sequence ``(B, C, S)``."""
+        k = self.config.window_steps
+        pooled = torch.cat([nn.functional.avg_pool1d(h, k, stride=1), nn.functional.max_pool1d(h, k, stride=1)], dim=1)
+        return self.head(pooled.transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        logits = self.classify_features(self.features(self.front_end(waveform)))
+        return logits.mean(dim=-1)
+
+
+def default_device() -> torch.device:
+    """The GPU when one is usable, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def save_classifier(model: GenreClassifier, folder: str | os.PathLike) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into ``folder``; returns the folder."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not _is_front_end_buffer(k)}
+    tmp = folder / (WEIGHTS_NAME + ".part")
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, folder / WEIGHTS_NAME)
+    (folder / CONFIG_NAME).write_text(model.config.model_dump_json(indent=1))
+    return folder
+
+
+def _is_front_end_buffer(key: str) -> bool:
+    # The front end's kernels are fixed functions of the config; rebuilding them keeps files small.
+    return key.startswith("front_end.")
+
+
+def resolve_checkpoint(id_or_path: str | os.PathLike) -> Path:
+    """A local checkpoint folder, or a Hub repo id fetched through the Hub cache (offline mode honoured)."""
+    path = Path(id_or_path).expanduser()
+    if path.exists():
+        if not (path / WEIGHTS_NAME).is_file() or not (path / CONFIG_NAME).is_file():
+            raise MvgenError(f"not a classifier checkpoint: needs {CONFIG_NAME} and {WEIGHTS_NAME}", path)
+        return path
+    repo_id = str(id_or_path)
+    if repo_id.count("/") != 1:
+        raise MvgenError("no such classifier folder (and not a Hub id like 'owner/name')", repo_id)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]))
+    except Exception as exc:
+        raise MvgenError(
+            f"classifier not available ({exc.__class__.__name__}); download it with `huggingface-cli download {repo_id}` "
+            "where there is network, or pass a local folder",
+            repo_id,
+        ) from None
+
+
+def load_classifier(id_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenreClassifier:
+    """Load a classifier checkpoint (folder or Hub id) onto ``device`` (default: GPU if usable), in eval mode."""
+    from safetensors.torch import load_file
+
+    folder = resolve_checkpoint(id_or_path)
+    try:
+        config = ClassifierConfig.model_validate_json((folder / CONFIG_NAME).read_text())
+    except ValueError as exc:
+        raise MvgenError(f"invalid {CONFIG_NAME}: {str(exc).splitlines()[0]}", folder) from None
+    model = GenreClassifier(config)
+    state = load_file(str(folder / WEIGHTS_NAME))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not _is_front_end_buffer(k)]
+    if missing or unexpected:
+        raise MvgenError(f"weights do not match the config (missing {missing[:3]}, unexpected {list(unexpected)[:3]})", folder)
+    return model.to(device or default_device()).eval()
+
+
+@torch.inference_mode()
+def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Window probabilities over a whole track: ``(times_s (W,), probabilities (W, labels))``.
+
+    ``y`` is mono at ``model.config.sr``. Windows of ``config.window_s`` start every ``config.step_s``
+    seconds; ``times_s`` are their centres. The track is processed in chunks of ``chunk_steps``
+    feature steps that overlap by a window plus the CNN's context, so a 1-hour mix needs memory for
+    one chunk only and gives the same result as one pass.
+    """
+    config = model.config
+    device = next(model.parameters()).device
+    step = config.step_frames * config.hop_length  # samples per feature step
+    k = config.window_steps
+    n_steps = max(k, len(y) // step)
+    y = np.pad(y, (0, max(0, n_steps * step - len(y))))
+    context = 2  # feature steps of context on each side, covering the CNN's receptive field
+    n_windows = n_steps - k + 1
+    probabilities = np.zeros((n_windows, len(config.labels)), dtype=np.float32)
+    for w0 in range(0, n_windows, chunk_steps):
+        w1 = min(n_windows, w0 + chunk_steps)
+        s0, s1 = max(0, w0 - context), min(n_steps, w1 + k - 1 + context)
+        audio = torch.from_numpy(np.ascontiguousarray(y[s0 * step : s1 * step], dtype=np.float32)).to(device)
+        logits = model.classify_features(model.features(model.front_end(audio[None])))[0]  # (labels, windows)
+        probabilities[w0:w1] = torch.softmax(logits[:, w0 - s0 : w1 - s0].float(), dim=0).T.cpu().numpy()
+    times_s = (np.arange(n_windows) * step + config.window_samples / 2) / config.sr
+    return times_s, probabilities
