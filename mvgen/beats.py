@@ -27,6 +27,8 @@ ONSET_LEAD_S = 0.0038
 _LOCAL_WINDOW_S = 16.0
 _LOCAL_HOP_S = 4.0
 _N_PHASE_BINS = 96
+#: Weight of the kick and broadband accent on beat 1 among the downbeat cues.
+ACCENT_WEIGHT = 1.0
 #: Below this tempo confidence (see :func:`estimate_tempo`) a track is treated as beatless.
 MIN_CONFIDENCE = 0.25
 
@@ -365,7 +367,11 @@ def find_downbeats(y: np.ndarray, features: FrameFeatures, beats_s: np.ndarray) 
     clap = _sample(features.onset_mid.astype(np.float64), features.hop_s, beats_s)
     harmonic_change = np.concatenate([[0.0], 1.0 - np.sum(chroma[1:] * chroma[:-1], axis=1)])
     loud_change = np.concatenate([[0.0], np.abs(np.diff(loud))])
-    novelty = _zscore(harmonic_change) + 0.5 * _zscore(loud_change)
+    accent = _zscore(_sample(features.onset_low.astype(np.float64), features.hop_s, beats_s)) + _zscore(
+        _sample(features.onset.astype(np.float64), features.hop_s, beats_s)
+    )
+    # Bars start with a chord change, a louder or quieter passage, and often an accented kick.
+    novelty = _zscore(harmonic_change) + 0.5 * _zscore(loud_change) + ACCENT_WEIGHT * accent
     clap_z = _zscore(clap)
 
     pattern = np.column_stack([chroma, _zscore(loud)[:, None] * 0.3, clap_z[:, None] * 0.3])
