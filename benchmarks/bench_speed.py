@@ -37,12 +37,10 @@ def make_track(folder: Path, minutes: float) -> tuple[Path, float]:
     from mvgen import synth
     from mvgen.audio import ffmpeg_exe
 
-    arrangement = synth.default_arrangement(["deep_house", "future_house", "bigroom"], seed=7)
-    bar_s = 4 * 60.0 / 124.0
-    arrangement = arrangement.model_copy(update={"bpm": 124.0})
-    total_bars = sum(s.bars for s in arrangement.sections)
-    scale = minutes * 60.0 / (total_bars * bar_s)
-    arrangement = synth.default_arrangement(["deep_house", "future_house", "bigroom"], seed=7, bars_scale=scale).model_copy(update={"bpm": 124.0})
+    genres, bpm = ["deep_house", "future_house", "bigroom"], 124.0
+    bars = sum(s.bars for s in synth.default_arrangement(genres, seed=7).sections)
+    scale = minutes * 60.0 / (bars * 4 * 60.0 / bpm)
+    arrangement = synth.default_arrangement(genres, seed=7, bars_scale=scale).model_copy(update={"bpm": bpm})
     audio, truth = synth.render(arrangement, seed=7, sr=44100, stereo=True)
     wav = folder / "track.wav"
     synth.write_track(wav, audio, truth)
