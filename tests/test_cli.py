@@ -1,0 +1,81 @@
+"""The command line: one-line errors for bad input, analysis output, doctor."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def _bad_inputs(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("these are my notes, not audio\n" * 50)
+    image = tmp_path / "cover.wav"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.wav"
+    sf.write(truncated, np.zeros(44100 * 3, np.float32) + 0.1, 44100)
+    truncated.write_bytes(truncated.read_bytes()[: 44100 * 2])
+    no_samples = tmp_path / "nosamples.wav"
+    sf.write(no_samples, np.zeros((0,), np.float32), 44100)
+    corrupt = tmp_path / "corrupt.mp3"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 50000, dtype=np.uint8).tobytes())
+    return {
+        "missing": tmp_path / "nope.wav",
+        "directory": tmp_path,
+        "empty": empty,
+        "text": text,
+        "image": image,
+        "truncated": truncated,
+        "no samples": no_samples,
+        "corrupt": corrupt,
+    }
+
+
+def test_bad_input_gives_one_line_error(tmp_path, run_cli):
+    for problem, path in _bad_inputs(tmp_path).items():
+        result = run_cli("analyze", path)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1, (problem, result.stderr)
+        assert len(lines) == 1, (problem, result.stderr)
+        assert lines[0].startswith(f"mvgen: error: {path}:"), (problem, lines[0])
+        assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_analyze_prints_and_writes_json(tmp_path, run_cli, synth_track):
+    from mvgen.audio import write_audio
+
+    y, truth = synth_track(["future_house"], seed=8)
+    path = tmp_path / "track.wav"
+    write_audio(path, y, 22050)
+    out = tmp_path / "analysis.json"
+    result = run_cli("analyze", path, "--json", out)
+    assert result.returncode == 0, result.stderr
+    assert f"{truth.tempo_bpm:.2f} bpm" in result.stdout
+    assert "drop" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["tempo_bpm"] == pytest.approx(truth.tempo_bpm, rel=1e-3)
+    assert len(data["beats_s"]) > 50
+
+
+def test_synth_writes_audio_and_truth(tmp_path, run_cli):
+    out = tmp_path / "song.wav"
+    result = run_cli("synth", out, "-g", "deep_house", "-g", "future_house=0.7,bass_house=0.3", "--seed", "3", "--bars-scale", "0.25", "--mono")
+    assert result.returncode == 0, result.stderr
+    info = sf.info(out)
+    truth = json.loads(out.with_suffix(".json").read_text())
+    assert info.channels == 1 and info.duration == pytest.approx(truth["duration_s"], abs=0.01)
+    assert truth["beats_s"] and truth["sections"]
+    bad = run_cli("synth", tmp_path / "x.wav", "-g", "trance")
+    assert bad.returncode == 1 and "trance" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_doctor(run_cli):
+    ok = run_cli("doctor")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    for name in ("torch", "nnAudio", "librosa", "diffusers", "cuda", "ffmpeg", "classifier", "cache"):
+        assert name in ok.stdout
+    broken = run_cli("doctor", env={"MVGEN_FFMPEG": "/nonexistent/ffmpeg"})
+    assert broken.returncode == 1
+    assert "ffmpeg" in broken.stderr
