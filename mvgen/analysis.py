@@ -161,19 +161,21 @@ def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Pa
     info = probe_audio(path)
     content_hash = file_hash(path)
     cached = _cache_path(content_hash, cache_directory)
+    analysis = None
     if use_cache and cached.is_file():
         try:
             analysis = Analysis.load(cached)
-            return analysis.model_copy(update={"audio": analysis.audio.model_copy(update={"path": str(path)})})
+            analysis = analysis.model_copy(update={"audio": analysis.audio.model_copy(update={"path": str(path)})})
         except (MvgenError, ValueError):
-            pass  # stale or damaged cache entry: recompute below
-    y = load_audio(path, sr=ANALYSIS_SR, mono=True)
-    summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
-    analysis = Analysis(audio=summary, **analyze_signal(y, ANALYSIS_SR))
+            analysis = None  # stale or damaged cache entry: recompute
+    if analysis is None:
+        y = load_audio(path, sr=ANALYSIS_SR, mono=True)
+        summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
+        analysis = Analysis(audio=summary, **analyze_signal(y, ANALYSIS_SR))
+        try:
+            analysis.save(cached)
+        except OSError:
+            pass  # a read-only cache must not stop the analysis
     for note in analysis.warnings:
         warnings.warn(f"{path}: {note}", stacklevel=2)
-    try:
-        analysis.save(cached)
-    except OSError:
-        pass  # a read-only cache must not stop the analysis
     return analysis

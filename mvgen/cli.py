@@ -72,7 +72,8 @@ def print_analysis(analysis) -> None:
     tempo = "no steady beat" if analysis.tempo_bpm is None else f"{analysis.tempo_bpm:.2f} bpm"
     if len(analysis.tempo_spans) > 1:
         tempo += " (changes: " + ", ".join(f"{s.bpm:.1f} from {_fmt_time(s.start_s)}" for s in analysis.tempo_spans) + ")"
-    out.print(f"[bold]{analysis.audio.path}[/]  {_fmt_time(analysis.duration_s)}  {tempo}  {analysis.beats_per_bar}/4")
+    meter = f"  {analysis.beats_per_bar}/4" if analysis.tempo_bpm is not None else ""
+    out.print(f"[bold]{analysis.audio.path}[/]  {_fmt_time(analysis.duration_s)}  {tempo}{meter}")
     out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{_fmt_time(d.start_s)}-{_fmt_time(d.end_s)}" for d in analysis.drops) or "none"))
     table = Table("section", "start", "end", "bars", box=None, pad_edge=False)
     downbeats = analysis.downbeats_s
