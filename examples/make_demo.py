@@ -1,7 +1,7 @@
-"""Render the demo track: examples/demo.wav (about 53 s, 44.1 kHz stereo, 16-bit) and its truth, demo.json.
+"""Render the demo track: examples/demo.wav (60 s, 44.1 kHz stereo, 16-bit) and its truth, demo.json.
 
 Deep house intro and build-up, a future house / bass house drop (70/30 blend), a progressive house
-breakdown, then a bigroom build-up, drop and outro, at 126 bpm.
+breakdown, then a bigroom build-up, drop and outro, at 128 bpm, in 4- and 8-bar phrases.
 
     python examples/make_demo.py [--seed 7] [--out examples/demo.wav]
 """
@@ -18,15 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mvgen.synth import Arrangement, SectionSpec, render, write_track  # noqa: E402
 
 DEMO = Arrangement(
-    bpm=126.0,
+    bpm=128.0,
     sections=[
         SectionSpec(label="intro", bars=4, genres={"deep_house": 1.0}),
         SectionSpec(label="build-up", bars=4, genres={"deep_house": 1.0}),
         SectionSpec(label="drop", bars=8, genres={"future_house": 0.7, "bass_house": 0.3}),
         SectionSpec(label="breakdown", bars=4, genres={"progressive_house": 1.0}),
-        SectionSpec(label="build-up", bars=2, genres={"bigroom": 1.0}),
+        SectionSpec(label="build-up", bars=4, genres={"bigroom": 1.0}),
         SectionSpec(label="drop", bars=4, genres={"bigroom": 1.0}),
-        SectionSpec(label="outro", bars=2, genres={"bigroom": 1.0}),
+        SectionSpec(label="outro", bars=4, genres={"bigroom": 1.0}),
     ],
 )
 
