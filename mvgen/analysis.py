@@ -119,8 +119,38 @@ def _write_json_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def _cache_path(content_hash: str, directory: Path | None) -> Path:
-    return (directory or cache_dir()) / "analysis" / f"{content_hash}-{ANALYSIS_VERSION}.json"
+def _cache_path(content_hash: str, model_id: str, directory: Path | None) -> Path:
+    return (directory or cache_dir()) / "analysis" / f"{content_hash[:32]}-{model_id}-{ANALYSIS_VERSION}.json"
+
+
+def _resolve_classifier(classifier) -> tuple[Path | None, str]:
+    """The classifier folder to use (None: no genre profile) and a short id of its weights for the cache key."""
+    from mvgen.classifier import WEIGHTS_NAME, default_checkpoint, resolve_checkpoint
+
+    if classifier is False:
+        return None, "noprofile"
+    folder = default_checkpoint() if classifier is None else resolve_checkpoint(classifier)
+    if folder is None:
+        return None, "noprofile"
+    return folder, file_hash(folder / WEIGHTS_NAME)[:12]
+
+
+def genre_profile(y: np.ndarray, classifier_dir: Path, sr: int = ANALYSIS_SR) -> GenreProfile:
+    """Soft sub-genre profile of mono audio ``y`` at ``sr`` Hz with the classifier in ``classifier_dir``."""
+    from mvgen.classifier import load_classifier, predict_profile, smooth_profile
+
+    model = load_classifier(classifier_dir)
+    if model.config.sr != sr:
+        import soxr
+
+        y = soxr.resample(y, sr, model.config.sr)
+    times_s, probabilities = predict_profile(model, y)
+    probabilities = smooth_profile(probabilities, model.config.step_s)
+    return GenreProfile(
+        labels=list(model.config.labels),
+        times_s=[round(float(t), 3) for t in times_s],
+        probabilities=[[round(float(p), 4) for p in row] for row in probabilities],
+    )
 
 
 def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
@@ -152,15 +182,18 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
     )
 
 
-def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Path | None = None) -> Analysis:
+def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Path | None = None, classifier=None) -> Analysis:
     """Analyze the audio file at ``path`` (any format :func:`mvgen.audio.load_audio` decodes).
 
-    Results are cached by content hash and :data:`ANALYSIS_VERSION`; ``use_cache=False`` recomputes
-    (and refreshes the cache). Raises :class:`MvgenError` for unreadable input.
+    ``classifier``: a checkpoint folder or Hub id for the genre profile; None uses the bundled
+    default when installed; False skips the profile. Results are cached by content hash, classifier
+    weights and :data:`ANALYSIS_VERSION`; ``use_cache=False`` recomputes (and refreshes the cache).
+    Raises :class:`MvgenError` for unreadable input.
     """
     info = probe_audio(path)
     content_hash = file_hash(path)
-    cached = _cache_path(content_hash, cache_directory)
+    classifier_dir, model_id = _resolve_classifier(classifier)
+    cached = _cache_path(content_hash, model_id, cache_directory)
     analysis = None
     if use_cache and cached.is_file():
         try:
@@ -171,7 +204,11 @@ def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Pa
     if analysis is None:
         y = load_audio(path, sr=ANALYSIS_SR, mono=True)
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
-        analysis = Analysis(audio=summary, **analyze_signal(y, ANALYSIS_SR))
+        fields = analyze_signal(y, ANALYSIS_SR)
+        if classifier_dir is not None and fields["duration_s"] > 0:
+            fields["genre_profile"] = genre_profile(y, classifier_dir)
+        del y
+        analysis = Analysis(audio=summary, **fields)
         try:
             analysis.save(cached)
         except OSError:

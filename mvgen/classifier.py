@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -239,3 +240,47 @@ def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 25
         probabilities[w0:w1] = torch.softmax(logits[:, w0 - s0 : w1 - s0].float(), dim=0).T.cpu().numpy()
     times_s = (np.arange(n_windows) * step + config.window_samples / 2) / config.sr
     return times_s, probabilities
+
+
+#: Name of the bundled default classifier folder inside :func:`mvgen.paths.models_dir`.
+DEFAULT_MODEL = "mvgen-synth-v1"
+
+
+def default_checkpoint() -> Path | None:
+    """The bundled classifier folder, or None when it is not installed."""
+    from mvgen.paths import models_dir
+
+    folder = models_dir() / DEFAULT_MODEL
+    return folder if (folder / WEIGHTS_NAME).is_file() else None
+
+
+def smooth_profile(probabilities: np.ndarray, step_s: float, smooth_s: float = 3.0) -> np.ndarray:
+    """Moving average of window probabilities over ``smooth_s`` seconds, rows renormalized, shape kept ``(W, 8)``.
+
+    Single windows are noisy; a sub-genre blend changes over bars, not within one.
+    """
+    width = max(1, int(round(smooth_s / step_s)))
+    if width == 1 or len(probabilities) < 2:
+        return probabilities
+    kernel = np.ones(width) / width
+    padded = np.pad(probabilities, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
+    smoothed = np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(probabilities.shape[1])], axis=1)
+    return smoothed / smoothed.sum(axis=1, keepdims=True)
+
+
+@torch.inference_mode()
+def predict_clips(model: GenreClassifier, clips: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    """Probabilities ``(N, labels)`` of the central window of each mono clip (each at least one window long)."""
+    config = model.config
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(clips), batch_size):
+        windows = []
+        for clip in clips[i : i + batch_size]:
+            if len(clip) < config.window_samples:
+                raise ValueError(f"clips must be at least {config.window_samples} samples, got {len(clip)}")
+            start = (len(clip) - config.window_samples) // 2
+            windows.append(np.asarray(clip[start : start + config.window_samples], dtype=np.float32))
+        logits = model(torch.from_numpy(np.stack(windows)).to(device))
+        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(config.labels)), np.float32)

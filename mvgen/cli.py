@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -89,12 +91,14 @@ def analyze(
     track: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3, m4a, ...)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the analysis as JSON here."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached analysis exists."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id for the genre profile (default: the bundled one)."),
+    no_profile: bool = typer.Option(False, "--no-profile", help="Skip the sub-genre profile."),
 ) -> None:
-    """Find tempo, beats, downbeats, drops and sections of a track."""
+    """Find tempo, beats, downbeats, drops, sections and the sub-genre profile of a track."""
     from mvgen.analysis import analyze as run_analysis
 
     with err.status(f"analyzing {track}"):
-        analysis = run_analysis(track, use_cache=not no_cache)
+        analysis = run_analysis(track, use_cache=not no_cache, classifier=False if no_profile else model)
     print_analysis(analysis)
     if json_path is not None:
         analysis.save(json_path)
@@ -133,6 +137,102 @@ def synth(
         raise MvgenError(str(exc)) from None
     sidecar = synthesis.write_track(output, audio, truth)
     out.print(f"wrote {output} ({_fmt_time(truth.duration_s)}, {truth.tempo_bpm:.2f} bpm) and {sidecar}")
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
+
+
+def _labelled_clips(labels: Path, model_config, clips_per_drop: int, seed: int):
+    from mvgen.labels import read_labels
+    from mvgen.train import clips_from_tracks
+
+    tracks = read_labels(labels)
+    if not tracks:
+        raise MvgenError("no labelled tracks", labels)
+    with _progress() as progress:
+        task = progress.add_task("decoding and cutting clips", total=len(tracks))
+        return clips_from_tracks(tracks, model_config, clips_per_drop, seed=seed, on_track=lambda: progress.advance(task))
+
+
+@app.command()
+@_command
+def train(
+    labels: Path = typer.Argument(..., help="HouseX-v2 folder (or folder of them) or a CSV: path, 8 weights[, drop start, drop end]."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder: checkpoints (resumable) and the best model in OUT/best."),
+    epochs: int = typer.Option(30, help="Maximum epochs (training stops early when validation stops improving)."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    lr: float = typer.Option(2e-3, help="AdamW learning rate."),
+    patience: int = typer.Option(4, help="Epochs without validation improvement before stopping."),
+    seed: int = typer.Option(0, help="Seed of the split, clip positions and initialization."),
+    device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when usable)."),
+) -> None:
+    """Train the sub-genre classifier on labelled tracks (split by track; resumes an interrupted run)."""
+    from mvgen.classifier import ClassifierConfig
+    from mvgen.train import TrainConfig, split_by_track
+    from mvgen.train import train as run_training
+
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed)
+    model_config = ClassifierConfig(provenance={"labels": str(labels), "command": " ".join(sys.argv)})
+    clips = _labelled_clips(labels, model_config, config.clips_per_drop, seed)
+    train_clips, val_clips = split_by_track(clips, config.val_fraction, seed)
+    with _progress() as progress:
+        task = progress.add_task("epoch 1", total=None)
+
+        def on_batch(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        def on_epoch(record: dict) -> None:
+            progress.update(task, description=f"epoch {record['epoch'] + 1}")
+            err.print(f"epoch {record['epoch']}: train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}  val top-1 {record['val_top1']:.3f}", markup=False)
+
+        result = run_training(train_clips, val_clips, out_dir, model_config, config, device=device, on_epoch=on_epoch, on_batch=on_batch)
+    out.print(f"best model (epoch {result.best_epoch}, val loss {result.best_val_loss:.3f}): {result.best_dir}")
+
+
+@app.command(name="eval")
+@_command
+def evaluate(
+    labels: Path = typer.Argument(..., help="HouseX-v2 folder or CSV with soft labels."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id (default: the bundled one)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON here."),
+    seed: int = typer.Option(0, help="Seed of the clip positions."),
+) -> None:
+    """Evaluate a classifier on labelled tracks: the paper's metrics plus soft-label metrics."""
+    from mvgen.classifier import default_checkpoint, load_classifier, predict_clips
+    from mvgen.metrics import evaluate_predictions, format_report
+
+    source = model or default_checkpoint()
+    if source is None:
+        raise MvgenError("no bundled classifier installed; pass --model FOLDER_OR_HUB_ID")
+    classifier = load_classifier(source)
+    clips = _labelled_clips(labels, classifier.config, 4, seed)
+    probabilities = predict_clips(classifier, [c.audio for c in clips])
+    report = evaluate_predictions(np.stack([c.target for c in clips]), probabilities)
+    out.print(format_report(report), markup=False, highlight=False)
+    if json_path is not None:
+        json_path.write_text(report.model_dump_json(indent=1))
+        out.print(f"report written to {json_path}")
+
+
+@app.command()
+@_command
+def timeline(
+    track: Path = typer.Argument(..., help="Audio file."),
+    png: Optional[Path] = typer.Option(None, "--png", "-o", help="Where to write the picture (default: TRACK.timeline.png beside the track)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id (default: the bundled one)."),
+) -> None:
+    """Print the genre timeline of a track (sections with their dominant sub-genres) and draw it as a PNG."""
+    from mvgen.analysis import analyze as run_analysis
+    from mvgen.timeline import format_timeline, plot_timeline
+
+    with err.status(f"analyzing {track}"):
+        analysis = run_analysis(track, classifier=model)
+    out.print(format_timeline(analysis), markup=False, highlight=False)
+    written = plot_timeline(analysis, png or track.with_name(track.name + ".timeline.png"))
+    out.print(f"timeline written to {written}")
 
 
 @app.command()
