@@ -142,16 +142,20 @@ def synth(
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
 
 
 def _labelled_clips(labels: Path, model_config, clips_per_drop: int, seed: int):
     from mvgen.labels import read_labels
     from mvgen.train import clips_from_tracks
 
+    from mvgen.audio import probe_audio
+
     tracks = read_labels(labels)
     if not tracks:
         raise MvgenError("no labelled tracks", labels)
+    for track in tracks:  # fail before any long decoding, naming the first bad file
+        probe_audio(track.path)
     with _progress() as progress:
         task = progress.add_task("decoding and cutting clips", total=len(tracks))
         return clips_from_tracks(tracks, model_config, clips_per_drop, seed=seed, on_track=lambda: progress.advance(task))
