@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "classifier")
     parser.add_argument("--tracks", type=int, default=1200)
     parser.add_argument("--held-out", type=int, default=320)
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model_config = ClassifierConfig(provenance={"data": "mvgen.synth", "tracks": args.tracks, "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build_default.py"})

@@ -273,6 +273,8 @@ def train(
     use_amp = device.type == "cuda"
 
     for epoch in range(state["epoch"], config.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch)
         model.train()
         order = torch.randperm(len(train_spec), generator=generator)
         total, seen = 0.0, 0
@@ -307,6 +309,14 @@ def train(
     return TrainResult(
         best_dir=str(out_dir / BEST_DIR), best_epoch=state["best_epoch"], best_val_loss=state["best_val_loss"], epochs_run=state["epoch"], history=state["history"]
     )
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of a 0-based epoch: one warm-up epoch at a tenth, then cosine decay to 5 %."""
+    if epoch == 0:
+        return config.lr * 0.1
+    progress = (epoch - 1) / max(1, config.epochs - 1)
+    return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 @torch.no_grad()

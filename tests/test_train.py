@@ -44,7 +44,7 @@ def test_learns_and_resumes(tmp_path):
     seeds = [s for s in range(80) if GENRES[s % 8] in ("deep_house", "bigroom")]
     clips = synthetic_clips(seeds, config, blend_every=0)
     train_clips, val_clips = split_by_track(clips, 0.25, seed=0)
-    settings = TrainConfig(epochs=6, batch_size=8, lr=3e-3, patience=6)
+    settings = TrainConfig(epochs=6, batch_size=8, lr=1e-2, patience=6)
 
     class Interrupt(Exception):
         pass
