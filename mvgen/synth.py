@@ -24,11 +24,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 import soundfile as sf
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, field_validator, model_validator
 from scipy import signal
 
 from mvgen.errors import MvgenError
@@ -84,13 +84,23 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise ValueError(f"{name} must be in {lo:g}..{hi:g}, got {value}")
 
 
+def _check_bpm(bpm: float | None) -> float | None:
+    if bpm is not None:
+        _check_range("bpm", bpm, *BPM_RANGE)
+    return bpm
+
+
+#: A tempo in bpm within BPM_RANGE, or None (drawn with the seed).
+OptionalBpm = Annotated[float | None, AfterValidator(_check_bpm)]
+
+
 class SectionSpec(BaseModel):
     """One section: a label, a length in bars and a sub-genre blend (weights normalized to sum 1)."""
 
     label: SectionLabel
     bars: int
     genres: dict[str, float]
-    bpm: float | None = None
+    bpm: OptionalBpm = None
     halftime: bool = False
     drums: bool = True
 
@@ -107,19 +117,12 @@ class SectionSpec(BaseModel):
         vector = weights_to_vector(genres)
         return {g: float(w) for g, w in zip(GENRES, vector) if w > 0}
 
-    @field_validator("bpm")
-    @classmethod
-    def _bpm(cls, bpm: float | None) -> float | None:
-        if bpm is not None:
-            _check_range("bpm", bpm, *BPM_RANGE)
-        return bpm
-
 
 class Arrangement(BaseModel):
     """A track: its sections in order, a tempo and key (drawn with the seed when None), the metre."""
 
     sections: list[SectionSpec]
-    bpm: float | None = None
+    bpm: OptionalBpm = None
     beats_per_bar: int = 4
     key: int | None = None
 
@@ -129,13 +132,6 @@ class Arrangement(BaseModel):
         if not sections:
             raise ValueError("sections must not be empty")
         return sections
-
-    @field_validator("bpm")
-    @classmethod
-    def _bpm(cls, bpm: float | None) -> float | None:
-        if bpm is not None:
-            _check_range("bpm", bpm, *BPM_RANGE)
-        return bpm
 
     @field_validator("beats_per_bar")
     @classmethod
