@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MVGEN = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False)"
+MVGEN_NO_PROFILE = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False, classifier=False)"
 LIBROSA = "import sys, librosa; y, sr = librosa.load(sys.argv[1], sr=22050); librosa.beat.beat_track(y=y, sr=sr)"
 
 
@@ -58,12 +59,14 @@ def main() -> None:
         wav, duration_s = make_track(Path(tmp), args.minutes)
         print(f"track: {duration_s:.1f} s synthetic house, 44.1 kHz stereo; median of {args.repeats} fresh processes")
         for path in (wav, wav.with_suffix(".mp3")):
-            ours = time_process(MVGEN, path, args.repeats)
             base = time_process(LIBROSA, path, args.repeats)
-            print(
-                f"{path.suffix[1:]:>4}: mvgen analyze {ours:5.2f} s (real-time factor {ours / duration_s:.4f}, {duration_s / ours:.0f}x real time)"
-                f"   librosa load+beat_track {base:5.2f} s   ratio mvgen/librosa {ours / base:.2f}"
-            )
+            print(f"{path.suffix[1:]:>4}: librosa load+beat_track {base:5.2f} s (baseline)")
+            for label, code in (("beats, sections", MVGEN_NO_PROFILE), ("beats, sections + genre profile", MVGEN)):
+                ours = time_process(code, path, args.repeats)
+                print(
+                    f"      mvgen analyze ({label}): {ours:5.2f} s (real-time factor {ours / duration_s:.4f}, "
+                    f"{duration_s / ours:.0f}x real time), ratio mvgen/librosa {ours / base:.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +126,7 @@ def _cache_path(content_hash: str, model_id: str, directory: Path | None) -> Pat
 
 def _resolve_classifier(classifier) -> tuple[Path | None, str]:
     """The classifier folder to use (None: no genre profile) and a short id of its weights for the cache key."""
-    from mvgen.classifier import WEIGHTS_NAME, default_checkpoint, resolve_checkpoint
+    from mvgen.checkpoints import WEIGHTS_NAME, default_checkpoint, resolve_checkpoint
 
     if classifier is False:
         return None, "noprofile"
@@ -135,11 +136,10 @@ def _resolve_classifier(classifier) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def genre_profile(y: np.ndarray, classifier_dir: Path, sr: int = ANALYSIS_SR) -> GenreProfile:
-    """Soft sub-genre profile of mono audio ``y`` at ``sr`` Hz with the classifier in ``classifier_dir``."""
-    from mvgen.classifier import load_classifier, predict_profile, smooth_profile
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR) -> GenreProfile:
+    """Soft sub-genre profile of mono audio ``y`` at ``sr`` Hz with a loaded :class:`~mvgen.classifier.GenreClassifier`."""
+    from mvgen.classifier import predict_profile, smooth_profile
 
-    model = load_classifier(classifier_dir)
     if model.config.sr != sr:
         import soxr
 
@@ -182,6 +182,12 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
     )
 
 
+def _load_model(folder: Path):
+    from mvgen.classifier import load_classifier
+
+    return load_classifier(folder)
+
+
 def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Path | None = None, classifier=None) -> Analysis:
     """Analyze the audio file at ``path`` (any format :func:`mvgen.audio.load_audio` decodes).
 
@@ -202,12 +208,16 @@ def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Pa
         except (MvgenError, ValueError):
             analysis = None  # stale or damaged cache entry: recompute
     if analysis is None:
-        y = load_audio(path, sr=ANALYSIS_SR, mono=True)
-        summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
-        fields = analyze_signal(y, ANALYSIS_SR)
-        if classifier_dir is not None and fields["duration_s"] > 0:
-            fields["genre_profile"] = genre_profile(y, classifier_dir)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Importing torch and nnAudio takes longer than decoding and the beat analysis of a
+            # whole track; both mostly run outside the GIL, so the model loads meanwhile.
+            model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
+            y = load_audio(path, sr=ANALYSIS_SR, mono=True)
+            fields = analyze_signal(y, ANALYSIS_SR)
+            if model is not None and fields["duration_s"] > 0:
+                fields["genre_profile"] = genre_profile(y, model.result())
         del y
+        summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
         analysis = Analysis(audio=summary, **fields)
         try:
             analysis.save(cached)

@@ -19,11 +19,10 @@ import torch
 from pydantic import BaseModel, Field
 from torch import nn
 
+from mvgen.checkpoints import CONFIG_NAME, DEFAULT_MODEL, WEIGHTS_NAME, default_checkpoint, resolve_checkpoint  # noqa: F401 - re-exported
 from mvgen.errors import MvgenError
 from mvgen.genres import GENRES
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 class ClassifierConfig(BaseModel):
@@ -174,28 +173,6 @@ def _is_front_end_buffer(key: str) -> bool:
     return key.startswith("front_end.")
 
 
-def resolve_checkpoint(id_or_path: str | os.PathLike) -> Path:
-    """A local checkpoint folder, or a Hub repo id fetched through the Hub cache (offline mode honoured)."""
-    path = Path(id_or_path).expanduser()
-    if path.exists():
-        if not (path / WEIGHTS_NAME).is_file() or not (path / CONFIG_NAME).is_file():
-            raise MvgenError(f"not a classifier checkpoint: needs {CONFIG_NAME} and {WEIGHTS_NAME}", path)
-        return path
-    repo_id = str(id_or_path)
-    if repo_id.count("/") != 1:
-        raise MvgenError("no such classifier folder (and not a Hub id like 'owner/name')", repo_id)
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]))
-    except Exception as exc:
-        raise MvgenError(
-            f"classifier not available ({exc.__class__.__name__}); download it with `huggingface-cli download {repo_id}` "
-            "where there is network, or pass a local folder",
-            repo_id,
-        ) from None
-
-
 def load_classifier(id_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenreClassifier:
     """Load a classifier checkpoint (folder or Hub id) onto ``device`` (default: GPU if usable), in eval mode."""
     from safetensors.torch import load_file
@@ -240,18 +217,6 @@ def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 25
         probabilities[w0:w1] = torch.softmax(logits[:, w0 - s0 : w1 - s0].float(), dim=0).T.cpu().numpy()
     times_s = (np.arange(n_windows) * step + config.window_samples / 2) / config.sr
     return times_s, probabilities
-
-
-#: Name of the bundled default classifier folder inside :func:`mvgen.paths.models_dir`.
-DEFAULT_MODEL = "mvgen-synth-v1"
-
-
-def default_checkpoint() -> Path | None:
-    """The bundled classifier folder, or None when it is not installed."""
-    from mvgen.paths import models_dir
-
-    folder = models_dir() / DEFAULT_MODEL
-    return folder if (folder / WEIGHTS_NAME).is_file() else None
 
 
 def smooth_profile(probabilities: np.ndarray, step_s: float, smooth_s: float = 3.0) -> np.ndarray:
