@@ -77,11 +77,15 @@ def print_analysis(analysis) -> None:
     meter = f"  {analysis.beats_per_bar}/4" if analysis.tempo_bpm is not None else ""
     out.print(f"[bold]{analysis.audio.path}[/]  {_fmt_time(analysis.duration_s)}  {tempo}{meter}")
     out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{_fmt_time(d.start_s)}-{_fmt_time(d.end_s)}" for d in analysis.drops) or "none"))
-    table = Table("section", "start", "end", "bars", box=None, pad_edge=False)
+    from mvgen.genres import GENRE_NAMES
+    from mvgen.timeline import section_genres
+
+    table = Table("section", "start", "end", "bars", "sub-genres", box=None, pad_edge=False)
     downbeats = analysis.downbeats_s
-    for s in analysis.sections:
+    for s in section_genres(analysis):
         bars = sum(1 for t in downbeats if s.start_s <= t < s.end_s)
-        table.add_row(s.label, _fmt_time(s.start_s), _fmt_time(s.end_s), str(bars))
+        genres = "  ".join(f"{GENRE_NAMES[g]} {share:.0%}" for g, share in s.top) or "-"
+        table.add_row(s.label, _fmt_time(s.start_s), _fmt_time(s.end_s), str(bars), genres)
     out.print(table)
 
 

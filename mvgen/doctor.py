@@ -57,11 +57,17 @@ def _ffmpeg() -> Check:
 
 
 def _classifier() -> Check:
-    directory = models_dir()
-    weights = sorted(directory.glob("*/model.safetensors")) if directory.is_dir() else []
-    if weights:
-        return Check("classifier", True, ", ".join(str(w.parent) for w in weights), required=False)
-    return Check("classifier", False, f"no bundled sub-genre classifier in {directory}; analysis runs without a genre profile", required=False, fix="train one with `mvgen train`, or set MVGEN_MODELS_DIR")
+    from mvgen.checkpoints import DEFAULT_MODEL, default_checkpoint
+
+    folder = default_checkpoint()
+    if folder is not None:
+        return Check("classifier", True, str(folder))
+    return Check(
+        "classifier",
+        False,
+        f"bundled sub-genre classifier {DEFAULT_MODEL} not found in {models_dir()}",
+        fix="reinstall mvgen, set MVGEN_MODELS_DIR to a folder holding it, or rebuild it with `python models/build_default.py`",
+    )
 
 
 def run_checks() -> list[Check]:

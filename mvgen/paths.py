@@ -19,9 +19,13 @@ def cache_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Bundled classifier weights: ``$MVGEN_MODELS_DIR``, else ``models/`` of the source checkout."""
+    """Bundled classifier weights: ``$MVGEN_MODELS_DIR``, else ``models/`` of a source checkout, else
+    the copy installed inside the package (``mvgen/_models``)."""
     env = os.environ.get("MVGEN_MODELS_DIR")
-    return Path(env).expanduser() if env else _REPO_ROOT / "models"
+    if env:
+        return Path(env).expanduser()
+    checkout = _REPO_ROOT / "models"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_models"
 
 
 def examples_dir() -> Path:

@@ -79,3 +79,6 @@ def test_doctor(run_cli):
     broken = run_cli("doctor", env={"MVGEN_FFMPEG": "/nonexistent/ffmpeg"})
     assert broken.returncode == 1
     assert "ffmpeg" in broken.stderr
+    no_model = run_cli("doctor", env={"MVGEN_MODELS_DIR": "/nonexistent"})
+    assert no_model.returncode == 1 and "classifier" in no_model.stderr
+    assert "MVGEN_MODELS_DIR" in no_model.stdout
