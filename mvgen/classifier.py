@@ -29,6 +29,7 @@ class ClassifierConfig(BaseModel):
     """Everything needed to rebuild a classifier; saved as ``config.json`` beside the weights."""
 
     format_version: int = 1
+    architecture: Literal["fcn-cnn"] = Field("fcn-cnn", description="front end + fully convolutional CNN + window pooling (GenreClassifier)")
     labels: list[str] = Field(default_factory=lambda: list(GENRES))
     sr: int = 22050
     n_fft: int = 2048
