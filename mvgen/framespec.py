@@ -1,0 +1,53 @@
+"""``FrameSpec``: everything a renderer needs to draw one output frame.
+
+The mapper (:mod:`mvgen.mapper`) turns an ``Analysis`` plus styles into one ``FrameSpec`` per frame;
+renderers (procedural or diffusion) draw them. Frame ``index`` is shown at ``index / fps`` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Visual motifs the procedural renderer can draw (style files choose and weight them).
+MOTIFS = ("tunnel", "lasers", "particles", "grid", "rings", "waves")
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """One frame. Units: seconds, degrees, fractions of the frame height for offsets; colours RGB in [0, 1].
+
+    genre_weights: soft blend over the 8 sub-genres (sums to 1), smoothed over time.
+    palette: 5 blended colours, ``((r, g, b), ...)``; background: the blended background colour.
+    beat_pulse: 1.0 on the frame nearest a beat (downbeats), 0.75 on other beats, decaying to 0 before the next.
+    beat_phase, bar_phase: position within the current beat / bar, in [0, 1).
+    energy: section energy in [0, 1] (drop 1.0, build-up rising, breakdown low).
+    drop_burst: 1.0 on the frame where a drop lands, decaying over about a bar.
+    zoom (>= 1), rotation_deg, drift_x, drift_y, shake_x, shake_y: camera, already scaled by the styles.
+    flash: white flash / strobe amount in [0, 1].
+    motif_weights: weight per motif in :data:`MOTIFS` (>= 0), blended from the styles.
+    speed, density: procedural motion speed (cycles per beat) and density (0..1), blended.
+    seed: seed for this frame's randomness (stable within a section).
+    """
+
+    index: int
+    time_s: float
+    genre_weights: tuple[float, ...]
+    palette: tuple[tuple[float, float, float], ...]
+    background: tuple[float, float, float]
+    section: str
+    beat_pulse: float = 0.0
+    beat_phase: float = 0.0
+    bar_phase: float = 0.0
+    energy: float = 0.5
+    drop_burst: float = 0.0
+    zoom: float = 1.0
+    rotation_deg: float = 0.0
+    drift_x: float = 0.0
+    drift_y: float = 0.0
+    shake_x: float = 0.0
+    shake_y: float = 0.0
+    flash: float = 0.0
+    motif_weights: dict[str, float] = field(default_factory=dict)
+    speed: float = 0.25
+    density: float = 0.5
+    seed: int = 0
