@@ -1,0 +1,574 @@
+"""Per-sub-genre visual styles: YAML files, validation with one-line errors, and fast blending.
+
+Every sub-genre (:data:`mvgen.genres.GENRES`) has one style file ``styles/<genre>.yaml`` holding
+its diffusion prompt, palette, camera motion and procedural motifs. Users override them with a
+folder of (possibly partial) YAML files or a single file: a partial file changes only the fields it
+gives and inherits the rest from the default style of its sub-genre.
+
+The renderer blends the 8 styles per frame by the track's soft genre weights; use
+:class:`StyleTable` (arrays precomputed once) for that, not pydantic models.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+import mvgen
+from mvgen.errors import MvgenError
+from mvgen.framespec import MOTIFS
+from mvgen.genres import GENRES, genre_key
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Seed policies of the diffusion renderer: one seed per track, per section or per bar.
+SEED_POLICIES = ("per-track", "per-section", "per-bar")
+
+#: Number of palette colours every blended style has (style palettes are cycled to this length).
+PALETTE_SIZE = 5
+
+_SUFFIXES = (".yaml", ".yml")
+
+Number = Annotated[float, Strict()]  # ints are fine, strings and booleans are not
+Text = Annotated[str, Strict()]
+
+
+def _hex_colour(value: str) -> str:
+    text = value.strip()
+    digits = text[1:] if text.startswith("#") else ""
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValueError(f"{value!r} is not a hex colour (allowed: '#rrggbb' or '#rgb')")
+    return "#" + digits.lower()
+
+
+HexColour = Annotated[str, Strict(), AfterValidator(_hex_colour)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Diffusion(_Model):
+    """Stable Diffusion settings of a style."""
+
+    prompt: Text = Field(min_length=1, description="visual prompt")
+    negative_prompt: Text = Field("", description="what to avoid")
+    strength: tuple[Number, Number] = Field(description="min, max denoising strength: low in calm parts, high on drops")
+    seed_policy: Literal["per-track", "per-section", "per-bar"] = Field("per-section", description="how often the seed changes")
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
+            raise ValueError(f"[{low:g}, {high:g}] is out of range (allowed: [min, max] with 0 <= min <= max <= 1)")
+        if low > high:
+            raise ValueError(f"min {low:g} is above max {high:g} (allowed: [min, max] with 0 <= min <= max <= 1)")
+        return (float(low), float(high))
+
+
+class Palette(_Model):
+    """Colours of a style, as ``#rrggbb`` strings (normalized to lower case)."""
+
+    colors: list[HexColour] = Field(min_length=3, max_length=6)
+    background: HexColour
+
+    def rgb(self) -> list[tuple[float, float, float]]:
+        """The colours as sRGB tuples in [0, 1]."""
+        return [hex_to_rgb(c) for c in self.colors]
+
+
+class Motion(_Model):
+    """Camera motion; ``reactivity`` scales every effect."""
+
+    zoom_per_beat: Number = Field(ge=0.0, le=0.3, description="zoom pulse on each beat")
+    rotation_deg_per_bar: Number = Field(ge=-90.0, le=90.0, description="rotation per bar (degrees)")
+    drift: Number = Field(ge=0.0, le=1.0, description="camera drift amount")
+    shake_on_kick: Number = Field(ge=0.0, le=1.0, description="shake on kicks")
+    flash_on_drop: Number = Field(ge=0.0, le=1.0, description="white flash when a drop lands")
+    strobe: Number = Field(ge=0.0, le=1.0, description="strobe on drops")
+    reactivity: Number = Field(ge=0.0, le=2.0, description="scales all motion")
+
+
+MOTION_FIELDS: tuple[str, ...] = tuple(Motion.model_fields)
+
+
+class Procedural(_Model):
+    """Procedural renderer settings: weighted motifs, speed (cycles per beat) and density."""
+
+    motifs: dict[Literal[MOTIFS], Annotated[Number, Field(ge=0.0)]] = Field(description="motif weights")  # type: ignore[valid-type]
+    speed: Number = Field(ge=0.0, le=2.0, description="cycles per beat")
+    density: Number = Field(ge=0.0, le=1.0)
+
+    @field_validator("motifs")
+    @classmethod
+    def _some_motif(cls, value: dict[str, float]) -> dict[str, float]:
+        if not any(w > 0 for w in value.values()):
+            raise ValueError(f"at least one motif needs a weight > 0 (allowed: {', '.join(MOTIFS)})")
+        return {m: float(w) for m, w in value.items()}
+
+
+class Style(_Model):
+    """The visual style of one sub-genre (one YAML file)."""
+
+    genre: Text = Field(description="sub-genre key")
+    name: Text = Field(min_length=1, description="display name")
+    diffusion: Diffusion
+    palette: Palette
+    motion: Motion
+    procedural: Procedural
+
+    @field_validator("genre")
+    @classmethod
+    def _genre(cls, value: str) -> str:
+        try:
+            return genre_key(value)
+        except ValueError:
+            raise ValueError(f"unknown sub-genre {value!r} (allowed: {', '.join(GENRES)})") from None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def default_styles_dir() -> Path:
+    """The default styles: ``$MVGEN_STYLES_DIR``, else ``styles/`` of a source checkout, else the
+    copy installed inside the package (``mvgen/_styles``)."""
+    env = os.environ.get("MVGEN_STYLES_DIR")
+    if env:
+        return Path(env).expanduser()
+    checkout = _REPO_ROOT / "styles"
+    return checkout if checkout.is_dir() else Path(mvgen.__file__).resolve().parent / "_styles"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MvgenError("no such style file", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MvgenError(f"cannot read the style file ({exc.__class__.__name__}: {exc})".replace("\n", " "), path) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, path: Path) -> MvgenError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    text = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    return MvgenError(" ".join(text.split()), where)
+
+
+def load_style_file(path: str | os.PathLike) -> dict:
+    """The raw mapping of a style file (``yaml.safe_load``; an empty file gives ``{}``).
+
+    Raises :class:`MvgenError` naming the file (and line, for YAML syntax errors) when the file
+    cannot be read, is not valid YAML or does not hold a mapping.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MvgenError(f"a style file must hold a mapping of fields ({', '.join(Style.model_fields)}), not a {type(data).__name__}", f"{path}:1")
+    return data
+
+
+def _key_lines(path: Path | None) -> dict[tuple, int]:
+    """Line number (1-based) of every key path of a YAML file: ``{("motion", "drift"): 12, ...}``."""
+    lines: dict[tuple, int] = {(): 1}
+    if path is None:
+        return lines
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return lines
+
+    def walk(node: yaml.Node, prefix: tuple) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value
+                lines.setdefault(prefix + (key,), key_node.start_mark.line + 1)
+                walk(value_node, prefix + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines.setdefault(prefix + (i,), item.start_mark.line + 1)
+                walk(item, prefix + (i,))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _merge(base: dict, update: Mapping, prefix: tuple = ()) -> dict:
+    """Deep merge: mappings merge key by key; other values (lists, motif tables) replace."""
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        path = prefix + (key,)
+        if isinstance(value, Mapping) and isinstance(old, dict) and path != ("procedural", "motifs"):
+            merged[key] = _merge(old, value, path)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _field_at(loc: tuple) -> tuple[type[BaseModel] | None, Any]:
+    """The model holding the last field of ``loc`` and that field's FieldInfo (or None)."""
+    model: Any = Style
+    info = None
+    owner: type[BaseModel] | None = None
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel) and isinstance(part, str) and part in model.model_fields:
+            owner, info = model, model.model_fields[part]
+            model = info.annotation
+        else:
+            return owner, None
+    return owner, info
+
+
+def _owner_model(loc: tuple) -> type[BaseModel] | None:
+    model: Any = Style
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel) and isinstance(part, str) and part in model.model_fields:
+            model = model.model_fields[part].annotation
+        else:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _bounds(loc: tuple) -> tuple[float | None, float | None]:
+    _, info = _field_at(loc)
+    low = high = None
+    for meta in getattr(info, "metadata", []) if info is not None else []:
+        low = getattr(meta, "ge", getattr(meta, "gt", low))
+        high = getattr(meta, "le", getattr(meta, "lt", high))
+        low = getattr(meta, "min_length", low)
+        high = getattr(meta, "max_length", high)
+    return low, high
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(error: dict) -> tuple[tuple, str]:
+    """A pydantic error as (field path, one-line problem)."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if loc and loc[-1] == "[key]":
+        loc = loc[:-1]
+        if loc[:2] == ("procedural", "motifs"):
+            return loc, f"unknown motif {value!r} (allowed: {', '.join(MOTIFS)})"
+        return loc, f"invalid key {value!r}"
+    if kind == "missing":
+        return loc, "required field is missing"
+    if kind == "extra_forbidden":
+        owner = _owner_model(loc[:-1])
+        allowed = f" (allowed: {', '.join(owner.model_fields)})" if owner else ""
+        return loc, f"unknown field{allowed}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        low, high = _bounds(loc)
+        low = ctx.get("ge", ctx.get("gt", low))
+        high = ctx.get("le", ctx.get("lt", high))
+        if low is not None and high is not None:
+            allowed = f"{low:g}..{high:g}"
+        elif low is not None:
+            allowed = f">= {low:g}"
+        else:
+            allowed = f"<= {high:g}"
+        return loc, f"{_show(value)} is out of range (allowed: {allowed})"
+    if kind in ("too_short", "too_long"):
+        low, high = _bounds(loc)
+        count = ctx.get("actual_length", len(value) if hasattr(value, "__len__") else "?")
+        allowed = f"{low}..{high} items" if low is not None and high is not None else error["msg"]
+        if kind == "too_short" and ctx.get("min_length") == 1 and isinstance(value, str):
+            return loc, "must not be empty"
+        return loc, f"has {count} items (allowed: {allowed})"
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        allowed = ", ".join(part.strip(" '") for part in expected.replace(" or ", ", ").split(","))
+        return loc, f"{_show(value)} is not allowed (allowed: {allowed})"
+    if kind in ("value_error", "assertion_error"):
+        message = error["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        return loc, message
+    message = error["msg"].replace("Input should be", "should be")
+    return loc, f"{message}, got {type(value).__name__} {_show(value)}"
+
+
+def _style_problems(data: Any, path: Path | None, base: Style | None) -> tuple[Style | None, list[tuple[str, str]]]:
+    """Validate ``data`` (merged onto ``base``): the style, or None and its problems as (where, text)."""
+    name = str(path) if path is not None else "<style>"
+    if not isinstance(data, Mapping):
+        return None, [(f"{name}:1", f"a style must be a mapping of fields ({', '.join(Style.model_fields)}), not a {type(data).__name__}")]
+    merged = _merge(base.model_dump(), data) if base is not None else dict(data)
+    lines = _key_lines(path)
+    problems: list[tuple[int, str, str]] = []
+    style = None
+    try:
+        style = Style.model_validate(merged)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            loc, text = _describe(error)
+            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+            field = ".".join(str(p) for p in loc) or "(file)"
+            problems.append((line, f"{name}:{line}", " ".join(f"{field}: {text}".split())))
+        problems.sort(key=lambda problem: problem[0])  # file order (stable for problems on one line)
+    if style is not None and path is not None and path.stem in GENRES and style.genre != path.stem:
+        line = lines.get(("genre",), 1)
+        problems.append((line, f"{name}:{line}", f"genre: {style.genre!r} does not match the file name {path.name!r} (allowed: {path.stem})"))
+        style = None
+    return style, [(where, text) for _, where, text in problems]
+
+
+def parse_style(data: Mapping, path: str | os.PathLike | None = None, base: Style | None = None) -> Style:
+    """Validate a style mapping read from ``path`` (used for messages and line numbers).
+
+    With ``base``, ``data`` may be partial: mappings merge deeply, so only the given fields change
+    (``palette.colors`` and ``procedural.motifs`` are replaced as a whole). Raises
+    :class:`MvgenError` with one line ``"<file>:<line>: <field.path>: <problem> (allowed: ...)"``.
+    """
+    style, problems = _style_problems(data, None if path is None else Path(path), base)
+    if problems:
+        where, text = problems[0]
+        if len(problems) > 1:
+            text += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''}: run `mvgen styles validate {where.rsplit(':', 1)[0]}`)"
+        raise MvgenError(text, where)
+    assert style is not None
+    return style
+
+
+def _style_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file() and not p.name.startswith("."))
+
+
+def _target_genre(data: Mapping, path: Path) -> str:
+    """The sub-genre an override file changes: its ``genre`` field, else its file name."""
+    if "genre" in data:
+        try:
+            return genre_key(str(data["genre"]))
+        except ValueError:
+            line = _key_lines(path).get(("genre",), 1)
+            raise MvgenError(f"genre: unknown sub-genre {data['genre']!r} (allowed: {', '.join(GENRES)})", f"{path}:{line}") from None
+    try:
+        return genre_key(path.stem)
+    except ValueError:
+        raise MvgenError(f"genre: cannot tell which sub-genre this file styles; add `genre: <key>` or name the file <key>.yaml (allowed: {', '.join(GENRES)})", f"{path}:1") from None
+
+
+def _load_defaults(folder: Path | None = None) -> dict[str, Style]:
+    folder = folder or default_styles_dir()
+    styles = {}
+    for key in GENRES:
+        path = folder / f"{key}.yaml"
+        if not path.is_file():
+            raise MvgenError(f"the default style of {key} is missing (set MVGEN_STYLES_DIR or reinstall mvgen)", path)
+        styles[key] = parse_style(load_style_file(path), path)
+    return styles
+
+
+def _override_paths(overrides: str | os.PathLike) -> list[Path]:
+    path = Path(overrides).expanduser()
+    if path.is_dir():
+        files = _style_files(path)
+        if not files:
+            raise MvgenError("no style files (*.yaml) in this folder", path)
+        return files
+    if path.is_file():
+        return [path]
+    raise MvgenError("no such style file or folder", path)
+
+
+def load_styles(overrides: str | os.PathLike | None = None) -> dict[str, Style]:
+    """The 8 styles in :data:`GENRES` order: the defaults, changed by ``overrides`` (a folder of
+    YAML files or one file). Each override file selects its sub-genre by its ``genre`` field (else
+    its file name) and inherits every field it does not give; files apply in name order."""
+    styles = _load_defaults()
+    if overrides is not None:
+        for path in _override_paths(overrides):
+            data = load_style_file(path)
+            key = _target_genre(data, path)
+            styles[key] = parse_style(data, path, base=styles[key])
+    return {key: styles[key] for key in GENRES}
+
+
+def validate_styles(path: str | os.PathLike) -> list[str]:
+    """Every problem of a style file or folder, one line each (``[]`` when all is valid).
+
+    Files may be partial (they are checked on top of the default style of their sub-genre).
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        files = _style_files(path)
+        if not files:
+            return [f"{path}: no style files (*.yaml) in this folder"]
+    elif path.is_file():
+        files = [path]
+    else:
+        return [f"{path}: no such style file or folder"]
+    try:
+        defaults: dict[str, Style] = _load_defaults()
+    except MvgenError:
+        defaults = {}
+    problems: list[str] = []
+    for file in files:
+        try:
+            data = load_style_file(file)
+            key = _target_genre(data, file)
+        except MvgenError as exc:
+            problems.append(str(exc))
+            continue
+        _, found = _style_problems(data, file, defaults.get(key))
+        problems.extend(f"{where}: {text}" for where, text in found)
+    return problems
+
+
+def style_yaml(style: Style) -> str:
+    """A style as YAML text (fields in model order)."""
+    data = style.model_dump(mode="json")
+    data["diffusion"]["strength"] = list(style.diffusion.strength)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def init_styles(folder: str | os.PathLike) -> list[Path]:
+    """Write editable copies of the 8 default style files into ``folder`` (created if needed).
+
+    Refuses (:class:`MvgenError`, nothing written) when any of the files already exists.
+    """
+    folder = Path(folder).expanduser()
+    source = default_styles_dir()
+    _load_defaults(source)  # only copy defaults that are valid
+    targets = [folder / f"{key}.yaml" for key in GENRES]
+    existing = [t for t in targets if t.exists()]
+    if existing:
+        raise MvgenError(f"already exists; not overwriting ({len(existing)} of the 8 style files are there; remove them or pick another folder)", existing[0])
+    if folder.exists() and not folder.is_dir():
+        raise MvgenError("not a folder", folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, target in zip(GENRES, targets):
+            shutil.copyfile(source / f"{key}.yaml", target)
+    except OSError as exc:
+        raise MvgenError(f"cannot write the style files ({exc.strerror or exc})", folder) from None
+    return targets
+
+
+# --------------------------------------------------------------------------- blending
+
+
+def hex_to_rgb(colour: str) -> tuple[float, float, float]:
+    """``"#rrggbb"`` -> sRGB floats in [0, 1]."""
+    digits = _hex_colour(colour)[1:]
+    return tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+@dataclass(frozen=True)
+class BlendedStyle:
+    """The styles blended by genre weights. Colours are sRGB floats in [0, 1]."""
+
+    palette: tuple[tuple[float, float, float], ...]
+    background: tuple[float, float, float]
+    motion: Motion
+    motif_weights: dict[str, float]
+    speed: float
+    density: float
+    strength: tuple[float, float]
+
+
+class StyleTable:
+    """The 8 styles as arrays (GENRES order), for blending once per frame without pydantic."""
+
+    def __init__(self, palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray):
+        self.palette_linear = palette_linear  # (8, PALETTE_SIZE, 3)
+        self.background_linear = background_linear  # (8, 3)
+        self.motion = motion  # (8, len(MOTION_FIELDS))
+        self.motifs = motifs  # (8, len(MOTIFS))
+        self.speed = speed  # (8,)
+        self.density = density  # (8,)
+        self.strength = strength  # (8, 2)
+
+    @classmethod
+    def from_styles(cls, styles: Mapping[str, Style]) -> StyleTable:
+        missing = [key for key in GENRES if key not in styles]
+        if missing:
+            raise ValueError(f"styles is missing sub-genres: {', '.join(missing)}")
+        ordered = [styles[key] for key in GENRES]
+        palette = np.array([[hex_to_rgb(s.palette.colors[i % len(s.palette.colors)]) for i in range(PALETTE_SIZE)] for s in ordered])
+        background = np.array([hex_to_rgb(s.palette.background) for s in ordered])
+        return cls(
+            palette_linear=srgb_to_linear(palette),
+            background_linear=srgb_to_linear(background),
+            motion=np.array([[getattr(s.motion, f) for f in MOTION_FIELDS] for s in ordered], dtype=np.float64),
+            motifs=np.array([[s.procedural.motifs.get(m, 0.0) for m in MOTIFS] for s in ordered], dtype=np.float64),
+            speed=np.array([s.procedural.speed for s in ordered], dtype=np.float64),
+            density=np.array([s.procedural.density for s in ordered], dtype=np.float64),
+            strength=np.array([s.diffusion.strength for s in ordered], dtype=np.float64),
+        )
+
+    def blend(self, weights: Sequence[float] | np.ndarray) -> BlendedStyle:
+        """Blend by ``weights`` (shape ``(8,)``, GENRES order, >= 0, summing to 1)."""
+        w = check_weights(weights)
+        palette = linear_to_srgb(np.tensordot(w, self.palette_linear, axes=1))
+        background = linear_to_srgb(w @ self.background_linear)
+        motion = w @ self.motion
+        motifs = w @ self.motifs
+        low, high = (w @ self.strength).tolist()
+        return BlendedStyle(
+            palette=tuple(tuple(rgb) for rgb in palette.tolist()),
+            background=tuple(background.tolist()),
+            motion=Motion.model_construct(**dict(zip(MOTION_FIELDS, motion.tolist()))),
+            motif_weights=dict(zip(MOTIFS, motifs.tolist())),
+            speed=float(w @ self.speed),
+            density=float(w @ self.density),
+            strength=(low, high),
+        )
+
+
+def check_weights(weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``weights`` as a float array of shape ``(8,)``; ValueError unless >= 0 and summing to 1."""
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"weights must be {len(GENRES)} numbers (one per sub-genre, GENRES order)") from None
+    if w.shape != (len(GENRES),):
+        raise ValueError(f"weights must have shape ({len(GENRES)},) (one per sub-genre, GENRES order), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or w.min() < -1e-9:
+        raise ValueError(f"weights must be finite and >= 0, got {w.tolist()}")
+    total = float(w.sum())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise ValueError(f"weights must sum to 1, got {total:g}")
+    return w
+
+
+def blend_styles(styles: Mapping[str, Style], weights: Sequence[float] | np.ndarray) -> BlendedStyle:
+    """Blend the 8 styles by genre ``weights``; for per-frame use build a :class:`StyleTable` once."""
+    return StyleTable.from_styles(styles).blend(weights)
