@@ -1,0 +1,393 @@
+"""The built-in procedural renderer: draws :class:`~mvgen.framespec.FrameSpec` batches with torch.
+
+Every frame is a pure function of its spec (no state, no global RNG), so any batch split, a resumed
+render and a fresh one give the same pixels. Frames are evaluated on a coordinate grid normalized by
+the *short* side of the frame (the central square shows the same composition at 16:9, 9:16 and 1:1,
+re-framed, never squashed), after the camera (zoom, rotation, drift, shake) has moved it.
+
+Motion never multiplies ``time_s`` by ``speed``: ``speed`` is blended from the styles and drifts over
+a song, and ``time_s * speed`` would then race or run backwards. Instead periodic patterns advance a
+whole period per beat (eased, so they lurch with the kick) and ``speed`` sets their spatial period
+(so the apparent velocity follows it), and free motion runs on ``time_s`` at a fixed rate.
+
+Motifs (:data:`~mvgen.framespec.MOTIFS`): tunnel (rings rushing out of a depth), lasers (two fans of
+sharp beams sweeping with the bar), particles (a hash-seeded star field in log-polar cells flying
+towards the viewer), grid (a perspective floor and ceiling scrolling with the beat), rings (rings
+launched on every beat) and waves (flowing aurora ribbons). They are coloured through a smooth
+cyclic gradient of the palette, summed by weight, then glow, beat pulse, drop burst, saturation,
+vignette, filmic tone mapping and flash are applied.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from mvgen.framespec import MOTIFS, FrameSpec
+
+_LUT = 1024  # entries in each frame's palette gradient
+_MASK = 0xFFFFFFFF
+_TAU = 2.0 * math.pi
+_MAX_PIXELS = 1280 * 720 * 4  # frames are rendered in slices of at most this many pixels
+
+
+def _fract(x: torch.Tensor) -> torch.Tensor:
+    return x - torch.floor(x)
+
+
+def _smoothstep(e0: float, e1: float, x: torch.Tensor) -> torch.Tensor:
+    t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _hash(*parts: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash of int64 tensors (broadcast), as int64 in [0, 2**32)."""
+    h = torch.zeros((), dtype=torch.int64, device=parts[0].device)
+    for p in parts:
+        h = ((h ^ (p & _MASK)) * 0x27D4EB2D) & _MASK
+        h = h ^ (h >> 15)
+    h = (h * 0x2C1B3C6D) & _MASK
+    return h ^ (h >> 13)
+
+
+def _unit(h: torch.Tensor, shift: int) -> torch.Tensor:
+    """8 bits of hash ``h`` from bit ``shift`` as a float in [0, 1)."""
+    return ((h >> shift) & 0xFF).float() * (1.0 / 256.0)
+
+
+def _aa(value: torch.Tensor, mean: float, footprint: torch.Tensor) -> torch.Tensor:
+    """Fade a periodic pattern to its mean where it changes faster than the pixels (footprint in cycles/px)."""
+    keep = (1.5 - 2.0 * footprint).clamp(0.0, 1.0)
+    return mean + (value - mean) * keep
+
+
+class ProceduralRenderer:
+    """Renders batches of frame specs to ``uint8 (B, H, W, 3)`` tensors on ``device``."""
+
+    def __init__(self, width: int, height: int, device: str | torch.device | None = None):
+        if width < 2 or height < 2:
+            raise ValueError(f"frame size must be at least 2x2, got {width}x{height}")
+        self.width, self.height = int(width), int(height)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.scale = float(min(self.width, self.height))  # pixels per coordinate unit
+        s = self.scale
+        xs = (torch.arange(self.width, dtype=torch.float32, device=self.device) + 0.5 - self.width / 2) / s
+        ys = (torch.arange(self.height, dtype=torch.float32, device=self.device) + 0.5 - self.height / 2) / s
+        self._x = xs.view(1, 1, -1)
+        self._y = ys.view(1, -1, 1)
+        self._vignette = (1.0 / (1.0 + 0.55 * (self._x**2 + self._y**2))) ** 1.5  # (1, H, W)
+        self._chunk = max(1, _MAX_PIXELS // (self.width * self.height))
+
+    # ------------------------------------------------------------------ public
+    @torch.no_grad()
+    def render(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
+        """One ``uint8 (B, H, W, 3)`` frame per spec, on :attr:`device`."""
+        specs = list(specs)
+        if not specs:
+            return torch.zeros((0, self.height, self.width, 3), dtype=torch.uint8, device=self.device)
+        parts = [self._render(specs[i : i + self._chunk]) for i in range(0, len(specs), self._chunk)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    # ---------------------------------------------------------------- internals
+    def _params(self, specs: Sequence[FrameSpec]) -> dict[str, torch.Tensor]:
+        names = ("time_s", "beat_pulse", "beat_phase", "bar_phase", "energy", "drop_burst", "zoom",
+                 "rotation_deg", "drift_x", "drift_y", "shake_x", "shake_y", "flash", "speed", "density")
+        rows = [[float(getattr(s, n)) for n in names] for s in specs]
+        rows = [r + [float(s.motif_weights.get(m, 0.0)) for m in MOTIFS] for r, s in zip(rows, specs)]
+        table = torch.tensor(rows, dtype=torch.float64)
+        p = {n: table[:, i].float() for i, n in enumerate(names)}
+        w = table[:, len(names):].float().clamp(min=0.0)
+        top = w.max(dim=1, keepdim=True).values
+        w = torch.where(top > 0, w / top.clamp(min=1e-6), torch.tensor([0, 0, 0, 0, 0, 1.0]))  # nothing: waves
+        w = w / (w.sum(dim=1, keepdim=True) / 1.6).clamp(min=1.0)  # busy mixes don't blow out
+        p["weights"] = w
+        p["time_s"] = table[:, 0].remainder(3600.0).float()  # keeps float32 phases precise
+        p["speed"] = p["speed"].clamp(0.03, 4.0)
+        p["density"] = p["density"].clamp(0.0, 1.0)
+        p["energy"] = p["energy"].clamp(0.0, 1.0)
+        p["zoom"] = p["zoom"].clamp(min=0.05)
+        seeds = [int(s.seed) & 0x7FFFFFFF for s in specs]
+        p["seed"] = torch.tensor(seeds, dtype=torch.int64)
+        p["seedf"] = torch.tensor([((sd * 2654435761) & _MASK) / 2**32 for sd in seeds], dtype=torch.float32)
+        p["lut"] = self._palette_lut(specs)
+        p["bg"] = torch.tensor([s.background for s in specs], dtype=torch.float32).clamp(0, 1) ** 2.2
+        host = {"zoom_min": float(p["zoom"].min()), "speed_min": float(p["speed"].min()),
+                "offset_max": float(((p["drift_x"] + p["shake_x"]) ** 2 + (p["drift_y"] + p["shake_y"]) ** 2).sqrt().max())}
+        out = {"host": host}
+        for k, v in p.items():
+            v = v.to(self.device)
+            out[k] = v if k in ("weights", "lut", "bg") else v.view(-1, 1, 1)
+        return out
+
+    @staticmethod
+    def _palette_lut(specs: Sequence[FrameSpec]) -> torch.Tensor:
+        """(B, _LUT, 3) linear colours: a smooth cyclic gradient through each frame's palette."""
+        luts = []
+        pos = torch.arange(_LUT, dtype=torch.float32) / _LUT
+        for s in specs:
+            pal = torch.tensor(s.palette or ((1.0, 1.0, 1.0),), dtype=torch.float32).view(-1, 3).clamp(0, 1) ** 2.2
+            n = pal.shape[0]
+            t = pos * n
+            i0 = torch.floor(t).long() % n
+            f = t - torch.floor(t)
+            f = f * f * (3 - 2 * f)
+            luts.append(pal[i0] * (1 - f[:, None]) + pal[(i0 + 1) % n] * f[:, None])
+        return torch.stack(luts)
+
+    @staticmethod
+    def _colour(lut_planar: torch.Tensor, base: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Look up palette position ``c`` (B, H, W; any real, cyclic) -> planar colours (3, B, H, W)."""
+        idx = (_fract(c) * _LUT).long().clamp_(0, _LUT - 1) + base
+        return lut_planar[:, idx]
+
+    def _render(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
+        # colour work is planar, (3, B, H, W), so per-pixel factors broadcast over the outer dimension
+        p = self._params(specs)
+        B = len(specs)
+        S = self.scale
+        # camera: the frame shows the world through a zoomed, rotated, drifting, shaking window
+        rot = p["rotation_deg"] * (math.pi / 180.0)
+        cs, sn = torch.cos(rot), torch.sin(rot)
+        inv = 1.0 / p["zoom"]
+        x0, y0 = self._x * inv, self._y * inv
+        x = cs * x0 - sn * y0 + p["drift_x"] + p["shake_x"]
+        y = sn * x0 + cs * y0 + p["drift_y"] + p["shake_y"]
+        r = torch.sqrt(x * x + y * y)
+        a = torch.atan2(y, x)
+        pix = inv / S  # world units per pixel, (B, 1, 1)
+
+        beat = p["beat_phase"].clamp(0.0, 0.999999)
+        ease = 1.0 - (1.0 - beat) ** 3
+        push = beat + (ease - beat) * (0.35 + 0.5 * p["energy"])  # 0 -> 1 over a beat, lurching on the kick
+        ctx = dict(p=p, x=x, y=y, r=r, a=a, pix=pix, push=push)
+
+        lut = p["lut"].reshape(-1, 3).t().contiguous()  # (3, B * _LUT)
+        base = (torch.arange(B, device=self.device) * _LUT).view(-1, 1, 1)
+        weights = p["weights"]
+        emis = torch.zeros((3, B, self.height, self.width), dtype=torch.float32, device=self.device)
+        for m, name in enumerate(MOTIFS):
+            w = weights[:, m]
+            if not bool((w > 0).any()):
+                continue
+            inten, c = getattr(self, f"_{name}")(**ctx)
+            emis += (w.view(-1, 1, 1) * inten) * self._colour(lut, base, c)
+
+        # drop burst: a bright radial starburst in one palette colour, whitened
+        burst = p["drop_burst"].clamp(0.0, 1.0)
+        if bool((burst > 0).any()):
+            rays = (0.5 + 0.5 * torch.cos(a * 14.0 + p["seedf"] * _TAU)) ** 10
+            b_int = burst * (0.9 * torch.exp(-r * 3.5) + 0.8 * rays * torch.exp(-r * 1.5))
+            col = self._colour(lut, base, p["seedf"]) * 0.6 + 0.4  # (3, B, 1, 1)
+            emis += b_int * col
+
+        # glow: blur of the emissive layer at 1/4 and 1/16 resolution
+        emis += self._glow(emis) * (0.3 + 0.25 * p["energy"] + 0.15 * burst)
+        gain = (0.3 + 0.4 * p["energy"]) * (1.0 + 0.6 * p["beat_pulse"].clamp(0, 1)) * (1.0 + 0.4 * burst)
+
+        # background: the style colour with a soft palette haze in the middle
+        haze_col = p["lut"][:, 0].t().reshape(3, B, 1, 1)
+        haze = (0.03 + 0.05 * p["energy"]) * torch.exp(-(x0 * x0 + y0 * y0) * 2.5)
+        img = emis.mul_(gain).add_(haze * haze_col).add_(p["bg"].t().reshape(3, B, 1, 1))
+
+        # more saturation when a drop lands
+        if bool((burst > 0).any()):
+            lum = 0.2126 * img[0] + 0.7152 * img[1] + 0.0722 * img[2]
+            img = torch.maximum(lum + (img - lum) * (1.0 + 0.5 * burst), 0.25 * img)
+        img = img * (self._vignette * 1.1)
+
+        # filmic tone mapping (ACES fit), display gamma, white flash
+        img = (img * (2.51 * img + 0.03)) / (img * (2.43 * img + 0.59) + 0.14)
+        img = img.clamp_(0.0, 1.0).pow_(1.0 / 2.2)
+        flash = p["flash"].clamp(0.0, 1.0) * 0.9
+        img = img * (1.0 - flash) + flash
+        return (img * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
+
+    def _glow(self, emis: torch.Tensor) -> torch.Tensor:
+        """A wide soft blur of planar (3, B, H, W) colours (pooling treats each plane alike)."""
+        H, W = self.height, self.width
+        f1 = 4 if min(H, W) >= 32 else 1
+        f2 = 4 if min(H, W) >= 128 else 1
+        mid = F.avg_pool2d(emis, f1, ceil_mode=True) if f1 > 1 else emis
+        low = F.avg_pool2d(mid, f2, ceil_mode=True) if f2 > 1 else mid
+        mid = self._blur(mid, 5)
+        low = self._blur(low, 5)
+        mid = 0.6 * mid + 0.8 * F.interpolate(low, size=mid.shape[-2:], mode="bilinear", align_corners=False)
+        return F.interpolate(mid, size=(H, W), mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def _blur(x: torch.Tensor, k: int) -> torch.Tensor:
+        for _ in range(2):
+            x = F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)
+        return x
+
+    # ----------------------------------------------------------------- motifs
+    # each returns (intensity (B,H,W) >= 0, palette position (B,H,W))
+
+    def _tunnel(self, p, x, y, r, a, pix, push):
+        speed, dens = p["speed"], p["density"]
+        freq = 0.9 * (0.3 / speed) ** 0.7 * (0.7 + 0.6 * dens)  # rings per unit of depth
+        z = 1.0 / (r + 0.03)
+        ph = z * freq + push  # constant-phase rings move outwards as push grows
+        spacing = 1.0 / (freq * z * z)  # screen distance between neighbouring rings
+        dist = torch.abs(ph - torch.round(ph)) * spacing
+        w = 0.003 + 0.008 * r
+        ring = torch.exp(-(dist / w) ** 2) + 0.15 * torch.exp(-dist / (3.0 * w))
+        ring = _aa(ring, 0.0, pix / spacing) + (2.2 * w / spacing).clamp(max=0.6) * (1.0 - (1.5 - 2.0 * pix / spacing).clamp(0.0, 1.0))
+        nseg = 12.0
+        seg = 0.5 + 0.5 * torch.cos(a * nseg + z * 0.35 + p["time_s"] * 0.15)
+        seg = _aa(seg, 0.5, nseg / _TAU / (r + 1e-3) * pix)
+        fade = 1.0 - torch.exp(-r * 7.0)
+        inten = ring * (0.6 + 0.4 * seg) * fade * 1.6 + 0.6 * torch.exp(-r * 12.0)
+        c = 0.05 * z + 0.12 * torch.sin(a * 2.0) + p["time_s"] * 0.01 + p["seedf"]
+        return inten, c
+
+    def _lasers(self, p, x, y, r, a, pix, push):
+        speed, dens, energy = p["speed"], p["density"], p["energy"]
+        bar = p["bar_phase"]
+        spacing = 1.1 / (3.0 + 6.0 * dens)  # radians between beams
+        spread = 1.5
+        amp = 0.25 + 0.35 * speed.clamp(max=1.0)
+        width = torch.maximum(0.0022 + 0.002 * energy, 0.9 * pix)
+        on = 0.55 + 0.45 * p["beat_pulse"].clamp(0, 1)
+        inten = torch.zeros_like(r)
+        cpos = torch.zeros_like(r)
+        for j, side in enumerate((-1.0, 1.0)):
+            ox, oy = 0.45 * side, 0.62
+            dx, dy = x - ox, y - oy
+            dist = torch.sqrt(dx * dx + dy * dy)
+            theta = torch.atan2(dx, -dy)  # angle from straight up
+            sweep = -side * 0.3 + amp * torch.sin(_TAU * bar + j * math.pi + p["seedf"] * _TAU) \
+                + 0.15 * torch.sin(p["time_s"] * 0.37 + j * 1.7)
+            rel = theta - sweep
+            k = torch.round(rel / spacing)
+            d = rel - k * spacing
+            perp = dist * torch.abs(torch.sin(d))
+            wd = width * (1.0 + 0.8 * dist)
+            beam = torch.exp(-(perp / wd) ** 2) + 0.1 * torch.exp(-perp / (wd * 4.0))
+            env = ((spread / 2 - torch.abs(rel)) / 0.15).clamp(0.0, 1.0)
+            flick = 0.55 + 0.45 * _fract(k * 0.618 + p["seedf"] + j * 0.31)
+            fall = torch.exp(-dist * 0.55) * (dy < 0.02)
+            b = beam * env * flick * fall * on * 1.6 + 0.8 * torch.exp(-dist * 14.0) * on
+            inten = inten + b
+            cpos = cpos + b * _fract(k * 0.23 + j * 0.5 + p["seedf"])
+        return inten, cpos / (inten + 1e-6)
+
+    def _particles(self, p, x, y, r, a, pix, push):
+        speed, dens, t = p["speed"], p["density"], p["time_s"]
+        B = r.shape[0]
+        lr = torch.log(r + 1e-4)
+        inten = torch.zeros_like(r)
+        cpos = torch.zeros_like(r)
+        rate = 3.0  # cells per second (fixed, see the module docstring)
+        nr = rate / (3.3 * speed)  # cells per unit of log radius -> velocity follows speed
+        present = 0.25 + 0.6 * dens
+        # rows of cells any pixel can fall in: log(1e-4) .. log(largest radius on screen)
+        nr_max = rate / (3.3 * p["host"]["speed_min"])
+        rows = int(math.ceil((math.log(self._rmax(p)) - math.log(1e-4)) * nr_max)) + 4
+        for layer, na in enumerate((36, 60)):
+            rl = rate * (1.0 - 0.25 * layer)
+            u = (a / _TAU + 0.5) * na
+            v = lr * nr - t * rl
+            iu, iv = torch.floor(u), torch.floor(v)
+            # per-cell random values, hashed on a small table (B, rows, na) and gathered per pixel
+            iv0 = torch.floor(math.log(1e-4) * nr - t * rl) - 1.0  # (B, 1, 1)
+            cells_v = (iv0 + torch.arange(rows, device=r.device, dtype=torch.float32).view(1, -1, 1)).long()
+            cells_u = torch.arange(na, device=r.device).view(1, 1, -1)
+            h = _hash(cells_u, cells_v, p["seed"], torch.tensor(layer + 7, device=r.device))
+            table = torch.stack([_unit(h, 0), _unit(h, 8), _unit(h, 16), _unit(h, 24)]).view(4, -1)
+            row = (iv - iv0).clamp(0, rows - 1).long()
+            idx = (torch.arange(B, device=r.device).view(-1, 1, 1) * rows + row) * na + iu.long().clamp(0, na - 1)
+            ou, ov, bright, pick = table[:, idx].unbind(0)
+            ou, ov = 0.25 + 0.5 * ou, 0.25 + 0.5 * ov
+            # star position in screen units relative to the pixel
+            r_s = torch.exp((iv + ov + t * rl) / nr)
+            d_ang = (u - iu - ou) * (_TAU / na) * r
+            d_rad = r - r_s
+            size = torch.maximum((0.0025 + 0.006 * bright) * (0.3 + r_s), 0.8 * pix)
+            stretch = 1.0 + 4.0 * speed * r_s
+            d2 = (d_rad / (size * stretch)) ** 2 + (d_ang / size) ** 2
+            star = torch.exp(-2.0 * d2) * (pick < present) * (0.35 + 0.65 * bright)
+            star = star * _smoothstep(0.02, 0.25, r_s) * (1.0 + 0.6 * p["beat_pulse"])
+            twinkle = 0.75 + 0.25 * torch.sin(t * (3.0 + 4.0 * bright) + pick * _TAU)
+            s = star * twinkle * 2.2
+            inten = inten + s
+            cpos = cpos + s * pick
+        inten = inten + 0.05 * torch.exp(-r * 4.0)
+        return inten, cpos / (inten + 1e-6)
+
+    def _rmax(self, p) -> float:
+        """An upper bound of the radius of any pixel after the camera (host floats, no device sync)."""
+        half_diag = math.hypot(self.width, self.height) / 2 / self.scale
+        h = p["host"]
+        return half_diag / h["zoom_min"] + h["offset_max"] + 1e-3
+
+    def _grid(self, p, x, y, r, a, pix, push):
+        speed, dens = p["speed"], p["density"]
+        yh = -0.08
+        dy = y - yh
+        ady = dy.abs() + 1e-4
+        cam = 0.25
+        z = cam / ady
+        g = 0.22 * (speed / 0.3) ** 0.7 * (1.3 - 0.6 * dens)  # cell size (velocity follows speed)
+        gx = x * z / g
+        gz = z / g + push * 1.0
+        fx = torch.sqrt(z * z + (x * z * z / cam) ** 2) * pix / g
+        fz = z * z / cam * pix / g
+        lw = 0.03
+        dx = torch.abs(gx - torch.round(gx))
+        dz = torch.abs(gz - torch.round(gz))
+        mx = torch.maximum(fx, torch.full_like(fx, lw))
+        mz = torch.maximum(fz, torch.full_like(fz, lw))
+        lines = (1.0 - dx / mx).clamp(min=0.0) * (lw / mx) + (1.0 - dz / mz).clamp(min=0.0) * (lw / mz)
+        fog = torch.exp(-z * 0.12)
+        side = torch.where(dy > 0, torch.ones_like(dy), torch.full_like(dy, 0.35))
+        beat = 0.65 + 0.35 * p["beat_pulse"]
+        # a light wave running to the horizon on every beat
+        wave = torch.exp(-((z - (0.4 + 6.0 * p["beat_phase"])) ** 2) * 0.8) * p["beat_pulse"]
+        inten = lines.clamp(max=1.5) * fog * side * beat * (1.3 + 1.2 * wave) + 0.5 * torch.exp(-ady * 30.0)
+        c = 0.25 + 0.02 * z + 0.12 * x + p["seedf"]
+        return inten, c
+
+    def _rings(self, p, x, y, r, a, pix, push):
+        speed, t = p["speed"], p["time_s"]
+        beat = p["beat_phase"].clamp(0.0, 0.999999)
+        inten = torch.zeros_like(r)
+        cpos = torch.zeros_like(r)
+        grow = 0.22 + 0.25 * speed.clamp(max=1.5)
+        for k in range(4):
+            age = beat + k
+            radius = (0.03 + grow * age) * (1.0 + 0.015 * torch.sin(a * 3.0 + age * 1.3 + t * 0.2))
+            w = torch.maximum(0.004 + 0.006 * age, 1.0 * pix)
+            life = torch.exp(-0.8 * age) * ((4.0 - age) / 0.6).clamp(0.0, 1.0)
+            d = (r - radius) / w
+            ring = (torch.exp(-d * d) + 0.3 * torch.exp(-torch.abs(d) * 0.3)) * life * 1.6
+            inten = inten + ring
+            cpos = cpos + ring * (0.22 * age + p["seedf"])
+        cpos = cpos / (inten + 1e-6) + 0.08 * torch.sin(a)
+        inten = inten + 0.4 * p["beat_pulse"] * torch.exp(-r * 10.0)
+        return inten, cpos
+
+    def _waves(self, p, x, y, r, a, pix, push):
+        speed, dens, t = p["speed"], p["density"], p["time_s"]
+        kx = 3.2 * (0.3 / speed) ** 0.5  # spatial frequency; the wave velocity follows speed
+        inten = torch.zeros_like(r)
+        cpos = torch.zeros_like(r)
+        for j in range(4):
+            on = ((dens * 4.0 + 1.2) - j).clamp(0.0, 1.0)  # more ribbons with density
+            fj = 1.0 + 0.37 * j
+            y0 = -0.22 + 0.15 * j
+            sd = p["seedf"] * _TAU + j * 2.1
+            yc = y0 + 0.09 * torch.sin(x * kx * fj + t * (0.55 + 0.1 * j) + sd) \
+                + 0.05 * torch.sin(x * kx * 2.3 * fj - t * 0.8 + 1.3 * sd) \
+                + 0.03 * torch.sin(t * 0.3 + j)
+            wd = 0.05 + 0.025 * torch.sin(x * kx * 0.7 + t * 0.4 + sd)
+            d = (y - yc) / wd
+            ribbon = (torch.exp(-d * d) * 0.7 + torch.exp(-d * d * 25.0) * 0.9) * on
+            inten = inten + ribbon
+            cpos = cpos + ribbon * (0.2 * j + 0.08 * x + p["seedf"] + 0.015 * t)
+        return inten * 1.1, cpos / (inten + 1e-6)
