@@ -1,0 +1,89 @@
+"""The mapper on hand-made analyses: beat pulses on the right frames, genre blends, drops, excerpts."""
+
+import numpy as np
+import pytest
+
+from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
+from mvgen.genres import GENRES
+from mvgen.mapper import DOWNBEAT_PULSE, BEAT_PULSE, map_frames
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def table():
+    from mvgen.styles import StyleTable, load_styles
+
+    return StyleTable.from_styles(load_styles())
+
+
+def _analysis(profile=True) -> Analysis:
+    beats = [0.5 + 0.5 * k for k in range(60)]  # 120 bpm from 0.5 s to 30 s
+    times = list(np.arange(0.0, 32.0, 0.5))
+    probabilities = []
+    for t in times:  # deep house until 15 s, then bigroom
+        row = np.zeros(8)
+        row[GENRES.index("deep_house" if t < 15 else "bigroom")] = 1.0
+        probabilities.append(row.tolist())
+    return Analysis(
+        audio=AudioSummary(path="x.wav", content_hash="0", sr=44100, channels=2, duration_s=32.0),
+        duration_s=32.0,
+        tempo_bpm=120.0,
+        beats_s=beats,
+        downbeats_s=beats[::4],
+        sections=[Section(start_s=0, end_s=12, label="intro"), Section(start_s=12, end_s=16, label="build-up"), Section(start_s=16, end_s=32, label="drop")],
+        drops=[Drop(start_s=16.0, end_s=32.0)],
+        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=probabilities) if profile else None,
+    )
+
+
+def test_one_spec_per_frame_and_pulses_on_beats(table):
+    analysis = _analysis()
+    specs = map_frames(analysis, table, fps=FPS)
+    assert len(specs) == 960 and [s.index for s in specs[:3]] == [0, 1, 2]
+    assert specs[45].time_s == pytest.approx(1.5)
+    pulse = np.array([s.beat_pulse for s in specs])
+    for beat in analysis.beats_s:
+        frame = int(round(beat * FPS))
+        assert pulse[frame] == pytest.approx(DOWNBEAT_PULSE if beat in analysis.downbeats_s else BEAT_PULSE)
+        assert pulse[frame] > pulse[frame - 1] and pulse[frame] > pulse[frame + 1]
+    assert pulse[: int(0.5 * FPS)].max() == 0.0
+
+
+def test_genre_blend_changes_continuously(table):
+    specs = map_frames(analysis := _analysis(), table, fps=FPS)
+    deep, big = GENRES.index("deep_house"), GENRES.index("bigroom")
+    weights = np.array([s.genre_weights for s in specs])
+    assert weights[int(5 * FPS), deep] > 0.99 and weights[int(25 * FPS), big] > 0.99
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    # Smoothed: the switch at 15 s takes several seconds, without jumps between frames.
+    assert 0.2 < weights[int(15 * FPS), big] < 0.8
+    assert np.abs(np.diff(weights[:, big])).max() < 0.05
+    palettes = np.array([s.palette for s in specs])
+    assert not np.allclose(palettes[int(5 * FPS)], palettes[int(25 * FPS)])
+    assert analysis.genre_profile is not None
+
+
+def test_drop_lands_with_burst_and_energy(table):
+    specs = map_frames(_analysis(), table, fps=FPS)
+    burst = np.array([s.drop_burst for s in specs])
+    assert int(np.argmax(burst)) == int(16 * FPS) and burst[int(16 * FPS)] == pytest.approx(1.0)
+    energy = np.array([s.energy for s in specs])
+    assert energy[int(20 * FPS)] == 1.0 and energy[int(5 * FPS)] < 0.5
+    assert energy[int(12.5 * FPS)] < energy[int(15.5 * FPS)]  # build-up rises
+    flash = np.array([s.flash for s in specs])
+    assert flash[int(16 * FPS)] > 0.3 and flash[int(8 * FPS)] == 0.0
+
+
+def test_deterministic_excerpt_and_no_profile(table):
+    analysis = _analysis()
+    assert map_frames(analysis, table, fps=FPS) == map_frames(analysis, table, fps=FPS)
+    excerpt = map_frames(analysis, table, fps=FPS, start_s=10.0, end_s=20.0)
+    assert len(excerpt) == 300 and excerpt[0].time_s == pytest.approx(10.0)
+    pulse = np.array([s.beat_pulse for s in excerpt])
+    assert pulse[int(round((10.5 - 10.0) * FPS))] == pytest.approx(DOWNBEAT_PULSE)  # 10.5 s starts a bar
+    assert pulse[int(round((11.0 - 10.0) * FPS))] == pytest.approx(BEAT_PULSE)
+    plain = map_frames(_analysis(profile=False), table, fps=FPS)
+    assert all(s.genre_weights[GENRES.index("progressive_house")] == 1.0 for s in plain)
+    with pytest.raises(ValueError, match="fps"):
+        map_frames(analysis, table, fps=0)
