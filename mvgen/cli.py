@@ -245,6 +245,101 @@ def timeline(
 
 @app.command()
 @_command
+def render(
+    track: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3, m4a, ...)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Output .mp4 (default: beside the track)."),
+    aspect: str = typer.Option("16:9", help="16:9, 9:16 (vertical, re-framed) or 1:1."),
+    size: int = typer.Option(720, help="Short side in pixels (720: 1280x720 at 16:9)."),
+    fps: float = typer.Option(30.0, help="Frames per second."),
+    start: float = typer.Option(0.0, "--start", help="Excerpt start (s)."),
+    end: Optional[float] = typer.Option(None, "--end", help="Excerpt end (s)."),
+    teaser: Optional[float] = typer.Option(None, "--teaser", help="Render a clip of this many seconds around the first drop."),
+    styles: Optional[Path] = typer.Option(None, "--styles", help="Style file or folder overriding the default styles."),
+    seed: int = typer.Option(0, help="Seed of the visuals."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings."),
+) -> None:
+    """Render a music video synced to the track (procedural renderer, no model weights needed)."""
+    from pydantic import ValidationError
+
+    from mvgen.analysis import analyze as run_analysis
+    from mvgen.render import RenderSettings, render_video
+
+    try:
+        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), seed=seed)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise MvgenError(f"--{first['loc'][0]}: {first['msg']}") from None
+    with err.status(f"analyzing {track}"):
+        analysis = run_analysis(track)
+    with _progress() as progress:
+        task = progress.add_task("rendering", total=None)
+        try:
+            video = render_video(track, out_path, settings, resume=resume, analysis=analysis, on_progress=lambda d, n: progress.update(task, completed=d, total=n))
+        except KeyboardInterrupt:
+            err.print("mvgen: interrupted; run the same command with --resume to continue", markup=False)
+            raise typer.Exit(130) from None
+    out.print(f"video written to {video}")
+
+
+styles_app = typer.Typer(help="List, show, validate and copy the per-sub-genre style files.", no_args_is_help=True)
+app.add_typer(styles_app, name="styles")
+
+
+@styles_app.command("list")
+@_command
+def styles_list(styles: Optional[Path] = typer.Option(None, "--styles", help="Overrides to apply.")) -> None:
+    """List the styles (one per sub-genre) with their motifs and colours."""
+    from mvgen.styles import load_styles
+
+    table = Table("sub-genre", "motifs", "colours", box=None, pad_edge=False)
+    for key, style in load_styles(styles).items():
+        motifs = ", ".join(f"{m} {w:g}" for m, w in style.procedural.motifs.items())
+        table.add_row(key, motifs, " ".join(style.palette.colors))
+    out.print(table)
+
+
+@styles_app.command("show")
+@_command
+def styles_show(genre: str = typer.Argument(..., help="Sub-genre key or name."), styles: Optional[Path] = typer.Option(None, "--styles")) -> None:
+    """Print one style as YAML (after overrides)."""
+    import yaml
+
+    from mvgen.genres import genre_key
+    from mvgen.styles import load_styles
+
+    try:
+        key = genre_key(genre)
+    except ValueError as exc:
+        raise MvgenError(str(exc)) from None
+    out.print(yaml.safe_dump(load_styles(styles)[key].model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
+
+
+@styles_app.command("validate")
+@_command
+def styles_validate(path: Path = typer.Argument(..., help="Style file or folder.")) -> None:
+    """Check style files; every problem is one line naming file, line and field."""
+    from mvgen.styles import validate_styles
+
+    problems = validate_styles(path)
+    for problem in problems:
+        err.print(problem, markup=False)
+    if problems:
+        raise typer.Exit(1)
+    out.print(f"{path}: valid")
+
+
+@styles_app.command("init")
+@_command
+def styles_init(folder: Path = typer.Argument(..., help="Folder for editable copies of the default styles.")) -> None:
+    """Write editable copies of the default styles into FOLDER."""
+    from mvgen.styles import init_styles
+
+    written = init_styles(folder)
+    out.print(f"wrote {len(written)} style files to {folder}; edit them and pass --styles {folder}")
+
+
+@app.command()
+@_command
 def doctor() -> None:
     """Check the installation: packages, CUDA, ffmpeg, bundled classifier, cache."""
     from mvgen.doctor import run_checks

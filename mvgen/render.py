@@ -1,0 +1,153 @@
+"""`mvgen render`: analysis -> frame specs -> frames -> encoded chunks -> the finished video.
+
+Entry point: :func:`render_video`. Work happens in ``.<output>.work/`` beside the output: one
+H.264 chunk per ``chunk_frames`` frames and a manifest; an interrupted render (Ctrl-C, crash)
+leaves it, and ``resume=True`` continues from the last finished chunk with the same result as an
+uninterrupted render. The output is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mvgen.analysis import Analysis, analyze
+from mvgen.assemble import ChunkWriter, mux
+from mvgen.errors import MvgenError
+
+#: Aspect presets: (width units, height units).
+ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+
+
+class RenderSettings(BaseModel):
+    """What to render. ``size`` is the short side in pixels (720 gives 1280x720 at 16:9)."""
+
+    size: int = Field(720, ge=64, le=4320)
+    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    fps: float = Field(30.0, gt=0, le=120)
+    start_s: float = Field(0.0, ge=0)
+    end_s: float | None = Field(None, gt=0)
+    teaser_s: float | None = Field(None, gt=0, description="render a clip of this length around the first drop")
+    renderer: Literal["procedural"] = "procedural"
+    styles: str | None = Field(None, description="style file or folder overriding the defaults")
+    seed: int = 0
+    chunk_frames: int = Field(240, ge=1)
+    batch_frames: int = Field(8, ge=1)
+
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) in pixels, both even (yuv420p needs even sizes)."""
+        aw, ah = ASPECTS[self.aspect]
+        short = self.size - self.size % 2
+        if aw >= ah:
+            return 2 * round(short * aw / ah / 2), short
+        return short, 2 * round(short * ah / aw / 2)
+
+
+def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, float]:
+    """``(start_s, end_s)`` of the video: the excerpt, or a teaser around the first drop.
+
+    A teaser starts a quarter of its length before the first drop (on a downbeat when possible),
+    so the build-up leads into the drop; without drops it starts at the beginning.
+    """
+    duration_s = analysis.duration_s
+    if settings.teaser_s:
+        length = min(settings.teaser_s, duration_s)
+        anchor = analysis.drops[0].start_s if analysis.drops else 0.0
+        start = anchor - length / 4
+        earlier = [d for d in analysis.downbeats_s if d <= start + 1e-6]
+        if earlier and start - earlier[-1] < 60.0 / (analysis.tempo_bpm or 120.0) * analysis.beats_per_bar:
+            start = earlier[-1]
+        start = min(max(0.0, start), max(0.0, duration_s - length))
+        return start, start + length
+    end = duration_s if settings.end_s is None else min(settings.end_s, duration_s)
+    if settings.start_s >= end:
+        raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
+    return settings.start_s, end
+
+
+def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float]) -> str:
+    from mvgen import __version__
+
+    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
+    track = Path(track)
+    suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
+    teaser = f"-teaser{settings.teaser_s:g}s" if settings.teaser_s else ""
+    return track.with_name(f"{track.stem}{suffix}{teaser}.mp4")
+
+
+def render_video(
+    track: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    settings: RenderSettings | None = None,
+    resume: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    analysis: Analysis | None = None,
+) -> Path:
+    """Render the music video of ``track`` and return the path of the finished file.
+
+    ``on_progress(done_frames, total_frames)`` is called as chunks finish (resumed chunks count
+    as done at once). Raises :class:`MvgenError` for bad input; a ``KeyboardInterrupt`` leaves the
+    work folder for ``resume=True``.
+    """
+    from mvgen.mapper import map_frames
+    from mvgen.procedural import ProceduralRenderer
+    from mvgen.styles import StyleTable, load_styles
+
+    settings = settings or RenderSettings()
+    analysis = analysis or analyze(track)
+    out = Path(out) if out is not None else default_output(track, settings)
+    if out.suffix.lower() != ".mp4":
+        raise MvgenError("the output must be an .mp4 file", out)
+    window = render_window(analysis, settings)
+    table = StyleTable.from_styles(load_styles(settings.styles))
+    specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed)
+    width, height = settings.frame_size()
+
+    work = out.with_name(f".{out.name}.work")
+    key = _work_key(analysis, settings, window)
+    manifest_path = work / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if resume and manifest_path.is_file() else None
+    if manifest is not None and manifest.get("key") != key:
+        raise MvgenError("the unfinished render here was made with other settings; run without --resume to start over", work)
+    if manifest is None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        manifest = {"key": key, "settings": settings.model_dump(), "window": window, "done": []}
+        manifest_path.write_text(json.dumps(manifest, indent=1))
+
+    renderer = ProceduralRenderer(width, height)
+    n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
+    chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
+    done = 0
+    for c, chunk in enumerate(chunks):
+        part = specs[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
+        if c in manifest["done"] and chunk.is_file():
+            done += len(part)
+            if on_progress is not None:
+                on_progress(done, len(specs))
+            continue
+        with ChunkWriter(chunk, width, height, settings.fps) as writer:
+            for b in range(0, len(part), settings.batch_frames):
+                frames = renderer.render(part[b : b + settings.batch_frames])
+                writer.write(frames.cpu().numpy())
+                done += len(part[b : b + settings.batch_frames])
+                if on_progress is not None:
+                    on_progress(done, len(specs))
+        manifest["done"].append(c)
+        tmp = manifest_path.with_suffix(".part")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, manifest_path)
+    mux(chunks, track, window[0], len(specs), settings.fps, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return out
