@@ -10,7 +10,9 @@ batch of frames is in memory at a time.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +28,13 @@ AUDIO_CODEC = ["-c:a", "aac", "-b:a", "256k"]
 class ChunkWriter:
     """Writes ``(H, W, 3)`` uint8 RGB frames to one H.264 file through an ffmpeg pipe.
 
-    The file is written under a temporary name and renamed by :meth:`close`; :meth:`abort` (or an
-    exception inside a ``with`` block) removes it.
+    A feeder thread writes to the pipe, so the caller draws the next frames while the encoder
+    works on the last ones (at most ``queue_batches`` batches wait, which bounds memory). The file is
+    written under a temporary name and renamed by :meth:`close`; :meth:`abort` (or an exception
+    inside a ``with`` block) removes it.
     """
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float):
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float, queue_batches: int = 3):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".part.mp4")
         self.width, self.height = width, height
@@ -41,17 +45,34 @@ class ChunkWriter:
             *VIDEO_CODEC, "-r", f"{fps}", "-an", str(self.tmp),
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
+        self._broken = False
+        self._feeder = threading.Thread(target=self._feed, name="mvgen-encoder-feed", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        while (frames := self._queue.get()) is not None:
+            if self._broken:
+                continue  # drain, so a blocked write() returns
+            try:
+                self.process.stdin.write(memoryview(frames).cast("B"))
+            except (BrokenPipeError, OSError, ValueError):
+                self._broken = True
 
     def write(self, frames: np.ndarray) -> None:
         """Append frames, shape ``(B, H, W, 3)`` or ``(H, W, 3)``, dtype uint8."""
         frames = np.ascontiguousarray(frames if frames.ndim == 4 else frames[None])
         if frames.dtype != np.uint8 or frames.shape[1:] != (self.height, self.width, 3):
             raise ValueError(f"frames must be uint8 of shape (B, {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
-        try:
-            self.process.stdin.write(frames.tobytes())
-        except BrokenPipeError:
-            raise MvgenError(f"video encoder stopped: {self._stderr()}", self.path) from None
+        if self._broken:
+            raise MvgenError(f"video encoder stopped: {self._stderr()}", self.path)
+        self._queue.put(frames)
         self.frames += len(frames)
+
+    def _finish_feed(self) -> None:
+        if self._feeder.is_alive():
+            self._queue.put(None)
+            self._feeder.join()
 
     def _stderr(self) -> str:
         self.process.wait()
@@ -59,7 +80,11 @@ class ChunkWriter:
 
     def close(self) -> Path:
         """Finish encoding and move the file into place; returns its path."""
-        self.process.stdin.close()
+        self._finish_feed()
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass  # a broken pipe: the exit status below tells
         if self.process.wait() != 0:
             message = self._stderr()
             self.tmp.unlink(missing_ok=True)
@@ -70,8 +95,10 @@ class ChunkWriter:
 
     def abort(self) -> None:
         """Stop the encoder and remove the partial file."""
+        self._broken = True
         if self.process.poll() is None:
             self.process.kill()
+        self._finish_feed()
         self.process.wait()
         for stream in (self.process.stdin, self.process.stderr):
             try:

@@ -256,6 +256,8 @@ def render(
     teaser: Optional[float] = typer.Option(None, "--teaser", help="Render a clip of this many seconds around the first drop."),
     styles: Optional[Path] = typer.Option(None, "--styles", help="Style file or folder overriding the default styles."),
     seed: int = typer.Option(0, help="Seed of the visuals."),
+    detail: Optional[float] = typer.Option(None, help="Draw at this fraction of the size, then upscale (0-1]; default 1 on a GPU, 0.5 on a CPU."),
+    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the renderer (default: on a CPU for renders over ~10 s)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings."),
 ) -> None:
     """Render a music video synced to the track (procedural renderer, no model weights needed)."""
@@ -265,7 +267,7 @@ def render(
     from mvgen.render import RenderSettings, render_video
 
     try:
-        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), seed=seed)
+        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), seed=seed, detail=detail, compile=compile)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise MvgenError(f"--{first['loc'][0]}: {first['msg']}") from None

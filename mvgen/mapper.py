@@ -171,7 +171,7 @@ def map_frames(
                 drift_y=float(motion.drift * 0.05 * np.sin(2 * np.pi * t / (11 * bar_s) + 2 * seed)),
                 shake_x=float(shake * np.cos(angle)),
                 shake_y=float(shake * np.sin(angle)),
-                flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** 3 + strobe, 0.0, 1.0)),
+                flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** 8 + strobe, 0.0, 1.0)),
                 motif_weights=dict(blended.motif_weights),
                 speed=float(blended.speed),
                 density=float(blended.density),

@@ -1,0 +1,81 @@
+"""Render throughput: a synthetic track rendered and encoded at 1280x720, 30 fps, beside ffmpeg alone.
+
+The baseline is ffmpeg encoding its own test pattern (``testsrc2``) of the same size, frame rate and
+length with the same encoder settings as mvgen's chunks (:data:`mvgen.assemble.VIDEO_CODEC`),
+measured in the same run. The render is timed after the analysis (which ``bench_speed.py`` covers);
+it includes the mapper, drawing, encoding, concatenation and the audio mux. The first render
+compiles the renderer (cached on disk afterwards): it is reported apart, and the timed render
+reuses the cache as later renders do. Target (issue 4): render / baseline <= 1.25.
+
+    python benchmarks/bench_render.py [--seconds 180] [--size 720] [--detail 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def main() -> None:
+    import torch
+
+    from bench_speed import make_track
+    from mvgen.analysis import analyze
+    from mvgen.assemble import VIDEO_CODEC, probe_video
+    from mvgen.audio import ffmpeg_exe
+    from mvgen.render import RenderSettings, procedural_renderer, render_video
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=180.0, help="track length")
+    parser.add_argument("--size", type=int, default=720, help="short side (720: 1280x720)")
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--detail", type=float, default=None, help="renderer detail (default: mvgen's choice for this device)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        wav, duration_s = make_track(tmp, args.seconds / 60.0)
+        analysis = analyze(wav, use_cache=False)
+        settings = RenderSettings(size=args.size, fps=args.fps, detail=args.detail, compile=None)
+        width, height = settings.frame_size()
+        n_frames = round(duration_s * args.fps)
+        renderer = procedural_renderer(settings, width, height, n_frames)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        print(f"track {duration_s:.1f} s, {width}x{height} at {args.fps:g} fps ({n_frames} frames); renderer on {device}, "
+              f"detail {renderer.detail:g}, compiled {renderer._compiled is not None}; torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads")
+
+        # warm-up: compiles the renderer (or loads it from the disk cache) and starts the encoder once
+        t0 = time.perf_counter()
+        render_video(wav, tmp / "warm.mp4", settings.model_copy(update={"end_s": 1.0}), analysis=analysis)
+        print(f"warm-up (compilation or cache load, 1 s render): {time.perf_counter() - t0:6.1f} s")
+
+        t0 = time.perf_counter()
+        subprocess.run(
+            [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={args.fps:g}",
+             "-frames:v", str(n_frames), *VIDEO_CODEC, "-r", f"{args.fps:g}", "-an", str(tmp / "pattern.mp4")],
+            check=True,
+        )
+        baseline = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        video = render_video(wav, tmp / "video.mp4", settings, analysis=analysis)
+        ours = time.perf_counter() - t0
+        info = probe_video(video)
+        assert info["n_frames"] == n_frames, info
+
+        print(f"ffmpeg alone, test pattern: {baseline:7.1f} s ({n_frames / baseline:6.1f} frames/s)  baseline")
+        print(f"mvgen render + encode:      {ours:7.1f} s ({n_frames / ours:6.1f} frames/s)  ratio {ours / baseline:.2f} (target <= 1.25)")
+        print(f"real-time factor of the render: {ours / duration_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
