@@ -25,6 +25,12 @@ VIDEO_CODEC = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt
 AUDIO_CODEC = ["-c:a", "aac", "-b:a", "256k"]
 
 
+#: The encoder children get their own process group, so a terminal's Ctrl-C reaches only mvgen,
+#: which then stops them itself and keeps every finished chunk (a killed encoder would first turn
+#: the interruption into an "encoder stopped" error).
+DETACHED = {"start_new_session": True} if os.name == "posix" else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
 class ChunkWriter:
     """Writes ``(H, W, 3)`` uint8 RGB frames to one H.264 file through an ffmpeg pipe.
 
@@ -44,7 +50,7 @@ class ChunkWriter:
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "pipe:0",
             *VIDEO_CODEC, "-r", f"{fps}", "-an", str(self.tmp),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, **DETACHED)
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
         self._broken = False
         self._feeder = threading.Thread(target=self._feed, name="mvgen-encoder-feed", daemon=True)
@@ -136,7 +142,7 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike, start_s: float, n_fra
         "-t", f"{duration_s:.6f}", "-movflags", "+faststart", str(tmp),
     ]  # fmt: skip
     try:
-        result = subprocess.run(args, capture_output=True, text=True)
+        result = subprocess.run(args, capture_output=True, text=True, **DETACHED)
         if result.returncode != 0:
             raise MvgenError(f"muxing failed: {' '.join(result.stderr.split())[-300:]}", out_path)
         os.replace(tmp, out_path)

@@ -1,5 +1,6 @@
 """`mvgen render` end to end: real frames, real encodes, probed output, beat sync, resume."""
 
+import json
 import subprocess
 
 import numpy as np
@@ -96,3 +97,38 @@ def test_cli_render_and_bad_input(track, tmp_path, run_cli):
     failed = run_cli("render", bad)
     assert failed.returncode == 1 and failed.stderr.strip().splitlines() == [f"mvgen: error: {bad}: not a recognised audio file"]
     assert not list(tmp_path.glob("notes*.mp4"))
+
+
+def test_cli_ctrl_c_then_resume(track, tmp_path):
+    """A real SIGINT to the process group (what a terminal's Ctrl-C sends) mid-render: exit 130,
+    one line saying how to resume, no output file; --resume then finishes the same video."""
+    import os
+    import signal
+    import sys
+    import time
+
+    out = tmp_path / "c.mp4"
+    args = [sys.executable, "-m", "mvgen", "render", str(track), "-o", str(out), "--size", "64", "--fps", "30", "--no-compile"]
+    manifest = tmp_path / ".c.mp4.work" / "manifest.json"
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(manifest.read_text())["done"]:
+                break  # a chunk is finished
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "mvgen: interrupted; run the same command with --resume to continue"
+    assert not out.exists() and manifest.is_file()
+
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    info = probe_video(out)
+    duration_s = analyze(track).duration_s
+    assert abs(info["n_frames"] - duration_s * 30) <= 1
+    assert not manifest.parent.exists()
