@@ -258,19 +258,32 @@ def render(
     seed: int = typer.Option(0, help="Seed of the visuals."),
     detail: Optional[float] = typer.Option(None, help="Draw at this fraction of the size, then upscale (0-1]; default 1 on a GPU, 0.5 on a CPU."),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the renderer (default: on a CPU for renders over ~10 s)."),
+    renderer: str = typer.Option("procedural", "--renderer", help="procedural (built in, no weights) or diffusion (a diffusers model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Diffusion model: Hub id or local folder (default stabilityai/sd-turbo)."),
+    fast_vae: Optional[str] = typer.Option(None, "--fast-vae", help="TAESD-style decoder (Hub id or folder, e.g. madebyollin/taesd) for faster diffusion decoding."),
+    steps: int = typer.Option(2, "--steps", help="Diffusion denoising steps (turbo models: 1-4)."),
+    diffusion_size: int = typer.Option(512, "--diffusion-size", help="Short side of the generated pictures (pixels)."),
+    method: str = typer.Option("keyframes", "--method", help="Diffusion coherence: keyframes (beat keyframes, interpolated) or fixed-noise (every frame)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings."),
 ) -> None:
-    """Render a music video synced to the track (procedural renderer, no model weights needed)."""
+    """Render a music video synced to the track (default: the procedural renderer, no model weights needed)."""
     from pydantic import ValidationError
 
     from mvgen.analysis import analyze as run_analysis
+    from mvgen.diffusion import DEFAULT_MODEL
     from mvgen.render import RenderSettings, render_video
+    from mvgen.styles import load_styles
 
     try:
-        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), seed=seed, detail=detail, compile=compile)
+        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), seed=seed, detail=detail, compile=compile,
+                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method))
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise MvgenError(f"--{first['loc'][0]}: {first['msg']}") from None
+        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae"}
+        field = ".".join(str(part) for part in first["loc"])
+        flag = flags.get(field, field.removeprefix("diffusion."))
+        raise MvgenError(f"--{flag}: {first['msg']}") from None
+    load_styles(settings.styles)  # style errors before the analysis, not after it
     with err.status(f"analyzing {track}"):
         analysis = run_analysis(track)
     with _progress() as progress:

@@ -27,6 +27,7 @@ class FrameSpec:
     motif_weights: weight per motif in :data:`MOTIFS` (>= 0), blended from the styles.
     speed, density: procedural motion speed (cycles per beat) and density (0..1), blended.
     seed: seed for this frame's randomness (stable within a section).
+    strength_range: the blended styles' (min, max) diffusion denoising strength, in [0, 1].
     """
 
     index: int
@@ -51,3 +52,4 @@ class FrameSpec:
     speed: float = 0.25
     density: float = 0.5
     seed: int = 0
+    strength_range: tuple[float, float] = (0.3, 0.7)

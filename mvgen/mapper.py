@@ -176,6 +176,7 @@ def map_frames(
                 speed=float(blended.speed),
                 density=float(blended.density),
                 seed=_seed(seed, "section", int(section_index[k])),
+                strength_range=tuple(float(v) for v in blended.strength),
             )
         )
     return specs

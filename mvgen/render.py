@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from mvgen.analysis import Analysis, analyze
 from mvgen.assemble import ChunkWriter, mux
+from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 
 #: Aspect presets: (width units, height units).
@@ -36,7 +37,8 @@ class RenderSettings(BaseModel):
     start_s: float = Field(0.0, ge=0)
     end_s: float | None = Field(None, gt=0)
     teaser_s: float | None = Field(None, gt=0, description="render a clip of this length around the first drop")
-    renderer: Literal["procedural"] = "procedural"
+    renderer: Literal["procedural", "diffusion"] = "procedural"
+    diffusion: DiffusionSettings = Field(default_factory=DiffusionSettings, description="settings of the diffusion renderer")
     styles: str | None = Field(None, description="style file or folder overriding the defaults")
     seed: int = 0
     detail: float | None = Field(None, gt=0, le=1, description="fraction of the size the pictures are drawn at before upscaling; None: 1 on a GPU, 0.5 on a CPU")
@@ -132,17 +134,24 @@ def render_video(
     from mvgen.styles import StyleTable, load_styles
 
     settings = settings or RenderSettings()
+    styles = load_styles(settings.styles)
     analysis = analysis or analyze(track)
     out = Path(out) if out is not None else default_output(track, settings)
     if out.suffix.lower() != ".mp4":
         raise MvgenError("the output must be an .mp4 file", out)
     window = render_window(analysis, settings)
-    table = StyleTable.from_styles(load_styles(settings.styles))
+    table = StyleTable.from_styles(styles)
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed)
     width, height = settings.frame_size()
 
     work = out.with_name(f".{out.name}.work")
-    renderer = procedural_renderer(settings, width, height, len(specs))
+    if settings.renderer == "diffusion":
+        from mvgen.diffusion import DiffusionRenderer
+
+        renderer = DiffusionRenderer(styles, width, height, settings.diffusion)
+        renderer.prepare(specs)  # keyframes of the whole video, so any chunk can be drawn
+    else:
+        renderer = procedural_renderer(settings, width, height, len(specs))
     # chunks drawn at another detail must not be mixed in: the key holds the resolved value
     key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window)
     manifest_path = work / "manifest.json"

@@ -1,0 +1,222 @@
+"""The diffusion renderer on a tiny random pipeline that the tests build, save and load back like users' models.
+
+The pictures are noise (random weights); what is tested is the machinery: loading, shapes,
+determinism, profile-blended conditioning, beat-driven motion, batching under memory pressure, resume.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
+from mvgen.diffusion import DiffusionRenderer, DiffusionSettings, flicker, keyframe_positions, load_pipeline
+from mvgen.errors import MvgenError
+from mvgen.genres import GENRES
+from mvgen.mapper import map_frames
+from mvgen.styles import StyleTable, load_styles
+
+FPS = 15.0
+W, H = 64, 36
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from mvgen.random_pipelines import tiny_pipeline
+
+    return tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture(scope="module")
+def styles():
+    return load_styles()
+
+
+def analysis(genre_a="deep_house", genre_b="bigroom", duration_s=12.0) -> Analysis:
+    beats = [0.25 + 0.5 * k for k in range(int(duration_s * 2) - 1)]  # 120 bpm
+    times = list(np.arange(0.0, duration_s + 0.5, 0.5))
+    rows = [np.eye(8)[GENRES.index(genre_a if t < duration_s / 2 else genre_b)].tolist() for t in times]
+    half = duration_s / 2
+    return Analysis(
+        audio=AudioSummary(path="x.wav", content_hash="0", sr=44100, channels=2, duration_s=duration_s),
+        duration_s=duration_s, tempo_bpm=120.0, beats_s=beats, downbeats_s=beats[::4],
+        sections=[Section(start_s=0, end_s=half, label="breakdown"), Section(start_s=half, end_s=duration_s, label="drop")],
+        drops=[Drop(start_s=half, end_s=duration_s)],
+        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=rows),
+    )
+
+
+def specs_for(a: Analysis, styles, **kw):
+    return map_frames(a, StyleTable.from_styles(styles), fps=FPS, **kw)
+
+
+def renderer(tiny_model, styles, **settings) -> DiffusionRenderer:
+    return DiffusionRenderer(styles, W, H, DiffusionSettings(model=str(tiny_model), size=32, **settings), device="cpu")
+
+
+def test_loads_a_saved_pipeline_and_renders_frames(tiny_model, styles):
+    pipe = load_pipeline(str(tiny_model), device="cpu")
+    assert type(pipe).__name__ == "StableDiffusionPipeline" and pipe.unet.dtype == torch.float32
+    r = renderer(tiny_model, styles)
+    assert (r.gen_w, r.gen_h) == (64, 32)  # the output's aspect at size 32, in whole latent cells
+    specs = specs_for(analysis(), styles, end_s=4.0)
+    r.prepare(specs)
+    frames = r.render(specs[:10])
+    assert frames.shape == (10, H, W, 3) and frames.dtype == torch.uint8
+    assert frames.float().std() > 5
+
+
+def test_deterministic_for_a_seed_and_the_seed_matters(tiny_model, styles):
+    a = analysis()
+    specs = specs_for(a, styles, end_s=3.0)
+    first, second = renderer(tiny_model, styles), renderer(tiny_model, styles)
+    first.prepare(specs)
+    second.prepare(specs)
+    assert torch.equal(first.render(specs), second.render(specs))
+    other = specs_for(a, styles, end_s=3.0, seed=5)
+    second.prepare(other)
+    assert not torch.equal(first.render(specs), second.render(other))
+
+
+def test_conditioning_is_the_profile_weighted_blend(tiny_model, styles):
+    r = renderer(tiny_model, styles)
+    embeds = r._embeddings["prompt_embeds"]
+    deep, big = GENRES.index("deep_house"), GENRES.index("bigroom")
+    one_hot = torch.eye(8)[[deep, big]]
+    cond = r.conditioning(one_hot)["prompt_embeds"]
+    torch.testing.assert_close(cond[0], embeds[deep])
+    torch.testing.assert_close(cond[1], embeds[big])
+    mix = torch.zeros(1, 8)
+    mix[0, deep], mix[0, big] = 0.7, 0.3
+    torch.testing.assert_close(r.conditioning(mix)["prompt_embeds"][0], 0.7 * embeds[deep] + 0.3 * embeds[big])
+    assert not torch.allclose(embeds[deep], embeds[big])  # the styles' prompts differ
+
+    # the same frames under another profile get other pictures
+    specs_a = specs_for(analysis("deep_house", "deep_house"), styles, end_s=2.0)
+    specs_b = specs_for(analysis("future_rave", "future_rave"), styles, end_s=2.0)
+    r.prepare(specs_a)
+    frames_a = r.render(specs_a)
+    r.prepare(specs_b)
+    assert (frames_a.float() - r.render(specs_b).float()).abs().mean() > 2.0
+
+
+def test_keyframes_sit_on_beats():
+    from mvgen.framespec import FrameSpec
+
+    def spec(i, pulse):
+        return FrameSpec(index=i, time_s=i / FPS, genre_weights=(1.0,) + (0.0,) * 7, palette=((1, 1, 1),), background=(0, 0, 0), section="drop", beat_pulse=pulse)
+
+    specs = [spec(i, 1.0 if i % 8 == 3 else (0.75 if i % 8 == 7 else 0.2)) for i in range(40)]
+    assert keyframe_positions(specs) == [0, 3, 7, 11, 15, 19, 23, 27, 31, 35, 39]
+    assert keyframe_positions(specs, keyframe_beats=2) == [0, 3, 11, 19, 27, 35, 39]
+    beatless = [spec(i, 0.0) for i in range(70)]  # 15 fps: one keyframe per 2 s
+    assert keyframe_positions(beatless) == [0, 30, 60, 69]
+
+
+def test_motion_peaks_on_beats_and_calm_frames_do_not_flicker(tiny_model, styles):
+    a = analysis()
+    specs = specs_for(a, styles, end_s=8.0)
+    r = renderer(tiny_model, styles)
+    r.prepare(specs)
+    frames = r.render(specs)
+    change = (frames[1:].float() - frames[:-1].float()).abs().mean(dim=(1, 2, 3)).numpy()  # change into frame i+1
+    on_beat = [i - 1 for i, s in enumerate(specs) if i > 0 and s.beat_pulse >= 0.75]
+    mid_beat = [i - 1 for i, s in enumerate(specs) if i > 0 and s.beat_pulse < 0.2]
+    assert len(on_beat) >= 10 and len(mid_beat) >= 10
+    assert change[on_beat].mean() > 2.0 * change[mid_beat].mean()
+    assert flicker(frames, [s.beat_pulse for s in specs]) < 0.02
+
+
+def test_flicker_figure():
+    still = torch.full((6, 4, 4, 3), 100, dtype=torch.uint8)
+    assert flicker(still, [0.0] * 6) == 0.0
+    blink = still.clone()
+    blink[1::2] = 200
+    assert flicker(blink, [0.0] * 6) == pytest.approx(100 / 255)
+    assert flicker(blink, [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]) == 0.0  # changes on beats are motion, not flicker
+
+
+def test_fast_decoder_and_fixed_noise_method(tiny_model, styles, tmp_path):
+    from mvgen.random_pipelines import tiny_autoencoder
+
+    specs = specs_for(analysis(), styles, end_s=1.0)
+    fast = renderer(tiny_model, styles, fast_vae=str(tiny_autoencoder(tmp_path / "taesd")))
+    assert type(fast.decoder).__name__ == "AutoencoderTiny"
+    fast.prepare(specs)
+    assert fast.render(specs).shape == (len(specs), H, W, 3)
+    fixed = renderer(tiny_model, styles, method="fixed-noise")
+    fixed.prepare(specs)
+    assert fixed.render(specs).shape == (len(specs), H, W, 3)
+
+
+def test_out_of_memory_halves_the_batch_once_and_continues(tiny_model, styles, monkeypatch):
+    r = renderer(tiny_model, styles, batch_size=8)
+    real = r.img2img.__class__.__call__
+    sizes = []
+
+    def limited(self, *args, **kwargs):
+        n = kwargs["prompt_embeds"].shape[0]
+        sizes.append(n)
+        if n > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(r.img2img.__class__, "__call__", limited)
+    specs = specs_for(analysis(), styles, end_s=6.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r.prepare(specs)
+    assert r._batch == 2 and max(sizes) > 2 and sizes[-1] <= 2
+    assert len([w for w in caught if "out of memory" in str(w.message)]) == 1
+    reference = renderer(tiny_model, styles)
+    reference.prepare(specs)
+    assert all(torch.equal(r._keyframes[k], reference._keyframes[k]) for k in reference._keyframes)
+
+
+def test_missing_model_names_it_and_the_alternative(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MvgenError) as info:
+        load_pipeline("mvgen-test/no-such-model", device="cpu")
+    message = str(info.value)
+    assert "mvgen-test/no-such-model" in message and "hf download" in message and "procedural" in message
+    with pytest.raises(MvgenError, match="no such folder"):
+        load_pipeline("./no/such/folder", device="cpu")
+
+
+def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
+    from mvgen.assemble import probe_video
+    from mvgen.audio import ffmpeg_exe, write_audio
+    from mvgen.render import RenderSettings, render_video
+
+    y, _ = synth_track(["bigroom"], seed=4, bars_scale=0.25)
+    track = tmp_path / "t.wav"
+    write_audio(track, y, 22050)
+    settings = RenderSettings(size=64, fps=FPS, end_s=6.0, chunk_frames=30, renderer="diffusion",
+                              diffusion=DiffusionSettings(model=str(tiny_model), size=32))
+    whole = render_video(track, tmp_path / "whole.mp4", settings)
+
+    def interrupt(done, total):
+        if done >= 45:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "resumed.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        render_video(track, out, settings, on_progress=interrupt)
+    assert not out.exists()
+    render_video(track, out, settings, resume=True)
+
+    def gray(path):
+        raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.uint8)
+
+    assert probe_video(out)["n_frames"] == probe_video(whole)["n_frames"] == 90
+    np.testing.assert_array_equal(gray(out), gray(whole))
+
+    cli_out = tmp_path / "cli.mp4"
+    result = run_cli("render", track, "-o", cli_out, "--renderer", "diffusion", "--model", tiny_model, "--diffusion-size", "32", "--size", "64", "--end", "2", "--fps", "10")
+    assert result.returncode == 0, result.stderr
+    assert probe_video(cli_out)["n_frames"] == 20
