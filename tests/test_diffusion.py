@@ -6,7 +6,6 @@ determinism, profile-blended conditioning, beat-driven motion, batching under me
 
 from __future__ import annotations
 
-import subprocess
 import warnings
 
 import numpy as np
@@ -189,8 +188,9 @@ def test_missing_model_names_it_and_the_alternative(monkeypatch):
 
 def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     from mvgen.assemble import probe_video
-    from mvgen.audio import ffmpeg_exe, write_audio
+    from mvgen.audio import write_audio
     from mvgen.render import RenderSettings, render_video
+    from tests.videos import gray_frames, interrupt_then_resume
 
     y, _ = synth_track(["bigroom"], seed=4, bars_scale=0.25)
     track = tmp_path / "t.wav"
@@ -199,22 +199,9 @@ def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
                               diffusion=DiffusionSettings(model=str(tiny_model), size=32))
     whole = render_video(track, tmp_path / "whole.mp4", settings)
 
-    def interrupt(done, total):
-        if done >= 45:
-            raise KeyboardInterrupt
-
-    out = tmp_path / "resumed.mp4"
-    with pytest.raises(KeyboardInterrupt):
-        render_video(track, out, settings, on_progress=interrupt)
-    assert not out.exists()
-    render_video(track, out, settings, resume=True)
-
-    def gray(path):
-        raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
-        return np.frombuffer(raw, np.uint8)
-
+    out = interrupt_then_resume(track, tmp_path / "resumed.mp4", settings, after_frames=45)
     assert probe_video(out)["n_frames"] == probe_video(whole)["n_frames"] == 90
-    np.testing.assert_array_equal(gray(out), gray(whole))
+    np.testing.assert_array_equal(gray_frames(out, 114, 64), gray_frames(whole, 114, 64))
 
     cli_out = tmp_path / "cli.mp4"
     result = run_cli("render", track, "-o", cli_out, "--renderer", "diffusion", "--model", tiny_model, "--diffusion-size", "32", "--size", "64", "--end", "2", "--fps", "10")

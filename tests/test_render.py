@@ -10,6 +10,7 @@ from mvgen.analysis import analyze
 from mvgen.assemble import probe_video
 from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.render import RenderSettings, render_video
+from tests.videos import gray_frames, interrupt_then_resume
 
 FPS = 30.0
 
@@ -20,11 +21,6 @@ def track(tmp_path_factory, synth_track):
     path = tmp_path_factory.mktemp("render") / "track.wav"
     write_audio(path, y, 22050)
     return path
-
-
-def _gray_frames(path, width, height):
-    raw = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, height, width).astype(np.float32)
 
 
 def test_excerpt_is_frame_exact_and_synced(track, tmp_path):
@@ -39,7 +35,7 @@ def test_excerpt_is_frame_exact_and_synced(track, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
     # Sync: around every beat the brightest frame is the beat's frame (within one frame).
-    brightness = _gray_frames(video, 160, 90).mean(axis=(1, 2))
+    brightness = gray_frames(video, 160, 90).mean(axis=(1, 2))
     analysis = analyze(track)
     beats = [b for b in analysis.beats_s if 4.2 <= b <= 13.8]
     assert len(beats) >= 15
@@ -53,19 +49,9 @@ def test_resume_after_interruption_gives_the_same_video(track, tmp_path):
     settings = RenderSettings(size=64, fps=FPS, start_s=2.0, end_s=8.0, chunk_frames=50)
     whole = render_video(track, tmp_path / "whole.mp4", settings)
 
-    def interrupt(done, total):
-        if done >= 120:
-            raise KeyboardInterrupt
-
-    out = tmp_path / "resumed.mp4"
-    with pytest.raises(KeyboardInterrupt):
-        render_video(track, out, settings, on_progress=interrupt)
-    work = tmp_path / ".resumed.mp4.work"
-    assert not out.exists() and (work / "manifest.json").is_file()
-    assert not list(work.glob("*.part*"))
-    resumed = render_video(track, out, settings, resume=True)
+    resumed = interrupt_then_resume(track, tmp_path / "resumed.mp4", settings, after_frames=120)
     assert probe_video(resumed)["n_frames"] == probe_video(whole)["n_frames"] == 180
-    np.testing.assert_array_equal(_gray_frames(resumed, 114, 64), _gray_frames(whole, 114, 64))
+    np.testing.assert_array_equal(gray_frames(resumed, 114, 64), gray_frames(whole, 114, 64))
 
 
 @pytest.mark.parametrize("aspect, size", [("9:16", (64, 114)), ("1:1", (64, 64))])

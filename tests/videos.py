@@ -1,0 +1,35 @@
+"""Helpers for tests of rendered videos: decoded frames, and a render that is interrupted then resumed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mvgen.audio import ffmpeg_exe
+from mvgen.render import RenderSettings, render_video
+
+
+def gray_frames(path: str | Path, width: int, height: int) -> np.ndarray:
+    """The decoded video as grey levels, float32 ``(n_frames, height, width)``."""
+    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    raw = subprocess.run(args, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width).astype(np.float32)
+
+
+def interrupt_then_resume(track: Path, out: Path, settings: RenderSettings, after_frames: int) -> Path:
+    """Render until ``after_frames`` frames are done, interrupt (KeyboardInterrupt, as Ctrl-C), check
+    that nothing is at ``out`` and the work folder holds no partial file, then ``--resume``."""
+
+    def interrupt(done, total):
+        if done >= after_frames:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_video(track, out, settings, on_progress=interrupt)
+    work = out.with_name(f".{out.name}.work")
+    assert not out.exists() and (work / "manifest.json").is_file()
+    assert not list(work.glob("*.part*"))
+    return render_video(track, out, settings, resume=True)
