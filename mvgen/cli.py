@@ -296,6 +296,43 @@ def render(
     out.print(f"video written to {video}")
 
 
+@app.command()
+@_command
+def batch(
+    manifest: Path = typer.Argument(..., help="Batch manifest (YAML): tracks, formats, clips, overrides, output naming."),
+    executor: str = typer.Option("local", "--executor", help="local (processes on this machine) or ray (a Ray cluster)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (default: start a local instance)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel jobs on this machine (default: one per GPU, else one per 4 cores, at least 2)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report here (it is always in the output folder)."),
+) -> None:
+    """Render every track of a manifest in every format and clip; skips finished outputs on a rerun."""
+    from mvgen.batch import format_report, run_batch
+
+    if executor not in ("local", "ray"):
+        raise MvgenError(f"--executor: {executor!r} is not one of: local, ray")
+    try:
+        with _progress() as progress:
+            task = progress.add_task("batch", total=None)
+            report = run_batch(manifest, executor=executor, workers=jobs, ray_address=ray_address,
+                               on_progress=lambda d, n, name: progress.update(task, completed=d, total=n, description=f"batch {name}"[:60]))
+    except MvgenError as exc:  # a manifest's problems, one per line, all at once
+        if os.environ.get("MVGEN_DEBUG"):
+            raise
+        for line in str(exc).splitlines():
+            err.print(f"mvgen: error: {line}", markup=False)
+        raise typer.Exit(1) from None
+    table = Table("output", "status", "seconds", "error", box=None, pad_edge=False)
+    for row in format_report(report):
+        table.add_row(*row)
+    out.print(table)
+    counts = report.counts()
+    out.print(f"{counts['done']} rendered, {counts['skipped']} already there, {counts['failed']} failed in {report.seconds:.0f} s; report: {report.path}")
+    if json_out is not None:
+        json_out.write_text(report.model_dump_json(indent=1))
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
 styles_app = typer.Typer(help="List, show, validate and copy the per-sub-genre style files.", no_args_is_help=True)
 app.add_typer(styles_app, name="styles")
 

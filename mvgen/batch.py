@@ -1,0 +1,424 @@
+"""`mvgen batch`: many tracks x formats x clips from one manifest, locally in parallel or on a Ray cluster.
+
+Entry points: :func:`load_manifest` (validates everything up front and reports every problem at
+once), :func:`plan_jobs` (one :class:`Job` per output file) and :func:`run_batch`. Each track is
+analyzed once for all its outputs; one failing job does not stop the others; running the same
+manifest again skips outputs that exist (they appear only when complete) and retries the rest,
+resuming their unfinished chunks. A report (``report.json`` in the output folder, and a table)
+lists what was produced, skipped and failed, with the reason and the time taken.
+
+Manifest (YAML; paths relative to the manifest's folder)::
+
+    output_dir: renders
+    name: "{track}_{format}_{clip}.mp4"      # also {aspect}, {size}, {fps}
+    formats:
+      youtube: {aspect: "16:9", size: 720, fps: 30}
+      reels: {aspect: "9:16", size: 1080}
+    clips:
+      full: {}
+      teaser: {length_s: 15}                 # around the first drop
+      hook: {length_s: 10, start_s: 42}      # from a given time
+    tracks:
+      - path: "music/*.wav"                  # a path or a glob
+      - path: vip.flac
+        formats: [reels]                     # a subset (default: all)
+        clips: [teaser]
+        renderer: diffusion                  # per-entry overrides
+        model: stabilityai/sd-turbo
+        styles: my-styles/
+        seed: 3
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mvgen.errors import MvgenError
+
+REPORT_NAME = "report.json"
+PLACEHOLDERS = ("track", "format", "clip", "aspect", "size", "fps")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Format(_Strict):
+    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    size: int = Field(720, ge=64, le=4320, description="short side in pixels")
+    fps: float = Field(30.0, gt=0, le=120)
+
+
+class Clip(_Strict):
+    length_s: float | None = Field(None, gt=0, description="None: the full track")
+    start_s: float | None = Field(None, ge=0, description="None: anchored at the first drop")
+
+
+class TrackEntry(_Strict):
+    path: str = Field(min_length=1)
+    formats: list[str] | None = None
+    clips: list[str] | None = None
+    renderer: Literal["procedural", "diffusion"] | None = None
+    model: str | None = None
+    styles: str | None = None
+    seed: int | None = None
+
+
+class Manifest(_Strict):
+    output_dir: str = "renders"
+    name: str = "{track}_{format}_{clip}.mp4"
+    renderer: Literal["procedural", "diffusion"] = "procedural"
+    model: str | None = None
+    styles: str | None = None
+    seed: int = 0
+    formats: dict[str, Format] = Field(default_factory=lambda: {"16x9": Format()})
+    clips: dict[str, Clip] = Field(default_factory=lambda: {"full": Clip()})
+    tracks: list[TrackEntry] = Field(min_length=1)
+
+
+class Job(BaseModel):
+    """One output file: a track rendered in one format and clip."""
+
+    track: str
+    output: str
+    settings: dict  # RenderSettings fields
+    format: str
+    clip: str
+
+
+def _where(loc: tuple) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+
+
+def load_manifest(path: str | os.PathLike) -> tuple[Manifest, list[Job]]:
+    """Read and validate a manifest; returns it with its jobs. Raises :class:`MvgenError` listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise MvgenError("no such manifest file" if not path.exists() else "not a file", path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise MvgenError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if not isinstance(data, dict):
+        raise MvgenError("a manifest is a YAML mapping with at least 'tracks'", path)
+    problems: list[str] = []
+    skip: set = set()
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        # report these, then check the rest without the broken items, so every problem shows at once
+        problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        data, skip = _without_errors(data, [e["loc"] for e in exc.errors()])
+        try:
+            manifest = Manifest.model_validate(data)
+        except ValidationError:
+            manifest = None
+    jobs: list[Job] = []
+    if manifest is not None:
+        jobs, more = plan_jobs(manifest, path.parent, skip)
+        problems += more
+    if problems:
+        raise MvgenError("\n".join(f"{path}: {p}" for p in problems))
+    return manifest, jobs
+
+
+def _without_errors(data: dict, locs: list[tuple]) -> tuple[dict, set]:
+    """``data`` without the items that failed validation; returns it and the names/indices left out
+    (a track index, or ``("formats", name)``), so that references to them are not reported again."""
+    data = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in data.items()}
+    skip: set = set()
+    for loc in locs:
+        top = loc[0]
+        if top in ("formats", "clips") and len(loc) > 1 and isinstance(data.get(top), dict):
+            data[top].pop(loc[1], None)
+            skip.add((top, loc[1]))
+        elif top == "tracks" and len(loc) > 1 and isinstance(loc[1], int):
+            skip.add(loc[1])
+        else:
+            data.pop(top, None)
+    if isinstance(data.get("tracks"), list):
+        data["tracks"] = [t if i not in skip else {"path": "?"} for i, t in enumerate(data["tracks"])]
+    return data, skip
+
+
+def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[list[Job], list[str]]:
+    """Expand tracks (globs) x formats x clips into jobs; returns ``(jobs, problems)``.
+
+    ``skip``: track indices and ``(kind, name)`` items already reported invalid."""
+    problems: list[str] = []
+    out_dir = (base / manifest.output_dir).resolve()
+    fields = {f for _, f, _, _ in string.Formatter().parse(manifest.name) if f is not None}
+    unknown = sorted(fields - set(PLACEHOLDERS))
+    if unknown:
+        problems.append(f"name: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
+    if not manifest.name.endswith(".mp4"):
+        problems.append("name: must end with .mp4")
+    jobs: list[Job] = []
+    for i, entry in enumerate(manifest.tracks):
+        if i in skip:
+            continue
+        where = f"tracks[{i}]"
+        n_before = len(problems)
+        for kind, chosen, defined in (("format", entry.formats, manifest.formats), ("clip", entry.clips, manifest.clips)):
+            for name in chosen or []:
+                if name not in defined and (kind + "s", name) not in skip:
+                    problems.append(f"{where}.{kind}s: unknown {kind} '{name}' (defined: {', '.join(defined) or 'none'})")
+        styles = entry.styles if entry.styles is not None else manifest.styles
+        if styles is not None and not (base / styles).exists():
+            problems.append(f"{where}.styles: no such file or folder: {styles}")
+        renderer = entry.renderer or manifest.renderer
+        model = entry.model or manifest.model
+        if model is not None and renderer != "diffusion":
+            problems.append(f"{where}.model: a model is only used with renderer: diffusion")
+        pattern = str(base / entry.path)
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(entry.path) else ([pattern] if Path(pattern).exists() else [])
+        matches = [m for m in matches if Path(m).is_file()]
+        if not matches:
+            problems.append(f"{where}.path: {'no file matches' if glob.has_magic(entry.path) else 'no such file'}: {entry.path}")
+        if unknown or len(problems) > n_before or any(k in skip for k in [("formats", f) for f in entry.formats or []] + [("clips", c) for c in entry.clips or []]):
+            continue
+        for track in matches:
+            for fmt_name in entry.formats or list(manifest.formats):
+                fmt = manifest.formats[fmt_name]
+                for clip_name in entry.clips or list(manifest.clips):
+                    clip = manifest.clips[clip_name]
+                    name = manifest.name.format(track=Path(track).stem, format=fmt_name, clip=clip_name, aspect=fmt.aspect.replace(":", "x"), size=fmt.size, fps=f"{fmt.fps:g}")
+                    output = (out_dir / name).resolve()
+                    if out_dir not in output.parents:
+                        problems.append(f"{where}: output {name!r} would be outside output_dir {manifest.output_dir}")
+                        continue
+                    settings = dict(aspect=fmt.aspect, size=fmt.size, fps=fmt.fps, renderer=renderer, seed=entry.seed if entry.seed is not None else manifest.seed,
+                                    styles=str(base / styles) if styles is not None else None)
+                    if model is not None:
+                        settings["diffusion"] = {"model": model}
+                    if clip.length_s is not None and clip.start_s is None:
+                        settings["teaser_s"] = clip.length_s
+                    elif clip.start_s is not None:
+                        settings["start_s"] = clip.start_s
+                        if clip.length_s is not None:
+                            settings["end_s"] = clip.start_s + clip.length_s
+                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=settings, format=fmt_name, clip=clip_name))
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        if job.output in seen:
+            problems.append(f"name: two outputs would be {Path(job.output).name} ({Path(seen[job.output].track).name} and {Path(job.track).name}); add {{track}}, {{format}} or {{clip}}")
+        seen[job.output] = job
+    return jobs, problems
+
+
+class JobResult(BaseModel):
+    output: str
+    track: str
+    format: str
+    clip: str
+    status: Literal["done", "skipped", "failed"]
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class Report(BaseModel):
+    manifest: str
+    path: str = Field(description="where this report is saved")
+    executor: str
+    results: list[JobResult]
+    seconds: float
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "failed")}
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, MvgenError) else f"{type(exc).__name__}: {exc}"
+
+
+def analyze_track(track: str) -> dict:
+    """Analysis of one track as a JSON-able dict (so it crosses process and machine boundaries)."""
+    from mvgen.analysis import analyze
+
+    return analyze(track).model_dump(mode="json")
+
+
+def render_job(job: dict, analysis: dict, threads: int | None = None) -> dict:
+    """Render one job (a :class:`Job` dict) with a given analysis; returns a :class:`JobResult` dict. Never raises."""
+    import torch
+
+    from mvgen.analysis import Analysis
+    from mvgen.render import RenderSettings, render_video
+
+    if threads:
+        torch.set_num_threads(threads)
+    job = Job.model_validate(job)
+    started = time.perf_counter()
+    result = dict(output=job.output, track=job.track, format=job.format, clip=job.clip)
+    try:
+        settings = RenderSettings(**job.settings)
+        Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+        parsed = Analysis.model_validate(analysis)
+        try:
+            render_video(job.track, job.output, settings, resume=True, analysis=parsed)
+        except MvgenError as exc:
+            if "other settings" not in str(exc):
+                raise
+            render_video(job.track, job.output, settings, resume=False, analysis=parsed)  # a stale work folder
+        return {**result, "status": "done", "seconds": time.perf_counter() - started}
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - one failing job must not stop the others
+        return {**result, "status": "failed", "seconds": time.perf_counter() - started, "error": _error_text(exc)}
+
+
+def default_workers(n_jobs: int) -> int:
+    """Parallel jobs on this machine: one per GPU, else one per 4 cores (at least 2, at most the jobs)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return max(1, min(n_jobs, torch.cuda.device_count()))
+    return max(1, min(n_jobs, max(2, (os.cpu_count() or 2) // 4)))
+
+
+def run_batch(
+    manifest_path: str | os.PathLike,
+    executor: Literal["local", "ray"] = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> Report:
+    """Run every job of a manifest; writes ``report.json`` in the output folder and returns the report.
+
+    ``on_progress(finished_jobs, total_jobs, last_output)`` is called as jobs finish (skips included).
+    """
+    manifest, jobs = load_manifest(manifest_path)
+    started = time.perf_counter()
+    results: list[JobResult] = []
+    todo = []
+    for job in jobs:
+        if Path(job.output).is_file():
+            results.append(JobResult(output=job.output, track=job.track, format=job.format, clip=job.clip, status="skipped"))
+        else:
+            todo.append(job)
+    total = len(jobs)
+
+    def finished(result: dict) -> None:
+        results.append(JobResult.model_validate(result))
+        if on_progress is not None:
+            on_progress(len(results), total, Path(result["output"]).name)
+
+    if on_progress is not None:
+        on_progress(len(results), total, "")
+    if todo:
+        run = _run_ray if executor == "ray" else _run_local
+        run(todo, workers or default_workers(len(todo)), ray_address, finished)
+    order = {job.output: i for i, job in enumerate(jobs)}
+    results.sort(key=lambda r: order[r.output])
+    out_dir = Path(manifest_path).parent / manifest.output_dir
+    report = Report(manifest=str(Path(manifest_path).resolve()), path=str(out_dir / REPORT_NAME), executor=executor, results=results,
+                    seconds=time.perf_counter() - started)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{REPORT_NAME}.part"
+    tmp.write_text(report.model_dump_json(indent=1))
+    os.replace(tmp, report.path)
+    return report
+
+
+def _by_track(jobs: list[Job]) -> dict[str, list[Job]]:
+    grouped: dict[str, list[Job]] = {}
+    for job in jobs:
+        grouped.setdefault(job.track, []).append(job)
+    return grouped
+
+
+def _failed_track(jobs: list[Job], exc: BaseException) -> list[dict]:
+    return [dict(output=j.output, track=j.track, format=j.format, clip=j.clip, status="failed", error=_error_text(exc)) for j in jobs]
+
+
+def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict], None]) -> None:
+    """Processes on this machine (spawned: torch and forked threads do not mix); each track analyzed once."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    grouped = _by_track(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(analyze_track, track): ("analysis", track) for track in grouped}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    kind, payload = pending.pop(future)
+                    if kind == "analysis":
+                        try:
+                            analysis = future.result()
+                        except Exception as exc:  # noqa: BLE001 - this track fails, the others go on
+                            for result in _failed_track(grouped[payload], exc):
+                                finished(result)
+                            continue
+                        for job in grouped[payload]:
+                            pending[pool.submit(render_job, job.model_dump(), analysis, threads)] = ("render", job)
+                    else:
+                        try:
+                            finished(future.result())
+                        except Exception as exc:  # noqa: BLE001 - a crashed worker process
+                            finished(_failed_track([payload], exc)[0])
+        except KeyboardInterrupt:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Callable[[dict], None]) -> None:
+    """The same jobs as Ray tasks: one GPU per render when the cluster has GPUs. Track files must be
+    readable at the same paths on every node (a shared file system)."""
+    try:
+        import ray
+    except ImportError:
+        raise MvgenError("the Ray executor needs Ray: pip install 'mvgen[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        except Exception as exc:  # noqa: BLE001 - unreachable cluster, bad address
+            raise MvgenError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: {exc}") from None
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) > 0
+        analyze_remote = ray.remote(num_cpus=1)(analyze_track)
+        render_remote = ray.remote(num_gpus=1, num_cpus=1)(render_job) if gpus else ray.remote(num_cpus=1)(render_job)
+        grouped = _by_track(jobs)
+        pending = {analyze_remote.remote(track): ("analysis", track) for track in grouped}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                kind, payload = pending.pop(ref)
+                if kind == "analysis":
+                    try:
+                        analysis_ref = ray.put(ray.get(ref))
+                    except Exception as exc:  # noqa: BLE001
+                        for result in _failed_track(grouped[payload], getattr(exc, "cause", None) or exc):
+                            finished(result)
+                        continue
+                    for job in grouped[payload]:
+                        pending[render_remote.remote(job.model_dump(), analysis_ref)] = ("render", job)
+                else:
+                    try:
+                        finished(ray.get(ref))
+                    except Exception as exc:  # noqa: BLE001 - a worker died
+                        finished(_failed_track([payload], exc)[0])
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def format_report(report: Report) -> list[tuple[str, str, str, str]]:
+    """Rows for a table: output, status, seconds, error."""
+    return [(Path(r.output).name, r.status, f"{r.seconds:.1f}" if r.status != "skipped" else "", r.error or "") for r in report.results]
+

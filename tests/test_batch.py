@@ -1,0 +1,132 @@
+"""`mvgen batch`: manifest validation, local parallel runs with a failing track, reruns, and a real local Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mvgen.assemble import probe_video
+from mvgen.audio import write_audio
+from mvgen.batch import load_manifest, run_batch
+from mvgen.errors import MvgenError
+
+MANIFEST = """
+output_dir: renders
+name: "{track}/{format}_{clip}.mp4"
+formats:
+  wide: {aspect: "16:9", size: 64, fps: 10}
+  tall: {aspect: "9:16", size: 64, fps: 10}
+clips:
+  teaser: {length_s: 4}
+  hook: {length_s: 2, start_s: 3}
+tracks:
+  - path: "music/*.wav"
+  - path: extra/solo.wav
+    formats: [tall]
+    clips: [hook]
+    seed: 3
+"""
+
+
+@pytest.fixture()
+def project(tmp_path, synth_track):
+    y, _ = synth_track(["deep_house", "bigroom"], seed=8, bars_scale=0.25)
+    (tmp_path / "music").mkdir()
+    (tmp_path / "extra").mkdir()
+    write_audio(tmp_path / "music" / "one.wav", y, 22050)
+    shutil.copy(tmp_path / "music" / "one.wav", tmp_path / "extra" / "solo.wav")
+    (tmp_path / "music" / "broken.wav").write_text("not audio")
+    (tmp_path / "batch.yaml").write_text(MANIFEST)
+    return tmp_path
+
+
+def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "m.yaml").write_text(
+        'name: "../{track}_{fmt}.mp4"\n'
+        "formats:\n  wide: {aspect: '4:3'}\n  ok: {size: 64}\n"
+        "clips:\n  short: {length_s: -2}\n"
+        "tracks:\n  - path: 'nothing/*.wav'\n  - path: a.wav\n    formats: [tiktok]\n    model: x\n  - {path: a.wav, colour: red}\n"
+    )
+    with pytest.raises(MvgenError) as info:
+        load_manifest(tmp_path / "m.yaml")
+    lines = str(info.value).splitlines()
+    expected = ["formats.wide.aspect", "clips.short.length_s", "tracks[2].colour", "name: unknown placeholder {fmt}",
+                "tracks[0].path: no file matches", "tracks[1].formats: unknown format 'tiktok'", "tracks[1].model"]
+    for fragment in expected:
+        assert sum(fragment in line for line in lines) == 1, (fragment, lines)
+    assert len(lines) == len(expected) and all(line.startswith(f"{tmp_path / 'm.yaml'}: ") for line in lines)
+    assert not (tmp_path / "renders").exists()
+
+    (tmp_path / "m.yaml").write_text('name: "../{track}.mp4"\ntracks:\n  - path: a.wav\n')
+    with pytest.raises(MvgenError, match="outside output_dir"):
+        load_manifest(tmp_path / "m.yaml")
+    (tmp_path / "m.yaml").write_text('name: "same.mp4"\ntracks:\n  - path: a.wav\n  - path: a.wav\n')
+    with pytest.raises(MvgenError, match="two outputs would be same.mp4"):
+        load_manifest(tmp_path / "m.yaml")
+
+
+def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
+    manifest, jobs = load_manifest(project / "batch.yaml")
+    assert len(jobs) == 2 * 2 * 2 + 1  # (one, broken) x formats x clips + solo's tall hook
+    progress = []
+    report = run_batch(project / "batch.yaml", on_progress=lambda d, n, name: progress.append((d, n)))
+    by_name = {str(Path(r.output).relative_to(project / "renders")): r for r in report.results}
+    done = {k for k, r in by_name.items() if r.status == "done"}
+    assert done == {"one/wide_teaser.mp4", "one/wide_hook.mp4", "one/tall_teaser.mp4", "one/tall_hook.mp4", "solo/tall_hook.mp4"}
+    failed = [r for r in report.results if r.status == "failed"]
+    assert len(failed) == 4 and all("broken.wav: not a recognised audio file" in r.error for r in failed)
+    assert progress[-1] == (9, 9)
+
+    wide = probe_video(project / "renders/one/wide_teaser.mp4")
+    tall = probe_video(project / "renders/one/tall_hook.mp4")
+    assert (wide["width"], wide["height"], wide["n_frames"]) == (114, 64, 40)
+    assert (tall["width"], tall["height"], tall["n_frames"]) == (64, 114, 20)
+    saved = json.loads((project / "renders" / "report.json").read_text())
+    assert saved["path"] == report.path and len(saved["results"]) == 9
+
+    (project / "renders/one/wide_hook.mp4").unlink()
+    again = run_batch(project / "batch.yaml")
+    statuses = {str(Path(r.output).relative_to(project / "renders")): r.status for r in again.results}
+    assert statuses["one/wide_hook.mp4"] == "done"
+    assert sum(s == "skipped" for s in statuses.values()) == 4 and sum(s == "failed" for s in statuses.values()) == 4
+
+
+def test_cli_batch_table_and_exit_status(project, run_cli):
+    (project / "music" / "broken.wav").unlink()
+    result = run_cli("batch", project / "batch.yaml", "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert "5 rendered, 0 already there, 0 failed" in result.stdout
+    (project / "music" / "broken.wav").write_text("not audio")
+    failed = run_cli("batch", project / "batch.yaml")
+    assert failed.returncode == 1 and "5 already there, 4 failed" in failed.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_executor_on_a_local_cluster(project, run_cli):
+    pytest.importorskip("ray")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    port = _free_port()
+    env_args = ["--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]
+    started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", *env_args], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    try:
+        result = run_cli("batch", project / "batch.yaml", "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", timeout=600)
+        assert result.returncode == 1, result.stderr  # the broken track fails, the rest are rendered
+        assert "5 rendered, 0 already there, 4 failed" in result.stdout
+        report = json.loads((project / "renders" / "report.json").read_text())
+        assert report["executor"] == "ray"
+        assert probe_video(project / "renders/solo/tall_hook.mp4")["n_frames"] == 20
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
