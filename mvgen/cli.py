@@ -333,6 +333,22 @@ def batch(
         raise typer.Exit(1)
 
 
+@app.command()
+@_command
+def preview(
+    track: Path = typer.Argument(..., help="Audio file."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="The page to write (.html)."),
+    video: Optional[Path] = typer.Option(None, "--video", help="A rendered video to play instead of the audio (linked, not embedded)."),
+) -> None:
+    """Write an offline HTML page: the genre timeline with a player that follows it and seeks on click."""
+    from mvgen.analysis import analyze as run_analysis
+    from mvgen.preview import write_preview
+
+    with err.status(f"analyzing {track}"):
+        analysis = run_analysis(track)
+    out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis)}")
+
+
 styles_app = typer.Typer(help="List, show, validate and copy the per-sub-genre style files.", no_args_is_help=True)
 app.add_typer(styles_app, name="styles")
 

@@ -1,0 +1,128 @@
+"""`mvgen preview`: the page works offline in a real headless Chromium (Debian's chromium + chromedriver).
+
+Without a browser these tests skip, unless MVGEN_REQUIRE_BROWSER=1 (CI sets it, after installing them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from mvgen.analysis import analyze
+from mvgen.audio import write_audio
+from mvgen.genres import GENRE_NAMES
+from mvgen.preview import write_preview
+from mvgen.timeline import GENRE_COLORS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory, synth_track):
+    y, truth = synth_track(["deep_house", "bigroom"], seed=12, bars_scale=0.25)
+    path = tmp_path_factory.mktemp("preview") / "track.wav"
+    write_audio(path, y, 22050)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("MVGEN_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium and chromedriver are required (apt-get install chromium chromium-driver)")
+        pytest.skip("no chromium/chromedriver on this machine (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--window-size=1400,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _wait(condition, timeout_s=20.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_page_is_self_contained(track, tmp_path):
+    page = write_preview(track, tmp_path / "p.html")
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text and "data:audio/mp4;base64," in text
+    with pytest.raises(Exception, match="html"):
+        write_preview(track, tmp_path / "p.txt")
+
+
+def test_page_draws_the_timeline_seeks_and_shows_the_profile(track, tmp_path, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    analysis = analyze(track)
+    page = write_preview(track, tmp_path / "preview.html", analysis=analysis)
+    browser.get(page.as_uri())
+    _wait(lambda: browser.execute_script("return document.getElementById('timeline').dataset.drawn === '1' && window.mvgenPreview !== undefined"))
+    _wait(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))  # metadata: seekable
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+
+    # drawn: the profile area shows the genre colours where each genre dominates
+    duration = analysis.duration_s
+    profile = analysis.genre_profile
+    dominant = profile.labels[max(range(8), key=lambda g: profile.probabilities[5][g])]
+    late = profile.labels[max(range(8), key=lambda g: profile.probabilities[-5][g])]
+    assert dominant != late
+
+    def colour_at(t):
+        return browser.execute_script(
+            "const c = document.getElementById('timeline'); const px = Math.round(arguments[0] / window.mvgenPreview.duration_s * c.width);"
+            "return Array.from(c.getContext('2d').getImageData(px, c.height - 30, 1, 1).data).slice(0, 3);", t)
+
+    def hex_rgb(h):
+        return [int(h[i : i + 2], 16) for i in (1, 3, 5)]
+
+    assert colour_at(profile.times_s[5]) == hex_rgb(GENRE_COLORS[dominant])
+    assert colour_at(profile.times_s[-5]) == hex_rgb(GENRE_COLORS[late])
+
+    # a click seeks the player to the clicked time
+    canvas = browser.find_element(By.ID, "timeline")
+    width = canvas.size["width"]
+    target = 0.6 * duration
+    ActionChains(browser).move_to_element_with_offset(canvas, int(0.6 * width - width / 2), 0).click().perform()
+    now = _wait(lambda: browser.execute_script("const t = document.getElementById('player').currentTime; return t > 0 ? t : null;"))
+    assert abs(now - target) < duration / width * 3 + 0.05
+
+    # hovering shows the profile at that moment, dominant sub-genre first
+    t_hover = profile.times_s[5]
+    ActionChains(browser).move_to_element_with_offset(canvas, int(t_hover / duration * width - width / 2), 10).perform()
+    tip = _wait(lambda: browser.find_element(By.ID, "tip").text)
+    assert tip.splitlines()[1].startswith(GENRE_NAMES[dominant])
+    assert browser.find_element(By.ID, "tip").is_displayed()
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_preview_with_a_video_links_it(track, tmp_path, browser, run_cli):
+    from mvgen.render import RenderSettings, render_video
+
+    video = render_video(track, tmp_path / "v.mp4", RenderSettings(size=64, fps=10, end_s=3.0))
+    result = run_cli("preview", track, "--video", video, "-o", tmp_path / "site" / "p.html")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "site" / "p.html").read_text()
+    assert 'src="../v.mp4"' in text and "data:audio" not in text
+    browser.get((tmp_path / "site" / "p.html").as_uri())
+    _wait(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))
+    assert browser.execute_script("return window.mvgenPreview.seek(1.5)") == pytest.approx(1.5, abs=0.11)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
