@@ -249,8 +249,9 @@ def analyze_track(track: str) -> dict:
     return analyze(track).model_dump(mode="json")
 
 
-def render_job(job: dict, analysis: dict, threads: int | None = None) -> dict:
-    """Render one job (a :class:`Job` dict) with a given analysis; returns a :class:`JobResult` dict. Never raises."""
+def render_job(job: dict, analysis: dict, threads: int | None = None, progress=None) -> dict:
+    """Render one job (a :class:`Job` dict) with a given analysis; returns a :class:`JobResult` dict. Never raises
+    but for Ctrl-C. ``progress``: a queue (anything with ``put``) that receives ``(output, done_frames, total_frames)``."""
     import torch
 
     from mvgen.analysis import Analysis
@@ -265,12 +266,20 @@ def render_job(job: dict, analysis: dict, threads: int | None = None) -> dict:
         settings = RenderSettings(**job.settings)
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         parsed = Analysis.model_validate(analysis)
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if progress is not None and (done == total or now - last[0] >= 0.5):
+                last[0] = now
+                progress.put((job.output, done, total))
+
         try:
-            render_video(job.track, job.output, settings, resume=True, analysis=parsed)
+            render_video(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
         except MvgenError as exc:
             if "other settings" not in str(exc):
                 raise
-            render_video(job.track, job.output, settings, resume=False, analysis=parsed)  # a stale work folder
+            render_video(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)  # a stale work folder
         return {**result, "status": "done", "seconds": time.perf_counter() - started}
     except KeyboardInterrupt:
         raise
@@ -292,11 +301,12 @@ def run_batch(
     executor: Literal["local", "ray"] = "local",
     workers: int | None = None,
     ray_address: str | None = None,
-    on_progress: Callable[[int, int, str], None] | None = None,
+    on_progress: Callable[[float, int, str], None] | None = None,
 ) -> Report:
     """Run every job of a manifest; writes ``report.json`` in the output folder and returns the report.
 
-    ``on_progress(finished_jobs, total_jobs, last_output)`` is called as jobs finish (skips included).
+    ``on_progress(jobs_done, total_jobs, label)`` is called as frames are drawn anywhere: ``jobs_done``
+    counts finished jobs (skips included) plus the finished share of the running ones.
     """
     manifest, jobs = load_manifest(manifest_path)
     started = time.perf_counter()
@@ -309,16 +319,27 @@ def run_batch(
             todo.append(job)
     total = len(jobs)
 
-    def finished(result: dict) -> None:
-        results.append(JobResult.model_validate(result))
-        if on_progress is not None:
-            on_progress(len(results), total, Path(result["output"]).name)
+    running: dict[str, float] = {}  # output -> share of its frames drawn
 
-    if on_progress is not None:
-        on_progress(len(results), total, "")
+    def show(label: str) -> None:
+        if on_progress is not None:
+            on_progress(len(results) + sum(running.values()), total, label)
+
+    def finished(result: dict) -> None:
+        running.pop(result["output"], None)
+        results.append(JobResult.model_validate(result))
+        show(Path(result["output"]).name)
+
+    def partial(output: str, done: int, n: int) -> None:
+        if any(r.output == output for r in results):
+            return  # a late message from a finished job
+        running[output] = done / max(n, 1)
+        show(Path(output).name)
+
+    show("")
     if todo:
         run = _run_ray if executor == "ray" else _run_local
-        run(todo, workers or default_workers(len(todo)), ray_address, finished)
+        run(todo, workers or default_workers(len(todo)), ray_address, finished, partial)
     order = {job.output: i for i, job in enumerate(jobs)}
     results.sort(key=lambda r: order[r.output])
     out_dir = Path(manifest_path).parent / manifest.output_dir
@@ -342,18 +363,31 @@ def _failed_track(jobs: list[Job], exc: BaseException) -> list[dict]:
     return [dict(output=j.output, track=j.track, format=j.format, clip=j.clip, status="failed", error=_error_text(exc)) for j in jobs]
 
 
-def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict], None]) -> None:
+def _drain(queue, partial: Callable[[str, int, int], None]) -> None:
+    import queue as queue_module
+
+    while True:
+        try:
+            partial(*queue.get_nowait())
+        except (queue_module.Empty, Exception):  # noqa: BLE001 - Ray's queue raises its own Empty
+            return
+
+
+def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict], None], partial: Callable[[str, int, int], None]) -> None:
     """Processes on this machine (spawned: torch and forked threads do not mix); each track analyzed once."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     grouped = _by_track(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        progress = manager.Queue()
         pending = {pool.submit(analyze_track, track): ("analysis", track) for track in grouped}
         try:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
+                _drain(progress, partial)
                 for future in done:
                     kind, payload = pending.pop(future)
                     if kind == "analysis":
@@ -364,7 +398,7 @@ def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict
                                 finished(result)
                             continue
                         for job in grouped[payload]:
-                            pending[pool.submit(render_job, job.model_dump(), analysis, threads)] = ("render", job)
+                            pending[pool.submit(render_job, job.model_dump(), analysis, threads, progress)] = ("render", job)
                     else:
                         try:
                             finished(future.result())
@@ -376,7 +410,7 @@ def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict
             raise
 
 
-def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Callable[[dict], None]) -> None:
+def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Callable[[dict], None], partial: Callable[[str, int, int], None]) -> None:
     """The same jobs as Ray tasks: one GPU per render when the cluster has GPUs. Track files must be
     readable at the same paths on every node (a shared file system)."""
     try:
@@ -390,13 +424,17 @@ def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Calla
         except Exception as exc:  # noqa: BLE001 - unreachable cluster, bad address
             raise MvgenError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: {exc}") from None
     try:
+        from ray.util.queue import Queue
+
+        progress = Queue()
         gpus = ray.cluster_resources().get("GPU", 0) > 0
         analyze_remote = ray.remote(num_cpus=1)(analyze_track)
         render_remote = ray.remote(num_gpus=1, num_cpus=1)(render_job) if gpus else ray.remote(num_cpus=1)(render_job)
         grouped = _by_track(jobs)
         pending = {analyze_remote.remote(track): ("analysis", track) for track in grouped}
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.3)
+            _drain(progress, partial)
             for ref in done:
                 kind, payload = pending.pop(ref)
                 if kind == "analysis":
@@ -407,7 +445,7 @@ def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Calla
                             finished(result)
                         continue
                     for job in grouped[payload]:
-                        pending[render_remote.remote(job.model_dump(), analysis_ref)] = ("render", job)
+                        pending[render_remote.remote(job.model_dump(), analysis_ref, None, progress)] = ("render", job)
                 else:
                     try:
                         finished(ray.get(ref))

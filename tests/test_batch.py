@@ -83,6 +83,8 @@ def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
     failed = [r for r in report.results if r.status == "failed"]
     assert len(failed) == 4 and all("broken.wav: not a recognised audio file" in r.error for r in failed)
     assert progress[-1] == (9, 9)
+    fractions = [done for done, _ in progress if done != int(done)]
+    assert fractions and all(b >= a for a, b in zip(progress, progress[1:]))  # frame-level, never backwards
 
     wide = probe_video(project / "renders/one/wide_teaser.mp4")
     tall = probe_video(project / "renders/one/tall_hook.mp4")
