@@ -50,7 +50,7 @@ def main() -> None:
         renderer = procedural_renderer(settings, width, height, n_frames)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         print(f"track {duration_s:.1f} s, {width}x{height} at {args.fps:g} fps ({n_frames} frames); renderer on {device}, "
-              f"detail {renderer.detail:g}, compiled {renderer._compiled is not None}; torch {torch.__version__}, "
+              f"detail {renderer.detail:g}, compiled {renderer.compiled}; torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads")
 
         # warm-up: compiles the renderer (or loads it from the disk cache) and starts the encoder once

@@ -289,7 +289,8 @@ def render(
     with _progress() as progress:
         task = progress.add_task("rendering", total=None)
         try:
-            video = render_video(track, out_path, settings, resume=resume, analysis=analysis, on_progress=lambda d, n: progress.update(task, completed=d, total=n))
+            video = render_video(track, out_path, settings, resume=resume, analysis=analysis, on_progress=lambda d, n: progress.update(task, completed=d, total=n),
+                                 on_status=lambda text: progress.update(task, description=text))
         except KeyboardInterrupt:
             err.print("mvgen: interrupted; run the same command with --resume to continue", markup=False)
             raise typer.Exit(130) from None

@@ -123,6 +123,16 @@ class ProceduralRenderer:
         self._compiled_batch = 0
 
     # ------------------------------------------------------------------ public
+    @property
+    def compiled(self) -> bool:
+        """Whether frames are drawn by the ``torch.compile``d graph."""
+        return self._compiled is not None
+
+    @property
+    def compiles_on_first_render(self) -> bool:
+        """Whether the next :meth:`render` compiles (or loads from the disk cache) the fused graph."""
+        return self._compiled is not None and not self._compiled_batch
+
     @torch.no_grad()
     def render(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
         """One ``uint8 (B, H, W, 3)`` frame per spec, on :attr:`device`."""

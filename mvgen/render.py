@@ -123,11 +123,13 @@ def render_video(
     resume: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     analysis: Analysis | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> Path:
     """Render the music video of ``track`` and return the path of the finished file.
 
-    ``on_progress(done_frames, total_frames)`` is called as chunks finish (resumed chunks count
-    as done at once). Raises :class:`MvgenError` for bad input; a ``KeyboardInterrupt`` leaves the
+    ``on_progress(done_frames, total_frames)`` is called as batches finish (resumed chunks count
+    as done at once); ``on_status(text)`` names slow steps before they start (loading a model,
+    denoising keyframes, compiling the renderer). Raises :class:`MvgenError` for bad input; a ``KeyboardInterrupt`` leaves the
     work folder for ``resume=True``.
     """
     from mvgen.mapper import map_frames
@@ -145,13 +147,18 @@ def render_video(
     width, height = settings.frame_size()
 
     work = out.with_name(f".{out.name}.work")
+    status = on_status or (lambda text: None)
     if settings.renderer == "diffusion":
         from mvgen.diffusion import DiffusionRenderer
 
+        status(f"loading {settings.diffusion.model}")
         renderer = DiffusionRenderer(styles, width, height, settings.diffusion)
+        status("denoising keyframes")
         renderer.prepare(specs)  # keyframes of the whole video, so any chunk can be drawn
     else:
         renderer = procedural_renderer(settings, width, height, len(specs))
+        if renderer.compiles_on_first_render:
+            status("compiling the renderer (about a minute the first time, cached afterwards)")
     # chunks drawn at another detail must not be mixed in: the key holds the resolved value
     key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window)
     manifest_path = work / "manifest.json"
@@ -177,6 +184,7 @@ def render_video(
         with ChunkWriter(chunk, width, height, settings.fps) as writer:
             for b in range(0, len(part), settings.batch_frames):
                 frames = renderer.render(part[b : b + settings.batch_frames])
+                status("rendering")
                 writer.write(frames.cpu().numpy())
                 done += len(part[b : b + settings.batch_frames])
                 if on_progress is not None:
