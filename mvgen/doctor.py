@@ -70,10 +70,27 @@ def _classifier() -> Check:
     )
 
 
+def _diffusion_model() -> Check:
+    """Whether the default diffusion model is in the Hugging Face cache (optional: procedural needs none)."""
+    from mvgen.diffusion import DEFAULT_MODEL
+
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = isinstance(try_to_load_from_cache(DEFAULT_MODEL, "model_index.json"), str)
+    except Exception:  # noqa: BLE001 - an unreadable cache is reported as missing
+        cached = False
+    if cached:
+        return Check("diffusion", True, f"{DEFAULT_MODEL} in the Hugging Face cache", required=False)
+    return Check("diffusion", False, f"{DEFAULT_MODEL} not downloaded (only --renderer diffusion needs it)", required=False,
+                 fix=f"hf download {DEFAULT_MODEL}")
+
+
 def run_checks() -> list[Check]:
     """All checks, in report order."""
-    checks = [_package("torch"), _package("nnAudio", "nnAudio"), _package("librosa"), _package("diffusers"), _package("soundfile")]
-    checks += [_cuda(), _ffmpeg(), _classifier()]
+    checks = [_package("torch"), _package("nnAudio", "nnAudio"), _package("librosa"), _package("diffusers"), _package("transformers"), _package("soundfile")]
+    ray = _package("ray", fix="pip install 'mvgen[ray]' (only mvgen batch --executor ray needs it)")
+    checks += [_cuda(), _ffmpeg(), _classifier(), _diffusion_model(), Check(ray.name, ray.ok, ray.detail, required=False, fix=ray.fix)]
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
