@@ -132,3 +132,9 @@ def test_ray_executor_on_a_local_cluster(project, run_cli):
         assert probe_video(project / "renders/solo/tall_hook.mp4")["n_frames"] == 20
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_example_manifest_is_valid():
+    manifest, jobs = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "batch.yaml")
+    assert [Path(j.output).name for j in jobs] == ["demo_youtube_full.mp4", "demo_reels_teaser.mp4", "demo_square_hook.mp4"]
+    assert jobs[1].settings["teaser_s"] == 15 and jobs[2].settings["end_s"] == 54
