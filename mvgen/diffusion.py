@@ -240,7 +240,6 @@ class DiffusionRenderer:
 
         self.img2img = AutoPipelineForImage2Image.from_pipe(self.pipe)
         self.img2img.set_progress_bar_config(disable=True)
-        self.sdxl = "text_encoder_2" in self.pipe.components
         # generated size: the output's aspect, short side settings.size, multiples of 8 latent cells
         unit = 8 * self.pipe.vae_scale_factor
         scale = settings.size / min(self.width, self.height)
@@ -277,13 +276,14 @@ class DiffusionRenderer:
     def _generator(self, *parts) -> torch.Generator:
         return torch.Generator("cpu").manual_seed(_seed(*parts))
 
-    def _call(self, pipe, batch: list, make_kwargs) -> torch.Tensor:
-        """Run ``pipe`` over ``batch`` in slices of the current batch size, halving it on CUDA out-of-memory."""
+    def _batched(self, fn, items: Sequence) -> torch.Tensor:
+        """``torch.cat`` of ``fn(part)`` over ``items`` in slices of the current batch size, halving it
+        (said once) on CUDA out-of-memory; the halved size holds for the rest of the render."""
         outs, i = [], 0
-        while i < len(batch):
-            part = batch[i : i + self._batch]
+        while i < len(items):
+            part = items[i : i + self._batch]
             try:
-                outs.append(pipe(**make_kwargs(part), output_type="latent").images)
+                outs.append(fn(part))
                 i += len(part)
             except torch.cuda.OutOfMemoryError:
                 if self._batch == 1:
@@ -295,11 +295,16 @@ class DiffusionRenderer:
                     self._warned_oom = True
         return torch.cat(outs)
 
+    def _denoise(self, pipe, items: list, make_kwargs) -> torch.Tensor:
+        """Latents from ``pipe`` for ``items``, batched; ``make_kwargs(part)`` gives the pipeline's arguments."""
+        return self._batched(lambda part: pipe(**make_kwargs(part), output_type="latent").images, items)
+
     def _weights(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
         return torch.tensor([s.genre_weights for s in specs], dtype=torch.float32)
 
-    def _noise(self, seed: int, n: int = 1) -> torch.Tensor:
-        shape = (n, self.pipe.unet.config.in_channels, self.gen_h // self.pipe.vae_scale_factor, self.gen_w // self.pipe.vae_scale_factor)
+    def _noise(self, seed: int) -> torch.Tensor:
+        """The fixed noise of a section (seed), (1, C, h, w)."""
+        shape = (1, self.pipe.unet.config.in_channels, self.gen_h // self.pipe.vae_scale_factor, self.gen_w // self.pipe.vae_scale_factor)
         return torch.randn(shape, generator=self._generator("noise", seed)).to(self.device, self.dtype)
 
     def _txt2img(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
@@ -308,7 +313,7 @@ class DiffusionRenderer:
             return dict(**self.conditioning(self._weights(part)), latents=torch.cat([self._noise(s.seed) for s in part]),
                         num_inference_steps=self.settings.steps, guidance_scale=self.settings.guidance_scale,
                         height=self.gen_h, width=self.gen_w)
-        return self._call(self.pipe, list(specs), kwargs)
+        return self._denoise(self.pipe, list(specs), kwargs)
 
     @torch.no_grad()
     def prepare(self, specs: Sequence[FrameSpec]) -> None:
@@ -335,7 +340,7 @@ class DiffusionRenderer:
                             num_inference_steps=steps, guidance_scale=self.settings.guidance_scale,
                             generator=[self._generator("keyframe", seed, specs[p].index) for p in part])
 
-            for p, latent in zip(members, self._call(self.img2img, members, kwargs)):
+            for p, latent in zip(members, self._denoise(self.img2img, members, kwargs)):
                 self._keyframes[specs[p].index] = latent
 
     # ------------------------------------------------------------------ frames
@@ -358,19 +363,11 @@ class DiffusionRenderer:
     @torch.no_grad()
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents -> pictures (B, 3, gen_h, gen_w) in [0, 1], float32."""
-        outs, i = [], 0
-        while i < len(latents):
-            part = latents[i : i + self._batch]
-            try:
-                image = self.decoder.decode(part.to(self.dtype) / self.decoder.config.scaling_factor).sample
-                outs.append(((image.float() + 1.0) / 2.0).clamp(0.0, 1.0))
-                i += len(part)
-            except torch.cuda.OutOfMemoryError:
-                if self._batch == 1:
-                    raise
-                torch.cuda.empty_cache()
-                self._batch = max(1, self._batch // 2)
-        return torch.cat(outs)
+        def decode(part: torch.Tensor) -> torch.Tensor:
+            image = self.decoder.decode(part.to(self.dtype) / self.decoder.config.scaling_factor).sample
+            return ((image.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+        return self._batched(decode, latents)
 
     def _camera(self, pictures: torch.Tensor, specs: Sequence[FrameSpec]) -> torch.Tensor:
         """Warp by each spec's zoom and shake, resample to the output size, add drop light and flash -> uint8 (B, H, W, 3)."""
