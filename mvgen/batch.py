@@ -94,6 +94,11 @@ class Job(BaseModel):
     format: str
     clip: str
 
+    def result(self, status: str, seconds: float = 0.0, error: BaseException | None = None) -> dict:
+        """This job's :class:`JobResult` as a dict."""
+        return dict(output=self.output, track=self.track, format=self.format, clip=self.clip, status=status, seconds=seconds,
+                    error=None if error is None else _error_text(error))
+
 
 def _where(loc: tuple) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
@@ -255,13 +260,12 @@ def render_job(job: dict, analysis: dict, threads: int | None = None, progress=N
     import torch
 
     from mvgen.analysis import Analysis
-    from mvgen.render import RenderSettings, render_video
+    from mvgen.render import RenderSettings, StaleWorkError, render_video
 
     if threads:
         torch.set_num_threads(threads)
     job = Job.model_validate(job)
     started = time.perf_counter()
-    result = dict(output=job.output, track=job.track, format=job.format, clip=job.clip)
     try:
         settings = RenderSettings(**job.settings)
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
@@ -276,15 +280,13 @@ def render_job(job: dict, analysis: dict, threads: int | None = None, progress=N
 
         try:
             render_video(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
-        except MvgenError as exc:
-            if "other settings" not in str(exc):
-                raise
-            render_video(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)  # a stale work folder
-        return {**result, "status": "done", "seconds": time.perf_counter() - started}
+        except StaleWorkError:  # left by a run with other settings: start over
+            render_video(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
+        return job.result("done", time.perf_counter() - started)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - one failing job must not stop the others
-        return {**result, "status": "failed", "seconds": time.perf_counter() - started, "error": _error_text(exc)}
+        return job.result("failed", time.perf_counter() - started, exc)
 
 
 def default_workers(n_jobs: int) -> int:
@@ -314,7 +316,7 @@ def run_batch(
     todo = []
     for job in jobs:
         if Path(job.output).is_file():
-            results.append(JobResult(output=job.output, track=job.track, format=job.format, clip=job.clip, status="skipped"))
+            results.append(JobResult.model_validate(job.result("skipped")))
         else:
             todo.append(job)
     total = len(jobs)
@@ -359,8 +361,32 @@ def _by_track(jobs: list[Job]) -> dict[str, list[Job]]:
     return grouped
 
 
-def _failed_track(jobs: list[Job], exc: BaseException) -> list[dict]:
-    return [dict(output=j.output, track=j.track, format=j.format, clip=j.clip, status="failed", error=_error_text(exc)) for j in jobs]
+def _schedule(jobs: list[Job], submit_analysis, submit_render, wait, get, finished, partial, progress) -> None:
+    """Analyze each track once, then render its jobs with that analysis, as results come in.
+
+    The executor supplies ``submit_analysis(track)`` and ``submit_render(job, analysis)`` (both
+    return handles), ``wait(handles) -> finished handles`` (returning within a fraction of a second)
+    and ``get(handle)`` (the result, or raises the task's error). A failed analysis fails its
+    track's jobs and a crashed render its own job; the others go on.
+    """
+    grouped = _by_track(jobs)
+    pending = {submit_analysis(track): ("analysis", track) for track in grouped}
+    while pending:
+        done = wait(list(pending))
+        _drain(progress, partial)
+        for handle in done:
+            kind, payload = pending.pop(handle)
+            try:
+                value = get(handle)
+            except Exception as exc:  # noqa: BLE001 - this track or job fails, the others go on
+                for job in grouped[payload] if kind == "analysis" else [payload]:
+                    finished(job.result("failed", error=exc))
+                continue
+            if kind == "analysis":
+                for job in grouped[payload]:
+                    pending[submit_render(job, value)] = ("render", job)
+            else:
+                finished(value)
 
 
 def _drain(queue, partial: Callable[[str, int, int], None]) -> None:
@@ -374,39 +400,25 @@ def _drain(queue, partial: Callable[[str, int, int], None]) -> None:
 
 
 def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict], None], partial: Callable[[str, int, int], None]) -> None:
-    """Processes on this machine (spawned: torch and forked threads do not mix); each track analyzed once."""
+    """Processes on this machine (spawned: torch and forked threads do not mix)."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    grouped = _by_track(jobs)
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         progress = manager.Queue()
-        pending = {pool.submit(analyze_track, track): ("analysis", track) for track in grouped}
         try:
-            while pending:
-                done, _ = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
-                _drain(progress, partial)
-                for future in done:
-                    kind, payload = pending.pop(future)
-                    if kind == "analysis":
-                        try:
-                            analysis = future.result()
-                        except Exception as exc:  # noqa: BLE001 - this track fails, the others go on
-                            for result in _failed_track(grouped[payload], exc):
-                                finished(result)
-                            continue
-                        for job in grouped[payload]:
-                            pending[pool.submit(render_job, job.model_dump(), analysis, threads, progress)] = ("render", job)
-                    else:
-                        try:
-                            finished(future.result())
-                        except Exception as exc:  # noqa: BLE001 - a crashed worker process
-                            finished(_failed_track([payload], exc)[0])
+            _schedule(
+                jobs,
+                submit_analysis=lambda track: pool.submit(analyze_track, track),
+                submit_render=lambda job, analysis: pool.submit(render_job, job.model_dump(), analysis, threads, progress),
+                wait=lambda handles: wait(handles, timeout=0.3, return_when=FIRST_COMPLETED)[0],
+                get=lambda future: future.result(),
+                finished=finished, partial=partial, progress=progress,
+            )
         except KeyboardInterrupt:
-            for future in pending:
-                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
@@ -430,27 +442,28 @@ def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Calla
         gpus = ray.cluster_resources().get("GPU", 0) > 0
         analyze_remote = ray.remote(num_cpus=1)(analyze_track)
         render_remote = ray.remote(num_gpus=1, num_cpus=1)(render_job) if gpus else ray.remote(num_cpus=1)(render_job)
-        grouped = _by_track(jobs)
-        pending = {analyze_remote.remote(track): ("analysis", track) for track in grouped}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.3)
-            _drain(progress, partial)
-            for ref in done:
-                kind, payload = pending.pop(ref)
-                if kind == "analysis":
-                    try:
-                        analysis_ref = ray.put(ray.get(ref))
-                    except Exception as exc:  # noqa: BLE001
-                        for result in _failed_track(grouped[payload], getattr(exc, "cause", None) or exc):
-                            finished(result)
-                        continue
-                    for job in grouped[payload]:
-                        pending[render_remote.remote(job.model_dump(), analysis_ref, None, progress)] = ("render", job)
-                else:
-                    try:
-                        finished(ray.get(ref))
-                    except Exception as exc:  # noqa: BLE001 - a worker died
-                        finished(_failed_track([payload], exc)[0])
+
+        def get(ref):
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # the task's own error, not Ray's wrapper
+                raise exc.cause if isinstance(exc.cause, Exception) else exc from None
+
+        shared: dict[int, tuple] = {}  # one object-store copy of each analysis for all its track's jobs
+
+        def submit_render(job: Job, analysis: dict):
+            if id(analysis) not in shared:
+                shared[id(analysis)] = (analysis, ray.put(analysis))  # holding it keeps its id unique
+            return render_remote.remote(job.model_dump(), shared[id(analysis)][1], None, progress)
+
+        _schedule(
+            jobs,
+            submit_analysis=analyze_remote.remote,
+            submit_render=submit_render,
+            wait=lambda refs: ray.wait(refs, num_returns=1, timeout=0.3)[0],
+            get=get,
+            finished=finished, partial=partial, progress=progress,
+        )
     finally:
         if started_here:
             ray.shutdown()

@@ -24,6 +24,10 @@ from mvgen.assemble import ChunkWriter, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 
+class StaleWorkError(MvgenError):
+    """``resume=True`` found a work folder made with other settings."""
+
+
 #: Aspect presets: (width units, height units).
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
 
@@ -109,6 +113,13 @@ def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float,
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _save_manifest(path: Path, manifest: dict) -> None:
+    # written whole and renamed, so an interruption never leaves half a manifest
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, path)
+
+
 def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
     track = Path(track)
     suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
@@ -164,12 +175,12 @@ def render_video(
     manifest_path = work / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if resume and manifest_path.is_file() else None
     if manifest is not None and manifest.get("key") != key:
-        raise MvgenError("the unfinished render here was made with other settings; run without --resume to start over", work)
+        raise StaleWorkError("the unfinished render here was made with other settings; run without --resume to start over", work)
     if manifest is None:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         manifest = {"key": key, "settings": settings.model_dump(), "window": window, "done": []}
-        manifest_path.write_text(json.dumps(manifest, indent=1))
+        _save_manifest(manifest_path, manifest)
 
     n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
     chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
@@ -190,9 +201,7 @@ def render_video(
                 if on_progress is not None:
                     on_progress(done, len(specs))
         manifest["done"].append(c)
-        tmp = manifest_path.with_suffix(".part")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, manifest_path)
+        _save_manifest(manifest_path, manifest)
     mux(chunks, track, window[0], len(specs), settings.fps, out)
     shutil.rmtree(work, ignore_errors=True)
     return out
