@@ -64,6 +64,14 @@ def _fail(message: str, exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
+def _analyze(track: Path, **kwargs):
+    """The track's analysis (cached), with a spinner while it runs."""
+    from mvgen.analysis import analyze as run_analysis
+
+    with err.status(f"analyzing {track}"):
+        return run_analysis(track, **kwargs)
+
+
 def _fmt_time(t_s: float) -> str:
     minutes, seconds = divmod(t_s, 60.0)
     return f"{int(minutes)}:{seconds:05.2f}"
@@ -99,10 +107,7 @@ def analyze(
     no_profile: bool = typer.Option(False, "--no-profile", help="Skip the sub-genre profile."),
 ) -> None:
     """Find tempo, beats, downbeats, drops, sections and the sub-genre profile of a track."""
-    from mvgen.analysis import analyze as run_analysis
-
-    with err.status(f"analyzing {track}"):
-        analysis = run_analysis(track, use_cache=not no_cache, classifier=False if no_profile else model)
+    analysis = _analyze(track, use_cache=not no_cache, classifier=False if no_profile else model)
     print_analysis(analysis)
     if json_path is not None:
         analysis.save(json_path)
@@ -233,11 +238,9 @@ def timeline(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id (default: the bundled one)."),
 ) -> None:
     """Print the genre timeline of a track (sections with their dominant sub-genres) and draw it as a PNG."""
-    from mvgen.analysis import analyze as run_analysis
     from mvgen.timeline import format_timeline, plot_timeline
 
-    with err.status(f"analyzing {track}"):
-        analysis = run_analysis(track, classifier=model)
+    analysis = _analyze(track, classifier=model)
     out.print(format_timeline(analysis), markup=False, highlight=False)
     written = plot_timeline(analysis, png or track.with_name(track.name + ".timeline.png"))
     out.print(f"timeline written to {written}")
@@ -269,7 +272,6 @@ def render(
     """Render a music video synced to the track (default: the procedural renderer, no model weights needed)."""
     from pydantic import ValidationError
 
-    from mvgen.analysis import analyze as run_analysis
     from mvgen.diffusion import DEFAULT_MODEL
     from mvgen.render import RenderSettings, render_video
     from mvgen.styles import load_styles
@@ -284,8 +286,7 @@ def render(
         flag = flags.get(field, field.removeprefix("diffusion."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
     load_styles(settings.styles)  # style errors before the analysis, not after it
-    with err.status(f"analyzing {track}"):
-        analysis = run_analysis(track)
+    analysis = _analyze(track)
     with _progress() as progress:
         task = progress.add_task("rendering", total=None)
         try:
@@ -342,11 +343,9 @@ def preview(
     video: Optional[Path] = typer.Option(None, "--video", help="A rendered video to play instead of the audio (linked, not embedded)."),
 ) -> None:
     """Write an offline HTML page: the genre timeline with a player that follows it and seeks on click."""
-    from mvgen.analysis import analyze as run_analysis
     from mvgen.preview import write_preview
 
-    with err.status(f"analyzing {track}"):
-        analysis = run_analysis(track)
+    analysis = _analyze(track)
     out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis)}")
 
 

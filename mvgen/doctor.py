@@ -20,16 +20,16 @@ class Check:
     fix: str = ""
 
 
-def _package(name: str, dist: str | None = None, fix: str = "") -> Check:
+def _package(name: str, dist: str | None = None, fix: str = "", required: bool = True) -> Check:
     try:
         version = importlib.metadata.version(dist or name)
     except importlib.metadata.PackageNotFoundError:
-        return Check(name, False, "not installed", fix=fix or f"pip install {dist or name}")
+        return Check(name, False, "not installed", required=required, fix=fix or f"pip install {dist or name}")
     try:
         __import__(name)
     except Exception as exc:  # an installed but broken package is as bad as a missing one
-        return Check(name, False, f"{version}, but import fails: {exc.__class__.__name__}: {exc}", fix=f"pip install --force-reinstall {dist or name}")
-    return Check(name, True, version)
+        return Check(name, False, f"{version}, but import fails: {exc.__class__.__name__}: {exc}", required=required, fix=f"pip install --force-reinstall {dist or name}")
+    return Check(name, True, version, required=required)
 
 
 def _cuda() -> Check:
@@ -89,8 +89,8 @@ def _diffusion_model() -> Check:
 def run_checks() -> list[Check]:
     """All checks, in report order."""
     checks = [_package("torch"), _package("nnAudio", "nnAudio"), _package("librosa"), _package("diffusers"), _package("transformers"), _package("soundfile")]
-    ray = _package("ray", fix="pip install 'mvgen[ray]' (only mvgen batch --executor ray needs it)")
-    checks += [_cuda(), _ffmpeg(), _classifier(), _diffusion_model(), Check(ray.name, ray.ok, ray.detail, required=False, fix=ray.fix)]
+    checks += [_cuda(), _ffmpeg(), _classifier(), _diffusion_model(),
+               _package("ray", fix="pip install 'mvgen[ray]' (only mvgen batch --executor ray needs it)", required=False)]
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)

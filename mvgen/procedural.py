@@ -34,6 +34,7 @@ _MASK = 0xFFFFFFFF
 _TAU = 2.0 * math.pi
 _MAX_PIXELS = 1280 * 720 * 4  # frames are rendered in slices of at most this many pixels
 _GAMMA_LUT = 1 << 16
+_PARTICLE_RATE = 3.0  # particle cells per second (fixed, see the module docstring)
 _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 
 
@@ -56,6 +57,11 @@ def _blur_last(x: torch.Tensor) -> torch.Tensor:
     n, r = x.shape[-1], len(_BLUR_TAPS) // 2
     padded = F.pad(x, (r, r), mode="replicate")
     return sum(k * padded[..., i : i + n] for i, k in enumerate(_BLUR_TAPS))
+
+
+def _particle_cells(speed):
+    """Particle cells per unit of log radius: fewer when faster, so the apparent velocity follows ``speed``."""
+    return _PARTICLE_RATE / (3.3 * speed)
 
 
 def _interleave(planar: torch.Tensor) -> torch.Tensor:
@@ -118,7 +124,7 @@ class ProceduralRenderer:
         # rows of the particle hash table: log(1e-4) .. log(the largest radius the camera can show)
         # at the densest cell spacing; a fixed size keeps the graph static
         rmax = half_diag / _ZOOM_MIN + 2.0
-        self._particle_rows = int(math.ceil((math.log(rmax) - math.log(1e-4)) * 3.0 / (3.3 * _SPEED_MIN))) + 4
+        self._particle_rows = int(math.ceil((math.log(rmax) - math.log(1e-4)) * _particle_cells(_SPEED_MIN))) + 4
         self._compiled = torch.compile(self._frames, dynamic=False) if compile else None
         self._compiled_batch = 0
 
@@ -350,8 +356,8 @@ class ProceduralRenderer:
         lr = torch.log(r + 1e-4)
         inten = torch.zeros_like(r)
         cpos = torch.zeros_like(r)
-        rate = 3.0  # cells per second (fixed, see the module docstring)
-        nr = rate / (3.3 * speed)  # cells per unit of log radius -> velocity follows speed
+        rate = _PARTICLE_RATE
+        nr = _particle_cells(speed)
         present = 0.25 + 0.6 * dens
         rows = self._particle_rows
         for layer, na in enumerate((36, 60)):
