@@ -21,7 +21,7 @@ from torch import nn
 
 from mvgen.checkpoints import CONFIG_NAME, DEFAULT_MODEL, WEIGHTS_NAME, default_checkpoint, resolve_checkpoint  # noqa: F401 - re-exported
 from mvgen.errors import MvgenError
-from mvgen.genres import GENRES
+from mvgen.genres import GENRES, smooth_over_time
 
 
 
@@ -228,9 +228,7 @@ def smooth_profile(probabilities: np.ndarray, step_s: float, smooth_s: float = 3
     width = max(1, int(round(smooth_s / step_s)))
     if width == 1 or len(probabilities) < 2:
         return probabilities
-    kernel = np.ones(width) / width
-    padded = np.pad(probabilities, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
-    smoothed = np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(probabilities.shape[1])], axis=1)
+    smoothed = smooth_over_time(probabilities, np.ones(width) / width)
     return smoothed / smoothed.sum(axis=1, keepdims=True)
 
 

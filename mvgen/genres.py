@@ -72,3 +72,11 @@ def weights_to_vector(weights: Mapping[str, float]) -> np.ndarray:
     if total <= 0:
         raise ValueError("genre weights must have a positive sum")
     return vector / total
+
+
+def smooth_over_time(probabilities: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Each sub-genre column of ``probabilities`` (shape ``(N, G)``, one row per time step) convolved
+    with a symmetric ``kernel`` (weights per step), edges held; shape kept, rows not renormalized."""
+    k = len(kernel)
+    padded = np.pad(probabilities, ((k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(probabilities.shape[1])], axis=1)

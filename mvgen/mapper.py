@@ -14,7 +14,7 @@ import numpy as np
 
 from mvgen.analysis import Analysis
 from mvgen.framespec import FrameSpec
-from mvgen.genres import GENRES
+from mvgen.genres import GENRES, smooth_over_time
 
 #: Pulse height on the frame nearest a downbeat and on other beats.
 DOWNBEAT_PULSE = 1.0
@@ -54,9 +54,7 @@ def genre_weights_at(analysis: Analysis, times_s: np.ndarray, smooth_s: float = 
         sigma = smooth_s / step
         radius = int(np.ceil(3 * sigma))
         kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        kernel /= kernel.sum()
-        padded = np.pad(p, ((radius, radius), (0, 0)), mode="edge")
-        p = np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(p.shape[1])], axis=1)
+        p = smooth_over_time(p, kernel / kernel.sum())
     weights = np.stack([np.interp(times_s, t, p[:, j]) for j in range(p.shape[1])], axis=1)
     weights = np.clip(weights, 0.0, None)
     return weights / weights.sum(axis=1, keepdims=True)
