@@ -69,6 +69,31 @@ def tiny_pipeline(folder: str | os.PathLike, seed: int = 0) -> Path:
     return folder
 
 
+def tiny_sdxl_pipeline(folder: str | os.PathLike, seed: int = 0) -> Path:
+    """Save a tiny random SDXL pipeline (two text encoders, pooled and time conditioning) to ``folder``."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    tokenizer = byte_tokenizer(folder / "_tokenizer_src")
+    n = len(tokenizer)
+    text = CLIPTextConfig(vocab_size=n, bos_token_id=n - 2, eos_token_id=n - 1, pad_token_id=n - 1, hidden_size=32, intermediate_size=64,
+                          num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77, projection_dim=32, hidden_act="gelu")
+    unet = UNet2DConditionModel(
+        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64), norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=64, attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 1),
+        addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=32 + 6 * 8,
+    )
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=64)
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing", steps_offset=1)
+    StableDiffusionXLPipeline(vae=vae, text_encoder=CLIPTextModel(text), text_encoder_2=CLIPTextModelWithProjection(text), tokenizer=tokenizer,
+                              tokenizer_2=tokenizer, unet=unet, scheduler=scheduler).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 def sd_turbo_pipeline(tokenizer_dir: str | os.PathLike, seed: int = 0):
     """The SD-turbo architecture (Stable Diffusion 2.1 at 512 px) with random weights, in memory."""
     return _pipeline(

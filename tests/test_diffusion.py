@@ -207,3 +207,20 @@ def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     result = run_cli("render", track, "-o", cli_out, "--renderer", "diffusion", "--model", tiny_model, "--diffusion-size", "32", "--size", "64", "--end", "2", "--fps", "10")
     assert result.returncode == 0, result.stderr
     assert probe_video(cli_out)["n_frames"] == 20
+
+
+def test_sdxl_family_pipeline(styles, tmp_path):
+    """SDXL (and SDXL-Turbo) pipelines: two text encoders, so the blend covers the pooled embedding too."""
+    from mvgen.random_pipelines import tiny_sdxl_pipeline
+
+    model = tiny_sdxl_pipeline(tmp_path / "tiny-sdxl")
+    r = DiffusionRenderer(styles, W, H, DiffusionSettings(model=str(model), size=32), device="cpu")
+    assert type(r.pipe).__name__ == "StableDiffusionXLPipeline"
+    pooled = r._embeddings["pooled_prompt_embeds"]
+    mix = torch.zeros(1, 8)
+    mix[0, 1], mix[0, 2] = 0.7, 0.3
+    torch.testing.assert_close(r.conditioning(mix)["pooled_prompt_embeds"][0], 0.7 * pooled[1] + 0.3 * pooled[2])
+    specs = specs_for(analysis(), styles, end_s=2.0)
+    r.prepare(specs)
+    frames = r.render(specs)
+    assert frames.shape == (len(specs), H, W, 3) and frames.float().std() > 5
