@@ -38,8 +38,21 @@ def byte_tokenizer(folder: str | os.PathLike):
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
 
+#: The VAE of the tiny pipelines: 2x downscaling, 4 latent channels.
+_TINY_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
+                 down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=64)
+
+
+def _turbo_scheduler():
+    """SD-turbo's scheduler: Euler with trailing timesteps (so one or two steps start at pure noise)."""
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
+                                  num_train_timesteps=1000, steps_offset=1)
+
+
 def _pipeline(unet_kwargs: dict, vae_kwargs: dict, text_kwargs: dict, tokenizer_dir: Path, seed: int):
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
@@ -47,8 +60,7 @@ def _pipeline(unet_kwargs: dict, vae_kwargs: dict, text_kwargs: dict, tokenizer_
     unet = UNet2DConditionModel(**unet_kwargs)
     vae = AutoencoderKL(**vae_kwargs)
     text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), bos_token_id=len(tokenizer) - 2, eos_token_id=len(tokenizer) - 1, pad_token_id=len(tokenizer) - 1, **text_kwargs))
-    # SD-turbo's scheduler: Euler with trailing timesteps (so one or two steps start at pure noise)
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing", num_train_timesteps=1000, steps_offset=1)
+    scheduler = _turbo_scheduler()
     return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
@@ -60,8 +72,7 @@ def tiny_pipeline(folder: str | os.PathLike, seed: int = 0) -> Path:
         unet_kwargs=dict(sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
                          down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
                          cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8),
-        vae_kwargs=dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=64),
+        vae_kwargs=_TINY_VAE,
         text_kwargs=dict(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77, projection_dim=32),
         tokenizer_dir=folder / "_tokenizer_src",
         seed=seed,
@@ -71,7 +82,7 @@ def tiny_pipeline(folder: str | os.PathLike, seed: int = 0) -> Path:
 
 def tiny_sdxl_pipeline(folder: str | os.PathLike, seed: int = 0) -> Path:
     """Save a tiny random SDXL pipeline (two text encoders, pooled and time conditioning) to ``folder``."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     folder = Path(folder)
@@ -86,9 +97,8 @@ def tiny_sdxl_pipeline(folder: str | os.PathLike, seed: int = 0) -> Path:
         cross_attention_dim=64, attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 1),
         addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=32 + 6 * 8,
     )
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=64)
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing", steps_offset=1)
+    vae = AutoencoderKL(**_TINY_VAE)
+    scheduler = _turbo_scheduler()
     StableDiffusionXLPipeline(vae=vae, text_encoder=CLIPTextModel(text), text_encoder_2=CLIPTextModelWithProjection(text), tokenizer=tokenizer,
                               tokenizer_2=tokenizer, unet=unet, scheduler=scheduler).save_pretrained(folder, safe_serialization=True)
     return folder
