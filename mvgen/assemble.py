@@ -16,13 +16,87 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 
+#: Colour tags of every video: BT.709 primaries, transfer and matrix at limited ("tv") range, the
+#: HD convention players assume (untagged, a BT.601 conversion shows shifted hues in browsers).
+COLOUR_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv"]
 #: Encoder settings shared by every chunk (they must match for a stream-copy concatenation).
-VIDEO_CODEC = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-g", "60"]
+VIDEO_CODEC = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-g", "60", *COLOUR_TAGS]
 AUDIO_CODEC = ["-c:a", "aac", "-b:a", "256k"]
+#: Pixel formats :class:`ChunkWriter` takes: frames of ``(H, W, 3)`` interleaved RGB bytes, or
+#: ``H * W * 3 // 2`` bytes of BT.709 limited-range Y'CbCr 4:2:0 planes (Y, then Cb, then Cr), which
+#: the encoder takes as they are (no conversion in ffmpeg, half the bytes through the pipe).
+PIX_FMTS = ("rgb24", "yuv420p")
+
+
+def frame_shape(pix_fmt: str, width: int, height: int) -> tuple[int, ...]:
+    """Shape of one frame of ``pix_fmt`` (see :data:`PIX_FMTS`); width and height must be even for yuv420p."""
+    if pix_fmt == "rgb24":
+        return (height, width, 3)
+    if pix_fmt == "yuv420p":
+        return (height * width * 3 // 2,)
+    raise ValueError(f"pix_fmt must be one of {', '.join(PIX_FMTS)}, got {pix_fmt!r}")
+
+
+def _upsample(padded: torch.Tensor, factor: int, dim: int) -> torch.Tensor:
+    """Bilinear upsampling (align_corners=False) by an integer ``factor`` of axis ``dim`` (-1 or -2)
+    of planes padded by one edge pixel on both sides of that axis; the padding is dropped. Each
+    output phase is a fixed two-tap blend of neighbours, interleaved by a reshape: compiled on a
+    CPU this is several times faster than ``F.interpolate``'s per-pixel index arithmetic."""
+    n = padded.shape[dim] - 2
+    x = padded.narrow(dim, 1, n)
+    phases = []
+    for j in range(factor):
+        offset = (j + 0.5) / factor - 0.5  # source position of this phase, relative to its pixel
+        neighbour = padded.narrow(dim, 0 if offset < 0 else 2, n)
+        phases.append(x + (neighbour - x) * abs(offset))
+    shape = list(x.shape)
+    shape[dim] = n * factor
+    return torch.stack(phases, dim=dim).reshape(shape)
+
+
+def resize_planes(planes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize ``(..., h, w)`` planes to ``size`` = (H, W): unchanged, a 2x2 mean (halving), an exact
+    integer bilinear upsampling, or ``F.interpolate`` (bilinear) for any other ratio."""
+    h, w = planes.shape[-2:]
+    H, W = size
+    if (h, w) == (H, W):
+        return planes
+    if (h, w) == (2 * H, 2 * W):
+        return F.avg_pool2d(planes.reshape(-1, h, w), 2).reshape(*planes.shape[:-2], H, W)
+    lead = planes.shape[:-2]
+    if H % h == 0 and W % w == 0:
+        # edges held: padded once, so the row pass keeps the column padding the column pass needs
+        padded = F.pad(planes.reshape(-1, h, w), (1, 1, 1, 1), mode="replicate").reshape(*lead, h + 2, w + 2)
+        return _upsample(_upsample(padded, H // h, -2), W // w, -1)
+    return F.interpolate(planes.reshape(1, -1, h, w), size=size, mode="bilinear", align_corners=False).reshape(*lead, H, W)
+
+
+def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> torch.Tensor:
+    """Display-referred (gamma-encoded) planar R'G'B' -> uint8 frames for :class:`ChunkWriter`.
+
+    ``rgb``: float ``(3, B, h, w)`` in [0, 1] at any size (a renderer's drawing size); it is
+    resized to ``width`` x ``height``. Returns ``(B, *frame_shape(pix_fmt, width, height))``.
+    For yuv420p the conversion comes first, so luma is resized to the frame and chroma to half of
+    it (a renderer drawing at half size gives chroma at its own resolution, untouched).
+    """
+    frame_shape(pix_fmt, width, height)  # checks pix_fmt
+    if pix_fmt == "rgb24":
+        img = resize_planes(rgb, (height, width))
+        return (img * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
+    r, g, b = rgb.unbind(0)  # not clamped here: a clamped copy would be stored; the quantization clamps
+    luma = 0.2126 * r + 0.7152 * g + 0.0722 * b  # BT.709
+    chroma = torch.stack([(b - luma) / 1.8556, (r - luma) / 1.5748])
+    # limited range, rounded; each plane quantized before the concatenation, so no float copy of the frame is made
+    luma = (resize_planes(luma, (height, width)) * 219.0 + 16.5).clamp(0, 255).to(torch.uint8)
+    chroma = (resize_planes(chroma, (height // 2, width // 2)) * 224.0 + 128.5).clamp(0, 255).to(torch.uint8)
+    B = rgb.shape[1]
+    return torch.cat([luma.reshape(B, -1), chroma[0].reshape(B, -1), chroma[1].reshape(B, -1)], dim=1)
 
 
 #: The encoder children get their own process group, so a terminal's Ctrl-C reaches only mvgen,
@@ -32,7 +106,7 @@ DETACHED = {"start_new_session": True} if os.name == "posix" else {"creationflag
 
 
 class ChunkWriter:
-    """Writes ``(H, W, 3)`` uint8 RGB frames to one H.264 file through an ffmpeg pipe.
+    """Writes uint8 frames (``rgb24`` or ``yuv420p``, see :data:`PIX_FMTS`) to one H.264 file through an ffmpeg pipe.
 
     A feeder thread writes to the pipe, so the caller draws the next frames while the encoder
     works on the last ones (at most ``queue_batches`` batches wait, which bounds memory). The file is
@@ -40,15 +114,22 @@ class ChunkWriter:
     inside a ``with`` block) removes it.
     """
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float, queue_batches: int = 3):
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float, queue_batches: int = 3, pix_fmt: str = "rgb24"):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".part.mp4")
-        self.width, self.height = width, height
+        self.width, self.height, self.pix_fmt = width, height, pix_fmt
+        self.frame_shape = frame_shape(pix_fmt, width, height)
         self.frames = 0
+        if pix_fmt == "yuv420p":
+            source, convert = [*COLOUR_TAGS, "-pix_fmt", "yuv420p"], []  # already BT.709: tagged, not converted
+        else:
+            # RGB with BT.709 primaries and transfer, converted with the matrix the tags promise (ffmpeg's default is BT.601)
+            source = [*COLOUR_TAGS[:4], "-pix_fmt", "rgb24"]
+            convert = ["-vf", "scale=out_color_matrix=bt709:out_range=tv"]
         args = [
             ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "pipe:0",
-            *VIDEO_CODEC, "-r", f"{fps}", "-an", str(self.tmp),
+            "-f", "rawvideo", *source, "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "pipe:0",
+            *convert, *VIDEO_CODEC, "-r", f"{fps}", "-an", str(self.tmp),
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, **DETACHED)
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
@@ -66,10 +147,10 @@ class ChunkWriter:
                 self._broken = True
 
     def write(self, frames: np.ndarray) -> None:
-        """Append frames, shape ``(B, H, W, 3)`` or ``(H, W, 3)``, dtype uint8."""
-        frames = np.ascontiguousarray(frames if frames.ndim == 4 else frames[None])
-        if frames.dtype != np.uint8 or frames.shape[1:] != (self.height, self.width, 3):
-            raise ValueError(f"frames must be uint8 of shape (B, {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
+        """Append frames, shape ``(B, *frame_shape)`` or ``frame_shape`` (:func:`frame_shape`), dtype uint8."""
+        frames = np.ascontiguousarray(frames if frames.ndim == len(self.frame_shape) + 1 else frames[None])
+        if frames.dtype != np.uint8 or frames.shape[1:] != self.frame_shape:
+            raise ValueError(f"{self.pix_fmt} frames must be uint8 of shape (B, {', '.join(map(str, self.frame_shape))}), got {frames.dtype} {frames.shape}")
         if self._broken:
             raise MvgenError(f"video encoder stopped: {self._stderr()}", self.path)
         self._queue.put(frames)
@@ -156,13 +237,14 @@ def probe_video(path: str | os.PathLike) -> dict:
     """Streams of a rendered file, read with ffmpeg itself (the imageio-ffmpeg wheel has no ffprobe).
 
     Returns ``width``, ``height``, ``fps``, ``n_frames`` (counted by decoding), ``duration_s``
-    (container), ``video_codec``, ``pix_fmt``, ``audio_codec`` (None if no audio).
+    (container), ``video_codec``, ``pix_fmt``, ``colour`` (the stream's tags as ffmpeg prints them,
+    e.g. ``"tv, bt709"``; None if untagged), ``audio_codec`` (None if no audio).
     """
     import re
 
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
     text = subprocess.run(args, capture_output=True, text=True).stderr
-    video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+).*?, ([\d.]+) fps", text)
+    video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\w+)(?:\(([^)]*)\))?, (\d+)x(\d+).*?, ([\d.]+) fps", text)
     if video is None:
         raise MvgenError("no video stream found", path)
     audio = re.search(r"Stream #0:\d+.*?: Audio: (\w+)", text)
@@ -171,9 +253,10 @@ def probe_video(path: str | os.PathLike) -> dict:
     return {
         "video_codec": video.group(1),
         "pix_fmt": video.group(2),
-        "width": int(video.group(3)),
-        "height": int(video.group(4)),
-        "fps": float(video.group(5)),
+        "colour": ", ".join(t for t in (video.group(3) or "").split(", ") if t not in ("", "progressive")) or None,
+        "width": int(video.group(4)),
+        "height": int(video.group(5)),
+        "fps": float(video.group(6)),
         "n_frames": int(frames[-1]) if frames else 0,
         "duration_s": int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else 0.0,
         "audio_codec": audio.group(1) if audio else None,

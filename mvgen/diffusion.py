@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
+from mvgen.assemble import encode_pixels, frame_shape
 from mvgen.errors import MvgenError
 from mvgen.framespec import FrameSpec
 from mvgen.genres import GENRES
@@ -370,7 +371,7 @@ class DiffusionRenderer:
         return self._batched(decode, latents)
 
     def _camera(self, pictures: torch.Tensor, specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """Warp by each spec's zoom and shake, resample to the output size, add drop light and flash -> uint8 (B, H, W, 3)."""
+        """Warp by each spec's zoom and shake, resample to the output size, add drop light and flash -> planar (3, B, H, W) in [0, 1]."""
         B = len(specs)
         zoom = torch.tensor([max(s.zoom, 1e-3) for s in specs], device=pictures.device)
         # shake is in units of the frame height; affine_grid's units are half the frame
@@ -385,12 +386,13 @@ class DiffusionRenderer:
         flash = torch.tensor([min(max(s.flash, 0.0), 1.0) * 0.6 for s in specs], device=img.device).view(-1, 1, 1, 1)
         img = (img * (1.0 + 0.25 * burst)).clamp(0.0, 1.0)
         img = img + (1.0 - img) * flash
-        return (img * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        return img.transpose(0, 1)
 
     @torch.no_grad()
-    def render(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """One uint8 ``(B, H, W, 3)`` frame per spec, on :attr:`device`."""
+    def render(self, specs: Sequence[FrameSpec], pix_fmt: str = "rgb24") -> torch.Tensor:
+        """One uint8 frame per spec on :attr:`device`: ``(B, H, W, 3)`` RGB, or for ``pix_fmt="yuv420p"``
+        the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`mvgen.assemble.encode_pixels`)."""
         specs = list(specs)
         if not specs:
-            return torch.zeros((0, self.height, self.width, 3), dtype=torch.uint8, device=self.device)
-        return self._camera(self._decode(self._latents(specs)), specs)
+            return torch.zeros((0, *frame_shape(pix_fmt, self.width, self.height)), dtype=torch.uint8, device=self.device)
+        return encode_pixels(self._camera(self._decode(self._latents(specs)), specs), pix_fmt, self.width, self.height)

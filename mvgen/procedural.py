@@ -27,13 +27,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from mvgen.assemble import encode_pixels, frame_shape, resize_planes
 from mvgen.framespec import MOTIFS, FrameSpec
 
 _LUT = 1024  # entries in each frame's palette gradient
 _MASK = 0xFFFFFFFF
 _TAU = 2.0 * math.pi
 _MAX_PIXELS = 1280 * 720 * 4  # frames are rendered in slices of at most this many pixels
-_GAMMA_LUT = 1 << 16
 _PARTICLE_RATE = 3.0  # particle cells per second (fixed, see the module docstring)
 _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 
@@ -62,12 +62,6 @@ def _blur_last(x: torch.Tensor) -> torch.Tensor:
 def _particle_cells(speed):
     """Particle cells per unit of log radius: fewer when faster, so the apparent velocity follows ``speed``."""
     return _PARTICLE_RATE / (3.3 * speed)
-
-
-def _interleave(planar: torch.Tensor) -> torch.Tensor:
-    """(3, B, H, W) -> (B, H, W, 3). Outside the compiled graph: strided stores there would stop
-    its pixel loops from vectorizing."""
-    return planar.permute(1, 2, 3, 0).contiguous()
 
 
 def _hash(*parts: torch.Tensor) -> torch.Tensor:
@@ -118,8 +112,6 @@ class ProceduralRenderer:
         self._y = ys.view(1, -1, 1)
         self._vignette = (1.0 / (1.0 + 0.55 * (self._x**2 + self._y**2))) ** 1.5  # (1, H, W)
         self._chunk = max(1, _MAX_PIXELS // (self.width * self.height))
-        # display gamma (1 / 2.2) in 0..255, looked up; fine enough that dark gradients don't band
-        self._gamma = torch.linspace(0.0, 1.0, _GAMMA_LUT, device=self.device).pow(1.0 / 2.2) * 255.0
         half_diag = math.hypot(self._w, self._h) / 2 / s
         # rows of the particle hash table: log(1e-4) .. log(the largest radius the camera can show)
         # at the densest cell spacing; a fixed size keeps the graph static
@@ -140,12 +132,13 @@ class ProceduralRenderer:
         return self._compiled is not None and not self._compiled_batch
 
     @torch.no_grad()
-    def render(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """One ``uint8 (B, H, W, 3)`` frame per spec, on :attr:`device`."""
+    def render(self, specs: Sequence[FrameSpec], pix_fmt: str = "rgb24") -> torch.Tensor:
+        """One uint8 frame per spec on :attr:`device`: ``(B, H, W, 3)`` RGB, or for ``pix_fmt="yuv420p"``
+        the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`mvgen.assemble.encode_pixels`)."""
         specs = list(specs)
         if not specs:
-            return torch.zeros((0, self.height, self.width, 3), dtype=torch.uint8, device=self.device)
-        parts = [self._render(specs[i : i + self._chunk]) for i in range(0, len(specs), self._chunk)]
+            return torch.zeros((0, *frame_shape(pix_fmt, self.width, self.height)), dtype=torch.uint8, device=self.device)
+        parts = [self._render(specs[i : i + self._chunk], pix_fmt) for i in range(0, len(specs), self._chunk)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     # ---------------------------------------------------------------- internals
@@ -198,14 +191,14 @@ class ProceduralRenderer:
         idx = (_fract(c) * _LUT).long().clamp_(0, _LUT - 1) + base
         return lut_planar[:, idx]
 
-    def _render(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
+    def _render(self, specs: Sequence[FrameSpec], pix_fmt: str) -> torch.Tensor:
         p = self._params(specs)
         if self._compiled is None:
             # eager: skip motifs no frame of the batch uses (a host-side choice, so no device sync)
             used = tuple(any(s.motif_weights.get(m, 0.0) > 0 for s in specs) for m in MOTIFS)
             if not any(used):
                 used = tuple(m == "waves" for m in MOTIFS)
-            return _interleave(self._frames(p, used))
+            return self._frames(p, pix_fmt, used)
         # compiled: one fused graph draws every motif (weights may be 0) for a fixed batch size,
         # so a short last batch is padded rather than triggering a recompilation
         B = len(specs)
@@ -213,14 +206,14 @@ class ProceduralRenderer:
         if B < self._compiled_batch:
             p = {k: torch.cat([v, v[-1:].expand(self._compiled_batch - B, *v.shape[1:])]) for k, v in p.items()}
         try:
-            return _interleave(self._compiled(p)[:, :B])
+            return self._compiled(p, pix_fmt)[:B]
         except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to the same math, eagerly
             warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); rendering without it (slower)", RuntimeWarning, stacklevel=2)
             self._compiled = None
-            return _interleave(self._frames({k: v[:B] for k, v in p.items()}))
+            return self._frames({k: v[:B] for k, v in p.items()}, pix_fmt)
 
-    def _frames(self, p: dict[str, torch.Tensor], used: tuple[bool, ...] = (True,) * len(MOTIFS)) -> torch.Tensor:
-        """The whole per-pixel pipeline, planar (3, B, H, W) uint8; free of host syncs so it compiles to one graph."""
+    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, used: tuple[bool, ...] = (True,) * len(MOTIFS)) -> torch.Tensor:
+        """The whole per-pixel pipeline, uint8 frames in ``pix_fmt``; free of host syncs so it compiles to one graph."""
         # colour work is planar, (3, B, H, W), so per-pixel factors broadcast over the outer dimension
         B = p["zoom"].shape[0]
         S = self.scale
@@ -272,12 +265,11 @@ class ProceduralRenderer:
         # filmic tone mapping (ACES fit), display gamma, then the flash lifts towards white but
         # keeps the picture (a full white frame reads as a glitch, not as a light)
         img = (img * (2.51 * img + 0.03)) / (img * (2.43 * img + 0.59) + 0.14)
-        if (self._h, self._w) != (self.height, self.width):
-            img = F.interpolate(img, size=(self.height, self.width), mode="bilinear", align_corners=False)
-        img = self._gamma[(img.clamp(0.0, 1.0) * (_GAMMA_LUT - 1) + 0.5).long()]  # a table: pow is slow
-        flash = p["flash"].clamp(0.0, 1.0) * 0.6
-        img = img + (255.0 - img) * flash
-        return (img + 0.5).clamp(0, 255).to(torch.uint8)
+        img = img.clamp(1e-6, 1.0) ** (1.0 / 2.2)
+        img = img + (1.0 - img) * (p["flash"].clamp(0.0, 1.0) * 0.6)
+        # resized to the output in the encoder's pixel format: at half detail yuv420p chroma is
+        # already at its resolution and only luma is upscaled
+        return encode_pixels(img, pix_fmt, self.width, self.height)
 
     def _glow(self, emis: torch.Tensor) -> torch.Tensor:
         """A wide soft blur of planar (3, B, H, W) colours (pooling treats each plane alike)."""
@@ -288,8 +280,8 @@ class ProceduralRenderer:
         low = F.avg_pool2d(mid, f2, ceil_mode=True) if f2 > 1 else mid
         mid = self._blur(mid)
         low = self._blur(low)
-        mid = 0.6 * mid + 0.8 * F.interpolate(low, size=mid.shape[-2:], mode="bilinear", align_corners=False)
-        return F.interpolate(mid, size=(H, W), mode="bilinear", align_corners=False)
+        mid = 0.6 * mid + 0.8 * resize_planes(low, mid.shape[-2:])
+        return resize_planes(mid, (H, W))
 
     @staticmethod
     def _blur(x: torch.Tensor) -> torch.Tensor:

@@ -192,9 +192,10 @@ def render_video(
             if on_progress is not None:
                 on_progress(done, len(specs))
             continue
-        with ChunkWriter(chunk, width, height, settings.fps) as writer:
+        # the renderers draw the encoder's own pixel format, so ffmpeg only encodes
+        with ChunkWriter(chunk, width, height, settings.fps, pix_fmt="yuv420p") as writer:
             for b in range(0, len(part), settings.batch_frames):
-                frames = renderer.render(part[b : b + settings.batch_frames])
+                frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt="yuv420p")
                 status("rendering")
                 writer.write(frames.cpu().numpy())
                 done += len(part[b : b + settings.batch_frames])

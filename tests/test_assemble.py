@@ -4,8 +4,9 @@ import subprocess
 
 import numpy as np
 import pytest
+import torch
 
-from mvgen.assemble import ChunkWriter, mux, probe_video
+from mvgen.assemble import ChunkWriter, encode_pixels, frame_shape, mux, probe_video
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 
@@ -33,6 +34,24 @@ def test_chunks_concatenate_frame_exactly_with_the_audio(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c0.mp4", "c1.mp4", "c2.mp4", "out.mp4", "tone.wav"]
 
 
+@pytest.mark.parametrize("pix_fmt", ["rgb24", "yuv420p"])
+def test_colours_survive_encoding_and_are_tagged_bt709(tmp_path, pix_fmt):
+    """Known colours, written in either pixel format, decode to themselves; the stream says BT.709
+    limited range, so players convert it back with the matrix it was made with."""
+    colours = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [0.2, 0.5, 0.8], [0.05, 0.02, 0.1]], np.float32)
+    planar = torch.tensor(colours).t()[:, :, None, None].expand(3, len(colours), 32, 64)  # (3, B, h, w)
+    frames = encode_pixels(planar, pix_fmt, 64, 32)
+    assert frames.shape == (len(colours), *frame_shape(pix_fmt, 64, 32))
+    with ChunkWriter(tmp_path / "c.mp4", 64, 32, 30, pix_fmt=pix_fmt) as writer:
+        writer.write(frames.numpy())
+    info = probe_video(tmp_path / "c.mp4")
+    assert info["n_frames"] == len(colours) and info["pix_fmt"] == "yuv420p" and info["colour"] == "tv, bt709"
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "c.mp4"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    decoded = np.frombuffer(raw, np.uint8).reshape(-1, 32, 64, 3)[:, 8:24, 8:56].mean(axis=(1, 2))
+    assert np.abs(decoded - colours * 255).max() <= 4
+
+
 def test_failed_chunk_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         with ChunkWriter(tmp_path / "c.mp4", 64, 36, 30) as writer:
@@ -42,6 +61,12 @@ def test_failed_chunk_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         with ChunkWriter(tmp_path / "d.mp4", 64, 36, 30) as writer:
             writer.write(np.zeros((36, 64, 3), np.float32))
+    with pytest.raises(ValueError, match=r"yuv420p frames must be uint8 of shape \(B, 3456\)"):
+        with ChunkWriter(tmp_path / "e.mp4", 64, 36, 30, pix_fmt="yuv420p") as writer:
+            writer.write(np.zeros((2, 36, 64, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="pix_fmt must be one of rgb24, yuv420p"):
+        ChunkWriter(tmp_path / "f.mp4", 64, 36, 30, pix_fmt="nv12")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -67,7 +67,8 @@ def test_batch_equals_single_renders(renderer):
 
 
 def test_compiled_equals_eager():
-    """torch.compile fuses the same math: frames agree with eager ones, a short batch is padded."""
+    """torch.compile fuses the same math: frames agree with eager ones, a short batch is padded.
+    The encoder's format (yuv420p) is the one renders use."""
     specs = [spec(index=i, time_s=12.3 + i / 30, beat_phase=(0.2 * i) % 1, drop_burst=0.5 * (i == 1),
                   motif_weights={m: 1.0 for m in MOTIFS[i % 3 :: 2]}) for i in range(3)]
     eager = ProceduralRenderer(64, 36, device="cpu")
@@ -75,11 +76,33 @@ def test_compiled_equals_eager():
     assert compiled._compiled is not None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a compiler failure would warn and fall back
-        full, short = compiled.render(specs), compiled.render(specs[:2])
-    reference = eager.render(specs)
+        full, short = compiled.render(specs, "yuv420p"), compiled.render(specs[:2], "yuv420p")
+    reference = eager.render(specs, "yuv420p")
     assert (full.int() - reference.int()).abs().float().mean() < 0.5
     assert (full.int() - reference.int()).abs().max() <= 12  # fused float math rounds differently
     assert torch.equal(short, full[:2])
+
+
+@pytest.mark.parametrize("detail", [1.0, 0.5])
+def test_yuv420p_planes_match_the_rgb_frames(detail):
+    """The encoder's planes are the RGB frames in BT.709 limited range: luma at full size, chroma
+    at half (at detail 0.5, the drawn pixels themselves)."""
+    r = ProceduralRenderer(W, H, device="cpu", detail=detail)
+    specs = [spec(), spec(index=1, palette=RED, motif_weights={"grid": 1.0, "waves": 0.5})]
+    rgb = r.render(specs).float() / 255.0
+    yuv = r.render(specs, pix_fmt="yuv420p")
+    assert yuv.shape == (2, W * H * 3 // 2) and yuv.dtype == torch.uint8
+    luma = yuv[:, : W * H].view(2, H, W).float()
+    cb = yuv[:, W * H : W * H * 5 // 4].view(2, H // 2, W // 2).float()
+    cr = yuv[:, W * H * 5 // 4 :].view(2, H // 2, W // 2).float()
+    want_luma = 16.0 + 219.0 * (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2])
+    assert (luma - want_luma).abs().max() <= 1.5  # the same pixels, rounded once more
+    assert 16 <= luma.min() and luma.max() <= 235 and 16 <= cr.min() and cr.max() <= 240
+    half = lambda f: torch.nn.functional.avg_pool2d(f[None], 2)[0]  # noqa: E731
+    want_cr = 128.0 + 224.0 * half(rgb[..., 0] - (want_luma - 16.0) / 219.0) / 1.5748
+    want_cb = 128.0 + 224.0 * half(rgb[..., 2] - (want_luma - 16.0) / 219.0) / 1.8556
+    assert (cr - want_cr).abs().mean() < 1.0 and (cb - want_cb).abs().mean() < 1.0
+    assert cr[1].mean() > 150 > cr[0].mean()  # the red palette reads as red
 
 
 def test_large_batches_are_split():

@@ -29,6 +29,7 @@ def test_excerpt_is_frame_exact_and_synced(track, tmp_path):
     info = probe_video(video)
     assert (info["width"], info["height"], info["fps"]) == (160, 90, FPS)
     assert info["video_codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["audio_codec"] == "aac"
+    assert info["colour"] == "tv, bt709"  # the renderer's own Y'CbCr, tagged, through concatenation and mux
     assert info["n_frames"] == 300
     assert abs(info["duration_s"] - 10.0) <= 1.0 / FPS + 0.01
     assert not (tmp_path / ".v.mp4.work").exists()
