@@ -1,6 +1,10 @@
-"""Frames per second of the procedural renderer at 1280x720 (CPU, and CUDA when available).
+"""Frames per second of the procedural renderer alone at 1280x720 (CPU, and CUDA when available).
 
-Run: ``python benchmarks/bench_procedural.py [--frames N] [--batch B]``.
+Frames are drawn as renders draw them: in the encoder's yuv420p, on a CPU compiled at detail 0.5,
+on CUDA eagerly at full detail (mvgen's defaults; ``--detail`` and ``--eager`` change them). The
+first batch (compilation, or its disk cache) is not timed.
+
+Run: ``python benchmarks/bench_procedural.py [--frames N] [--batch B] [--detail D] [--eager]``.
 """
 
 from __future__ import annotations
@@ -30,27 +34,31 @@ def specs(n: int, motifs: dict) -> list[FrameSpec]:
     ]
 
 
-def bench(device: str, frames: int, batch: int) -> None:
-    r = ProceduralRenderer(1280, 720, device=device)
+def bench(device: str, frames: int, batch: int, detail: float | None, eager: bool) -> None:
+    cpu = device == "cpu"
+    r = ProceduralRenderer(1280, 720, device=device, detail=detail or (0.5 if cpu else 1.0), compile=cpu and not eager)
     for name, motifs in MIXES.items():
         ss = specs(frames, motifs)
-        r.render(ss[:batch])  # warm-up
+        r.render(ss[:batch], pix_fmt="yuv420p")  # warm-up
         if device == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
         for b in range(0, frames, batch):
-            out = r.render(ss[b : b + batch])
+            out = r.render(ss[b : b + batch], pix_fmt="yuv420p")
         out.cpu()
         dt = time.perf_counter() - t
-        print(f"{device:5s} {name:11s} {frames / dt:7.1f} frames/s  {1000 * dt / frames:6.1f} ms/frame")
+        print(f"{device:5s} {name:11s} {frames / dt:7.1f} frames/s  {1000 * dt / frames:6.1f} ms/frame  "
+              f"(detail {r.detail:g}, {'compiled' if r.compiled else 'eager'})")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--detail", type=float, default=None, help="default: 0.5 on the CPU, 1 on CUDA")
+    ap.add_argument("--eager", action="store_true", help="do not compile on the CPU")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    bench("cpu", args.frames, args.batch)
+    bench("cpu", args.frames, args.batch, args.detail, args.eager)
     if torch.cuda.is_available():
-        bench("cuda", max(args.frames, 120), args.batch)
+        bench("cuda", max(args.frames, 120), args.batch, args.detail, args.eager)
