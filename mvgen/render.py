@@ -24,6 +24,10 @@ from mvgen.assemble import ChunkWriter, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 
+#: What the renderers draw and the encoder takes (see :data:`mvgen.assemble.PIX_FMTS`): no conversion in ffmpeg.
+PIX_FMT = "yuv420p"
+
+
 class StaleWorkError(MvgenError):
     """``resume=True`` found a work folder made with other settings."""
 
@@ -107,9 +111,11 @@ def _cached_renderer(width: int, height: int, detail: float, compile: bool):
 
 
 def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float]) -> str:
-    from mvgen import __version__
+    from mvgen import __version__, assemble
 
-    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__], sort_keys=True)
+    # the encoder's settings too: chunks are joined by stream copy, which needs them identical
+    encoder = [assemble.VIDEO_CODEC, PIX_FMT]
+    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -192,10 +198,9 @@ def render_video(
             if on_progress is not None:
                 on_progress(done, len(specs))
             continue
-        # the renderers draw the encoder's own pixel format, so ffmpeg only encodes
-        with ChunkWriter(chunk, width, height, settings.fps, pix_fmt="yuv420p") as writer:
+        with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
             for b in range(0, len(part), settings.batch_frames):
-                frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt="yuv420p")
+                frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt=PIX_FMT)
                 status("rendering")
                 writer.write(frames.cpu().numpy())
                 done += len(part[b : b + settings.batch_frames])

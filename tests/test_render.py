@@ -6,10 +6,11 @@ import subprocess
 import numpy as np
 import pytest
 
+from mvgen import assemble
 from mvgen.analysis import analyze
 from mvgen.assemble import probe_video
 from mvgen.audio import ffmpeg_exe, write_audio
-from mvgen.render import RenderSettings, render_video
+from mvgen.render import RenderSettings, StaleWorkError, render_video
 from tests.videos import gray_frames, interrupt_then_resume
 
 FPS = 30.0
@@ -53,6 +54,27 @@ def test_resume_after_interruption_gives_the_same_video(track, tmp_path):
     resumed = interrupt_then_resume(track, tmp_path / "resumed.mp4", settings, after_frames=120)
     assert probe_video(resumed)["n_frames"] == probe_video(whole)["n_frames"] == 180
     np.testing.assert_array_equal(gray_frames(resumed, 114, 64), gray_frames(whole, 114, 64))
+
+
+def test_resume_refuses_work_made_otherwise(track, tmp_path, monkeypatch):
+    """Chunks made with other settings, or by other encoder settings (an upgrade between the
+    interruption and --resume), are never joined to new ones: stream copy needs them identical."""
+    settings = RenderSettings(size=64, fps=FPS, end_s=4.0, chunk_frames=30)
+    out = tmp_path / "v.mp4"
+
+    def interrupt(done, total):
+        if done >= 40:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_video(track, out, settings, on_progress=interrupt)
+    with pytest.raises(StaleWorkError, match="other settings"):
+        render_video(track, out, settings.model_copy(update={"seed": 1}), resume=True)
+    monkeypatch.setattr(assemble, "VIDEO_CODEC", [*assemble.VIDEO_CODEC[:-len(assemble.COLOUR_TAGS)]])
+    with pytest.raises(StaleWorkError, match="other settings"):
+        render_video(track, out, settings, resume=True)
+    monkeypatch.undo()
+    assert probe_video(render_video(track, out, settings, resume=True))["n_frames"] == 120
 
 
 @pytest.mark.parametrize("aspect, size", [("9:16", (64, 114)), ("1:1", (64, 64))])
