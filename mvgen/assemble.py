@@ -35,10 +35,12 @@ PIX_FMTS = ("rgb24", "yuv420p")
 
 
 def frame_shape(pix_fmt: str, width: int, height: int) -> tuple[int, ...]:
-    """Shape of one frame of ``pix_fmt`` (see :data:`PIX_FMTS`); width and height must be even for yuv420p."""
+    """Shape of one frame of ``pix_fmt`` (see :data:`PIX_FMTS`) at ``width`` x ``height`` pixels (even for yuv420p)."""
     if pix_fmt == "rgb24":
         return (height, width, 3)
     if pix_fmt == "yuv420p":
+        if width % 2 or height % 2:
+            raise ValueError(f"yuv420p needs an even width and height, got {width}x{height}")
         return (height * width * 3 // 2,)
     raise ValueError(f"pix_fmt must be one of {', '.join(PIX_FMTS)}, got {pix_fmt!r}")
 

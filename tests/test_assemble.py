@@ -67,6 +67,8 @@ def test_failed_chunk_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="pix_fmt must be one of rgb24, yuv420p"):
         ChunkWriter(tmp_path / "f.mp4", 64, 36, 30, pix_fmt="nv12")
+    with pytest.raises(ValueError, match="yuv420p needs an even width and height, got 63x36"):
+        ChunkWriter(tmp_path / "g.mp4", 63, 36, 30, pix_fmt="yuv420p")
     assert list(tmp_path.iterdir()) == []
 
 
