@@ -45,6 +45,11 @@ def frame_shape(pix_fmt: str, width: int, height: int) -> tuple[int, ...]:
     raise ValueError(f"pix_fmt must be one of {', '.join(PIX_FMTS)}, got {pix_fmt!r}")
 
 
+def no_frames(pix_fmt: str, width: int, height: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """An empty batch of ``pix_fmt`` frames, ``(0, *frame_shape(...))`` uint8: a renderer's answer to no specs."""
+    return torch.zeros((0, *frame_shape(pix_fmt, width, height)), dtype=torch.uint8, device=device)
+
+
 def _upsample(padded: torch.Tensor, factor: int, dim: int) -> torch.Tensor:
     """Bilinear upsampling (align_corners=False) by an integer ``factor`` of axis ``dim`` (-1 or -2)
     of planes padded by one edge pixel on both sides of that axis; the padding is dropped. Each

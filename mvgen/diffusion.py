@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from mvgen.assemble import encode_pixels, frame_shape
+from mvgen.assemble import encode_pixels, no_frames
 from mvgen.errors import MvgenError
 from mvgen.framespec import FrameSpec
 from mvgen.genres import GENRES
@@ -394,5 +394,5 @@ class DiffusionRenderer:
         the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`mvgen.assemble.encode_pixels`)."""
         specs = list(specs)
         if not specs:
-            return torch.zeros((0, *frame_shape(pix_fmt, self.width, self.height)), dtype=torch.uint8, device=self.device)
+            return no_frames(pix_fmt, self.width, self.height, self.device)
         return encode_pixels(self._camera(self._decode(self._latents(specs)), specs), pix_fmt, self.width, self.height)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from mvgen.assemble import encode_pixels, frame_shape, resize_planes
+from mvgen.assemble import encode_pixels, no_frames, resize_planes
 from mvgen.framespec import MOTIFS, FrameSpec
 
 _LUT = 1024  # entries in each frame's palette gradient
@@ -137,7 +137,7 @@ class ProceduralRenderer:
         the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`mvgen.assemble.encode_pixels`)."""
         specs = list(specs)
         if not specs:
-            return torch.zeros((0, *frame_shape(pix_fmt, self.width, self.height)), dtype=torch.uint8, device=self.device)
+            return no_frames(pix_fmt, self.width, self.height, self.device)
         parts = [self._render(specs[i : i + self._chunk], pix_fmt) for i in range(0, len(specs), self._chunk)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
