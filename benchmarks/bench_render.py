@@ -9,9 +9,9 @@ reuses the cache as later renders do. Target (issue 4): render / baseline <= 1.2
 
 A third figure separates the renderer from the encoder: ffmpeg alone encoding mvgen's *own*
 frames (``--floor-seconds`` of the video in 2 s runs spread evenly over the track, so quiet intros
-and busy drops both count, drawn beforehand into a raw yuv420p file read from the page cache), with
-the same settings. That ratio is the floor any renderer of these
-pictures has: what x264 costs on them, with drawing for free.
+and busy drops both count), drawn beforehand into a raw yuv420p file and fed from the page cache
+through the renders' own :class:`~mvgen.assemble.ChunkWriter`, so with the same settings. That
+ratio is the floor any renderer of these pictures has: what x264 costs on them, drawing for free.
 
     python benchmarks/bench_render.py [--seconds 180] [--size 720] [--detail 0.5] [--floor-seconds 20]
 """
@@ -31,14 +31,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def main() -> None:
+    import numpy as np
     import torch
 
     from bench_speed import make_track
     from mvgen.analysis import analyze
-    from mvgen.assemble import COLOUR_TAGS, VIDEO_CODEC, probe_video
+    from mvgen.assemble import VIDEO_CODEC, ChunkWriter, probe_video
     from mvgen.audio import ffmpeg_exe
     from mvgen.mapper import map_frames
-    from mvgen.render import RenderSettings, procedural_renderer, render_video
+    from mvgen.render import PIX_FMT, RenderSettings, procedural_renderer, render_video
     from mvgen.styles import StyleTable, load_styles
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -90,13 +91,13 @@ def main() -> None:
         raw = tmp / "frames.yuv"
         with open(raw, "wb") as f:
             for b in range(0, len(specs), settings.batch_frames):
-                f.write(renderer.render(specs[b : b + settings.batch_frames], pix_fmt="yuv420p").cpu().numpy().tobytes())
+                f.write(renderer.render(specs[b : b + settings.batch_frames], pix_fmt=PIX_FMT).cpu().numpy().tobytes())
+        # through the renders' own writer (same pipe, same arguments), read back a batch at a time
+        frame_bytes = width * height * 3 // 2
         t0 = time.perf_counter()
-        subprocess.run(
-            [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "rawvideo", *COLOUR_TAGS, "-pix_fmt", "yuv420p",
-             "-s", f"{width}x{height}", "-r", f"{args.fps:g}", "-i", str(raw), *VIDEO_CODEC, "-r", f"{args.fps:g}", "-an", str(tmp / "own.mp4")],
-            check=True,
-        )
+        with ChunkWriter(tmp / "own.mp4", width, height, args.fps, pix_fmt=PIX_FMT) as writer, open(raw, "rb") as f:
+            while batch := f.read(frame_bytes * settings.batch_frames):
+                writer.write(np.frombuffer(batch, np.uint8).reshape(-1, frame_bytes))
         floor = (time.perf_counter() - t0) * n_frames / len(specs)  # per frame, scaled to the whole track
 
         print(f"ffmpeg alone, test pattern:      {baseline:7.1f} s ({n_frames / baseline:6.1f} frames/s)  baseline")
