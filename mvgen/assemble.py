@@ -13,7 +13,9 @@ import os
 import queue
 import subprocess
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +23,9 @@ import torch.nn.functional as F
 
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
+
+if TYPE_CHECKING:
+    from mvgen.framespec import FrameSpec
 
 #: Colour tags of every video: BT.709 primaries, transfer and matrix at limited ("tv") range, the
 #: HD convention players assume (untagged, a BT.601 conversion shows shifted hues in browsers).
@@ -43,11 +48,6 @@ def frame_shape(pix_fmt: str, width: int, height: int) -> tuple[int, ...]:
             raise ValueError(f"yuv420p needs an even width and height, got {width}x{height}")
         return (height * width * 3 // 2,)
     raise ValueError(f"pix_fmt must be one of {', '.join(PIX_FMTS)}, got {pix_fmt!r}")
-
-
-def no_frames(pix_fmt: str, width: int, height: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """An empty batch of ``pix_fmt`` frames, ``(0, *frame_shape(...))`` uint8: a renderer's answer to no specs."""
-    return torch.zeros((0, *frame_shape(pix_fmt, width, height)), dtype=torch.uint8, device=device)
 
 
 def _upsample(padded: torch.Tensor, factor: int, dim: int) -> torch.Tensor:
@@ -104,6 +104,27 @@ def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> t
     chroma = (resize_planes(chroma, (height // 2, width // 2)) * 224.0 + 128.5).clamp(0, 255).to(torch.uint8)
     B = rgb.shape[1]
     return torch.cat([luma.reshape(B, -1), chroma[0].reshape(B, -1), chroma[1].reshape(B, -1)], dim=1)
+
+
+class FrameRenderer:
+    """What :func:`mvgen.render.render_video` draws with: ``width`` x ``height`` frames on ``device``,
+    one per :class:`~mvgen.framespec.FrameSpec`. Subclasses draw a non-empty batch in :meth:`_draw`."""
+
+    width: int
+    height: int
+    device: torch.device
+
+    @torch.no_grad()
+    def render(self, specs: Sequence[FrameSpec], pix_fmt: str = "rgb24") -> torch.Tensor:
+        """One uint8 frame per spec on :attr:`device`: ``(B, H, W, 3)`` RGB, or for ``pix_fmt="yuv420p"``
+        the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`encode_pixels`)."""
+        specs = list(specs)
+        if not specs:
+            return torch.zeros((0, *frame_shape(pix_fmt, self.width, self.height)), dtype=torch.uint8, device=self.device)
+        return self._draw(specs, pix_fmt)
+
+    def _draw(self, specs: list[FrameSpec], pix_fmt: str) -> torch.Tensor:
+        raise NotImplementedError
 
 
 #: The encoder children get their own process group, so a terminal's Ctrl-C reaches only mvgen,

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from mvgen.assemble import encode_pixels, no_frames
+from mvgen.assemble import FrameRenderer, encode_pixels
 from mvgen.errors import MvgenError
 from mvgen.framespec import FrameSpec
 from mvgen.genres import GENRES
@@ -213,7 +213,7 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (wa[:, None] * af + wb[:, None] * bf).view_as(a).to(a.dtype)
 
 
-class DiffusionRenderer:
+class DiffusionRenderer(FrameRenderer):
     """Draws frame specs with a diffusers pipeline: ``prepare(all_specs)`` once, then ``render(batch)``.
 
     ``styles``: the 8 styles (their prompts); ``width``, ``height``: output size in pixels. Pictures are
@@ -388,11 +388,5 @@ class DiffusionRenderer:
         img = img + (1.0 - img) * flash
         return img.transpose(0, 1)
 
-    @torch.no_grad()
-    def render(self, specs: Sequence[FrameSpec], pix_fmt: str = "rgb24") -> torch.Tensor:
-        """One uint8 frame per spec on :attr:`device`: ``(B, H, W, 3)`` RGB, or for ``pix_fmt="yuv420p"``
-        the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`mvgen.assemble.encode_pixels`)."""
-        specs = list(specs)
-        if not specs:
-            return no_frames(pix_fmt, self.width, self.height, self.device)
+    def _draw(self, specs: list[FrameSpec], pix_fmt: str) -> torch.Tensor:
         return encode_pixels(self._camera(self._decode(self._latents(specs)), specs), pix_fmt, self.width, self.height)

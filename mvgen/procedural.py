@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from mvgen.assemble import encode_pixels, no_frames, resize_planes
+from mvgen.assemble import FrameRenderer, encode_pixels, resize_planes
 from mvgen.framespec import MOTIFS, FrameSpec
 
 _LUT = 1024  # entries in each frame's palette gradient
@@ -85,8 +85,8 @@ def _aa(value: torch.Tensor, mean: float, footprint: torch.Tensor) -> torch.Tens
     return mean + (value - mean) * keep
 
 
-class ProceduralRenderer:
-    """Renders batches of frame specs to ``uint8 (B, H, W, 3)`` tensors on ``device``."""
+class ProceduralRenderer(FrameRenderer):
+    """Draws batches of frame specs procedurally on ``device`` (see :meth:`FrameRenderer.render` for the formats)."""
 
     def __init__(self, width: int, height: int, device: str | torch.device | None = None, compile: bool = False, detail: float = 1.0):
         """``detail`` in (0, 1] is the fraction of the output size the pictures are drawn at before a
@@ -131,13 +131,8 @@ class ProceduralRenderer:
         """Whether the next :meth:`render` compiles (or loads from the disk cache) the fused graph."""
         return self._compiled is not None and not self._compiled_batch
 
-    @torch.no_grad()
-    def render(self, specs: Sequence[FrameSpec], pix_fmt: str = "rgb24") -> torch.Tensor:
-        """One uint8 frame per spec on :attr:`device`: ``(B, H, W, 3)`` RGB, or for ``pix_fmt="yuv420p"``
-        the encoder's planes, ``(B, H * W * 3 // 2)`` (see :func:`mvgen.assemble.encode_pixels`)."""
-        specs = list(specs)
-        if not specs:
-            return no_frames(pix_fmt, self.width, self.height, self.device)
+    def _draw(self, specs: list[FrameSpec], pix_fmt: str) -> torch.Tensor:
+        # slices of at most _MAX_PIXELS pixels bound the memory of a large batch
         parts = [self._render(specs[i : i + self._chunk], pix_fmt) for i in range(0, len(specs), self._chunk)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
