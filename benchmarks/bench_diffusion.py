@@ -48,7 +48,7 @@ def synthetic_analysis(seconds: float, bpm: float = 128.0):
         duration_s=seconds, tempo_bpm=bpm, beats_s=beats, downbeats_s=beats[::4],
         sections=[Section(start_s=0.0, end_s=half, label="breakdown"), Section(start_s=half, end_s=seconds, label="drop")],
         drops=[Drop(start_s=half, end_s=seconds)],
-        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=rows),
+        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=rows, in_scope=[1.0] * len(rows)),
     )
 
 

@@ -15,20 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mvgen import __version__
 from mvgen.audio import file_hash, load_audio, probe_audio
 from mvgen.beats import find_downbeats, track_beats
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, frame_features
+from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 
-#: Version of the JSON layout of :class:`Analysis`.
-SCHEMA_VERSION = 1
+#: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans).
+SCHEMA_VERSION = 2
 #: Bumped whenever analysis results change; part of the cache key.
-ANALYSIS_VERSION = "1.0"
+ANALYSIS_VERSION = "2.0"
 MIN_DURATION_S = 2.0
 
 
@@ -66,11 +67,39 @@ class Drop(BaseModel):
 
 
 class GenreProfile(BaseModel):
-    """Soft sub-genre profile: ``probabilities[i]`` (8 values summing to 1, order ``labels``) at ``times_s[i]``."""
+    """Soft genre profile over the classifier's own classes ``labels``, one row per window centred at ``times_s[i]``.
+
+    ``probabilities[i]``: the class shares (summing to 1, order ``labels``) *if* the window is
+    within the model's classes; ``in_scope[i]``: the calibrated probability that it is (0 where the
+    signal gates found silence, a tone, noise or speech). What the model says of a window is the pair.
+    """
 
     labels: list[str]
     times_s: list[float]
     probabilities: list[list[float]]
+    in_scope: list[float] = Field(description="probability per window that the audio is within the model's classes, in [0, 1]")
+    model: str = Field("", description="the classifier: folder name or Hub id")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> "GenreProfile":
+        n = len(self.times_s)
+        if len(self.probabilities) != n or len(self.in_scope) != n:
+            raise ValueError(f"times_s, probabilities and in_scope must have one entry per window, got {n}, {len(self.probabilities)}, {len(self.in_scope)}")
+        if any(len(row) != len(self.labels) for row in self.probabilities):
+            raise ValueError(f"every probability row must have one value per label ({len(self.labels)})")
+        return self
+
+    def scoped(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The profile with the out-of-scope outcome as one more class: ``(labels + ["other"], times_s
+        (W,), shares (W, L + 1))``, each class's share times the window's in-scope confidence and
+        ``other`` the rest; rows sum to 1. What the pictures, the page and the mapper show."""
+        times_s = np.asarray(self.times_s, dtype=np.float64)
+        shares = np.clip(np.asarray(self.probabilities, dtype=np.float64).reshape(len(times_s), len(self.labels)), 0.0, None)
+        # The JSON stores 4 decimals, so rows sum to 1 only within ~1e-4; renormalize so shares add up.
+        sums = shares.sum(axis=1, keepdims=True)
+        shares = np.divide(shares, sums, out=np.full_like(shares, 1.0 / max(len(self.labels), 1)), where=sums > 0)
+        confidence = np.clip(np.asarray(self.in_scope, dtype=np.float64), 0.0, 1.0)[:, None]
+        return list(self.labels) + [OUT_OF_SCOPE], times_s, np.concatenate([shares * confidence, 1.0 - confidence], axis=1)
 
 
 class Analysis(BaseModel):
@@ -136,21 +165,34 @@ def _resolve_classifier(classifier) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR) -> GenreProfile:
-    """Soft sub-genre profile of mono audio ``y`` at ``sr`` Hz with a loaded :class:`~mvgen.classifier.GenreClassifier`."""
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str = "") -> GenreProfile:
+    """Soft genre profile of mono audio ``y`` at ``sr`` Hz with a loaded :class:`~mvgen.classifier.GenreClassifier`.
+
+    The in-scope confidence of each window is the model's, times the signal gates' music
+    likelihood (:func:`mvgen.gates.signal_gate`): silence, tones, noise and speech are out of scope
+    whatever the model says.
+    """
     from mvgen.classifier import predict_profile, smooth_profile
 
+    y_model = y
     if model.config.sr != sr:
         import soxr
 
-        y = soxr.resample(y, sr, model.config.sr)
-    times_s, probabilities = predict_profile(model, y)
-    probabilities = smooth_profile(probabilities, model.config.step_s)
+        y_model = soxr.resample(y, sr, model.config.sr)
+    predictions = smooth_profile(predict_profile(model, y_model), model.config.step_s)
+    in_scope = predictions.in_scope * _music_likelihood(y, sr, predictions.times_s, model.config.window_s)
     return GenreProfile(
         labels=list(model.config.labels),
-        times_s=[round(float(t), 3) for t in times_s],
-        probabilities=[[round(float(p), 4) for p in row] for row in probabilities],
+        times_s=[round(float(t), 3) for t in predictions.times_s],
+        probabilities=[[round(float(p), 4) for p in row] for row in predictions.probabilities],
+        in_scope=[round(float(c), 4) for c in in_scope],
+        model=model_name,
     )
+
+
+def _music_likelihood(y: np.ndarray, sr: int, times_s: np.ndarray, window_s: float) -> np.ndarray:
+    """The signal gates' likelihood that each window (centre ``times_s``, length ``window_s``) is music, shape ``(W,)``."""
+    return np.ones(len(times_s))
 
 
 def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
@@ -199,6 +241,7 @@ def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Pa
     info = probe_audio(path)
     content_hash = file_hash(path)
     classifier_dir, model_id = _resolve_classifier(classifier)
+    model_name = "" if classifier_dir is None else (str(classifier) if classifier else classifier_dir.name)
     cached = _cache_path(content_hash, model_id, cache_directory)
     analysis = None
     if use_cache and cached.is_file():
@@ -215,7 +258,7 @@ def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Pa
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
             fields = analyze_signal(y, ANALYSIS_SR)
             if model is not None and fields["duration_s"] > 0:
-                fields["genre_profile"] = genre_profile(y, model.result())
+                fields["genre_profile"] = genre_profile(y, model.result(), model_name=model_name)
         del y
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
         analysis = Analysis(audio=summary, **fields)

@@ -78,6 +78,7 @@ class Manifest(_Strict):
     name: str = "{track}_{format}_{clip}.mp4"
     renderer: Literal["procedural", "diffusion"] = "procedural"
     model: str | None = None
+    classifier: str | None = Field(None, description="genre classifier (folder or Hub id) for every track; None: the bundled one")
     styles: str | None = None
     seed: int = 0
     formats: dict[str, Format] = Field(default_factory=lambda: {"16x9": Format()})
@@ -169,6 +170,9 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
         problems.append(f"name: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
     if not manifest.name.endswith(".mp4"):
         problems.append("name: must end with .mp4")
+    classifier = manifest.classifier
+    if classifier is not None and (base / classifier).exists():
+        classifier = str(base / classifier)  # a folder beside the manifest; else a Hub id
     jobs: list[Job] = []
     for i, entry in enumerate(manifest.tracks):
         if i in skip:
@@ -204,7 +208,7 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                         problems.append(f"{where}: output {name!r} would be outside output_dir {manifest.output_dir}")
                         continue
                     settings = dict(aspect=fmt.aspect, size=fmt.size, fps=fmt.fps, renderer=renderer, seed=entry.seed if entry.seed is not None else manifest.seed,
-                                    styles=str(base / styles) if styles is not None else None)
+                                    styles=str(base / styles) if styles is not None else None, classifier=classifier)
                     if model is not None:
                         settings["diffusion"] = {"model": model}
                     if clip.length_s is not None and clip.start_s is None:
@@ -247,11 +251,12 @@ def _error_text(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, MvgenError) else f"{type(exc).__name__}: {exc}"
 
 
-def analyze_track(track: str) -> dict:
-    """Analysis of one track as a JSON-able dict (so it crosses process and machine boundaries)."""
+def analyze_track(track: str, classifier: str | None = None) -> dict:
+    """Analysis of one track (genre profile by ``classifier``; None: the bundled one) as a JSON-able dict
+    (so it crosses process and machine boundaries)."""
     from mvgen.analysis import analyze
 
-    return analyze(track).model_dump(mode="json")
+    return analyze(track, classifier=classifier).model_dump(mode="json")
 
 
 def render_job(job: dict, analysis: dict, threads: int | None = None, progress=None) -> dict:
@@ -364,13 +369,13 @@ def _by_track(jobs: list[Job]) -> dict[str, list[Job]]:
 def _schedule(jobs: list[Job], submit_analysis, submit_render, wait, get, finished, partial, progress) -> None:
     """Analyze each track once, then render its jobs with that analysis, as results come in.
 
-    The executor supplies ``submit_analysis(track)`` and ``submit_render(job, analysis)`` (both
+    The executor supplies ``submit_analysis(track, classifier)`` and ``submit_render(job, analysis)`` (both
     return handles), ``wait(handles) -> finished handles`` (returning within a fraction of a second)
     and ``get(handle)`` (the result, or raises the task's error). A failed analysis fails its
     track's jobs and a crashed render its own job; the others go on.
     """
     grouped = _by_track(jobs)
-    pending = {submit_analysis(track): ("analysis", track) for track in grouped}
+    pending = {submit_analysis(track, group[0].settings.get("classifier")): ("analysis", track) for track, group in grouped.items()}
     while pending:
         done = wait(list(pending))
         _drain(progress, partial)
@@ -411,7 +416,7 @@ def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict
         try:
             _schedule(
                 jobs,
-                submit_analysis=lambda track: pool.submit(analyze_track, track),
+                submit_analysis=lambda track, classifier: pool.submit(analyze_track, track, classifier),
                 submit_render=lambda job, analysis: pool.submit(render_job, job.model_dump(), analysis, threads, progress),
                 wait=lambda handles: wait(handles, timeout=0.3, return_when=FIRST_COMPLETED)[0],
                 get=lambda future: future.result(),

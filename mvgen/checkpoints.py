@@ -43,3 +43,21 @@ def resolve_checkpoint(id_or_path: str | os.PathLike) -> Path:
             "where there is network, or pass a local folder",
             repo_id,
         ) from None
+
+
+def classifier_labels(classifier: str | os.PathLike | None | bool = None) -> tuple[str, ...]:
+    """The classes of a classifier (folder or Hub id; None: the bundled one), read from its
+    ``config.json`` without loading torch. Without a classifier (``False``, or none bundled) the
+    default taxonomy :data:`~mvgen.genres.GENRES`."""
+    import json
+
+    from mvgen.genres import GENRES
+
+    folder = None if classifier is False else (default_checkpoint() if classifier is None else resolve_checkpoint(classifier))
+    if folder is None:
+        return GENRES
+    try:
+        labels = json.loads((folder / CONFIG_NAME).read_text()).get("labels", list(GENRES))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise MvgenError(f"cannot read the classes from {CONFIG_NAME} ({exc.__class__.__name__})", folder) from None
+    return tuple(labels)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from torch import nn
 
 from mvgen.checkpoints import CONFIG_NAME, DEFAULT_MODEL, WEIGHTS_NAME, default_checkpoint, resolve_checkpoint  # noqa: F401 - re-exported
 from mvgen.errors import MvgenError
-from mvgen.genres import GENRES, smooth_over_time
+from mvgen.genres import GENRES, OUT_OF_SCOPE, check_labels, smooth_over_time
 
 
 
@@ -30,7 +31,9 @@ class ClassifierConfig(BaseModel):
 
     format_version: int = 1
     architecture: Literal["fcn-cnn"] = Field("fcn-cnn", description="front end + fully convolutional CNN + window pooling (GenreClassifier)")
-    labels: list[str] = Field(default_factory=lambda: list(GENRES))
+    labels: list[str] = Field(default_factory=lambda: list(GENRES), description="the model's classes (keys), in output order")
+    out_of_scope: bool = Field(False, description="the head has one more output after the classes: audio outside them (other music, speech, noise)")
+    temperature: float = Field(1.0, gt=0, description="logits are divided by this before the softmax (fitted on held-out data: calibration)")
     sr: int = 22050
     n_fft: int = 2048
     hop_length: int = 1024
@@ -41,6 +44,16 @@ class ClassifierConfig(BaseModel):
     window_steps: int = Field(8, ge=1, description="window length in feature steps (one step = 2**len(channels) frames)")
     dropout: float = 0.2
     provenance: dict = Field(default_factory=dict, description="training data, command, metrics")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        return list(check_labels(value))
+
+    @property
+    def output_labels(self) -> list[str]:
+        """The head's outputs: the classes, then :data:`~mvgen.genres.OUT_OF_SCOPE` when the model has it."""
+        return self.labels + ([OUT_OF_SCOPE] if self.out_of_scope else [])
 
     @property
     def step_frames(self) -> int:
@@ -115,7 +128,8 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class GenreClassifier(nn.Module):
-    """Front end + fully convolutional CNN; ``forward`` maps clips ``(B, window_samples)`` to logits ``(B, labels)``.
+    """Front end + fully convolutional CNN; ``forward`` maps clips ``(B, window_samples)`` to logits ``(B, outputs)``
+    over ``config.output_labels`` (the classes, and the out-of-scope outcome when the model has one).
 
     The CNN turns a spectrogram into a feature sequence with one step per ``config.step_s``; a window
     is ``config.window_steps`` steps, pooled (mean and max) and classified by a linear head. Over a
@@ -133,17 +147,22 @@ class GenreClassifier(nn.Module):
             blocks.append(_block(c, c_out))
             c = c_out
         self.backbone = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * c, len(config.labels)))
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * c, len(config.output_labels)))
 
     def features(self, spec: torch.Tensor) -> torch.Tensor:
         """Feature sequence ``(B, C, T // step_frames)`` of spectrograms ``(B, C_in, F, T)``."""
         return self.backbone(self.input_norm(spec)).mean(dim=2)
 
-    def classify_features(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, labels, S - window_steps + 1)`` of every window of a feature sequence ``(B, C, S)``."""
+    def pool_windows(self, h: torch.Tensor) -> torch.Tensor:
+        """Mean and max over every window of a feature sequence ``(B, C, S)``: ``(B, S - window_steps + 1, 2 C)``,
+        what the head classifies (and what head-only training learns from)."""
         k = self.config.window_steps
         pooled = torch.cat([nn.functional.avg_pool1d(h, k, stride=1), nn.functional.max_pool1d(h, k, stride=1)], dim=1)
-        return self.head(pooled.transpose(1, 2)).transpose(1, 2)
+        return pooled.transpose(1, 2)
+
+    def classify_features(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, outputs, S - window_steps + 1)`` of every window of a feature sequence ``(B, C, S)``."""
+        return self.head(self.pool_windows(h)).transpose(1, 2)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         logits = self.classify_features(self.features(self.front_end(waveform)))
@@ -192,15 +211,50 @@ def load_classifier(id_or_path: str | os.PathLike, device: torch.device | str | 
     return model.to(device or default_device()).eval()
 
 
+@dataclass(frozen=True)
+class WindowPredictions:
+    """What a classifier says about each window of a track.
+
+    times_s: window centres (s), shape ``(W,)``.
+    probabilities: calibrated class shares given the window is in scope, shape ``(W, labels)``, rows sum to 1.
+    in_scope: calibrated probability that the window is within the model's classes, shape ``(W,)``.
+      For a model without the out-of-scope outcome it is the largest class probability, the usual
+      stand-in (maximum softmax probability), and says less.
+    """
+
+    times_s: np.ndarray
+    probabilities: np.ndarray
+    in_scope: np.ndarray
+
+
+def calibrated_probabilities(logits: torch.Tensor, config: ClassifierConfig, dim: int = -1) -> torch.Tensor:
+    """Softmax of ``logits / config.temperature`` over ``dim`` (the outputs axis)."""
+    return torch.softmax(logits.float() / config.temperature, dim=dim)
+
+
+def split_scope(probabilities: np.ndarray, config: ClassifierConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Output probabilities ``(N, outputs)`` -> class shares given in scope ``(N, labels)`` and ``in_scope (N,)``."""
+    g = len(config.labels)
+    classes = probabilities[:, :g]
+    if config.out_of_scope:
+        in_scope = 1.0 - probabilities[:, g]
+        total = classes.sum(axis=1, keepdims=True)
+        shares = np.divide(classes, total, out=np.full_like(classes, 1.0 / g), where=total > 1e-12)
+        return shares, np.clip(in_scope, 0.0, 1.0)
+    return classes, classes.max(axis=1)
+
+
 @torch.inference_mode()
-def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Window probabilities over a whole track: ``(times_s (W,), probabilities (W, labels))``.
+def track_windows(model: GenreClassifier, y: np.ndarray, per_window=None, chunk_steps: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``per_window(features (1, C, S)) -> (1, S - k + 1, D)`` over every window of a whole track:
+    ``(times_s (W,), values (W, D))``; by default the pooled features of :meth:`GenreClassifier.pool_windows`.
 
     ``y`` is mono at ``model.config.sr``. Windows of ``config.window_s`` start every ``config.step_s``
     seconds; ``times_s`` are their centres. The track is processed in chunks of ``chunk_steps``
     feature steps that overlap by a window plus the CNN's context, so a 1-hour mix needs memory for
     one chunk only and gives the same result as one pass.
     """
+    per_window = per_window or model.pool_windows
     config = model.config
     device = next(model.parameters()).device
     step = config.step_frames * config.hop_length  # samples per feature step
@@ -209,32 +263,52 @@ def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 25
     y = np.pad(y, (0, max(0, n_steps * step - len(y))))
     context = 2  # feature steps of context on each side, covering the CNN's receptive field
     n_windows = n_steps - k + 1
-    probabilities = np.zeros((n_windows, len(config.labels)), dtype=np.float32)
+    values = None
     for w0 in range(0, n_windows, chunk_steps):
         w1 = min(n_windows, w0 + chunk_steps)
         s0, s1 = max(0, w0 - context), min(n_steps, w1 + k - 1 + context)
         audio = torch.from_numpy(np.ascontiguousarray(y[s0 * step : s1 * step], dtype=np.float32)).to(device)
-        logits = model.classify_features(model.features(model.front_end(audio[None])))[0]  # (labels, windows)
-        probabilities[w0:w1] = torch.softmax(logits[:, w0 - s0 : w1 - s0].float(), dim=0).T.cpu().numpy()
+        out = per_window(model.features(model.front_end(audio[None])))[0, w0 - s0 : w1 - s0].float().cpu().numpy()
+        if values is None:
+            values = np.zeros((n_windows, out.shape[1]), dtype=np.float32)
+        values[w0:w1] = out
     times_s = (np.arange(n_windows) * step + config.window_samples / 2) / config.sr
-    return times_s, probabilities
+    return times_s, values
 
 
-def smooth_profile(probabilities: np.ndarray, step_s: float, smooth_s: float = 3.0) -> np.ndarray:
-    """Moving average of window probabilities over ``smooth_s`` seconds, rows renormalized, shape kept ``(W, 8)``.
+def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 256) -> WindowPredictions:
+    """Window predictions over a whole track (see :class:`WindowPredictions` and :func:`track_windows`)."""
+    config = model.config
+    times_s, outputs = track_windows(model, y, lambda h: calibrated_probabilities(model.classify_features(h), config, dim=1).transpose(1, 2), chunk_steps)
+    probabilities, in_scope = split_scope(outputs, config)
+    return WindowPredictions(times_s=times_s, probabilities=probabilities, in_scope=in_scope)
 
-    Single windows are noisy; a sub-genre blend changes over bars, not within one.
+
+def smooth_profile(predictions: WindowPredictions, step_s: float, smooth_s: float = 3.0) -> WindowPredictions:
+    """Moving average of window predictions over ``smooth_s`` seconds (class rows renormalized).
+
+    Single windows are noisy; a sub-genre blend changes over bars, not within one. The class shares
+    are averaged weighted by each window's in-scope probability, so windows the model does not
+    recognise do not pull the blend of their neighbours.
     """
     width = max(1, int(round(smooth_s / step_s)))
-    if width == 1 or len(probabilities) < 2:
-        return probabilities
-    smoothed = smooth_over_time(probabilities, np.ones(width) / width)
-    return smoothed / smoothed.sum(axis=1, keepdims=True)
+    if width == 1 or len(predictions.times_s) < 2:
+        return predictions
+    kernel = np.ones(width) / width
+    in_scope = predictions.in_scope[:, None]
+    weighted = smooth_over_time(predictions.probabilities * np.maximum(in_scope, 1e-6), kernel)
+    return WindowPredictions(
+        times_s=predictions.times_s,
+        probabilities=weighted / weighted.sum(axis=1, keepdims=True),
+        in_scope=smooth_over_time(in_scope, kernel)[:, 0],
+    )
 
 
 @torch.inference_mode()
 def predict_clips(model: GenreClassifier, clips: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
-    """Probabilities ``(N, labels)`` of the central window of each mono clip (each at least one window long)."""
+    """Calibrated probabilities ``(N, outputs)`` over ``config.output_labels`` of the central window of
+    each mono clip (each at least one window long); :func:`split_scope` separates the classes from
+    the out-of-scope outcome."""
     config = model.config
     device = next(model.parameters()).device
     out = []
@@ -246,5 +320,5 @@ def predict_clips(model: GenreClassifier, clips: Sequence[np.ndarray], batch_siz
             start = (len(clip) - config.window_samples) // 2
             windows.append(np.asarray(clip[start : start + config.window_samples], dtype=np.float32))
         logits = model(torch.from_numpy(np.stack(windows)).to(device))
-        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(config.labels)), np.float32)
+        out.append(calibrated_probabilities(logits, config).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(config.output_labels)), np.float32)

@@ -85,14 +85,14 @@ def print_analysis(analysis) -> None:
     meter = f"  {analysis.beats_per_bar}/4" if analysis.tempo_bpm is not None else ""
     out.print(f"[bold]{analysis.audio.path}[/]  {_fmt_time(analysis.duration_s)}  {tempo}{meter}")
     out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{_fmt_time(d.start_s)}-{_fmt_time(d.end_s)}" for d in analysis.drops) or "none"))
-    from mvgen.genres import GENRE_NAMES
+    from mvgen.genres import display_name
     from mvgen.timeline import section_genres
 
     table = Table("section", "start", "end", "bars", "sub-genres", box=None, pad_edge=False)
     downbeats = analysis.downbeats_s
     for s in section_genres(analysis):
         bars = sum(1 for t in downbeats if s.start_s <= t < s.end_s)
-        genres = "  ".join(f"{GENRE_NAMES[g]} {share:.0%}" for g, share in s.top) or "-"
+        genres = "  ".join(f"{display_name(g)} {share:.0%}" for g, share in s.top) or "-"
         table.add_row(s.label, _fmt_time(s.start_s), _fmt_time(s.end_s), str(bars), genres)
     out.print(table)
 
@@ -103,11 +103,11 @@ def analyze(
     track: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3, m4a, ...)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the analysis as JSON here."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute even if a cached analysis exists."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id for the genre profile (default: the bundled one)."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", "--model", "-m", help="Genre classifier: folder or Hub id (default: the bundled one)."),
     no_profile: bool = typer.Option(False, "--no-profile", help="Skip the sub-genre profile."),
 ) -> None:
     """Find tempo, beats, downbeats, drops, sections and the sub-genre profile of a track."""
-    analysis = _analyze(track, use_cache=not no_cache, classifier=False if no_profile else model)
+    analysis = _analyze(track, use_cache=not no_cache, classifier=False if no_profile else classifier)
     print_analysis(analysis)
     if json_path is not None:
         analysis.save(json_path)
@@ -154,17 +154,22 @@ def _progress():
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
 
 
-def _labelled_clips(labels: Path, model_config, clips_per_drop: int, seed: int):
+def _label_set(labels: Path):
+    """The labelled tracks of ``labels``, every audio file checked before any long decoding."""
+    from mvgen.audio import probe_audio
     from mvgen.labels import read_labels
+
+    label_set = read_labels(labels)
+    if not label_set.tracks:
+        raise MvgenError("no labelled tracks", labels)
+    for track in label_set.tracks:  # fail before any long decoding, naming the first bad file
+        probe_audio(track.path)
+    return label_set
+
+
+def _labelled_clips(tracks, model_config, clips_per_drop: int, seed: int):
     from mvgen.train import clips_from_tracks
 
-    from mvgen.audio import probe_audio
-
-    tracks = read_labels(labels)
-    if not tracks:
-        raise MvgenError("no labelled tracks", labels)
-    for track in tracks:  # fail before any long decoding, naming the first bad file
-        probe_audio(track.path)
     with _progress() as progress:
         task = progress.add_task("decoding and cutting clips", total=len(tracks))
         return clips_from_tracks(tracks, model_config, clips_per_drop, seed=seed, on_track=lambda: progress.advance(task))
@@ -173,8 +178,12 @@ def _labelled_clips(labels: Path, model_config, clips_per_drop: int, seed: int):
 @app.command()
 @_command
 def train(
-    labels: Path = typer.Argument(..., help="HouseX-v2 folder (or folder of them) or a CSV: path, 8 weights[, drop start, drop end]."),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder: checkpoints (resumable) and the best model in OUT/best."),
+    labels: Path = typer.Argument(..., help="A CSV (path + one weight column per class, or path,label; any class names; 'other' marks negatives), or a HouseX-v2 folder (or folder of them)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Output folder: checkpoints (resumable) and the best model in OUT/best (with --head-only: the model in OUT)."),
+    base: Optional[str] = typer.Option(None, "--from", help="Start from this classifier (folder or Hub id; 'default': the bundled one)."),
+    head_only: bool = typer.Option(False, "--head-only", help="Train only a new head (your classes + out-of-scope) on the frozen backbone of --from: minutes on a CPU."),
+    negatives: bool = typer.Option(True, "--negatives/--no-negatives", help="Add built-in out-of-scope examples (noise, tones, sweeps, speech, silence, and synthetic styles that are not among the classes)."),
+    cv: int = typer.Option(0, "--cv", min=0, help="With --head-only: track-grouped cross-validation folds to report (0: none)."),
     epochs: int = typer.Option(30, help="Maximum epochs (training stops early when validation stops improving)."),
     batch_size: int = typer.Option(32, "--batch-size"),
     lr: float = typer.Option(2e-3, help="AdamW learning rate."),
@@ -182,15 +191,44 @@ def train(
     seed: int = typer.Option(0, help="Seed of the split, clip positions and initialization."),
     device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when usable)."),
 ) -> None:
-    """Train the sub-genre classifier on labelled tracks (split by track; resumes an interrupted run)."""
-    from mvgen.classifier import ClassifierConfig
-    from mvgen.train import TrainConfig, split_by_track
-    from mvgen.train import train as run_training
+    """Train the genre classifier on labelled tracks (split by track; resumes an interrupted run)."""
+    from mvgen.classifier import ClassifierConfig, default_checkpoint, load_classifier
+    from mvgen import train as training
 
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed)
-    model_config = ClassifierConfig(provenance={"labels": str(labels), "command": " ".join(sys.argv)})
-    clips = _labelled_clips(labels, model_config, config.clips_per_drop, seed)
-    train_clips, val_clips = split_by_track(clips, config.val_fraction, seed)
+    label_set = _label_set(labels)
+    provenance = {"labels": str(labels), "command": " ".join(sys.argv), "from": base}
+    base_model = None
+    if base is not None:
+        source = default_checkpoint() if base == "default" else base
+        if source is None:
+            raise MvgenError("--from default: no bundled classifier is installed")
+        base_model = load_classifier(source, device="cpu" if head_only else device)
+    if head_only:
+        if base_model is None:
+            raise MvgenError("--head-only needs --from MODEL (the backbone to keep)")
+        config = training.HeadConfig(seed=seed)
+        model_config = training.head_config(base_model.config, label_set.labels, provenance)
+        with _progress() as progress:
+            task = progress.add_task("backbone features", total=len(label_set.tracks))
+            windows = training.labelled_windows(base_model, label_set.tracks, model_config, config.window_stride, on_track=lambda: progress.advance(task))
+        if negatives:
+            with err.status("built-in out-of-scope examples"):
+                windows = training.WindowSet.concat([windows, training.clip_windows(base_model, training.builtin_negatives(model_config, seed=seed))])
+        with err.status("training the head" + (f" ({cv}-fold cross-validation first)" if cv > 1 else "")):
+            result = training.train_head(windows, base_model, label_set.labels, out_dir, config, cv_folds=cv, provenance=provenance)
+        cv_text = f"; {len(result.cv_top1)}-fold cross-validation top-1 {np.mean(result.cv_top1):.3f} +- {np.std(result.cv_top1):.3f}" if result.cv_top1 else ""
+        out.print(f"model for {', '.join(result.labels)} (+ other): {result.model_dir}; held-out top-1 {result.val_top1:.3f} on {result.val_tracks} tracks, "
+                  f"calibration error {result.val_ece:.3f} (temperature {result.temperature:.2f}){cv_text}")
+        return
+
+    settings = training.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed)
+    model_config = (base_model.config.model_copy(update={"labels": list(label_set.labels), "out_of_scope": True, "temperature": 1.0, "provenance": provenance})
+                    if base_model is not None else ClassifierConfig(labels=list(label_set.labels), out_of_scope=True, provenance=provenance))
+    clips = _labelled_clips(label_set.tracks, model_config, settings.clips_per_drop, seed)
+    if negatives:
+        with err.status("built-in out-of-scope examples"):
+            clips += training.builtin_negatives(model_config, seed=seed)
+    train_clips, val_clips = training.split_by_track(clips, settings.val_fraction, seed)
     with _progress() as progress:
         task = progress.add_task("epoch 1", total=None)
 
@@ -201,29 +239,31 @@ def train(
             progress.update(task, description=f"epoch {record['epoch'] + 1}")
             err.print(f"epoch {record['epoch']}: train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}  val top-1 {record['val_top1']:.3f}", markup=False)
 
-        result = run_training(train_clips, val_clips, out_dir, model_config, config, device=device, on_epoch=on_epoch, on_batch=on_batch)
-    out.print(f"best model (epoch {result.best_epoch}, val loss {result.best_val_loss:.3f}): {result.best_dir}")
+        result = training.train(train_clips, val_clips, out_dir, model_config, settings, device=device, on_epoch=on_epoch, on_batch=on_batch, init_from=base_model)
+    out.print(f"best model (epoch {result.best_epoch}, val loss {result.best_val_loss:.3f}, temperature {result.temperature:.2f}): {result.best_dir}")
 
 
 @app.command(name="eval")
 @_command
 def evaluate(
-    labels: Path = typer.Argument(..., help="HouseX-v2 folder or CSV with soft labels."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id (default: the bundled one)."),
+    labels: Path = typer.Argument(..., help="Labelled tracks: a CSV (any classes) or a HouseX-v2 folder."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", "--model", "-m", help="Classifier folder or Hub id (default: the bundled one)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON here."),
     seed: int = typer.Option(0, help="Seed of the clip positions."),
 ) -> None:
-    """Evaluate a classifier on labelled tracks: the paper's metrics plus soft-label metrics."""
+    """Evaluate a classifier on labelled tracks: the paper's metrics, soft-label metrics and the calibration error."""
     from mvgen.classifier import default_checkpoint, load_classifier, predict_clips
-    from mvgen.metrics import evaluate_predictions, format_report
+    from mvgen.metrics import evaluate_predictions, expected_calibration_error, format_report
 
-    source = model or default_checkpoint()
+    source = classifier or default_checkpoint()
     if source is None:
-        raise MvgenError("no bundled classifier installed; pass --model FOLDER_OR_HUB_ID")
-    classifier = load_classifier(source)
-    clips = _labelled_clips(labels, classifier.config, 4, seed)
-    probabilities = predict_clips(classifier, [c.audio for c in clips])
-    report = evaluate_predictions(np.stack([c.target for c in clips]), probabilities)
+        raise MvgenError("no bundled classifier installed; pass --classifier FOLDER_OR_HUB_ID")
+    model = load_classifier(source)
+    clips = _labelled_clips(_label_set(labels).tracks, model.config, 4, seed)
+    probabilities = predict_clips(model, [c.audio for c in clips])
+    targets = np.stack([c.target for c in clips])
+    report = evaluate_predictions(targets, probabilities, labels=model.config.output_labels)
+    report = report.model_copy(update={"calibration_error": expected_calibration_error(probabilities, targets)})
     out.print(format_report(report), markup=False, highlight=False)
     if json_path is not None:
         json_path.write_text(report.model_dump_json(indent=1))
@@ -235,12 +275,12 @@ def evaluate(
 def timeline(
     track: Path = typer.Argument(..., help="Audio file."),
     png: Optional[Path] = typer.Option(None, "--png", "-o", help="Where to write the picture (default: TRACK.timeline.png beside the track)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Classifier folder or Hub id (default: the bundled one)."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", "--model", "-m", help="Genre classifier: folder or Hub id (default: the bundled one)."),
 ) -> None:
     """Print the genre timeline of a track (sections with their dominant sub-genres) and draw it as a PNG."""
     from mvgen.timeline import format_timeline, plot_timeline
 
-    analysis = _analyze(track, classifier=model)
+    analysis = _analyze(track, classifier=classifier)
     out.print(format_timeline(analysis), markup=False, highlight=False)
     written = plot_timeline(analysis, png or track.with_name(track.name + ".timeline.png"))
     out.print(f"timeline written to {written}")
@@ -258,6 +298,7 @@ def render(
     end: Optional[float] = typer.Option(None, "--end", help="Excerpt end (s)."),
     teaser: Optional[float] = typer.Option(None, "--teaser", help="Render a clip of this many seconds around the first drop."),
     styles: Optional[Path] = typer.Option(None, "--styles", help="Style file or folder overriding the default styles."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", help="Genre classifier (folder or Hub id) whose classes the styles follow (default: the bundled one)."),
     seed: int = typer.Option(0, help="Seed of the visuals."),
     detail: Optional[float] = typer.Option(None, help="Draw at this fraction of the size, then upscale (0-1]; default 1 on a GPU, 0.5 on a CPU."),
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the renderer (default: on a CPU for renders over ~10 s)."),
@@ -272,12 +313,13 @@ def render(
     """Render a music video synced to the track (default: the procedural renderer, no model weights needed)."""
     from pydantic import ValidationError
 
+    from mvgen.checkpoints import classifier_labels
     from mvgen.diffusion import DEFAULT_MODEL
     from mvgen.render import RenderSettings, render_video
     from mvgen.styles import load_styles
 
     try:
-        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), seed=seed, detail=detail, compile=compile,
+        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
                                    renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method))
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -285,8 +327,8 @@ def render(
         field = ".".join(str(part) for part in first["loc"])
         flag = flags.get(field, field.removeprefix("diffusion."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
-    load_styles(settings.styles)  # style errors before the analysis, not after it
-    analysis = _analyze(track)
+    load_styles(settings.styles, labels=classifier_labels(classifier))  # style errors before the analysis, not after it
+    analysis = _analyze(track, classifier=classifier)
     with _progress() as progress:
         task = progress.add_task("rendering", total=None)
         try:
@@ -341,11 +383,12 @@ def preview(
     track: Path = typer.Argument(..., help="Audio file."),
     out_path: Path = typer.Option(..., "--out", "-o", help="The page to write (.html)."),
     video: Optional[Path] = typer.Option(None, "--video", help="A rendered video to play instead of the audio (linked, not embedded)."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", help="Genre classifier: folder or Hub id (default: the bundled one)."),
 ) -> None:
     """Write an offline HTML page: the genre timeline with a player that follows it and seeks on click."""
     from mvgen.preview import write_preview
 
-    analysis = _analyze(track)
+    analysis = _analyze(track, classifier=classifier)
     out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis)}")
 
 
@@ -353,14 +396,24 @@ styles_app = typer.Typer(help="List, show, validate and copy the per-sub-genre s
 app.add_typer(styles_app, name="styles")
 
 
+_STYLE_CLASSIFIER_HELP = "Genre classifier (folder or Hub id) whose classes the styles are for (default: the bundled one)."
+
+
+def _style_labels(classifier: Optional[str]) -> tuple[str, ...]:
+    from mvgen.checkpoints import classifier_labels
+
+    return classifier_labels(classifier)
+
+
 @styles_app.command("list")
 @_command
-def styles_list(styles: Optional[Path] = typer.Option(None, "--styles", help="Overrides to apply.")) -> None:
-    """List the styles (one per sub-genre) with their motifs and colours."""
+def styles_list(styles: Optional[Path] = typer.Option(None, "--styles", help="Overrides to apply."),
+                classifier: Optional[str] = typer.Option(None, "--classifier", help=_STYLE_CLASSIFIER_HELP)) -> None:
+    """List the styles (one per class of the genre model, and `other`) with their motifs and colours."""
     from mvgen.styles import load_styles
 
-    table = Table("sub-genre", "motifs", "colours", box=None, pad_edge=False)
-    for key, style in load_styles(styles).items():
+    table = Table("class", "motifs", "colours", box=None, pad_edge=False)
+    for key, style in load_styles(styles, labels=_style_labels(classifier)).items():
         motifs = ", ".join(f"{m} {w:g}" for m, w in style.procedural.motifs.items())
         table.add_row(key, motifs, " ".join(style.palette.colors))
     out.print(table)
@@ -368,27 +421,30 @@ def styles_list(styles: Optional[Path] = typer.Option(None, "--styles", help="Ov
 
 @styles_app.command("show")
 @_command
-def styles_show(genre: str = typer.Argument(..., help="Sub-genre key or name."), styles: Optional[Path] = typer.Option(None, "--styles")) -> None:
+def styles_show(genre: str = typer.Argument(..., help="Class key or name (or `other`)."), styles: Optional[Path] = typer.Option(None, "--styles"),
+                classifier: Optional[str] = typer.Option(None, "--classifier", help=_STYLE_CLASSIFIER_HELP)) -> None:
     """Print one style as YAML (after overrides)."""
     import yaml
 
     from mvgen.genres import genre_key
-    from mvgen.styles import load_styles
+    from mvgen.styles import load_styles, style_keys
 
+    labels = _style_labels(classifier)
     try:
-        key = genre_key(genre)
+        key = genre_key(genre, style_keys(labels))
     except ValueError as exc:
         raise MvgenError(str(exc)) from None
-    out.print(yaml.safe_dump(load_styles(styles)[key].model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
+    out.print(yaml.safe_dump(load_styles(styles, labels=labels)[key].model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
 
 
 @styles_app.command("validate")
 @_command
-def styles_validate(path: Path = typer.Argument(..., help="Style file or folder.")) -> None:
+def styles_validate(path: Path = typer.Argument(..., help="Style file or folder."),
+                    classifier: Optional[str] = typer.Option(None, "--classifier", help=_STYLE_CLASSIFIER_HELP)) -> None:
     """Check style files; every problem is one line naming file, line and field."""
     from mvgen.styles import validate_styles
 
-    problems = validate_styles(path)
+    problems = validate_styles(path, labels=_style_labels(classifier))
     for problem in problems:
         err.print(problem, markup=False)
     if problems:
@@ -398,11 +454,12 @@ def styles_validate(path: Path = typer.Argument(..., help="Style file or folder.
 
 @styles_app.command("init")
 @_command
-def styles_init(folder: Path = typer.Argument(..., help="Folder for editable copies of the default styles.")) -> None:
-    """Write editable copies of the default styles into FOLDER."""
+def styles_init(folder: Path = typer.Argument(..., help="Folder for editable copies of the default styles."),
+                classifier: Optional[str] = typer.Option(None, "--classifier", "--model", help=_STYLE_CLASSIFIER_HELP)) -> None:
+    """Write one editable style per class of the genre model, plus other.yaml (the neutral style), into FOLDER."""
     from mvgen.styles import init_styles
 
-    written = init_styles(folder)
+    written = init_styles(folder, labels=_style_labels(classifier))
     out.print(f"wrote {len(written)} style files to {folder}; edit them and pass --styles {folder}")
 
 

@@ -42,7 +42,6 @@ from pydantic import BaseModel, Field
 from mvgen.assemble import FrameRenderer, encode_pixels
 from mvgen.errors import MvgenError
 from mvgen.framespec import FrameSpec
-from mvgen.genres import GENRES
 
 #: Default model: a distilled model that draws a usable picture in one or two steps.
 DEFAULT_MODEL = "stabilityai/sd-turbo"
@@ -254,9 +253,11 @@ class DiffusionRenderer(FrameRenderer):
     # ------------------------------------------------------------------ conditioning
     @torch.no_grad()
     def _encode_styles(self, styles: Mapping) -> dict[str, torch.Tensor]:
-        """Per-style embeddings in GENRES order: prompt (8, T, D), and for SDXL pooled (8, D2); negatives when guided."""
-        prompts = [styles[g].diffusion.prompt for g in GENRES]
-        negatives = [styles[g].diffusion.negative_prompt for g in GENRES]
+        """Per-style embeddings in ``styles`` order (the classes, then ``other``): prompt (K, T, D), and for SDXL
+        pooled (K, D2); negatives when guided."""
+        self.labels = tuple(styles)
+        prompts = [style.diffusion.prompt for style in styles.values()]
+        negatives = [style.diffusion.negative_prompt for style in styles.values()]
         guided = self.settings.guidance_scale > 1.0
         out = self.pipe.encode_prompt(prompt=prompts, device=self.device, num_images_per_prompt=1,
                                       do_classifier_free_guidance=guided, negative_prompt=negatives if guided else None)
@@ -264,7 +265,7 @@ class DiffusionRenderer(FrameRenderer):
         return {name: value for name, value in zip(names, out) if value is not None}
 
     def conditioning(self, genre_weights: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Pipeline keyword arguments for a batch of profiles ``genre_weights`` (B, 8): weighted sums of the style embeddings."""
+        """Pipeline keyword arguments for a batch of style weights ``genre_weights`` (B, K): weighted sums of the style embeddings."""
         w = genre_weights.to(self.device, torch.float32)
         return {name: torch.einsum("bg,g...->b...", w, e.float()).to(self.dtype) for name, e in self._embeddings.items()}
 
@@ -301,6 +302,9 @@ class DiffusionRenderer(FrameRenderer):
         return self._batched(lambda part: pipe(**make_kwargs(part), output_type="latent").images, items)
 
     def _weights(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
+        for spec in specs[:1]:
+            if spec.genre_labels and tuple(spec.genre_labels) != self.labels:
+                raise ValueError(f"frame styles {spec.genre_labels} differ from the renderer's {self.labels}")
         return torch.tensor([s.genre_weights for s in specs], dtype=torch.float32)
 
     def _noise(self, seed: int) -> torch.Tensor:

@@ -16,7 +16,9 @@ MOTIFS = ("tunnel", "lasers", "particles", "grid", "rings", "waves")
 class FrameSpec:
     """One frame. Units: seconds, degrees, fractions of the frame height for offsets; colours RGB in [0, 1].
 
-    genre_weights: soft blend over the 8 sub-genres (sums to 1), smoothed over time.
+    genre_weights: soft blend over the styles ``genre_labels`` (sums to 1), smoothed over time.
+    genre_labels: the style keys, in the order of ``genre_weights``: the model's classes, then
+      ``other`` (the neutral style, weighted by how unsure the model is).
     palette: 5 blended colours, ``((r, g, b), ...)``; background: the blended background colour.
     beat_pulse: 1.0 on the frame nearest a beat (downbeats), 0.75 on other beats, decaying to 0 before the next.
     beat_phase, bar_phase: position within the current beat / bar, in [0, 1).
@@ -53,3 +55,4 @@ class FrameSpec:
     density: float = 0.5
     seed: int = 0
     strength_range: tuple[float, float] = (0.3, 0.7)
+    genre_labels: tuple[str, ...] = ()

@@ -1,9 +1,17 @@
-"""Labelled track lists for training and evaluation: the HouseX-v2 layout, or a plain CSV.
+"""Labelled track lists for training and evaluation: the HouseX-v2 layout, or a plain CSV with any classes.
 
 HouseX-v2 (arXiv 2409.06690) is folders of audio, each with a Label Studio export (file name
 containing ``partition``; soft sub-genre weights per track) and a drop-detection file (name
-containing ``detect``; drop spans per track). The CSV form is one track per row:
-``path, <8 weights in GENRES order>[, drop_start_s, drop_end_s]``, with an optional header.
+containing ``detect``; drop spans per track); its classes are :data:`~mvgen.genres.GENRES`.
+
+A CSV names its own classes, one track per row, in one of two forms:
+
+* soft: a header ``path,<class>,<class>,...[,drop_start_s,drop_end_s]`` and a weight per class;
+* hard: a header ``path,label[,drop_start_s,drop_end_s]`` and one class name per row.
+
+A class called ``other`` (:data:`~mvgen.genres.OUT_OF_SCOPE`) marks audio outside the classes:
+negatives for the model's out-of-scope outcome. The old headerless form ``path, 8 weights[, drop
+start, drop end]`` (the HouseX-v2 classes in :data:`~mvgen.genres.GENRES` order) still reads.
 """
 
 from __future__ import annotations
@@ -16,20 +24,34 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 
 from mvgen.errors import MvgenError
-from mvgen.genres import GENRES, HOUSEX_NAMES
+from mvgen.genres import GENRES, HOUSEX_NAMES, OUT_OF_SCOPE, check_labels, normalize_key
 
 
 @dataclass(frozen=True)
 class LabelledTrack:
-    """One track: its audio path, soft label (shape ``(8,)``, sums to 1) and drop spans in seconds."""
+    """One track: its audio path, soft label over ``outputs`` (the classes, then ``other``; shape
+    ``(len(outputs),)``, sums to 1) and drop spans in seconds."""
 
     path: Path
     weights: np.ndarray
     drops_s: list[tuple[float, float]] = field(default_factory=list)
+    outputs: tuple[str, ...] = tuple(GENRES) + (OUT_OF_SCOPE,)
 
     @property
     def dominant(self) -> str:
-        return GENRES[int(np.argmax(self.weights))]
+        return self.outputs[int(np.argmax(self.weights))]
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Labelled tracks and the classes they are labelled with (without ``other``, which every set may use)."""
+
+    labels: tuple[str, ...]
+    tracks: list[LabelledTrack]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.labels + (OUT_OF_SCOPE,)
 
 
 def _base_name(path: str) -> str:
@@ -63,7 +85,7 @@ def read_housex_folder(folder: str | Path) -> list[LabelledTrack]:
             try:
                 name = _base_name(item["data"]["audio"])
                 results = item["annotations"][0]["result"]
-                weights = np.zeros(len(GENRES))
+                weights = np.zeros(len(GENRES) + 1)
                 for r in results:
                     if r["from_name"] not in HOUSEX_NAMES:
                         raise MvgenError(f"item {n}: unknown class {r['from_name']!r}; valid: {', '.join(HOUSEX_NAMES)}", export)
@@ -84,26 +106,66 @@ def _load_json_list(path: Path) -> list:
     return data
 
 
-def read_csv(path: str | Path) -> list[LabelledTrack]:
-    """Tracks of a CSV: ``path, 8 weights[, drop_start_s, drop_end_s]``; relative paths are relative to the CSV."""
+def read_csv(path: str | Path) -> LabelSet:
+    """Tracks of a CSV (see the module docstring); relative paths are relative to the CSV."""
     path = Path(path)
-    tracks = []
-    with path.open(newline="") as fh:
-        for line, row in enumerate(csv.reader(fh), start=1):
-            if not row or row[0].startswith("#"):
-                continue
-            if line == 1 and not _is_number(row[1] if len(row) > 1 else ""):
-                continue  # header
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = [(n, row) for n, row in enumerate(csv.reader(fh), start=1) if row and not row[0].lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MvgenError(f"cannot read the label file ({exc.__class__.__name__})", path) from None
+    if not rows:
+        raise MvgenError("no labelled tracks", path)
+    first_line, header = rows[0]
+    if len(header) > 1 and _is_number(header[1]):  # the old headerless form: 8 weights in GENRES order
+        header, body = ["path", *GENRES] + (["drop_start_s", "drop_end_s"] if len(header) == 11 else []), rows
+    else:
+        header, body = [h.strip() for h in header], rows[1:]
+    columns = header[1:]
+    drops = columns[-2:] == ["drop_start_s", "drop_end_s"]
+    if drops:
+        columns = columns[:-2]
+    hard = [normalize_key(c) for c in columns] == ["label"]
+    tracks: list[LabelledTrack] = []
+    if hard:
+        names = [(line, row[1].strip()) for line, row in body if len(row) > 1]
+        classes = [normalize_key(name) for _, name in names]
+        labels = _classes(sorted({c for c in classes if c != OUT_OF_SCOPE}, key=classes.index), path, first_line)
+    else:
+        keys = [normalize_key(c) for c in columns]
+        labels = _classes([k for k in keys if k != OUT_OF_SCOPE], path, first_line)
+    outputs = labels + (OUT_OF_SCOPE,)
+    width = len(header)
+    for line, row in body:
+        if len(row) not in (width, width - 2 if drops else width):
+            expected = f"path, {'a class name' if hard else ', '.join(columns)}" + (" and optionally drop start and end" if drops else "")
+            raise MvgenError(f"line {line}: expected {expected} ({width} columns), got {len(row)}", path)
+        weights = np.zeros(len(outputs))
+        if hard:
+            weights[outputs.index(normalize_key(row[1]))] = 1.0
+        else:
             try:
-                weights = np.array([float(v) for v in row[1:9]])
+                values = [float(v) for v in row[1 : 1 + len(columns)]]
             except ValueError:
                 raise MvgenError(f"line {line}: weights must be numbers", path) from None
-            if len(weights) != len(GENRES) or len(row) not in (9, 11):
-                raise MvgenError(f"line {line}: expected path, {len(GENRES)} weights ({', '.join(GENRES)}) and optionally drop start and end", path)
-            drops = [(float(row[9]), float(row[10]))] if len(row) == 11 else []
-            audio = Path(row[0])
-            tracks.append(LabelledTrack(audio if audio.is_absolute() else path.parent / audio, _normalized(weights, f"line {line}", path), drops))
-    return tracks
+            for key, value in zip(keys, values):
+                weights[outputs.index(key)] += value
+        spans = []
+        if drops and len(row) == width:
+            try:
+                spans = [(float(row[-2]), float(row[-1]))]
+            except ValueError:
+                raise MvgenError(f"line {line}: drop start and end must be numbers (s)", path) from None
+        audio = Path(row[0].strip())
+        tracks.append(LabelledTrack(audio if audio.is_absolute() else path.parent / audio, _normalized(weights, f"line {line}", path), spans, outputs))
+    return LabelSet(labels, tracks)
+
+
+def _classes(names: list[str], path: Path, line: int) -> tuple[str, ...]:
+    try:
+        return check_labels(names)
+    except ValueError as exc:
+        raise MvgenError(f"line {line}: {exc}", path) from None
 
 
 def _is_number(text: str) -> bool:
@@ -114,7 +176,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_labels(source: str | Path) -> list[LabelledTrack]:
+def read_labels(source: str | Path) -> LabelSet:
     """Tracks from a CSV file, a HouseX-v2 folder, or a folder of HouseX-v2 folders."""
     source = Path(source)
     if source.is_file():
@@ -122,8 +184,8 @@ def read_labels(source: str | Path) -> list[LabelledTrack]:
     if not source.is_dir():
         raise MvgenError("no such label file or folder", source)
     if any("partition" in p.name for p in source.glob("*.json")):
-        return read_housex_folder(source)
+        return LabelSet(tuple(GENRES), read_housex_folder(source))
     folders = sorted(p for p in source.iterdir() if p.is_dir() and any("partition" in q.name for q in p.glob("*.json")))
     if not folders:
         raise MvgenError("neither a CSV nor a HouseX-v2 folder (no *partition*.json found)", source)
-    return [t for f in folders for t in read_housex_folder(f)]
+    return LabelSet(tuple(GENRES), [t for f in folders for t in read_housex_folder(f)])

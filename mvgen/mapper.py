@@ -2,7 +2,8 @@
 
 A pure, deterministic function (:func:`map_frames`). Frame ``i`` is shown at ``start_s + i / fps``.
 The soft genre profile is interpolated to frame times and smoothed, so the look changes
-continuously as the mix changes; beats drive a pulse that peaks on the frame nearest each beat
+continuously as the mix changes; the genre styles are blended only as far as the model is sure the
+music is within its classes, and the rest of the weight goes to the neutral ``other`` style; beats drive a pulse that peaks on the frame nearest each beat
 (stronger on downbeats); drops land with a burst and a flash.
 """
 
@@ -14,7 +15,8 @@ import numpy as np
 
 from mvgen.analysis import Analysis
 from mvgen.framespec import FrameSpec
-from mvgen.genres import GENRES, smooth_over_time
+from mvgen.genres import OUT_OF_SCOPE, smooth_over_time
+from mvgen.styles import style_keys
 
 #: Pulse height on the frame nearest a downbeat and on other beats.
 DOWNBEAT_PULSE = 1.0
@@ -34,21 +36,30 @@ def frame_times(duration_s: float, fps: float, start_s: float = 0.0, end_s: floa
     return start_s + np.arange(max(n, 1)) / fps
 
 
-def genre_weights_at(analysis: Analysis, times_s: np.ndarray, smooth_s: float = 2.0, default_genre: str = "progressive_house") -> np.ndarray:
-    """Soft genre weights at each time, shape ``(N, 8)``, rows summing to 1.
+def genre_weights_at(analysis: Analysis, times_s: np.ndarray, smooth_s: float = 2.0, labels=None) -> np.ndarray:
+    """Style weights at each time, shape ``(N, len(labels))``, rows summing to 1.
 
-    The profile is linearly interpolated between its frames and smoothed with a Gaussian of
-    ``smooth_s`` seconds (standard deviation); without a profile every frame is ``default_genre``.
+    ``labels`` are the style keys (default: the 8 HouseX-v2 classes and ``other``; a
+    :class:`~mvgen.styles.StyleTable`'s ``labels``). Each class gets its profile share times the
+    window's in-scope confidence, and :data:`~mvgen.genres.OUT_OF_SCOPE` the rest, so an unsure model
+    fades to the neutral style. The profile is linearly interpolated between its windows and smoothed
+    with a Gaussian of ``smooth_s`` seconds (standard deviation); without a profile every frame is
+    ``other``.
     """
+    labels = list(style_keys() if labels is None else labels)
+    if OUT_OF_SCOPE not in labels:
+        raise ValueError(f"labels must include {OUT_OF_SCOPE!r} (the neutral style), got {labels}")
     profile = analysis.genre_profile
     if profile is None or not profile.times_s:
-        weights = np.zeros((len(times_s), len(GENRES)))
-        weights[:, GENRES.index(default_genre)] = 1.0
+        weights = np.zeros((len(times_s), len(labels)))
+        weights[:, labels.index(OUT_OF_SCOPE)] = 1.0
         return weights
-    t = np.asarray(profile.times_s, dtype=np.float64)
-    p = np.asarray(profile.probabilities, dtype=np.float64)
-    order = [profile.labels.index(g) for g in GENRES]
-    p = p[:, order]
+    scoped_labels, t, scoped = profile.scoped()
+    missing = [g for g in scoped_labels if g not in labels]
+    if missing:
+        raise ValueError(f"no style for the class {missing[0]!r} of the analysis's model (styles: {', '.join(labels)}); load the styles with that model's classes")
+    p = np.zeros((len(t), len(labels)))
+    p[:, [labels.index(g) for g in scoped_labels]] = scoped
     if smooth_s > 0 and len(t) > 1:
         step = float(np.median(np.diff(t)))
         sigma = smooth_s / step
@@ -103,11 +114,13 @@ def map_frames(
 ) -> list[FrameSpec]:
     """One :class:`FrameSpec` per frame of ``[start_s, end_s)`` at ``fps``.
 
-    ``styles``: a :class:`mvgen.styles.StyleTable` (or anything with ``blend(weights (8,))``
-    returning a blended style). Deterministic: the same inputs give the same frames.
+    ``styles``: a :class:`mvgen.styles.StyleTable` (anything with ``labels`` and ``blend(weights
+    (K,))`` returning a blended style), built for the analysis's model classes. Deterministic: the
+    same inputs give the same frames.
     """
     times = frame_times(analysis.duration_s, fps, start_s, end_s)
-    weights = genre_weights_at(analysis, times, smooth_s)
+    style_labels = tuple(styles.labels)
+    weights = genre_weights_at(analysis, times, smooth_s, style_labels)
     beats = np.asarray(analysis.beats_s, dtype=np.float64)
     downbeats = np.asarray(analysis.downbeats_s, dtype=np.float64)
     beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else 0.5
@@ -155,6 +168,7 @@ def map_frames(
                 index=int(frame_index[k]),
                 time_s=float(t),
                 genre_weights=tuple(float(w) for w in weights[k]),
+                genre_labels=style_labels,
                 palette=tuple(tuple(float(c) for c in rgb) for rgb in blended.palette),
                 background=tuple(float(c) for c in blended.background),
                 section=labels[k],

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from scipy.spatial.distance import jensenshannon
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from mvgen.genres import GENRE_NAMES, GENRES
+from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name
 
 #: Short column names for the confusion matrix, keyed like :data:`GENRES` (at most 5 letters).
 ABBREVIATIONS: dict[str, str] = {
@@ -35,6 +35,7 @@ ABBREVIATIONS: dict[str, str] = {
     "bigroom": "BIGRM",
     "future_rave": "FRAVE",
     "slap_house": "SLAP",
+    OUT_OF_SCOPE: "OTHER",
 }
 
 
@@ -51,6 +52,7 @@ class EvalReport(BaseModel):
     confusion: list[list[int]] = Field(description="K x K counts; rows = true dominant, columns = predicted dominant")
     mean_js_divergence: float = Field(description="mean Jensen-Shannon divergence (base 2) of prediction vs target, in [0, 1]")
     top2_agreement: float = Field(description="fraction of rows whose leading two classes agree (see evaluate_predictions)")
+    calibration_error: float | None = Field(None, description="expected calibration error of the top label (see expected_calibration_error); None when not computed")
 
 
 def _distributions(x, name: str, k: int | None = None) -> np.ndarray:
@@ -167,13 +169,17 @@ def _abbreviation(label: str) -> str:
 def format_report(report: EvalReport) -> str:
     """Plain-text summary for a terminal: headline metrics, per-class table, confusion matrix."""
     abbr = [_abbreviation(label) for label in report.labels]
-    names = [GENRE_NAMES.get(label, label) for label in report.labels]
+    names = [display_name(label) for label in report.labels]
     lines = [
         f"n = {report.n}",
         f"top-1 accuracy   {report.top1_accuracy:.3f}",
         f"macro precision  {report.macro_precision:.3f}   recall {report.macro_recall:.3f}   F1 {report.macro_f1:.3f}",
         f"mean JS diverg.  {report.mean_js_divergence:.3f}   (base 2; 0 = identical, 1 = disjoint)",
         f"top-2 agreement  {report.top2_agreement:.3f}",
+    ]
+    if report.calibration_error is not None:
+        lines.append(f"calibration err. {report.calibration_error:.3f}   (expected calibration error of the top label; 0 = says what it knows)")
+    lines += [
         "",
     ]
     # The per-class table doubles as the legend of the confusion matrix's abbreviations.
@@ -192,3 +198,28 @@ def format_report(report: EvalReport) -> str:
         # Dots for zeros let the few off-diagonal counts stand out.
         lines.append(f"{a:<{abbr_w}}" + "".join(f"{(str(v) if v else '.'):>{cell_w}}" for v in row))
     return "\n".join(lines)
+
+
+#: Confidence bins of :func:`expected_calibration_error` (the usual 15 equal-width bins of Guo et al. 2017).
+ECE_BINS = 15
+
+
+def expected_calibration_error(probabilities: np.ndarray, targets: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """Top-label expected calibration error of ``probabilities`` ``(N, K)`` against the dominant class of
+    ``targets`` ``(N, K)``: the mean over equal-width confidence bins of |accuracy - confidence|,
+    weighted by the share of rows in each bin. 0 is perfect; a model that says 90 % and is right
+    70 % of the time scores 0.2."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != np.shape(targets) or probabilities.ndim != 2:
+        raise ValueError(f"probabilities and targets must both have shape (N, K), got {probabilities.shape} and {np.shape(targets)}")
+    if len(probabilities) == 0:
+        return 0.0
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(targets).argmax(axis=1)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    error = 0.0
+    for b in range(n_bins):
+        inside = bins == b
+        if inside.any():
+            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)

@@ -20,8 +20,8 @@ from pathlib import Path
 from mvgen.analysis import Analysis, analyze
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
-from mvgen.genres import GENRE_NAMES
-from mvgen.timeline import DROP_COLOR, GENRE_COLORS, SECTION_COLORS
+from mvgen.genres import OUT_OF_SCOPE, display_name
+from mvgen.timeline import DROP_COLOR, SECTION_COLORS, genre_color
 
 
 def _audio_data_uri(track: Path, bitrate: str = "128k") -> str:
@@ -35,9 +35,10 @@ def _audio_data_uri(track: Path, bitrate: str = "128k") -> str:
 
 
 def preview_data(analysis: Analysis) -> dict:
-    """What the page draws, JSON-able: times in seconds, the profile as rows of shares in GENRES order."""
+    """What the page draws, JSON-able: times in seconds, the profile as rows of shares over the model's
+    classes and ``other`` (where the model is unsure: drawn hatched, "outside the model's genres")."""
     profile = analysis.genre_profile
-    labels = list(profile.labels) if profile else []
+    labels, times_s, shares = profile.scoped() if profile and profile.times_s else ([], [], [])
     return {
         "title": Path(analysis.audio.path).name,
         "duration_s": analysis.duration_s,
@@ -46,9 +47,9 @@ def preview_data(analysis: Analysis) -> dict:
         "downbeats_s": analysis.downbeats_s,
         "drops": [[d.start_s, d.end_s] for d in analysis.drops],
         "sections": [[s.start_s, s.end_s, s.label] for s in analysis.sections],
-        "genres": [{"key": k, "name": GENRE_NAMES.get(k, k), "color": GENRE_COLORS.get(k, "#888888")} for k in labels],
-        "profile_times_s": list(profile.times_s) if profile else [],
-        "profile": [list(map(float, row)) for row in profile.probabilities] if profile else [],
+        "genres": [{"key": k, "name": display_name(k), "color": genre_color(k, j), "unsure": k == OUT_OF_SCOPE} for j, k in enumerate(labels)],
+        "profile_times_s": [float(t) for t in times_s],
+        "profile": [[round(float(v), 4) for v in row] for row in shares],
         "section_colors": SECTION_COLORS,
         "drop_color": DROP_COLOR,
     }
@@ -120,6 +121,16 @@ __MEDIA__
     return P[lo].map((p, g) => p * (1 - a) + P[hi][g] * a);
   }
 
+  // "Outside the model's genres" is hatched, so it never reads as one more genre.
+  const hatch = (() => {
+    const c = document.createElement("canvas"); c.width = c.height = 8;
+    const g = c.getContext("2d"); g.fillStyle = "#eceef2"; g.fillRect(0, 0, 8, 8);
+    g.strokeStyle = "#8a8f9c"; g.lineWidth = 1.2; g.beginPath(); g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6); g.stroke();
+    return ctx.createPattern(c, "repeat");
+  })();
+  const fillOf = g => g.unsure ? hatch : g.color;
+  const swatch = g => g.unsure ? "background:repeating-linear-gradient(135deg,#8a8f9c 0 1.5px,#eceef2 1.5px 4px)" : "background:" + g.color;
+
   let base = null;
   function draw() {
     ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, W, H);
@@ -133,7 +144,7 @@ __MEDIA__
       const p = profileAt(timeAt(px + 0.5));
       if (!p) break;
       let y = bottom;
-      p.forEach((share, g) => { const h = share * (bottom - top); ctx.fillStyle = D.genres[g].color; ctx.fillRect(px, y - h, 1, h + 0.5); y -= h; });
+      p.forEach((share, g) => { const h = share * (bottom - top); ctx.fillStyle = fillOf(D.genres[g]); ctx.fillRect(px, y - h, 1, h + 0.5); y -= h; });
     }
     ctx.fillStyle = D.drop_color;  // drops: a bar under the profile
     for (const [s, e] of D.drops) ctx.fillRect(x(s), bottom, x(e) - x(s), 4);
@@ -158,7 +169,7 @@ __MEDIA__
   canvas.addEventListener("mousemove", ev => {
     const t = timeAt(canvasX(ev)), p = profileAt(t);
     const rows = p ? p.map((share, g) => [share, D.genres[g]]).sort((a, b) => b[0] - a[0]).filter(r => r[0] >= 0.005)
-      .map(([share, g]) => '<i style="display:inline-block;width:8px;height:8px;background:' + g.color + '"></i> ' + g.name + " " + (100 * share).toFixed(1) + "%") : ["no genre profile"];
+      .map(([share, g]) => '<i style="display:inline-block;width:8px;height:8px;' + swatch(g) + '"></i> ' + g.name + " " + (100 * share).toFixed(1) + "%") : ["no genre profile"];
     tip.innerHTML = "<b>" + fmt(t) + "</b><br>" + rows.join("<br>");
     const r = canvas.getBoundingClientRect();
     tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - 180) + "px"; tip.style.top = (ev.clientY - r.top + 12) + "px";
@@ -169,7 +180,7 @@ __MEDIA__
   player.addEventListener("seeked", drawPlayhead);
   (function tick() { if (!player.paused) drawPlayhead(); requestAnimationFrame(tick); })();
 
-  document.getElementById("legend").innerHTML = D.genres.map(g => '<span><i style="background:' + g.color + '"></i>' + g.name + "</span>").join("");
+  document.getElementById("legend").innerHTML = D.genres.map(g => '<span><i style="' + swatch(g) + '"></i>' + g.name + "</span>").join("");
   draw(); drawPlayhead();
   window.mvgenPreview = { duration_s: D.duration_s, profileAt: profileAt, seek: seek, timeAt: timeAt, data: D };
 })();

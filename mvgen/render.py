@@ -48,6 +48,7 @@ class RenderSettings(BaseModel):
     renderer: Literal["procedural", "diffusion"] = "procedural"
     diffusion: DiffusionSettings = Field(default_factory=DiffusionSettings, description="settings of the diffusion renderer")
     styles: str | None = Field(None, description="style file or folder overriding the defaults")
+    classifier: str | None = Field(None, description="genre classifier (folder or Hub id) whose classes the styles follow; None: the bundled one")
     seed: int = 0
     detail: float | None = Field(None, gt=0, le=1, description="fraction of the size the pictures are drawn at before upscaling; None: 1 on a GPU, 0.5 on a CPU")
     compile: bool | None = Field(None, description="torch.compile the renderer; None: on a CPU for renders long enough to repay the compilation")
@@ -149,12 +150,14 @@ def render_video(
     denoising keyframes, compiling the renderer). Raises :class:`MvgenError` for bad input; a ``KeyboardInterrupt`` leaves the
     work folder for ``resume=True``.
     """
+    from mvgen.checkpoints import classifier_labels
     from mvgen.mapper import map_frames
     from mvgen.styles import StyleTable, load_styles
 
     settings = settings or RenderSettings()
-    styles = load_styles(settings.styles)
-    analysis = analysis or analyze(track)
+    analysis = analysis or analyze(track, classifier=settings.classifier)
+    labels = analysis.genre_profile.labels if analysis.genre_profile else classifier_labels(settings.classifier)
+    styles = load_styles(settings.styles, labels=labels)
     out = Path(out) if out is not None else default_output(track, settings)
     if out.suffix.lower() != ".mp4":
         raise MvgenError("the output must be an .mp4 file", out)

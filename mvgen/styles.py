@@ -1,11 +1,14 @@
-"""Per-sub-genre visual styles: YAML files, validation with one-line errors, and fast blending.
+"""Per-class visual styles: YAML files, validation with one-line errors, and fast blending.
 
-Every sub-genre (:data:`mvgen.genres.GENRES`) has one style file ``styles/<genre>.yaml`` holding
-its diffusion prompt, palette, camera motion and procedural motifs. Users override them with a
-folder of (possibly partial) YAML files or a single file: a partial file changes only the fields it
-gives and inherits the rest from the default style of its sub-genre.
+Every class of the genre model (the 8 HouseX-v2 sub-genres of :data:`mvgen.genres.GENRES` by
+default, or a user model's own classes) has one style ``<class>.yaml`` holding its diffusion prompt,
+palette, camera motion and procedural motifs, and so has the out-of-scope outcome
+(``other.yaml``: a neutral look that the audio drives, used as far as the model is unsure). Users
+override them with a folder of (possibly partial) YAML files or a single file: a partial file
+changes only the fields it gives and inherits the rest from the default style of its class. A class
+without a shipped default starts from :func:`starter_style` (the neutral style with its own palette).
 
-The renderer blends the 8 styles per frame by the track's soft genre weights; use
+The renderer blends the styles per frame by the track's soft genre weights; use
 :class:`StyleTable` (arrays precomputed once) for that, not pydantic models.
 """
 
@@ -26,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Valid
 import mvgen
 from mvgen.errors import MvgenError
 from mvgen.framespec import MOTIFS
-from mvgen.genres import GENRES, genre_key
+from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,9 +123,9 @@ class Procedural(_Model):
 
 
 class Style(_Model):
-    """The visual style of one sub-genre (one YAML file)."""
+    """The visual style of one class of the genre model, or of :data:`~mvgen.genres.OUT_OF_SCOPE` (one YAML file)."""
 
-    genre: Text = Field(description="sub-genre key")
+    genre: Text = Field(min_length=1, description="class key (normalized: 'Drum & Bass' -> 'drum_and_bass')")
     name: Text = Field(min_length=1, description="display name")
     diffusion: Diffusion
     palette: Palette
@@ -132,10 +135,7 @@ class Style(_Model):
     @field_validator("genre")
     @classmethod
     def _genre(cls, value: str) -> str:
-        try:
-            return genre_key(value)
-        except ValueError:
-            raise ValueError(f"unknown sub-genre {value!r} (allowed: {', '.join(GENRES)})") from None
+        return normalize_key(value)
 
 
 # --------------------------------------------------------------------------- files
@@ -315,7 +315,7 @@ def _describe(error: dict) -> tuple[tuple, str]:
     return loc, f"{message}, got {type(value).__name__} {_show(value)}"
 
 
-def _style_problems(data: Any, path: Path | None, base: Style | None) -> tuple[Style | None, list[tuple[str, str]]]:
+def _style_problems(data: Any, path: Path | None, base: Style | None, allowed: Sequence[str] = ()) -> tuple[Style | None, list[tuple[str, str]]]:
     """Validate ``data`` (merged onto ``base``): the style, or None and its problems as (where, text)."""
     name = str(path) if path is not None else "<style>"
     if not isinstance(data, Mapping):
@@ -333,21 +333,21 @@ def _style_problems(data: Any, path: Path | None, base: Style | None) -> tuple[S
             field = ".".join(str(p) for p in loc) or "(file)"
             problems.append((line, f"{name}:{line}", " ".join(f"{field}: {text}".split())))
         problems.sort(key=lambda problem: problem[0])  # file order (stable for problems on one line)
-    if style is not None and path is not None and path.stem in GENRES and style.genre != path.stem:
+    if style is not None and path is not None and path.stem in allowed and style.genre != path.stem:
         line = lines.get(("genre",), 1)
         problems.append((line, f"{name}:{line}", f"genre: {style.genre!r} does not match the file name {path.name!r} (allowed: {path.stem})"))
         style = None
     return style, [(where, text) for _, where, text in problems]
 
 
-def parse_style(data: Mapping, path: str | os.PathLike | None = None, base: Style | None = None) -> Style:
+def parse_style(data: Mapping, path: str | os.PathLike | None = None, base: Style | None = None, allowed: Sequence[str] = ()) -> Style:
     """Validate a style mapping read from ``path`` (used for messages and line numbers).
 
     With ``base``, ``data`` may be partial: mappings merge deeply, so only the given fields change
     (``palette.colors`` and ``procedural.motifs`` are replaced as a whole). Raises
     :class:`MvgenError` with one line ``"<file>:<line>: <field.path>: <problem> (allowed: ...)"``.
     """
-    style, problems = _style_problems(data, None if path is None else Path(path), base)
+    style, problems = _style_problems(data, None if path is None else Path(path), base, allowed or style_keys())
     if problems:
         where, text = problems[0]
         if len(problems) > 1:
@@ -361,29 +361,71 @@ def _style_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file() and not p.name.startswith("."))
 
 
-def _target_genre(data: Mapping, path: Path) -> str:
-    """The sub-genre an override file changes: its ``genre`` field, else its file name."""
+def style_keys(labels: Sequence[str] = GENRES) -> tuple[str, ...]:
+    """The keys a set of styles has for a model with classes ``labels``: the classes, then :data:`OUT_OF_SCOPE`."""
+    return tuple(labels) + (OUT_OF_SCOPE,)
+
+
+def _allowed(keys: Sequence[str]) -> str:
+    return ", ".join(keys)
+
+
+def _target_genre(data: Mapping, path: Path, keys: Sequence[str]) -> str:
+    """The class an override file changes: its ``genre`` field, else its file name; one of ``keys``."""
     if "genre" in data:
-        try:
-            return genre_key(str(data["genre"]))
-        except ValueError:
+        key = normalize_key(str(data["genre"]))
+        if key not in keys:
             line = _key_lines(path).get(("genre",), 1)
-            raise MvgenError(f"genre: unknown sub-genre {data['genre']!r} (allowed: {', '.join(GENRES)})", f"{path}:{line}") from None
-    try:
-        return genre_key(path.stem)
-    except ValueError:
-        raise MvgenError(f"genre: cannot tell which sub-genre this file styles; add `genre: <key>` or name the file <key>.yaml (allowed: {', '.join(GENRES)})", f"{path}:1") from None
+            raise MvgenError(f"genre: the model has no class {data['genre']!r} (allowed: {_allowed(keys)})", f"{path}:{line}")
+        return key
+    key = normalize_key(path.stem)
+    if key not in keys:
+        raise MvgenError(f"genre: cannot tell which class this file styles: the model has no class {path.stem!r}; add `genre: <key>` or name the file <key>.yaml (allowed: {_allowed(keys)})", f"{path}:1")
+    return key
 
 
-def _load_defaults(folder: Path | None = None) -> dict[str, Style]:
+#: How far (degrees of hue) a class without a default style turns the neutral palette, at most.
+_STARTER_HUE_RANGE_DEG = 360.0
+
+
+def starter_style(key: str, neutral: Style) -> Style:
+    """A first style for a class that has no default: the neutral (out-of-scope) style's motion and
+    motifs, its palette turned to a hue of the class's own (stable per name), and a prompt naming it.
+
+    ``mvgen styles init DIR --classifier MODEL`` writes these for editing.
+    """
+    import colorsys
+    import zlib
+
+    turn = (zlib.crc32(key.encode()) % 1000) / 1000.0 * _STARTER_HUE_RANGE_DEG / 360.0
+
+    def turned(colour: str) -> str:
+        h, l, s = colorsys.rgb_to_hls(*hex_to_rgb(colour))
+        r, g, b = colorsys.hls_to_rgb((h + turn) % 1.0, l, max(s, 0.45) if l > 0.1 else s)
+        return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
+
+    name = display_name(key)
+    data = neutral.model_dump()
+    data.update(genre=key, name=name)
+    data["palette"] = {"colors": [turned(c) for c in neutral.palette.colors], "background": turned(neutral.palette.background)}
+    data["diffusion"]["prompt"] = f"{name} music, " + neutral.diffusion.prompt
+    return Style.model_validate(data)
+
+
+def _default_style(key: str, folder: Path, neutral: Style | None) -> Style:
+    path = folder / f"{key}.yaml"
+    if path.is_file():
+        return parse_style(load_style_file(path), path)
+    if neutral is None or key == OUT_OF_SCOPE:
+        raise MvgenError(f"the default style of {key} is missing (set MVGEN_STYLES_DIR or reinstall mvgen)", path)
+    return starter_style(key, neutral)
+
+
+def _load_defaults(labels: Sequence[str] = GENRES, folder: Path | None = None) -> dict[str, Style]:
+    """The default style of every class in ``labels`` and of :data:`OUT_OF_SCOPE`, in :func:`style_keys` order."""
     folder = folder or default_styles_dir()
-    styles = {}
-    for key in GENRES:
-        path = folder / f"{key}.yaml"
-        if not path.is_file():
-            raise MvgenError(f"the default style of {key} is missing (set MVGEN_STYLES_DIR or reinstall mvgen)", path)
-        styles[key] = parse_style(load_style_file(path), path)
-    return styles
+    neutral = _default_style(OUT_OF_SCOPE, folder, None)
+    return {key: neutral if key == OUT_OF_SCOPE else _default_style(key, folder, neutral) for key in style_keys(labels)}
 
 
 def _override_paths(overrides: str | os.PathLike) -> list[Path]:
@@ -398,23 +440,26 @@ def _override_paths(overrides: str | os.PathLike) -> list[Path]:
     raise MvgenError("no such style file or folder", path)
 
 
-def load_styles(overrides: str | os.PathLike | None = None) -> dict[str, Style]:
-    """The 8 styles in :data:`GENRES` order: the defaults, changed by ``overrides`` (a folder of
-    YAML files or one file). Each override file selects its sub-genre by its ``genre`` field (else
-    its file name) and inherits every field it does not give; files apply in name order."""
-    styles = _load_defaults()
+def load_styles(overrides: str | os.PathLike | None = None, *, labels: Sequence[str] = GENRES) -> dict[str, Style]:
+    """The styles of a model with classes ``labels`` (default: the 8 HouseX-v2 sub-genres), keyed
+    and ordered as :func:`style_keys` (the classes, then ``other``): the defaults, changed by
+    ``overrides`` (a folder of YAML files or one file). Each override file selects its class by its
+    ``genre`` field (else its file name) and inherits every field it does not give; files apply in
+    name order. A file for a class the model lacks is an error listing the model's classes."""
+    keys = style_keys(labels)
+    styles = _load_defaults(labels)
     if overrides is not None:
         for path in _override_paths(overrides):
             data = load_style_file(path)
-            key = _target_genre(data, path)
-            styles[key] = parse_style(data, path, base=styles[key])
-    return {key: styles[key] for key in GENRES}
+            key = _target_genre(data, path, keys)
+            styles[key] = parse_style(data, path, base=styles[key], allowed=keys)
+    return {key: styles[key] for key in keys}
 
 
-def validate_styles(path: str | os.PathLike) -> list[str]:
-    """Every problem of a style file or folder, one line each (``[]`` when all is valid).
+def validate_styles(path: str | os.PathLike, *, labels: Sequence[str] = GENRES) -> list[str]:
+    """Every problem of a style file or folder for a model with classes ``labels``, one line each (``[]`` when all is valid).
 
-    Files may be partial (they are checked on top of the default style of their sub-genre).
+    Files may be partial (they are checked on top of the default style of their class).
     """
     path = Path(path).expanduser()
     if path.is_dir():
@@ -425,19 +470,20 @@ def validate_styles(path: str | os.PathLike) -> list[str]:
         files = [path]
     else:
         return [f"{path}: no such style file or folder"]
+    keys = style_keys(labels)
     try:
-        defaults: dict[str, Style] = _load_defaults()
+        defaults: dict[str, Style] = _load_defaults(labels)
     except MvgenError:
         defaults = {}
     problems: list[str] = []
     for file in files:
         try:
             data = load_style_file(file)
-            key = _target_genre(data, file)
+            key = _target_genre(data, file, keys)
         except MvgenError as exc:
             problems.append(str(exc))
             continue
-        _, found = _style_problems(data, file, defaults.get(key))
+        _, found = _style_problems(data, file, defaults.get(key), keys)
         problems.extend(f"{where}: {text}" for where, text in found)
     return problems
 
@@ -449,27 +495,32 @@ def style_yaml(style: Style) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def init_styles(folder: str | os.PathLike) -> list[Path]:
-    """Write editable copies of the 8 default style files into ``folder`` (created if needed).
+def init_styles(folder: str | os.PathLike, *, labels: Sequence[str] = GENRES) -> list[Path]:
+    """Write one editable style file per class of ``labels`` plus ``other.yaml`` into ``folder`` (created if needed).
 
+    Classes with a shipped default get a copy of it (comments kept); others get :func:`starter_style`.
     Refuses (:class:`MvgenError`, nothing written) when any of the files already exists.
     """
     folder = Path(folder).expanduser()
     source = default_styles_dir()
-    _load_defaults(source)  # only copy defaults that are valid
-    targets = [folder / f"{key}.yaml" for key in GENRES]
-    existing = [t for t in targets if t.exists()]
+    defaults = _load_defaults(labels, source)  # only copy defaults that are valid
+    targets = {key: folder / f"{key}.yaml" for key in defaults}
+    existing = [t for t in targets.values() if t.exists()]
     if existing:
-        raise MvgenError(f"already exists; not overwriting ({len(existing)} of the 8 style files are there; remove them or pick another folder)", existing[0])
+        raise MvgenError(f"already exists; not overwriting ({len(existing)} of the {len(targets)} style files are there; remove them or pick another folder)", existing[0])
     if folder.exists() and not folder.is_dir():
         raise MvgenError("not a folder", folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for key, target in zip(GENRES, targets):
-            shutil.copyfile(source / f"{key}.yaml", target)
+        for key, target in targets.items():
+            shipped = source / f"{key}.yaml"
+            if shipped.is_file():
+                shutil.copyfile(shipped, target)
+            else:
+                target.write_text(f"# {display_name(key)}: a starter style (the neutral style in a colour of its own); make it yours.\n" + style_yaml(defaults[key]), encoding="utf-8")
     except OSError as exc:
         raise MvgenError(f"cannot write the style files ({exc.strerror or exc})", folder) from None
-    return targets
+    return list(targets.values())
 
 
 # --------------------------------------------------------------------------- blending
@@ -505,26 +556,28 @@ class BlendedStyle:
 
 
 class StyleTable:
-    """The 8 styles as arrays (GENRES order), for blending once per frame without pydantic."""
+    """Styles as arrays (one row per key of ``labels``), for blending once per frame without pydantic."""
 
-    def __init__(self, palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray):
-        self.palette_linear = palette_linear  # (8, PALETTE_SIZE, 3)
-        self.background_linear = background_linear  # (8, 3)
-        self.motion = motion  # (8, len(MOTION_FIELDS))
-        self.motifs = motifs  # (8, len(MOTIFS))
-        self.speed = speed  # (8,)
-        self.density = density  # (8,)
-        self.strength = strength  # (8, 2)
+    def __init__(self, labels: Sequence[str], palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray):
+        self.labels = tuple(labels)  # the row order: the model's classes, then "other"
+        self.palette_linear = palette_linear  # (K, PALETTE_SIZE, 3)
+        self.background_linear = background_linear  # (K, 3)
+        self.motion = motion  # (K, len(MOTION_FIELDS))
+        self.motifs = motifs  # (K, len(MOTIFS))
+        self.speed = speed  # (K,)
+        self.density = density  # (K,)
+        self.strength = strength  # (K, 2)
 
     @classmethod
     def from_styles(cls, styles: Mapping[str, Style]) -> StyleTable:
-        missing = [key for key in GENRES if key not in styles]
-        if missing:
-            raise ValueError(f"styles is missing sub-genres: {', '.join(missing)}")
-        ordered = [styles[key] for key in GENRES]
+        """A table of ``styles`` in their mapping order (as :func:`load_styles` returns them)."""
+        if len(styles) < 1:
+            raise ValueError("styles is empty")
+        ordered = list(styles.values())
         palette = np.array([[hex_to_rgb(s.palette.colors[i % len(s.palette.colors)]) for i in range(PALETTE_SIZE)] for s in ordered])
         background = np.array([hex_to_rgb(s.palette.background) for s in ordered])
         return cls(
+            labels=list(styles),
             palette_linear=srgb_to_linear(palette),
             background_linear=srgb_to_linear(background),
             motion=np.array([[getattr(s.motion, f) for f in MOTION_FIELDS] for s in ordered], dtype=np.float64),
@@ -535,8 +588,8 @@ class StyleTable:
         )
 
     def blend(self, weights: Sequence[float] | np.ndarray) -> BlendedStyle:
-        """Blend by ``weights`` (shape ``(8,)``, GENRES order, >= 0, summing to 1)."""
-        w = check_weights(weights)
+        """Blend by ``weights`` (shape ``(K,)`` in ``labels`` order, >= 0, summing to 1)."""
+        w = check_weights(weights, self.labels)
         palette = linear_to_srgb(np.tensordot(w, self.palette_linear, axes=1))
         background = linear_to_srgb(w @ self.background_linear)
         motion = w @ self.motion
@@ -553,14 +606,15 @@ class StyleTable:
         )
 
 
-def check_weights(weights: Sequence[float] | np.ndarray) -> np.ndarray:
-    """``weights`` as a float array of shape ``(8,)``; ValueError unless >= 0 and summing to 1."""
+def check_weights(weights: Sequence[float] | np.ndarray, labels: Sequence[str] = style_keys()) -> np.ndarray:
+    """``weights`` as a float array of shape ``(len(labels),)``; ValueError unless >= 0 and summing to 1."""
+    k = len(labels)
     try:
         w = np.asarray(weights, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"weights must be {len(GENRES)} numbers (one per sub-genre, GENRES order)") from None
-    if w.shape != (len(GENRES),):
-        raise ValueError(f"weights must have shape ({len(GENRES)},) (one per sub-genre, GENRES order), got shape {w.shape}")
+        raise ValueError(f"weights must be {k} numbers (one per style: {', '.join(labels)})") from None
+    if w.shape != (k,):
+        raise ValueError(f"weights must have shape ({k},) (one per style: {', '.join(labels)}), got shape {w.shape}")
     if not np.all(np.isfinite(w)) or w.min() < -1e-9:
         raise ValueError(f"weights must be finite and >= 0, got {w.tolist()}")
     total = float(w.sum())
@@ -570,5 +624,5 @@ def check_weights(weights: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def blend_styles(styles: Mapping[str, Style], weights: Sequence[float] | np.ndarray) -> BlendedStyle:
-    """Blend the 8 styles by genre ``weights``; for per-frame use build a :class:`StyleTable` once."""
+    """Blend ``styles`` (mapping order) by ``weights``; for per-frame use build a :class:`StyleTable` once."""
     return StyleTable.from_styles(styles).blend(weights)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mvgen.analysis import Analysis
-from mvgen.genres import GENRE_NAMES, GENRES
+from mvgen.genres import OUT_OF_SCOPE, display_name
 
 #: One colour per sub-genre, the same in every picture mvgen draws (keys of :data:`GENRES`).
 GENRE_COLORS: dict[str, str] = {
@@ -30,6 +30,9 @@ GENRE_COLORS: dict[str, str] = {
     "future_rave": "#d2409b",
     "slap_house": "#f0b400",
 }
+#: Where the model is unsure (outside its genres): a pale grey, drawn hatched.
+OUT_OF_SCOPE_COLOR = "#d9dbe0"
+OUT_OF_SCOPE_HATCH = "////"
 #: Band colours of the section labels; quiet tones so the genre colours stay the loudest thing.
 SECTION_COLORS: dict[str, str] = {
     "intro": "#dfe3ea",
@@ -57,19 +60,12 @@ class SectionGenres:
 
 
 def _profile_arrays(analysis: Analysis) -> tuple[list[str], np.ndarray, np.ndarray] | None:
-    """``(labels, times_s (T,), probabilities (T, L))`` with rows renormalized, or None without a profile."""
+    """``(labels, times_s (T,), shares (T, L))`` of :meth:`GenreProfile.scoped` (the model's classes and
+    ``other``, where it is unsure), or None without a profile."""
     profile = analysis.genre_profile
     if profile is None or not profile.times_s:
         return None
-    times_s = np.asarray(profile.times_s, dtype=np.float64)
-    probabilities = np.asarray(profile.probabilities, dtype=np.float64)
-    if probabilities.shape != (len(times_s), len(profile.labels)):
-        raise ValueError(f"genre profile has probabilities of shape {probabilities.shape}, expected ({len(times_s)}, {len(profile.labels)})")
-    probabilities = np.clip(probabilities, 0.0, None)
-    # The JSON stores 4 decimals, so rows sum to 1 only within ~1e-4; renormalize so shares add up.
-    sums = probabilities.sum(axis=1, keepdims=True)
-    probabilities = np.divide(probabilities, sums, out=np.full_like(probabilities, 1.0 / len(profile.labels)), where=sums > 0)
-    return list(profile.labels), times_s, probabilities
+    return profile.scoped()
 
 
 def _top_shares(labels: list[str], mean: np.ndarray, min_share: float) -> list[tuple[str, float]]:
@@ -107,7 +103,7 @@ def section_genres(analysis: Analysis, min_share: float = 0.10) -> list[SectionG
 
 
 def _genre_name(key: str) -> str:
-    return GENRE_NAMES.get(key, key.replace("_", " ").title())
+    return display_name(key)
 
 
 def _fmt_clock(time_s: float, decimals: int = 1) -> str:
@@ -162,7 +158,11 @@ _MIN_BOUNDARY_SPACING_PX = 40.0
 _SECTION_SHORT = {"intro": "in", "build-up": "bu", "drop": "dr", "breakdown": "bd", "outro": "out"}
 
 
-def _genre_color(key: str, index: int) -> str:
+def genre_color(key: str, index: int) -> str:
+    """The colour of a class in every picture and page mvgen draws: :data:`GENRE_COLORS`, the
+    out-of-scope grey, else a fallback by the class's position."""
+    if key == OUT_OF_SCOPE:
+        return OUT_OF_SCOPE_COLOR
     return GENRE_COLORS.get(key, _FALLBACK_COLORS[index % len(_FALLBACK_COLORS)])
 
 
@@ -450,9 +450,14 @@ def _draw_profile(ax, analysis: Analysis, arrays, axis_w_px: float, base_pt: flo
     if times_s[-1] < duration_s:
         times_s = np.concatenate([times_s, [duration_s]])
         probabilities = np.concatenate([probabilities, probabilities[-1:]])
-    colors = [_genre_color(key, j) for j, key in enumerate(labels)]
+    colors = [genre_color(key, j) for j, key in enumerate(labels)]
     # Edges in the face colour hide the hairline seams Agg's anti-aliasing leaves between layers.
-    ax.stackplot(times_s, probabilities.T, colors=colors, edgecolor=colors, linewidth=0.4, antialiased=True, zorder=1)
+    layers = ax.stackplot(times_s, probabilities.T, colors=colors, edgecolor=colors, linewidth=0.4, antialiased=True, zorder=1)
+    for key, layer in zip(labels, layers):
+        if key == OUT_OF_SCOPE:  # hatched, so "unsure" never reads as one more genre
+            layer.set_hatch(OUT_OF_SCOPE_HATCH)
+            layer.set_edgecolor(_MUTED)
+            layer.set_linewidth(0.0)
     ax.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
     ax.set_yticklabels(["0", "", "50%", "", "100%"])
     ax.tick_params(axis="y", labelsize=base_pt * 0.85, labelcolor=_MUTED, color=_RULE, length=3)
@@ -477,7 +482,9 @@ def _draw_legend(fig, ax, arrays, font_pt: float, x: float) -> None:
     for j in reversed(range(len(labels))):  # stackplot draws the first label at the bottom
         present = peak[j] >= 0.01
         share = f"{mean[j] * 100:.0f}%" if mean[j] >= 0.005 else "<1%"
-        handles.append(Patch(facecolor=_genre_color(labels[j], j), edgecolor="none", alpha=1.0 if present else 0.25,
+        unsure = labels[j] == OUT_OF_SCOPE
+        handles.append(Patch(facecolor=genre_color(labels[j], j), edgecolor=_MUTED if unsure else "none", hatch=OUT_OF_SCOPE_HATCH if unsure else None,
+                             linewidth=0.0, alpha=1.0 if present else 0.25,
                              label=f"{_genre_name(labels[j])}  {share}" if present else _genre_name(labels[j])))
     box = ax.get_position()
     legend = fig.legend(

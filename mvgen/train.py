@@ -48,7 +48,8 @@ class TrainConfig(BaseModel):
 
 @dataclass
 class Clip:
-    """A labelled excerpt: mono audio at the classifier's rate (shape ``(n,)``), soft target ``(8,)``, its track."""
+    """A labelled excerpt: mono audio at the classifier's rate (shape ``(n,)``), soft target over the model's
+    ``output_labels`` (the classes, then ``other`` when the model has it), and its track (or source) id."""
 
     audio: np.ndarray
     target: np.ndarray
@@ -81,6 +82,26 @@ def cut_clips(
     return clips
 
 
+def map_target(weights: np.ndarray, outputs: Sequence[str], config: ClassifierConfig, source: object = None) -> np.ndarray:
+    """A soft label over ``outputs`` as a target over ``config.output_labels`` (float32, sums to 1).
+
+    Labels the model lacks go to its out-of-scope outcome; without one they are an error naming the
+    label and the model's classes.
+    """
+    targets = config.output_labels
+    target = np.zeros(len(targets), np.float32)
+    for name, weight in zip(outputs, np.asarray(weights, dtype=np.float64)):
+        if weight <= 0:
+            continue
+        if name in targets:
+            target[targets.index(name)] += weight
+        elif config.out_of_scope:
+            target[-1] += weight
+        else:
+            raise MvgenError(f"label {name!r} is not a class of the model ({', '.join(targets)}), and the model has no out-of-scope outcome", source)
+    return target / target.sum()
+
+
 def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, clips_per_drop: int, seed: int = 0, on_track: Callable | None = None) -> list[Clip]:
     """Decode labelled tracks (:class:`mvgen.labels.LabelledTrack`) and cut clips from their drops.
 
@@ -96,27 +117,32 @@ def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, clips_per_drop
         y = load_audio(track.path, sr=config.sr)
         spans = list(track.drops_s)
         if not spans:
-            spans = [(d.start_s, d.end_s) for d in analyze(track.path).drops] or [(0.0, len(y) / config.sr)]
+            spans = [(d.start_s, d.end_s) for d in analyze(track.path, classifier=False).drops] or [(0.0, len(y) / config.sr)]
+        target = map_target(track.weights, track.outputs, config, track.path)
         for audio in cut_clips(y, config.sr, spans, clip_s, clips_per_drop, rng):
-            clips.append(Clip(audio, track.weights.astype(np.float32), str(track.path)))
+            clips.append(Clip(audio, target, str(track.path)))
         if on_track is not None:
             on_track()
     return clips
 
 
-def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every: int = 3, on_track: Callable | None = None) -> list[Clip]:
-    """Clips of synthetic tracks: per seed, one sub-genre (or every ``blend_every``-th seed a 2-genre blend).
+def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every: int = 3, on_track: Callable | None = None, *, styles: Sequence[str] = GENRES) -> list[Clip]:
+    """Clips of synthetic tracks: per seed, one style of ``styles`` (``mvgen.synth`` keys; the seed picks
+    it in turn), or every ``blend_every``-th seed a blend of two.
 
-    Each seed gives a drop clip and a clip of another section, labelled with its blend weights.
+    Each seed gives a drop clip and a clip of another section, labelled with its blend weights as
+    a target over the model's outputs (:func:`map_target`): styles that are not classes of the model
+    are out of scope, so non-house styles make the negatives of a house model.
     """
     from mvgen import synth
 
+    styles = list(styles)
     clips = []
     for seed in seeds:
         rng = np.random.default_rng([seed, 7])
-        first = GENRES[seed % len(GENRES)]
+        first = styles[seed % len(styles)]
         if blend_every and seed % blend_every == 0:
-            second = GENRES[int(rng.integers(len(GENRES) - 1) + seed % len(GENRES) + 1) % len(GENRES)]
+            second = styles[int(rng.integers(len(styles) - 1) + seed % len(styles) + 1) % len(styles)]
             share = float(rng.uniform(0.5, 0.9))
             genres = {first: share, second: 1.0 - share}
         else:
@@ -125,8 +151,9 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every:
             audio, truth = synth.render_clip(genres, seed=seed, sr=config.sr, duration_s=config.window_s + SHIFT_S + 0.1, label=label)
             factor = 1.0 + rng.uniform(-0.03, 0.03)
             audio = resample_clip(np.asarray(audio, np.float32), factor)[: int((config.window_s + SHIFT_S) * config.sr)]
-            target = np.mean(np.asarray(truth.genre_profile.probabilities, np.float32), axis=0)
-            clips.append(Clip(audio, target / target.sum(), f"synth-{seed}"))
+            profile = truth.genre_profile
+            weights = np.mean(np.asarray(profile.probabilities, np.float64), axis=0)
+            clips.append(Clip(audio, map_target(weights, getattr(profile, "labels", None) or GENRES, config, f"synth seed {seed}"), f"synth-{seed}"))
         if on_track is not None:
             on_track()
     return clips
@@ -226,6 +253,7 @@ class TrainResult(BaseModel):
     best_val_loss: float
     epochs_run: int
     history: list[dict]
+    temperature: float = Field(1.0, description="calibration temperature fitted on the validation tracks")
 
 
 def train(
@@ -237,10 +265,14 @@ def train(
     device: torch.device | str | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    *,
+    init_from: GenreClassifier | None = None,
 ) -> TrainResult:
     """Train a :class:`GenreClassifier`, resuming from ``out_dir/checkpoint`` when it exists.
 
-    The best model (lowest validation loss) is saved to ``out_dir/best`` as a classifier checkpoint.
+    ``init_from``: start from this model's front end and backbone (fine-tuning; the head is new
+    when the classes differ). The best model (lowest validation loss) is saved to ``out_dir/best``
+    as a classifier checkpoint, with its temperature fitted on the validation clips.
     Mixed precision (bf16) is used on CUDA.
     """
     config = config or TrainConfig()
@@ -250,7 +282,11 @@ def train(
     if not train_clips or not val_clips:
         raise MvgenError("need clips from at least two tracks (training and validation)", out_dir)
     torch.manual_seed(config.seed)
-    model = GenreClassifier(model_config).to(device)
+    model = GenreClassifier(model_config)
+    if init_from is not None:
+        same_head = init_from.config.output_labels == model_config.output_labels
+        model.load_state_dict({k: v for k, v in init_from.state_dict().items() if same_head or not k.startswith("head.")}, strict=False)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     checkpoint = out_dir / CHECKPOINT_DIR
     state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "history": [], "stale_epochs": 0}
@@ -306,8 +342,11 @@ def train(
             on_epoch(record)
         if state["stale_epochs"] >= config.patience:
             break
+    # Calibrated on the validation tracks, which chose the epoch but never moved a weight.
+    temperature = calibrate(out_dir / BEST_DIR, val_spec, val_y, device) if (out_dir / BEST_DIR).is_dir() else 1.0
     return TrainResult(
-        best_dir=str(out_dir / BEST_DIR), best_epoch=state["best_epoch"], best_val_loss=state["best_val_loss"], epochs_run=state["epoch"], history=state["history"]
+        best_dir=str(out_dir / BEST_DIR), best_epoch=state["best_epoch"], best_val_loss=state["best_val_loss"], epochs_run=state["epoch"], history=state["history"],
+        temperature=temperature,
     )
 
 
@@ -320,13 +359,248 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
 
 
 @torch.no_grad()
-def _validate(model: GenreClassifier, spec: torch.Tensor, targets: torch.Tensor, device: torch.device, use_amp: bool) -> tuple[float, float]:
+def _logits(model: GenreClassifier, spec: torch.Tensor, device: torch.device, use_amp: bool) -> torch.Tensor:
+    """Uncalibrated logits ``(N, outputs)`` of spectrogram windows ``(N, C, F, T)``, on the CPU."""
     model.eval()
     logits = []
     for i in range(0, len(spec), 64):
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits.append(model.classify_features(model.features(spec[i : i + 64].to(device))).mean(dim=-1).float().cpu())
-    logits = torch.cat(logits)
+    return torch.cat(logits)
+
+
+def _validate(model: GenreClassifier, spec: torch.Tensor, targets: torch.Tensor, device: torch.device, use_amp: bool) -> tuple[float, float]:
+    logits = _logits(model, spec, device, use_amp)
     loss = float(soft_cross_entropy(logits, targets))
     accuracy = float((logits.argmax(-1) == targets.argmax(-1)).float().mean())
     return loss, accuracy
+
+
+#: Temperatures searched by :func:`fit_temperature` (log-spaced); calibration rarely needs more than 10x either way.
+TEMPERATURE_GRID = np.exp(np.linspace(np.log(0.2), np.log(10.0), 401))
+
+
+def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Temperature scaling (Guo et al. 2017): the ``T`` of :data:`TEMPERATURE_GRID` minimizing the soft
+    cross-entropy of ``softmax(logits / T)`` on held-out ``logits`` ``(N, K)`` and ``targets`` ``(N, K)``.
+
+    One scalar, so the ranking (top-1) never changes; a grid rather than gradient steps, because the
+    loss in ``T`` can be flat for a nearly separable held-out set and a grid always ends.
+    """
+    logits = logits.float()
+    losses = [float(soft_cross_entropy(logits / float(t), targets)) for t in TEMPERATURE_GRID]
+    return float(TEMPERATURE_GRID[int(np.argmin(losses))])
+
+
+def calibrate(best_dir: str | os.PathLike, spec: torch.Tensor, targets: torch.Tensor, device: torch.device | str = "cpu") -> float:
+    """Fit the temperature of the checkpoint in ``best_dir`` on held-out ``spec`` windows and save it in its config."""
+    from mvgen.classifier import load_classifier
+
+    model = load_classifier(best_dir, device=device)
+    temperature = fit_temperature(_logits(model, spec, torch.device(device), False), targets)
+    model.config.temperature = temperature
+    save_classifier(model, best_dir)
+    return temperature
+
+
+# --------------------------------------------------------------------------- head-only (few-shot) training
+
+
+class HeadConfig(BaseModel):
+    """Settings of :func:`train_head`: a new head on the frozen backbone of an existing model."""
+
+    epochs: int = Field(300, ge=1, description="full passes over the window features (each pass is cheap: the backbone is frozen)")
+    batch_size: int = Field(512, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    patience: int = Field(40, ge=1, description="epochs without validation improvement before stopping")
+    window_stride: int = Field(2, ge=1, description="use every n-th window of a track (neighbours overlap by 7/8)")
+    seed: int = 0
+
+
+@dataclass
+class WindowSet:
+    """Pooled backbone features of labelled windows: ``features (N, 2C)``, ``targets (N, outputs)``, ``groups (N,)`` (track ids)."""
+
+    features: np.ndarray
+    targets: np.ndarray
+    groups: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> "WindowSet":
+        return WindowSet(self.features[mask], self.targets[mask], self.groups[mask])
+
+    @classmethod
+    def concat(cls, sets: Sequence["WindowSet"]) -> "WindowSet":
+        return cls(np.concatenate([s.features for s in sets]), np.concatenate([s.targets for s in sets]), np.concatenate([s.groups for s in sets]))
+
+
+def head_config(base: ClassifierConfig, labels: Sequence[str], provenance: dict | None = None) -> ClassifierConfig:
+    """The config of a model with ``base``'s front end and backbone and a head over ``labels`` plus ``other``."""
+    return base.model_copy(update={"labels": list(labels), "out_of_scope": True, "temperature": 1.0, "provenance": provenance or {}})
+
+
+def window_features(base: GenreClassifier, audio: np.ndarray, config: ClassifierConfig, target: np.ndarray, group: str,
+                    spans_s: Sequence[tuple[float, float]] = (), stride: int = 1) -> WindowSet:
+    """Pooled features of the windows of mono ``audio`` (at ``config.sr``) whose centres fall in ``spans_s``
+    (all windows when none do, or none are given), every ``stride``-th; each labelled ``target``."""
+    from mvgen.classifier import track_windows
+
+    times_s, features = track_windows(base, audio)
+    keep = np.zeros(len(times_s), bool)
+    for start_s, end_s in spans_s:
+        keep |= (times_s >= start_s) & (times_s < end_s)
+    index = np.flatnonzero(keep) if keep.any() else np.arange(len(times_s))
+    index = index[::stride]
+    return WindowSet(features[index], np.repeat(target[None], len(index), axis=0).astype(np.float32), np.full(len(index), group))
+
+
+def labelled_windows(base: GenreClassifier, tracks: Iterable, config: ClassifierConfig, stride: int = 2, on_track: Callable | None = None) -> WindowSet:
+    """:func:`window_features` of every labelled track (:class:`mvgen.labels.LabelledTrack`): its drops
+    when listed, else the whole track (one backbone pass per track, no beat analysis)."""
+    from mvgen.audio import load_audio
+
+    sets = []
+    for track in tracks:
+        y = load_audio(track.path, sr=config.sr)
+        target = map_target(track.weights, track.outputs, config, track.path)
+        sets.append(window_features(base, y, config, target, str(track.path), track.drops_s, stride))
+        if on_track is not None:
+            on_track()
+    return WindowSet.concat(sets)
+
+
+def clip_windows(base: GenreClassifier, clips: Sequence[Clip]) -> WindowSet:
+    """:func:`window_features` of training clips (e.g. built-in negatives), each clip one group."""
+    return WindowSet.concat([window_features(base, c.audio, base.config, c.target, c.track_id) for c in clips])
+
+
+def split_groups(groups: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+    """A validation mask over windows that keeps every track (group) on one side."""
+    names = sorted(set(groups.tolist()))
+    rng = np.random.default_rng(seed)
+    rng.shuffle(names)
+    val = set(names[: max(1, int(round(len(names) * val_fraction)))])
+    return np.array([g in val for g in groups.tolist()])
+
+
+def _fit_head(head: nn.Linear, train_set: WindowSet, val_set: WindowSet, config: HeadConfig, on_epoch: Callable | None = None) -> tuple[float, int]:
+    """Train ``head`` in place (best validation state kept); returns (best validation loss, epochs run)."""
+    generator = torch.Generator().manual_seed(config.seed)
+    x, y = torch.from_numpy(train_set.features), torch.from_numpy(train_set.targets)
+    vx, vy = torch.from_numpy(val_set.features), torch.from_numpy(val_set.targets)
+    weights = torch.from_numpy(class_weights(train_set.targets))
+    optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    best, best_state, stale, epoch = float("inf"), None, 0, 0
+    for epoch in range(1, config.epochs + 1):
+        head.train()
+        order = torch.randperm(len(x), generator=generator)
+        for i in range(0, len(order), config.batch_size):
+            idx = order[i : i + config.batch_size]
+            loss = soft_cross_entropy(head(x[idx]), y[idx], weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        head.eval()
+        with torch.no_grad():
+            val_loss = float(soft_cross_entropy(head(vx), vy))
+        if on_epoch is not None:
+            on_epoch({"epoch": epoch, "val_loss": val_loss})
+        if val_loss < best - 1e-5:
+            best, stale = val_loss, 0
+            best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    return best, epoch
+
+
+class HeadResult(BaseModel):
+    """A head-only training run: where the model is, its held-out figures and the cross-validation."""
+
+    model_dir: str
+    labels: list[str]
+    train_windows: int
+    val_windows: int
+    val_tracks: int
+    epochs_run: int
+    temperature: float
+    val_top1: float = Field(description="top-1 over held-out windows, all outputs (classes and other)")
+    val_ece: float = Field(description="expected calibration error of the held-out windows (after temperature scaling)")
+    cv_top1: list[float] = Field(default_factory=list, description="track-grouped cross-validation: top-1 of each fold")
+
+
+def train_head(
+    windows: WindowSet,
+    base: GenreClassifier,
+    labels: Sequence[str],
+    out_dir: str | os.PathLike,
+    config: HeadConfig | None = None,
+    *,
+    cv_folds: int = 0,
+    provenance: dict | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> HeadResult:
+    """Few-shot training: a new head over ``labels`` plus the out-of-scope outcome on ``base``'s frozen backbone.
+
+    ``windows`` are pooled backbone features with targets over the new outputs (see
+    :func:`labelled_windows`, :func:`clip_windows`). Tracks are split for validation (which picks the
+    epoch and fits the temperature); with ``cv_folds`` > 1 the same training also runs on
+    track-grouped folds first, and their top-1 figures are reported. The model (``base``'s weights
+    with the new head, safetensors) is written to ``out_dir``.
+    """
+    from mvgen.metrics import expected_calibration_error
+
+    config = config or HeadConfig()
+    model_config = head_config(base.config, labels, provenance)
+    n_out = len(model_config.output_labels)
+    if windows.targets.shape[1] != n_out:
+        raise ValueError(f"window targets have {windows.targets.shape[1]} outputs, the head {n_out}")
+    if len(set(windows.groups.tolist())) < 2:
+        raise MvgenError("need at least two labelled tracks (training and validation)", out_dir)
+    torch.manual_seed(config.seed)
+
+    def fit(train_set: WindowSet, val_set: WindowSet, **kw) -> tuple[nn.Linear, int]:
+        head = nn.Linear(windows.features.shape[1], n_out)
+        _, epochs = _fit_head(head, train_set, val_set, config, **kw)
+        return head, epochs
+
+    def top1(head: nn.Linear, data: WindowSet) -> float:
+        with torch.no_grad():
+            return float((head(torch.from_numpy(data.features)).argmax(-1).numpy() == data.targets.argmax(-1)).mean())
+
+    cv = []
+    if cv_folds > 1:
+        names = sorted(set(windows.groups.tolist()))
+        order = np.random.default_rng(config.seed + 1).permutation(len(names))
+        fold_of = {names[i]: k % cv_folds for k, i in enumerate(order)}
+        folds = np.array([fold_of[g] for g in windows.groups.tolist()])
+        for k in range(cv_folds):
+            held = folds == k
+            if held.any() and (~held).any():
+                inner = split_groups(windows.groups[~held], config.val_fraction, config.seed)
+                rest = windows.subset(~held)
+                head, _ = fit(rest.subset(~inner), rest.subset(inner))
+                cv.append(top1(head, windows.subset(held)))
+
+    val_mask = split_groups(windows.groups, config.val_fraction, config.seed)
+    train_set, val_set = windows.subset(~val_mask), windows.subset(val_mask)
+    head, epochs = fit(train_set, val_set, on_epoch=on_epoch)
+    with torch.no_grad():
+        val_logits = head(torch.from_numpy(val_set.features))
+    temperature = fit_temperature(val_logits, torch.from_numpy(val_set.targets))
+    model_config.temperature = temperature
+    model = GenreClassifier(model_config)
+    state = {k: v for k, v in base.state_dict().items() if not k.startswith("head.")}
+    model.load_state_dict(state, strict=False)
+    model.head[1].load_state_dict(head.state_dict())
+    save_classifier(model.eval(), out_dir)
+    probabilities = torch.softmax(val_logits / temperature, dim=-1).numpy()
+    return HeadResult(
+        model_dir=str(out_dir), labels=list(labels), train_windows=len(train_set.features), val_windows=len(val_set.features),
+        val_tracks=len(set(val_set.groups.tolist())), epochs_run=epochs, temperature=temperature, val_top1=top1(head, val_set),
+        val_ece=expected_calibration_error(probabilities, val_set.targets), cv_top1=cv,
+    )

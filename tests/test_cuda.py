@@ -39,10 +39,11 @@ def test_genre_profile_matches_the_cpu():
     assert folder is not None
     gpu = load_classifier(folder, device="cuda")
     assert next(gpu.parameters()).device.type == "cuda"
-    times_gpu, probs_gpu = predict_profile(gpu, y)
-    times_cpu, probs_cpu = predict_profile(load_classifier(folder, device="cpu"), y)
-    np.testing.assert_allclose(times_gpu, times_cpu)
-    assert np.abs(probs_gpu - probs_cpu).max() < 1e-3
+    on_gpu = predict_profile(gpu, y)
+    on_cpu = predict_profile(load_classifier(folder, device="cpu"), y)
+    np.testing.assert_allclose(on_gpu.times_s, on_cpu.times_s)
+    assert np.abs(on_gpu.probabilities - on_cpu.probabilities).max() < 1e-3
+    assert np.abs(on_gpu.in_scope - on_cpu.in_scope).max() < 1e-3
 
 
 def test_diffusion_renders_in_half_precision(tmp_path):

@@ -45,7 +45,7 @@ def analysis(genre_a="deep_house", genre_b="bigroom", duration_s=12.0) -> Analys
         duration_s=duration_s, tempo_bpm=120.0, beats_s=beats, downbeats_s=beats[::4],
         sections=[Section(start_s=0, end_s=half, label="breakdown"), Section(start_s=half, end_s=duration_s, label="drop")],
         drops=[Drop(start_s=half, end_s=duration_s)],
-        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=rows),
+        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=rows, in_scope=[1.0] * len(rows)),
     )
 
 
@@ -85,11 +85,11 @@ def test_conditioning_is_the_profile_weighted_blend(tiny_model, styles):
     r = renderer(tiny_model, styles)
     embeds = r._embeddings["prompt_embeds"]
     deep, big = GENRES.index("deep_house"), GENRES.index("bigroom")
-    one_hot = torch.eye(8)[[deep, big]]
+    one_hot = torch.eye(9)[[deep, big]]
     cond = r.conditioning(one_hot)["prompt_embeds"]
     torch.testing.assert_close(cond[0], embeds[deep])
     torch.testing.assert_close(cond[1], embeds[big])
-    mix = torch.zeros(1, 8)
+    mix = torch.zeros(1, 9)
     mix[0, deep], mix[0, big] = 0.7, 0.3
     torch.testing.assert_close(r.conditioning(mix)["prompt_embeds"][0], 0.7 * embeds[deep] + 0.3 * embeds[big])
     assert not torch.allclose(embeds[deep], embeds[big])  # the styles' prompts differ
@@ -217,7 +217,7 @@ def test_sdxl_family_pipeline(styles, tmp_path):
     r = DiffusionRenderer(styles, W, H, DiffusionSettings(model=str(model), size=32), device="cpu")
     assert type(r.pipe).__name__ == "StableDiffusionXLPipeline"
     pooled = r._embeddings["pooled_prompt_embeds"]
-    mix = torch.zeros(1, 8)
+    mix = torch.zeros(1, 9)
     mix[0, 1], mix[0, 2] = 0.7, 0.3
     torch.testing.assert_close(r.conditioning(mix)["pooled_prompt_embeds"][0], 0.7 * pooled[1] + 0.3 * pooled[2])
     specs = specs_for(analysis(), styles, end_s=2.0)

@@ -17,7 +17,7 @@ def table():
     return StyleTable.from_styles(load_styles())
 
 
-def _analysis(profile=True) -> Analysis:
+def _analysis(profile=True, in_scope=None) -> Analysis:
     beats = [0.5 + 0.5 * k for k in range(60)]  # 120 bpm from 0.5 s to 30 s
     times = list(np.arange(0.0, 32.0, 0.5))
     probabilities = []
@@ -33,7 +33,8 @@ def _analysis(profile=True) -> Analysis:
         downbeats_s=beats[::4],
         sections=[Section(start_s=0, end_s=12, label="intro"), Section(start_s=12, end_s=16, label="build-up"), Section(start_s=16, end_s=32, label="drop")],
         drops=[Drop(start_s=16.0, end_s=32.0)],
-        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=probabilities) if profile else None,
+        genre_profile=GenreProfile(labels=list(GENRES), times_s=times, probabilities=probabilities,
+                                   in_scope=[1.0] * len(times) if in_scope is None else [in_scope(t) for t in times]) if profile else None,
     )
 
 
@@ -83,7 +84,26 @@ def test_deterministic_excerpt_and_no_profile(table):
     pulse = np.array([s.beat_pulse for s in excerpt])
     assert pulse[int(round((10.5 - 10.0) * FPS))] == pytest.approx(DOWNBEAT_PULSE)  # 10.5 s starts a bar
     assert pulse[int(round((11.0 - 10.0) * FPS))] == pytest.approx(BEAT_PULSE)
-    plain = map_frames(_analysis(profile=False), table, fps=FPS)
-    assert all(s.genre_weights[GENRES.index("progressive_house")] == 1.0 for s in plain)
+    plain = map_frames(_analysis(profile=False), table, fps=FPS)  # no model: the neutral style, nothing guessed
+    assert all(s.genre_weights[-1] == 1.0 and s.genre_labels[-1] == "other" for s in plain)
     with pytest.raises(ValueError, match="fps"):
         map_frames(analysis, table, fps=0)
+
+
+def test_genre_styles_go_only_as_far_as_the_confidence(table):
+    """Deep house the model is sure of for 10 s, then unsure (in scope 0.2), then out of scope."""
+    analysis = _analysis(in_scope=lambda t: 1.0 if t < 10 else 0.2 if t < 20 else 0.0)
+    specs = map_frames(analysis, table, fps=FPS, smooth_s=0.5)
+    weights = np.array([s.genre_weights for s in specs])
+    assert specs[0].genre_labels == tuple(GENRES) + ("other",)
+    deep, big, other = GENRES.index("deep_house"), GENRES.index("bigroom"), len(GENRES)
+    assert weights[int(5 * FPS), deep] > 0.99
+    assert weights[int(13 * FPS), deep] == pytest.approx(0.2, abs=0.02) and weights[int(13 * FPS), other] == pytest.approx(0.8, abs=0.02)
+    assert weights[int(17 * FPS), big] == pytest.approx(0.2, abs=0.02)
+    assert weights[int(28 * FPS), other] > 0.99 and weights[int(28 * FPS), big] < 0.01
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    # Out of scope, the look is the neutral style, but the audio still drives it.
+    neutral = table.blend(np.eye(len(table.labels))[other])
+    np.testing.assert_allclose(specs[int(28 * FPS)].palette, neutral.palette, atol=1e-3)
+    pulse = np.array([s.beat_pulse for s in specs])
+    assert pulse[int(round(28.5 * FPS))] > 0.5 and specs[int(28 * FPS)].energy == 1.0

@@ -163,8 +163,8 @@ def test_custom_labels():
     report = evaluate_predictions(np.eye(3), np.eye(3)[[0, 2, 1]], labels=["a", "b", "c"])
     assert report.labels == ["a", "b", "c"] and list(report.per_class) == ["a", "b", "c"]
     assert report.top1_accuracy == pytest.approx(1 / 3)
-    # Unknown labels get their first letters, upper-cased, as the abbreviation.
-    assert any(line.split()[:2] == ["A", "a"] for line in format_report(report).splitlines() if line.strip())
+    # Unknown labels get their first letters, upper-cased, as the abbreviation, and a title-cased name.
+    assert any(line.split()[:2] == ["A", "A"] for line in format_report(report).splitlines() if line.strip())
 
 
 def test_json_round_trip():
@@ -189,10 +189,25 @@ def test_format_report_has_the_key_numbers():
     prog_row = [line for line in lines if line.startswith("PROG") and "Progressive" not in line]
     assert prog_row and prog_row[0].split() == ["PROG", "2", "1"] + ["."] * 6
     assert all(len(line) <= 100 for line in lines)
-    assert len(set(ABBREVIATIONS.values())) == K
+    assert len(set(ABBREVIATIONS.values())) == len(ABBREVIATIONS) == K + 1  # the classes and "other"
 
 
 def test_abbreviations_are_distinct_over_all_pairs():
     # Columns must stay distinguishable: no abbreviation is a prefix of another.
     for a, b in combinations(ABBREVIATIONS.values(), 2):
         assert not a.startswith(b) and not b.startswith(a)
+
+
+def test_expected_calibration_error_on_known_cases():
+    from mvgen.metrics import expected_calibration_error
+
+    targets = np.eye(2)[[0] * 10]
+    # Says 90 % and is right 9 times out of 10: calibrated.
+    probabilities = np.array([[0.9, 0.1]] * 9 + [[0.1, 0.9]])
+    assert expected_calibration_error(probabilities, targets) == pytest.approx(0.0, abs=1e-12)
+    # Says 90 % and is right 7 times out of 10: off by 0.2.
+    probabilities = np.array([[0.9, 0.1]] * 7 + [[0.1, 0.9]] * 3)
+    assert expected_calibration_error(probabilities, targets) == pytest.approx(0.2)
+    report = evaluate_predictions(targets, probabilities, labels=["a", "other"]).model_copy(update={"calibration_error": 0.2})
+    text = format_report(report)
+    assert "calibration err. 0.200" in text and "OTHER  outside the model's genres" in text

@@ -60,9 +60,9 @@ def test_default_dir_is_the_checkout_and_env_overrides(monkeypatch, tmp_path):
 
 
 def test_all_default_files_load_and_are_distinct(defaults):
-    assert list(defaults) == list(GENRES)
+    assert list(defaults) == list(GENRES) + ["other"]
     folder = default_styles_dir()
-    assert sorted(p.stem for p in folder.glob("*.yaml")) == sorted(GENRES)
+    assert sorted(p.stem for p in folder.glob("*.yaml")) == sorted(GENRES + ("other",))
     for key, style in defaults.items():
         assert style.genre == key and style.name
         assert 3 <= len(style.palette.colors) <= 6
@@ -74,7 +74,7 @@ def test_all_default_files_load_and_are_distinct(defaults):
         assert parse_style(load_style_file(folder / f"{key}.yaml"), folder / f"{key}.yaml") == style
     for field in ("palette", "motion", "procedural", "diffusion"):
         values = [getattr(s, field).model_dump_json() for s in defaults.values()]
-        assert len(set(values)) == len(GENRES), field
+        assert len(set(values)) == len(GENRES) + 1, field
     # The character of the genres shows in the numbers.
     deep, big, bass = defaults["deep_house"], defaults["bigroom"], defaults["bass_house"]
     assert deep.motion.reactivity < 0.7 < big.motion.reactivity
@@ -100,7 +100,7 @@ def test_partial_override_inherits_everything_else(defaults, tmp_path):
         """,
     )
     styles = load_styles(tmp_path / "mine.yaml")
-    assert list(styles) == list(GENRES)
+    assert list(styles) == list(GENRES) + ["other"]
     future = styles["future_house"]
     assert future.motion.zoom_per_beat == 0.2 and future.palette.background == "#aabbcc"
     base = defaults["future_house"]
@@ -130,7 +130,7 @@ def test_folder_override_selects_genre_by_file_name(defaults, tmp_path):
         ("motion:\n  drift: 0.3\n  zoom_per_beat: 0.5\n", 3, r"motion\.zoom_per_beat: 0\.5 is out of range \(allowed: 0\.\.0\.3\)"),
         ("procedural:\n  speed: fast\n", 2, r"procedural\.speed: should be a valid number, got str 'fast'"),
         ("motion:\n  zoom_per_beat: 0.1\n  zoom_per_bar: 0.1\n", 3, r"motion\.zoom_per_bar: unknown field \(allowed: zoom_per_beat, .*reactivity\)"),
-        ("name: X\ngenre: dubstep\n", 2, r"genre: unknown sub-genre 'dubstep' \(allowed: progressive_house, future_house, .*slap_house\)"),
+        ("name: X\ngenre: dubstep\n", 2, r"genre: the model has no class 'dubstep' \(allowed: progressive_house, future_house, .*slap_house, other\)"),
         ("procedural:\n  motifs:\n    tunnel: 1\n    sparkles: 0.5\n", 4, r"procedural\.motifs\.sparkles: unknown motif 'sparkles' \(allowed: tunnel, lasers, particles, grid, rings, waves\)"),
         ("palette:\n  colors:\n    - '#ff0000'\n    - 'red'\n    - '#00ff00'\n", 4, r"palette\.colors\.1: 'red' is not a hex colour"),
         ("diffusion:\n  strength: [0.8, 0.2]\n", 2, r"diffusion\.strength: min 0\.8 is above max 0\.2"),
@@ -167,7 +167,7 @@ def test_file_name_and_genre_must_agree(tmp_path):
     path = _write(tmp_path, "bigroom.yaml", "genre: deep_house\n")
     assert _one_line_error(path).startswith(f"{path}:1: genre: 'deep_house' does not match the file name")
     other = _write(tmp_path, "whatever.yaml", "name: X\n")
-    assert "cannot tell which sub-genre" in _one_line_error(other)
+    assert "cannot tell which class this file styles" in _one_line_error(other)
 
 
 def test_validate_collects_several_problems(defaults, tmp_path):
@@ -194,7 +194,7 @@ def test_validate_collects_several_problems(defaults, tmp_path):
 def test_init_writes_editable_copies_and_refuses_to_overwrite(defaults, tmp_path):
     folder = tmp_path / "my" / "styles"
     written = init_styles(folder)
-    assert [p.name for p in written] == [f"{k}.yaml" for k in GENRES] and all(p.is_file() for p in written)
+    assert [p.name for p in written] == [f"{k}.yaml" for k in GENRES] + ["other.yaml"] and all(p.is_file() for p in written)
     assert load_styles(folder) == defaults
     assert validate_styles(folder) == []
     before = written[0].read_text()
@@ -211,7 +211,7 @@ def test_one_hot_blend_gives_that_style(defaults):
     table = StyleTable.from_styles(defaults)
     for i, key in enumerate(GENRES):
         style = defaults[key]
-        blended = table.blend(np.eye(8)[i])
+        blended = table.blend(np.eye(9)[i])
         assert isinstance(blended, BlendedStyle)
         assert len(blended.palette) == 5
         colours = style.palette.rgb()
@@ -225,7 +225,7 @@ def test_one_hot_blend_gives_that_style(defaults):
 
 def test_half_half_blend_is_the_mean(defaults):
     deep, big = defaults["deep_house"], defaults["bigroom"]
-    weights = np.zeros(8)
+    weights = np.zeros(9)
     weights[[GENRES.index("deep_house"), GENRES.index("bigroom")]] = 0.5
     blended = blend_styles(defaults, weights.tolist())
     for field in MOTION_FIELDS:
@@ -241,7 +241,7 @@ def test_half_half_blend_is_the_mean(defaults):
     np.testing.assert_allclose(blended.background, bg, atol=1e-9)
 
 
-@pytest.mark.parametrize("weights", [[1.0], np.full(9, 1 / 9), np.full(8, 0.2), [1.5, -0.5, 0, 0, 0, 0, 0, 0], [np.nan] * 8])
+@pytest.mark.parametrize("weights", [[1.0], np.full(8, 1 / 8), np.full(9, 0.2), [1.5, -0.5, 0, 0, 0, 0, 0, 0, 0], [np.nan] * 9])
 def test_bad_weights_raise_value_error_naming_the_parameter(defaults, weights):
     table = StyleTable.from_styles(defaults)
     with pytest.raises(ValueError, match="weights"):
@@ -252,8 +252,45 @@ def test_blend_is_fast(defaults):
     import time
 
     table = StyleTable.from_styles(defaults)
-    weights = np.full(8, 1 / 8)
+    weights = np.full(9, 1 / 9)
     start = time.perf_counter()
     for _ in range(1000):
         table.blend(weights)
     assert time.perf_counter() - start < 1.0  # ~40 us per frame in practice
+
+
+# ---------------------------------------------------------------- a taxonomy of the user's own
+
+MINE = ("drum_and_bass", "hardstyle", "reggae")
+
+
+def test_styles_follow_the_model_classes(defaults, tmp_path):
+    styles = load_styles(labels=MINE)
+    assert list(styles) == [*MINE, "other"]
+    neutral = defaults["other"]
+    assert styles["other"] == neutral
+    # Classes without a shipped style start from the neutral one, each in a colour of its own.
+    for key in MINE:
+        assert styles[key].genre == key and styles[key].motion == neutral.motion and key.split("_")[0].title() in styles[key].diffusion.prompt
+    assert len({styles[k].palette.colors[0] for k in MINE} | {neutral.palette.colors[0]}) == 4
+    _write(tmp_path, "reggae.yaml", "palette:\n  colors: ['#1b8a3a', '#f2c230', '#d42a1e']\n  background: '#050505'\n")
+    assert load_styles(tmp_path, labels=MINE)["reggae"].palette.colors[0] == "#1b8a3a"
+    # A style for a class the model lacks is an error listing the model's classes.
+    _write(tmp_path, "bigroom.yaml", "name: Big\n")
+    message = _one_line_error_for(tmp_path, MINE)
+    assert message.startswith(f"{tmp_path / 'bigroom.yaml'}:1: ") and "(allowed: drum_and_bass, hardstyle, reggae, other)" in message
+
+
+def _one_line_error_for(path: Path, labels) -> str:
+    with pytest.raises(MvgenError) as info:
+        load_styles(path, labels=labels)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_init_for_a_model_writes_one_style_per_class_and_other(tmp_path):
+    written = init_styles(tmp_path / "mine", labels=MINE)
+    assert [p.name for p in written] == [f"{k}.yaml" for k in MINE] + ["other.yaml"]
+    assert validate_styles(tmp_path / "mine", labels=MINE) == []
+    assert load_styles(tmp_path / "mine", labels=MINE) == load_styles(labels=MINE)
+    assert "bigroom" in validate_styles(tmp_path / "mine" / "reggae.yaml", labels=GENRES)[0]  # not a class of the default model

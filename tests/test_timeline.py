@@ -28,7 +28,7 @@ def _analysis(sections, blends=None, duration_s=180.0, bpm=128.0, drops=(), path
     if blends is not None:
         times_s = np.arange(STEP_S / 2, duration_s, STEP_S)
         rows = [next(v for s, v in reversed(blends) if t >= s) for t in times_s]
-        profile = GenreProfile(labels=list(GENRES), times_s=times_s.round(3).tolist(), probabilities=rows)
+        profile = GenreProfile(labels=list(GENRES), times_s=times_s.round(3).tolist(), probabilities=rows, in_scope=[1.0] * len(rows))
     return Analysis(
         audio=AudioSummary(path=path, content_hash="0" * 64, sr=44100, channels=2, duration_s=duration_s),
         duration_s=duration_s,
