@@ -131,6 +131,22 @@ def test_ffmpeg_formats_resample_too(tmp_path, suffix, rate, target):
     assert click_times(y, target) == pytest.approx(CLICKS_S, abs=0.03)
 
 
+def test_m4a_decodes_to_exactly_the_samples_written(tmp_path):
+    """AAC priming and end padding are dropped whether or not the ffmpeg in use trims the end itself."""
+    n = 132463  # neither whole 1024-sample AAC frames nor whole milliseconds
+    wav = write_sf(tmp_path / "odd.wav", make_signal(SR_IN, seconds=n / SR_IN), SR_IN)
+    path = encode(wav, tmp_path / "odd.m4a", "-c:a", "aac", "-b:a", "192k")
+    info = probe_audio(path)
+    assert (info.frames, info.duration_s) == (n, n / SR_IN)
+    y = load_audio(path, sr=None, mono=False)
+    assert y.shape == (2, n)
+    assert click_times(y[0], SR_IN) == pytest.approx(CLICKS_S, abs=1e-3)  # not shifted by a frame (23 ms)
+    assert load_audio(path, sr=SR_OUT).shape == (round(n * SR_OUT / SR_IN),)
+    # A seek may start up to a frame late (ffmpeg 9 does), but never runs into the padding.
+    rest = n - round(2.5 * SR_IN)
+    assert rest - 1024 <= len(load_audio(path, sr=None, offset_s=2.5)) <= rest
+
+
 @pytest.mark.parametrize("target", [16000, 48000])
 def test_resampling_down_and_up_keeps_pitch_and_timing(sources, target):
     y = load_audio(sources["flac"], sr=target)
