@@ -38,6 +38,7 @@ _BLOCK_FRAMES = 1 << 16  # input frames per soundfile read: ~1.5 s at 44.1 kHz, 
 _PIPE_CHUNK_BYTES = 1 << 20
 _HASH_BLOCK_BYTES = 1 << 20
 _PROBE_TIMEOUT_S = 60
+_MP4_MOOV_MAX_BYTES = 64 << 20  # a moov box this big is not an audio file's: skip the exact length
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 # Containers and streams that go straight to ffmpeg: libsndfile cannot read them (MP4, ADTS,
 # Matroska), or (MP3) reads them but prints mpg123 warnings on stderr and stops silently at damage.
@@ -66,7 +67,8 @@ class AudioInfo:
 
     ``frames`` is per channel at the native rate ``sr`` (Hz); for ffmpeg-decoded formats it is
     ``round(duration_s * sr)`` from the container's duration, which lossy files may state only
-    approximately. ``format`` is a short upper-case name such as ``"WAV"``, ``"FLAC"``, ``"MP3"``.
+    approximately, except for MP4/M4A, whose sample table and edit list give it exactly (see
+    :func:`_mp4_frames`). ``format`` is a short upper-case name such as ``"WAV"``, ``"FLAC"``, ``"MP3"``.
     """
 
     path: Path
@@ -347,9 +349,100 @@ def _probe_ffmpeg(path: Path, kind: str | None, sf_reason: str | None) -> AudioI
     else:  # "Duration: N/A" (raw streams): count by decoding
         frames = _count_frames_ffmpeg(path, exe, channels)
         duration_s = frames / sr
+    if fmt in ("M4A", "MP4") and (exact := _mp4_frames(path, sr)) is not None:
+        frames, duration_s = exact, exact / sr  # ffmpeg prints the duration to 10 ms only
     if frames <= 0:
         raise AudioError("contains no audio samples", path)
     return AudioInfo(path=path, sr=sr, channels=channels, frames=frames, duration_s=duration_s, format=fmt)
+
+
+def _mp4_boxes(data: bytes, start: int, end: int):
+    """``(type, body start, body end)`` of each box in ``data[start:end]``; stops at a malformed one."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        head = 8
+        if size == 1 and pos + 16 <= end:
+            size, head = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < head or pos + size > end:
+            return
+        yield kind, pos + head, pos + size
+        pos += size
+
+
+def _mp4_child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    return next(((a, b) for k, a, b in _mp4_boxes(data, start, end) if k == kind), None)
+
+
+def _mp4_frames(path: Path, sr: int) -> int | None:
+    """Frames of an MP4/M4A's first audio track at ``sr``, as the container states them, or None.
+
+    AAC streams start with encoder priming and end padded to a whole 1024-sample frame. The track's
+    edit list says which part to play: from ``media_time`` for ``segment_duration``. ffmpeg 5.1
+    (Debian 12) honours only the start of that, so it decodes up to a frame of padding at the end,
+    which a decode is trimmed of with this length (ffmpeg 9 trims it itself). The length is the media after ``media_time`` (the sample
+    table's end, ``mdhd`` duration, which ffmpeg's encoder sets to the last real sample), or the
+    edit's end where that falls before it by more than one movie-timescale tick (files whose last
+    frame counts whole, e.g. Apple's): ffmpeg writes the segment in milliseconds, too coarse alone.
+    None, and no trimming, for edit lists other than one plain segment, fragmented files and
+    anything unexpected.
+    """
+    try:
+        with open(path, "rb") as f:
+            size, pos, moov = os.fstat(f.fileno()).st_size, 0, None
+            while pos + 8 <= size:  # top-level boxes, skipping over mdat
+                f.seek(pos)
+                head = f.read(16)
+                box_size, kind = struct.unpack(">I4s", head[:8])
+                header = 8
+                if box_size == 1:
+                    box_size, header = struct.unpack(">Q", head[8:16])[0], 16
+                elif box_size == 0:
+                    box_size = size - pos
+                if box_size < header:
+                    return None
+                if kind == b"moov":
+                    if box_size > _MP4_MOOV_MAX_BYTES:
+                        return None
+                    f.seek(pos + header)
+                    moov = f.read(box_size - header)
+                    break
+                pos += box_size
+        if moov is None or b"mvex" in (k for k, _, _ in _mp4_boxes(moov, 0, len(moov))):
+            return None
+        mvhd = _mp4_child(moov, 0, len(moov), b"mvhd")
+        movie_scale = struct.unpack_from(">I", moov, mvhd[0] + (20 if moov[mvhd[0]] == 1 else 12))[0]
+        for kind, a, b in _mp4_boxes(moov, 0, len(moov)):
+            mdia = _mp4_child(moov, a, b, b"mdia") if kind == b"trak" else None
+            hdlr = mdia and _mp4_child(moov, *mdia, b"hdlr")
+            if hdlr is None or moov[hdlr[0] + 8 : hdlr[0] + 12] != b"soun":
+                continue
+            mdhd = _mp4_child(moov, *mdia, b"mdhd")
+            if moov[mdhd[0]] == 1:
+                media_scale, media_end = struct.unpack_from(">IQ", moov, mdhd[0] + 20)
+            else:
+                media_scale, media_end = struct.unpack_from(">II", moov, mdhd[0] + 12)
+            edts = _mp4_child(moov, a, b, b"edts")
+            elst = edts and _mp4_child(moov, *edts, b"elst")
+            start, segment = 0, None
+            if elst is not None:
+                wide = moov[elst[0]] == 1
+                if struct.unpack_from(">I", moov, elst[0] + 4)[0] != 1:
+                    return None  # several segments or an empty edit (a delay): not handled
+                segment, start, rate = struct.unpack_from(">QqH" if wide else ">IiH", moov, elst[0] + 8)
+                if start < 0 or rate != 1:
+                    return None
+            held = media_end - start
+            if not (movie_scale and media_scale and 0 < held < 1 << 62):
+                return None
+            if segment and (segment + 1) * media_scale <= held * movie_scale:
+                held = (2 * segment * media_scale + movie_scale) // (2 * movie_scale)
+            return (2 * held * sr + media_scale) // (2 * media_scale)
+        return None
+    except (OSError, struct.error, TypeError, IndexError):
+        return None
 
 
 def _probe(path: str | os.PathLike) -> tuple[AudioInfo, bool]:
@@ -621,7 +714,11 @@ def _decode_ffmpeg(info: AudioInfo, sr: int | None, mono: bool, offset_s: float,
     _run_ffmpeg(_ffmpeg_decode_command(ffmpeg_exe(), info, sr, mono, offset_s, duration_s), path, consume)
     if sink.length == 0 and offset_s == 0 and (duration_s is None or duration_s * out_sr >= 1):
         raise AudioError("contains no audio samples", path)
-    return sink.finish()
+    frames = sink.length
+    exact = _mp4_frames(path, info.sr) if info.format in ("M4A", "MP4") else None
+    if exact is not None:  # drop AAC end padding that older ffmpeg decodes (never pad)
+        frames = min(frames, max(round(exact * out_sr / info.sr - offset_s * out_sr), 0))
+    return sink.finish(frames)
 
 
 def load_audio(path: str | os.PathLike, sr: int | None = 22050, mono: bool = True, offset_s: float = 0.0, duration_s: float | None = None) -> np.ndarray:

@@ -131,6 +131,62 @@ def test_ffmpeg_formats_resample_too(tmp_path, suffix, rate, target):
     assert click_times(y, target) == pytest.approx(CLICKS_S, abs=0.03)
 
 
+def test_m4a_decodes_to_exactly_the_samples_written(tmp_path):
+    """AAC priming and end padding are dropped whether or not the ffmpeg in use trims the end itself."""
+    n = 132463  # neither whole 1024-sample AAC frames nor whole milliseconds
+    wav = write_sf(tmp_path / "odd.wav", make_signal(SR_IN, seconds=n / SR_IN), SR_IN)
+    path = encode(wav, tmp_path / "odd.m4a", "-c:a", "aac", "-b:a", "192k")
+    info = probe_audio(path)
+    assert (info.frames, info.duration_s) == (n, n / SR_IN)
+    y = load_audio(path, sr=None, mono=False)
+    assert y.shape == (2, n)
+    assert click_times(y[0], SR_IN) == pytest.approx(CLICKS_S, abs=1e-3)  # not shifted by a frame (23 ms)
+    assert load_audio(path, sr=SR_OUT).shape == (round(n * SR_OUT / SR_IN),)
+    # A seek may start up to a frame late (ffmpeg 9 does), but never runs into the padding.
+    rest = n - round(2.5 * SR_IN)
+    assert rest - 1024 <= len(load_audio(path, sr=None, offset_s=2.5)) <= rest
+
+
+def _mp4(movie_scale: int, media_scale: int, media_end: int, edits, handlers=(b"soun",)) -> bytes:
+    """A minimal MP4 header: mvhd, then one trak per handler with its edit list (None: no edts)."""
+
+    def box(kind: bytes, *parts: bytes) -> bytes:
+        body = b"".join(parts)
+        return struct.pack(">I4s", 8 + len(body), kind) + body
+
+    traks = []
+    for handler in handlers:
+        elst = [] if edits is None else [box(b"edts", box(b"elst", struct.pack(">II", 0, len(edits)), *(struct.pack(">IiHH", d, t, 1, 0) for d, t in edits)))]
+        mdhd = box(b"mdhd", struct.pack(">IIIII", 0, 0, 0, media_scale, media_end), b"\0" * 4)
+        hdlr = box(b"hdlr", struct.pack(">II", 0, 0), handler, b"\0" * 13)
+        traks.append(box(b"trak", *elst, box(b"mdia", mdhd, hdlr)))
+    mvhd = box(b"mvhd", struct.pack(">IIIII", 0, 0, 0, movie_scale, 0), b"\0" * 80)
+    return box(b"ftyp", b"M4A \0\0\0\0") + box(b"mdat", b"\0" * 100) + box(b"moov", mvhd, *traks)
+
+
+@pytest.mark.parametrize(
+    "movie_scale, media_end, edits, frames",
+    [
+        (1000, 1024 + 132463, [(3003, 1024)], 132463),  # ffmpeg < 7 writes: edit in ms, exact sample table
+        (44100, 1024 + 132463, [(132463, 1024)], 132463),  # ffmpeg >= 7 writes: both exact
+        (44100, 2112 + 132463 + 401, [(132463, 2112)], 132463),  # last frame counted whole: the edit's end
+        (1000, 2112 + 132463 + 401, [(3004, 2112)], 132476),  # ... to the millisecond only
+        (1000, 132463, None, 132463),  # no edit list: the whole track
+        (1000, 133487, [(3003, 1024), (1000, 0)], None),  # several segments: no claim
+        (1000, 133487, [(500, -1), (3003, 1024)], None),  # an empty edit (a delay): no claim
+    ],
+)
+def test_mp4_length_from_the_sample_table_and_edit_list(tmp_path, movie_scale, media_end, edits, frames):
+    path = tmp_path / "head.m4a"
+    path.write_bytes(_mp4(movie_scale, SR_IN, media_end, edits))
+    assert audio_module._mp4_frames(path, SR_IN) == frames
+    assert audio_module._mp4_frames(path, SR_OUT) == (None if frames is None else round(frames * SR_OUT / SR_IN))
+    path.write_bytes(_mp4(movie_scale, SR_IN, media_end, edits, handlers=(b"vide", b"soun")))
+    assert audio_module._mp4_frames(path, SR_IN) == frames  # the audio track, not the first one
+    path.write_bytes(_mp4(movie_scale, SR_IN, media_end, edits)[:-40])
+    assert audio_module._mp4_frames(path, SR_IN) is None  # cut inside moov
+
+
 @pytest.mark.parametrize("target", [16000, 48000])
 def test_resampling_down_and_up_keeps_pitch_and_timing(sources, target):
     y = load_audio(sources["flac"], sr=target)
