@@ -22,6 +22,7 @@ from mvgen.audio import file_hash, load_audio, probe_audio
 from mvgen.beats import find_downbeats, track_beats
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, frame_features
+from mvgen.gates import dominant_kind, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
@@ -207,6 +208,11 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
         notes.append("audio is silent")
         return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], warnings=notes)
     features = frame_features(y, sr)
+    kind = dominant_kind(signal_gate(y, sr, features=features))
+    if kind != "music":  # a test tone, noise, speech or near-silence: no beat grid, no drops
+        article = "" if kind in ("silence", "noise", "speech") else "a steady "
+        notes.append(f"audio is {article}{kind}; analyzed as beatless")
+        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], warnings=notes)
     grid = track_beats(features, duration_s)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)

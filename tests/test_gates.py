@@ -1,0 +1,124 @@
+"""Signal gates (mvgen.gates) on the non-music generators (mvgen.negatives), synthetic house and analyze_signal.
+
+Speech needs espeak-ng: those tests skip without it, unless MVGEN_REQUIRE_ESPEAK=1 (then they fail).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from mvgen import gates, negatives
+from mvgen.errors import MvgenError
+
+SR = 22050
+EXPECTED = {"silence": "silence", "tone": "tone", "sweep": "tone", "drone": "tone", "noise": "noise", "speech": "speech"}
+SEEDS = range(4)
+
+
+@pytest.fixture(scope="module")
+def espeak():
+    if not negatives.espeak_available():
+        if os.environ.get("MVGEN_REQUIRE_ESPEAK") == "1":
+            pytest.fail("espeak-ng is required (apt-get install espeak-ng)")
+        pytest.skip("no espeak-ng on this machine (apt-get install espeak-ng)")
+
+
+def _fraction(kind: str, want: str) -> float:
+    kinds = [k for seed in SEEDS for k in gates.signal_gate(negatives.negative_clip(kind, seed, SR, 8.0), SR).kinds]
+    return sum(k == want for k in kinds) / len(kinds)
+
+
+@pytest.mark.parametrize("kind", ["silence", "tone", "sweep", "drone", "noise"])
+def test_steady_negatives_are_gated_as_their_kind(kind):
+    need = 0.95 if kind == "drone" else 1.0
+    assert _fraction(kind, EXPECTED[kind]) >= need
+
+
+def test_speech_is_gated_as_speech(espeak):
+    assert _fraction("speech", "speech") >= 0.95
+
+
+@pytest.mark.parametrize("genre,seed", [("tech_house", 1), ("deep_house", 2), ("progressive_house", 3), ("big_room", 4)])
+def test_synthetic_house_is_music_everywhere(synth_track, genre, seed):
+    # bars_scale 0.25: every section (intro, build-up, drop, breakdown, outro) in a short track
+    audio, _ = synth_track([genre], seed=seed, bars_scale=0.25, sr=SR)
+    gate = gates.signal_gate(audio, SR)
+    assert gate.fraction("music") == 1.0, gates.gate_spans(gate)
+    assert np.all(gate.music_likelihood >= 0.5)
+
+
+def test_tone_with_a_little_noise_is_a_tone():
+    rng = np.random.default_rng(5)
+    y = negatives.negative_clip("tone", 7, SR, 8.0)
+    y = y + rng.standard_normal(len(y)).astype(np.float32) * float(np.sqrt(np.mean(y**2))) * 0.05
+    assert gates.signal_gate(y, SR).fraction("tone") == 1.0
+
+
+def test_signal_gate_shapes_spans_and_given_times():
+    y = np.concatenate([negatives.negative_clip("silence", 0, SR, 6.0), negatives.negative_clip("tone", 1, SR, 6.0)])
+    times = np.array([1.5, 3.0, 9.0, 10.5])
+    gate = gates.signal_gate(y, SR, times_s=times, window_s=3.0)
+    assert gate.kinds == ("silence", "silence", "tone", "tone")
+    assert gate.music_likelihood.shape == (4,) and np.all((gate.music_likelihood >= 0) & (gate.music_likelihood < 0.5))
+    spans = gates.gate_spans(gate)
+    assert [s[2] for s in spans] == ["silence", "tone"] and spans[0][0] == 0.0 and spans[0][1] == spans[1][0] == 6.0
+    assert gates.dominant_kind(gate) == "silence"
+    default = gates.signal_gate(y, SR)
+    assert np.allclose(np.diff(default.times_s), gates.STEP_S) and default.times_s[0] == gates.WINDOW_S / 2
+    assert gates.signal_gate(y[: SR], SR).kinds == ("silence",)  # shorter than a window: one window
+
+
+def test_sine_at_8khz_gets_no_beats_and_no_drops():
+    import soxr
+
+    from mvgen.analysis import analyze_signal
+
+    t = np.arange(20 * 8000) / 8000
+    y = soxr.resample((0.5 * np.sin(2 * np.pi * 100 * t)).astype(np.float32), 8000, SR).astype(np.float32)
+    fields = analyze_signal(y, SR)
+    assert fields["tempo_bpm"] is None and not fields.get("drops") and not fields.get("beats_s")
+    assert any("steady tone" in w for w in fields["warnings"])
+
+
+def test_track_beats_finds_no_pulse_in_a_tone_with_noise():
+    from mvgen.beats import track_beats
+    from mvgen.features import frame_features
+    from mvgen.structure import drops_from_sections, find_sections
+
+    rng = np.random.default_rng(0)
+    t = np.arange(20 * SR) / SR
+    y = (0.5 * np.sin(2 * np.pi * 100 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    features = frame_features(y, SR)
+    grid = track_beats(features, 20.0)
+    assert grid.tempo_bpm is None and len(grid.beats_s) == 0
+    assert drops_from_sections(find_sections(features, grid.beats_s, grid.beats_s, 20.0)) == []
+
+
+def test_digital_silence_has_no_tempo():
+    from mvgen.analysis import analyze_signal
+
+    assert analyze_signal(np.zeros(30 * SR, np.float32), SR)["tempo_bpm"] is None
+
+
+def test_negative_clip_contract():
+    for kind in ("silence", "tone", "sweep", "drone", "noise"):
+        a = negatives.negative_clip(kind, 3, 16000, 1.5)
+        assert a.dtype == np.float32 and a.shape == (24000,) and np.max(np.abs(a)) < 1.0
+        assert np.array_equal(a, negatives.negative_clip(kind, 3, 16000, 1.5))
+    assert not np.array_equal(negatives.negative_clip("noise", 1, SR, 1.0), negatives.negative_clip("noise", 2, SR, 1.0))
+    with pytest.raises(ValueError, match="allowed: silence, tone"):
+        negatives.negative_clip("whale", 0, SR, 1.0)
+
+
+def test_speech_clip(espeak):
+    a = negatives.negative_clip("speech", 0, 16000, 3.0)
+    assert a.dtype == np.float32 and a.shape == (48000,) and np.sqrt(np.mean(a**2)) > 1e-3
+
+
+def test_speech_without_espeak_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(negatives.shutil, "which", lambda name: None)
+    with pytest.raises(MvgenError, match="espeak-ng is not installed"):
+        negatives.negative_clip("speech", 0, SR, 1.0)
