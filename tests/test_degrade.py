@@ -301,3 +301,26 @@ def test_random_degradation_real_and_deterministic(music):
     b = d.random_degradation(music, SR, np.random.default_rng(4), p=0.8, kinds=NON_FFMPEG)
     assert np.array_equal(a, b) and not np.array_equal(a, music)
     assert a.dtype == np.float32 and a.shape == music.shape and np.max(np.abs(a)) <= 1.0
+
+
+# ------------------------------------------------------------------------------- training hook
+
+
+def test_synthetic_clips_degrade_p_reproducible_and_off_by_default(monkeypatch):
+    from mvgen.classifier import ClassifierConfig
+    from mvgen.train import synthetic_clips
+
+    # The codecs (tested above) stand in as a cheap clip here: this test is about the hook, and fast.
+    monkeypatch.setitem(d._TABLE, "mp3", d._TABLE["clip"])
+    monkeypatch.setitem(d._TABLE, "aac", d._TABLE["clip"])
+    config = ClassifierConfig(n_mels=32, cqt_bins=48, channels=[8, 16, 16, 16], window_steps=4)  # 3-s clips
+    plain = synthetic_clips([3, 4], config)
+    off = synthetic_clips([4], config, degrade_p=0.0)
+    on = synthetic_clips([3, 4], config, degrade_p=0.9)
+    again = synthetic_clips([4], config, degrade_p=0.9)  # a clip's degradation depends on its seed only
+    assert all(np.array_equal(a.audio, b.audio) for a, b in zip(plain[2:], off, strict=True))
+    assert [c.track_id for c in on] == [c.track_id for c in plain]
+    assert all(np.array_equal(a.target, b.target) and a.audio.shape == b.audio.shape for a, b in zip(plain, on))
+    assert any(not np.array_equal(a.audio, b.audio) for a, b in zip(plain, on))
+    assert all(c.audio.dtype == np.float32 and np.max(np.abs(c.audio)) <= 1.0 for c in on)
+    assert all(np.array_equal(a.audio, b.audio) for a, b in zip(on[2:], again, strict=True))
