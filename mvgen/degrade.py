@@ -325,6 +325,15 @@ def _shelf_sos(shelf: str, hz: float, db: float, sr: int) -> np.ndarray:
     return np.array([[*(np.array(b) / den[0]), 1.0, den[1] / den[0], den[2] / den[0]]])
 
 
+@functools.lru_cache(maxsize=16)
+def _tilt_position(size: int, sr: int) -> np.ndarray:
+    """Each rfft bin's place between :data:`EQ_TILT_LO_HZ` (-0.5) and Nyquist (+0.5), linear in log frequency."""
+    f = np.maximum(scipy.fft.rfftfreq(size, 1.0 / sr), EQ_TILT_LO_HZ)
+    position = (np.log(f / EQ_TILT_LO_HZ) / math.log(sr / 2.0 / EQ_TILT_LO_HZ) - 0.5).astype(np.float32)
+    position.flags.writeable = False
+    return position
+
+
 def eq_tilt(
     y: np.ndarray, sr: int, rng: np.random.Generator, *, tilt_db: float | None = None, shelf: str | None = None, shelf_hz: float | None = None, shelf_db: float | None = None
 ) -> np.ndarray:
@@ -342,9 +351,8 @@ def eq_tilt(
         return y.copy()
     pad = min(len(y), sr // 10)  # room for the tilt's short response, so it does not wrap around
     size = scipy.fft.next_fast_len(len(y) + pad, real=True)
-    f = np.maximum(scipy.fft.rfftfreq(size, 1.0 / sr), EQ_TILT_LO_HZ)
-    gain_db = tilt_db * (np.log(f / EQ_TILT_LO_HZ) / math.log(sr / 2.0 / EQ_TILT_LO_HZ) - 0.5)
-    x = scipy.fft.irfft(scipy.fft.rfft(y, size) * (10.0 ** (gain_db / 20.0)).astype(np.float32), size)[: len(y)]
+    gain = np.exp(_tilt_position(size, sr) * np.float32(tilt_db * math.log(10.0) / 20.0))
+    x = scipy.fft.irfft(scipy.fft.rfft(y, size) * gain, size)[: len(y)]
     x = signal.sosfilt(_shelf_sos(shelf, shelf_hz, shelf_db, sr), x)
     return _fit(x)
 
