@@ -126,15 +126,18 @@ def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, clips_per_drop
     return clips
 
 
-def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every: int = 3, on_track: Callable | None = None, *, styles: Sequence[str] = GENRES) -> list[Clip]:
+def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every: int = 3, on_track: Callable | None = None, *,
+                    styles: Sequence[str] = GENRES, degrade_p: float = 0.0) -> list[Clip]:
     """Clips of synthetic tracks: per seed, one style of ``styles`` (``mvgen.synth`` keys; the seed picks
     it in turn), or every ``blend_every``-th seed a blend of two.
 
     Each seed gives a drop clip and a clip of another section, labelled with its blend weights as
     a target over the model's outputs (:func:`map_target`): styles that are not classes of the model
-    are out of scope, so non-house styles make the negatives of a house model.
+    are out of scope, so non-house styles make the negatives of a house model. ``degrade_p`` > 0
+    degrades each clip like a real release (:func:`mvgen.degrade.random_degradation`, each
+    degradation with that probability), seeded by the clip's seed.
     """
-    from mvgen import synth
+    from mvgen import degrade, synth
 
     styles = list(styles)
     clips = []
@@ -147,10 +150,12 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every:
             genres = {first: share, second: 1.0 - share}
         else:
             genres = {first: 1.0}
+        degrade_rng = np.random.default_rng([seed, 8])  # a stream of its own: the clips' other draws do not change
         for label in ("drop", str(rng.choice(["intro", "breakdown", "build-up", "outro", "drop"]))):
             audio, truth = synth.render_clip(genres, seed=seed, sr=config.sr, duration_s=config.window_s + SHIFT_S + 0.1, label=label)
             factor = 1.0 + rng.uniform(-0.03, 0.03)
             audio = resample_clip(np.asarray(audio, np.float32), factor)[: int((config.window_s + SHIFT_S) * config.sr)]
+            audio = degrade.random_degradation(audio, config.sr, degrade_rng, p=degrade_p) if degrade_p > 0 else audio
             profile = truth.genre_profile
             weights = np.mean(np.asarray(profile.probabilities, np.float64), axis=0)
             clips.append(Clip(audio, map_target(weights, getattr(profile, "labels", None) or GENRES, config, f"synth seed {seed}"), f"synth-{seed}"))
