@@ -125,7 +125,8 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every:
             audio, truth = synth.render_clip(genres, seed=seed, sr=config.sr, duration_s=config.window_s + SHIFT_S + 0.1, label=label)
             factor = 1.0 + rng.uniform(-0.03, 0.03)
             audio = resample_clip(np.asarray(audio, np.float32), factor)[: int((config.window_s + SHIFT_S) * config.sr)]
-            target = np.mean(np.asarray(truth.genre_profile.probabilities, np.float32), axis=0)
+            # The truth ranges over every synth style; the classifier's target over the 8 house sub-genres.
+            target = np.mean(truth.genre_profile.vector_over(GENRES).astype(np.float32), axis=0)
             clips.append(Clip(audio, target / target.sum(), f"synth-{seed}"))
         if on_track is not None:
             on_track()

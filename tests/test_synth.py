@@ -114,10 +114,12 @@ def test_truth_matches_the_audio_and_the_arrangement(track):
 
     profile = truth.genre_profile
     probabilities = np.array(profile.probabilities)
-    assert probabilities.shape == (len(profile.times_s), len(GENRES))
+    assert profile.labels == list(synth.STYLES) and probabilities.shape == (len(profile.times_s), len(synth.STYLES))
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     assert 0 < profile.times_s[0] and profile.times_s[-1] < truth.duration_s
-    for t, row in zip(profile.times_s, probabilities):
+    house = profile.vector_over(GENRES)  # a house-only track: the 8 house columns hold everything
+    assert house.shape == (len(profile.times_s), len(GENRES)) and np.allclose(house.sum(axis=1), 1.0)
+    for t, row in zip(profile.times_s, house):
         section = next(s for s in sections if s.start_s <= t < s.end_s)
         assert np.allclose(row, weights_to_vector(section.genres))
 
@@ -224,7 +226,7 @@ def test_blends_mix_both_subgenres_and_accept_display_names():
     sections = [synth.SectionSpec(label="drop", bars=4, genres={"Future House": 7, "Bass House": 3})]
     blend, truth = synth.render(synth.Arrangement(sections=sections, bpm=126, key=2), seed=4, sr=SR, stereo=False)
     assert truth.sections[0].genres == pytest.approx({"future_house": 0.7, "bass_house": 0.3})
-    assert np.allclose(truth.genre_profile.probabilities[0], weights_to_vector({"future_house": 0.7, "bass_house": 0.3}))
+    assert np.allclose(truth.genre_profile.vector_over(GENRES)[0], weights_to_vector({"future_house": 0.7, "bass_house": 0.3}))
     pure_sections = [synth.SectionSpec(label="drop", bars=4, genres={"future_house": 1})]
     pure, _ = synth.render(synth.Arrangement(sections=pure_sections, bpm=126, key=2), seed=4, sr=SR, stereo=False)
     assert blend.shape == pure.shape and not np.allclose(blend, pure, atol=1e-3)
@@ -323,7 +325,7 @@ _STANDARD = synth.default_arrangement(["bigroom"], seed=0)
     [
         (lambda: synth.render_clip({"deep_house": 1}, seed=0, sr=5), "sr must be in 8000..192000, got 5"),
         (lambda: synth.render_clip({"deep_house": 1}, seed=-1), "seed must be a non-negative integer"),
-        (lambda: synth.render_clip({"trance": 1}, seed=0), "unknown sub-genre 'trance'"),
+        (lambda: synth.render_clip({"trance": 1}, seed=0), "unknown sub-genre or style 'trance'; valid: progressive_house"),
         (lambda: synth.render_clip({"deep_house": 1}, seed=0, duration_s=0), "duration_s must be in"),
         (lambda: synth.render_clip({"deep_house": 1}, seed=0, label="chorus"), "label must be one of"),
         (lambda: synth.SectionSpec(label="drop", bars=0, genres={"bigroom": 1}), "bars must be >= 1, got 0"),
