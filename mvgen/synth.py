@@ -479,12 +479,12 @@ _RECIPES: dict[str, dict] = {
         # than the (soft) kick; a round bass that leaves the one empty.
         kick_steps="........x.......", snare_steps="........x.......",
         kick_hz=(55.0, 65.0), kick_sweep_hz=(120.0, 170.0), kick_sweep_ms=(15.0, 25.0), kick_decay_s=(0.12, 0.18),
-        kick_click=(0.05, 0.12), kick_attack_ms=(0.5, 1.5), kick_drive=(1.0, 1.3), kick_level=(0.55, 0.65),
+        kick_click=(0.05, 0.12), kick_attack_ms=(0.5, 1.5), kick_drive=(1.0, 1.3), kick_level=(0.35, 0.45),
         clap=["rim", "snare"], clap_decay_s=(0.08, 0.14), clap_level=(0.4, 0.5),
         hats=["8ths"], hat_level=(0.15, 0.22), perc_level=(0.05, 0.15),
         bass="one_drop", bass_sound="rolling", bass_level=(0.6, 0.7), bass_hz=(250.0, 450.0), bass_decay_s=(0.3, 0.5),
         bass_drive=(1.0, 1.2),
-        comp=["skank", "organ"], comp_rhythm="offbeats", comp_level=(0.5, 0.6),
+        comp=["skank", "organ"], comp_rhythm="offbeats", comp_level=(0.9, 1.1),
         pad="warm", pad_hz=(900.0, 1600.0), reverb=(0.15, 0.25), rt60_s=(1.2, 1.8),
         sidechain=0.0, release_beats=0.5, mode=["major", "minor"],
     ),
@@ -522,7 +522,7 @@ _RECIPES: dict[str, dict] = {
         kick_click=0.0, kick_drive=1.0, kick_level=(0.5, 0.6),
         clap=["snap"], clap_decay_s=(0.1, 0.2), clap_level=(0.2, 0.3),
         hats=["offbeat"], hat_level=0.0, perc_level=0.0,
-        bass="none", drone_level=(0.3, 0.4),
+        bass="none", bass_level=0.0, drone_level=(0.3, 0.4),
         comp="none", pad=["warm", "saw"], pad_hz=(600.0, 1400.0), pad_level=(0.25, 0.3), pad_detune=(8.0, 15.0),
         width=(0.8, 1.0), reverb=(0.5, 0.7), rt60_s=(3.5, 5.0), sidechain=0.0, release_beats=0.5,
         mode=["major", "dorian", "minor"],
@@ -616,7 +616,7 @@ _BASS_MOTIFS: dict[str, tuple[tuple[tuple, ...], ...]] = {
         ((0, 3, 0), (3, 3, 0), (6, 2, 7), (8, 3, 0), (11, 3, 0), (14, 2, 7)),
         ((0, 6, 0), (8, 3, 0), (11, 5, 0)),
     ),
-    "reverse": (tuple((s, 1.8, 0) for s in (2, 6, 10, 14)),),  # hardstyle: swelling into every kick
+    "reverse": (tuple((s, 1.5, 0) for s in (2, 6, 10, 14)),),  # hardstyle: swelling up to just before every kick
     "ballad": (((0, 15, 0),), ((0, 7, 0), (8, 7, 7)), ((0, 11, 0), (12, 4, 7))),
 }
 
