@@ -257,7 +257,7 @@ class GenreProfileTruth(BaseModel):
 
 
 class SectionTruth(BaseModel):
-    """A section as rendered: ``[start_s, end_s)``, its label and normalized sub-genre weights."""
+    """A section as rendered: ``[start_s, end_s)``, its label and normalized style weights."""
 
     start_s: float
     end_s: float
@@ -1287,12 +1287,17 @@ def _drum_grid(span: _Span, q: Mapping) -> tuple[Hits, Hits]:
         kick_steps, clap_steps = [(0, 1.0)], [(4 * (bpb // 2), 1.0)]
     else:
         kick_steps, clap_steps = _pattern_steps(q["kick_steps"], 4 * bpb), _pattern_steps(q["snare_steps"], 4 * bpb)
+    kicks = [(bar * bpb + step / 4, v) for bar in range(spec.bars) for step, v in kick_steps]
+    claps = [(bar * bpb + step / 4, v) for bar in range(spec.bars) for step, v in clap_steps]
+    # Build-ups lose the kick halfway and trade the clap for a snare roll; intros bring the clap in
+    # halfway, outros drop it halfway.
     half = span.n_beats / 2
-    # Build-ups lose the kick halfway and trade the clap for a snare roll; intros bring the clap in late.
-    keep_kick = (lambda beat: beat < half) if spec.label == "build-up" else (lambda beat: True)
-    keep_clap = {"intro": lambda beat: beat >= half, "outro": lambda beat: beat < half, "build-up": lambda beat: False}.get(spec.label, lambda beat: True)
-    kicks = [(bar * bpb + step / 4, v) for bar in range(spec.bars) for step, v in kick_steps if keep_kick(bar * bpb + step / 4)]
-    claps = [(bar * bpb + step / 4, v) for bar in range(spec.bars) for step, v in clap_steps if keep_clap(bar * bpb + step / 4)]
+    if spec.label == "build-up":
+        kicks, claps = [h for h in kicks if h[0] < half], []
+    elif spec.label == "intro":
+        claps = [h for h in claps if h[0] >= half]
+    elif spec.label == "outro":
+        claps = [h for h in claps if h[0] < half]
     return kicks, claps
 
 

@@ -497,3 +497,15 @@ def test_house_audio_is_bit_identical_to_the_house_only_synth():
     arrangement = synth.default_arrangement(["bigroom", {"bass_house": 0.7, "slap_house": 0.3}], seed=2, bars_scale=0.1)
     track, _ = synth.render(arrangement, seed=2, sr=16000, stereo=True)
     assert {"clip": _sha256(clip), "blend": _sha256(blend), "track": _sha256(track)} == _HOUSE_REFERENCE
+
+
+def test_trap_hats_roll_into_32nds_at_the_end_of_every_second_bar():
+    y, truth = synth.render_clip("trap", seed=0, sr=SR, duration_s=7.0)
+    hats = _envelope(signal.sosfiltfilt(signal.butter(4, 6000, btype="highpass", fs=SR, output="sos"), y), 1.0)
+    beat_s = 60.0 / truth.tempo_bpm
+
+    def onsets(beat):
+        seg = hats[int(beat * beat_s * SR) : int((beat + 1) * beat_s * SR)]
+        return len(signal.find_peaks(seg, prominence=0.3 * seg.max(), distance=int(0.02 * SR))[0])
+
+    assert [onsets(b) for b in range(4, 8)] == [4, 4, 4, 8]  # bar 2: 16ths, then a beat of 32nds
