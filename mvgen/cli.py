@@ -118,14 +118,14 @@ def analyze(
 @_command
 def synth(
     output: Path = typer.Argument(..., help="Audio file to write (.wav, .flac or .ogg); the ground truth goes beside it as .json."),
-    genre: list[str] = typer.Option(["progressive_house"], "--genre", "-g", help="Sub-genre per major part, in order (repeat), or a blend like 'future_house=0.7,bass_house=0.3'."),
+    genre: list[str] = typer.Option(["progressive_house"], "--genre", "-g", help="Sub-genre or other style (mvgen.synth.STYLES: drum_and_bass, hip_hop, rock ...) per major part, in order (repeat), or a blend like 'future_house=0.7,bass_house=0.3'."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same track."),
     bpm: Optional[float] = typer.Option(None, help="Tempo; default: drawn from the first sub-genre's range."),
     bars_scale: float = typer.Option(1.0, "--bars-scale", help="Scale the length of every section (0.25 to 4)."),
     sr: int = typer.Option(44100, help="Sample rate (Hz)."),
     mono: bool = typer.Option(False, "--mono", help="Write mono instead of stereo."),
 ) -> None:
-    """Render a seeded synthetic house track with its ground truth (tempo, beats, sections, genres)."""
+    """Render a seeded synthetic track (house, or an out-of-scope style) with its ground truth (tempo, beats, sections, genres)."""
     from mvgen import synth as synthesis
 
     parts: list = []

@@ -1,19 +1,25 @@
-"""Deterministic, seeded synthetic house music with exact ground truth.
+"""Deterministic, seeded synthetic music with exact ground truth: house and out-of-scope styles.
 
-:func:`render` turns an :class:`Arrangement` (sections with a label, a bar count and a sub-genre
-blend) into audio and a :class:`SynthTruth`: tempo, beat and downbeat times, sections, drops and a
-per-frame sub-genre profile. It supplies the analysis test fixtures and, through the fast
+:func:`render` turns an :class:`Arrangement` (sections with a label, a bar count and a style blend)
+into audio and a :class:`SynthTruth`: tempo, beat and downbeat times, sections, drops and a
+per-frame style profile. It supplies the analysis test fixtures and, through the fast
 :func:`render_clip`, the training corpus of the sub-genre classifier.
 
-Each sub-genre is a *recipe* of production traits (tempo range; kick pitch, weight and attack; bass,
-lead and chord instruments and their patterns; hat pattern and swing; sidechain depth; reverb
-depth) whose values are drawn per seed, so tracks of one sub-genre differ in sound design. A section
-that blends sub-genres renders every sub-genre's bass, lead, chords and grooves and mixes them with
-the blend weights over one shared kick and clap grid, whose sounds interpolate the recipes.
+The styles are the 8 house sub-genres of :data:`~mvgen.genres.GENRES` and the non-house
+:data:`OTHER_STYLES` (drum & bass, hip hop, reggae, rock, ambient ...), the negative examples a
+classifier needs to learn "none of these"; :data:`STYLES` is both, in that order.
+
+Each style is a *recipe* of production traits (tempo range; drum pattern; kick pitch, weight and
+attack; bass, lead and chord instruments and their patterns; hat pattern and swing; sidechain
+depth; reverb depth) whose values are drawn per seed, so tracks of one style differ in sound
+design. A section that blends styles renders every style's bass, lead, chords and grooves and mixes
+them with the blend weights over one shared kick and snare grid (the dominant style's pattern),
+whose sounds interpolate the recipes.
 
 Every random draw comes from ``np.random.default_rng`` streams derived from ``seed`` (no global
 state), so the same ``(arrangement, seed, sr)`` gives bit-identical audio. Kicks start exactly on
-the beat samples of the ground truth (``round(beat_s * sr)``); chords change on bar starts.
+the samples of their grid positions (``round(t * sr)``; on every beat in house); chords change on
+bar starts.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from typing import Annotated, Literal, get_args
 
 import numpy as np
 import soundfile as sf
-from pydantic import AfterValidator, BaseModel, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 from scipy import signal
 
 from mvgen.errors import MvgenError
-from mvgen.genres import GENRES, weights_to_vector
+from mvgen.genres import GENRES, genre_key
 
 __all__ = [
+    "OTHER_STYLES",
+    "STYLES",
     "SECTION_LABELS",
     "TEMPO_RANGES_BPM",
     "SectionSpec",
@@ -43,6 +51,7 @@ __all__ = [
     "SectionTruth",
     "SynthTruth",
     "default_arrangement",
+    "style_key",
     "render",
     "render_clip",
     "write_track",
@@ -51,7 +60,26 @@ __all__ = [
 SectionLabel = Literal["intro", "build-up", "drop", "breakdown", "outro"]
 SECTION_LABELS: tuple[str, ...] = get_args(SectionLabel)
 
-#: Tempo range (bpm, inclusive) that an arrangement without a tempo draws from, by sub-genre.
+#: Non-house styles: out-of-scope (negative) audio for the sub-genre classifier, which must learn
+#: that music like this is none of the house sub-genres. Each is a recipe like the house ones.
+OTHER_STYLES: tuple[str, ...] = (
+    "drum_and_bass",
+    "hardstyle",
+    "hip_hop",
+    "trap",
+    "reggae",
+    "dancehall",
+    "rock",
+    "ambient",
+    "pop_ballad",
+)
+
+#: Every style the synth renders: the house sub-genres (in GENRES order), then OTHER_STYLES. The
+#: order of the truth's profile vectors; house keep their GENRES index, so their random streams too.
+STYLES: tuple[str, ...] = GENRES + OTHER_STYLES
+
+#: Tempo range (bpm, inclusive) that an arrangement without a tempo draws from, by style. Ambient has
+#: no beat; its tempo only sets the bar length, the time between chord changes (3.4-4.8 s).
 TEMPO_RANGES_BPM: dict[str, tuple[int, int]] = {
     "progressive_house": (124, 128),
     "future_house": (124, 128),
@@ -61,6 +89,15 @@ TEMPO_RANGES_BPM: dict[str, tuple[int, int]] = {
     "bigroom": (126, 130),
     "future_rave": (126, 130),
     "slap_house": (120, 126),
+    "drum_and_bass": (170, 175),
+    "hardstyle": (148, 152),
+    "hip_hop": (70, 95),
+    "trap": (138, 142),
+    "reggae": (70, 80),
+    "dancehall": (90, 105),
+    "rock": (100, 140),
+    "ambient": (50, 70),
+    "pop_ballad": (60, 80),
 }
 
 SR_RANGE = (8000, 192000)
@@ -94,8 +131,42 @@ def _check_bpm(bpm: float | None) -> float | None:
 OptionalBpm = Annotated[float | None, AfterValidator(_check_bpm)]
 
 
+def style_key(name: str) -> str:
+    """Normalize a style name to its key in :data:`STYLES`: ``"hip-hop"``, ``"Drum and Bass"``, or a
+    house sub-genre name as :func:`~mvgen.genres.genre_key` takes it (``"Future House"``, ``"Techno"``).
+
+    Raises ``ValueError`` listing the valid keys when ``name`` is no style.
+    """
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in OTHER_STYLES:
+        return key
+    try:
+        return genre_key(name)
+    except ValueError:
+        raise ValueError(f"unknown sub-genre or style {name!r}; valid: {', '.join(STYLES)}") from None
+
+
+def _style_vector(weights: Mapping[str, float]) -> np.ndarray:
+    """``{name: weight}`` as a probability vector over :data:`STYLES` (shape ``(17,)``, sums to 1).
+
+    :func:`~mvgen.genres.weights_to_vector` over all styles: weights must be >= 0 with a positive sum.
+    """
+    vector = np.zeros(len(STYLES), dtype=np.float64)
+    for name, weight in weights.items():
+        if weight < 0:
+            raise ValueError(f"weight of {name!r} must be >= 0, got {weight}")
+        vector[STYLES.index(style_key(name))] += weight
+    total = vector.sum()
+    if total <= 0:
+        raise ValueError("genre weights must have a positive sum")
+    return vector / total
+
+
 class SectionSpec(BaseModel):
-    """One section: a label, a length in bars and a sub-genre blend (weights normalized to sum 1)."""
+    """One section: a label, a length in bars and a style blend (keys of :data:`STYLES`, weights normalized to sum 1).
+
+    ``drums=False`` makes it beatless (pads only); so does an ambient-dominated blend.
+    """
 
     label: SectionLabel
     bars: int
@@ -114,8 +185,8 @@ class SectionSpec(BaseModel):
     @field_validator("genres")
     @classmethod
     def _genres(cls, genres: dict[str, float]) -> dict[str, float]:
-        vector = weights_to_vector(genres)
-        return {g: float(w) for g, w in zip(GENRES, vector) if w > 0}
+        vector = _style_vector(genres)
+        return {g: float(w) for g, w in zip(STYLES, vector) if w > 0}
 
 
 class Arrangement(BaseModel):
@@ -156,19 +227,37 @@ class Arrangement(BaseModel):
 
 
 class GenreProfileTruth(BaseModel):
-    """Piecewise-constant sub-genre profile on a ``hop_s`` grid.
+    """Piecewise-constant style profile on a ``hop_s`` grid.
 
-    ``times_s``: frame centres (s), shape ``(T,)``; ``probabilities``: shape ``(T, 8)`` in the order of
-    :data:`~mvgen.genres.GENRES`, each row the blend of the section holding that frame (sums to 1).
+    ``times_s``: frame centres (s), shape ``(T,)``; ``probabilities``: shape ``(T, L)`` in the order of
+    ``labels``, each row the blend of the section holding that frame (sums to 1). Rendered truths have
+    ``labels = list(STYLES)``; truths written before the other styles (schema 1) have no ``labels``
+    and 8 columns, which the default ``list(GENRES)`` reads. Use :meth:`vector_over` for fixed columns.
     """
 
     hop_s: float
+    labels: list[str] = Field(default_factory=lambda: list(GENRES))
     times_s: list[float]
     probabilities: list[list[float]]
 
+    def vector_over(self, labels: Sequence[str]) -> np.ndarray:
+        """The probabilities re-indexed to ``labels``, shape ``(T, len(labels))`` float64.
+
+        A label the profile lacks gets a zero column; a profile label not in ``labels`` is dropped,
+        so over :data:`~mvgen.genres.GENRES` the rows of a house-only track still sum to 1 and those
+        of a non-house style are all zero.
+        """
+        p = np.asarray(self.probabilities, dtype=np.float64).reshape(len(self.times_s), len(self.labels))
+        out = np.zeros((len(p), len(labels)), dtype=np.float64)
+        column = {label: j for j, label in enumerate(self.labels)}
+        for i, label in enumerate(labels):
+            if label in column:
+                out[:, i] = p[:, column[label]]
+        return out
+
 
 class SectionTruth(BaseModel):
-    """A section as rendered: ``[start_s, end_s)``, its label and normalized sub-genre weights."""
+    """A section as rendered: ``[start_s, end_s)``, its label and normalized style weights."""
 
     start_s: float
     end_s: float
@@ -179,13 +268,14 @@ class SectionTruth(BaseModel):
 class SynthTruth(BaseModel):
     """Ground truth of a rendered track; times in seconds from the first sample.
 
-    ``beats_s`` are exact: every kick starts on sample ``round(beat_s * sr)``. Beatless
-    (``drums=False``) sections have no beats. ``downbeats_s`` are the beats that start a bar,
+    ``beats_s`` are exact, the metre's beats whether or not a kick falls on them (in house every kick
+    starts on sample ``round(beat_s * sr)``). Beatless sections (``drums=False``, or ambient) have no
+    beats. ``downbeats_s`` are the beats that start a bar,
     ``drops`` the ``(start_s, end_s)`` of drop sections (adjacent ones merged), ``tempo_bpm`` the
     first section's tempo and ``arrangement`` the one rendered, with tempo and key filled in.
     """
 
-    schema_version: int = 1
+    schema_version: int = 2  # 2: genre_profile has labels over STYLES (1: 8 GENRES columns)
     seed: int
     sr: int
     duration_s: float
@@ -200,10 +290,24 @@ class SynthTruth(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Sub-genre recipes: (lo, hi) is drawn uniformly, [a, b, ...] is a choice, anything else is fixed.
+# Style recipes: (lo, hi) is drawn uniformly, [a, b, ...] is a choice, anything else is fixed.
 # Levels are linear amplitudes before the section gains; Hz, s, ms, cents and beats as named.
+# Only fixed values may be added to _COMMON: a drawn one would shift every house draw after it.
+
+# Drum patterns: one character per 16th of a 4/4 bar, "x" a hit, "o" a ghost note (softer), "." a
+# rest; tiled or cut to other metres like the note patterns (see _pattern_steps).
+_FOUR_ON_THE_FLOOR = "x...x...x...x..."
+_BACKBEAT = "....x.......x..."
+_HIT_VELOCITY = {"x": 1.0, "o": 0.35}
 
 _COMMON = dict(
+    drums=True,  # False: the style has no beat at all (ambient): its sections are beatless
+    kick_steps=_FOUR_ON_THE_FLOOR,
+    snare_steps=_BACKBEAT,  # the clap, snare or rim of "clap"
+    hat_fill="none",  # a _HAT_CELLS cell replacing the last beat of every second bar (trap rolls)
+    bass_sound=None,  # instrument of the bass line when not the one named like its pattern ("bass")
+    comp_rhythm="drawn",  # a _COMP_RHYTHMS name, or "drawn" for the house chord-hit patterns
+    drone_level=0.0,  # a low drone under beatless pads (ambient)
     kick_tuned=False,
     kick_attack_ms=(0.2, 0.6),
     clap_hz=(1000.0, 1800.0),
@@ -318,6 +422,123 @@ _RECIPES: dict[str, dict] = {
         pad="warm", pad_hz=(1000.0, 2000.0), reverb=(0.15, 0.22), rt60_s=(1.2, 1.8),
         sidechain=(0.5, 0.65), release_beats=(0.4, 0.6),
     ),
+    # Out-of-scope styles (OTHER_STYLES): their own drum patterns, mostly without sidechain pumping.
+    "drum_and_bass": dict(
+        # A two-step break: kick on 1 and the "and" of 3, snare on 2 and 4 (a half-time feel at 170).
+        kick_steps=["x.........x.....", "x.x.......x.....", "x.........xx...."],
+        snare_steps=["....x.......x...", "....x..o....x..o", "....x.......x.o."],
+        kick_hz=(50.0, 58.0), kick_sweep_hz=(180.0, 260.0), kick_sweep_ms=(8.0, 12.0), kick_decay_s=(0.06, 0.09),
+        kick_click=(0.3, 0.5), kick_drive=(1.5, 2.5), kick_level=(0.85, 0.95),
+        clap=["snare"], clap_decay_s=(0.1, 0.16), clap_hz=(1500.0, 2200.0), clap_level=(0.7, 0.8),
+        hats=["16ths"], hat_level=(0.22, 0.3), hat_decay_s=(0.01, 0.02), perc_level=(0.04, 0.1),
+        bass="reese", bass_level=(0.5, 0.6), bass_hz=(200.0, 400.0), bass_detune=(15.0, 30.0), bass_drive=(1.5, 2.5),
+        lead=["none", "pluck"], lead_level=(0.3, 0.4), pluck_decay_s=(0.15, 0.3),
+        comp=["pad", "none"], comp_level=(0.15, 0.2), pad="dark", pad_hz=(600.0, 1200.0),
+        reverb=(0.15, 0.25), rt60_s=(1.5, 2.2), sidechain=(0.0, 0.15), release_beats=(0.3, 0.5),
+    ),
+    "hardstyle": dict(
+        # Four on the floor with a long, heavily driven kick whose tail is tuned to the key.
+        kick_tuned=True, kick_sweep_hz=(300.0, 450.0), kick_sweep_ms=(6.0, 10.0), kick_decay_s=(0.12, 0.18),
+        kick_click=(0.5, 0.7), kick_attack_ms=0.0, kick_drive=(6.0, 10.0), kick_level=(0.95, 1.0),
+        clap=["clap"], clap_decay_s=(0.12, 0.2), clap_level=(0.55, 0.65),
+        hats=["offbeat"], hat_level=(0.2, 0.28),
+        bass="reverse", bass_level=(0.4, 0.5), bass_hz=(250.0, 450.0), bass_drive=(3.0, 5.0),
+        lead="screech", lead_level=(0.4, 0.5), lead_hz=(3000.0, 5000.0), fm_index=(3.0, 6.0),
+        comp="none", pad="saw", pad_hz=(1500.0, 3000.0),
+        reverb=(0.2, 0.3), rt60_s=(1.8, 2.6), sidechain=(0.3, 0.5), release_beats=(0.4, 0.6),
+    ),
+    "hip_hop": dict(
+        # Boom-bap: kick on 1 and the "and" of 3 (never on 3 itself), snare on 2 and 4, swung hats.
+        kick_steps=["x.........x.....", "x.........x..x..", "x......x..x....."],
+        kick_hz=(50.0, 58.0), kick_sweep_hz=(120.0, 180.0), kick_sweep_ms=(15.0, 25.0), kick_decay_s=(0.12, 0.18),
+        kick_click=(0.1, 0.2), kick_attack_ms=(0.5, 1.5), kick_drive=(1.3, 2.0), kick_level=(0.9, 1.0),
+        clap=["snare", "clap+snare"], clap_decay_s=(0.12, 0.2), clap_level=(0.6, 0.7),
+        hats=["16ths", "8ths"], swing=(0.15, 0.3), hat_level=(0.2, 0.3), hat_decay_s=(0.015, 0.03), perc_level=(0.0, 0.1),
+        bass="boombap", bass_sound="rolling", bass_level=(0.45, 0.55), bass_hz=(200.0, 400.0), bass_decay_s=(0.25, 0.45),
+        bass_drive=(1.0, 1.4),
+        lead=["none", "vocal"], lead_level=(0.2, 0.3),
+        comp=["rhodes", "piano"], comp_rhythm=["whole", "halves"], comp_level=(0.22, 0.3), comp_tones=[3, 4],
+        pad="warm", pad_hz=(800.0, 1500.0), reverb=(0.1, 0.2), rt60_s=(1.0, 1.6),
+        sidechain=0.0, release_beats=0.5, mode=["minor", "dorian"],
+    ),
+    "trap": dict(
+        # Half time: sparse kicks, the clap on beat 3 only, 16th hats rolling into 32nds, a gliding 808.
+        kick_steps=["x.........x.....", "x......x..x.....", "x.....x.........", "x..x......x....."],
+        snare_steps="........x.......",
+        kick_hz=(45.0, 55.0), kick_sweep_hz=(150.0, 220.0), kick_sweep_ms=(10.0, 15.0), kick_decay_s=(0.1, 0.15),
+        kick_click=(0.2, 0.35), kick_drive=(1.5, 2.5), kick_level=(0.85, 0.95),
+        clap=["clap", "clap+snare"], clap_decay_s=(0.12, 0.2), clap_level=(0.65, 0.75),
+        hats=["16ths"], hat_fill="32nds", hat_level=(0.25, 0.32), hat_decay_s=(0.01, 0.02), perc_level=0.0,
+        bass="808", bass_level=(0.55, 0.65), bass_decay_s=(0.6, 1.0), bass_drive=(1.5, 3.0), glide_s=(0.05, 0.1),
+        lead=["pluck", "none", "vocal"], lead_level=(0.3, 0.4), pluck_decay_s=(0.2, 0.4),
+        comp=["pad", "none"], comp_level=(0.14, 0.2), pad="dark", pad_hz=(600.0, 1200.0),
+        reverb=(0.1, 0.2), rt60_s=(1.2, 2.0), sidechain=0.0, release_beats=0.5,
+    ),
+    "reggae": dict(
+        # One drop: kick and rim/snare together on beat 3 only; a skank chop on every off-beat, louder
+        # than the (soft) kick; a round bass that leaves the one empty.
+        kick_steps="........x.......", snare_steps="........x.......",
+        kick_hz=(55.0, 65.0), kick_sweep_hz=(120.0, 170.0), kick_sweep_ms=(15.0, 25.0), kick_decay_s=(0.12, 0.18),
+        kick_click=(0.05, 0.12), kick_attack_ms=(0.5, 1.5), kick_drive=(1.0, 1.3), kick_level=(0.35, 0.45),
+        clap=["rim", "snare"], clap_decay_s=(0.08, 0.14), clap_level=(0.4, 0.5),
+        hats=["8ths"], hat_level=(0.15, 0.22), perc_level=(0.05, 0.15),
+        bass="one_drop", bass_sound="rolling", bass_level=(0.6, 0.7), bass_hz=(250.0, 450.0), bass_decay_s=(0.3, 0.5),
+        bass_drive=(1.0, 1.2),
+        comp=["skank", "organ"], comp_rhythm="offbeats", comp_level=(0.9, 1.1),
+        pad="warm", pad_hz=(900.0, 1600.0), reverb=(0.15, 0.25), rt60_s=(1.2, 1.8),
+        sidechain=0.0, release_beats=0.5, mode=["major", "minor"],
+    ),
+    "dancehall": dict(
+        # Dembow: kick on 1 and 3, snare on the 3-3-2 (tresillo) steps after them, off-beat chord stabs.
+        kick_steps="x.......x.......", snare_steps="...x..x....x..x.",
+        kick_hz=(50.0, 58.0), kick_sweep_hz=(150.0, 220.0), kick_sweep_ms=(10.0, 16.0), kick_decay_s=(0.1, 0.15),
+        kick_click=(0.15, 0.3), kick_drive=(1.5, 2.2), kick_level=(0.85, 0.95),
+        clap=["snare", "rim", "clap"], clap_decay_s=(0.08, 0.14), clap_level=(0.55, 0.65),
+        hats=["8ths", "16ths"], hat_level=(0.2, 0.28), perc_level=(0.1, 0.2),
+        bass="dembow", bass_sound="rolling", bass_level=(0.5, 0.6), bass_hz=(250.0, 450.0), bass_decay_s=(0.2, 0.35),
+        lead=["none", "vocal"], lead_level=(0.25, 0.35),
+        comp=["skank", "organ"], comp_rhythm="offbeats", comp_level=(0.3, 0.4),
+        pad="warm", reverb=(0.1, 0.2), rt60_s=(1.0, 1.6), sidechain=0.0, release_beats=0.5,
+    ),
+    "rock": dict(
+        # Backbeat: kick on 1 and 3, snare on 2 and 4, 8th hats; driven power chords over a bass in 8ths.
+        kick_steps=["x.......x.......", "x.......x.x.....", "x......xx......."],
+        kick_hz=(55.0, 65.0), kick_sweep_hz=(120.0, 170.0), kick_sweep_ms=(12.0, 20.0), kick_decay_s=(0.08, 0.12),
+        kick_click=(0.2, 0.35), kick_attack_ms=(0.3, 0.8), kick_drive=(1.0, 1.4), kick_level=(0.85, 0.95),
+        clap=["snare"], clap_decay_s=(0.12, 0.2), clap_hz=(1200.0, 2000.0), clap_level=(0.7, 0.8),
+        hats=["8ths"], hat_hz=(5000.0, 7000.0), hat_level=(0.22, 0.3), hat_decay_s=(0.03, 0.06), perc_level=0.0,
+        bass="roots8", bass_sound="rolling", bass_level=(0.45, 0.55), bass_hz=(400.0, 800.0), bass_decay_s=(0.15, 0.25),
+        bass_drive=(1.5, 2.5),
+        lead=["none", "vocal"], lead_level=(0.3, 0.4),
+        comp="power", comp_rhythm=["eighths", "halves"], comp_level=(0.3, 0.4), comp_tones=1,
+        comp_hz=(2500.0, 4500.0), comp_drive=(4.0, 8.0),
+        pad="saw", reverb=(0.1, 0.18), rt60_s=(1.0, 1.5), sidechain=0.0, release_beats=0.5, mode=["minor", "major"],
+    ),
+    "ambient": dict(
+        # No beat: pads and a drone under slow chords, drenched in a long reverb. The drum values only
+        # matter where ambient is the minor partner of a blend with a beat.
+        drums=False,
+        kick_hz=(50.0, 56.0), kick_sweep_hz=(100.0, 140.0), kick_sweep_ms=(20.0, 30.0), kick_decay_s=(0.12, 0.18),
+        kick_click=0.0, kick_drive=1.0, kick_level=(0.5, 0.6),
+        clap=["snap"], clap_decay_s=(0.1, 0.2), clap_level=(0.2, 0.3),
+        hats=["offbeat"], hat_level=0.0, perc_level=0.0,
+        bass="none", bass_level=0.0, drone_level=(0.3, 0.4),
+        comp="none", pad=["warm", "saw"], pad_hz=(600.0, 1400.0), pad_level=(0.25, 0.3), pad_detune=(8.0, 15.0),
+        width=(0.8, 1.0), reverb=(0.5, 0.7), rt60_s=(3.5, 5.0), sidechain=0.0, release_beats=0.5,
+        mode=["major", "dorian", "minor"],
+    ),
+    "pop_ballad": dict(
+        # Slow backbeat played softly (kick on 1 and 3, a quiet clap on 2 and 4), piano chords, a sung lead.
+        kick_steps="x.......x.......",
+        kick_hz=(52.0, 60.0), kick_sweep_hz=(100.0, 150.0), kick_sweep_ms=(15.0, 25.0), kick_decay_s=(0.1, 0.15),
+        kick_click=(0.02, 0.08), kick_attack_ms=(1.0, 2.5), kick_drive=(1.0, 1.2), kick_level=(0.45, 0.55),
+        clap=["clap", "snap", "rim"], clap_decay_s=(0.1, 0.2), clap_level=(0.25, 0.35),
+        hats=["8ths"], hat_level=(0.12, 0.18), perc_level=(0.04, 0.1),
+        bass="ballad", bass_sound="sub", bass_level=(0.3, 0.4),
+        lead="vocal", lead_level=(0.35, 0.45),
+        comp="piano", comp_rhythm=["halves", "whole"], comp_level=(0.3, 0.4), comp_tones=[3, 4],
+        pad="warm", reverb=(0.3, 0.4), rt60_s=(2.0, 2.8), sidechain=(0.0, 0.05), release_beats=0.5, mode=["major"],
+    ),
 }
 
 _SCALES = {
@@ -339,6 +560,7 @@ _HAT_CELLS = {
     "offbeat+8": ((0, False, 0.45), (2, True, 1.0)),
     "8ths": ((0, False, 0.55), (2, False, 1.0)),
     "16ths": ((0, False, 0.65), (1, False, 0.45), (2, False, 1.0), (3, False, 0.5)),
+    "32nds": tuple((k / 2, False, 0.5 + 0.5 * k / 7) for k in range(8)),  # a trap roll, swelling over the beat
 }
 
 
@@ -365,6 +587,46 @@ def _draw(recipe: Mapping, rng: np.random.Generator) -> dict:
 # Patterns are written for a 16-step bar and tiled or cut to other metres (see _tile).
 
 Note = tuple[float, float, int, float, float]
+
+# One-bar bass motifs of the other styles, one drawn per bar: (16th step, length in 16ths, semitones
+# above the chord root[, glide: semitones away from the pitch that the note slides in from]).
+_BASS_MOTIFS: dict[str, tuple[tuple[tuple, ...], ...]] = {
+    "none": ((),),
+    "roots8": (  # rock: the root in 8ths, now and then an octave or a fifth at the end of the bar
+        tuple((s, 1.6, 0) for s in range(0, 16, 2)),
+        tuple((s, 1.6, 12 if s == 14 else 0) for s in range(0, 16, 2)),
+        tuple((s, 1.6, 7 if s >= 12 else 0) for s in range(0, 16, 2)),
+    ),
+    "one_drop": (  # reggae: rests on the one, lands with the kick on three
+        ((2, 2, 0), (6, 2, 0), (8, 3, 7), (12, 3, 12)),
+        ((3, 3, 0), (8, 4, 0), (12, 2, 7), (14, 2, 12)),
+        ((6, 2, 0), (8, 6, 0), (14, 2, 7)),
+    ),
+    "boombap": (  # hip hop: with the kicks on 1 and the "and" of 3
+        ((0, 6, 0), (10, 4, 0)),
+        ((0, 3, 0), (10, 3, 0), (13, 3, 7)),
+        ((0, 7, 0), (10, 5, 12)),
+    ),
+    "808": (  # trap: long booms, some sliding up an octave or down from a fifth
+        ((0, 8, 0), (10, 6, 0)),
+        ((0, 6, 0), (7, 3, 0, 7), (10, 6, 12, -12)),
+        ((0, 10, 0), (10, 6, 0, 5)),
+    ),
+    "dembow": (  # dancehall: the 3-3-2 of the snare, doubled low
+        ((0, 3, 0), (3, 3, 0), (6, 2, 7), (8, 3, 0), (11, 3, 0), (14, 2, 7)),
+        ((0, 6, 0), (8, 3, 0), (11, 5, 0)),
+    ),
+    "reverse": (tuple((s, 1.5, 0) for s in (2, 6, 10, 14)),),  # hardstyle: swelling up to just before every kick
+    "ballad": (((0, 15, 0),), ((0, 7, 0), (8, 7, 7)), ((0, 11, 0), (12, 4, 7))),
+}
+
+# Fixed chord-hit rhythms of the other styles (recipe "comp_rhythm"): onsets (16th steps), length (16ths).
+_COMP_RHYTHMS: dict[str, tuple[tuple[int, ...], float]] = {
+    "offbeats": ((2, 6, 10, 14), 1.0),  # the reggae / dancehall skank: a short chop on every off-beat
+    "eighths": (tuple(range(0, 16, 2)), 1.5),  # rock chugging
+    "halves": ((0, 8), 7.5),
+    "whole": ((0,), 15.5),
+}
 
 
 def _bass_pattern(kind: str, q: dict, rng: np.random.Generator) -> list[list[Note]]:
@@ -410,6 +672,9 @@ def _bass_pattern(kind: str, q: dict, rng: np.random.Generator) -> list[list[Not
     elif kind == "slap":
         cells = [((2, 1.5, 0), (3, 1, 12)), ((0, 1, 0), (2, 1.5, 12)), ((1, 1, 0), (2, 1, 12), (3, 1, 0)), ((2, 2, 12),), ((0, 1.5, 0), (3, 1, 12))]
         bars = [per_beat(cells) for _ in range(2)]
+    elif kind in _BASS_MOTIFS:
+        motifs = _BASS_MOTIFS[kind]
+        bars = [[(s, n, p, 1.0, float(glide[0]) if glide else 0.0) for s, n, p, *glide in motifs[int(rng.integers(len(motifs)))]] for _ in range(2)]
     else:
         raise AssertionError(kind)
     return bars
@@ -435,7 +700,9 @@ def _lead_pattern(kind: str, rng: np.random.Generator) -> list[list[Note]]:
             pitches = [-1] * len(onsets) if kind == "stab" else [int(rng.choice([0, 0, 3, 3, 2, 4])) for _ in onsets]
             bars.append([(s, float(rng.choice([1.0, 1.5, 2.0])), p, 1.0 if i == 0 else 0.85, 0.0) for i, (s, p) in enumerate(zip(onsets, pitches))])
         return bars
-    grid, n_min, n_max, legato = {"supersaw": (2, 4, 6, True), "piano": (2, 6, 8, False), "pluck": (1, 5, 8, False), "vocal": (2, 2, 4, False)}[kind]
+    grid, n_min, n_max, legato = {
+        "supersaw": (2, 4, 6, True), "piano": (2, 6, 8, False), "pluck": (1, 5, 8, False), "vocal": (2, 2, 4, False), "screech": (2, 4, 7, True),
+    }[kind]
     bars = []
     tone = int(rng.integers(2, 5))
     for _ in range(2):
@@ -450,12 +717,15 @@ def _lead_pattern(kind: str, rng: np.random.Generator) -> list[list[Note]]:
     return bars
 
 
-def _comp_pattern(kind: str, rng: np.random.Generator) -> list[list[Note]]:
-    """One bar (repeated) of chord hits; pads hold the whole bar."""
+def _comp_pattern(kind: str, rhythm: str, rng: np.random.Generator) -> list[list[Note]]:
+    """One bar (repeated) of chord hits; pads hold the whole bar, a named ``rhythm`` (_COMP_RHYTHMS) is fixed."""
     if kind == "none":
         return [[], []]
     if kind == "pad":
         return [[(0, 16, -1, 1.0, 0.0)]] * 2
+    if rhythm != "drawn":
+        onsets, length = _COMP_RHYTHMS[rhythm]
+        return [[(s, length, -1, 1.0, 0.0) for s in onsets]] * 2
     sets = ((2, 6, 10, 14), (3, 6, 11), (0, 3, 6, 10), (2, 7, 10, 13))
     onsets = sets[int(rng.integers(len(sets)))]
     length = float(rng.uniform(1.5, 2.5))
@@ -472,7 +742,7 @@ def _tile(bar: Sequence[Note], steps_per_bar: int) -> list[Note]:
 
 @dataclass
 class _Style:
-    """One sub-genre's drawn production choices for one track."""
+    """One style's drawn production choices for one track."""
 
     genre: str
     q: dict
@@ -484,12 +754,12 @@ class _Style:
 
     @classmethod
     def draw(cls, genre: str, seed: int) -> _Style:
-        rng = _rng(seed, 2, GENRES.index(genre))
+        rng = _rng(seed, 2, STYLES.index(genre))
         q = _draw({**_COMMON, **_RECIPES[genre]}, rng)
         q["drawbars"] = rng.uniform(0.1, 1.0, 7)  # organ registration
         rims = sorted(int(s) for s in rng.choice([3, 6, 7, 10, 11, 14, 15], size=int(rng.integers(2, 5)), replace=False))
         congas = sorted(int(s) for s in rng.choice([2, 5, 9, 12, 13], size=int(rng.integers(1, 4)), replace=False))
-        return cls(genre, q, _bass_pattern(q["bass"], q, rng), _lead_pattern(q["lead"], rng), _comp_pattern(q["comp"], rng), rims, congas)
+        return cls(genre, q, _bass_pattern(q["bass"], q, rng), _lead_pattern(q["lead"], rng), _comp_pattern(q["comp"], q["comp_rhythm"], rng), rims, congas)
 
 
 def _blend(styles: Sequence[_Style], weights: Sequence[float], name: str, log: bool = False) -> float:
@@ -619,8 +889,8 @@ def _mono(x: np.ndarray, channels: int) -> np.ndarray:
 
 
 def _note(kind: str, q: dict, f_hz: float, n: int, gate: int, sr: int, channels: int, bend_semis: float, beat_s: float, attack_s: float) -> np.ndarray:
-    """Instrument ``kind`` with the style values ``q``; ``bend_semis`` glides into the pitch (future bass),
-    ``beat_s`` sets tempo-synced wobble (growl), ``attack_s`` the swell of pads."""
+    """Instrument ``kind`` with the style values ``q``; ``bend_semis`` glides into the pitch (future bass, 808),
+    ``beat_s`` sets tempo-synced wobble (growl), ``attack_s`` the swell of pads (and drones)."""
     t = np.arange(n, dtype=np.float32) / sr
     if kind == "reese":
         ph = _phase(f_hz, n, sr)
@@ -714,6 +984,38 @@ def _note(kind: str, q: dict, f_hz: float, n: int, gate: int, sr: int, channels:
         x = np.sin(2 * np.pi * ph + 1.5 * np.exp(-t / 0.25) * np.sin(2 * np.pi * ph))
         x = x + 0.25 * np.exp(-t / 0.04) * np.sin(2 * np.pi * 7.0 * ph) if 7 * f_hz < 0.45 * sr else x
         return _mono(x * _env(n, gate, sr, 0.002, 1.0, 0.3), channels)
+    if kind == "808":
+        # A long sine boom sliding into its pitch from ``bend_semis`` away, driven for audible harmonics.
+        bend = 2.0 ** (bend_semis / 12.0 * np.exp(-t / q["glide_s"])) if bend_semis else None
+        x = _drive(np.sin(2 * np.pi * _phase(f_hz, n, sr, bend).astype(np.float32)), q["bass_drive"])
+        return _mono(x * _env(n, gate, sr, 0.002, q["bass_decay_s"], 0.0), channels)
+    if kind == "reverse":
+        # Hardstyle reverse bass: a driven tone swelling up over the off-beat (a kick tail played backwards).
+        ph = _phase(f_hz, n, sr).astype(np.float32)
+        x = _drive(_filt(np.sin(2 * np.pi * ph) + 0.6 * _wave(ph, "saw"), "lowpass", q["bass_hz"], sr), q["bass_drive"])
+        return _mono(x * _env(n, gate, sr, gate / sr) ** 2, channels)
+    if kind == "screech":
+        # Hardstyle screech: hard-driven FM whose index wobbles (the lead "talks"), with a fast vibrato.
+        ph = _phase(f_hz, n, sr, 1.0 + 0.01 * np.sin(2 * np.pi * 6.0 * t)).astype(np.float32)
+        index = q["fm_index"] * (0.7 + 0.3 * np.sin(2 * np.pi * 3.0 * t))
+        x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * 2.0 * ph)) + 0.5 * _wave(ph, "saw")
+        x = _drive(_filt(x, "bandpass", (500.0, q["lead_hz"]), sr), 4.0)
+        return _mono(x * _env(n, gate, sr, 0.005, 0.4, 0.8), channels)
+    if kind == "skank":
+        # A muted-guitar chop: bright detuned saws in the mid band, gone within a few tens of ms.
+        x = _filt(_unison(_phase(f_hz, n, sr), 8.0, 3, 0.5, "saw", channels), "bandpass", (400.0, 3500.0), sr)
+        return x * _env(n, gate, sr, 0.001, 0.06, 0.0)
+    if kind == "power":
+        # Distorted power chord: root, fifth and octave driven together (their intermodulation is the sound).
+        ph = _phase(f_hz, n, sr)
+        x = sum(_wave((ph * r).astype(np.float32), "saw") for r in (1.0, 1.4983, 2.003))
+        x = _drive(_filt(x, "lowpass", q["comp_hz"], sr), q["comp_drive"])
+        return _mono(x * _env(n, gate, sr, 0.003, 0.5, 0.7), channels)
+    if kind == "drone":
+        # An octave under the chord root with a faintly beating fifth; it swells in over ``attack_s``.
+        ph = _phase(f_hz / 2, n, sr).astype(np.float32)
+        x = np.sin(2 * np.pi * ph) + 0.3 * np.sin(2 * np.pi * 1.502 * ph) + 0.15 * _wave(2 * ph, "tri")
+        return _mono(x * _env(n, gate, sr, attack_s), channels)
     if kind in ("saw", "warm", "dark"):
         # Pads: detuned and wide, swelling in over ``attack_s``; "dark" and "warm" are duller.
         shape = "saw" if kind != "warm" else "tri"
@@ -801,7 +1103,10 @@ def _scatter(bus: np.ndarray, hit: np.ndarray, starts: Sequence[int], gains: Seq
 
 @dataclass
 class _Span:
-    """One section on the timeline: exact start time (s), first sample and length in samples."""
+    """One section on the timeline: exact start time (s), first sample and length in samples.
+
+    ``drums``: whether it has a beat (the spec's ``drums`` and its dominant style's recipe).
+    """
 
     index: int
     spec: SectionSpec
@@ -812,6 +1117,7 @@ class _Span:
     n: int
     beats_per_bar: int
     sr: int
+    drums: bool
 
     @property
     def beat_s(self) -> float:
@@ -838,11 +1144,11 @@ def _resolve(arrangement: Arrangement, seed: int) -> Arrangement:
 
 
 def _dominant(genres: Mapping[str, float]) -> str:
-    return GENRES[int(np.argmax(weights_to_vector(genres)))]
+    return STYLES[int(np.argmax(_style_vector(genres)))]
 
 
 def _draw_bpm_key(genres: Mapping[str, float], seed: int) -> tuple[float, int]:
-    """Tempo from the dominant sub-genre's range and a root pitch class, from the seed."""
+    """Tempo from the dominant style's range and a root pitch class, from the seed."""
     rng = _rng(seed, 0)
     lo, hi = TEMPO_RANGES_BPM[_dominant(genres)]
     return float(rng.integers(lo, hi + 1)), int(rng.integers(12))
@@ -854,7 +1160,8 @@ def _timeline(arrangement: Arrangement, sr: int) -> list[_Span]:
         bpm = spec.bpm if spec.bpm is not None else arrangement.bpm
         end_s = start_s + spec.bars * arrangement.beats_per_bar * 60.0 / bpm
         start = int(round(start_s * sr))
-        spans.append(_Span(i, spec, start_s, end_s, bpm, start, int(round(end_s * sr)) - start, arrangement.beats_per_bar, sr))
+        drums = spec.drums and _RECIPES[_dominant(spec.genres)].get("drums", True)
+        spans.append(_Span(i, spec, start_s, end_s, bpm, start, int(round(end_s * sr)) - start, arrangement.beats_per_bar, sr, drums))
         start_s = end_s
     return spans
 
@@ -866,7 +1173,7 @@ class _Track:
         self.seed, self.sr, self.channels = seed, sr, channels
         self.key = arrangement.key
         used = {g for s in arrangement.sections for g in s.genres}
-        self.styles = {g: _Style.draw(g, seed) for g in GENRES if g in used}
+        self.styles = {g: _Style.draw(g, seed) for g in STYLES if g in used}
         dominant = _dominant(arrangement.sections[0].genres)
         rng = _rng(seed, 1)
         mode = _draw(dict(m=_RECIPES[dominant].get("mode", _COMMON["mode"])), rng)["m"]
@@ -957,49 +1264,70 @@ def _label_gain(label: str, n: int, n_section: int) -> np.ndarray | float:
     return 0.55 * np.clip(2.0 - 2.0 * x, 0.0, 1.0)  # outro: hold, then fade out over the second half
 
 
-def _drum_grid(span: _Span) -> tuple[np.ndarray, np.ndarray]:
-    """Beats (from the section start) that carry the kick and the clap: one grid for every sub-genre of a blend."""
+def _pattern_steps(pattern: str, steps_per_bar: int) -> list[tuple[int, float]]:
+    """``(16th step, velocity)`` of the hits of a drum pattern string, tiled or cut to ``steps_per_bar``."""
+    return [
+        (offset + i, _HIT_VELOCITY[c])
+        for offset in range(0, steps_per_bar, len(pattern))
+        for i, c in enumerate(pattern)
+        if c != "." and offset + i < steps_per_bar
+    ]
+
+
+Hits = list[tuple[float, float]]  # (position in beats from the section start, velocity)
+
+
+def _drum_grid(span: _Span, q: Mapping) -> tuple[Hits, Hits]:
+    """Kick and clap (snare, rim) hits of a section: one grid for every style of a blend, from the recipe
+    ``q`` of the dominant one (house: four on the floor, the clap on 2 and 4)."""
     spec, bpb = span.spec, span.beats_per_bar
-    beats = np.arange(span.n_beats)
-    in_bar = beats % bpb
-    if not spec.drums or spec.label == "breakdown":
-        return beats[:0], beats[:0]
-    first_half = beats < span.n_beats / 2
-    if spec.halftime:
-        kick, clap = in_bar == 0, in_bar == bpb // 2
+    if not span.drums or spec.label == "breakdown":
+        return [], []
+    if spec.halftime:  # any style: the kick on the one, the clap halfway through the bar
+        kick_steps, clap_steps = [(0, 1.0)], [(4 * (bpb // 2), 1.0)]
     else:
-        kick, clap = np.ones(len(beats), bool), in_bar % 2 == 1
-    # Build-ups lose the kick halfway and trade the clap for a snare roll; intros bring the clap in late.
+        kick_steps, clap_steps = _pattern_steps(q["kick_steps"], 4 * bpb), _pattern_steps(q["snare_steps"], 4 * bpb)
+    kicks = [(bar * bpb + step / 4, v) for bar in range(spec.bars) for step, v in kick_steps]
+    claps = [(bar * bpb + step / 4, v) for bar in range(spec.bars) for step, v in clap_steps]
+    # Build-ups lose the kick halfway and trade the clap for a snare roll; intros bring the clap in
+    # halfway, outros drop it halfway.
+    half = span.n_beats / 2
     if spec.label == "build-up":
-        kick, clap = kick & first_half, np.zeros_like(clap)
-    clap &= {"intro": ~first_half, "outro": first_half}.get(spec.label, True)
-    return beats[kick], beats[clap]
+        kicks, claps = [h for h in kicks if h[0] < half], []
+    elif spec.label == "intro":
+        claps = [h for h in claps if h[0] >= half]
+    elif spec.label == "outro":
+        claps = [h for h in claps if h[0] < half]
+    return kicks, claps
 
 
 def _music(track: _Track, span: _Span, style: _Style, n: int) -> np.ndarray:
-    """Bass, lead, chords and pads of one sub-genre over a section, bus (C, n), before sidechain."""
+    """Bass, lead, chords and pads of one style over a section, bus (C, n), before sidechain."""
     q, label, bars = style.q, span.spec.label, span.spec.bars
     first_half, second_half = range(0, max(1, bars // 2)), range(bars // 2, bars)
     part = np.zeros((track.channels, n), np.float32)
+    bass = q["bass_sound"] or q["bass"]
 
     def play(kind: str, role: str, level: float, **kw) -> None:
         _play(track, span, part, style, kind, role, level, **kw)
 
-    if not span.spec.drums:
+    if not span.drums:
         play(q["pad"], "pad", q["pad_level"] * 1.3, n_tones=4)
+        if q["drone_level"] > 0:
+            play("drone", "pad", q["drone_level"], n_tones=1)
     elif label == "breakdown":
         play(q["pad"], "pad", q["pad_level"] * 2.0, n_tones=4)
         if q["lead"] != "none":
             play(q["lead"], "lead", q["lead_level"] * 1.2)
         else:  # without a lead, the bass comes back, filtered, under the pad
             low = np.zeros_like(part)
-            _play(track, span, low, style, q["bass"], "bass", q["bass_level"] * 0.5, bars=second_half)
+            _play(track, span, low, style, bass, "bass", q["bass_level"] * 0.5, bars=second_half)
             part += _filt(low, "lowpass", 350.0, track.sr)
         if q["comp"] not in ("none", "pad"):
             play(q["comp"], "comp", q["comp_level"] * 0.8, n_tones=q["comp_tones"])
     else:
         if label in ("intro", "outro", "drop"):
-            play(q["bass"], "bass", q["bass_level"], bars={"intro": second_half, "outro": first_half}.get(label))
+            play(bass, "bass", q["bass_level"], bars={"intro": second_half, "outro": first_half}.get(label))
         if label in ("build-up", "drop") and q["lead"] != "none":
             play(q["lead"], "lead", q["lead_level"])
             if q["lead2"] != "none":  # a second instrument doubling the melody
@@ -1021,38 +1349,39 @@ def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarra
     norm = math.sqrt(sum(w * w for w in weights.values()))
     amps = [w / norm for w in weights.values()]  # equal loudness for any blend
     lead_style = styles[int(np.argmax(amps))]
-    kick_beats, clap_beats = _drum_grid(span)
-    kicks = [span.at(b) for b in kick_beats]
+    kick_hits, clap_hits = _drum_grid(span, lead_style.q)
+    kicks = [span.at(b) for b, _ in kick_hits]
 
     music = np.zeros((track.channels, n), np.float32)
     kit = np.zeros_like(music)
     wet = np.zeros(n, np.float32)
     for style, amp in zip(styles, amps):
         part = _music(track, span, style, n)
-        if spec.drums:  # sidechain; breakdowns pump gently on the silent beat
+        if span.drums:  # sidechain; breakdowns pump gently on the silent beat
             pump_at = kicks or [span.at(b) for b in range(span.n_beats)]
             depth = style.q["sidechain"] * (1.0 if kicks else 0.35)
-            part *= _pump(n, pump_at, span.beat_s * sr, depth, style.q["release_beats"], style.q["curve"])
+            if depth > 0:  # most non-house styles do not pump
+                part *= _pump(n, pump_at, span.beat_s * sr, depth, style.q["release_beats"], style.q["curve"])
             _grooves(track, span, kit, style, amp, rng)
         music += amp * part
         wet += amp * style.q["reverb"] * part[0]
 
     # Filtered intro, filter opening through the build-up, closing at the end of the outro.
     sweep = {"intro": (250.0, 2500.0), "build-up": (400.0, 16000.0), "outro": (16000.0, 600.0)}.get(label)
-    if sweep is not None and spec.drums:
+    if sweep is not None and span.drums:
         x = np.minimum(np.arange(n, dtype=np.float32) / span.n, 1.0)
         x = {"build-up": x**2, "outro": np.clip(2.0 * x - 1.0, 0.0, 1.0)}.get(label, x)
         music = _sweep(music, sweep[0] * (sweep[1] / sweep[0]) ** x, sr)
 
-    if spec.drums:
+    if span.drums:
         drum_rng = _rng(track.seed, 5, span.index)
         kick = {name: _blend(styles, amps, name, log=name.endswith("hz")) for name in _KICK_PARAMS}
         kick["kick_hz"] = _kick_hz(track, styles, amps)
-        _scatter(kit, _kick(kick, sr, span.beat_s, drum_rng) * kick["kick_level"], kicks, [1.0] * len(kicks))
+        _scatter(kit, _kick(kick, sr, span.beat_s, drum_rng) * kick["kick_level"], kicks, [v for _, v in kick_hits])
         clap = _clap(lead_style.q["clap"], _blend(styles, amps, "clap_decay_s"), _blend(styles, amps, "clap_hz", log=True), sr, drum_rng)
-        clap_at, clap_level = [span.at(b) for b in clap_beats], _blend(styles, amps, "clap_level")
-        _scatter(kit, clap, clap_at, [clap_level] * len(clap_at))
-        _scatter(wet, clap, clap_at, [clap_level * _blend(styles, amps, "reverb")] * len(clap_at))
+        clap_at, clap_level, reverb = [span.at(b) for b, _ in clap_hits], _blend(styles, amps, "clap_level"), _blend(styles, amps, "reverb")
+        _scatter(kit, clap, clap_at, [clap_level * v for _, v in clap_hits])
+        _scatter(wet, clap, clap_at, [clap_level * v * reverb for _, v in clap_hits])
         if label == "build-up":
             _build_fx(track, span, kit, wet, clap, lead_style, rng)
         if label == "drop":  # a crash on the first downbeat of every 8-bar phrase
@@ -1071,7 +1400,7 @@ _KICK_PARAMS = ("kick_sweep_hz", "kick_sweep_ms", "kick_decay_s", "kick_click", 
 
 
 def _kick_hz(track: _Track, styles: Sequence[_Style], amps: Sequence[float]) -> float:
-    """Kick body pitch: bigroom tunes its long kick tail to the key root (F1..E2, 44-82 Hz), others draw it."""
+    """Kick body pitch: bigroom and hardstyle tune their long kick tail to the key root (F1..E2, 44-82 Hz), others draw it."""
     tuned = _hz(_register(track.key, 29))
     values = [tuned if s.q["kick_tuned"] else s.q["kick_hz"] for s in styles]
     w = np.asarray(amps) / np.sum(amps)
@@ -1079,9 +1408,9 @@ def _kick_hz(track: _Track, styles: Sequence[_Style], amps: Sequence[float]) -> 
 
 
 def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: float, rng: np.random.Generator) -> None:
-    """Hats and percussion of one sub-genre over a section (swung 16ths where it swings), into ``kit``."""
+    """Hats and percussion of one style over a section (swung 16ths where it swings), into ``kit``."""
     q, sr, bpb, label = style.q, track.sr, span.beats_per_bar, span.spec.label
-    hat_rng = _rng(track.seed, 6, span.index, GENRES.index(style.genre))
+    hat_rng = _rng(track.seed, 6, span.index, STYLES.index(style.genre))
     closed, open_ = _hat(False, q, sr, hat_rng), _hat(True, q, sr, hat_rng)
     perc = _perc_sounds(sr, track.key, hat_rng)
     n_beats = span.n_beats
@@ -1092,12 +1421,13 @@ def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: fl
         return span.at(beat + (step + swing) / 4.0)
 
     cells = _HAT_CELLS[q["hats"]]
+    fill = _HAT_CELLS.get(q["hat_fill"])  # replaces the last beat of every second bar
     for is_open in (False, True):
         starts, gains, pans = [], [], []
         for beat in range(last):
             if label == "intro" and beat < n_beats // 4 and is_open:
                 continue  # intros start on closed hats only
-            for step, o, vel in cells:
+            for step, o, vel in fill if fill and beat % (2 * bpb) == 2 * bpb - 1 else cells:
                 if o == is_open:
                     starts.append(step_sample(beat, step))
                     gains.append(amp * q["hat_level"] * vel * float(rng.uniform(0.85, 1.0)))
@@ -1180,7 +1510,7 @@ def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: 
     for span in spans:
         if span.start_s >= duration_s:
             break
-        if span.spec.drums:
+        if span.drums:
             for j in range(span.n_beats):
                 t = span.start_s + j * span.beat_s
                 if t < duration_s:
@@ -1198,7 +1528,7 @@ def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: 
                 drops.append((s.start_s, s.end_s))
     times = (np.arange(max(1, math.ceil(duration_s / PROFILE_HOP_S - 0.5))) + 0.5) * PROFILE_HOP_S  # centres inside the track
     starts = np.array([s.start_s for s in sections])
-    vectors = np.stack([weights_to_vector(s.genres) for s in sections])
+    vectors = np.stack([_style_vector(s.genres) for s in sections])
     probabilities = vectors[np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(sections) - 1)]
     return SynthTruth(
         seed=seed,
@@ -1210,7 +1540,7 @@ def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: 
         downbeats_s=downbeats,
         sections=sections,
         drops=drops,
-        genre_profile=GenreProfileTruth(hop_s=PROFILE_HOP_S, times_s=times.tolist(), probabilities=probabilities.tolist()),
+        genre_profile=GenreProfileTruth(hop_s=PROFILE_HOP_S, labels=list(STYLES), times_s=times.tolist(), probabilities=probabilities.tolist()),
         arrangement=arrangement,
     )
 
@@ -1226,7 +1556,7 @@ def render(arrangement: Arrangement, seed: int, sr: int = 44100, stereo: bool = 
     """Render an arrangement: float32 audio peaking at -1 dBFS, shape ``(2, n)`` (stereo) or ``(n,)``, and its truth.
 
     A ``bpm`` or ``key`` left as None is drawn with ``seed`` (tempo from the first section's
-    dominant sub-genre range); the truth's ``arrangement`` has them filled in.
+    dominant style's range); the truth's ``arrangement`` has them filled in.
     """
     _check_seed_sr(seed, sr)
     arrangement = _resolve(arrangement, seed)
@@ -1239,7 +1569,8 @@ def render(arrangement: Arrangement, seed: int, sr: int = 44100, stereo: bool = 
 def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, duration_s: float = 8.0, label: str = "drop") -> tuple[np.ndarray, SynthTruth]:
     """A short mono clip of one section (default a drop), shape ``(round(duration_s * sr),)``, for classifier training.
 
-    ``genres`` is a blend ``{name: weight}`` or one name. The section starts on a downbeat at 0 s and
+    ``genres`` is a blend ``{name: weight}`` or one name, of :data:`STYLES` (house sub-genres and the
+    out-of-scope :data:`OTHER_STYLES`). The section starts on a downbeat at 0 s and
     is cut at ``duration_s`` (0.5..120 s); tempo and key are drawn with ``seed``.
     """
     _check_seed_sr(seed, sr)
@@ -1267,7 +1598,7 @@ def default_arrangement(genres: Sequence[str | Mapping[str, float]] | Mapping[st
     """The standard arrangement: intro 16, build-up 8, drop 16, breakdown 16, build-up 8, drop 16, outro 8 bars.
 
     ``genres`` is one blend for the whole track (a mapping or a single name), or a sequence of
-    sub-genres (names or blends), one per major part in order. The major parts are lead-in (intro
+    styles of :data:`STYLES` (names or blends), one per major part in order. The major parts are lead-in (intro
     and build-up), drop 1, breakdown (with the second build-up) and drop 2 (with the outro): two
     genres split the track before the breakdown, three give lead-in / drop 1 / the rest, four one
     part each, five to seven one section each in order. Bar counts are scaled by ``bars_scale``
@@ -1279,7 +1610,7 @@ def default_arrangement(genres: Sequence[str | Mapping[str, float]] | Mapping[st
         raise ValueError(f"genres must give 1..{len(_STANDARD_LABELS)} parts, got {len(parts)}")
     blends = [{p: 1.0} if isinstance(p, str) else dict(p) for p in parts]
     for blend in blends:
-        weights_to_vector(blend)  # names and weights are checked before anything is drawn
+        _style_vector(blend)  # names and weights are checked before anything is drawn
     if len(blends) in _PART_LAYOUTS:
         owner = [_PART_LAYOUTS[len(blends)][part] for part, sections in enumerate(_MAJOR_PARTS) for _ in sections]
     else:

@@ -156,9 +156,11 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every:
             factor = 1.0 + rng.uniform(-0.03, 0.03)
             audio = resample_clip(np.asarray(audio, np.float32), factor)[: int((config.window_s + SHIFT_S) * config.sr)]
             audio = degrade.random_degradation(audio, config.sr, degrade_rng, p=degrade_p) if degrade_p > 0 else audio
+            # The truth ranges over every synth style (house and not); map_target sends the styles
+            # that are not classes of the model to its out-of-scope outcome.
             profile = truth.genre_profile
             weights = np.mean(np.asarray(profile.probabilities, np.float64), axis=0)
-            clips.append(Clip(audio, map_target(weights, getattr(profile, "labels", None) or GENRES, config, f"synth seed {seed}"), f"synth-{seed}"))
+            clips.append(Clip(audio, map_target(weights, profile.labels, config, f"synth seed {seed}"), f"synth-{seed}"))
         if on_track is not None:
             on_track()
     return clips

@@ -1,5 +1,6 @@
 """The synthetic house generator: determinism, exact ground truth, arrangement, sub-genre traits, inputs."""
 
+import hashlib
 import json
 import re
 
@@ -114,10 +115,12 @@ def test_truth_matches_the_audio_and_the_arrangement(track):
 
     profile = truth.genre_profile
     probabilities = np.array(profile.probabilities)
-    assert probabilities.shape == (len(profile.times_s), len(GENRES))
+    assert profile.labels == list(synth.STYLES) and probabilities.shape == (len(profile.times_s), len(synth.STYLES))
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     assert 0 < profile.times_s[0] and profile.times_s[-1] < truth.duration_s
-    for t, row in zip(profile.times_s, probabilities):
+    house = profile.vector_over(GENRES)  # a house-only track: the 8 house columns hold everything
+    assert house.shape == (len(profile.times_s), len(GENRES)) and np.allclose(house.sum(axis=1), 1.0)
+    for t, row in zip(profile.times_s, house):
         section = next(s for s in sections if s.start_s <= t < s.end_s)
         assert np.allclose(row, weights_to_vector(section.genres))
 
@@ -224,7 +227,7 @@ def test_blends_mix_both_subgenres_and_accept_display_names():
     sections = [synth.SectionSpec(label="drop", bars=4, genres={"Future House": 7, "Bass House": 3})]
     blend, truth = synth.render(synth.Arrangement(sections=sections, bpm=126, key=2), seed=4, sr=SR, stereo=False)
     assert truth.sections[0].genres == pytest.approx({"future_house": 0.7, "bass_house": 0.3})
-    assert np.allclose(truth.genre_profile.probabilities[0], weights_to_vector({"future_house": 0.7, "bass_house": 0.3}))
+    assert np.allclose(truth.genre_profile.vector_over(GENRES)[0], weights_to_vector({"future_house": 0.7, "bass_house": 0.3}))
     pure_sections = [synth.SectionSpec(label="drop", bars=4, genres={"future_house": 1})]
     pure, _ = synth.render(synth.Arrangement(sections=pure_sections, bpm=126, key=2), seed=4, sr=SR, stereo=False)
     assert blend.shape == pure.shape and not np.allclose(blend, pure, atol=1e-3)
@@ -323,7 +326,7 @@ _STANDARD = synth.default_arrangement(["bigroom"], seed=0)
     [
         (lambda: synth.render_clip({"deep_house": 1}, seed=0, sr=5), "sr must be in 8000..192000, got 5"),
         (lambda: synth.render_clip({"deep_house": 1}, seed=-1), "seed must be a non-negative integer"),
-        (lambda: synth.render_clip({"trance": 1}, seed=0), "unknown sub-genre 'trance'"),
+        (lambda: synth.render_clip({"trance": 1}, seed=0), "unknown sub-genre or style 'trance'; valid: progressive_house"),
         (lambda: synth.render_clip({"deep_house": 1}, seed=0, duration_s=0), "duration_s must be in"),
         (lambda: synth.render_clip({"deep_house": 1}, seed=0, label="chorus"), "label must be one of"),
         (lambda: synth.SectionSpec(label="drop", bars=0, genres={"bigroom": 1}), "bars must be >= 1, got 0"),
@@ -343,3 +346,166 @@ _STANDARD = synth.default_arrangement(["bigroom"], seed=0)
 def test_bad_input_is_a_value_error_naming_the_parameter(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+# --------------------------------------------------------------------------------------------
+# Out-of-scope styles (synth.OTHER_STYLES)
+
+_DRUMMED = tuple(s for s in synth.OTHER_STYLES if s != "ambient")
+
+
+def test_styles_are_house_then_the_other_styles_each_with_a_tempo_range():
+    assert synth.STYLES == GENRES + synth.OTHER_STYLES and len(set(synth.STYLES)) == 17
+    assert set(synth.TEMPO_RANGES_BPM) == set(synth.STYLES)
+    assert synth.style_key("Drum and Bass") == "drum_and_bass" and synth.style_key("hip-hop") == "hip_hop"
+    assert synth.style_key("Techno") == "tech_house"  # house names still go through genres.genre_key
+
+
+@pytest.mark.parametrize("style", synth.OTHER_STYLES)
+def test_other_style_tempo_beats_and_truth(style):
+    y, truth = synth.render_clip(style, seed=1, sr=SR, duration_s=6.0)
+    lo, hi = synth.TEMPO_RANGES_BPM[style]
+    assert y.shape == (6 * SR,) and lo <= truth.tempo_bpm <= hi and np.isfinite(y).all()
+    beats = np.array(truth.beats_s)
+    if style == "ambient":  # no drums, so no beat
+        assert beats.size == 0 and truth.downbeats_s == []
+    else:
+        assert beats[0] == 0.0 and len(beats) == int(np.ceil(6.0 / (60.0 / truth.tempo_bpm) - 1e-9))
+        assert np.all(np.abs(np.diff(beats) - 60.0 / truth.tempo_bpm) < 1.0 / SR)
+        assert np.array_equal(np.array(truth.downbeats_s), beats[::4])
+    profile = truth.genre_profile
+    assert profile.labels == list(synth.STYLES)
+    assert np.all(np.array(profile.probabilities)[:, synth.STYLES.index(style)] == 1.0)
+    assert not profile.vector_over(GENRES).any()  # no house in it: an all-zero house target
+
+
+def _step_strengths(y, truth, lo_hz, hi_hz):
+    """Band hit strength (see _hit_strength) at each 16th step of the bar, averaged over the whole bars."""
+    sixteenth_s = 60.0 / truth.tempo_bpm / 4
+    bars = [b for b in truth.downbeats_s if b > 0.05 and b + 16 * sixteenth_s + 0.05 < truth.duration_s]
+    return np.mean([_hit_strength(y, b + np.arange(16) * sixteenth_s, lo_hz, hi_hz) for b in bars], axis=0)
+
+
+_KICK_BAND, _SNARE_BAND = (35, 150), (1000, 5000)
+# Where the recipe puts the hits (16th steps of a bar, 4 a beat) and steps where no drum or bass may start.
+_PLACEMENT = {
+    "drum_and_bass": [(_KICK_BAND, (0, 10), (4, 8, 12)), (_SNARE_BAND, (4, 12), (0, 8))],
+    "hip_hop": [(_KICK_BAND, (0, 10), (4, 8, 12)), (_SNARE_BAND, (4, 12), (8,))],  # the "and" of 3, not 3
+    "trap": [(_SNARE_BAND, (8,), (4, 12))],  # half time: the clap on 3 only
+    "reggae": [(_KICK_BAND, (8,), (0,))],  # one drop: nothing on the one
+    "dancehall": [(_KICK_BAND, (0, 8), (4, 12)), (_SNARE_BAND, (6, 14), (4, 12))],
+    "rock": [(_KICK_BAND, (0, 8), (4, 12)), (_SNARE_BAND, (4, 12), (8,))],
+    "pop_ballad": [(_KICK_BAND, (0, 8), (4, 12)), (_SNARE_BAND, (4, 12), (8,))],
+    "hardstyle": [(_KICK_BAND, (0, 4, 8, 12), (2, 6, 10, 14))],
+}
+
+
+@pytest.mark.parametrize("style", _PLACEMENT)
+def test_drum_hits_are_where_the_recipe_puts_them(style):
+    for seed in (0, 1):
+        y, truth = synth.render_clip(style, seed=seed, sr=SR, duration_s=720.0 / synth.TEMPO_RANGES_BPM[style][0] + 0.1)  # 3 bars and a bit
+        for band, on, off in _PLACEMENT[style]:
+            strength = _step_strengths(y, truth, *band)
+            assert strength[list(on)].min() > max(0.5, 2.5 * strength[list(off)].max()), (seed, band, strength.round(2))
+
+
+@pytest.mark.parametrize("style", _DRUMMED)
+def test_other_style_kicks_start_on_their_grid_steps(style):
+    y, truth = synth.render_clip(style, seed=2, sr=SR, duration_s=6.0)
+    sixteenth_s = 60.0 / truth.tempo_bpm / 4
+    steps = [i for i, c in enumerate(synth._Style.draw(style, 2).q["kick_steps"]) if c != "."]
+    kicks = [b + s * sixteenth_s for b in truth.downbeats_s for s in steps]
+    assert abs(_mean_kick_offset_ms(y, kicks)) <= 2.0
+
+
+def test_ambient_has_no_drums_and_a_steady_low_end():
+    y, truth = synth.render_clip("ambient", seed=3, sr=SR, duration_s=8.0)
+    assert truth.beats_s == [] and _rms_db(y) > -30.0  # pads and drone, not silence
+    low = _envelope(_band(y, 35, 150), 50.0)[SR : -SR // 2]  # past the first swell
+    assert low.std() / low.mean() < 0.25
+    grid = np.arange(1, 8 * truth.tempo_bpm / 60.0 - 1) * 60.0 / truth.tempo_bpm  # where beats would be
+    assert np.abs(_hit_strength(y, grid, 35, 150)).max() < 0.5
+    assert np.abs(_hit_strength(y, grid, 1000, 5000)).max() < 0.5
+
+
+def test_reggae_skank_is_the_loudest_thing_in_the_mids():
+    """The off-beat chop is louder (300-3000 Hz) than the one drop on 3, whose kick is soft."""
+    for seed in (0, 1):
+        y, truth = synth.render_clip("reggae", seed=seed, sr=SR, duration_s=7.0)
+        beat_s, mids = 60.0 / truth.tempo_bpm, _envelope(_band(y, 300, 3000))
+        w = int(0.05 * SR)
+
+        def level(times_s):
+            return np.mean([mids[int(round(t * SR)) : int(round(t * SR)) + w].mean() for t in times_s if t + 0.06 < truth.duration_s])
+
+        assert level([b + beat_s / 2 for b in truth.beats_s]) > 2.0 * level([d + 2 * beat_s for d in truth.downbeats_s])
+
+
+@pytest.mark.parametrize("style", ["trap", "rock", "ambient"])
+def test_other_styles_are_deterministic(style):
+    a, truth_a = synth.render_clip(style, seed=4, sr=16000, duration_s=3.0)
+    b, truth_b = synth.render_clip(style, seed=4, sr=16000, duration_s=3.0)
+    assert np.array_equal(a, b) and truth_a == truth_b
+    assert not np.array_equal(a, synth.render_clip(style, seed=5, sr=16000, duration_s=3.0)[0])
+
+
+def test_blends_across_house_and_other_styles():
+    # The dominant style's meter: drum & bass drums (and tempo) under a house partner ...
+    y, truth = synth.render_clip({"drum_and_bass": 0.7, "deep_house": 0.3}, seed=1, sr=16000, duration_s=3.0)
+    assert 170 <= truth.tempo_bpm <= 175 and truth.beats_s and np.isfinite(y).all()
+    assert truth.genre_profile.vector_over(["deep_house", "drum_and_bass"])[0] == pytest.approx([0.3, 0.7])
+    # ... and an ambient-dominated blend is beatless, while a house-dominated one keeps its beat.
+    _, beatless = synth.render_clip({"ambient": 0.6, "tech_house": 0.4}, seed=1, sr=16000, duration_s=3.0)
+    assert beatless.beats_s == []
+    _, beat = synth.render_clip({"ambient": 0.4, "tech_house": 0.6}, seed=1, sr=16000, duration_s=3.0)
+    assert beat.beats_s
+    arrangement = synth.default_arrangement(["hip_hop", "future_house"], seed=2, bars_scale=0.125)
+    assert 70 <= arrangement.bpm <= 95 and arrangement.sections[-1].genres == {"future_house": 1.0}
+    y, truth = synth.render(arrangement, seed=2, sr=16000, stereo=True)
+    assert y.shape[0] == 2 and len(truth.beats_s) == 4 * sum(s.bars for s in arrangement.sections)  # the meter goes on across styles
+
+
+def test_schema_1_truth_still_loads_with_eight_house_columns():
+    _, truth = synth.render_clip("bigroom", seed=0, sr=16000, duration_s=1.0)
+    old = truth.model_dump(mode="json")
+    old["schema_version"] = 1
+    old["genre_profile"].pop("labels")
+    old["genre_profile"]["probabilities"] = [row[: len(GENRES)] for row in old["genre_profile"]["probabilities"]]
+    loaded = synth.SynthTruth.model_validate(old)
+    assert loaded.genre_profile.labels == list(GENRES)
+    assert np.array_equal(loaded.genre_profile.vector_over(GENRES), truth.genre_profile.vector_over(GENRES))
+    assert np.array_equal(loaded.genre_profile.vector_over(["rock", "bigroom"])[:, 1], np.ones(len(truth.genre_profile.times_s)))
+
+
+def _sha256(audio):
+    return hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
+
+
+# sha256 of the float32 audio that the house-only synth (commit b44d990, before the other styles)
+# rendered: adding styles must not change a single house sample or random stream. Exact float
+# results can differ between numpy/scipy builds; regenerate these only from that commit.
+_HOUSE_REFERENCE = {
+    "clip": "91cb79e3837484f7f1e4378a9ffd59a09f3bfe689a3a15d5a2b2958c3d50ff75",
+    "blend": "acba94b30ccb2cc3a7a6141738bfc86a0b8645f7fb1977b6c8e9dbbb81c640e2",
+    "track": "2bbdea7e46a7166a8878c91653b5d824a83f9bc9a794bbba6aaee49f47b5a02d",
+}
+
+
+def test_house_audio_is_bit_identical_to_the_house_only_synth():
+    clip, _ = synth.render_clip("deep_house", seed=15, sr=16000, duration_s=3.0, label="drop")
+    blend, _ = synth.render_clip({"future_rave": 0.6, "tech_house": 0.4}, seed=9, sr=16000, duration_s=3.0, label="build-up")
+    arrangement = synth.default_arrangement(["bigroom", {"bass_house": 0.7, "slap_house": 0.3}], seed=2, bars_scale=0.1)
+    track, _ = synth.render(arrangement, seed=2, sr=16000, stereo=True)
+    assert {"clip": _sha256(clip), "blend": _sha256(blend), "track": _sha256(track)} == _HOUSE_REFERENCE
+
+
+def test_trap_hats_roll_into_32nds_at_the_end_of_every_second_bar():
+    y, truth = synth.render_clip("trap", seed=0, sr=SR, duration_s=7.0)
+    hats = _envelope(signal.sosfiltfilt(signal.butter(4, 6000, btype="highpass", fs=SR, output="sos"), y), 1.0)
+    beat_s = 60.0 / truth.tempo_bpm
+
+    def onsets(beat):
+        seg = hats[int(beat * beat_s * SR) : int((beat + 1) * beat_s * SR)]
+        return len(signal.find_peaks(seg, prominence=0.3 * seg.max(), distance=int(0.02 * SR))[0])
+
+    assert [onsets(b) for b in range(4, 8)] == [4, 4, 4, 8]  # bar 2: 16ths, then a beat of 32nds
