@@ -1,14 +1,23 @@
 """Build mvgen's bundled sub-genre classifier from synthetic house music, reproducibly.
 
-    python models/build_default.py [--work build/classifier] [--tracks 1200] [--epochs 25]
+    python models/build_default.py [--work build/classifier] [--tracks 1200] [--epochs 20] [--real-cache ~/.cache/mvgen-bench]
 
-1. Renders a corpus with ``mvgen.synth``: per seed one sub-genre (every third seed a blend of two,
-   labelled with its blend weights), a drop clip and a clip of another section, mild pitch/tempo
-   changes. Seeds 0..tracks-1 train and validate (split by track); seeds from 100000 on are held out.
-2. Trains ``mvgen.train.train`` (resumable: re-running continues an interrupted run).
-3. Evaluates on the held-out seeds (single-genre drops; blended clips) beside a baseline, a
-   logistic regression on time-averaged log-mel features, and writes ``models/<name>/`` with the
-   weights, ``config.json`` and the model card ``README.md`` (its figures come from this run).
+1. Renders a corpus with ``mvgen.synth``:
+   * in scope: per seed one of the 8 house sub-genres (every third seed a blend of two, labelled
+     with its blend weights), a drop clip and a clip of another section, mild pitch/tempo changes;
+   * out of scope (the model's extra ``other`` outcome): the synth's non-house styles (drum & bass,
+     hardstyle, hip-hop, trap, reggae, dancehall, rock, ambient, pop ballad), non-music from
+     ``mvgen.negatives`` (silence, tones, sweeps, drones, noise, espeak-ng speech) and, when
+     ``--real-cache`` holds them, the ``train`` tracks of ``benchmarks/real_negatives.py``;
+   * every clip is degraded like a real release with probability ``DEGRADE_P`` per degradation
+     (``mvgen.degrade``: mastering, clipping, MP3/AAC round trips, reverb, EQ, noise).
+   Seeds 0..tracks-1 (and the negative seed ranges below) train and validate, split by track;
+   seeds from 100000 (in scope) and 300000 (out of scope) are held out.
+2. Trains ``mvgen.train.train`` (resumable: re-running continues an interrupted run), then fits the
+   calibration temperature on the validation tracks.
+3. Evaluates on held-out data with ``benchmarks/bench_scope.py`` and beside a baseline (logistic
+   regression on time-averaged log-mel features), and writes ``models/<name>/`` with the weights,
+   ``config.json``, ``metrics.json`` and the model card ``README.md`` (its figures come from this run).
 
 To train on HouseX-v2 instead: ``mvgen train /path/to/housex-v2 --out models/housex``.
 """
@@ -27,12 +36,20 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from mvgen.classifier import ClassifierConfig, load_classifier, predict_clips  # noqa: E402
-from mvgen.train import TrainConfig, split_by_track, synthetic_clips, train  # noqa: E402
+from mvgen.train import SHIFT_S, Clip, TrainConfig, negative_clips, split_by_track, synthetic_clips, train  # noqa: E402
 
-NAME = "mvgen-synth-v1"
+NAME = "mvgen-synth-v2"
 HELD_OUT_SEED0 = 100_000
+#: First training seeds of the synthetic out-of-scope styles and of the non-music kinds.
+NEGATIVE_STYLE_SEED0 = 20_000
+NON_MUSIC_SEED0 = 30_000
+#: Probability of each degradation per training clip (a clip gets 0-3 of them).
+DEGRADE_P = 0.15
+#: Clips cut from each real out-of-scope training track.
+REAL_CLIPS_PER_TRACK = 12
 
 
 def mel_summary(clips, sr: int) -> np.ndarray:
@@ -59,7 +76,7 @@ def baseline_predictions(train_clips, test_clips, sr: int) -> np.ndarray:
     y_train = np.array([c.target.argmax() for c in train_clips])
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.5))
     clf.fit(x_train, y_train)
-    probs = np.zeros((len(test_clips), 8))
+    probs = np.zeros((len(test_clips), len(test_clips[0].target)))
     probs[:, clf.classes_] = clf.predict_proba(mel_summary(test_clips, sr))
     return probs
 
@@ -143,10 +160,45 @@ def write_card(target: Path) -> None:
     (target / "README.md").write_text(text)
 
 
+def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed: int = 0) -> list[Clip]:
+    """Clips of the ``train`` tracks of ``benchmarks/real_negatives.py`` in ``real_cache``, labelled out of scope."""
+    from bench_scope import real_negative_tracks
+
+    from mvgen.train import cut_clips
+
+    target = np.zeros(len(config.output_labels), np.float32)
+    target[-1] = 1.0
+    rng = np.random.default_rng([seed, 13])
+    clips = []
+    for i, y in enumerate(real_negative_tracks(real_cache, "train", config.sr)):
+        for audio in cut_clips(y, config.sr, [(0.0, len(y) / config.sr)], config.window_s + SHIFT_S, REAL_CLIPS_PER_TRACK, rng):
+            clips.append(Clip(audio, target.copy(), f"real-negative-{i}"))
+    return clips
+
+
+def corpus(args, model_config: ClassifierConfig) -> list[Clip]:
+    """The training corpus (in scope, synthetic and non-music negatives, real negatives), each clip with its group id."""
+    from mvgen import negatives, synth
+
+    t0 = time.perf_counter()
+    clips = synthetic_clips(range(args.tracks), model_config, degrade_p=DEGRADE_P)
+    print(f"in scope: {len(clips)} clips in {time.perf_counter() - t0:.0f} s", flush=True)
+    n_styles = len(synth.OTHER_STYLES)
+    per_style = max(1, args.negative_tracks // n_styles)
+    styles = synthetic_clips(range(NEGATIVE_STYLE_SEED0, NEGATIVE_STYLE_SEED0 + per_style * n_styles), model_config, blend_every=0, styles=synth.OTHER_STYLES, degrade_p=DEGRADE_P)
+    non_music = negative_clips(negatives.NEGATIVE_KINDS, range(NON_MUSIC_SEED0, NON_MUSIC_SEED0 + args.non_music_seeds), model_config)
+    real = real_negative_clips(args.real_cache, model_config)
+    print(f"out of scope: {len(styles)} synthetic non-house, {len(non_music)} non-music, {len(real)} real non-house clips [{time.perf_counter() - t0:.0f} s]", flush=True)
+    return clips + styles + non_music + real
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "classifier")
-    parser.add_argument("--tracks", type=int, default=1200)
+    parser.add_argument("--tracks", type=int, default=1200, help="in-scope synthetic tracks (seeds 0..N-1)")
+    parser.add_argument("--negative-tracks", type=int, default=540, help="synthetic non-house tracks, spread over the styles")
+    parser.add_argument("--non-music-seeds", type=int, default=40, help="seeds per non-music kind")
+    parser.add_argument("--real-cache", type=Path, default=Path("~/.cache/mvgen-bench").expanduser(), help="cache of benchmarks/real_negatives.py")
     parser.add_argument("--held-out", type=int, default=320)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--card-only", action="store_true", help="only rewrite the model card from metrics.json")
@@ -155,37 +207,42 @@ def main() -> None:
         write_card(ROOT / "models" / NAME)
         return
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    model_config = ClassifierConfig(provenance={"data": "mvgen.synth", "tracks": args.tracks, "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build_default.py"})
+    model_config = ClassifierConfig(out_of_scope=True, provenance={
+        "data": "mvgen.synth (house in scope; non-house styles out of scope), mvgen.negatives, benchmarks/real_negatives.py (train split)",
+        "tracks": args.tracks, "negative_tracks": args.negative_tracks, "non_music_seeds": args.non_music_seeds, "degrade_p": DEGRADE_P,
+        "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build_default.py"})
     train_config = TrainConfig(epochs=args.epochs, batch_size=32, patience=5)
 
     t0 = time.perf_counter()
-    clips = synthetic_clips(range(args.tracks), model_config)
+    clips = corpus(args, model_config)
     train_clips, val_clips = split_by_track(clips, train_config.val_fraction, train_config.seed)
-    print(f"corpus: {len(clips)} clips of {len(clips) // 2} tracks in {time.perf_counter() - t0:.0f} s", flush=True)
+    corpus_s = time.perf_counter() - t0
+    print(f"corpus: {len(clips)} clips in {corpus_s:.0f} s", flush=True)
     t0 = time.perf_counter()
     result = train(train_clips, val_clips, args.work, model_config, train_config, on_epoch=lambda r: print(json.dumps(r), flush=True))
     train_s = time.perf_counter() - t0
-    print(f"trained {result.epochs_run} epochs in {train_s:.0f} s; best epoch {result.best_epoch}", flush=True)
+    print(f"trained {result.epochs_run} epochs in {train_s:.0f} s; best epoch {result.best_epoch}; temperature {result.temperature:.3f}", flush=True)
 
-    from mvgen.metrics import evaluate_predictions, format_report
+    from bench_scope import evaluate, in_scope_clips
+
+    from mvgen.metrics import evaluate_predictions
 
     model = load_classifier(result.best_dir, device="cpu")
-    held_out = synthetic_clips(range(HELD_OUT_SEED0, HELD_OUT_SEED0 + args.held_out), model_config)
-    single = [c for c in held_out if c.target.max() > 0.999]
-    blended = [c for c in held_out if c.target.max() <= 0.999]
-    figures = {}
-    for name, subset in (("single", single), ("blended", blended)):
-        targets = np.stack([c.target for c in subset])
-        ours = evaluate_predictions(targets, predict_clips(model, [c.audio for c in subset]))
-        base = evaluate_predictions(targets, baseline_predictions(train_clips, subset, model_config.sr))
-        figures[name] = {"n": len(subset), "mvgen": ours.model_dump(), "baseline": base.model_dump()}
-        print(f"\n== held-out {name}-genre clips ({len(subset)}) ==\n{format_report(ours)}\nbaseline: top-1 {base.top1_accuracy:.3f}, JS {base.mean_js_divergence:.3f}", flush=True)
+    scope = evaluate(model, n_in_scope=args.held_out, n_negative=12, n_degraded=96, real_cache=args.real_cache)
+    held_out = in_scope_clips(model_config, args.held_out)
+    in_scope_train = [c for c in train_clips if c.target[-1] == 0]
+    targets = np.stack([c.target for c in held_out])
+    ours = evaluate_predictions(targets, predict_clips(model, [c.audio for c in held_out]), labels=model_config.output_labels)
+    base = evaluate_predictions(targets, baseline_predictions(in_scope_train, held_out, model_config.sr), labels=model_config.output_labels)
+    print(f"held-out single-genre drops: mvgen top-1 {ours.top1_accuracy:.3f}, baseline top-1 {base.top1_accuracy:.3f}", flush=True)
 
     target = ROOT / "models" / NAME
     target.mkdir(parents=True, exist_ok=True)
     for f in ("config.json", "model.safetensors"):
         shutil.copy(Path(result.best_dir) / f, target / f)
-    (target / "metrics.json").write_text(json.dumps({"train": result.model_dump(), "held_out": figures, "held_out_tracks": args.held_out, "train_seconds": train_s}, indent=1))
+    metrics = {"train": result.model_dump(), "scope": scope, "held_out": {"single": {"n": len(held_out), "mvgen": ours.model_dump(), "baseline": base.model_dump()}},
+               "held_out_tracks": args.held_out, "train_seconds": train_s, "corpus_seconds": corpus_s, "corpus_clips": len(clips)}
+    (target / "metrics.json").write_text(json.dumps(metrics, indent=1))
     write_card(target)
     print(f"\nwrote {target}", flush=True)
 

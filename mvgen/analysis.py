@@ -22,7 +22,7 @@ from mvgen.audio import file_hash, load_audio, probe_audio
 from mvgen.beats import find_downbeats, track_beats
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, frame_features
-from mvgen.gates import dominant_kind, signal_gate
+from mvgen.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
@@ -103,6 +103,14 @@ class GenreProfile(BaseModel):
         return list(self.labels) + [OUT_OF_SCOPE], times_s, np.concatenate([shares * confidence, 1.0 - confidence], axis=1)
 
 
+class SignalSpan(BaseModel):
+    """A stretch ``[start_s, end_s)`` of one kind of signal (:data:`mvgen.gates.KINDS`): music, or what is not."""
+
+    start_s: float
+    end_s: float
+    kind: str = Field(pattern="^(silence|tone|noise|speech|music)$")
+
+
 class Analysis(BaseModel):
     """Everything later stages need to know about a track. Times are seconds from the file start."""
 
@@ -119,6 +127,7 @@ class Analysis(BaseModel):
     drops: list[Drop] = []
     sections: list[Section] = []
     genre_profile: GenreProfile | None = None
+    signal: list[SignalSpan] = Field([], description="what the signal gates found where: music, silence, tones, noise, speech")
     warnings: list[str] = []
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -166,7 +175,7 @@ def _resolve_classifier(classifier) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str = "") -> GenreProfile:
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str = "", features=None) -> GenreProfile:
     """Soft genre profile of mono audio ``y`` at ``sr`` Hz with a loaded :class:`~mvgen.classifier.GenreClassifier`.
 
     The in-scope confidence of each window is the model's, times the signal gates' music
@@ -181,7 +190,8 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str =
 
         y_model = soxr.resample(y, sr, model.config.sr)
     predictions = smooth_profile(predict_profile(model, y_model), model.config.step_s)
-    in_scope = predictions.in_scope * _music_likelihood(y, sr, predictions.times_s, model.config.window_s)
+    gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
+    in_scope = predictions.in_scope * gate.music_likelihood
     return GenreProfile(
         labels=list(model.config.labels),
         times_s=[round(float(t), 3) for t in predictions.times_s],
@@ -191,14 +201,12 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str =
     )
 
 
-def _music_likelihood(y: np.ndarray, sr: int, times_s: np.ndarray, window_s: float) -> np.ndarray:
-    """The signal gates' likelihood that each window (centre ``times_s``, length ``window_s``) is music, shape ``(W,)``."""
-    return np.ones(len(times_s))
 
-
-def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
+def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, features=None) -> dict:
     """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz); returns the fields of :class:`Analysis`
-    that depend on the signal alone (tempo, beats, downbeats, sections, drops, warnings)."""
+    that depend on the signal alone (tempo, beats, downbeats, sections, drops, signal spans, warnings).
+
+    ``features``: :func:`~mvgen.features.frame_features` of ``y`` when the caller has them."""
     duration_s = len(y) / sr
     notes: list[str] = []
     if duration_s < MIN_DURATION_S:
@@ -206,13 +214,16 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 1e-5:
         notes.append("audio is silent")
-        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], warnings=notes)
-    features = frame_features(y, sr)
-    kind = dominant_kind(signal_gate(y, sr, features=features))
+        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")],
+                    signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")], warnings=notes)
+    features = frame_features(y, sr) if features is None else features
+    gate = signal_gate(y, sr, features=features)
+    signal = [SignalSpan(start_s=round(a, 3), end_s=round(min(b, duration_s), 3), kind=k) for a, b, k in gate_spans(gate)]
+    kind = dominant_kind(gate)
     if kind != "music":  # a test tone, noise, speech or near-silence: no beat grid, no drops
         article = "" if kind in ("silence", "noise", "speech") else "a steady "
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
-        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], warnings=notes)
+        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal, warnings=notes)
     grid = track_beats(features, duration_s)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
@@ -226,6 +237,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR) -> dict:
         downbeats_s=[round(float(t), 4) for t in downbeats],
         sections=[Section(start_s=round(s.start_s, 4), end_s=round(s.end_s, 4), label=s.label) for s in spans],
         drops=[Drop(start_s=round(a, 4), end_s=round(b, 4)) for a, b in drops_from_sections(spans)],
+        signal=signal,
         warnings=notes,
     )
 
@@ -262,9 +274,10 @@ def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Pa
             # whole track; both mostly run outside the GIL, so the model loads meanwhile.
             model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
-            fields = analyze_signal(y, ANALYSIS_SR)
+            features = frame_features(y, ANALYSIS_SR) if len(y) else None
+            fields = analyze_signal(y, ANALYSIS_SR, features=features)
             if model is not None and fields["duration_s"] > 0:
-                fields["genre_profile"] = genre_profile(y, model.result(), model_name=model_name)
+                fields["genre_profile"] = genre_profile(y, model.result(), model_name=model_name, features=features)
         del y
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
         analysis = Analysis(audio=summary, **fields)

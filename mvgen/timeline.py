@@ -106,6 +106,12 @@ def _genre_name(key: str) -> str:
     return display_name(key)
 
 
+def _legend_name(key: str) -> str:
+    # The legend column is narrow: the long out-of-scope name takes two lines.
+    name = display_name(key)
+    return name.replace(" genres", "\ngenres") if key == OUT_OF_SCOPE else name
+
+
 def _fmt_clock(time_s: float, decimals: int = 1) -> str:
     """``m:ss.s`` (minutes keep counting past 59, as on a DJ deck); ``decimals=0`` gives ``m:ss``."""
     scale = 10**decimals
@@ -140,6 +146,9 @@ def format_timeline(analysis: Analysis) -> str:
     if arrays is not None and rows:
         labels, _, probabilities = arrays
         lines.append(f"{'whole track':<{span_width + 2 + label_width}}  {_fmt_shares(_top_shares(labels, probabilities.mean(axis=0), 0.10))}")
+    not_music = [f"{_fmt_clock(s.start_s)}-{_fmt_clock(s.end_s)} {s.kind}" for s in analysis.signal if s.kind != "music"]
+    if not_music:
+        lines.append("not music: " + ", ".join(not_music))
     return "\n".join(lines)
 
 
@@ -485,7 +494,7 @@ def _draw_legend(fig, ax, arrays, font_pt: float, x: float) -> None:
         unsure = labels[j] == OUT_OF_SCOPE
         handles.append(Patch(facecolor=genre_color(labels[j], j), edgecolor=_MUTED if unsure else "none", hatch=OUT_OF_SCOPE_HATCH if unsure else None,
                              linewidth=0.0, alpha=1.0 if present else 0.25,
-                             label=f"{_genre_name(labels[j])}  {share}" if present else _genre_name(labels[j])))
+                             label=f"{_legend_name(labels[j])}  {share}" if present else _legend_name(labels[j])))
     box = ax.get_position()
     legend = fig.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(x, box.y1), frameon=False, fontsize=font_pt,

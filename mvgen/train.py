@@ -166,6 +166,46 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every:
     return clips
 
 
+#: Built-in out-of-scope examples per kind of :mod:`mvgen.negatives` and per synthetic style that is not a class.
+BUILTIN_NEGATIVES_PER_KIND = 12
+
+
+def negative_clips(kinds: Sequence[str], seeds: Iterable[int], config: ClassifierConfig) -> list[Clip]:
+    """Non-music clips of :mod:`mvgen.negatives` (one per kind and seed), labelled out of scope.
+
+    Speech needs espeak-ng; without it speech is left out (the other kinds still come).
+    """
+    from mvgen import negatives
+
+    if not config.out_of_scope:
+        raise ValueError("negative clips need a model with the out-of-scope outcome (config.out_of_scope)")
+    target = np.zeros(len(config.output_labels), np.float32)
+    target[-1] = 1.0
+    kinds = [k for k in kinds if k != "speech" or negatives.espeak_available()]
+    duration_s = config.window_s + SHIFT_S
+    clips = []
+    for seed in seeds:
+        for kind in kinds:
+            audio = negatives.negative_clip(kind, seed, sr=config.sr, duration_s=duration_s)
+            clips.append(Clip(np.asarray(audio, np.float32), target.copy(), f"negative-{kind}-{seed}"))
+    return clips
+
+
+def builtin_negatives(config: ClassifierConfig, *, seed: int = 0, per_kind: int = BUILTIN_NEGATIVES_PER_KIND) -> list[Clip]:
+    """Out-of-scope examples mvgen makes itself, for any taxonomy: every kind of :mod:`mvgen.negatives`
+    (silence, tones, sweeps, drones, noise, speech) and the synthetic styles of :mod:`mvgen.synth`
+    that are not classes of the model, ``per_kind`` seeds each (seeds from ``10_000 * (seed + 1)``,
+    away from the seeds the bundled model trained on)."""
+    from mvgen import negatives, synth
+
+    first = 10_000 * (seed + 1)
+    clips = negative_clips(negatives.NEGATIVE_KINDS, range(first, first + per_kind), config)
+    others = [s for s in synth.STYLES if s not in config.labels]
+    if others:
+        clips += synthetic_clips(range(first, first + per_kind * len(others)), config, blend_every=0, styles=others)
+    return clips
+
+
 def split_by_track(clips: Sequence[Clip], val_fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
     """Train/validation split that keeps all clips of a track on one side."""
     tracks = sorted({c.track_id for c in clips})

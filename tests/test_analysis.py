@@ -103,3 +103,41 @@ def test_analyze_file_is_cached_and_round_trips(tmp_path, synth_track, monkeypat
     assert Analysis.load(saved) == first
     with pytest.raises(AssertionError):
         analyze(path, use_cache=False)
+
+
+def test_an_old_cached_analysis_is_recomputed(tmp_path, synth_track):
+    """A cache entry of an older schema (an upgrade between two runs) is recomputed, never a crash."""
+    from mvgen.audio import write_audio
+
+    y, _ = synth_track(["deep_house"], seed=7)
+    path = tmp_path / "track.wav"
+    write_audio(path, y, SR)
+    first = analyze(path)
+    cached = analysis_module._cache_path(first.audio.content_hash, analysis_module._resolve_classifier(None)[1], None)
+    old = json.loads(cached.read_text())
+    old["schema_version"] = 1
+    del old["genre_profile"]["in_scope"], old["signal"]
+    cached.write_text(json.dumps(old))
+    again = analyze(path)
+    assert again.genre_profile.in_scope == first.genre_profile.in_scope
+    assert json.loads(cached.read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_non_music_is_beatless_and_outside_the_model(tmp_path):
+    """A steady 100 Hz sine at 8 kHz and digital silence: no grid, no drop, and no genre the model claims."""
+    import soundfile as sf
+
+    sine = tmp_path / "sine.wav"
+    t = np.arange(20 * 8000) / 8000
+    sf.write(sine, 0.5 * np.sin(2 * np.pi * 100 * t), 8000)
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(30 * SR), SR)
+    with pytest.warns(UserWarning, match="steady tone"):
+        tone = analyze(sine)
+    assert tone.tempo_bpm is None and tone.beats_s == [] and tone.drops == []
+    assert [s.kind for s in tone.signal] == ["tone"]
+    assert max(tone.genre_profile.in_scope) < 0.5
+    with pytest.warns(UserWarning, match="silent"):
+        quiet = analyze(silence)
+    assert quiet.tempo_bpm is None and [s.kind for s in quiet.signal] == ["silence"]
+    assert max(quiet.genre_profile.in_scope) == 0.0

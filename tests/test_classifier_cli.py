@@ -26,7 +26,7 @@ def labelled(tmp_path_factory, synth_track):
 
 def test_train_eval_analyze_timeline(labelled, run_cli, tmp_path):
     out = tmp_path / "model"
-    trained = run_cli("train", labelled / "labels.csv", "--out", out, "--epochs", "1", "--batch-size", "4")
+    trained = run_cli("train", labelled / "labels.csv", "--out", out, "--epochs", "1", "--batch-size", "4", "--no-negatives")
     assert trained.returncode == 0, trained.stderr
     assert (out / "best" / "model.safetensors").is_file() and (out / "checkpoint" / "state.json").is_file()
     assert "epoch 1" in trained.stderr
@@ -36,7 +36,8 @@ def test_train_eval_analyze_timeline(labelled, run_cli, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     report = json.loads(report_path.read_text())
     assert report["n"] == 16  # 4 tracks x 1 drop x 4 clips
-    assert 0.0 <= report["top1_accuracy"] <= 1.0 and len(report["confusion"]) == 8
+    assert 0.0 <= report["top1_accuracy"] <= 1.0 and len(report["confusion"]) == 9  # the classes and "other"
+    assert report["labels"][-1] == "other" and 0.0 <= report["calibration_error"] <= 1.0
 
     analysis_path = tmp_path / "a.json"
     analyzed = run_cli("analyze", labelled / "t0.wav", "--model", out / "best", "--json", analysis_path)
@@ -44,6 +45,7 @@ def test_train_eval_analyze_timeline(labelled, run_cli, tmp_path):
     profile = json.loads(analysis_path.read_text())["genre_profile"]
     assert profile["labels"] == list(GENRES)
     np.testing.assert_allclose(np.sum(profile["probabilities"], axis=1), 1.0, atol=1e-3)
+    assert len(profile["in_scope"]) == len(profile["times_s"]) and all(0.0 <= c <= 1.0 for c in profile["in_scope"])
 
     png = tmp_path / "t0.png"
     drawn = run_cli("timeline", labelled / "t0.wav", "--model", out / "best", "--png", png)

@@ -126,3 +126,37 @@ def test_preview_with_a_video_links_it(track, tmp_path, browser, run_cli):
     _wait(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))
     assert browser.execute_script("return window.mvgenPreview.seek(1.5)") == pytest.approx(1.5, abs=0.11)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_page_hatches_where_the_model_is_unsure(track, tmp_path, browser):
+    """The second half is outside the model's genres: drawn hatched, named so in the hover tip."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    analysis = analyze(track)
+    profile = analysis.genre_profile
+    half = analysis.duration_s / 2
+    unsure = profile.model_copy(update={"in_scope": [1.0 if t < half else 0.0 for t in profile.times_s]})
+    page = write_preview(track, tmp_path / "unsure.html", analysis=analysis.model_copy(update={"genre_profile": unsure}))
+    browser.get(page.as_uri())
+    _wait(lambda: browser.execute_script("return document.getElementById('timeline').dataset.drawn === '1' && window.mvgenPreview !== undefined"))
+    data = browser.execute_script("return window.mvgenPreview.data.genres")
+    assert data[-1]["key"] == "other" and data[-1]["unsure"] and data[-1]["name"] == "outside the model's genres"
+
+    def colours(t, rows=range(40, 120, 3)):
+        return browser.execute_script(
+            "const c = document.getElementById('timeline'); const px = Math.round(arguments[0] / window.mvgenPreview.duration_s * c.width);"
+            "return arguments[1].map(y => Array.from(c.getContext('2d').getImageData(px, y, 1, 1).data).slice(0, 3));", t, list(rows))
+
+    late = {tuple(c) for c in colours(0.85 * analysis.duration_s)}
+    early = {tuple(c) for c in colours(0.15 * analysis.duration_s)}
+    def grey(c):  # the hatching's cool greys (anti-aliased between its two colours)
+        return max(c) - min(c) <= 25 and c[2] >= c[0]
+
+    assert all(grey(c) for c in late) and max(map(min, late)) >= 230 and min(map(max, late)) <= 170, late  # light fill and dark lines
+    assert not any(grey(c) for c in early), early  # the genre colours where the model is sure
+    canvas = browser.find_element(By.ID, "timeline")
+    width = canvas.size["width"]
+    ActionChains(browser).move_to_element_with_offset(canvas, int(0.85 * width - width / 2), 10).perform()
+    tip = _wait(lambda: browser.find_element(By.ID, "tip").text)
+    assert tip.splitlines()[1].startswith("outside the model's genres 100")

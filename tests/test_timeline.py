@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
+from mvgen.analysis import SignalSpan, Analysis, AudioSummary, Drop, GenreProfile, Section
 from mvgen.genres import GENRES
-from mvgen.timeline import GENRE_COLORS, SectionGenres, format_timeline, plot_timeline, section_genres
+from mvgen.timeline import GENRE_COLORS, OUT_OF_SCOPE_COLOR, SectionGenres, format_timeline, plot_timeline, section_genres
 
 STEP_S = 0.5
 
@@ -20,7 +20,7 @@ def _vector(**shares: float) -> list[float]:
     return [shares.get(key, 0.0) for key in GENRES]
 
 
-def _analysis(sections, blends=None, duration_s=180.0, bpm=128.0, drops=(), path="/music/Sunset Drive.wav") -> Analysis:
+def _analysis(sections, blends=None, duration_s=180.0, bpm=128.0, drops=(), path="/music/Sunset Drive.wav", in_scope=lambda t: 1.0, signal=()) -> Analysis:
     """An analysis with ``sections`` [(start_s, end_s, label)] and a profile that is ``blends[i] = (start_s, vector)``
     from ``start_s`` on (frames every ``STEP_S`` s, centred); ``blends=None`` gives no profile."""
     beats_s = np.arange(0.0, duration_s, 60.0 / bpm) if bpm else np.array([])
@@ -28,7 +28,7 @@ def _analysis(sections, blends=None, duration_s=180.0, bpm=128.0, drops=(), path
     if blends is not None:
         times_s = np.arange(STEP_S / 2, duration_s, STEP_S)
         rows = [next(v for s, v in reversed(blends) if t >= s) for t in times_s]
-        profile = GenreProfile(labels=list(GENRES), times_s=times_s.round(3).tolist(), probabilities=rows, in_scope=[1.0] * len(rows))
+        profile = GenreProfile(labels=list(GENRES), times_s=times_s.round(3).tolist(), probabilities=rows, in_scope=[in_scope(t) for t in times_s])
     return Analysis(
         audio=AudioSummary(path=path, content_hash="0" * 64, sr=44100, channels=2, duration_s=duration_s),
         duration_s=duration_s,
@@ -38,6 +38,7 @@ def _analysis(sections, blends=None, duration_s=180.0, bpm=128.0, drops=(), path
         sections=[Section(start_s=s, end_s=e, label=label) for s, e, label in sections],
         drops=[Drop(start_s=s, end_s=e) for s, e in drops],
         genre_profile=profile,
+        signal=[SignalSpan(start_s=a, end_s=b, kind=k) for a, b, k in signal],
     )
 
 
@@ -211,3 +212,22 @@ def test_too_small_picture_is_refused(track, tmp_path):
     with pytest.raises(ValueError, match="at least"):
         plot_timeline(track, tmp_path / "x.png", width_px=100, height_px=600)
     assert os.listdir(tmp_path) == []
+
+
+def test_where_the_model_is_unsure_reads_and_draws_as_such(tmp_path):
+    """From 1:30 the model is sure of nothing (speech, say): the text says so, the picture hatches it."""
+    deep = _vector(deep_house=1.0)
+    analysis = _analysis([(0.0, 90.0, "intro"), (90.0, 180.0, "breakdown")], blends=[(0.0, deep)], in_scope=lambda t: 1.0 if t < 90 else 0.0,
+                         signal=[(0.0, 90.0, "music"), (90.0, 180.0, "speech")])
+    lines = format_timeline(analysis).splitlines()
+    assert lines[1] == "0:00.0-1:30.0  intro      Deep House 100%"
+    assert lines[2] == "1:30.0-3:00.0  breakdown  outside the model's genres 100%"
+    assert "not music: 1:30.0-3:00.0 speech" in lines
+    rgb = _rgb(plot_timeline(analysis, tmp_path / "unsure.png"))
+    width = rgb.shape[1]
+    sure, unsure = rgb[:, int(width * 0.2)], rgb[:, int(width * 0.6)]
+    assert _matches(sure, GENRE_COLORS["deep_house"]).sum() > 100 and not _matches(sure, OUT_OF_SCOPE_COLOR).any()
+    # Hatched: the pale fill and the darker hatch lines both appear down the unsure column, and no genre colour.
+    assert _matches(unsure, OUT_OF_SCOPE_COLOR, tol=0.05).sum() > 50 and not _matches(unsure, GENRE_COLORS["deep_house"]).any()
+    hatch = np.abs(np.diff(unsure.mean(axis=1)[_matches(unsure, OUT_OF_SCOPE_COLOR, tol=0.3)])).max()
+    assert hatch > 0.1

@@ -14,9 +14,18 @@ from mvgen.render import RenderSettings, render_video
 
 def gray_frames(path: str | Path, width: int, height: int) -> np.ndarray:
     """The decoded video as grey levels, float32 ``(n_frames, height, width)``."""
-    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    return _decoded(path, width, height, "gray", 1)[..., 0]
+
+
+def rgb_frames(path: str | Path, width: int, height: int) -> np.ndarray:
+    """The decoded video as RGB, float32 ``(n_frames, height, width, 3)``."""
+    return _decoded(path, width, height, "rgb24", 3)
+
+
+def _decoded(path: str | Path, width: int, height: int, pix_fmt: str, channels: int) -> np.ndarray:
+    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
     raw = subprocess.run(args, capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, height, width).astype(np.float32)
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, channels).astype(np.float32)
 
 
 def interrupt_then_resume(track: Path, out: Path, settings: RenderSettings, after_frames: int) -> Path:
