@@ -173,6 +173,8 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
     classifier = manifest.classifier
     if classifier is not None and (base / classifier).exists():
         classifier = str(base / classifier)  # a folder beside the manifest; else a Hub id
+    elif classifier is not None and classifier.count("/") != 1:
+        problems.append(f"classifier: no such folder (and not a Hub id like 'owner/name'): {classifier}")
     jobs: list[Job] = []
     for i, entry in enumerate(manifest.tracks):
         if i in skip:

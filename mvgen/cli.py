@@ -95,6 +95,14 @@ def print_analysis(analysis) -> None:
         genres = "  ".join(f"{display_name(g)} {share:.0%}" for g, share in s.top) or "-"
         table.add_row(s.label, _fmt_time(s.start_s), _fmt_time(s.end_s), str(bars), genres)
     out.print(table)
+    profile = analysis.genre_profile
+    if profile is not None and profile.in_scope:
+        confidence = np.asarray(profile.in_scope)
+        out.print(f"genre model {profile.model or '?'} ({len(profile.labels)} classes): within its genres on {np.mean(confidence >= 0.5):.0%} of the track "
+                  f"(mean confidence {confidence.mean():.2f}); elsewhere the video uses the neutral style")
+    not_music = [f"{_fmt_time(s.start_s)}-{_fmt_time(s.end_s)} {s.kind}" for s in analysis.signal if s.kind != "music"]
+    if not_music:
+        out.print("not music: " + ", ".join(not_music))
 
 
 @app.command()

@@ -64,6 +64,13 @@ def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
     assert len(lines) == len(expected) and all(line.startswith(f"{tmp_path / 'm.yaml'}: ") for line in lines)
     assert not (tmp_path / "renders").exists()
 
+    (tmp_path / "m.yaml").write_text("classifier: no-such-folder\ntracks:\n  - path: a.wav\n")
+    with pytest.raises(MvgenError, match=r"classifier: no such folder \(and not a Hub id like 'owner/name'\): no-such-folder"):
+        load_manifest(tmp_path / "m.yaml")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "m.yaml").write_text("classifier: mine\ntracks:\n  - path: a.wav\n")
+    _, jobs = load_manifest(tmp_path / "m.yaml")  # a folder beside the manifest: every job's analysis uses it
+    assert [job.settings["classifier"] for job in jobs] == [str(tmp_path / "mine")]
     (tmp_path / "m.yaml").write_text('name: "../{track}.mp4"\ntracks:\n  - path: a.wav\n')
     with pytest.raises(MvgenError, match="outside output_dir"):
         load_manifest(tmp_path / "m.yaml")
