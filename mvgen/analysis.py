@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +21,7 @@ from mvgen.audio import file_hash, load_audio, probe_audio
 from mvgen.beats import find_downbeats, track_beats
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, frame_features
+from mvgen.fileio import write_atomic
 from mvgen.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
@@ -132,7 +132,7 @@ class Analysis(BaseModel):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write as JSON (atomically: a temporary file renamed into place)."""
-        return _write_json_atomic(Path(path), self.model_dump_json(indent=1))
+        return write_atomic(path, self.model_dump_json(indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Analysis":
@@ -144,19 +144,6 @@ class Analysis(BaseModel):
         if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
             raise MvgenError(f"not an mvgen analysis of schema version {SCHEMA_VERSION}", path)
         return cls.model_validate(data)
-
-
-def _write_json_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _cache_path(content_hash: str, model_id: str, directory: Path | None) -> Path:

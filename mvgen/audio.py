@@ -16,7 +16,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 import shutil
 import struct
 import subprocess
@@ -29,6 +28,7 @@ import soundfile as sf
 import soxr
 
 from mvgen.errors import MvgenError
+from mvgen.fileio import atomic_path
 
 __all__ = ["AudioError", "AudioInfo", "ffmpeg_exe", "probe_audio", "load_audio", "write_audio", "file_hash"]
 
@@ -761,19 +761,14 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sr: int, subtype: st
     channels = rows.shape[0]
     if not 1 <= channels <= 64:
         raise ValueError(f"audio must have shape (n,) or (channels, n) with 1 to 64 channels; got {audio.shape}")
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with sf.SoundFile(temp, mode="w", samplerate=int(sr), channels=channels, format=fmt, subtype=subtype) as f:
+        # A missing folder is the caller's mistake to hear about, not one to paper over.
+        with atomic_path(path, suffix=".tmp", parents=False) as temp, sf.SoundFile(temp, mode="w", samplerate=int(sr), channels=channels, format=fmt, subtype=subtype) as f:
             for start in range(0, rows.shape[1], _BLOCK_FRAMES):
                 f.write(np.ascontiguousarray(rows[:, start : start + _BLOCK_FRAMES].T, dtype=np.float32))
-        os.replace(temp, path)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        temp.unlink(missing_ok=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _sf_reason(exc)
         raise AudioError(f"cannot write audio: {reason}", path) from None
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def file_hash(path: str | os.PathLike) -> str:

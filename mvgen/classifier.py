@@ -22,6 +22,7 @@ from torch import nn
 
 from mvgen.checkpoints import CONFIG_NAME, DEFAULT_MODEL, WEIGHTS_NAME, default_checkpoint, resolve_checkpoint  # noqa: F401 - re-exported
 from mvgen.errors import MvgenError
+from mvgen.fileio import atomic_path, write_atomic
 from mvgen.genres import GENRES, OUT_OF_SCOPE, check_labels, smooth_over_time
 
 
@@ -181,10 +182,9 @@ def save_classifier(model: GenreClassifier, folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not _is_front_end_buffer(k)}
-    tmp = folder / (WEIGHTS_NAME + ".part")
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, folder / WEIGHTS_NAME)
-    (folder / CONFIG_NAME).write_text(model.config.model_dump_json(indent=1))
+    with atomic_path(folder / WEIGHTS_NAME, fsync=True) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    write_atomic(folder / CONFIG_NAME, model.config.model_dump_json(indent=1))
     return folder
 
 

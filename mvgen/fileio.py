@@ -23,16 +23,17 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, suffix: str = ".part", fsync: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, suffix: str = ".part", fsync: bool = False, parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; on a normal exit it replaces ``path``.
 
     ``suffix``: the temporary name's ending (``".part.mp4"`` where a tool picks the format from the
     name). ``fsync``: flush the file to disk before the rename (for results that are expensive to
     make again, such as weights and checkpoints). The file gets the usual mode (``0666 & ~umask``),
-    as a plainly created file would. Parent folders are created.
+    as a plainly created file would. Parent folders are created unless ``parents`` is False.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
     try:
         yield tmp

@@ -24,6 +24,7 @@ from torch import nn
 
 from mvgen.classifier import ClassifierConfig, GenreClassifier, default_device, save_classifier
 from mvgen.errors import MvgenError
+from mvgen.fileio import atomic_path, write_atomic
 from mvgen.genres import GENRES
 
 CHECKPOINT_DIR = "checkpoint"
@@ -269,12 +270,10 @@ def _save_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict,
     for idx, values in opt["state"].items():
         for name, value in values.items():
             tensors[f"optimizer.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tmp = folder / "state.safetensors.part"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / "state.safetensors")
+    with atomic_path(folder / "state.safetensors", fsync=True) as tmp:
+        save_file(tensors, str(tmp))
     meta = {**state, "param_groups": opt["param_groups"]}
-    (folder / "state.json.part").write_text(json.dumps(meta, indent=1))
-    os.replace(folder / "state.json.part", folder / "state.json")
+    write_atomic(folder / "state.json", json.dumps(meta, indent=1), fsync=True)
 
 
 def _load_state(model: nn.Module, optimizer: torch.optim.Optimizer, folder: Path) -> dict:
