@@ -7,149 +7,305 @@ sounds (kick, clap/snare/snap/rim, hats, percussion) follow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from mvgen.synth.dsp import _drive, _env, _filt, _filter_env, _hz, _mono, _phase, _register, _sweep, _unison, _wave
 
 # --------------------------------------------------------------------------------------------
-# Instruments: one note of ``n`` samples (gate + release) at ``f_hz``, as a bus (C, n).
+# Instruments: one note of ``n`` samples (gate + release) at ``f_hz``, as a bus (C, n). Each is a
+# function of a _Voice, registered in INSTRUMENTS under the kind that the recipes name.
+
+
+@dataclass(frozen=True)
+class _Voice:
+    """One note to play: the style values ``q``, the pitch ``f_hz`` and ``n`` samples (``gate`` held,
+    the rest release) at ``sr``, as a bus of ``channels`` rows; ``t`` is the time (s) of each sample.
+    ``bend_semis`` glides into the pitch (future bass, 808), ``beat_s`` sets tempo-synced wobble
+    (growl), ``attack_s`` the swell of pads (and drones)."""
+
+    q: dict
+    f_hz: float
+    n: int
+    gate: int
+    sr: int
+    channels: int
+    bend_semis: float
+    beat_s: float
+    attack_s: float
+    t: np.ndarray
+
+
+# Basses
+
+
+def _reese(v: _Voice) -> np.ndarray:
+    """Detuned saws over a sine, low-passed and driven: the reese bass (deep house, drum & bass)."""
+    ph = _phase(v.f_hz, v.n, v.sr)
+    x = _unison(ph, v.q["bass_detune"], 4, 0.4, "saw", v.channels) * 0.7
+    x[0] += 0.6 * _wave(ph.astype(np.float32), "sine")
+    x = _drive(_filt(x, "lowpass", v.q["bass_hz"], v.sr, 4), v.q["bass_drive"])
+    return x * _env(v.n, v.gate, v.sr, 0.008)
+
+
+def _offbeat(v: _Voice) -> np.ndarray:
+    """Detuned saws with a filter that closes on each note, over a sine: the off-beat house bass."""
+    ph = _phase(v.f_hz, v.n, v.sr)
+    x = _unison(ph, v.q["bass_detune"], 3, 0.3, "saw", v.channels)
+    x = _filter_env(x, v.sr, v.q["bass_hz"], v.q["bass_hz"] * 4, 0.06)
+    x[0] += 0.5 * _wave(ph.astype(np.float32), "sine")
+    return _drive(x, v.q["bass_drive"]) * _env(v.n, v.gate, v.sr, 0.003, 0.25, 0.6)
+
+
+def _future(v: _Voice) -> np.ndarray:
+    """Metallic FM with a fast pitch glide into the note (the "future" bend)."""
+    q, t = v.q, v.t
+    bend = 2.0 ** (v.bend_semis / 12.0 * np.exp(-t / 0.045)) if v.bend_semis else None
+    ph = _phase(v.f_hz, v.n, v.sr, bend).astype(np.float32)
+    index = q["fm_index"] * np.exp(-t / 0.08) + 0.4
+    fm = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * q["fm_ratio"] * ph))
+    x = _filter_env(fm + 0.5 * _wave(ph, "square"), v.sr, q["bass_hz"], q["bass_hz"] * 6, 0.05)
+    x = _drive(x + 0.5 * np.sin(2 * np.pi * ph), q["bass_drive"])
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.002, 0.2, 0.5), v.channels)
+
+
+def _growl(v: _Voice) -> np.ndarray:
+    """Folded FM whose index and cutoff wobble in time with the beat (``wobble_beats``): the bass house growl."""
+    q, t, sr = v.q, v.t, v.sr
+    lfo_hz = 1.0 / (q["wobble_beats"] * v.beat_s)
+    ph = _phase(v.f_hz, v.n, sr).astype(np.float32)
+    index = q["fm_index"] * (0.6 + 0.4 * np.sin(2 * np.pi * lfo_hz * t))
+    x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * q["fm_ratio"] * ph))
+    x = np.sin(q["fold"] * (np.pi / 2) * x)  # wavefolder
+    x = _drive(x + 0.3 * _wave(ph * 1.007, "saw"), q["bass_drive"])
+    cutoff = q["bass_hz"] * (6.0 ** (0.5 - 0.5 * np.cos(2 * np.pi * lfo_hz * t)))
+    x = _sweep(x, cutoff, sr, n_bands=4) + 0.5 * np.sin(2 * np.pi * ph)
+    return _mono(x * _env(v.n, v.gate, sr, 0.002), v.channels)
+
+
+def _rolling(v: _Voice) -> np.ndarray:
+    """A short, round sine-and-triangle bass that decays (tech house; the bass sound of several other styles)."""
+    ph = _phase(v.f_hz, v.n, v.sr).astype(np.float32)
+    x = np.sin(2 * np.pi * ph) + 0.3 * _wave(ph, "tri")
+    x = _filt(_drive(x, v.q["bass_drive"]), "lowpass", v.q["bass_hz"], v.sr)
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.001, v.q["bass_decay_s"], 0.0), v.channels)
+
+
+def _sub(v: _Voice) -> np.ndarray:
+    """A plain sine sub bass."""
+    x = np.sin(2 * np.pi * _phase(v.f_hz, v.n, v.sr).astype(np.float32))
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.005), v.channels)
+
+
+def _slap(v: _Voice) -> np.ndarray:
+    """Plucky FM with a downward chirp at the attack: the "slap"."""
+    q, t = v.q, v.t
+    bend = 2.0 ** (q["slap_chirp"] / 12.0 * np.exp(-t / 0.012))
+    ph = _phase(v.f_hz, v.n, v.sr, bend).astype(np.float32)
+    index = q["fm_index"] * np.exp(-t / 0.04) + 0.3
+    x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * ph))
+    x = _filter_env(x + 0.4 * _wave(ph, "saw"), v.sr, q["bass_hz"] * 0.5, q["bass_hz"] * 4, 0.04)
+    x = _drive(x + 0.6 * np.sin(2 * np.pi * ph), 1.8)
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.001, q["bass_decay_s"], 0.0), v.channels)
+
+
+def _808(v: _Voice) -> np.ndarray:
+    """A long sine boom sliding into its pitch from ``bend_semis`` away, driven for audible harmonics."""
+    bend = 2.0 ** (v.bend_semis / 12.0 * np.exp(-v.t / v.q["glide_s"])) if v.bend_semis else None
+    x = _drive(np.sin(2 * np.pi * _phase(v.f_hz, v.n, v.sr, bend).astype(np.float32)), v.q["bass_drive"])
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.002, v.q["bass_decay_s"], 0.0), v.channels)
+
+
+def _reverse(v: _Voice) -> np.ndarray:
+    """Hardstyle reverse bass: a driven tone swelling up over the off-beat (a kick tail played backwards)."""
+    ph = _phase(v.f_hz, v.n, v.sr).astype(np.float32)
+    x = _drive(_filt(np.sin(2 * np.pi * ph) + 0.6 * _wave(ph, "saw"), "lowpass", v.q["bass_hz"], v.sr), v.q["bass_drive"])
+    return _mono(x * _env(v.n, v.gate, v.sr, v.gate / v.sr) ** 2, v.channels)
+
+
+# Leads
+
+
+def _supersaw(v: _Voice) -> np.ndarray:
+    """Seven detuned saws spread wide, low-passed."""
+    x = _unison(_phase(v.f_hz, v.n, v.sr), v.q["lead_detune"], 7, v.q["width"], "saw", v.channels)
+    x = _filt(x, "lowpass", v.q["lead_hz"], v.sr)
+    return x * _env(v.n, v.gate, v.sr, 0.006, 0.4, 0.75)
+
+
+def _partials(v: _Voice, max_partials: int) -> np.ndarray:
+    """Harmonic numbers 1, 2, ... of an additive tone, as many as fit under 0.45 ``sr`` (at most ``max_partials``)."""
+    n_partials = int(max(1, min(max_partials, 0.45 * v.sr / v.f_hz)))
+    return np.arange(1, n_partials + 1, dtype=np.float32)
+
+
+def _additive(v: _Voice, h: np.ndarray, stretch: np.ndarray, amps: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Additive synthesis: partials ``h`` (frequency ratios ``h * stretch``) with amplitudes ``amps``
+    that decay at ``rates`` (1/s). Upper partials dying faster is what makes a piano or a pluck."""
+    t = v.t
+    x = np.zeros(v.n, np.float32)
+    for k in range(len(h)):
+        x += amps[k] * np.exp(-rates[k] * t) * np.sin((2 * np.pi * v.f_hz * h[k] * stretch[k]) * t + k)
+    x = x / np.sum(amps) * 2.0
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.002), v.channels)
+
+
+def _piano(v: _Voice) -> np.ndarray:
+    """Additive piano: up to 14 slightly stretched partials, the upper ones dying faster."""
+    h = _partials(v, 14)
+    return _additive(v, h, np.sqrt(1.0 + 0.0004 * h**2), 1.0 / h**1.1, 1.5 + 0.9 * h)
+
+
+def _pluck(v: _Voice) -> np.ndarray:
+    """Additive pluck: up to 24 harmonic partials decaying over ``pluck_decay_s``, the upper ones faster."""
+    h = _partials(v, 24)
+    return _additive(v, h, np.ones_like(h), 1.0 / h, 1.0 / v.q.get("pluck_decay_s", 0.2) + 4.0 * h)
+
+
+def _brass(v: _Voice) -> np.ndarray:
+    """Detuned saws with a small pitch scoop and a filter that opens on each stab."""
+    bend = 2.0 ** (-0.6 / 12.0 * np.exp(-v.t / 0.03))
+    x = _unison(_phase(v.f_hz, v.n, v.sr, bend), v.q["lead_detune"], 5, v.q["width"] * 0.6, "saw", v.channels)
+    x = _filter_env(x, v.sr, v.q["lead_hz"] * 0.3, v.q["lead_hz"], 0.12)
+    return _drive(x, 1.5) * _env(v.n, v.gate, v.sr, 0.01, 0.3, 0.7)
+
+
+def _stab(v: _Voice) -> np.ndarray:
+    """Seven wide detuned saws, low-passed and driven, short: the rave stab."""
+    x = _unison(_phase(v.f_hz, v.n, v.sr), v.q["lead_detune"], 7, 1.0, "saw", v.channels)
+    x = _drive(_filt(x, "lowpass", v.q["lead_hz"], v.sr), 2.0)
+    return x * _env(v.n, v.gate, v.sr, 0.003, 0.15, 0.5)
+
+
+def _vocal(v: _Voice) -> np.ndarray:
+    """Vowel formants over a buzzy source: a vocal-chop-like timbre."""
+    sr = v.sr
+    formants = ((800, 1150, 2900), (400, 1700, 2600), (350, 600, 2700), (270, 2140, 2950))[int(v.f_hz) % 4]
+    vib = 1.0 + 0.004 * np.sin(2 * np.pi * 5.5 * v.t)
+    src = _wave(_phase(v.f_hz, v.n, sr, vib).astype(np.float32), "saw")
+    x = sum(g * _filt(src, "bandpass", (0.85 * fc, 1.15 * fc), sr) for g, fc in zip((1.0, 0.6, 0.3), formants))
+    return _mono(2.0 * x * _env(v.n, v.gate, sr, 0.01, 0.3, 0.6), v.channels)
+
+
+def _screech(v: _Voice) -> np.ndarray:
+    """Hardstyle screech: hard-driven FM whose index wobbles (the lead "talks"), with a fast vibrato."""
+    t = v.t
+    ph = _phase(v.f_hz, v.n, v.sr, 1.0 + 0.01 * np.sin(2 * np.pi * 6.0 * t)).astype(np.float32)
+    index = v.q["fm_index"] * (0.7 + 0.3 * np.sin(2 * np.pi * 3.0 * t))
+    x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * 2.0 * ph)) + 0.5 * _wave(ph, "saw")
+    x = _drive(_filt(x, "bandpass", (500.0, v.q["lead_hz"]), v.sr), 4.0)
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.005, 0.4, 0.8), v.channels)
+
+
+# Chords
+
+
+def _organ(v: _Voice) -> np.ndarray:
+    """Drawbar organ: sine partials at the drawn registration (``drawbars``), with a Leslie-like tremolo."""
+    bars, f_hz, sr = v.q["drawbars"], v.f_hz, v.sr
+    ph = _phase(f_hz, v.n, sr).astype(np.float32)
+    x = sum(a * np.sin(2 * np.pi * r * ph) for a, r in zip(bars, (0.5, 1, 2, 3, 4, 6, 8)) if r * f_hz < 0.45 * sr)
+    x = x / np.sum(bars) * (1.0 + 0.15 * np.sin(2 * np.pi * 6.0 * v.t))  # Leslie-like tremolo
+    return _mono(x * _env(v.n, v.gate, sr, 0.004), v.channels)
+
+
+def _rhodes(v: _Voice) -> np.ndarray:
+    """Electric piano: FM with a decaying index and a short bell partial."""
+    t = v.t
+    ph = _phase(v.f_hz, v.n, v.sr).astype(np.float32)
+    x = np.sin(2 * np.pi * ph + 1.5 * np.exp(-t / 0.25) * np.sin(2 * np.pi * ph))
+    x = x + 0.25 * np.exp(-t / 0.04) * np.sin(2 * np.pi * 7.0 * ph) if 7 * v.f_hz < 0.45 * v.sr else x
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.002, 1.0, 0.3), v.channels)
+
+
+def _skank(v: _Voice) -> np.ndarray:
+    """A muted-guitar chop: bright detuned saws in the mid band, gone within a few tens of ms."""
+    x = _filt(_unison(_phase(v.f_hz, v.n, v.sr), 8.0, 3, 0.5, "saw", v.channels), "bandpass", (400.0, 3500.0), v.sr)
+    return x * _env(v.n, v.gate, v.sr, 0.001, 0.06, 0.0)
+
+
+def _power(v: _Voice) -> np.ndarray:
+    """Distorted power chord: root, fifth and octave driven together (their intermodulation is the sound)."""
+    ph = _phase(v.f_hz, v.n, v.sr)
+    x = sum(_wave((ph * r).astype(np.float32), "saw") for r in (1.0, 1.4983, 2.003))
+    x = _drive(_filt(x, "lowpass", v.q["comp_hz"], v.sr), v.q["comp_drive"])
+    return _mono(x * _env(v.n, v.gate, v.sr, 0.003, 0.5, 0.7), v.channels)
+
+
+# Pads and drone
+
+
+def _pad(v: _Voice, shape: str) -> np.ndarray:
+    """Pads: detuned and wide, swelling in over ``attack_s``."""
+    x = _unison(_phase(v.f_hz, v.n, v.sr), v.q["pad_detune"], 5, v.q["width"], shape, v.channels)
+    x = _filt(x, "lowpass", v.q["pad_hz"], v.sr)
+    return x * _env(v.n, v.gate, v.sr, v.attack_s)
+
+
+def _saw_pad(v: _Voice) -> np.ndarray:
+    """A saw pad ("saw"; "dark" is the same pad, duller through its recipe's lower ``pad_hz``)."""
+    return _pad(v, "saw")
+
+
+def _warm_pad(v: _Voice) -> np.ndarray:
+    """A triangle pad: duller than the saw."""
+    return _pad(v, "tri")
+
+
+def _drone(v: _Voice) -> np.ndarray:
+    """An octave under the chord root with a faintly beating fifth; it swells in over ``attack_s``."""
+    ph = _phase(v.f_hz / 2, v.n, v.sr).astype(np.float32)
+    x = np.sin(2 * np.pi * ph) + 0.3 * np.sin(2 * np.pi * 1.502 * ph) + 0.15 * _wave(2 * ph, "tri")
+    return _mono(x * _env(v.n, v.gate, v.sr, v.attack_s), v.channels)
+
+
+#: The instrument table: each ``kind`` a recipe can name (``bass`` or ``bass_sound``, ``lead``,
+#: ``lead2``, ``comp``, ``pad``; ``drone`` under beatless pads) and the function that plays one note of it.
+INSTRUMENTS: dict[str, Callable[[_Voice], np.ndarray]] = {
+    # basses
+    "reese": _reese,
+    "offbeat": _offbeat,
+    "future": _future,
+    "growl": _growl,
+    "rolling": _rolling,
+    "sub": _sub,
+    "slap": _slap,
+    "808": _808,
+    "reverse": _reverse,
+    # leads (piano and pluck also play chords)
+    "supersaw": _supersaw,
+    "piano": _piano,
+    "pluck": _pluck,
+    "brass": _brass,
+    "stab": _stab,
+    "vocal": _vocal,
+    "screech": _screech,
+    # chords
+    "organ": _organ,
+    "rhodes": _rhodes,
+    "skank": _skank,
+    "power": _power,
+    # pads and drone
+    "saw": _saw_pad,
+    "dark": _saw_pad,
+    "warm": _warm_pad,
+    "drone": _drone,
+}
 
 
 def _note(kind: str, q: dict, f_hz: float, n: int, gate: int, sr: int, channels: int, bend_semis: float, beat_s: float, attack_s: float) -> np.ndarray:
-    """Instrument ``kind`` with the style values ``q``; ``bend_semis`` glides into the pitch (future bass, 808),
-    ``beat_s`` sets tempo-synced wobble (growl), ``attack_s`` the swell of pads (and drones)."""
+    """Instrument ``kind`` (a key of :data:`INSTRUMENTS`) with the style values ``q``; ``bend_semis`` glides into the pitch (future bass, 808),
+    ``beat_s`` sets tempo-synced wobble (growl), ``attack_s`` the swell of pads (and drones).
+
+    Raises ``ValueError`` listing the instruments when ``kind`` is none of them.
+    """
+    instrument = INSTRUMENTS.get(kind)
+    if instrument is None:
+        raise ValueError(f"unknown instrument {kind!r}; valid: {', '.join(INSTRUMENTS)}")
     t = np.arange(n, dtype=np.float32) / sr
-    if kind == "reese":
-        ph = _phase(f_hz, n, sr)
-        x = _unison(ph, q["bass_detune"], 4, 0.4, "saw", channels) * 0.7
-        x[0] += 0.6 * _wave(ph.astype(np.float32), "sine")
-        x = _drive(_filt(x, "lowpass", q["bass_hz"], sr, 4), q["bass_drive"])
-        return x * _env(n, gate, sr, 0.008)
-    if kind == "offbeat":
-        ph = _phase(f_hz, n, sr)
-        x = _unison(ph, q["bass_detune"], 3, 0.3, "saw", channels)
-        x = _filter_env(x, sr, q["bass_hz"], q["bass_hz"] * 4, 0.06)
-        x[0] += 0.5 * _wave(ph.astype(np.float32), "sine")
-        return _drive(x, q["bass_drive"]) * _env(n, gate, sr, 0.003, 0.25, 0.6)
-    if kind == "future":
-        # Metallic FM with a fast pitch glide into the note (the "future" bend).
-        bend = 2.0 ** (bend_semis / 12.0 * np.exp(-t / 0.045)) if bend_semis else None
-        ph = _phase(f_hz, n, sr, bend).astype(np.float32)
-        index = q["fm_index"] * np.exp(-t / 0.08) + 0.4
-        fm = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * q["fm_ratio"] * ph))
-        x = _filter_env(fm + 0.5 * _wave(ph, "square"), sr, q["bass_hz"], q["bass_hz"] * 6, 0.05)
-        x = _drive(x + 0.5 * np.sin(2 * np.pi * ph), q["bass_drive"])
-        return _mono(x * _env(n, gate, sr, 0.002, 0.2, 0.5), channels)
-    if kind == "growl":
-        lfo_hz = 1.0 / (q["wobble_beats"] * beat_s)
-        ph = _phase(f_hz, n, sr).astype(np.float32)
-        index = q["fm_index"] * (0.6 + 0.4 * np.sin(2 * np.pi * lfo_hz * t))
-        x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * q["fm_ratio"] * ph))
-        x = np.sin(q["fold"] * (np.pi / 2) * x)  # wavefolder
-        x = _drive(x + 0.3 * _wave(ph * 1.007, "saw"), q["bass_drive"])
-        cutoff = q["bass_hz"] * (6.0 ** (0.5 - 0.5 * np.cos(2 * np.pi * lfo_hz * t)))
-        x = _sweep(x, cutoff, sr, n_bands=4) + 0.5 * np.sin(2 * np.pi * ph)
-        return _mono(x * _env(n, gate, sr, 0.002), channels)
-    if kind == "rolling":
-        ph = _phase(f_hz, n, sr).astype(np.float32)
-        x = np.sin(2 * np.pi * ph) + 0.3 * _wave(ph, "tri")
-        x = _filt(_drive(x, q["bass_drive"]), "lowpass", q["bass_hz"], sr)
-        return _mono(x * _env(n, gate, sr, 0.001, q["bass_decay_s"], 0.0), channels)
-    if kind == "sub":
-        x = np.sin(2 * np.pi * _phase(f_hz, n, sr).astype(np.float32))
-        return _mono(x * _env(n, gate, sr, 0.005), channels)
-    if kind == "slap":
-        # Plucky FM with a downward chirp at the attack: the "slap".
-        bend = 2.0 ** (q["slap_chirp"] / 12.0 * np.exp(-t / 0.012))
-        ph = _phase(f_hz, n, sr, bend).astype(np.float32)
-        index = q["fm_index"] * np.exp(-t / 0.04) + 0.3
-        x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * ph))
-        x = _filter_env(x + 0.4 * _wave(ph, "saw"), sr, q["bass_hz"] * 0.5, q["bass_hz"] * 4, 0.04)
-        x = _drive(x + 0.6 * np.sin(2 * np.pi * ph), 1.8)
-        return _mono(x * _env(n, gate, sr, 0.001, q["bass_decay_s"], 0.0), channels)
-    if kind == "supersaw":
-        x = _unison(_phase(f_hz, n, sr), q["lead_detune"], 7, q["width"], "saw", channels)
-        x = _filt(x, "lowpass", q["lead_hz"], sr)
-        return x * _env(n, gate, sr, 0.006, 0.4, 0.75)
-    if kind in ("piano", "pluck"):
-        # Additive: upper partials die faster, which is what makes a piano or a pluck.
-        n_partials = int(max(1, min(24 if kind == "pluck" else 14, 0.45 * sr / f_hz)))
-        h = np.arange(1, n_partials + 1, dtype=np.float32)
-        stretch = np.sqrt(1.0 + 0.0004 * h**2) if kind == "piano" else np.ones_like(h)
-        amps = (1.0 / h**1.1) if kind == "piano" else (1.0 / h)
-        rates = (1.5 + 0.9 * h) if kind == "piano" else (1.0 / q.get("pluck_decay_s", 0.2) + 4.0 * h)
-        x = np.zeros(n, np.float32)
-        for k in range(n_partials):
-            x += amps[k] * np.exp(-rates[k] * t) * np.sin((2 * np.pi * f_hz * h[k] * stretch[k]) * t + k)
-        x = x / np.sum(amps) * 2.0
-        return _mono(x * _env(n, gate, sr, 0.002), channels)
-    if kind == "brass":
-        # Detuned saws with a small pitch scoop and a filter that opens on each stab.
-        bend = 2.0 ** (-0.6 / 12.0 * np.exp(-t / 0.03))
-        x = _unison(_phase(f_hz, n, sr, bend), q["lead_detune"], 5, q["width"] * 0.6, "saw", channels)
-        x = _filter_env(x, sr, q["lead_hz"] * 0.3, q["lead_hz"], 0.12)
-        return _drive(x, 1.5) * _env(n, gate, sr, 0.01, 0.3, 0.7)
-    if kind == "stab":
-        x = _unison(_phase(f_hz, n, sr), q["lead_detune"], 7, 1.0, "saw", channels)
-        x = _drive(_filt(x, "lowpass", q["lead_hz"], sr), 2.0)
-        return x * _env(n, gate, sr, 0.003, 0.15, 0.5)
-    if kind == "vocal":
-        # Vowel formants over a buzzy source: a vocal-chop-like timbre.
-        formants = ((800, 1150, 2900), (400, 1700, 2600), (350, 600, 2700), (270, 2140, 2950))[int(f_hz) % 4]
-        vib = 1.0 + 0.004 * np.sin(2 * np.pi * 5.5 * t)
-        src = _wave(_phase(f_hz, n, sr, vib).astype(np.float32), "saw")
-        x = sum(g * _filt(src, "bandpass", (0.85 * fc, 1.15 * fc), sr) for g, fc in zip((1.0, 0.6, 0.3), formants))
-        return _mono(2.0 * x * _env(n, gate, sr, 0.01, 0.3, 0.6), channels)
-    if kind == "organ":
-        bars = q["drawbars"]
-        ph = _phase(f_hz, n, sr).astype(np.float32)
-        x = sum(a * np.sin(2 * np.pi * r * ph) for a, r in zip(bars, (0.5, 1, 2, 3, 4, 6, 8)) if r * f_hz < 0.45 * sr)
-        x = x / np.sum(bars) * (1.0 + 0.15 * np.sin(2 * np.pi * 6.0 * t))  # Leslie-like tremolo
-        return _mono(x * _env(n, gate, sr, 0.004), channels)
-    if kind == "rhodes":
-        ph = _phase(f_hz, n, sr).astype(np.float32)
-        x = np.sin(2 * np.pi * ph + 1.5 * np.exp(-t / 0.25) * np.sin(2 * np.pi * ph))
-        x = x + 0.25 * np.exp(-t / 0.04) * np.sin(2 * np.pi * 7.0 * ph) if 7 * f_hz < 0.45 * sr else x
-        return _mono(x * _env(n, gate, sr, 0.002, 1.0, 0.3), channels)
-    if kind == "808":
-        # A long sine boom sliding into its pitch from ``bend_semis`` away, driven for audible harmonics.
-        bend = 2.0 ** (bend_semis / 12.0 * np.exp(-t / q["glide_s"])) if bend_semis else None
-        x = _drive(np.sin(2 * np.pi * _phase(f_hz, n, sr, bend).astype(np.float32)), q["bass_drive"])
-        return _mono(x * _env(n, gate, sr, 0.002, q["bass_decay_s"], 0.0), channels)
-    if kind == "reverse":
-        # Hardstyle reverse bass: a driven tone swelling up over the off-beat (a kick tail played backwards).
-        ph = _phase(f_hz, n, sr).astype(np.float32)
-        x = _drive(_filt(np.sin(2 * np.pi * ph) + 0.6 * _wave(ph, "saw"), "lowpass", q["bass_hz"], sr), q["bass_drive"])
-        return _mono(x * _env(n, gate, sr, gate / sr) ** 2, channels)
-    if kind == "screech":
-        # Hardstyle screech: hard-driven FM whose index wobbles (the lead "talks"), with a fast vibrato.
-        ph = _phase(f_hz, n, sr, 1.0 + 0.01 * np.sin(2 * np.pi * 6.0 * t)).astype(np.float32)
-        index = q["fm_index"] * (0.7 + 0.3 * np.sin(2 * np.pi * 3.0 * t))
-        x = np.sin(2 * np.pi * ph + index * np.sin(2 * np.pi * 2.0 * ph)) + 0.5 * _wave(ph, "saw")
-        x = _drive(_filt(x, "bandpass", (500.0, q["lead_hz"]), sr), 4.0)
-        return _mono(x * _env(n, gate, sr, 0.005, 0.4, 0.8), channels)
-    if kind == "skank":
-        # A muted-guitar chop: bright detuned saws in the mid band, gone within a few tens of ms.
-        x = _filt(_unison(_phase(f_hz, n, sr), 8.0, 3, 0.5, "saw", channels), "bandpass", (400.0, 3500.0), sr)
-        return x * _env(n, gate, sr, 0.001, 0.06, 0.0)
-    if kind == "power":
-        # Distorted power chord: root, fifth and octave driven together (their intermodulation is the sound).
-        ph = _phase(f_hz, n, sr)
-        x = sum(_wave((ph * r).astype(np.float32), "saw") for r in (1.0, 1.4983, 2.003))
-        x = _drive(_filt(x, "lowpass", q["comp_hz"], sr), q["comp_drive"])
-        return _mono(x * _env(n, gate, sr, 0.003, 0.5, 0.7), channels)
-    if kind == "drone":
-        # An octave under the chord root with a faintly beating fifth; it swells in over ``attack_s``.
-        ph = _phase(f_hz / 2, n, sr).astype(np.float32)
-        x = np.sin(2 * np.pi * ph) + 0.3 * np.sin(2 * np.pi * 1.502 * ph) + 0.15 * _wave(2 * ph, "tri")
-        return _mono(x * _env(n, gate, sr, attack_s), channels)
-    if kind in ("saw", "warm", "dark"):
-        # Pads: detuned and wide, swelling in over ``attack_s``; "dark" and "warm" are duller.
-        shape = "saw" if kind != "warm" else "tri"
-        x = _unison(_phase(f_hz, n, sr), q["pad_detune"], 5, q["width"], shape, channels)
-        x = _filt(x, "lowpass", q["pad_hz"], sr)
-        return x * _env(n, gate, sr, attack_s)
-    raise AssertionError(kind)
+    return instrument(_Voice(q, f_hz, n, gate, sr, channels, bend_semis, beat_s, attack_s, t))
 
 
 # --------------------------------------------------------------------------------------------
