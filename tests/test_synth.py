@@ -316,6 +316,9 @@ def test_write_track_round_trips(tmp_path):
     assert synth.SynthTruth.model_validate(json.loads(sidecar.read_text())) == truth
     with pytest.raises(MvgenError, match=re.escape(str(tmp_path / "t.mp3"))):
         synth.write_track(tmp_path / "t.mp3", y, truth)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.flac", "t.json"]  # no sidecar, no temporary files
+    with pytest.raises(MvgenError, match=re.escape(str(tmp_path / "missing"))):
+        synth.write_track(tmp_path / "missing" / "t.wav", y, truth)
 
 
 _STANDARD = synth.default_arrangement(["bigroom"], seed=0)

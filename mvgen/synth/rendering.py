@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from scipy import signal
 
+from mvgen.audio import write_audio
 from mvgen.errors import MvgenError
+from mvgen.fileio import write_atomic
 from mvgen.synth.arrangement import (
     SECTION_LABELS,
     Arrangement,
@@ -421,23 +422,19 @@ def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, d
     return audio, _truth(arrangement, seed, sr, spans, n)
 
 
-_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
-
-
 def write_track(path: str | Path, audio: np.ndarray, truth: SynthTruth) -> Path:
     """Write ``audio`` ((n,) or (2, n), format from the suffix: .wav/.flac/.ogg) and its truth as ``path.with_suffix('.json')``.
 
-    Returns the sidecar path. Raises :class:`MvgenError` naming the path when it cannot be written.
+    The audio goes through :func:`mvgen.audio.write_audio` (16-bit PCM in WAV and FLAC), the JSON
+    sidecar through :func:`mvgen.fileio.write_atomic`: a reader never sees half a file. Returns the
+    sidecar path. Raises :class:`MvgenError` (:class:`~mvgen.audio.AudioError` for the audio) naming
+    the file that cannot be written.
     """
     path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise MvgenError(f"unsupported audio format {path.suffix!r}; use one of {', '.join(_FORMATS)}", path)
     sidecar = path.with_suffix(".json")
-    data = np.asarray(audio, dtype=np.float32)
+    write_audio(path, np.asarray(audio, dtype=np.float32), truth.sr)
     try:
-        sf.write(path, data.T if data.ndim == 2 else data, truth.sr, format=fmt)
-        sidecar.write_text(json.dumps(truth.model_dump(mode="json"), indent=1) + "\n")
-    except (OSError, sf.LibsndfileError) as exc:
-        raise MvgenError(f"cannot write: {exc}", path) from None
+        write_atomic(sidecar, json.dumps(truth.model_dump(mode="json"), indent=1) + "\n")
+    except OSError as exc:
+        raise MvgenError(f"cannot write: {exc.strerror or exc}", sidecar) from None
     return sidecar
