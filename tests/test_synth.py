@@ -316,6 +316,9 @@ def test_write_track_round_trips(tmp_path):
     assert synth.SynthTruth.model_validate(json.loads(sidecar.read_text())) == truth
     with pytest.raises(MvgenError, match=re.escape(str(tmp_path / "t.mp3"))):
         synth.write_track(tmp_path / "t.mp3", y, truth)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.flac", "t.json"]  # no sidecar, no temporary files
+    with pytest.raises(MvgenError, match=re.escape(str(tmp_path / "missing"))):
+        synth.write_track(tmp_path / "missing" / "t.wav", y, truth)
 
 
 _STANDARD = synth.default_arrangement(["bigroom"], seed=0)
@@ -346,6 +349,25 @@ _STANDARD = synth.default_arrangement(["bigroom"], seed=0)
 def test_bad_input_is_a_value_error_naming_the_parameter(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_unknown_instrument_is_a_value_error_listing_the_instruments():
+    from mvgen.synth.instruments import INSTRUMENTS, _note
+
+    with pytest.raises(ValueError, match=re.escape(f"unknown instrument 'kazoo'; valid: {', '.join(INSTRUMENTS)}")):
+        _note("kazoo", {}, 110.0, 100, 80, SR, 1, 0.0, 0.5, 0.02)
+
+
+def test_the_instrument_table_has_every_instrument_a_recipe_names_and_no_other():
+    from mvgen.synth.instruments import INSTRUMENTS
+    from mvgen.synth.recipes import _COMMON, _RECIPES
+
+    named = {"drone"}  # under beatless pads
+    for recipe in _RECIPES.values():
+        q = {**_COMMON, **recipe}
+        for part in ("lead", "lead2", "comp", "pad", "bass_sound" if q["bass_sound"] else "bass"):
+            named |= set(q[part]) if isinstance(q[part], list) else {q[part]}
+    assert named - {"none", "pad"} == set(INSTRUMENTS)  # comp "pad": chords on the style's pad
 
 
 # --------------------------------------------------------------------------------------------
