@@ -3,8 +3,9 @@
 A pure, deterministic function (:func:`map_frames`). Frame ``i`` is shown at ``start_s + i / fps``.
 The soft genre profile is interpolated to frame times and smoothed, so the look changes
 continuously as the mix changes; the genre styles are blended only as far as the model is sure the
-music is within its classes, and the rest of the weight goes to the neutral ``other`` style; beats drive a pulse that peaks on the frame nearest each beat
-(stronger on downbeats); drops land with a burst and a flash.
+music is within its classes, and the rest of the weight goes to the neutral ``other`` style; beats
+drive a pulse that peaks on the frame nearest each beat (stronger on downbeats); drops land with a
+burst and a flash.
 """
 
 from __future__ import annotations
