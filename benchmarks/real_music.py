@@ -553,14 +553,19 @@ def build(cache_dir: Path | str, tracks: list[Track] | None = None, check: bool 
         print(line, flush=True)
         results.append(ref)
     # bench_analysis.py reads every *.beats.json here: drop tracks that left the list
-    names = {t.name for t in tracks}
-    for stale in sorted((cache / "tracks").glob("*.beats.json")):
-        stem = stale.name[: -len(".beats.json")]
-        if tracks is TRACKS and stem not in names:
-            stale.unlink()
-            (cache / "tracks" / f"{stem}.wav").unlink(missing_ok=True)
-            print(f"removed {stem} (no longer in TRACKS)")
+    if tracks is TRACKS:
+        remove_stale(cache / "tracks", ".beats.json", {t.name for t in tracks})
     return results
+
+
+def remove_stale(folder: Path, suffix: str, names: set[str]) -> None:
+    """Delete ``NAME{suffix}`` and ``NAME.wav`` in ``folder`` for every NAME not in ``names`` (tracks dropped from a list)."""
+    for stale in sorted(folder.glob(f"*{suffix}")):
+        stem = stale.name[: -len(suffix)]
+        if stem not in names:
+            stale.unlink()
+            (folder / f"{stem}.wav").unlink(missing_ok=True)
+            print(f"removed {stem} (no longer in TRACKS)")
 
 
 def main(argv: list[str] | None = None) -> int:

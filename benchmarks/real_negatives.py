@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_music import RealMusicError, _download_deb, _extract, render_rows  # noqa: E402
+from real_music import RealMusicError, _download_deb, _extract, remove_stale, render_rows  # noqa: E402
 
 TRACKER_SUFFIXES = (".xm", ".it", ".s3m", ".mod", ".stm")
 EXCERPT_START_S = 10.0
@@ -307,13 +307,8 @@ def build(cache_dir: Path | str, tracks: list[Track] | None = None, analyse: boo
               f"{d.get('tempo_bpm', float('nan')):6.1f} {d.get('kick_beat', float('nan')):5.2f}{flag}", flush=True)
         results.append(meta)
     # drop tracks that left the list
-    names = {t.name for t in tracks}
     if tracks is TRACKS:
-        for stale in sorted(out.glob("*.json")):
-            if stale.stem not in names:
-                stale.unlink()
-                (out / f"{stale.stem}.wav").unlink(missing_ok=True)
-                print(f"removed {stale.stem} (no longer in TRACKS)")
+        remove_stale(out, ".json", {t.name for t in tracks})
     return results
 
 
