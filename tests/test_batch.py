@@ -70,7 +70,7 @@ def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "m.yaml").write_text("classifier: mine\ntracks:\n  - path: a.wav\n")
     _, jobs = load_manifest(tmp_path / "m.yaml")  # a folder beside the manifest: every job's analysis uses it
-    assert [job.settings["classifier"] for job in jobs] == [str(tmp_path / "mine")]
+    assert [job.settings.classifier for job in jobs] == [str(tmp_path / "mine")]
     (tmp_path / "m.yaml").write_text('name: "../{track}.mp4"\ntracks:\n  - path: a.wav\n')
     with pytest.raises(MvgenError, match="outside output_dir"):
         load_manifest(tmp_path / "m.yaml")
@@ -95,8 +95,8 @@ def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
 
     wide = probe_video(project / "renders/one/wide_teaser.mp4")
     tall = probe_video(project / "renders/one/tall_hook.mp4")
-    assert (wide["width"], wide["height"], wide["n_frames"]) == (114, 64, 40)
-    assert (tall["width"], tall["height"], tall["n_frames"]) == (64, 114, 20)
+    assert (wide.width, wide.height, wide.n_frames) == (114, 64, 40)
+    assert (tall.width, tall.height, tall.n_frames) == (64, 114, 20)
     saved = json.loads((project / "renders" / "report.json").read_text())
     assert saved["path"] == report.path and len(saved["results"]) == 9
 
@@ -136,7 +136,7 @@ def test_ray_executor_on_a_local_cluster(project, run_cli):
         assert "5 rendered, 0 already there, 4 failed" in result.stdout
         report = json.loads((project / "renders" / "report.json").read_text())
         assert report["executor"] == "ray"
-        assert probe_video(project / "renders/solo/tall_hook.mp4")["n_frames"] == 20
+        assert probe_video(project / "renders/solo/tall_hook.mp4").n_frames == 20
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
 
@@ -144,4 +144,4 @@ def test_ray_executor_on_a_local_cluster(project, run_cli):
 def test_example_manifest_is_valid():
     manifest, jobs = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "batch.yaml")
     assert [Path(j.output).name for j in jobs] == ["demo_youtube_full.mp4", "demo_reels_teaser.mp4", "demo_square_hook.mp4"]
-    assert jobs[1].settings["teaser_s"] == 15 and jobs[2].settings["end_s"] == 54
+    assert jobs[1].settings.teaser_s == 15 and jobs[2].settings.end_s == 54

@@ -28,11 +28,11 @@ def test_excerpt_is_frame_exact_and_synced(track, tmp_path):
     settings = RenderSettings(size=90, fps=FPS, start_s=4.0, end_s=14.0, chunk_frames=100)
     video = render_video(track, tmp_path / "v.mp4", settings)
     info = probe_video(video)
-    assert (info["width"], info["height"], info["fps"]) == (160, 90, FPS)
-    assert info["video_codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["audio_codec"] == "aac"
-    assert info["colour"] == "tv, bt709"  # the renderer's own Y'CbCr, tagged, through concatenation and mux
-    assert info["n_frames"] == 300
-    assert abs(info["duration_s"] - 10.0) <= 1.0 / FPS + 0.01
+    assert (info.width, info.height, info.fps) == (160, 90, FPS)
+    assert info.video_codec == "h264" and info.pix_fmt == "yuv420p" and info.audio_codec == "aac"
+    assert info.colour == "tv, bt709"  # the renderer's own Y'CbCr, tagged, through concatenation and mux
+    assert info.n_frames == 300
+    assert abs(info.duration_s - 10.0) <= 1.0 / FPS + 0.01
     assert not (tmp_path / ".v.mp4.work").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
@@ -52,7 +52,7 @@ def test_resume_after_interruption_gives_the_same_video(track, tmp_path):
     whole = render_video(track, tmp_path / "whole.mp4", settings)
 
     resumed = interrupt_then_resume(track, tmp_path / "resumed.mp4", settings, after_frames=120)
-    assert probe_video(resumed)["n_frames"] == probe_video(whole)["n_frames"] == 180
+    assert probe_video(resumed).n_frames == probe_video(whole).n_frames == 180
     np.testing.assert_array_equal(gray_frames(resumed, 114, 64), gray_frames(whole, 114, 64))
 
 
@@ -74,14 +74,14 @@ def test_resume_refuses_work_made_otherwise(track, tmp_path, monkeypatch):
     with pytest.raises(StaleWorkError, match="other settings"):
         render_video(track, out, settings, resume=True)
     monkeypatch.undo()
-    assert probe_video(render_video(track, out, settings, resume=True))["n_frames"] == 120
+    assert probe_video(render_video(track, out, settings, resume=True)).n_frames == 120
 
 
 @pytest.mark.parametrize("aspect, size", [("9:16", (64, 114)), ("1:1", (64, 64))])
 def test_aspect_presets(track, tmp_path, aspect, size):
     video = render_video(track, tmp_path / "a.mp4", RenderSettings(size=64, fps=15, aspect=aspect, end_s=2.0))
     info = probe_video(video)
-    assert (info["width"], info["height"]) == size and info["n_frames"] == 30
+    assert (info.width, info.height) == size and info.n_frames == 30
 
 
 def test_teaser_is_around_the_first_drop(track, tmp_path):
@@ -93,14 +93,14 @@ def test_teaser_is_around_the_first_drop(track, tmp_path):
     assert end - start == pytest.approx(6.0)
     assert start <= analysis.drops[0].start_s <= end
     info = probe_video(render_video(track, tmp_path / "t.mp4", settings))
-    assert info["n_frames"] == 90
+    assert info.n_frames == 90
 
 
 def test_cli_render_and_bad_input(track, tmp_path, run_cli):
     out = tmp_path / "cli.mp4"
     result = run_cli("render", track, "--out", out, "--size", "64", "--fps", "10", "--end", "3")
     assert result.returncode == 0, result.stderr
-    assert str(out) in result.stdout and probe_video(out)["n_frames"] == 30
+    assert str(out) in result.stdout and probe_video(out).n_frames == 30
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
     failed = run_cli("render", bad)
@@ -139,5 +139,5 @@ def test_cli_ctrl_c_then_resume(track, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     info = probe_video(out)
     duration_s = analyze(track).duration_s
-    assert abs(info["n_frames"] - duration_s * 30) <= 1
+    assert abs(info.n_frames - duration_s * 30) <= 1
     assert not manifest.parent.exists()
