@@ -207,7 +207,10 @@ def output_lock(out: str | os.PathLike) -> Iterator[None]:
     path = _lock_path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:  # a read-only or full folder: nothing could be written there anyway
+            raise MvgenError(f"cannot lock the output for writing: {exc.strerror}", out) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -226,8 +229,11 @@ def output_lock(out: str | os.PathLike) -> Iterator[None]:
             break
         os.close(fd)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds without the record, which only names the holder in messages
         yield
     finally:
         path.unlink(missing_ok=True)  # while still held, so no one locks the file being removed
@@ -354,6 +360,6 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
         if exc.errno not in DISK_FULL:
             raise
         # the chunk being written is removed (ChunkWriter's abort); the finished ones are kept
-        raise MvgenError(f"no space left on the device ({exc.strerror or exc}); free some space and run the same command with --resume to continue", out) from None
+        raise MvgenError(f"the disk is full ({exc.strerror or exc}); free some space and run the same command with --resume to continue", out) from None
     shutil.rmtree(work, ignore_errors=True)
     return out

@@ -145,3 +145,64 @@ def test_example_manifest_is_valid():
     manifest, jobs = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "batch.yaml")
     assert [Path(j.output).name for j in jobs] == ["demo_youtube_full.mp4", "demo_reels_teaser.mp4", "demo_square_hook.mp4"]
     assert jobs[1].settings.teaser_s == 15 and jobs[2].settings.end_s == 54
+
+
+def _tiny_project(tmp_path, synth_track, clips: str) -> Path:
+    y, _ = synth_track(["deep_house", "bigroom"], seed=8, bars_scale=0.25)
+    write_audio(tmp_path / "one.wav", y, 22050)
+    (tmp_path / "b.yaml").write_text(f"formats:\n  tiny: {{size: 64, fps: 30}}\nclips:\n{clips}tracks:\n  - path: one.wav\n")
+    return tmp_path / "b.yaml"
+
+
+def test_a_job_whose_output_is_being_written_elsewhere_fails_alone(tmp_path, synth_track):
+    """Another render holding an output (here: this process, as a second `mvgen batch` on the same
+    manifest would) fails that job with the one-line reason; the other job is rendered."""
+    import os
+
+    from mvgen.render import output_lock
+
+    manifest = _tiny_project(tmp_path, synth_track, "  a: {length_s: 1, start_s: 0}\n  b: {length_s: 1, start_s: 2}\n")
+    busy = tmp_path.resolve() / "renders" / "one_tiny_a.mp4"
+    with output_lock(busy):
+        report = run_batch(manifest, workers=1)
+    by_name = {Path(r.output).name: r for r in report.results}
+    assert by_name["one_tiny_a.mp4"].status == "failed" and not busy.exists()
+    assert by_name["one_tiny_a.mp4"].error == f"{busy}: another mvgen render (pid {os.getpid()}) is writing this video; wait for it or choose another output"
+    assert by_name["one_tiny_b.mp4"].status == "done" and probe_video(tmp_path / "renders" / "one_tiny_b.mp4").n_frames == 30
+
+
+def test_sigterm_stops_the_batch_and_its_workers(tmp_path, synth_track):
+    """A real SIGTERM to the `mvgen batch` process alone: exit 143 with one line, every worker and
+    encoder ended, the finished chunks kept; running the batch again completes the video."""
+    import signal
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    manifest = _tiny_project(tmp_path, synth_track, "  long: {length_s: 20, start_s: 0}\n")
+    work_manifest = tmp_path / "renders" / ".one_tiny_long.mp4.work" / "manifest.json"
+    args = [sys.executable, "-m", "mvgen", "batch", str(manifest), "--jobs", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    descendants = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(work_manifest.read_text())["done"]:
+                descendants = psutil.Process(proc.pid).children(recursive=True)
+                if any("ffmpeg" in p.name() for p in descendants):
+                    break
+        except (OSError, ValueError, psutil.Error):
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None and descendants, proc.communicate() if proc.poll() is not None else "no encoder seen"
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1].startswith("mvgen: interrupted; run the same command to continue") and "Traceback" not in stderr
+    _, alive = psutil.wait_procs(descendants, timeout=5)
+    assert not alive, [p.name() for p in alive]
+    done = json.loads(work_manifest.read_text())["done"]
+    assert done and not list((tmp_path / "renders").glob("**/*.part*"))
+
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert probe_video(tmp_path / "renders" / "one_tiny_long.mp4").n_frames == 600
