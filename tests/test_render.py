@@ -307,3 +307,32 @@ def test_disk_full_keeps_the_chunks_and_resume_completes(track, tmp_path, monkey
 
     monkeypatch.undo()  # space freed
     assert probe_video(render_video(track, out, settings, resume=True)).n_frames == 150
+
+
+def test_a_really_full_disk(track, tmp_path):
+    """The same on a real small file system (tmpfs, where this machine lets the tests mount one):
+    whichever write meets the full disk, one line, no output, and --resume completes once space is freed."""
+    import os
+    import shutil
+
+    from mvgen.errors import MvgenError
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root rights")
+    try:
+        stats = os.statvfs(small)
+        filler = small / "filler"
+        filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - 96 * 1024))  # room for a few chunks, not the video
+        settings = RenderSettings(size=64, fps=FPS, end_s=10.0, chunk_frames=30)
+        out = small / "v.mp4"
+        with pytest.raises(MvgenError) as info:
+            render_video(track, out, settings)
+        message = str(info.value)
+        assert len(message.splitlines()) == 1 and message.startswith(f"{out}: ") and ("No space left on device" in message), message
+        assert not out.exists() and not list(small.glob("**/*.part*"))
+        filler.unlink()  # space freed
+        assert probe_video(render_video(track, out, settings, resume=True)).n_frames == 300
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
