@@ -9,6 +9,8 @@ batch of frames is in memory at a time.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import queue
 import subprocess
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
+from mvgen.fileio import atomic_path
 
 if TYPE_CHECKING:
     from mvgen.framespec import FrameSpec
@@ -138,15 +141,17 @@ class ChunkWriter:
 
     A feeder thread writes to the pipe, so the caller draws the next frames while the encoder
     works on the last ones (at most ``queue_batches`` batches wait, which bounds memory). The file is
-    written under a temporary name and renamed by :meth:`close`; :meth:`abort` (or an exception
-    inside a ``with`` block) removes it.
+    written under a temporary name (:func:`mvgen.fileio.atomic_path`) and renamed by :meth:`close`;
+    :meth:`abort` (or an exception inside a ``with`` block) removes it.
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float, queue_batches: int = 3, pix_fmt: str = "rgb24"):
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".part.mp4")
         self.width, self.height, self.pix_fmt = width, height, pix_fmt
         self.frame_shape = frame_shape(pix_fmt, width, height)
+        # the temporary file lives from here to close() or abort(), beyond any one ``with`` block
+        self._tmp_scope = contextlib.ExitStack()
+        self.tmp = self._tmp_scope.enter_context(atomic_path(self.path, suffix=".part.mp4"))
         self.frames = 0
         if pix_fmt == "yuv420p":
             source, convert = [*COLOUR_TAGS, "-pix_fmt", "yuv420p"], []  # already BT.709: tagged, not converted
@@ -202,11 +207,18 @@ class ChunkWriter:
             pass  # a broken pipe: the exit status below tells
         if self.process.wait() != 0:
             message = self._stderr()
-            self.tmp.unlink(missing_ok=True)
+            self._discard()
             raise MvgenError(f"video encoder failed: {message}", self.path)
         self.process.stderr.close()
-        os.replace(self.tmp, self.path)
+        self._tmp_scope.close()  # renames the finished file into place
         return self.path
+
+    def _discard(self) -> None:
+        # leaving the atomic_path scope with an error removes the temporary file and keeps any old one
+        try:
+            self._tmp_scope.__exit__(MvgenError, MvgenError("chunk discarded"), None)
+        except MvgenError:
+            pass
 
     def abort(self) -> None:
         """Stop the encoder and remove the partial file."""
@@ -220,7 +232,7 @@ class ChunkWriter:
                 stream.close()
             except (OSError, ValueError):
                 pass
-        self.tmp.unlink(missing_ok=True)
+        self._discard()
 
     def __enter__(self) -> "ChunkWriter":
         return self
@@ -239,7 +251,6 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike, start_s: float, n_fra
     """
     out_path = Path(out_path)
     listing = out_path.with_name(f".{out_path.name}.chunks.txt")
-    tmp = out_path.with_name(f".{out_path.name}.part.mp4")
     # The concat demuxer reads this list; quotes in paths are escaped as its syntax requires.
     listing.write_text("".join(f"file '{str(c.resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for c in chunks))
     duration_s = n_frames / fps
@@ -248,25 +259,41 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike, start_s: float, n_fra
         "-f", "concat", "-safe", "0", "-i", str(listing),
         "-ss", f"{start_s:.6f}", "-t", f"{duration_s:.6f}", "-i", str(audio_path),
         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *AUDIO_CODEC,
-        "-t", f"{duration_s:.6f}", "-movflags", "+faststart", str(tmp),
+        "-t", f"{duration_s:.6f}", "-movflags", "+faststart",
     ]  # fmt: skip
     try:
-        result = subprocess.run(args, capture_output=True, text=True, **DETACHED)
-        if result.returncode != 0:
-            raise MvgenError(f"muxing failed: {' '.join(result.stderr.split())[-300:]}", out_path)
-        os.replace(tmp, out_path)
+        with atomic_path(out_path, suffix=".part.mp4") as tmp:  # the mp4 suffix tells ffmpeg the container
+            result = subprocess.run([*args, str(tmp)], capture_output=True, text=True, **DETACHED)
+            if result.returncode != 0:
+                raise MvgenError(f"muxing failed: {' '.join(result.stderr.split())[-300:]}", out_path)
     finally:
-        tmp.unlink(missing_ok=True)
         listing.unlink(missing_ok=True)
     return out_path
 
 
-def probe_video(path: str | os.PathLike) -> dict:
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` reads from a video file."""
+
+    video_codec: str
+    pix_fmt: str
+    colour: str | None = dataclasses.field(metadata={"doc": "the stream's colour tags as ffmpeg prints them, e.g. 'tv, bt709'; None if untagged"})
+    width: int
+    height: int
+    fps: float
+    n_frames: int = dataclasses.field(metadata={"doc": "counted by decoding"})
+    duration_s: float = dataclasses.field(metadata={"doc": "the container's duration"})
+    audio_codec: str | None = dataclasses.field(metadata={"doc": "None if there is no audio"})
+
+    def __getitem__(self, name: str):
+        # the dict this used to be, for callers not yet moved to attributes (info.n_frames)
+        return getattr(self, name)
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Streams of a rendered file, read with ffmpeg itself (the imageio-ffmpeg wheel has no ffprobe).
 
-    Returns ``width``, ``height``, ``fps``, ``n_frames`` (counted by decoding), ``duration_s``
-    (container), ``video_codec``, ``pix_fmt``, ``colour`` (the stream's tags as ffmpeg prints them,
-    e.g. ``"tv, bt709"``; None if untagged), ``audio_codec`` (None if no audio).
+    The frame count is counted by decoding; see :class:`VideoInfo`.
     """
     import re
 
@@ -278,14 +305,14 @@ def probe_video(path: str | os.PathLike) -> dict:
     audio = re.search(r"Stream #0:\d+.*?: Audio: (\w+)", text)
     duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
     frames = re.findall(r"frame=\s*(\d+)", text)
-    return {
-        "video_codec": video.group(1),
-        "pix_fmt": video.group(2),
-        "colour": ", ".join(t for t in (video.group(3) or "").split(", ") if t not in ("", "progressive")) or None,
-        "width": int(video.group(4)),
-        "height": int(video.group(5)),
-        "fps": float(video.group(6)),
-        "n_frames": int(frames[-1]) if frames else 0,
-        "duration_s": int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else 0.0,
-        "audio_codec": audio.group(1) if audio else None,
-    }
+    return VideoInfo(
+        video_codec=video.group(1),
+        pix_fmt=video.group(2),
+        colour=", ".join(t for t in (video.group(3) or "").split(", ") if t not in ("", "progressive")) or None,
+        width=int(video.group(4)),
+        height=int(video.group(5)),
+        fps=float(video.group(6)),
+        n_frames=int(frames[-1]) if frames else 0,
+        duration_s=int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else 0.0,
+        audio_codec=audio.group(1) if audio else None,
+    )

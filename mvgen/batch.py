@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
 import string
 import time
 from collections.abc import Callable
@@ -43,6 +44,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvgen.errors import MvgenError
+from mvgen.fileio import write_atomic
+from mvgen.render import RenderSettings
 
 REPORT_NAME = "report.json"
 PLACEHOLDERS = ("track", "format", "clip", "aspect", "size", "fps")
@@ -86,19 +89,31 @@ class Manifest(_Strict):
     tracks: list[TrackEntry] = Field(min_length=1)
 
 
+class JobResult(BaseModel):
+    """What became of one :class:`Job` (pickles, so it comes back from worker processes and Ray tasks as it is)."""
+
+    output: str
+    track: str
+    format: str
+    clip: str
+    status: Literal["done", "skipped", "failed"]
+    seconds: float = 0.0
+    error: str | None = None
+
+
 class Job(BaseModel):
     """One output file: a track rendered in one format and clip."""
 
     track: str
     output: str
-    settings: dict  # RenderSettings fields
+    settings: RenderSettings
     format: str
     clip: str
 
-    def result(self, status: str, seconds: float = 0.0, error: BaseException | None = None) -> dict:
-        """This job's :class:`JobResult` as a dict."""
-        return dict(output=self.output, track=self.track, format=self.format, clip=self.clip, status=status, seconds=seconds,
-                    error=None if error is None else _error_text(error))
+    def result(self, status: Literal["done", "skipped", "failed"], seconds: float = 0.0, error: BaseException | None = None) -> JobResult:
+        """This job's :class:`JobResult`."""
+        return JobResult(output=self.output, track=self.track, format=self.format, clip=self.clip, status=status, seconds=seconds,
+                         error=None if error is None else _error_text(error))
 
 
 def _where(loc: tuple) -> str:
@@ -219,23 +234,13 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                         settings["start_s"] = clip.start_s
                         if clip.length_s is not None:
                             settings["end_s"] = clip.start_s + clip.length_s
-                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=settings, format=fmt_name, clip=clip_name))
+                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=RenderSettings(**settings), format=fmt_name, clip=clip_name))
     seen: dict[str, Job] = {}
     for job in jobs:
         if job.output in seen:
             problems.append(f"name: two outputs would be {Path(job.output).name} ({Path(seen[job.output].track).name} and {Path(job.track).name}); add {{track}}, {{format}} or {{clip}}")
         seen[job.output] = job
     return jobs, problems
-
-
-class JobResult(BaseModel):
-    output: str
-    track: str
-    format: str
-    clip: str
-    status: Literal["done", "skipped", "failed"]
-    seconds: float = 0.0
-    error: str | None = None
 
 
 class Report(BaseModel):
@@ -261,20 +266,21 @@ def analyze_track(track: str, classifier: str | None = None) -> dict:
     return analyze(track, classifier=classifier).model_dump(mode="json")
 
 
-def render_job(job: dict, analysis: dict, threads: int | None = None, progress=None) -> dict:
-    """Render one job (a :class:`Job` dict) with a given analysis; returns a :class:`JobResult` dict. Never raises
-    but for Ctrl-C. ``progress``: a queue (anything with ``put``) that receives ``(output, done_frames, total_frames)``."""
+def render_job(job: Job, analysis: dict, threads: int | None = None, progress=None) -> JobResult:
+    """Render one job with a given analysis (a JSON-able dict, see :func:`analyze_track`). Never raises but
+    for an interruption (Ctrl-C, or SIGTERM in a pool worker); another process rendering the same output
+    fails this job with that message. ``progress``: a queue (anything with ``put``) that receives
+    ``(output, done_frames, total_frames)``."""
     import torch
 
     from mvgen.analysis import Analysis
-    from mvgen.render import RenderSettings, StaleWorkError, render_video
+    from mvgen.render import StaleWorkError, render_video
 
     if threads:
         torch.set_num_threads(threads)
-    job = Job.model_validate(job)
     started = time.perf_counter()
     try:
-        settings = RenderSettings(**job.settings)
+        settings = job.settings
         Path(job.output).parent.mkdir(parents=True, exist_ok=True)
         parsed = Analysis.model_validate(analysis)
         last = [0.0]
@@ -323,7 +329,7 @@ def run_batch(
     todo = []
     for job in jobs:
         if Path(job.output).is_file():
-            results.append(JobResult.model_validate(job.result("skipped")))
+            results.append(job.result("skipped"))
         else:
             todo.append(job)
     total = len(jobs)
@@ -334,10 +340,10 @@ def run_batch(
         if on_progress is not None:
             on_progress(len(results) + sum(running.values()), total, label)
 
-    def finished(result: dict) -> None:
-        running.pop(result["output"], None)
-        results.append(JobResult.model_validate(result))
-        show(Path(result["output"]).name)
+    def finished(result: JobResult) -> None:
+        running.pop(result.output, None)
+        results.append(result)
+        show(Path(result.output).name)
 
     def partial(output: str, done: int, n: int) -> None:
         if any(r.output == output for r in results):
@@ -354,10 +360,7 @@ def run_batch(
     out_dir = Path(manifest_path).parent / manifest.output_dir
     report = Report(manifest=str(Path(manifest_path).resolve()), path=str(out_dir / REPORT_NAME), executor=executor, results=results,
                     seconds=time.perf_counter() - started)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{REPORT_NAME}.part"
-    tmp.write_text(report.model_dump_json(indent=1))
-    os.replace(tmp, report.path)
+    write_atomic(report.path, report.model_dump_json(indent=1))
     return report
 
 
@@ -377,7 +380,7 @@ def _schedule(jobs: list[Job], submit_analysis, submit_render, wait, get, finish
     track's jobs and a crashed render its own job; the others go on.
     """
     grouped = _by_track(jobs)
-    pending = {submit_analysis(track, group[0].settings.get("classifier")): ("analysis", track) for track, group in grouped.items()}
+    pending = {submit_analysis(track, group[0].settings.classifier): ("analysis", track) for track, group in grouped.items()}
     while pending:
         done = wait(list(pending))
         _drain(progress, partial)
@@ -406,30 +409,81 @@ def _drain(queue, partial: Callable[[str, int, int], None]) -> None:
             return
 
 
-def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[dict], None], partial: Callable[[str, int, int], None]) -> None:
+#: Seconds interrupted pool workers get to end their encoders and exit before they are killed.
+STOP_GRACE_S = 30.0
+
+_job_running = False  # in a pool worker: whether a job is running (an idle worker has nothing to clean up)
+
+
+def _pool_worker_init() -> None:
+    """Pool workers stop on SIGTERM (which the batch sends them when it is interrupted) or Ctrl-C."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _worker_interrupted)
+
+
+def _worker_interrupted(signum, frame) -> None:
+    from mvgen.render import Terminated
+
+    # once: Ctrl-C reaches the workers and then the batch sends SIGTERM; a second interruption
+    # inside the first one's cleanup would leave an encoder running
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    if not _job_running:
+        os._exit(128 + signum)  # idle: nothing to clean up (an exception here would print a traceback)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _in_worker(fn, *args):
+    """Run a job in a pool worker; an interrupted job cleans up (encoders ended, chunks kept), then the worker ends."""
+    global _job_running
+    _job_running = True
+    try:
+        return fn(*args)
+    except KeyboardInterrupt as exc:
+        # the pool would send the interruption back and wait for more work; the batch is stopping
+        os._exit(getattr(exc, "exit_code", 128 + signal.SIGINT))
+    finally:
+        _job_running = False
+
+
+def _stop_workers(processes) -> None:
+    """Interrupt the pool's workers (SIGTERM reaches only the batch's own process) and wait for them."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(STOP_GRACE_S)
+        if process.is_alive():
+            process.kill()
+
+
+def _run_local(jobs: list[Job], workers: int, _address, finished: Callable[[JobResult], None], partial: Callable[[str, int, int], None]) -> None:
     """Processes on this machine (spawned: torch and forked threads do not mix)."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with context.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_worker_init) as pool:
         progress = manager.Queue()
         try:
             _schedule(
                 jobs,
-                submit_analysis=lambda track, classifier: pool.submit(analyze_track, track, classifier),
-                submit_render=lambda job, analysis: pool.submit(render_job, job.model_dump(), analysis, threads, progress),
+                submit_analysis=lambda track, classifier: pool.submit(_in_worker, analyze_track, track, classifier),
+                submit_render=lambda job, analysis: pool.submit(_in_worker, render_job, job, analysis, threads, progress),
                 wait=lambda handles: wait(handles, timeout=0.3, return_when=FIRST_COMPLETED)[0],
                 get=lambda future: future.result(),
                 finished=finished, partial=partial, progress=progress,
             )
         except KeyboardInterrupt:
+            # the pool's private list of workers: the only handle on them, and they must stop too
+            processes = list((pool._processes or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(processes)
             raise
 
 
-def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Callable[[dict], None], partial: Callable[[str, int, int], None]) -> None:
+def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Callable[[JobResult], None], partial: Callable[[str, int, int], None]) -> None:
     """The same jobs as Ray tasks: one GPU per render when the cluster has GPUs. Track files must be
     readable at the same paths on every node (a shared file system)."""
     try:
@@ -461,7 +515,7 @@ def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Calla
         def submit_render(job: Job, analysis: dict):
             if id(analysis) not in shared:
                 shared[id(analysis)] = (analysis, ray.put(analysis))  # holding it keeps its id unique
-            return render_remote.remote(job.model_dump(), shared[id(analysis)][1], None, progress)
+            return render_remote.remote(job, shared[id(analysis)][1], None, progress)
 
         _schedule(
             jobs,

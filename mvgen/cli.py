@@ -316,14 +316,14 @@ def render(
     steps: int = typer.Option(2, "--steps", help="Diffusion denoising steps (turbo models: 1-4)."),
     diffusion_size: int = typer.Option(512, "--diffusion-size", help="Short side of the generated pictures (pixels)."),
     method: str = typer.Option("keyframes", "--method", help="Diffusion coherence: keyframes (beat keyframes, interpolated) or fixed-noise (every frame)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings (refused while another render writes the same output)."),
 ) -> None:
     """Render a music video synced to the track (default: the procedural renderer, no model weights needed)."""
     from pydantic import ValidationError
 
     from mvgen.checkpoints import classifier_labels
     from mvgen.diffusion import DEFAULT_MODEL
-    from mvgen.render import RenderSettings, render_video
+    from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
     from mvgen.styles import load_styles
 
     try:
@@ -335,16 +335,23 @@ def render(
         field = ".".join(str(part) for part in first["loc"])
         flag = flags.get(field, field.removeprefix("diffusion."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
-    load_styles(settings.styles, labels=classifier_labels(classifier))  # style errors before the analysis, not after it
-    analysis = _analyze(track, classifier=classifier)
-    with _progress() as progress:
-        task = progress.add_task("rendering", total=None)
+    # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept
+    with sigterm_interrupts():
         try:
-            video = render_video(track, out_path, settings, resume=resume, analysis=analysis, on_progress=lambda d, n: progress.update(task, completed=d, total=n),
-                                 on_status=lambda text: progress.update(task, description=text))
-        except KeyboardInterrupt:
+            target = out_path if out_path is not None else default_output(track, settings)
+            if target.suffix.lower() == ".mp4" and target.parent.is_dir():
+                # a render already writing this output fails this one now, not after the analysis (render_video takes the lock for real)
+                with output_lock(target):
+                    pass
+            load_styles(settings.styles, labels=classifier_labels(classifier))  # style errors before the analysis, not after it
+            analysis = _analyze(track, classifier=classifier)
+            with _progress() as progress:
+                task = progress.add_task("rendering", total=None)
+                video = render_video(track, out_path, settings, resume=resume, analysis=analysis, on_progress=lambda d, n: progress.update(task, completed=d, total=n),
+                                     on_status=lambda text: progress.update(task, description=text))
+        except KeyboardInterrupt as exc:
             err.print("mvgen: interrupted; run the same command with --resume to continue", markup=False)
-            raise typer.Exit(130) from None
+            raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     out.print(f"video written to {video}")
 
 
@@ -359,14 +366,19 @@ def batch(
 ) -> None:
     """Render every track of a manifest in every format and clip; skips finished outputs on a rerun."""
     from mvgen.batch import format_report, run_batch
+    from mvgen.render import sigterm_interrupts
 
     if executor not in ("local", "ray"):
         raise MvgenError(f"--executor: {executor!r} is not one of: local, ray")
     try:
-        with _progress() as progress:
+        # SIGTERM stops the batch as Ctrl-C does (its workers are interrupted too, their chunks kept)
+        with sigterm_interrupts(), _progress() as progress:
             task = progress.add_task("batch", total=None)
             report = run_batch(manifest, executor=executor, workers=jobs, ray_address=ray_address,
                                on_progress=lambda d, n, name: progress.update(task, completed=d, total=n, description=f"batch {name}"[:60]))
+    except KeyboardInterrupt as exc:
+        err.print("mvgen: interrupted; run the same command to continue (finished videos are skipped, unfinished ones resume)", markup=False)
+        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     except MvgenError as exc:  # a manifest's problems, one per line, all at once
         if os.environ.get("MVGEN_DEBUG"):
             raise

@@ -4,25 +4,44 @@ Entry point: :func:`render_video`. Work happens in ``.<output>.work/`` beside th
 H.264 chunk per ``chunk_frames`` frames and a manifest; an interrupted render (Ctrl-C, crash)
 leaves it, and ``resume=True`` continues from the last finished chunk with the same result as an
 uninterrupted render. The output is written under a temporary name and renamed when complete.
+
+One render at a time per output: :func:`output_lock` takes an exclusive ``flock`` on
+``.<output>.lock`` beside it (holding the holder's PID and host), and a second render of the same
+output, with ``resume=True`` or not, fails at once with :class:`OutputBusyError` rather than
+waiting, since a queued render would only redo or resume what the first one is finishing. The
+kernel releases the lock when its process dies, however it dies. :func:`sigterm_interrupts` turns
+SIGTERM (what ``timeout``, systemd, Kubernetes and Ray send) into a :class:`Terminated`
+interruption, so a terminated render stops as after Ctrl-C: encoders ended, finished chunks kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from mvgen.analysis import Analysis, analyze
 from mvgen.assemble import ChunkWriter, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
+from mvgen.fileio import write_atomic
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: renders are not locked
+    fcntl = None
 
 #: What the renderers draw and the encoder takes (see :data:`mvgen.assemble.PIX_FMTS`): no conversion in ffmpeg.
 PIX_FMT = "yuv420p"
@@ -30,6 +49,21 @@ PIX_FMT = "yuv420p"
 
 class StaleWorkError(MvgenError):
     """``resume=True`` found a work folder made with other settings."""
+
+
+class OutputBusyError(MvgenError):
+    """Another process is rendering the same output (it holds :func:`output_lock`)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interruption (see :func:`sigterm_interrupts`); exits with :attr:`exit_code`."""
+
+    #: 128 + SIGTERM, the status a shell reports for a process ended by SIGTERM.
+    exit_code = 128 + signal.SIGTERM
+
+
+#: ENOSPC and EDQUOT: the disk (or the user's quota) is full.
+DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 #: Aspect presets: (width units, height units).
@@ -120,11 +154,113 @@ def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float,
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _save_manifest(path: Path, manifest: dict) -> None:
-    # written whole and renamed, so an interruption never leaves half a manifest
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)
+class WorkManifest(BaseModel):
+    """``manifest.json`` of a work folder: what is being rendered and which chunks are finished."""
+
+    key: str = Field(description="hash of everything the chunks depend on (see _work_key)")
+    settings: RenderSettings
+    window: tuple[float, float]
+    done: list[int] = Field(default_factory=list, description="indices of the finished chunks")
+
+    def save(self, path: Path) -> None:
+        # written whole and renamed, so an interruption never leaves half a manifest
+        write_atomic(path, self.model_dump_json(indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> "WorkManifest | None":
+        """The manifest at ``path``; None if there is none or it cannot be read (a render of an older mvgen)."""
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            return None
+
+
+def _lock_path(out: Path) -> Path:
+    # beside the work folder, not in it: a fresh render deletes and remakes that folder, and a lock
+    # file deleted while held no longer excludes anyone
+    return out.with_name(f".{out.name}.lock")
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock whose file is open as ``fd``: " (pid N)" or " (pid N on HOST)", or ""."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+        pid, host = int(holder["pid"]), str(holder["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""  # not written yet: the holder took the lock a moment ago
+    return f" (pid {pid})" if host == socket.gethostname() else f" (pid {pid} on {host})"
+
+
+@contextlib.contextmanager
+def output_lock(out: str | os.PathLike) -> Iterator[None]:
+    """Hold the exclusive lock on rendering ``out``; raises :class:`OutputBusyError` at once if another process holds it.
+
+    ``flock`` on ``.<out>.lock``: the kernel drops it when the holder's process ends, killed or
+    not, so a crashed render never blocks the next one (on NFS, Linux maps it to an NFS lock shared
+    by every client). The file records the holder's PID and host for the message, and is removed
+    on release.
+    """
+    out = Path(out)
+    if fcntl is None:
+        yield
+        return
+    path = _lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:  # a read-only or full folder: nothing could be written there anyway
+            raise MvgenError(f"cannot lock the output for writing: {exc.strerror}", out) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _holder(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise MvgenError(f"cannot lock the output for writing: {exc.strerror}", out) from None
+            raise OutputBusyError(f"another mvgen render{holder} is writing this video; wait for it or choose another output", out) from None
+        # the previous holder removes the file when done: if it did so between our open and our
+        # flock, we hold a lock on a file nobody else will open; take the lock again on the new file
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    try:
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds without the record, which only names the holder in messages
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still held, so no one locks the file being removed
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Inside, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``) in the main thread, so a
+    terminated render cleans up as after Ctrl-C; outside a main thread it does nothing.
+
+    Only the first SIGTERM raises: later ones are ignored until the block ends, so a second signal
+    (systemd and Kubernetes repeat theirs) cannot cut the cleanup short; SIGKILL stays the hard stop.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
@@ -147,20 +283,27 @@ def render_video(
 
     ``on_progress(done_frames, total_frames)`` is called as batches finish (resumed chunks count
     as done at once); ``on_status(text)`` names slow steps before they start (loading a model,
-    denoising keyframes, compiling the renderer). Raises :class:`MvgenError` for bad input; a ``KeyboardInterrupt`` leaves the
-    work folder for ``resume=True``.
+    denoising keyframes, compiling the renderer). Raises :class:`MvgenError` for bad input, a full
+    disk (finished chunks kept for ``resume=True``) and :class:`OutputBusyError` when another
+    process is rendering ``out``; a ``KeyboardInterrupt`` (or :class:`Terminated`) leaves the work
+    folder for ``resume=True``.
     """
+    settings = settings or RenderSettings()
+    out = Path(out) if out is not None else default_output(track, settings)
+    if out.suffix.lower() != ".mp4":
+        raise MvgenError("the output must be an .mp4 file", out)
+    with output_lock(out):
+        return _render_locked(track, out, settings, resume, on_progress, analysis, on_status)
+
+
+def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_progress, analysis: Analysis | None, on_status) -> Path:
     from mvgen.checkpoints import classifier_labels
     from mvgen.mapper import map_frames
     from mvgen.styles import StyleTable, load_styles
 
-    settings = settings or RenderSettings()
     analysis = analysis or analyze(track, classifier=settings.classifier)
     labels = analysis.genre_profile.labels if analysis.genre_profile else classifier_labels(settings.classifier)
     styles = load_styles(settings.styles, labels=labels)
-    out = Path(out) if out is not None else default_output(track, settings)
-    if out.suffix.lower() != ".mp4":
-        raise MvgenError("the output must be an .mp4 file", out)
     window = render_window(analysis, settings)
     table = StyleTable.from_styles(styles)
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed)
@@ -182,35 +325,41 @@ def render_video(
     # chunks drawn at another detail must not be mixed in: the key holds the resolved value
     key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window)
     manifest_path = work / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if resume and manifest_path.is_file() else None
-    if manifest is not None and manifest.get("key") != key:
+    manifest = WorkManifest.load(manifest_path) if resume and manifest_path.is_file() else None
+    if resume and manifest_path.is_file() and (manifest is None or manifest.key != key):
         raise StaleWorkError("the unfinished render here was made with other settings; run without --resume to start over", work)
-    if manifest is None:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        manifest = {"key": key, "settings": settings.model_dump(), "window": window, "done": []}
-        _save_manifest(manifest_path, manifest)
+    try:
+        if manifest is None:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            manifest = WorkManifest(key=key, settings=settings, window=window)
+            manifest.save(manifest_path)
 
-    n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
-    chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
-    done = 0
-    for c, chunk in enumerate(chunks):
-        part = specs[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
-        if c in manifest["done"] and chunk.is_file():
-            done += len(part)
-            if on_progress is not None:
-                on_progress(done, len(specs))
-            continue
-        with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
-            for b in range(0, len(part), settings.batch_frames):
-                frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt=PIX_FMT)
-                status("rendering")
-                writer.write(frames.cpu().numpy())
-                done += len(part[b : b + settings.batch_frames])
+        n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
+        chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
+        done = 0
+        for c, chunk in enumerate(chunks):
+            part = specs[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
+            if c in manifest.done and chunk.is_file():
+                done += len(part)
                 if on_progress is not None:
                     on_progress(done, len(specs))
-        manifest["done"].append(c)
-        _save_manifest(manifest_path, manifest)
-    mux(chunks, track, window[0], len(specs), settings.fps, out)
+                continue
+            with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
+                for b in range(0, len(part), settings.batch_frames):
+                    frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt=PIX_FMT)
+                    status("rendering")
+                    writer.write(frames.cpu().numpy())
+                    done += len(part[b : b + settings.batch_frames])
+                    if on_progress is not None:
+                        on_progress(done, len(specs))
+            manifest.done.append(c)
+            manifest.save(manifest_path)
+        mux(chunks, track, window[0], len(specs), settings.fps, out)
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        # the chunk being written is removed (ChunkWriter's abort); the finished ones are kept
+        raise MvgenError(f"the disk is full ({exc.strerror or exc}); free some space and run the same command with --resume to continue", out) from None
     shutil.rmtree(work, ignore_errors=True)
     return out

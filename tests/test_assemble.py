@@ -24,8 +24,8 @@ def test_chunks_concatenate_frame_exactly_with_the_audio(tmp_path):
         chunks.append(tmp_path / f"c{c}.mp4")
     out = mux(chunks, audio, 2.0, 257, 30.0, tmp_path / "out.mp4")
     info = probe_video(out)
-    assert info["n_frames"] == 257 and info["fps"] == 30.0 and info["audio_codec"] == "aac"
-    assert abs(info["duration_s"] - 257 / 30) <= 1 / 30
+    assert info.n_frames == 257 and info.fps == 30.0 and info.audio_codec == "aac"
+    assert abs(info.duration_s - 257 / 30) <= 1 / 30
     # Frame i of the result is frame i of the chunks, in order.
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
     levels = np.frombuffer(raw, np.uint8).reshape(257, 36, 64).mean(axis=(1, 2))
@@ -45,7 +45,7 @@ def test_colours_survive_encoding_and_are_tagged_bt709(tmp_path, pix_fmt):
     with ChunkWriter(tmp_path / "c.mp4", 64, 32, 30, pix_fmt=pix_fmt) as writer:
         writer.write(frames.numpy())
     info = probe_video(tmp_path / "c.mp4")
-    assert info["n_frames"] == len(colours) and info["pix_fmt"] == "yuv420p" and info["colour"] == "tv, bt709"
+    assert info.n_frames == len(colours) and info.pix_fmt == "yuv420p" and info.colour == "tv, bt709"
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "c.mp4"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
     decoded = np.frombuffer(raw, np.uint8).reshape(-1, 32, 64, 3)[:, 8:24, 8:56].mean(axis=(1, 2))

@@ -70,7 +70,7 @@ def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "m.yaml").write_text("classifier: mine\ntracks:\n  - path: a.wav\n")
     _, jobs = load_manifest(tmp_path / "m.yaml")  # a folder beside the manifest: every job's analysis uses it
-    assert [job.settings["classifier"] for job in jobs] == [str(tmp_path / "mine")]
+    assert [job.settings.classifier for job in jobs] == [str(tmp_path / "mine")]
     (tmp_path / "m.yaml").write_text('name: "../{track}.mp4"\ntracks:\n  - path: a.wav\n')
     with pytest.raises(MvgenError, match="outside output_dir"):
         load_manifest(tmp_path / "m.yaml")
@@ -95,8 +95,8 @@ def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
 
     wide = probe_video(project / "renders/one/wide_teaser.mp4")
     tall = probe_video(project / "renders/one/tall_hook.mp4")
-    assert (wide["width"], wide["height"], wide["n_frames"]) == (114, 64, 40)
-    assert (tall["width"], tall["height"], tall["n_frames"]) == (64, 114, 20)
+    assert (wide.width, wide.height, wide.n_frames) == (114, 64, 40)
+    assert (tall.width, tall.height, tall.n_frames) == (64, 114, 20)
     saved = json.loads((project / "renders" / "report.json").read_text())
     assert saved["path"] == report.path and len(saved["results"]) == 9
 
@@ -136,7 +136,7 @@ def test_ray_executor_on_a_local_cluster(project, run_cli):
         assert "5 rendered, 0 already there, 4 failed" in result.stdout
         report = json.loads((project / "renders" / "report.json").read_text())
         assert report["executor"] == "ray"
-        assert probe_video(project / "renders/solo/tall_hook.mp4")["n_frames"] == 20
+        assert probe_video(project / "renders/solo/tall_hook.mp4").n_frames == 20
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
 
@@ -144,4 +144,65 @@ def test_ray_executor_on_a_local_cluster(project, run_cli):
 def test_example_manifest_is_valid():
     manifest, jobs = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "batch.yaml")
     assert [Path(j.output).name for j in jobs] == ["demo_youtube_full.mp4", "demo_reels_teaser.mp4", "demo_square_hook.mp4"]
-    assert jobs[1].settings["teaser_s"] == 15 and jobs[2].settings["end_s"] == 54
+    assert jobs[1].settings.teaser_s == 15 and jobs[2].settings.end_s == 54
+
+
+def _tiny_project(tmp_path, synth_track, clips: str) -> Path:
+    y, _ = synth_track(["deep_house", "bigroom"], seed=8, bars_scale=0.25)
+    write_audio(tmp_path / "one.wav", y, 22050)
+    (tmp_path / "b.yaml").write_text(f"formats:\n  tiny: {{size: 64, fps: 30}}\nclips:\n{clips}tracks:\n  - path: one.wav\n")
+    return tmp_path / "b.yaml"
+
+
+def test_a_job_whose_output_is_being_written_elsewhere_fails_alone(tmp_path, synth_track):
+    """Another render holding an output (here: this process, as a second `mvgen batch` on the same
+    manifest would) fails that job with the one-line reason; the other job is rendered."""
+    import os
+
+    from mvgen.render import output_lock
+
+    manifest = _tiny_project(tmp_path, synth_track, "  a: {length_s: 1, start_s: 0}\n  b: {length_s: 1, start_s: 2}\n")
+    busy = tmp_path.resolve() / "renders" / "one_tiny_a.mp4"
+    with output_lock(busy):
+        report = run_batch(manifest, workers=1)
+    by_name = {Path(r.output).name: r for r in report.results}
+    assert by_name["one_tiny_a.mp4"].status == "failed" and not busy.exists()
+    assert by_name["one_tiny_a.mp4"].error == f"{busy}: another mvgen render (pid {os.getpid()}) is writing this video; wait for it or choose another output"
+    assert by_name["one_tiny_b.mp4"].status == "done" and probe_video(tmp_path / "renders" / "one_tiny_b.mp4").n_frames == 30
+
+
+def test_sigterm_stops_the_batch_and_its_workers(tmp_path, synth_track):
+    """A real SIGTERM to the `mvgen batch` process alone: exit 143 with one line, every worker and
+    encoder ended, the finished chunks kept; running the batch again completes the video."""
+    import signal
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    manifest = _tiny_project(tmp_path, synth_track, "  long: {length_s: 20, start_s: 0}\n")
+    work_manifest = tmp_path / "renders" / ".one_tiny_long.mp4.work" / "manifest.json"
+    args = [sys.executable, "-m", "mvgen", "batch", str(manifest), "--jobs", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    descendants = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(work_manifest.read_text())["done"]:
+                descendants = psutil.Process(proc.pid).children(recursive=True)
+                if any("ffmpeg" in p.name() for p in descendants):
+                    break
+        except (OSError, ValueError, psutil.Error):
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None and descendants, proc.communicate() if proc.poll() is not None else "no encoder seen"
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1].startswith("mvgen: interrupted; run the same command to continue") and "Traceback" not in stderr
+    _, alive = psutil.wait_procs(descendants, timeout=5)
+    assert not alive, [p.name() for p in alive]
+    done = json.loads(work_manifest.read_text())["done"]
+    assert done and not list((tmp_path / "renders").glob("**/*.part*"))
+
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert probe_video(tmp_path / "renders" / "one_tiny_long.mp4").n_frames == 600
