@@ -16,7 +16,7 @@ from mvgen.analysis import analyze
 from mvgen.audio import write_audio
 from mvgen.genres import GENRE_NAMES
 from mvgen.preview import write_preview
-from mvgen.timeline import GENRE_COLORS
+from mvgen.colors import GENRE_COLORS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
