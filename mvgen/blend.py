@@ -16,7 +16,7 @@ import numpy as np
 
 from mvgen.colors import hex_to_rgb, linear_to_srgb, srgb_to_linear
 from mvgen.framespec import MOTIFS
-from mvgen.styles import MOTION_FIELDS, Motion, Style, style_keys
+from mvgen.styles import MOTION_FIELDS, SEED_POLICIES, Motion, Style, style_keys
 
 #: Number of palette colours every blended style has (style palettes are cycled to this length).
 PALETTE_SIZE = 5
@@ -33,12 +33,15 @@ class BlendedStyle:
     speed: float
     density: float
     strength: tuple[float, float]
+    #: The seed policy of the dominant style (the largest weight; the first on a tie): a policy is a
+    #: choice, not a quantity, so it is not mixed.
+    seed_policy: str = "per-section"
 
 
 class StyleTable:
     """Styles as arrays (one row per key of ``labels``), for blending once per frame without pydantic."""
 
-    def __init__(self, labels: Sequence[str], palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray):
+    def __init__(self, labels: Sequence[str], palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray, seed_policies: Sequence[str] | None = None):
         self.labels = tuple(labels)  # the row order: the model's classes, then "other"
         self.palette_linear = palette_linear  # (K, PALETTE_SIZE, 3)
         self.background_linear = background_linear  # (K, 3)
@@ -47,6 +50,11 @@ class StyleTable:
         self.speed = speed  # (K,)
         self.density = density  # (K,)
         self.strength = strength  # (K, 2)
+        # (K,) one of SEED_POLICIES per style; per-section (the schema's default) when not given
+        self.seed_policies = tuple(seed_policies) if seed_policies is not None else ("per-section",) * len(self.labels)
+        unknown = sorted(set(self.seed_policies) - set(SEED_POLICIES))
+        if unknown or len(self.seed_policies) != len(self.labels):
+            raise ValueError(f"seed_policies must be one of {', '.join(SEED_POLICIES)} per style ({len(self.labels)}), got {list(self.seed_policies)}")
 
     @classmethod
     def from_styles(cls, styles: Mapping[str, Style]) -> StyleTable:
@@ -65,6 +73,7 @@ class StyleTable:
             speed=np.array([s.procedural.speed for s in ordered], dtype=np.float64),
             density=np.array([s.procedural.density for s in ordered], dtype=np.float64),
             strength=np.array([s.diffusion.strength for s in ordered], dtype=np.float64),
+            seed_policies=[s.diffusion.seed_policy for s in ordered],
         )
 
     def blend(self, weights: Sequence[float] | np.ndarray) -> BlendedStyle:
@@ -83,6 +92,7 @@ class StyleTable:
             speed=float(w @ self.speed),
             density=float(w @ self.density),
             strength=(low, high),
+            seed_policy=self.seed_policies[int(np.argmax(w))],
         )
 
 

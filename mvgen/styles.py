@@ -32,7 +32,9 @@ from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
-#: Seed policies of the diffusion renderer: one seed per track, per section or per bar.
+#: How often a style's frames change seed (``FrameSpec.seed``: the diffusion renderer's fixed noise
+#: and anchor picture, the procedural renderer's variations): once per track, at every section
+#: start, or on every downbeat. The mapper follows the policy of the dominant style.
 SEED_POLICIES = ("per-track", "per-section", "per-bar")
 
 _SUFFIXES = (".yaml", ".yml")
@@ -54,7 +56,7 @@ class Diffusion(_Model):
     prompt: Text = Field(min_length=1, description="visual prompt")
     negative_prompt: Text = Field("", description="what to avoid")
     strength: tuple[Number, Number] = Field(description="min, max denoising strength: low in calm parts, high on drops")
-    seed_policy: Literal["per-track", "per-section", "per-bar"] = Field("per-section", description="how often the seed changes")
+    seed_policy: Literal[SEED_POLICIES] = Field("per-section", description="how often the seed changes: per-track, per-section or per-bar")  # type: ignore[valid-type]
 
     @field_validator("strength")
     @classmethod

@@ -107,13 +107,24 @@ def test_keyframes_sit_on_beats():
     from mvgen.framespec import FrameSpec
 
     def spec(i, pulse):
-        return FrameSpec(index=i, time_s=i / FPS, genre_weights=(1.0,) + (0.0,) * 7, palette=((1, 1, 1),), background=(0, 0, 0), section="drop", beat_pulse=pulse)
+        return FrameSpec(index=i, time_s=i / FPS, genre_weights=(1.0,) + (0.0,) * 7, palette=((1, 1, 1),), background=(0, 0, 0), section="drop",
+                         beat_pulse=pulse, on_beat=pulse >= 0.75, on_downbeat=pulse == 1.0)
 
     specs = [spec(i, 1.0 if i % 8 == 3 else (0.75 if i % 8 == 7 else 0.2)) for i in range(40)]
     assert keyframe_positions(specs) == [0, 3, 7, 11, 15, 19, 23, 27, 31, 35, 39]
     assert keyframe_positions(specs, keyframe_beats=2) == [0, 3, 11, 19, 27, 35, 39]
     beatless = [spec(i, 0.0) for i in range(70)]  # 15 fps: one keyframe per 2 s
     assert keyframe_positions(beatless) == [0, 30, 60, 69]
+
+
+def test_keyframes_of_mapped_frames_are_the_beat_frames(styles):
+    """On the mapper's specs the keyframes are exactly the frames nearest each beat, the first and the last."""
+    a = analysis()
+    specs = specs_for(a, styles, end_s=8.0)
+    fps = 1.0 / (specs[1].time_s - specs[0].time_s)
+    times = np.array([s.time_s for s in specs])
+    beat_frames = sorted({int(np.argmin(np.abs(times - b))) for b in a.beats_s if b < times[-1] + 0.5 / fps})
+    assert keyframe_positions(specs) == sorted({0, *beat_frames, len(specs) - 1})
 
 
 def test_motion_peaks_on_beats_and_calm_frames_do_not_flicker(tiny_model, styles):

@@ -304,3 +304,19 @@ def test_blending_names_still_import_from_styles():
         assert getattr(mvgen.styles, name) is getattr(mvgen.colors, name)
     with pytest.raises(AttributeError, match="no_such_name"):
         mvgen.styles.no_such_name  # noqa: B018
+
+
+def test_the_dominant_style_sets_the_blended_seed_policy(defaults):
+    table = StyleTable.from_styles(defaults)
+    policy = dict(zip(table.labels, table.seed_policies))
+    assert policy == {k: s.diffusion.seed_policy for k, s in defaults.items()}
+    deep, bass = table.labels.index("deep_house"), table.labels.index("bass_house")
+    assert (policy["deep_house"], policy["bass_house"]) == ("per-track", "per-bar")
+    w = np.zeros(len(table.labels))
+    w[[deep, bass]] = 0.4, 0.6
+    assert table.blend(w).seed_policy == "per-bar"  # a policy is not mixed: the larger weight decides
+    w[[deep, bass]] = 0.6, 0.4
+    assert table.blend(w).seed_policy == "per-track"
+    with pytest.raises(ValueError, match="seed_policies"):
+        StyleTable(table.labels, table.palette_linear, table.background_linear, table.motion, table.motifs, table.speed,
+                   table.density, table.strength, seed_policies=["sometimes"] * len(table.labels))
