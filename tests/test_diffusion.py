@@ -57,6 +57,7 @@ def renderer(tiny_model, styles, **settings) -> DiffusionRenderer:
     return DiffusionRenderer(styles, W, H, DiffusionSettings(model=str(tiny_model), size=32, **settings), device="cpu")
 
 
+@pytest.mark.slow
 def test_loads_a_saved_pipeline_and_renders_frames(tiny_model, styles):
     pipe = load_pipeline(str(tiny_model), device="cpu")
     assert type(pipe).__name__ == "StableDiffusionPipeline" and pipe.unet.dtype == torch.float32
@@ -69,6 +70,7 @@ def test_loads_a_saved_pipeline_and_renders_frames(tiny_model, styles):
     assert frames.float().std() > 5
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_seed_and_the_seed_matters(tiny_model, styles):
     a = analysis()
     specs = specs_for(a, styles, end_s=3.0)
@@ -81,6 +83,7 @@ def test_deterministic_for_a_seed_and_the_seed_matters(tiny_model, styles):
     assert not torch.equal(first.render(specs), second.render(other))
 
 
+@pytest.mark.slow
 def test_conditioning_is_the_profile_weighted_blend(tiny_model, styles):
     r = renderer(tiny_model, styles)
     embeds = r._embeddings["prompt_embeds"]
@@ -127,6 +130,7 @@ def test_keyframes_of_mapped_frames_are_the_beat_frames(styles):
     assert keyframe_positions(specs) == sorted({0, *beat_frames, len(specs) - 1})
 
 
+@pytest.mark.slow
 def test_motion_peaks_on_beats_and_calm_frames_do_not_flicker(tiny_model, styles):
     a = analysis()
     specs = specs_for(a, styles, end_s=8.0)
@@ -150,6 +154,7 @@ def test_flicker_figure():
     assert flicker(blink, [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]) == 0.0  # changes on beats are motion, not flicker
 
 
+@pytest.mark.slow
 def test_fast_decoder_and_fixed_noise_method(tiny_model, styles, tmp_path):
     from mvgen.random_pipelines import tiny_autoencoder
 
@@ -163,6 +168,7 @@ def test_fast_decoder_and_fixed_noise_method(tiny_model, styles, tmp_path):
     assert fixed.render(specs).shape == (len(specs), H, W, 3)
 
 
+@pytest.mark.slow
 def test_out_of_memory_halves_the_batch_once_and_continues(tiny_model, styles, monkeypatch):
     r = renderer(tiny_model, styles, batch_size=8)
     real = r.img2img.__class__.__call__
@@ -197,6 +203,7 @@ def test_missing_model_names_it_and_the_alternative(monkeypatch):
         load_pipeline("./no/such/folder", device="cpu")
 
 
+@pytest.mark.slow
 def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     from mvgen.assemble import probe_video
     from mvgen.audio import write_audio
@@ -220,6 +227,7 @@ def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     assert probe_video(cli_out)["n_frames"] == 20
 
 
+@pytest.mark.slow
 def test_sdxl_family_pipeline(styles, tmp_path):
     """SDXL (and SDXL-Turbo) pipelines: two text encoders, so the blend covers the pooled embedding too."""
     from mvgen.random_pipelines import tiny_sdxl_pipeline
