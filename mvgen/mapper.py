@@ -40,7 +40,7 @@ SHAKE_SCALE = 0.02
 #: The beat zoom scales with the section's energy from this share (energy 0) to all of it (energy 1),
 #: so calm parts still breathe on the beat and drops punch.
 ZOOM_ENERGY_FLOOR = 0.5
-#: Drift at ``drift`` 1: sideways and up-and-down amplitudes (the picture is wider than tall)...
+#: Drift at ``drift`` 1: the sideways and the up-and-down amplitude (a slow wander, wider than high)...
 DRIFT_AMPLITUDE_X = 0.08
 DRIFT_AMPLITUDE_Y = 0.05
 #: ...and periods in bars. 16 bars is a phrase; 11 is prime to it, so the path (a Lissajous figure)
