@@ -12,13 +12,14 @@ threshold.
 Temporal coherence, method ``keyframes`` (the default): a keyframe is denoised on every
 ``keyframe_beats``-th beat; frames between two keyframes interpolate their latents (spherically,
 eased so the picture moves most right after the kick) and are decoded one by one, so consecutive
-frames cannot flicker. Keyframes of one section are img2img variations of one section anchor
-(fixed noise per section, from the section's seed) at a denoising strength between the style's
+frames cannot flicker. Keyframes that share a seed are img2img variations of one anchor (fixed
+noise per seed; the mapper changes the seed at each section start by default, or never, or on every
+downbeat, as the dominant style's ``seed_policy`` says) at a denoising strength between the style's
 ``strength`` range, low in calm parts and high in drops: calm sections hold one picture that
-breathes, drops change it on every beat. All keyframes of a section are independent given its
+breathes, drops change it on every beat. All keyframes of a seed are independent given its
 anchor, so they are denoised in batches, and every frame is a pure function of the specs and the
 keyframes, so an interrupted render resumes with identical frames. Method ``fixed-noise`` instead
-denoises every frame from its section's noise with its own conditioning (one UNet pass per frame;
+denoises every frame from its seed's noise with its own conditioning (one UNet pass per frame;
 see ``benchmarks/bench_diffusion.py`` for the flicker and speed of both). On top, the camera of the
 frame spec (beat zoom, shake) warps the decoded picture and drops flash, as in the procedural
 renderer.
@@ -179,14 +180,12 @@ def flicker(frames: torch.Tensor, beat_pulse: Sequence[float], threshold: float 
 def keyframe_positions(specs: Sequence[FrameSpec], keyframe_beats: int = 1, beatless_every_s: float = 2.0) -> list[int]:
     """Indices into ``specs`` of the keyframes: every ``keyframe_beats``-th beat frame, the first and last frame.
 
-    A beat frame is one whose pulse is a beat's (the mapper puts it on the frame nearest each beat).
-    Without beats, one keyframe every ``beatless_every_s`` seconds.
+    A beat frame is one the mapper flagged ``on_beat`` (the frame nearest each beat). Without beats,
+    one keyframe every ``beatless_every_s`` seconds.
     """
-    from mvgen.mapper import BEAT_PULSE
-
     if not specs:
         return []
-    beat_frames = [i for i, s in enumerate(specs) if s.beat_pulse >= BEAT_PULSE - 1e-6]
+    beat_frames = [i for i, s in enumerate(specs) if s.on_beat]
     if beat_frames:
         chosen = beat_frames[::keyframe_beats]
     else:
@@ -308,12 +307,12 @@ class DiffusionRenderer(FrameRenderer):
         return torch.tensor([s.genre_weights for s in specs], dtype=torch.float32)
 
     def _noise(self, seed: int) -> torch.Tensor:
-        """The fixed noise of a section (seed), (1, C, h, w)."""
+        """The fixed noise of a seed (a section's, a bar's or the track's), (1, C, h, w)."""
         shape = (1, self.pipe.unet.config.in_channels, self.gen_h // self.pipe.vae_scale_factor, self.gen_w // self.pipe.vae_scale_factor)
         return torch.randn(shape, generator=self._generator("noise", seed)).to(self.device, self.dtype)
 
     def _txt2img(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """Full denoise of each spec's conditioning from its section's fixed noise."""
+        """Full denoise of each spec's conditioning from its seed's fixed noise."""
         def kwargs(part):
             return dict(**self.conditioning(self._weights(part)), latents=torch.cat([self._noise(s.seed) for s in part]),
                         num_inference_steps=self.settings.steps, guidance_scale=self.settings.guidance_scale,

@@ -21,6 +21,10 @@ class FrameSpec:
       ``other`` (the neutral style, weighted by how unsure the model is).
     palette: 5 blended colours, ``((r, g, b), ...)``; background: the blended background colour.
     beat_pulse: 1.0 on the frame nearest a beat (downbeats), 0.75 on other beats, decaying to 0 before the next.
+      Its height is for drawing; to ask "is this a beat frame?" use ``on_beat`` (the decayed pulse
+      one frame after a downbeat can be above the height of a plain beat).
+    on_beat: true on the frame nearest each beat (downbeats included); on_downbeat: true on the frame
+      nearest each downbeat (the first beat of a bar).
     beat_phase, bar_phase: position within the current beat / bar, in [0, 1).
     energy: section energy in [0, 1] (drop 1.0, build-up rising, breakdown low).
     drop_burst: 1.0 on the frame where a drop lands, decaying over about a bar.
@@ -28,7 +32,8 @@ class FrameSpec:
     flash: white flash / strobe amount in [0, 1].
     motif_weights: weight per motif in :data:`MOTIFS` (>= 0), blended from the styles.
     speed, density: procedural motion speed (cycles per beat) and density (0..1), blended.
-    seed: seed for this frame's randomness (stable within a section).
+    seed: seed for this frame's randomness; it changes as the dominant style's ``seed_policy`` says
+      (never, at section starts, or on downbeats).
     strength_range: the blended styles' (min, max) diffusion denoising strength, in [0, 1].
     """
 
@@ -39,6 +44,8 @@ class FrameSpec:
     background: tuple[float, float, float]
     section: str
     beat_pulse: float = 0.0
+    on_beat: bool = False
+    on_downbeat: bool = False
     beat_phase: float = 0.0
     bar_phase: float = 0.0
     energy: float = 0.5

@@ -4,8 +4,9 @@ A pure, deterministic function (:func:`map_frames`). Frame ``i`` is shown at ``s
 The soft genre profile is interpolated to frame times and smoothed, so the look changes
 continuously as the mix changes; the genre styles are blended only as far as the model is sure the
 music is within its classes, and the rest of the weight goes to the neutral ``other`` style; beats
-drive a pulse that peaks on the frame nearest each beat (stronger on downbeats); drops land with a
-burst and a flash.
+drive a pulse that peaks on the frame nearest each beat (stronger on downbeats), and those frames
+are flagged (``FrameSpec.on_beat``, ``on_downbeat``); drops land with a burst and a flash. Every
+frame's seed follows the dominant style's ``seed_policy`` (per track, per section or per bar).
 """
 
 from __future__ import annotations
@@ -24,6 +25,36 @@ DOWNBEAT_PULSE = 1.0
 BEAT_PULSE = 0.75
 #: Section energy by label; build-ups ramp from the first to the second value.
 SECTION_ENERGY = {"intro": 0.35, "build-up": (0.35, 0.9), "drop": 1.0, "breakdown": 0.25, "outro": 0.3}
+#: Time constant (s) of the pulse's decay after each beat: gone well before the next beat at any
+#: dance tempo (a beat is 0.33-0.6 s at 100-180 bpm).
+PULSE_DECAY_S = 0.12
+#: Beat length (s) assumed when the analysis found no steady beat (120 bpm): only the slow camera
+#: moves (rotation, drift) use it then, as there are no beats to pulse on.
+BEATLESS_BEAT_S = 0.5
+
+# Camera. Offsets are fractions of the frame height; each is scaled by the blended style's motion
+# field (0..1) and its reactivity, so these constants are the size of a full-strength effect.
+#: Kick shake at ``shake_on_kick`` 1 on a full-energy downbeat: 2 % of the frame height, enough to
+#: feel the kick without blurring the picture.
+SHAKE_SCALE = 0.02
+#: The beat zoom scales with the section's energy from this share (energy 0) to all of it (energy 1),
+#: so calm parts still breathe on the beat and drops punch.
+ZOOM_ENERGY_FLOOR = 0.5
+#: Drift at ``drift`` 1: the sideways and the up-and-down amplitude (a slow wander, wider than high)...
+DRIFT_AMPLITUDE_X = 0.08
+DRIFT_AMPLITUDE_Y = 0.05
+#: ...and periods in bars. 16 bars is a phrase; 11 is prime to it, so the path (a Lissajous figure)
+#: does not repeat for 176 bars and never visibly loops.
+DRIFT_PERIOD_X_BARS = 16
+DRIFT_PERIOD_Y_BARS = 11
+#: A drop's burst decays with a time constant of this many bars.
+BURST_DECAY_BARS = 0.5
+#: The drop flash is ``burst ** FLASH_SHARPNESS``: the same start, decaying this many times faster
+#: (a time constant of 1/16 bar), a flash rather than a fade.
+FLASH_SHARPNESS = 8
+#: In drops, the strobe lights on every other beat while the pulse is above this: the beat's own
+#: frame, and after a downbeat (peak 1.0) the next ~40 ms too (0.12 s * ln(1 / 0.7)).
+STROBE_PULSE_THRESHOLD = 0.7
 
 
 def frame_times(duration_s: float, fps: float, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
@@ -72,7 +103,7 @@ def genre_weights_at(analysis: Analysis, times_s: np.ndarray, smooth_s: float = 
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def beat_pulse(times_s: np.ndarray, fps: float, beats_s: np.ndarray, downbeats_s: np.ndarray, decay_s: float = 0.12) -> np.ndarray:
+def beat_pulse(times_s: np.ndarray, fps: float, beats_s: np.ndarray, downbeats_s: np.ndarray, decay_s: float = PULSE_DECAY_S) -> np.ndarray:
     """Pulse in [0, 1] per frame, shape ``(N,)``: the frame nearest each beat gets the peak
     (:data:`DOWNBEAT_PULSE` or :data:`BEAT_PULSE`), later frames decay with time constant ``decay_s``."""
     pulse = np.zeros(len(times_s))
@@ -88,6 +119,50 @@ def beat_pulse(times_s: np.ndarray, fps: float, beats_s: np.ndarray, downbeats_s
     elapsed_s = (frames[valid] - beat_frames[last[valid]]) / fps
     pulse[valid] = peaks[last[valid]] * np.exp(-elapsed_s / decay_s)
     return pulse
+
+
+def nearest_frames(times_s: np.ndarray, fps: float, marks_s: np.ndarray) -> np.ndarray:
+    """Frame index (into ``times_s``, which start at ``times_s[0]`` and step ``1 / fps``) nearest each
+    mark, shape ``(len(marks_s),)``; marks before or after the frames give indices outside
+    ``[0, len(times_s))``. The same rounding as :func:`beat_pulse`, so the flags and the pulse agree."""
+    if len(times_s) == 0:
+        return np.zeros(0, dtype=int)
+    return np.round((np.asarray(marks_s, dtype=np.float64) - times_s[0]) * fps).astype(int)
+
+
+def mark_flags(times_s: np.ndarray, fps: float, marks_s: np.ndarray) -> np.ndarray:
+    """Boolean per frame, shape ``(N,)``: true on the frame nearest each of ``marks_s`` (beats, downbeats)."""
+    flags = np.zeros(len(times_s), dtype=bool)
+    frames = nearest_frames(times_s, fps, marks_s)
+    flags[frames[(frames >= 0) & (frames < len(times_s))]] = True
+    return flags
+
+
+def frame_seeds(times_s: np.ndarray, fps: float, policies, section_index: np.ndarray, downbeats_s: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``FrameSpec.seed`` per frame, shape ``(N,)``, following each frame's seed policy (``policies``,
+    one of :data:`~mvgen.styles.SEED_POLICIES` per frame: the dominant style's).
+
+    ``per-track``: one seed for the whole track; ``per-section``: a new seed at each section start
+    (``section_index``: the frame's section); ``per-bar``: a new seed on the frame nearest each
+    downbeat (the ``on_downbeat`` frames), or per section when the track has no downbeats. Seeds
+    depend on absolute positions (section and bar numbers from the track's start), so an excerpt or
+    a resumed render gets the seeds of the full render.
+    """
+    downbeats = np.sort(np.asarray(downbeats_s, dtype=np.float64))
+    # bar number of each frame: downbeats whose nearest frame is this one or earlier (those before the
+    # excerpt count too, so numbers are absolute)
+    bar_index = np.searchsorted(nearest_frames(times_s, fps, downbeats), np.arange(len(times_s)), side="right")
+    seeds = np.empty(len(times_s), dtype=np.int64)
+    for k, policy in enumerate(policies):
+        if policy == "per-track":
+            seeds[k] = _seed(seed, "track")
+        elif policy == "per-bar" and len(downbeats):
+            seeds[k] = _seed(seed, "bar", int(bar_index[k]))
+        elif policy in ("per-section", "per-bar"):
+            seeds[k] = _seed(seed, "section", int(section_index[k]))
+        else:
+            raise ValueError(f"unknown seed policy {policy!r} (allowed: per-track, per-section, per-bar)")
+    return seeds
 
 
 def _phase(times_s: np.ndarray, marks_s: np.ndarray, period_s: float) -> np.ndarray:
@@ -124,9 +199,11 @@ def map_frames(
     weights = genre_weights_at(analysis, times, smooth_s, style_labels)
     beats = np.asarray(analysis.beats_s, dtype=np.float64)
     downbeats = np.asarray(analysis.downbeats_s, dtype=np.float64)
-    beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else 0.5
+    beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else BEATLESS_BEAT_S
     bar_s = beat_s * analysis.beats_per_bar
     pulse = beat_pulse(times, fps, beats, downbeats)
+    on_downbeat = mark_flags(times, fps, downbeats)
+    on_beat = mark_flags(times, fps, beats) | on_downbeat  # a downbeat is a beat
     beat_phase = _phase(times, beats, beat_s)
     bar_phase = _phase(times, downbeats, bar_s)
 
@@ -149,21 +226,24 @@ def map_frames(
     for drop in analysis.drops:
         frame = int(round((drop.start_s - times[0]) * fps))
         later = np.arange(len(times)) - frame
-        burst = np.maximum(burst, np.where(later >= 0, np.exp(-later / (fps * bar_s / 2)), 0.0))
+        burst = np.maximum(burst, np.where(later >= 0, np.exp(-later / (fps * bar_s * BURST_DECAY_BARS)), 0.0))
 
     in_drop = np.array([label == "drop" for label in labels])
     frame_index = np.round((times - times[0]) * fps).astype(int)
+    blends = [styles.blend(w) for w in weights]
+    # Duck-typed tables without a seed policy keep the per-section seeds of old.
+    seeds = frame_seeds(times, fps, [getattr(b, "seed_policy", "per-section") for b in blends], section_index, downbeats, seed)
     specs = []
     for k, t in enumerate(times):
-        blended = styles.blend(weights[k])
+        blended = blends[k]
         motion = blended.motion
         react = motion.reactivity
         beat_number = int(np.searchsorted(beats, t + 0.5 / fps, side="right")) if len(beats) else int(t / beat_s)
         rng = np.random.default_rng(_seed(seed, "beat", beat_number))
         angle = rng.uniform(0, 2 * np.pi)
         kick = pulse[k] ** 2 * energy[k]
-        shake = motion.shake_on_kick * react * kick * 0.02
-        strobe = motion.strobe * react * in_drop[k] * (pulse[k] > 0.7) * (beat_number % 2 == 0)
+        shake = motion.shake_on_kick * react * kick * SHAKE_SCALE
+        strobe = motion.strobe * react * in_drop[k] * (pulse[k] > STROBE_PULSE_THRESHOLD) * (beat_number % 2 == 0)
         specs.append(
             FrameSpec(
                 index=int(frame_index[k]),
@@ -174,21 +254,23 @@ def map_frames(
                 background=tuple(float(c) for c in blended.background),
                 section=labels[k],
                 beat_pulse=float(pulse[k]),
+                on_beat=bool(on_beat[k]),
+                on_downbeat=bool(on_downbeat[k]),
                 beat_phase=float(beat_phase[k]),
                 bar_phase=float(bar_phase[k]),
                 energy=float(energy[k]),
                 drop_burst=float(burst[k]),
-                zoom=float(1.0 + motion.zoom_per_beat * react * pulse[k] * (0.5 + 0.5 * energy[k])),
+                zoom=float(1.0 + motion.zoom_per_beat * react * pulse[k] * (ZOOM_ENERGY_FLOOR + (1.0 - ZOOM_ENERGY_FLOOR) * energy[k])),
                 rotation_deg=float(motion.rotation_deg_per_bar * react * t / bar_s),
-                drift_x=float(motion.drift * 0.08 * np.sin(2 * np.pi * t / (16 * bar_s) + seed)),
-                drift_y=float(motion.drift * 0.05 * np.sin(2 * np.pi * t / (11 * bar_s) + 2 * seed)),
+                drift_x=float(motion.drift * DRIFT_AMPLITUDE_X * np.sin(2 * np.pi * t / (DRIFT_PERIOD_X_BARS * bar_s) + seed)),
+                drift_y=float(motion.drift * DRIFT_AMPLITUDE_Y * np.sin(2 * np.pi * t / (DRIFT_PERIOD_Y_BARS * bar_s) + 2 * seed)),
                 shake_x=float(shake * np.cos(angle)),
                 shake_y=float(shake * np.sin(angle)),
-                flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** 8 + strobe, 0.0, 1.0)),
+                flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** FLASH_SHARPNESS + strobe, 0.0, 1.0)),
                 motif_weights=dict(blended.motif_weights),
                 speed=float(blended.speed),
                 density=float(blended.density),
-                seed=_seed(seed, "section", int(section_index[k])),
+                seed=int(seeds[k]),
                 strength_range=tuple(float(v) for v in blended.strength),
             )
         )

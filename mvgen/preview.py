@@ -21,7 +21,7 @@ from mvgen.analysis import Analysis, analyze
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.genres import OUT_OF_SCOPE, display_name
-from mvgen.timeline import DROP_COLOR, SECTION_COLORS, genre_color
+from mvgen.colors import DROP_COLOR, SECTION_COLORS, genre_color
 
 
 def _audio_data_uri(track: Path, bitrate: str = "128k") -> str:

@@ -1,4 +1,4 @@
-"""Per-class visual styles: YAML files, validation with one-line errors, and fast blending.
+"""Per-class visual styles: the schema, YAML files, validation with one-line errors, init.
 
 Every class of the genre model (the 8 HouseX-v2 sub-genres of :data:`mvgen.genres.GENRES` by
 default, or a user model's own classes) has one style ``<class>.yaml`` holding its diffusion prompt,
@@ -8,36 +8,34 @@ override them with a folder of (possibly partial) YAML files or a single file: a
 changes only the fields it gives and inherits the rest from the default style of its class. A class
 without a shipped default starts from :func:`starter_style` (the neutral style with its own palette).
 
-The renderer blends the styles per frame by the track's soft genre weights; use
-:class:`StyleTable` (arrays precomputed once) for that, not pydantic models.
+The renderer blends the styles per frame by the track's soft genre weights: that hot path lives in
+:mod:`mvgen.blend` (:class:`~mvgen.blend.StyleTable`, arrays precomputed once, no pydantic per
+frame). Its names stay importable from here (``from mvgen.styles import StyleTable``) for older code.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 import mvgen
+from mvgen.colors import hex_colour, hex_to_rgb
 from mvgen.errors import MvgenError
 from mvgen.framespec import MOTIFS
 from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
-#: Seed policies of the diffusion renderer: one seed per track, per section or per bar.
+#: How often a style's frames change seed (``FrameSpec.seed``: the diffusion renderer's fixed noise
+#: and anchor picture, the procedural renderer's variations): once per track, at every section
+#: start, or on every downbeat. The mapper follows the policy of the dominant style.
 SEED_POLICIES = ("per-track", "per-section", "per-bar")
-
-#: Number of palette colours every blended style has (style palettes are cycled to this length).
-PALETTE_SIZE = 5
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -45,17 +43,7 @@ Number = Annotated[float, Strict()]  # ints are fine, strings and booleans are n
 Text = Annotated[str, Strict()]
 
 
-def _hex_colour(value: str) -> str:
-    text = value.strip()
-    digits = text[1:] if text.startswith("#") else ""
-    if len(digits) == 3:
-        digits = "".join(c * 2 for c in digits)
-    if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-        raise ValueError(f"{value!r} is not a hex colour (allowed: '#rrggbb' or '#rgb')")
-    return "#" + digits.lower()
-
-
-HexColour = Annotated[str, Strict(), AfterValidator(_hex_colour)]
+HexColour = Annotated[str, Strict(), AfterValidator(hex_colour)]
 
 
 class _Model(BaseModel):
@@ -68,7 +56,7 @@ class Diffusion(_Model):
     prompt: Text = Field(min_length=1, description="visual prompt")
     negative_prompt: Text = Field("", description="what to avoid")
     strength: tuple[Number, Number] = Field(description="min, max denoising strength: low in calm parts, high on drops")
-    seed_policy: Literal["per-track", "per-section", "per-bar"] = Field("per-section", description="how often the seed changes")
+    seed_policy: Literal[SEED_POLICIES] = Field("per-section", description="how often the seed changes: per-track, per-section or per-bar")  # type: ignore[valid-type]
 
     @field_validator("strength")
     @classmethod
@@ -523,106 +511,26 @@ def init_styles(folder: str | os.PathLike, *, labels: Sequence[str] = GENRES) ->
     return list(targets.values())
 
 
-# --------------------------------------------------------------------------- blending
+# --------------------------------------------------------------------------- compatibility
+
+#: Names that moved to :mod:`mvgen.blend` (blending) and :mod:`mvgen.colors` (conversions), still
+#: importable from here. Loaded on first use: ``mvgen.blend`` imports this module, so importing it
+#: at the top would be circular.
+_MOVED = {
+    "PALETTE_SIZE": "mvgen.blend",
+    "BlendedStyle": "mvgen.blend",
+    "StyleTable": "mvgen.blend",
+    "check_weights": "mvgen.blend",
+    "blend_styles": "mvgen.blend",
+    "srgb_to_linear": "mvgen.colors",
+    "linear_to_srgb": "mvgen.colors",
+}
 
 
-def hex_to_rgb(colour: str) -> tuple[float, float, float]:
-    """``"#rrggbb"`` -> sRGB floats in [0, 1]."""
-    digits = _hex_colour(colour)[1:]
-    return tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
+def __getattr__(name: str):
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    rgb = np.asarray(rgb, dtype=np.float64)
-    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
-    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-
-
-@dataclass(frozen=True)
-class BlendedStyle:
-    """The styles blended by genre weights. Colours are sRGB floats in [0, 1]."""
-
-    palette: tuple[tuple[float, float, float], ...]
-    background: tuple[float, float, float]
-    motion: Motion
-    motif_weights: dict[str, float]
-    speed: float
-    density: float
-    strength: tuple[float, float]
-
-
-class StyleTable:
-    """Styles as arrays (one row per key of ``labels``), for blending once per frame without pydantic."""
-
-    def __init__(self, labels: Sequence[str], palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray):
-        self.labels = tuple(labels)  # the row order: the model's classes, then "other"
-        self.palette_linear = palette_linear  # (K, PALETTE_SIZE, 3)
-        self.background_linear = background_linear  # (K, 3)
-        self.motion = motion  # (K, len(MOTION_FIELDS))
-        self.motifs = motifs  # (K, len(MOTIFS))
-        self.speed = speed  # (K,)
-        self.density = density  # (K,)
-        self.strength = strength  # (K, 2)
-
-    @classmethod
-    def from_styles(cls, styles: Mapping[str, Style]) -> StyleTable:
-        """A table of ``styles`` in their mapping order (as :func:`load_styles` returns them)."""
-        if len(styles) < 1:
-            raise ValueError("styles is empty")
-        ordered = list(styles.values())
-        palette = np.array([[hex_to_rgb(s.palette.colors[i % len(s.palette.colors)]) for i in range(PALETTE_SIZE)] for s in ordered])
-        background = np.array([hex_to_rgb(s.palette.background) for s in ordered])
-        return cls(
-            labels=list(styles),
-            palette_linear=srgb_to_linear(palette),
-            background_linear=srgb_to_linear(background),
-            motion=np.array([[getattr(s.motion, f) for f in MOTION_FIELDS] for s in ordered], dtype=np.float64),
-            motifs=np.array([[s.procedural.motifs.get(m, 0.0) for m in MOTIFS] for s in ordered], dtype=np.float64),
-            speed=np.array([s.procedural.speed for s in ordered], dtype=np.float64),
-            density=np.array([s.procedural.density for s in ordered], dtype=np.float64),
-            strength=np.array([s.diffusion.strength for s in ordered], dtype=np.float64),
-        )
-
-    def blend(self, weights: Sequence[float] | np.ndarray) -> BlendedStyle:
-        """Blend by ``weights`` (shape ``(K,)`` in ``labels`` order, >= 0, summing to 1)."""
-        w = check_weights(weights, self.labels)
-        palette = linear_to_srgb(np.tensordot(w, self.palette_linear, axes=1))
-        background = linear_to_srgb(w @ self.background_linear)
-        motion = w @ self.motion
-        motifs = w @ self.motifs
-        low, high = (w @ self.strength).tolist()
-        return BlendedStyle(
-            palette=tuple(tuple(rgb) for rgb in palette.tolist()),
-            background=tuple(background.tolist()),
-            motion=Motion.model_construct(**dict(zip(MOTION_FIELDS, motion.tolist()))),
-            motif_weights=dict(zip(MOTIFS, motifs.tolist())),
-            speed=float(w @ self.speed),
-            density=float(w @ self.density),
-            strength=(low, high),
-        )
-
-
-def check_weights(weights: Sequence[float] | np.ndarray, labels: Sequence[str] = style_keys()) -> np.ndarray:
-    """``weights`` as a float array of shape ``(len(labels),)``; ValueError unless >= 0 and summing to 1."""
-    k = len(labels)
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"weights must be {k} numbers (one per style: {', '.join(labels)})") from None
-    if w.shape != (k,):
-        raise ValueError(f"weights must have shape ({k},) (one per style: {', '.join(labels)}), got shape {w.shape}")
-    if not np.all(np.isfinite(w)) or w.min() < -1e-9:
-        raise ValueError(f"weights must be finite and >= 0, got {w.tolist()}")
-    total = float(w.sum())
-    if not math.isclose(total, 1.0, abs_tol=1e-6):
-        raise ValueError(f"weights must sum to 1, got {total:g}")
-    return w
-
-
-def blend_styles(styles: Mapping[str, Style], weights: Sequence[float] | np.ndarray) -> BlendedStyle:
-    """Blend ``styles`` (mapping order) by ``weights``; for per-frame use build a :class:`StyleTable` once."""
-    return StyleTable.from_styles(styles).blend(weights)
+    return getattr(importlib.import_module(module), name)

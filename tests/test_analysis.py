@@ -82,6 +82,7 @@ def test_silence_and_short_clips_warn_but_do_not_crash():
     assert short["sections"][-1].end_s == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_analyze_file_is_cached_and_round_trips(tmp_path, synth_track, monkeypatch):
     from mvgen.audio import write_audio
 
@@ -105,6 +106,7 @@ def test_analyze_file_is_cached_and_round_trips(tmp_path, synth_track, monkeypat
         analyze(path, use_cache=False)
 
 
+@pytest.mark.slow
 def test_an_old_cached_analysis_is_recomputed(tmp_path, synth_track):
     """A cache entry of an older schema (an upgrade between two runs) is recomputed, never a crash."""
     from mvgen.audio import write_audio

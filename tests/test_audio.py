@@ -482,6 +482,7 @@ def _peak_traced_bytes(call):
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoder", ["soundfile", "ffmpeg"])
 def test_long_file_decodes_with_about_one_output_array_of_memory(ten_minute_wav, decoder):
     info = probe_audio(ten_minute_wav)

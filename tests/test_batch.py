@@ -79,6 +79,7 @@ def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
         load_manifest(tmp_path / "m.yaml")
 
 
+@pytest.mark.slow
 def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
     manifest, jobs = load_manifest(project / "batch.yaml")
     assert len(jobs) == 2 * 2 * 2 + 1  # (one, broken) x formats x clips + solo's tall hook
@@ -107,6 +108,7 @@ def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
     assert sum(s == "skipped" for s in statuses.values()) == 4 and sum(s == "failed" for s in statuses.values()) == 4
 
 
+@pytest.mark.slow
 def test_cli_batch_table_and_exit_status(project, run_cli):
     (project / "music" / "broken.wav").unlink()
     result = run_cli("batch", project / "batch.yaml", "--jobs", "2")
@@ -123,6 +125,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ray_executor_on_a_local_cluster(project, run_cli):
     pytest.importorskip("ray")
     ray_cli = str(Path(sys.executable).with_name("ray"))

@@ -48,6 +48,7 @@ def test_missing_checkpoint_and_offline_hub(tmp_path, monkeypatch):
         load_classifier("someone/no-such-model")
 
 
+@pytest.mark.slow
 def test_whole_track_profile_is_chunk_invariant(model):
     rng = np.random.default_rng(0)
     y = (0.1 * rng.standard_normal(60 * model.config.sr)).astype(np.float32)
@@ -65,6 +66,7 @@ def test_whole_track_profile_is_chunk_invariant(model):
     np.testing.assert_allclose(chunked.in_scope, whole.in_scope, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_out_of_scope_outcome_and_temperature(model, tmp_path):
     """A model with the extra outcome: shares renormalized over the classes, in_scope = 1 - p(other);
     the temperature flattens the outputs without changing the ranking."""

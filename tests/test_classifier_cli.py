@@ -24,6 +24,7 @@ def labelled(tmp_path_factory, synth_track):
     return folder
 
 
+@pytest.mark.slow
 def test_train_eval_analyze_timeline(labelled, run_cli, tmp_path):
     out = tmp_path / "model"
     trained = run_cli("train", labelled / "labels.csv", "--out", out, "--epochs", "1", "--batch-size", "4", "--no-negatives")
@@ -54,6 +55,7 @@ def test_train_eval_analyze_timeline(labelled, run_cli, tmp_path):
     assert "drop" in drawn.stdout
 
 
+@pytest.mark.slow
 def test_bad_labels_are_one_line_errors(tmp_path, run_cli):
     bad = tmp_path / "labels.csv"
     bad.write_text("missing.wav,1,0,0,0,0,0,0,0\n")

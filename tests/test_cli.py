@@ -33,6 +33,7 @@ def _bad_inputs(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_bad_input_gives_one_line_error(tmp_path, run_cli):
     for problem, path in _bad_inputs(tmp_path).items():
         result = run_cli("analyze", path)
@@ -43,6 +44,7 @@ def test_bad_input_gives_one_line_error(tmp_path, run_cli):
         assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_analyze_prints_and_writes_json(tmp_path, run_cli, synth_track):
     from mvgen.audio import write_audio
 
@@ -59,6 +61,7 @@ def test_analyze_prints_and_writes_json(tmp_path, run_cli, synth_track):
     assert len(data["beats_s"]) > 50
 
 
+@pytest.mark.slow
 def test_synth_writes_audio_and_truth(tmp_path, run_cli):
     out = tmp_path / "song.wav"
     result = run_cli("synth", out, "-g", "deep_house", "-g", "future_house=0.7,bass_house=0.3", "--seed", "3", "--bars-scale", "0.25", "--mono")
@@ -71,6 +74,7 @@ def test_synth_writes_audio_and_truth(tmp_path, run_cli):
     assert bad.returncode == 1 and "trance" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_doctor(run_cli):
     ok = run_cli("doctor")
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -57,6 +57,7 @@ def renderer(tiny_model, styles, **settings) -> DiffusionRenderer:
     return DiffusionRenderer(styles, W, H, DiffusionSettings(model=str(tiny_model), size=32, **settings), device="cpu")
 
 
+@pytest.mark.slow
 def test_loads_a_saved_pipeline_and_renders_frames(tiny_model, styles):
     pipe = load_pipeline(str(tiny_model), device="cpu")
     assert type(pipe).__name__ == "StableDiffusionPipeline" and pipe.unet.dtype == torch.float32
@@ -69,6 +70,7 @@ def test_loads_a_saved_pipeline_and_renders_frames(tiny_model, styles):
     assert frames.float().std() > 5
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_seed_and_the_seed_matters(tiny_model, styles):
     a = analysis()
     specs = specs_for(a, styles, end_s=3.0)
@@ -81,6 +83,7 @@ def test_deterministic_for_a_seed_and_the_seed_matters(tiny_model, styles):
     assert not torch.equal(first.render(specs), second.render(other))
 
 
+@pytest.mark.slow
 def test_conditioning_is_the_profile_weighted_blend(tiny_model, styles):
     r = renderer(tiny_model, styles)
     embeds = r._embeddings["prompt_embeds"]
@@ -107,7 +110,8 @@ def test_keyframes_sit_on_beats():
     from mvgen.framespec import FrameSpec
 
     def spec(i, pulse):
-        return FrameSpec(index=i, time_s=i / FPS, genre_weights=(1.0,) + (0.0,) * 7, palette=((1, 1, 1),), background=(0, 0, 0), section="drop", beat_pulse=pulse)
+        return FrameSpec(index=i, time_s=i / FPS, genre_weights=(1.0,) + (0.0,) * 7, palette=((1, 1, 1),), background=(0, 0, 0), section="drop",
+                         beat_pulse=pulse, on_beat=pulse >= 0.75, on_downbeat=pulse == 1.0)
 
     specs = [spec(i, 1.0 if i % 8 == 3 else (0.75 if i % 8 == 7 else 0.2)) for i in range(40)]
     assert keyframe_positions(specs) == [0, 3, 7, 11, 15, 19, 23, 27, 31, 35, 39]
@@ -116,6 +120,17 @@ def test_keyframes_sit_on_beats():
     assert keyframe_positions(beatless) == [0, 30, 60, 69]
 
 
+def test_keyframes_of_mapped_frames_are_the_beat_frames(styles):
+    """On the mapper's specs the keyframes are exactly the frames nearest each beat, the first and the last."""
+    a = analysis()
+    specs = specs_for(a, styles, end_s=8.0)
+    fps = 1.0 / (specs[1].time_s - specs[0].time_s)
+    times = np.array([s.time_s for s in specs])
+    beat_frames = sorted({int(np.argmin(np.abs(times - b))) for b in a.beats_s if b < times[-1] + 0.5 / fps})
+    assert keyframe_positions(specs) == sorted({0, *beat_frames, len(specs) - 1})
+
+
+@pytest.mark.slow
 def test_motion_peaks_on_beats_and_calm_frames_do_not_flicker(tiny_model, styles):
     a = analysis()
     specs = specs_for(a, styles, end_s=8.0)
@@ -139,6 +154,7 @@ def test_flicker_figure():
     assert flicker(blink, [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]) == 0.0  # changes on beats are motion, not flicker
 
 
+@pytest.mark.slow
 def test_fast_decoder_and_fixed_noise_method(tiny_model, styles, tmp_path):
     from mvgen.random_pipelines import tiny_autoencoder
 
@@ -152,6 +168,7 @@ def test_fast_decoder_and_fixed_noise_method(tiny_model, styles, tmp_path):
     assert fixed.render(specs).shape == (len(specs), H, W, 3)
 
 
+@pytest.mark.slow
 def test_out_of_memory_halves_the_batch_once_and_continues(tiny_model, styles, monkeypatch):
     r = renderer(tiny_model, styles, batch_size=8)
     real = r.img2img.__class__.__call__
@@ -186,6 +203,7 @@ def test_missing_model_names_it_and_the_alternative(monkeypatch):
         load_pipeline("./no/such/folder", device="cpu")
 
 
+@pytest.mark.slow
 def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     from mvgen.assemble import probe_video
     from mvgen.audio import write_audio
@@ -209,6 +227,7 @@ def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     assert probe_video(cli_out)["n_frames"] == 20
 
 
+@pytest.mark.slow
 def test_sdxl_family_pipeline(styles, tmp_path):
     """SDXL (and SDXL-Turbo) pipelines: two text encoders, so the blend covers the pooled embedding too."""
     from mvgen.random_pipelines import tiny_sdxl_pipeline

@@ -6,6 +6,7 @@ import pytest
 from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
 from mvgen.genres import GENRES
 from mvgen.mapper import DOWNBEAT_PULSE, BEAT_PULSE, map_frames
+from mvgen.styles import SEED_POLICIES
 
 FPS = 30.0
 
@@ -15,6 +16,15 @@ def table():
     from mvgen.styles import StyleTable, load_styles
 
     return StyleTable.from_styles(load_styles())
+
+
+def _table_with(policy):
+    """The default styles, every one with seed policy ``policy``."""
+    from mvgen.blend import StyleTable
+    from mvgen.styles import load_styles
+
+    styles = {k: s.model_copy(update={"diffusion": s.diffusion.model_copy(update={"seed_policy": policy})}) for k, s in load_styles().items()}
+    return StyleTable.from_styles(styles)
 
 
 def _analysis(profile=True, in_scope=None) -> Analysis:
@@ -107,3 +117,77 @@ def test_genre_styles_go_only_as_far_as_the_confidence(table):
     np.testing.assert_allclose(specs[int(28 * FPS)].palette, neutral.palette, atol=1e-3)
     pulse = np.array([s.beat_pulse for s in specs])
     assert pulse[int(round(28.5 * FPS))] > 0.5 and specs[int(28 * FPS)].energy == 1.0
+
+
+@pytest.mark.parametrize("fps, start_s", [(30.0, 0.0), (30.0, 10.0), (23.976, 0.0), (7.0, 3.3)])
+def test_beat_flags_sit_on_the_frame_nearest_each_beat(table, fps, start_s):
+    analysis = _analysis()
+    specs = map_frames(analysis, table, fps=fps, start_s=start_s)
+    times = np.array([s.time_s for s in specs])
+
+    def nearest(marks):
+        # by hand: for every mark inside the frames' span, the frame whose time is closest to it
+        inside = [m for m in marks if times[0] - 0.5 / fps <= m < times[-1] + 0.5 / fps]
+        return sorted({int(np.argmin(np.abs(times - m))) for m in inside})
+
+    assert list(np.flatnonzero([s.on_beat for s in specs])) == nearest(analysis.beats_s)
+    assert list(np.flatnonzero([s.on_downbeat for s in specs])) == nearest(analysis.downbeats_s)
+    assert len(nearest(analysis.downbeats_s)) > 3
+    # the flags and the pulse agree: the pulse peaks on the flagged frames
+    pulse = np.array([s.beat_pulse for s in specs])
+    on = np.array([s.on_beat for s in specs])
+    down = np.array([s.on_downbeat for s in specs])
+    np.testing.assert_allclose(pulse[down], DOWNBEAT_PULSE)
+    np.testing.assert_allclose(pulse[on & ~down], BEAT_PULSE)
+
+
+def test_pulse_height_alone_does_not_tell_beat_frames(table):
+    """At 30 fps the decayed pulse one frame after a downbeat is above a plain beat's peak: the flag is needed."""
+    specs = map_frames(_analysis(), table, fps=30.0)
+    after_downbeat = [k + 1 for k, s in enumerate(specs[:-1]) if s.on_downbeat]
+    assert all(specs[k].beat_pulse >= BEAT_PULSE and not specs[k].on_beat for k in after_downbeat)
+
+
+def _changes(specs) -> list[int]:
+    seeds = np.array([s.seed for s in specs])
+    return list(np.flatnonzero(np.diff(seeds)) + 1)
+
+
+def test_per_track_seed_is_one_seed_for_the_whole_render():
+    specs = map_frames(_analysis(), _table_with("per-track"), fps=FPS)
+    assert len({s.seed for s in specs}) == 1
+    assert map_frames(_analysis(), _table_with("per-track"), fps=FPS, seed=1)[0].seed != specs[0].seed
+
+
+def test_per_section_seed_changes_at_section_starts():
+    specs = map_frames(_analysis(), _table_with("per-section"), fps=FPS)
+    assert _changes(specs) == [int(12 * FPS), int(16 * FPS)]  # build-up and drop start
+    assert len({s.seed for s in specs}) == 3
+
+
+def test_per_bar_seed_changes_on_downbeats_and_is_absolute():
+    analysis = _analysis()
+    specs = map_frames(analysis, _table_with("per-bar"), fps=FPS)
+    downbeat_frames = [k for k, s in enumerate(specs) if s.on_downbeat]
+    assert _changes(specs) == downbeat_frames == [int(round(d * FPS)) for d in analysis.downbeats_s]
+    assert len({s.seed for s in specs}) == len(analysis.downbeats_s) + 1  # before the first downbeat, then one per bar
+    # an excerpt gets the full render's seeds (resume, teasers): bars are counted from the track's start
+    excerpt = map_frames(analysis, _table_with("per-bar"), fps=FPS, start_s=10.0, end_s=20.0)
+    assert [s.seed for s in excerpt] == [s.seed for s in specs[300:600]]
+
+
+def test_per_bar_without_downbeats_falls_back_to_sections():
+    beatless = _analysis().model_copy(update={"beats_s": [], "downbeats_s": [], "tempo_bpm": None})
+    specs = map_frames(beatless, _table_with("per-bar"), fps=FPS)
+    assert _changes(specs) == [int(12 * FPS), int(16 * FPS)]
+
+
+def test_the_dominant_style_decides_the_seed_policy(table):
+    """Defaults: deep house is per-track, bigroom per-section; the analysis is deep house, then bigroom from 15 s."""
+    policies = dict(zip(table.labels, table.seed_policies))
+    assert policies["deep_house"] == "per-track" and policies["bigroom"] == "per-section"
+    assert set(table.seed_policies) == set(SEED_POLICIES)
+    specs = map_frames(_analysis(), table, fps=FPS)
+    seed_at = {t: specs[int(t * FPS)].seed for t in (5, 11, 13, 20, 30)}
+    assert seed_at[5] == seed_at[11] == seed_at[13]  # deep house: one seed across the section start at 12 s
+    assert seed_at[20] == seed_at[30] != seed_at[13]  # bigroom: the drop section's seed

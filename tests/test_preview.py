@@ -16,7 +16,7 @@ from mvgen.analysis import analyze
 from mvgen.audio import write_audio
 from mvgen.genres import GENRE_NAMES
 from mvgen.preview import write_preview
-from mvgen.timeline import GENRE_COLORS
+from mvgen.colors import GENRE_COLORS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -67,6 +67,7 @@ def test_page_is_self_contained(track, tmp_path):
         write_preview(track, tmp_path / "p.txt")
 
 
+@pytest.mark.slow
 def test_page_draws_the_timeline_seeks_and_shows_the_profile(track, tmp_path, browser):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -114,6 +115,7 @@ def test_page_draws_the_timeline_seeks_and_shows_the_profile(track, tmp_path, br
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
+@pytest.mark.slow
 def test_preview_with_a_video_links_it(track, tmp_path, browser, run_cli):
     from mvgen.render import RenderSettings, render_video
 
@@ -128,6 +130,7 @@ def test_preview_with_a_video_links_it(track, tmp_path, browser, run_cli):
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
+@pytest.mark.slow
 def test_page_hatches_where_the_model_is_unsure(track, tmp_path, browser):
     """The second half is outside the model's genres: drawn hatched, named so in the hover tip."""
     from selenium.webdriver.common.action_chains import ActionChains

@@ -50,6 +50,7 @@ def test_default_device_and_odd_sizes():
     assert r.render([spec()]).shape == (1, 17, 33, 3)
 
 
+@pytest.mark.slow
 def test_deterministic(renderer):
     specs = [spec(), spec(motif_weights={"grid": 1.0, "waves": 0.5}, seed=3)]
     a = renderer.render(specs)
@@ -58,6 +59,7 @@ def test_deterministic(renderer):
     assert not torch.equal(renderer.render([spec(seed=8)]), a[:1])  # the seed matters
 
 
+@pytest.mark.slow
 def test_batch_equals_single_renders(renderer):
     specs = [spec(index=i, time_s=12.3 + i / 30, beat_phase=(0.4 + i * 0.25) % 1, beat_pulse=0.25 * i,
                   motif_weights={MOTIFS[i]: 1.0, MOTIFS[i + 1]: 0.5}, drop_burst=0.3 * (i == 2)) for i in range(4)]
@@ -66,6 +68,7 @@ def test_batch_equals_single_renders(renderer):
     assert (batch.int() - singles.int()).abs().max() <= 1
 
 
+@pytest.mark.slow
 def test_compiled_equals_eager():
     """torch.compile fuses the same math: frames agree with eager ones, a short batch is padded.
     The encoder's format (yuv420p) is the one renders use."""
@@ -188,6 +191,7 @@ def test_camera_moves_the_image(renderer):
         assert (renderer.render([spec(**kw)]).float() - base).abs().mean() > 2, kw
 
 
+@pytest.mark.slow
 def test_detail_draws_smaller_and_upscales():
     """detail=0.5 draws a quarter of the pixels; the upscaled picture matches the full-detail one."""
     specs = [spec(), spec(index=1, time_s=12.4, motif_weights={"grid": 1.0, "waves": 0.5})]

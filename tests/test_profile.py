@@ -21,6 +21,7 @@ def _section_means(analysis):
     return [(s, probabilities[(times >= s.start_s) & (times < s.end_s)].mean(axis=0)) for s in analysis.sections if np.any((times >= s.start_s) & (times < s.end_s))]
 
 
+@pytest.mark.slow
 def test_profile_follows_a_genre_switch(tmp_path):
     arrangement = synth.Arrangement(
         bpm=124.0,
@@ -46,6 +47,7 @@ def test_profile_follows_a_genre_switch(tmp_path):
     assert GENRES[probabilities[inside(second_drop)].mean(axis=0).argmax()] == "tech_house"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("genre", ["progressive_house", "bass_house", "future_rave", "slap_house"])
 def test_drops_of_unseen_tracks(genre, tmp_path):
     arrangement = synth.default_arrangement([genre], seed=HELD_OUT + 1, bars_scale=0.5)

@@ -24,6 +24,7 @@ def track(tmp_path_factory, synth_track):
     return path
 
 
+@pytest.mark.slow
 def test_excerpt_is_frame_exact_and_synced(track, tmp_path):
     settings = RenderSettings(size=90, fps=FPS, start_s=4.0, end_s=14.0, chunk_frames=100)
     video = render_video(track, tmp_path / "v.mp4", settings)
@@ -47,6 +48,7 @@ def test_excerpt_is_frame_exact_and_synced(track, tmp_path):
         assert abs(peak - k) <= 1, (beat, brightness[k - 3 : k + 4])
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_video(track, tmp_path):
     settings = RenderSettings(size=64, fps=FPS, start_s=2.0, end_s=8.0, chunk_frames=50)
     whole = render_video(track, tmp_path / "whole.mp4", settings)
@@ -56,6 +58,7 @@ def test_resume_after_interruption_gives_the_same_video(track, tmp_path):
     np.testing.assert_array_equal(gray_frames(resumed, 114, 64), gray_frames(whole, 114, 64))
 
 
+@pytest.mark.slow
 def test_resume_refuses_work_made_otherwise(track, tmp_path, monkeypatch):
     """Chunks made with other settings, or by other encoder settings (an upgrade between the
     interruption and --resume), are never joined to new ones: stream copy needs them identical."""
@@ -77,6 +80,7 @@ def test_resume_refuses_work_made_otherwise(track, tmp_path, monkeypatch):
     assert probe_video(render_video(track, out, settings, resume=True)).n_frames == 120
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("aspect, size", [("9:16", (64, 114)), ("1:1", (64, 64))])
 def test_aspect_presets(track, tmp_path, aspect, size):
     video = render_video(track, tmp_path / "a.mp4", RenderSettings(size=64, fps=15, aspect=aspect, end_s=2.0))
@@ -84,6 +88,7 @@ def test_aspect_presets(track, tmp_path, aspect, size):
     assert (info.width, info.height) == size and info.n_frames == 30
 
 
+@pytest.mark.slow
 def test_teaser_is_around_the_first_drop(track, tmp_path):
     from mvgen.render import render_window
 
@@ -96,6 +101,7 @@ def test_teaser_is_around_the_first_drop(track, tmp_path):
     assert info.n_frames == 90
 
 
+@pytest.mark.slow
 def test_cli_render_and_bad_input(track, tmp_path, run_cli):
     out = tmp_path / "cli.mp4"
     result = run_cli("render", track, "--out", out, "--size", "64", "--fps", "10", "--end", "3")
@@ -108,6 +114,7 @@ def test_cli_render_and_bad_input(track, tmp_path, run_cli):
     assert not list(tmp_path.glob("notes*.mp4"))
 
 
+@pytest.mark.slow
 def test_cli_ctrl_c_then_resume(track, tmp_path):
     """A real SIGINT to the process group (what a terminal's Ctrl-C sends) mid-render: exit 130,
     one line saying how to resume, no output file; --resume then finishes the same video."""

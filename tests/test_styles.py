@@ -12,20 +12,16 @@ import pytest
 from mvgen.errors import MvgenError
 from mvgen.framespec import MOTIFS
 from mvgen.genres import GENRES
+from mvgen.blend import BlendedStyle, StyleTable, blend_styles
+from mvgen.colors import hex_to_rgb, linear_to_srgb, srgb_to_linear
 from mvgen.styles import (
     MOTION_FIELDS,
-    BlendedStyle,
     Style,
-    StyleTable,
-    blend_styles,
     default_styles_dir,
-    hex_to_rgb,
     init_styles,
-    linear_to_srgb,
     load_style_file,
     load_styles,
     parse_style,
-    srgb_to_linear,
     validate_styles,
 )
 
@@ -294,3 +290,33 @@ def test_init_for_a_model_writes_one_style_per_class_and_other(tmp_path):
     assert validate_styles(tmp_path / "mine", labels=MINE) == []
     assert load_styles(tmp_path / "mine", labels=MINE) == load_styles(labels=MINE)
     assert "bigroom" in validate_styles(tmp_path / "mine" / "reggae.yaml", labels=GENRES)[0]  # not a class of the default model
+
+
+def test_blending_names_still_import_from_styles():
+    """The blending moved to mvgen.blend and the conversions to mvgen.colors; older imports get the same objects."""
+    import mvgen.blend
+    import mvgen.colors
+    import mvgen.styles
+
+    for name in ("PALETTE_SIZE", "BlendedStyle", "StyleTable", "check_weights", "blend_styles"):
+        assert getattr(mvgen.styles, name) is getattr(mvgen.blend, name)
+    for name in ("hex_to_rgb", "srgb_to_linear", "linear_to_srgb"):
+        assert getattr(mvgen.styles, name) is getattr(mvgen.colors, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        mvgen.styles.no_such_name  # noqa: B018
+
+
+def test_the_dominant_style_sets_the_blended_seed_policy(defaults):
+    table = StyleTable.from_styles(defaults)
+    policy = dict(zip(table.labels, table.seed_policies))
+    assert policy == {k: s.diffusion.seed_policy for k, s in defaults.items()}
+    deep, bass = table.labels.index("deep_house"), table.labels.index("bass_house")
+    assert (policy["deep_house"], policy["bass_house"]) == ("per-track", "per-bar")
+    w = np.zeros(len(table.labels))
+    w[[deep, bass]] = 0.4, 0.6
+    assert table.blend(w).seed_policy == "per-bar"  # a policy is not mixed: the larger weight decides
+    w[[deep, bass]] = 0.6, 0.4
+    assert table.blend(w).seed_policy == "per-track"
+    with pytest.raises(ValueError, match="seed_policies"):
+        StyleTable(table.labels, table.palette_linear, table.background_linear, table.motion, table.motifs, table.speed,
+                   table.density, table.strength, seed_policies=["sometimes"] * len(table.labels))

@@ -11,7 +11,9 @@ from matplotlib.colors import to_rgb
 
 from mvgen.analysis import SignalSpan, Analysis, AudioSummary, Drop, GenreProfile, Section
 from mvgen.genres import GENRES
-from mvgen.timeline import GENRE_COLORS, OUT_OF_SCOPE_COLOR, SectionGenres, format_timeline, plot_timeline, section_genres
+from mvgen.colors import GENRE_COLORS, OUT_OF_SCOPE_COLOR
+from mvgen.timeline import SectionGenres, format_timeline, section_genres
+from mvgen.timeline_plot import plot_timeline
 
 STEP_S = 0.5
 
@@ -231,3 +233,26 @@ def test_where_the_model_is_unsure_reads_and_draws_as_such(tmp_path):
     assert _matches(unsure, OUT_OF_SCOPE_COLOR, tol=0.05).sum() > 50 and not _matches(unsure, GENRE_COLORS["deep_house"]).any()
     hatch = np.abs(np.diff(unsure.mean(axis=1)[_matches(unsure, OUT_OF_SCOPE_COLOR, tol=0.3)])).max()
     assert hatch > 0.1
+
+
+def test_old_names_still_import_from_timeline():
+    """The picture moved to mvgen.timeline_plot and the colours to mvgen.colors (shared with the preview page)."""
+    import mvgen.colors
+    import mvgen.timeline
+    import mvgen.timeline_plot
+
+    assert mvgen.timeline.plot_timeline is mvgen.timeline_plot.plot_timeline
+    for name in ("GENRE_COLORS", "OUT_OF_SCOPE_COLOR", "SECTION_COLORS", "DROP_COLOR", "genre_color"):
+        assert getattr(mvgen.timeline, name) is getattr(mvgen.colors, name)
+    assert mvgen.colors.genre_color("other", 0) == mvgen.colors.OUT_OF_SCOPE_COLOR
+    assert mvgen.colors.genre_color("afro_house", 1) == mvgen.colors.FALLBACK_COLORS[1]  # a class of the user's own
+
+
+def test_text_summary_does_not_load_matplotlib():
+    """`mvgen timeline` without --png prints the summary: importing it must not pull in matplotlib."""
+    import subprocess
+    import sys
+
+    code = "import sys, mvgen.timeline; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

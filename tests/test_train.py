@@ -39,6 +39,7 @@ def test_cut_clips_stay_in_their_span():
     assert all(len(c) == 5 * sr and np.all(c > 0.99) for c in clips)
 
 
+@pytest.mark.slow
 def test_learns_and_resumes(tmp_path):
     config = ClassifierConfig(**TINY)
     seeds = [s for s in range(80) if GENRES[s % 8] in ("deep_house", "bigroom")]
