@@ -1,8 +1,9 @@
 """Track analysis: tempo, beats, downbeats, drops and sections as one typed, cached ``Analysis``.
 
-Entry point: :func:`analyze`. The result is saved as JSON with a schema version and cached by the
-audio file's content hash plus :data:`ANALYSIS_VERSION`, so analyzing or rendering the same track
-again skips the work.
+Entry point: :func:`analyze` (options: :class:`AnalysisOptions`). The signal-only part is
+:func:`analyze_signal` (a :class:`SignalAnalysis`), the genre part :func:`genre_profile`. The result is
+saved as JSON with a schema version and cached by the audio file's content hash plus
+:data:`ANALYSIS_VERSION`, so analyzing or rendering the same track again skips the work.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mvgen import __version__
 from mvgen.audio import file_hash, load_audio, probe_audio
@@ -111,6 +112,24 @@ class SignalSpan(BaseModel):
     kind: str = Field(pattern="^(silence|tone|noise|speech|music)$")
 
 
+class SignalAnalysis(BaseModel):
+    """What :func:`analyze_signal` finds in the signal alone: the fields of :class:`Analysis` that do
+    not depend on the file or the genre model. Times in seconds from the start of the signal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    duration_s: float
+    tempo_bpm: float | None = Field(None, description="dominant tempo (bpm); None when there is no steady beat")
+    tempo_spans: list[TempoSpan] = []
+    beats_per_bar: int = 4
+    beats_s: list[float] = []
+    downbeats_s: list[float] = []
+    sections: list[Section] = []
+    drops: list[Drop] = []
+    signal: list[SignalSpan] = []
+    warnings: list[str] = []
+
+
 class Analysis(BaseModel):
     """Everything later stages need to know about a track. Times are seconds from the file start."""
 
@@ -146,24 +165,62 @@ class Analysis(BaseModel):
         return cls.model_validate(data)
 
 
+class AnalysisOptions(BaseModel):
+    """The options of :func:`analyze`, checked here and nowhere else.
+
+    ``classifier``: the genre model, a checkpoint folder or Hugging Face Hub id; None: the bundled
+    default (no profile when none is installed). ``genre_profile=False``: no genre profile at all
+    (beats, drops and sections only; the CLI's ``--no-profile``). ``use_cache=False`` recomputes
+    (and refreshes the cache); ``cache_directory``: the cache's root (default
+    :func:`mvgen.paths.cache_dir`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    use_cache: bool = True
+    cache_directory: Path | None = None
+    classifier: str | None = Field(None, description="checkpoint folder or Hub id; None: the bundled default")
+    genre_profile: bool = True
+
+    @field_validator("classifier", mode="before")
+    @classmethod
+    def _classifier(cls, value):
+        if isinstance(value, bool):
+            raise ValueError("must be a folder or Hub id, or None for the bundled model (genre_profile=False skips the profile)")
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @classmethod
+    def check(cls, path: str | os.PathLike | None = None, **options) -> "AnalysisOptions":
+        """The options, or :class:`MvgenError` naming ``path`` and the first bad option."""
+        try:
+            return cls(**options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = ".".join(str(part) for part in first["loc"]) or "options"
+            raise MvgenError(f"analyze option {name}: {first['msg'].removeprefix('Value error, ')}", path) from None
+
+
 def _cache_path(content_hash: str, model_id: str, directory: Path | None) -> Path:
     return (directory or cache_dir()) / "analysis" / f"{content_hash[:32]}-{model_id}-{ANALYSIS_VERSION}.json"
 
 
-def _resolve_classifier(classifier) -> tuple[Path | None, str]:
+def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
     """The classifier folder to use (None: no genre profile) and a short id of its weights for the cache key."""
     from mvgen.checkpoints import WEIGHTS_NAME, default_checkpoint, resolve_checkpoint
 
-    if classifier is False:
+    if not options.genre_profile:
         return None, "noprofile"
-    folder = default_checkpoint() if classifier is None else resolve_checkpoint(classifier)
+    folder = default_checkpoint() if options.classifier is None else resolve_checkpoint(options.classifier)
     if folder is None:
         return None, "noprofile"
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str = "", features=None) -> GenreProfile:
-    """Soft genre profile of mono audio ``y`` at ``sr`` Hz with a loaded :class:`~mvgen.classifier.GenreClassifier`.
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None) -> GenreProfile:
+    """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
+    :class:`~mvgen.classifier.GenreClassifier`; one window every ``model.config.step_s`` seconds.
+    ``model_name`` is recorded in the profile; ``features``: :func:`~mvgen.features.frame_features`
+    of ``y`` when the caller has them.
 
     The in-scope confidence of each window is the model's, times the signal gates' music
     likelihood (:func:`mvgen.gates.signal_gate`): silence, tones, noise and speech are out of scope
@@ -189,9 +246,9 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, model_name: str =
 
 
 
-def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, features=None) -> dict:
-    """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz); returns the fields of :class:`Analysis`
-    that depend on the signal alone (tempo, beats, downbeats, sections, drops, signal spans, warnings).
+def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> SignalAnalysis:
+    """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz): tempo, beats, downbeats, sections,
+    drops, signal spans and warnings, the fields of :class:`Analysis` that depend on the signal alone.
 
     ``features``: :func:`~mvgen.features.frame_features` of ``y`` when the caller has them."""
     duration_s = len(y) / sr
@@ -201,8 +258,8 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, features=None) -> dict:
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 1e-5:
         notes.append("audio is silent")
-        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")],
-                    signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")], warnings=notes)
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")],
+                              signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")], warnings=notes)
     features = frame_features(y, sr) if features is None else features
     gate = signal_gate(y, sr, features=features)
     signal = [SignalSpan(start_s=round(a, 3), end_s=round(min(b, duration_s), 3), kind=k) for a, b, k in gate_spans(gate)]
@@ -210,12 +267,12 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, features=None) -> dict:
     if kind != "music":  # a test tone, noise, speech or near-silence: no beat grid, no drops
         article = "" if kind in ("silence", "noise", "speech") else "a steady "
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
-        return dict(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal, warnings=notes)
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal, warnings=notes)
     grid = track_beats(features, duration_s)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
     spans = find_sections(features, grid.beats_s, downbeats, duration_s)
-    return dict(
+    return SignalAnalysis(
         duration_s=duration_s,
         tempo_bpm=None if grid.tempo_bpm is None else round(grid.tempo_bpm, 3),
         tempo_spans=[TempoSpan(start_s=s.start_s, end_s=min(s.end_s, duration_s), bpm=round(s.bpm, 3)) for s in grid.segments],
@@ -235,39 +292,53 @@ def _load_model(folder: Path):
     return load_classifier(folder)
 
 
-def analyze(path: str | os.PathLike, use_cache: bool = True, cache_directory: Path | None = None, classifier=None) -> Analysis:
+_genre_profile = genre_profile  # analyze's keyword of the same name hides the function there
+
+
+def analyze(
+    path: str | os.PathLike,
+    *,
+    classifier: str | os.PathLike | None = None,
+    genre_profile: bool = True,
+    use_cache: bool = True,
+    cache_directory: str | os.PathLike | None = None,
+) -> Analysis:
     """Analyze the audio file at ``path`` (any format :func:`mvgen.audio.load_audio` decodes).
 
     ``classifier``: a checkpoint folder or Hub id for the genre profile; None uses the bundled
-    default when installed; False skips the profile. Results are cached by content hash, classifier
-    weights and :data:`ANALYSIS_VERSION`; ``use_cache=False`` recomputes (and refreshes the cache).
-    Raises :class:`MvgenError` for unreadable input.
+    default when installed. ``genre_profile=False`` skips the profile (``Analysis.genre_profile`` is
+    None). Results are cached by content hash, classifier weights and :data:`ANALYSIS_VERSION`;
+    ``use_cache=False`` recomputes (and refreshes the cache); ``cache_directory`` overrides the
+    cache's root. The options are checked by :class:`AnalysisOptions`. Raises :class:`MvgenError`
+    for unreadable input or a bad option.
     """
+    options = AnalysisOptions.check(path, classifier=classifier, genre_profile=genre_profile, use_cache=use_cache, cache_directory=cache_directory)
     info = probe_audio(path)
     content_hash = file_hash(path)
-    classifier_dir, model_id = _resolve_classifier(classifier)
-    model_name = "" if classifier_dir is None else (str(classifier) if classifier else classifier_dir.name)
-    cached = _cache_path(content_hash, model_id, cache_directory)
+    classifier_dir, model_id = _resolve_classifier(options)
+    model_name = "" if classifier_dir is None else (options.classifier or classifier_dir.name)
+    cached = _cache_path(content_hash, model_id, options.cache_directory)
     analysis = None
-    if use_cache and cached.is_file():
+    if options.use_cache and cached.is_file():
         try:
             analysis = Analysis.load(cached)
             analysis = analysis.model_copy(update={"audio": analysis.audio.model_copy(update={"path": str(path)})})
         except (MvgenError, ValueError):
             analysis = None  # stale or damaged cache entry: recompute
     if analysis is None:
+        profile = None
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Importing torch and nnAudio takes longer than decoding and the beat analysis of a
             # whole track; both mostly run outside the GIL, so the model loads meanwhile.
             model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
             features = frame_features(y, ANALYSIS_SR) if len(y) else None
-            fields = analyze_signal(y, ANALYSIS_SR, features=features)
-            if model is not None and fields["duration_s"] > 0:
-                fields["genre_profile"] = genre_profile(y, model.result(), model_name=model_name, features=features)
+            found = analyze_signal(y, ANALYSIS_SR, features=features)
+            if model is not None and found.duration_s > 0:
+                profile = _genre_profile(y, model.result(), model_name=model_name, features=features)
         del y
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
-        analysis = Analysis(audio=summary, **fields)
+        analysis = Analysis(audio=summary, genre_profile=profile, **dict(found))
         try:
             analysis.save(cached)
         except OSError:

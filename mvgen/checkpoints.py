@@ -45,15 +45,17 @@ def resolve_checkpoint(id_or_path: str | os.PathLike) -> Path:
         ) from None
 
 
-def classifier_labels(classifier: str | os.PathLike | None | bool = None) -> tuple[str, ...]:
+def classifier_labels(classifier: str | os.PathLike | None = None) -> tuple[str, ...]:
     """The classes of a classifier (folder or Hub id; None: the bundled one), read from its
-    ``config.json`` without loading torch. Without a classifier (``False``, or none bundled) the
-    default taxonomy :data:`~mvgen.genres.GENRES`."""
+    ``config.json`` without loading torch. Without a classifier (none bundled) the default taxonomy
+    :data:`~mvgen.genres.GENRES`."""
     import json
 
     from mvgen.genres import GENRES
 
-    folder = None if classifier is False else (default_checkpoint() if classifier is None else resolve_checkpoint(classifier))
+    if isinstance(classifier, bool):
+        raise MvgenError(f"classifier={classifier!r}: a classifier is a folder or Hub id, or None for the bundled one")
+    folder = default_checkpoint() if classifier is None else resolve_checkpoint(classifier)
     if folder is None:
         return GENRES
     try:

@@ -193,8 +193,10 @@ def _is_front_end_buffer(key: str) -> bool:
     return key.startswith("front_end.")
 
 
-def load_classifier(id_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenreClassifier:
-    """Load a classifier checkpoint (folder or Hub id) onto ``device`` (default: GPU if usable), in eval mode."""
+def load_classifier(id_or_path: str | os.PathLike, *, device: torch.device | str | None = None) -> GenreClassifier:
+    """Load a classifier checkpoint (folder or Hub id) onto ``device`` (default: GPU if usable), in eval mode.
+
+    Raises :class:`MvgenError` naming the folder (or id) when it is not a checkpoint or does not match its config."""
     from safetensors.torch import load_file
 
     folder = resolve_checkpoint(id_or_path)
@@ -227,7 +229,7 @@ class WindowPredictions:
     in_scope: np.ndarray
 
 
-def calibrated_probabilities(logits: torch.Tensor, config: ClassifierConfig, dim: int = -1) -> torch.Tensor:
+def calibrated_probabilities(logits: torch.Tensor, config: ClassifierConfig, *, dim: int = -1) -> torch.Tensor:
     """Softmax of ``logits / config.temperature`` over ``dim`` (the outputs axis)."""
     return torch.softmax(logits.float() / config.temperature, dim=dim)
 
@@ -245,7 +247,7 @@ def split_scope(probabilities: np.ndarray, config: ClassifierConfig) -> tuple[np
 
 
 @torch.inference_mode()
-def track_windows(model: GenreClassifier, y: np.ndarray, per_window=None, chunk_steps: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def track_windows(model: GenreClassifier, y: np.ndarray, *, per_window=None, chunk_steps: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """``per_window(features (1, C, S)) -> (1, S - k + 1, D)`` over every window of a whole track:
     ``(times_s (W,), values (W, D))``; by default the pooled features of :meth:`GenreClassifier.pool_windows`.
 
@@ -276,15 +278,20 @@ def track_windows(model: GenreClassifier, y: np.ndarray, per_window=None, chunk_
     return times_s, values
 
 
-def predict_profile(model: GenreClassifier, y: np.ndarray, chunk_steps: int = 256) -> WindowPredictions:
-    """Window predictions over a whole track (see :class:`WindowPredictions` and :func:`track_windows`)."""
+def predict_profile(model: GenreClassifier, y: np.ndarray, *, chunk_steps: int = 256) -> WindowPredictions:
+    """Window predictions over a whole track: mono ``y`` (shape ``(n,)``) at ``model.config.sr`` Hz, one window
+    every ``config.step_s`` seconds, processed ``chunk_steps`` feature steps at a time (see
+    :class:`WindowPredictions` and :func:`track_windows`)."""
     config = model.config
-    times_s, outputs = track_windows(model, y, lambda h: calibrated_probabilities(model.classify_features(h), config, dim=1).transpose(1, 2), chunk_steps)
+    def per_window(h: torch.Tensor) -> torch.Tensor:
+        return calibrated_probabilities(model.classify_features(h), config, dim=1).transpose(1, 2)
+
+    times_s, outputs = track_windows(model, y, per_window=per_window, chunk_steps=chunk_steps)
     probabilities, in_scope = split_scope(outputs, config)
     return WindowPredictions(times_s=times_s, probabilities=probabilities, in_scope=in_scope)
 
 
-def smooth_profile(predictions: WindowPredictions, step_s: float, smooth_s: float = 3.0) -> WindowPredictions:
+def smooth_profile(predictions: WindowPredictions, step_s: float, *, smooth_s: float = 3.0) -> WindowPredictions:
     """Moving average of window predictions over ``smooth_s`` seconds (class rows renormalized).
 
     Single windows are noisy; a sub-genre blend changes over bars, not within one. The class shares
@@ -305,7 +312,7 @@ def smooth_profile(predictions: WindowPredictions, step_s: float, smooth_s: floa
 
 
 @torch.inference_mode()
-def predict_clips(model: GenreClassifier, clips: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+def predict_clips(model: GenreClassifier, clips: Sequence[np.ndarray], *, batch_size: int = 64) -> np.ndarray:
     """Calibrated probabilities ``(N, outputs)`` over ``config.output_labels`` of the central window of
     each mono clip (each at least one window long); :func:`split_scope` separates the classes from
     the out-of-scope outcome."""

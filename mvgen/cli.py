@@ -115,7 +115,7 @@ def analyze(
     no_profile: bool = typer.Option(False, "--no-profile", help="Skip the sub-genre profile."),
 ) -> None:
     """Find tempo, beats, downbeats, drops, sections and the sub-genre profile of a track."""
-    analysis = _analyze(track, use_cache=not no_cache, classifier=False if no_profile else classifier)
+    analysis = _analyze(track, use_cache=not no_cache, classifier=classifier, genre_profile=not no_profile)
     print_analysis(analysis)
     if json_path is not None:
         analysis.save(json_path)
@@ -180,7 +180,7 @@ def _labelled_clips(tracks, model_config, clips_per_drop: int, seed: int):
 
     with _progress() as progress:
         task = progress.add_task("decoding and cutting clips", total=len(tracks))
-        return clips_from_tracks(tracks, model_config, clips_per_drop, seed=seed, on_track=lambda: progress.advance(task))
+        return clips_from_tracks(tracks, model_config, clips_per_drop=clips_per_drop, seed=seed, on_track=lambda: progress.advance(task))
 
 
 @app.command()
@@ -215,15 +215,15 @@ def train(
         if base_model is None:
             raise MvgenError("--head-only needs --from MODEL (the backbone to keep)")
         config = training.HeadConfig(seed=seed)
-        model_config = training.head_config(base_model.config, label_set.labels, provenance)
+        model_config = training.head_config(base_model.config, label_set.labels, provenance=provenance)
         with _progress() as progress:
             task = progress.add_task("backbone features", total=len(label_set.tracks))
-            windows = training.labelled_windows(base_model, label_set.tracks, model_config, config.window_stride, on_track=lambda: progress.advance(task))
+            windows = training.labelled_windows(base_model, label_set.tracks, model_config, stride=config.window_stride, on_track=lambda: progress.advance(task))
         if negatives:
             with err.status("built-in out-of-scope examples"):
                 windows = training.WindowSet.concat([windows, training.clip_windows(base_model, training.builtin_negatives(model_config, seed=seed))])
         with err.status("training the head" + (f" ({cv}-fold cross-validation first)" if cv > 1 else "")):
-            result = training.train_head(windows, base_model, label_set.labels, out_dir, config, cv_folds=cv, provenance=provenance)
+            result = training.train_head(windows, base_model, label_set.labels, out_dir, config=config, cv_folds=cv, provenance=provenance)
         cv_text = f"; {len(result.cv_top1)}-fold cross-validation top-1 {np.mean(result.cv_top1):.3f} +- {np.std(result.cv_top1):.3f}" if result.cv_top1 else ""
         out.print(f"model for {', '.join(result.labels)} (+ other): {result.model_dir}; held-out top-1 {result.val_top1:.3f} on {result.val_tracks} tracks, "
                   f"calibration error {result.val_ece:.3f} (temperature {result.temperature:.2f}){cv_text}")
@@ -236,7 +236,7 @@ def train(
     if negatives:
         with err.status("built-in out-of-scope examples"):
             clips += training.builtin_negatives(model_config, seed=seed)
-    train_clips, val_clips = training.split_by_track(clips, settings.val_fraction, seed)
+    train_clips, val_clips = training.split_by_track(clips, val_fraction=settings.val_fraction, seed=seed)
     with _progress() as progress:
         task = progress.add_task("epoch 1", total=None)
 
@@ -247,7 +247,7 @@ def train(
             progress.update(task, description=f"epoch {record['epoch'] + 1}")
             err.print(f"epoch {record['epoch']}: train loss {record['train_loss']:.3f}  val loss {record['val_loss']:.3f}  val top-1 {record['val_top1']:.3f}", markup=False)
 
-        result = training.train(train_clips, val_clips, out_dir, model_config, settings, device=device, on_epoch=on_epoch, on_batch=on_batch, init_from=base_model)
+        result = training.train(train_clips, val_clips, out_dir, model_config=model_config, config=settings, device=device, on_epoch=on_epoch, on_batch=on_batch, init_from=base_model)
     out.print(f"best model (epoch {result.best_epoch}, val loss {result.best_val_loss:.3f}, temperature {result.temperature:.2f}): {result.best_dir}")
 
 

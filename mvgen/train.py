@@ -10,7 +10,6 @@ the validation loss no longer improves.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from mvgen.classifier import ClassifierConfig, GenreClassifier, default_device, save_classifier
@@ -28,6 +27,8 @@ from mvgen.fileio import atomic_path, write_atomic
 from mvgen.genres import GENRES
 
 CHECKPOINT_DIR = "checkpoint"
+#: The training state inside :data:`CHECKPOINT_DIR` (a :class:`TrainState`), beside ``state.safetensors``.
+STATE_NAME = "state.json"
 BEST_DIR = "best"
 #: Clips are cut this much longer than a window so that random crops shift them in time.
 SHIFT_S = 0.75
@@ -64,9 +65,10 @@ def resample_clip(audio: np.ndarray, factor: float) -> np.ndarray:
 
 
 def cut_clips(
-    y: np.ndarray, sr: int, spans_s: Sequence[tuple[float, float]], clip_s: float, n_per_span: int, rng: np.random.Generator, max_stretch: float = 0.03
+    y: np.ndarray, sr: int, spans_s: Sequence[tuple[float, float]], *, clip_s: float, n_per_span: int, rng: np.random.Generator, max_stretch: float = 0.03
 ) -> list[np.ndarray]:
-    """Random clips of ``clip_s`` seconds from each span, each resampled by a factor within +-``max_stretch``."""
+    """``n_per_span`` random clips of ``clip_s`` seconds from each span ``(start_s, end_s)`` of mono ``y`` (shape
+    ``(n,)`` at ``sr`` Hz), each resampled by a factor within +-``max_stretch``; each clip has shape ``(clip_s * sr,)``."""
     clips = []
     for start_s, end_s in spans_s:
         for _ in range(n_per_span):
@@ -83,11 +85,11 @@ def cut_clips(
     return clips
 
 
-def map_target(weights: np.ndarray, outputs: Sequence[str], config: ClassifierConfig, source: object = None) -> np.ndarray:
+def map_target(weights: np.ndarray, outputs: Sequence[str], config: ClassifierConfig, *, source: object = None) -> np.ndarray:
     """A soft label over ``outputs`` as a target over ``config.output_labels`` (float32, sums to 1).
 
     Labels the model lacks go to its out-of-scope outcome; without one they are an error naming the
-    label and the model's classes.
+    label and the model's classes (and ``source``, the track, as the error's path).
     """
     targets = config.output_labels
     target = np.zeros(len(targets), np.float32)
@@ -103,7 +105,7 @@ def map_target(weights: np.ndarray, outputs: Sequence[str], config: ClassifierCo
     return target / target.sum()
 
 
-def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, clips_per_drop: int, seed: int = 0, on_track: Callable | None = None) -> list[Clip]:
+def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, *, clips_per_drop: int = 4, seed: int = 0, on_track: Callable | None = None) -> list[Clip]:
     """Decode labelled tracks (:class:`mvgen.labels.LabelledTrack`) and cut clips from their drops.
 
     Tracks without listed drops use the drops mvgen's analysis finds (or the whole track).
@@ -118,16 +120,16 @@ def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, clips_per_drop
         y = load_audio(track.path, sr=config.sr)
         spans = list(track.drops_s)
         if not spans:
-            spans = [(d.start_s, d.end_s) for d in analyze(track.path, classifier=False).drops] or [(0.0, len(y) / config.sr)]
-        target = map_target(track.weights, track.outputs, config, track.path)
-        for audio in cut_clips(y, config.sr, spans, clip_s, clips_per_drop, rng):
+            spans = [(d.start_s, d.end_s) for d in analyze(track.path, genre_profile=False).drops] or [(0.0, len(y) / config.sr)]
+        target = map_target(track.weights, track.outputs, config, source=track.path)
+        for audio in cut_clips(y, config.sr, spans, clip_s=clip_s, n_per_span=clips_per_drop, rng=rng):
             clips.append(Clip(audio, target, str(track.path)))
         if on_track is not None:
             on_track()
     return clips
 
 
-def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every: int = 3, on_track: Callable | None = None, *,
+def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, *, blend_every: int = 3, on_track: Callable | None = None,
                     styles: Sequence[str] = GENRES, degrade_p: float = 0.0) -> list[Clip]:
     """Clips of synthetic tracks: per seed, one style of ``styles`` (``mvgen.synth`` keys; the seed picks
     it in turn), or every ``blend_every``-th seed a blend of two.
@@ -161,7 +163,7 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, blend_every:
             # that are not classes of the model to its out-of-scope outcome.
             profile = truth.genre_profile
             weights = np.mean(np.asarray(profile.probabilities, np.float64), axis=0)
-            clips.append(Clip(audio, map_target(weights, profile.labels, config, f"synth seed {seed}"), f"synth-{seed}"))
+            clips.append(Clip(audio, map_target(weights, profile.labels, config, source=f"synth seed {seed}"), f"synth-{seed}"))
         if on_track is not None:
             on_track()
     return clips
@@ -207,7 +209,7 @@ def builtin_negatives(config: ClassifierConfig, *, seed: int = 0, per_kind: int 
     return clips
 
 
-def split_by_track(clips: Sequence[Clip], val_fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+def split_by_track(clips: Sequence[Clip], *, val_fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
     """Train/validation split that keeps all clips of a track on one side."""
     tracks = sorted({c.track_id for c in clips})
     rng = np.random.default_rng(seed)
@@ -233,7 +235,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: tor
 
 
 @torch.no_grad()
-def spectrograms(model: GenreClassifier, clips: Sequence[Clip], device: torch.device, batch_size: int = 32) -> torch.Tensor:
+def spectrograms(model: GenreClassifier, clips: Sequence[Clip], *, device: torch.device, batch_size: int = 32) -> torch.Tensor:
     """Front-end output of every clip, shape ``(N, C, F, T)``, kept on the CPU."""
     out = []
     n = min(len(c.audio) for c in clips)
@@ -261,7 +263,40 @@ def _center_crop(spec: torch.Tensor, frames: int) -> torch.Tensor:
     return spec[..., start : start + frames]
 
 
-def _save_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict, folder: Path) -> None:
+class TrainState(BaseModel):
+    """Where a training run stands, saved as ``checkpoint/state.json`` after every epoch (the weights and
+    the optimizer's moments go beside it, in ``state.safetensors``); what :func:`train` resumes from.
+
+    The JSON keys are those of the plain dict earlier versions wrote (``model_config`` included), so
+    their checkpoints still resume.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, ser_json_inf_nan="constants")
+
+    epoch: int = Field(0, ge=0, description="epochs finished")
+    best_val_loss: float = Field(math.inf, description="lowest validation loss so far (inf before the first epoch)")
+    best_epoch: int = Field(0, ge=0, description="the epoch (1-based) of best_val_loss; 0: none yet")
+    history: list[dict] = Field(default_factory=list, description="one record per epoch: epoch, train_loss, val_loss, val_top1")
+    stale_epochs: int = Field(0, ge=0, description="epochs since the validation loss last improved")
+    classifier_config: ClassifierConfig | None = Field(None, alias="model_config", description="the model being trained")
+    train_config: TrainConfig | None = None
+    param_groups: list[dict] = Field(default_factory=list, description="the optimizer's parameter groups (learning rate, betas, ...)")
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write as JSON (atomically, synced to disk)."""
+        return write_atomic(path, self.model_dump_json(by_alias=True, indent=1), fsync=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrainState":
+        """Read a state JSON; :class:`MvgenError` naming the file when it is not one."""
+        try:
+            return cls.model_validate_json(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            first = str(exc).splitlines()[0] if isinstance(exc, ValueError) else exc.__class__.__name__
+            raise MvgenError(f"not a training state ({first})", path) from None
+
+
+def _save_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState, folder: Path) -> None:
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -272,23 +307,22 @@ def _save_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict,
             tensors[f"optimizer.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     with atomic_path(folder / "state.safetensors", fsync=True) as tmp:
         save_file(tensors, str(tmp))
-    meta = {**state, "param_groups": opt["param_groups"]}
-    write_atomic(folder / "state.json", json.dumps(meta, indent=1), fsync=True)
+    state.model_copy(update={"param_groups": opt["param_groups"]}).save(folder / STATE_NAME)
 
 
-def _load_state(model: nn.Module, optimizer: torch.optim.Optimizer, folder: Path) -> dict:
+def _load_state(model: nn.Module, optimizer: torch.optim.Optimizer, folder: Path) -> TrainState:
     from safetensors.torch import load_file
 
     tensors = load_file(str(folder / "state.safetensors"))
-    meta = json.loads((folder / "state.json").read_text())
+    state = TrainState.load(folder / STATE_NAME)
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     opt_state: dict = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
             _, idx, name = key.split(".", 2)
             opt_state.setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict({"state": opt_state, "param_groups": meta.pop("param_groups")})
-    return meta
+    optimizer.load_state_dict({"state": opt_state, "param_groups": state.param_groups})
+    return state.model_copy(update={"param_groups": []})
 
 
 class TrainResult(BaseModel):
@@ -306,17 +340,20 @@ def train(
     train_clips: Sequence[Clip],
     val_clips: Sequence[Clip],
     out_dir: str | os.PathLike,
+    *,
     model_config: ClassifierConfig | None = None,
     config: TrainConfig | None = None,
     device: torch.device | str | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
-    *,
     init_from: GenreClassifier | None = None,
 ) -> TrainResult:
     """Train a :class:`GenreClassifier`, resuming from ``out_dir/checkpoint`` when it exists.
 
-    ``init_from``: start from this model's front end and backbone (fine-tuning; the head is new
+    ``model_config``: the model (default :class:`ClassifierConfig`); ``config``: the optimisation
+    (default :class:`TrainConfig`); ``device``: default the GPU when usable. ``on_epoch(record)``
+    gets each epoch's record (epoch, train_loss, val_loss, val_top1); ``on_batch(done, total)``
+    each batch's progress. ``init_from``: start from this model's front end and backbone (fine-tuning; the head is new
     when the classes differ). The best model (lowest validation loss) is saved to ``out_dir/best``
     as a classifier checkpoint, with its temperature fitted on the validation clips.
     Mixed precision (bf16) is used on CUDA.
@@ -335,26 +372,26 @@ def train(
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     checkpoint = out_dir / CHECKPOINT_DIR
-    state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "history": [], "stale_epochs": 0}
-    if (checkpoint / "state.json").is_file():
-        saved = json.loads((checkpoint / "state.json").read_text())
+    state = TrainState(classifier_config=model_config, train_config=config)
+    if (checkpoint / STATE_NAME).is_file():
+        saved = TrainState.load(checkpoint / STATE_NAME)
         # Epochs and patience may grow between runs (train longer); everything else must match.
         resumable = {"epochs", "patience"}
-        same_train = {k: v for k, v in saved.get("train_config", {}).items() if k not in resumable} == config.model_dump(exclude=resumable)
-        if saved.get("model_config") != model_config.model_dump() or not same_train:
+        same_train = saved.train_config is not None and saved.train_config.model_dump(exclude=resumable) == config.model_dump(exclude=resumable)
+        if saved.classifier_config is None or saved.classifier_config.model_dump() != model_config.model_dump() or not same_train:
             raise MvgenError("checkpoint was made with other settings; use a new output folder", checkpoint)
-        state.update(_load_state(model, optimizer, checkpoint))
+        state = _load_state(model, optimizer, checkpoint).model_copy(update={"classifier_config": model_config, "train_config": config})
 
     frames = model_config.window_steps * model_config.step_frames
-    train_spec = spectrograms(model, train_clips, device)
-    val_spec = _center_crop(spectrograms(model, val_clips, device), frames)
+    train_spec = spectrograms(model, train_clips, device=device)
+    val_spec = _center_crop(spectrograms(model, val_clips, device=device), frames)
     train_y = torch.from_numpy(np.stack([c.target for c in train_clips]))
     val_y = torch.from_numpy(np.stack([c.target for c in val_clips]))
     weights = torch.from_numpy(class_weights(train_y.numpy())).to(device)
-    generator = torch.Generator().manual_seed(config.seed * 1000 + state["epoch"])
+    generator = torch.Generator().manual_seed(config.seed * 1000 + state.epoch)
     use_amp = device.type == "cuda"
 
-    for epoch in range(state["epoch"], config.epochs):
+    for epoch in range(state.epoch, config.epochs):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, epoch)
         model.train()
@@ -376,22 +413,22 @@ def train(
                 on_batch(bi + 1, n_batches)
         val_loss, val_acc = _validate(model, val_spec, val_y, device, use_amp)
         record = {"epoch": epoch + 1, "train_loss": total / seen, "val_loss": val_loss, "val_top1": val_acc}
-        state["history"].append(record)
-        if val_loss < state["best_val_loss"] - 1e-4:
-            state.update(best_val_loss=val_loss, best_epoch=epoch + 1, stale_epochs=0)
+        state.history.append(record)
+        if val_loss < state.best_val_loss - 1e-4:
+            state.best_val_loss, state.best_epoch, state.stale_epochs = val_loss, epoch + 1, 0
             save_classifier(model, out_dir / BEST_DIR)
         else:
-            state["stale_epochs"] += 1
-        state["epoch"] = epoch + 1
-        _save_state(model, optimizer, {**state, "model_config": model_config.model_dump(), "train_config": config.model_dump()}, checkpoint)
+            state.stale_epochs += 1
+        state.epoch = epoch + 1
+        _save_state(model, optimizer, state, checkpoint)
         if on_epoch is not None:
             on_epoch(record)
-        if state["stale_epochs"] >= config.patience:
+        if state.stale_epochs >= config.patience:
             break
     # Calibrated on the validation tracks, which chose the epoch but never moved a weight.
-    temperature = calibrate(out_dir / BEST_DIR, val_spec, val_y, device) if (out_dir / BEST_DIR).is_dir() else 1.0
+    temperature = calibrate(out_dir / BEST_DIR, val_spec, val_y, device=device) if (out_dir / BEST_DIR).is_dir() else 1.0
     return TrainResult(
-        best_dir=str(out_dir / BEST_DIR), best_epoch=state["best_epoch"], best_val_loss=state["best_val_loss"], epochs_run=state["epoch"], history=state["history"],
+        best_dir=str(out_dir / BEST_DIR), best_epoch=state.best_epoch, best_val_loss=state.best_val_loss, epochs_run=state.epoch, history=state.history,
         temperature=temperature,
     )
 
@@ -438,7 +475,7 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float(TEMPERATURE_GRID[int(np.argmin(losses))])
 
 
-def calibrate(best_dir: str | os.PathLike, spec: torch.Tensor, targets: torch.Tensor, device: torch.device | str = "cpu") -> float:
+def calibrate(best_dir: str | os.PathLike, spec: torch.Tensor, targets: torch.Tensor, *, device: torch.device | str = "cpu") -> float:
     """Fit the temperature of the checkpoint in ``best_dir`` on held-out ``spec`` windows and save it in its config."""
     from mvgen.classifier import load_classifier
 
@@ -481,12 +518,12 @@ class WindowSet:
         return cls(np.concatenate([s.features for s in sets]), np.concatenate([s.targets for s in sets]), np.concatenate([s.groups for s in sets]))
 
 
-def head_config(base: ClassifierConfig, labels: Sequence[str], provenance: dict | None = None) -> ClassifierConfig:
+def head_config(base: ClassifierConfig, labels: Sequence[str], *, provenance: dict | None = None) -> ClassifierConfig:
     """The config of a model with ``base``'s front end and backbone and a head over ``labels`` plus ``other``."""
     return base.model_copy(update={"labels": list(labels), "out_of_scope": True, "temperature": 1.0, "provenance": provenance or {}})
 
 
-def window_features(base: GenreClassifier, audio: np.ndarray, config: ClassifierConfig, target: np.ndarray, group: str,
+def window_features(base: GenreClassifier, audio: np.ndarray, config: ClassifierConfig, target: np.ndarray, group: str, *,
                     spans_s: Sequence[tuple[float, float]] = (), stride: int = 1) -> WindowSet:
     """Pooled features of the windows of mono ``audio`` (at ``config.sr``) whose centres fall in ``spans_s``
     (all windows when none do, or none are given), every ``stride``-th; each labelled ``target``."""
@@ -501,7 +538,7 @@ def window_features(base: GenreClassifier, audio: np.ndarray, config: Classifier
     return WindowSet(features[index], np.repeat(target[None], len(index), axis=0).astype(np.float32), np.full(len(index), group))
 
 
-def labelled_windows(base: GenreClassifier, tracks: Iterable, config: ClassifierConfig, stride: int = 2, on_track: Callable | None = None) -> WindowSet:
+def labelled_windows(base: GenreClassifier, tracks: Iterable, config: ClassifierConfig, *, stride: int = 2, on_track: Callable | None = None) -> WindowSet:
     """:func:`window_features` of every labelled track (:class:`mvgen.labels.LabelledTrack`): its drops
     when listed, else the whole track (one backbone pass per track, no beat analysis)."""
     from mvgen.audio import load_audio
@@ -509,8 +546,8 @@ def labelled_windows(base: GenreClassifier, tracks: Iterable, config: Classifier
     sets = []
     for track in tracks:
         y = load_audio(track.path, sr=config.sr)
-        target = map_target(track.weights, track.outputs, config, track.path)
-        sets.append(window_features(base, y, config, target, str(track.path), track.drops_s, stride))
+        target = map_target(track.weights, track.outputs, config, source=track.path)
+        sets.append(window_features(base, y, config, target, str(track.path), spans_s=track.drops_s, stride=stride))
         if on_track is not None:
             on_track()
     return WindowSet.concat(sets)
@@ -521,7 +558,7 @@ def clip_windows(base: GenreClassifier, clips: Sequence[Clip]) -> WindowSet:
     return WindowSet.concat([window_features(base, c.audio, base.config, c.target, c.track_id) for c in clips])
 
 
-def split_groups(groups: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+def split_groups(groups: np.ndarray, *, val_fraction: float, seed: int) -> np.ndarray:
     """A validation mask over windows that keeps every track (group) on one side."""
     names = sorted(set(groups.tolist()))
     rng = np.random.default_rng(seed)
@@ -584,8 +621,8 @@ def train_head(
     base: GenreClassifier,
     labels: Sequence[str],
     out_dir: str | os.PathLike,
-    config: HeadConfig | None = None,
     *,
+    config: HeadConfig | None = None,
     cv_folds: int = 0,
     provenance: dict | None = None,
     on_epoch: Callable[[dict], None] | None = None,
@@ -601,7 +638,7 @@ def train_head(
     from mvgen.metrics import expected_calibration_error
 
     config = config or HeadConfig()
-    model_config = head_config(base.config, labels, provenance)
+    model_config = head_config(base.config, labels, provenance=provenance)
     n_out = len(model_config.output_labels)
     if windows.targets.shape[1] != n_out:
         raise ValueError(f"window targets have {windows.targets.shape[1]} outputs, the head {n_out}")
@@ -627,12 +664,12 @@ def train_head(
         for k in range(cv_folds):
             held = folds == k
             if held.any() and (~held).any():
-                inner = split_groups(windows.groups[~held], config.val_fraction, config.seed)
+                inner = split_groups(windows.groups[~held], val_fraction=config.val_fraction, seed=config.seed)
                 rest = windows.subset(~held)
                 head, _ = fit(rest.subset(~inner), rest.subset(inner))
                 cv.append(top1(head, windows.subset(held)))
 
-    val_mask = split_groups(windows.groups, config.val_fraction, config.seed)
+    val_mask = split_groups(windows.groups, val_fraction=config.val_fraction, seed=config.seed)
     train_set, val_set = windows.subset(~val_mask), windows.subset(val_mask)
     head, epochs = fit(train_set, val_set, on_epoch=on_epoch)
     with torch.no_grad():

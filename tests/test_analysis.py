@@ -32,20 +32,20 @@ def _iou(truth, found, duration_s):
 def test_every_subgenre(genre, synth_track):
     y, truth = synth_track([genre], seed=GENRES.index(genre))
     result = analyze_signal(y, SR)
-    assert result["tempo_bpm"] == pytest.approx(truth.tempo_bpm, rel=1e-3)
-    assert _f(truth.beats_s, result["beats_s"]) >= 0.95
-    assert _f(truth.downbeats_s, result["downbeats_s"]) >= 0.9
-    found = [(d.start_s, d.end_s) for d in result["drops"]]
+    assert result.tempo_bpm == pytest.approx(truth.tempo_bpm, rel=1e-3)
+    assert _f(truth.beats_s, result.beats_s) >= 0.95
+    assert _f(truth.downbeats_s, result.downbeats_s) >= 0.9
+    found = [(d.start_s, d.end_s) for d in result.drops]
     assert _iou([tuple(d) for d in truth.drops], found, len(y) / SR) >= 0.7
 
 
 def test_sections_follow_the_arrangement(synth_track):
     y, truth = synth_track(["deep_house", "future_house", "bigroom"], seed=11)
     result = analyze_signal(y, SR)
-    labels = [s.label for s in result["sections"]]
+    labels = [s.label for s in result.sections]
     assert labels == [s.label for s in _merged(truth.sections)]
     bar_s = 60.0 / truth.tempo_bpm * truth.beats_per_bar
-    for found, expected in zip(result["sections"], _merged(truth.sections)):
+    for found, expected in zip(result.sections, _merged(truth.sections)):
         assert abs(found.start_s - expected.start_s) <= bar_s + 0.05
 
 
@@ -63,23 +63,23 @@ def _merged(sections):
 def test_tempi_outside_house(bpm, synth_track):
     y, truth = synth_track(["tech_house"], seed=5, bpm=bpm)
     result = analyze_signal(y, SR)
-    assert result["tempo_bpm"] == pytest.approx(bpm, rel=1e-3)
-    assert _f(truth.beats_s, result["beats_s"]) >= 0.95
+    assert result.tempo_bpm == pytest.approx(bpm, rel=1e-3)
+    assert _f(truth.beats_s, result.beats_s) >= 0.95
 
 
 def test_three_four_time(synth_track):
     y, truth = synth_track(["progressive_house"], seed=2, beats_per_bar=3)
     result = analyze_signal(y, SR)
-    assert result["beats_per_bar"] == 3
-    assert _f(truth.beats_s, result["beats_s"]) >= 0.95
+    assert result.beats_per_bar == 3
+    assert _f(truth.beats_s, result.beats_s) >= 0.95
 
 
 def test_silence_and_short_clips_warn_but_do_not_crash():
     silent = analyze_signal(np.zeros(10 * SR, np.float32), SR)
-    assert silent["tempo_bpm"] is None and silent["warnings"]
+    assert silent.tempo_bpm is None and silent.warnings
     short = analyze_signal(np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1, SR)
-    assert any("2 s" in w for w in short["warnings"])
-    assert short["sections"][-1].end_s == pytest.approx(1.0)
+    assert any("2 s" in w for w in short.warnings)
+    assert short.sections[-1].end_s == pytest.approx(1.0)
 
 
 @pytest.mark.slow
@@ -115,7 +115,7 @@ def test_an_old_cached_analysis_is_recomputed(tmp_path, synth_track):
     path = tmp_path / "track.wav"
     write_audio(path, y, SR)
     first = analyze(path)
-    cached = analysis_module._cache_path(first.audio.content_hash, analysis_module._resolve_classifier(None)[1], None)
+    cached = analysis_module._cache_path(first.audio.content_hash, analysis_module._resolve_classifier(analysis_module.AnalysisOptions())[1], None)
     old = json.loads(cached.read_text())
     old["schema_version"] = 1
     del old["genre_profile"]["in_scope"], old["signal"]

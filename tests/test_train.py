@@ -15,7 +15,7 @@ TINY = dict(n_mels=32, cqt_bins=48, channels=[8, 16, 16, 16], window_steps=4)
 
 def test_split_keeps_tracks_whole():
     clips = [Clip(np.zeros(10, np.float32), np.eye(8, dtype=np.float32)[i % 8], f"t{i // 3}") for i in range(60)]
-    train_clips, val_clips = split_by_track(clips, 0.25, seed=1)
+    train_clips, val_clips = split_by_track(clips, val_fraction=0.25, seed=1)
     assert not {c.track_id for c in train_clips} & {c.track_id for c in val_clips}
     assert len({c.track_id for c in val_clips}) == 5
 
@@ -44,7 +44,7 @@ def test_learns_and_resumes(tmp_path):
     config = ClassifierConfig(**TINY)
     seeds = [s for s in range(80) if GENRES[s % 8] in ("deep_house", "bigroom")]
     clips = synthetic_clips(seeds, config, blend_every=0)
-    train_clips, val_clips = split_by_track(clips, 0.25, seed=0)
+    train_clips, val_clips = split_by_track(clips, val_fraction=0.25, seed=0)
     settings = TrainConfig(epochs=6, batch_size=8, lr=1e-2, patience=6)
 
     class Interrupt(Exception):
@@ -56,10 +56,10 @@ def test_learns_and_resumes(tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train(train_clips, val_clips, tmp_path, config, settings, device="cpu", on_batch=stop_in_epoch_three)
+        train(train_clips, val_clips, tmp_path, model_config=config, config=settings, device="cpu", on_batch=stop_in_epoch_three)
     saved = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     assert saved["epoch"] == 2
-    result = train(train_clips, val_clips, tmp_path, config, settings, device="cpu")
+    result = train(train_clips, val_clips, tmp_path, model_config=config, config=settings, device="cpu")
     assert [r["epoch"] for r in result.history] == [1, 2, 3, 4, 5, 6]
     model = load_classifier(result.best_dir, device="cpu")
     probabilities = predict_clips(model, [c.audio for c in val_clips])
