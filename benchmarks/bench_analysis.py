@@ -66,14 +66,14 @@ def evaluate(name: str, y: np.ndarray, beats: np.ndarray, bpm: float, downbeats=
     t0 = time.perf_counter()
     lb_bpm, lb_beats = librosa_beats(y, ANALYSIS_SR)
     row["librosa_s"] = time.perf_counter() - t0
-    row["mvgen"] = beat_scores(beats, np.array(ours["beats_s"]), bpm, ours["tempo_bpm"])
+    row["mvgen"] = beat_scores(beats, np.array(ours.beats_s), bpm, ours.tempo_bpm)
     row["librosa"] = beat_scores(beats, lb_beats, bpm, lb_bpm)
-    row["bpm"], row["mvgen_bpm"], row["librosa_bpm"] = bpm, ours["tempo_bpm"], lb_bpm
+    row["bpm"], row["mvgen_bpm"], row["librosa_bpm"] = bpm, ours.tempo_bpm, lb_bpm
     if downbeats is not None:
-        row["downbeat_f"] = float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(downbeats)), mir_eval.beat.trim_beats(np.array(ours["downbeats_s"]))))
+        row["downbeat_f"] = float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(downbeats)), mir_eval.beat.trim_beats(np.array(ours.downbeats_s))))
     if drops is not None:
         duration_s = len(y) / ANALYSIS_SR
-        ours_drops = [(d.start_s, d.end_s) for d in ours["drops"]]
+        ours_drops = [(d.start_s, d.end_s) for d in ours.drops]
         row["drop_iou"] = interval_iou(drops, ours_drops, duration_s)
         row["drop_iou_paper"] = interval_iou(drops, loudness_drops(frame_features(y, ANALYSIS_SR)), duration_s)
     return row

@@ -80,7 +80,7 @@ def main() -> None:
         video = render_video(wav, tmp / "video.mp4", settings, analysis=analysis)
         ours = time.perf_counter() - t0
         info = probe_video(video)
-        assert info["n_frames"] == n_frames, info
+        assert info.n_frames == n_frames, info
 
         # the floor: x264 on mvgen's own frames, drawn beforehand
         all_specs = map_frames(analysis, StyleTable.from_styles(load_styles()), fps=args.fps)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MVGEN = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False)"
-MVGEN_NO_PROFILE = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False, classifier=False)"
+MVGEN_NO_PROFILE = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False, genre_profile=False)"
 LIBROSA = "import sys, librosa; y, sr = librosa.load(sys.argv[1], sr=22050); librosa.beat.beat_track(y=y, sr=sr)"
 
 

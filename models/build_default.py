@@ -204,7 +204,7 @@ def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed:
     rng = np.random.default_rng([seed, 13])
     clips = []
     for i, y in enumerate(real_negative_tracks(real_cache, "train", config.sr)):
-        for audio in cut_clips(y, config.sr, [(0.0, len(y) / config.sr)], config.window_s + SHIFT_S, REAL_CLIPS_PER_TRACK, rng):
+        for audio in cut_clips(y, config.sr, [(0.0, len(y) / config.sr)], clip_s=config.window_s + SHIFT_S, n_per_span=REAL_CLIPS_PER_TRACK, rng=rng):
             clips.append(Clip(audio, target.copy(), f"real-negative-{i}"))
     return clips
 
@@ -248,11 +248,11 @@ def main() -> None:
 
     t0 = time.perf_counter()
     clips = corpus(args, model_config)
-    train_clips, val_clips = split_by_track(clips, train_config.val_fraction, train_config.seed)
+    train_clips, val_clips = split_by_track(clips, val_fraction=train_config.val_fraction, seed=train_config.seed)
     corpus_s = time.perf_counter() - t0
     print(f"corpus: {len(clips)} clips in {corpus_s:.0f} s", flush=True)
     t0 = time.perf_counter()
-    result = train(train_clips, val_clips, args.work, model_config, train_config, on_epoch=lambda r: print(json.dumps(r), flush=True))
+    result = train(train_clips, val_clips, args.work, model_config=model_config, config=train_config, on_epoch=lambda r: print(json.dumps(r), flush=True))
     train_s = time.perf_counter() - t0
     print(f"trained {result.epochs_run} epochs in {train_s:.0f} s; best epoch {result.best_epoch}; temperature {result.temperature:.3f}", flush=True)
 

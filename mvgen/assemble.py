@@ -285,10 +285,6 @@ class VideoInfo:
     duration_s: float = dataclasses.field(metadata={"doc": "the container's duration"})
     audio_codec: str | None = dataclasses.field(metadata={"doc": "None if there is no audio"})
 
-    def __getitem__(self, name: str):
-        # the dict this used to be, for callers not yet moved to attributes (info.n_frames)
-        return getattr(self, name)
-
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Streams of a rendered file, read with ffmpeg itself (the imageio-ffmpeg wheel has no ffprobe).

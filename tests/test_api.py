@@ -76,12 +76,12 @@ def test_entry_points_on_a_short_track(short_track, tmp_path):
                          on_progress=lambda done, total: progress.append((done, total)))
     assert video == tmp_path / "clip.mp4" and video.is_file()
     info = probe_video(video)
-    assert (info["width"], info["height"], info["n_frames"]) == (114, 64, 20)
+    assert (info.width, info.height, info.n_frames) == (114, 64, 20)
     assert progress[-1] == (20, 20)
 
     settings = mvgen.RenderSettings(size=64, fps=10, compile=False)
     again = mvgen.render(short_track, tmp_path / "again.mp4", settings=settings, start_s=1.0, end_s=2.0)
-    assert probe_video(again)["n_frames"] == 10
+    assert probe_video(again).n_frames == 10
 
 
 def test_bad_options_are_one_line_errors(short_track):

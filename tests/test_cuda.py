@@ -76,4 +76,4 @@ def test_render_video_on_the_gpu(tmp_path):
     renderer = procedural_renderer(settings, 320, 180, 180)
     assert renderer.device.type == "cuda" and renderer.detail == 1.0 and not renderer.compiled
     info = probe_video(render_video(tmp_path / "t.wav", tmp_path / "v.mp4", settings))
-    assert info["n_frames"] == 180 and info["colour"] == "tv, bt709"
+    assert info.n_frames == 180 and info.colour == "tv, bt709"

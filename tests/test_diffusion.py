@@ -218,13 +218,13 @@ def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
     whole = render_video(track, tmp_path / "whole.mp4", settings)
 
     out = interrupt_then_resume(track, tmp_path / "resumed.mp4", settings, after_frames=45)
-    assert probe_video(out)["n_frames"] == probe_video(whole)["n_frames"] == 90
+    assert probe_video(out).n_frames == probe_video(whole).n_frames == 90
     np.testing.assert_array_equal(gray_frames(out, 114, 64), gray_frames(whole, 114, 64))
 
     cli_out = tmp_path / "cli.mp4"
     result = run_cli("render", track, "-o", cli_out, "--renderer", "diffusion", "--model", tiny_model, "--diffusion-size", "32", "--size", "64", "--end", "2", "--fps", "10")
     assert result.returncode == 0, result.stderr
-    assert probe_video(cli_out)["n_frames"] == 20
+    assert probe_video(cli_out).n_frames == 20
 
 
 @pytest.mark.slow

@@ -79,8 +79,8 @@ def test_sine_at_8khz_gets_no_beats_and_no_drops():
     t = np.arange(20 * 8000) / 8000
     y = soxr.resample((0.5 * np.sin(2 * np.pi * 100 * t)).astype(np.float32), 8000, SR).astype(np.float32)
     fields = analyze_signal(y, SR)
-    assert fields["tempo_bpm"] is None and not fields.get("drops") and not fields.get("beats_s")
-    assert any("steady tone" in w for w in fields["warnings"])
+    assert fields.tempo_bpm is None and not fields.drops and not fields.beats_s
+    assert any("steady tone" in w for w in fields.warnings)
 
 
 def test_track_beats_finds_no_pulse_in_a_tone_with_noise():
@@ -100,7 +100,7 @@ def test_track_beats_finds_no_pulse_in_a_tone_with_noise():
 def test_digital_silence_has_no_tempo():
     from mvgen.analysis import analyze_signal
 
-    assert analyze_signal(np.zeros(30 * SR, np.float32), SR)["tempo_bpm"] is None
+    assert analyze_signal(np.zeros(30 * SR, np.float32), SR).tempo_bpm is None
 
 
 def test_negative_clip_contract():
