@@ -88,7 +88,7 @@ def _diffusion_model() -> Check:
 
 def run_checks() -> list[Check]:
     """All checks, in report order."""
-    checks = [_package("torch"), _package("nnAudio", "nnAudio"), _package("librosa"), _package("diffusers"), _package("transformers"), _package("soundfile")]
+    checks = [_package("torch"), _package("nnAudio", "nnAudio"), _package("diffusers"), _package("transformers"), _package("soundfile")]
     checks += [_cuda(), _ffmpeg(), _classifier(), _diffusion_model(),
                _package("ray", fix="pip install 'mvgen[ray]' (only mvgen batch --executor ray needs it)", required=False)]
     directory = cache_dir()

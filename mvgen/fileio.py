@@ -17,6 +17,12 @@ from pathlib import Path
 
 
 def _umask() -> int:
+    try:  # read without changing it (Linux): setting it, the only portable way, races other threads
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -20,6 +20,7 @@ from pathlib import Path
 from mvgen.analysis import Analysis, analyze
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
+from mvgen.fileio import write_atomic
 from mvgen.genres import OUT_OF_SCOPE, display_name
 from mvgen.colors import DROP_COLOR, SECTION_COLORS, genre_color
 
@@ -74,11 +75,7 @@ def write_preview(track: str | os.PathLike, out: str | os.PathLike, video: str |
         media = f'<audio id="player" controls preload="auto" src="{_audio_data_uri(track)}"></audio>'
     page = _TEMPLATE.replace("__TITLE__", html.escape(Path(analysis.audio.path).name)).replace("__MEDIA__", media)
     page = page.replace("__DATA__", json.dumps(preview_data(analysis)).replace("</", "<\\/"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_atomic(out, page)
 
 
 _TEMPLATE = r"""<!DOCTYPE html>

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mvgen.analysis import Analysis
 from mvgen.colors import DROP_COLOR, OUT_OF_SCOPE_HATCH, SECTION_COLORS, genre_color
+from mvgen.fileio import atomic_path
 from mvgen.genres import OUT_OF_SCOPE, display_name
 from mvgen.timeline import _fmt_clock, _genre_name, _profile_arrays, section_genres
 
@@ -82,27 +82,8 @@ def _thin_every(spacing_s: float, seconds_per_px: float, min_px: float) -> int:
 
 
 def _write_png_atomic(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=fig.dpi, metadata={"Software": "mvgen"})
-        # mkstemp creates the file 0600; a picture meant for sharing gets the usual umask mode.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    try:  # read without changing it (Linux); os.umask can only be read by setting it
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=fig.dpi, metadata={"Software": "mvgen"})
 
 
 def plot_timeline(analysis: Analysis, path: str | os.PathLike, width_px: int = 1600, height_px: int = 600) -> Path:
