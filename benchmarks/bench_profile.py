@@ -3,7 +3,7 @@
 Reports the median of ``--repeats`` runs on the CPU (and on CUDA when available), beside the
 beat/section analysis of the same audio measured in the same run (the baseline the profile adds to).
 
-    python benchmarks/bench_profile.py [--model models/mvgen-synth-v1] [--minutes 3] [--repeats 5]
+    python benchmarks/bench_profile.py [--model models/mvgen-synth-v2] [--minutes 3] [--repeats 5]
 """
 
 from __future__ import annotations

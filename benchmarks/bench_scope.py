@@ -120,6 +120,23 @@ def real_negative_tracks(real_cache: Path | None, split: str, sr: int) -> list[n
     return [load_audio(folder / f"{t.name}.wav", sr=sr) for t in TRACKS if t.split == split and (folder / f"{t.name}.wav").is_file()]
 
 
+def real_dance_figures(model, dance_cache: Path | None) -> dict:
+    """For information, not a target: the share of profile windows kept in scope on the real
+    electronic dance tracks of ``benchmarks/real_music.py`` (trance, techno, 90s dance tracker music:
+    neighbours of mainstage house, not its sub-genres), per track and overall."""
+    from mvgen.analysis import genre_profile
+    from mvgen.audio import load_audio
+
+    folder = None if dance_cache is None else Path(dance_cache).expanduser() / "tracks"
+    if folder is None or not folder.is_dir():
+        return {}
+    per_track = {}
+    for wav in sorted(folder.glob("*.wav")):
+        profile = genre_profile(load_audio(wav, sr=model.config.sr), model, model.config.sr)
+        per_track[wav.stem] = float(np.mean(np.asarray(profile.in_scope) >= SCOPE_THRESHOLD))
+    return {"kept_in_scope": float(np.mean(list(per_track.values()))) if per_track else 0.0, "per_track": per_track}
+
+
 def degradation_figures(model, clips, seed: int = 0) -> dict:
     """:func:`clip_figures` of ``clips`` after each degradation of :mod:`mvgen.degrade` (one per clip, seeded)."""
     from mvgen import degrade
@@ -133,7 +150,7 @@ def degradation_figures(model, clips, seed: int = 0) -> dict:
     return figures
 
 
-def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_cache: Path | None, log=print) -> dict:
+def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_cache: Path | None, dance_cache: Path | None = None, log=print) -> dict:
     """Every figure of this benchmark as a JSON-able dict (also what the model build writes to metrics.json)."""
     t0 = time.perf_counter()
     clips = in_scope_clips(model.config, n_in_scope)
@@ -146,6 +163,10 @@ def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_c
         report["out_of_scope"][kind] = figures
         log(f"out of scope: {kind:<42} {figures['rejected'] * 100:5.1f} % of {figures['windows']} windows below {SCOPE_THRESHOLD} "
             f"(model alone {figures['rejected_model_alone'] * 100:5.1f} %)")
+    report["real_dance"] = real_dance_figures(model, dance_cache or real_cache)
+    if report["real_dance"]:
+        log(f"real dance music, not house (information): {report['real_dance']['kept_in_scope'] * 100:.1f} % of windows kept in scope, per track "
+            + ", ".join(f"{name} {share:.2f}" for name, share in report["real_dance"]["per_track"].items()))
     report["degraded"] = degradation_figures(model, clips[:n_degraded])
     for kind, figures in report["degraded"].items():
         log(f"in scope after {kind:<8} ({figures['n']} clips): top-1 {figures['top1']:.3f}, kept in scope {figures['kept_in_scope']:.3f}, calibration error {figures['ece']:.3f}")
@@ -159,13 +180,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="classifier folder or Hub id (default: the bundled one)")
     parser.add_argument("--real-cache", type=Path, default=Path("~/.cache/mvgen-bench").expanduser(), help="cache of benchmarks/real_negatives.py")
+    parser.add_argument("--dance-cache", type=Path, default=None, help="cache of benchmarks/real_music.py (default: --real-cache)")
     parser.add_argument("--in-scope", type=int, default=320, help="held-out in-scope clips")
     parser.add_argument("--negatives", type=int, default=12, help="held-out clips per out-of-scope kind")
     parser.add_argument("--degraded", type=int, default=96, help="in-scope clips per degradation")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     model = load_classifier(args.model or default_checkpoint(), device="cpu")
-    report = evaluate(model, n_in_scope=args.in_scope, n_negative=args.negatives, n_degraded=args.degraded, real_cache=args.real_cache)
+    report = evaluate(model, n_in_scope=args.in_scope, n_negative=args.negatives, n_degraded=args.degraded, real_cache=args.real_cache, dance_cache=args.dance_cache)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1))
 

@@ -14,7 +14,7 @@ from mvgen.paths import models_dir
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 #: Name of the bundled default classifier folder inside :func:`mvgen.paths.models_dir`.
-DEFAULT_MODEL = "mvgen-synth-v1"
+DEFAULT_MODEL = "mvgen-synth-v2"
 
 
 def default_checkpoint() -> Path | None:
