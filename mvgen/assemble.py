@@ -101,12 +101,16 @@ def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> t
         return (img * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
     r, g, b = rgb.unbind(0)  # not clamped here: a clamped copy would be stored; the quantization clamps
     luma = 0.2126 * r + 0.7152 * g + 0.0722 * b  # BT.709
-    chroma = torch.stack([(b - luma) / 1.8556, (r - luma) / 1.5748])
-    # limited range, rounded; each plane quantized before the concatenation, so no float copy of the frame is made
-    luma = (resize_planes(luma, (height, width)) * 219.0 + 16.5).clamp(0, 255).to(torch.uint8)
-    chroma = (resize_planes(chroma, (height // 2, width // 2)) * 224.0 + 128.5).clamp(0, 255).to(torch.uint8)
-    B = rgb.shape[1]
-    return torch.cat([luma.reshape(B, -1), chroma[0].reshape(B, -1), chroma[1].reshape(B, -1)], dim=1)
+    cb, cr = (b - luma) / 1.8556, (r - luma) / 1.5748
+
+    # limited range, rounded; each plane quantized before the concatenation, so no float copy of the
+    # frame is made (three separate planes: compiled, each is written straight into its slice of
+    # the output rather than copied there by a concatenation kernel)
+    def quantize(plane, size, scale, offset):
+        return (resize_planes(plane, size) * scale + offset).clamp(0, 255).to(torch.uint8).reshape(plane.shape[0], -1)
+
+    half = (height // 2, width // 2)
+    return torch.cat([quantize(luma, (height, width), 219.0, 16.5), quantize(cb, half, 224.0, 128.5), quantize(cr, half, 224.0, 128.5)], dim=1)
 
 
 class FrameRenderer:

@@ -33,7 +33,7 @@ from mvgen.framespec import MOTIFS, FrameSpec
 _LUT = 1024  # entries in each frame's palette gradient
 _MASK = 0xFFFFFFFF
 _TAU = 2.0 * math.pi
-_MAX_PIXELS = 1280 * 720 * 4  # frames are rendered in slices of at most this many pixels
+_MAX_PIXELS = 1280 * 720 * 4  # frames are drawn in slices of at most this many drawn pixels
 _PARTICLE_RATE = 3.0  # particle cells per second (fixed, see the module docstring)
 _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 
@@ -111,7 +111,9 @@ class ProceduralRenderer(FrameRenderer):
         self._x = xs.view(1, 1, -1)
         self._y = ys.view(1, -1, 1)
         self._vignette = (1.0 / (1.0 + 0.55 * (self._x**2 + self._y**2))) ** 1.5  # (1, H, W)
-        self._chunk = max(1, _MAX_PIXELS // (self.width * self.height))
+        # slices bound the float temporaries, which are at the drawing size (at detail 0.5, a batch
+        # of 8 frames at 1280x720 is one slice: one graph call, no concatenation of slices)
+        self._chunk = max(1, _MAX_PIXELS // (self._w * self._h))
         half_diag = math.hypot(self._w, self._h) / 2 / s
         # rows of the particle hash table: log(1e-4) .. log(the largest radius the camera can show)
         # at the densest cell spacing; a fixed size keeps the graph static
@@ -167,18 +169,25 @@ class ProceduralRenderer(FrameRenderer):
 
     @staticmethod
     def _palette_lut(specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """(B, _LUT, 3) linear colours: a smooth cyclic gradient through each frame's palette."""
-        luts = []
+        """(B, _LUT, 3) linear colours: a smooth cyclic gradient through each frame's palette.
+
+        One vectorized pass per palette length (not a few small ops per frame: each torch op
+        outside the compiled graph costs a thread-pool round trip)."""
+        pals = [tuple(map(tuple, s.palette)) if s.palette else ((1.0, 1.0, 1.0),) for s in specs]
+        out = torch.empty((len(pals), _LUT, 3), dtype=torch.float32)
         pos = torch.arange(_LUT, dtype=torch.float32) / _LUT
-        for s in specs:
-            pal = torch.tensor(s.palette or ((1.0, 1.0, 1.0),), dtype=torch.float32).view(-1, 3).clamp(0, 1) ** 2.2
-            n = pal.shape[0]
+        for n in sorted({len(p) for p in pals}):
+            rows = [i for i, p in enumerate(pals) if len(p) == n]
+            # linearized palette by palette: the power of a larger tensor takes another vector path
+            # whose last bit can differ, and the frames stay bit-identical to those drawn one by one
+            pal = torch.stack([torch.tensor(pals[i], dtype=torch.float32).clamp(0, 1) ** 2.2 for i in rows])
             t = pos * n
             i0 = torch.floor(t).long() % n
             f = t - torch.floor(t)
-            f = f * f * (3 - 2 * f)
-            luts.append(pal[i0] * (1 - f[:, None]) + pal[(i0 + 1) % n] * f[:, None])
-        return torch.stack(luts)
+            f = (f * f * (3 - 2 * f))[:, None]
+            lut = pal[:, i0] * (1 - f) + pal[:, (i0 + 1) % n] * f
+            out[rows if len(rows) < len(pals) else slice(None)] = lut
+        return out
 
     @staticmethod
     def _colour(lut_planar: torch.Tensor, base: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
