@@ -22,6 +22,7 @@ def test_import_mvgen_is_cheap():
     assert heavy.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_render_is_the_function_and_the_module():
     # the submodule imported first (as the CLI and `from mvgen.render import ...` do), then the function
     out = _python(
@@ -54,6 +55,7 @@ def short_track(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_entry_points_on_a_short_track(short_track, tmp_path):
     from mvgen.assemble import probe_video
     from mvgen.checkpoints import default_checkpoint

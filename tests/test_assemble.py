@@ -11,6 +11,7 @@ from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 
 
+@pytest.mark.slow
 def test_chunks_concatenate_frame_exactly_with_the_audio(tmp_path):
     import soundfile as sf
 

@@ -157,6 +157,7 @@ def _tiny_project(tmp_path, synth_track, clips: str) -> Path:
     return tmp_path / "b.yaml"
 
 
+@pytest.mark.slow
 def test_a_job_whose_output_is_being_written_elsewhere_fails_alone(tmp_path, synth_track):
     """Another render holding an output (here: this process, as a second `mvgen batch` on the same
     manifest would) fails that job with the one-line reason; the other job is rendered."""
@@ -174,6 +175,7 @@ def test_a_job_whose_output_is_being_written_elsewhere_fails_alone(tmp_path, syn
     assert by_name["one_tiny_b.mp4"].status == "done" and probe_video(tmp_path / "renders" / "one_tiny_b.mp4").n_frames == 30
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_batch_and_its_workers(tmp_path, synth_track):
     """A real SIGTERM to the `mvgen batch` process alone: exit 143 with one line, every worker and
     encoder ended, the finished chunks kept; running the batch again completes the video."""

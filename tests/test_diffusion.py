@@ -193,6 +193,7 @@ def test_out_of_memory_halves_the_batch_once_and_continues(tiny_model, styles, m
     assert all(torch.equal(r._keyframes[k], reference._keyframes[k]) for k in reference._keyframes)
 
 
+@pytest.mark.slow
 def test_missing_model_names_it_and_the_alternative(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MvgenError) as info:

@@ -59,6 +59,7 @@ def _wait(condition, timeout_s=20.0):
     raise AssertionError("timed out")
 
 
+@pytest.mark.slow
 def test_page_is_self_contained(track, tmp_path):
     page = write_preview(track, tmp_path / "p.html")
     text = page.read_text()

@@ -208,6 +208,7 @@ def _alive(child) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_two_writers_of_one_output(track, tmp_path):
     """Two real `mvgen render` processes on one output: the one that holds it finishes an intact video;
     the other (with --resume or not) exits 1 at once with one line naming the output and the holder."""
@@ -228,6 +229,7 @@ def test_two_writers_of_one_output(track, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same.mp4"]  # no work folder, lock or temporary left
 
 
+@pytest.mark.slow
 def test_output_lock_is_released_when_its_holder_dies(tmp_path):
     """A holder killed outright (SIGKILL: no cleanup at all) does not block the next render."""
     import sys
@@ -250,6 +252,7 @@ def test_output_lock_is_released_when_its_holder_dies(tmp_path):
     assert not (tmp_path / ".v.mp4.lock").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_resume_completes(track, tmp_path):
     """A real SIGTERM to the render process alone (what timeout, systemd, Kubernetes and Ray send):
     exit 143 with the resume line, no encoder left running, finished chunks kept; --resume then gives
@@ -287,6 +290,7 @@ def test_sigterm_stops_cleanly_and_resume_completes(track, tmp_path):
     assert not work.exists()
 
 
+@pytest.mark.slow
 def test_disk_full_keeps_the_chunks_and_resume_completes(track, tmp_path, monkeypatch):
     """The encoder's writes fail with ENOSPC on the third chunk: one line saying so and how to go on,
     the finished chunks kept, no output; --resume after space is freed completes the video."""
@@ -316,6 +320,7 @@ def test_disk_full_keeps_the_chunks_and_resume_completes(track, tmp_path, monkey
     assert probe_video(render_video(track, out, settings, resume=True)).n_frames == 150
 
 
+@pytest.mark.slow
 def test_a_really_full_disk(track, tmp_path):
     """The same on a real small file system (tmpfs, where this machine lets the tests mount one):
     whichever write meets the full disk, one line, no output, and --resume completes once space is freed."""
