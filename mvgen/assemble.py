@@ -9,6 +9,7 @@ batch of frames is in memory at a time.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import dataclasses
 import os
@@ -113,7 +114,7 @@ def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> t
     return torch.cat([quantize(luma, (height, width), 219.0, 16.5), quantize(cb, half, 224.0, 128.5), quantize(cr, half, 224.0, 128.5)], dim=1)
 
 
-class FrameRenderer:
+class FrameRenderer(abc.ABC):
     """What :func:`mvgen.render.render_video` draws with: ``width`` x ``height`` frames on ``device``,
     one per :class:`~mvgen.framespec.FrameSpec`. Subclasses draw a non-empty batch in :meth:`_draw`."""
 
@@ -130,8 +131,9 @@ class FrameRenderer:
             return torch.zeros((0, *frame_shape(pix_fmt, self.width, self.height)), dtype=torch.uint8, device=self.device)
         return self._draw(specs, pix_fmt)
 
+    @abc.abstractmethod
     def _draw(self, specs: list[FrameSpec], pix_fmt: str) -> torch.Tensor:
-        raise NotImplementedError
+        """Draw a non-empty batch: what :meth:`render` returns. Each renderer (procedural, diffusion) draws its own way."""
 
 
 #: The encoder children get their own process group, so a terminal's Ctrl-C reaches only mvgen,
