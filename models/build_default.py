@@ -209,10 +209,9 @@ def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed:
     """Clips of the ``train`` tracks of ``benchmarks/real_negatives.py`` in ``real_cache``, labelled out of scope."""
     from bench_scope import real_negative_tracks
 
-    from mvgen.train import cut_clips
+    from mvgen.train import cut_clips, out_of_scope_target
 
-    target = np.zeros(len(config.output_labels), np.float32)
-    target[-1] = 1.0
+    target = out_of_scope_target(config)
     rng = np.random.default_rng([seed, 13])
     clips = []
     for i, y in enumerate(real_negative_tracks(real_cache, "train", config.sr)):

@@ -173,6 +173,15 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, *, blend_eve
 BUILTIN_NEGATIVES_PER_KIND = 12
 
 
+def out_of_scope_target(config: ClassifierConfig) -> np.ndarray:
+    """The target of an out-of-scope example: all weight on ``other`` (float32, over ``config.output_labels``)."""
+    if not config.out_of_scope:
+        raise ValueError("negative clips need a model with the out-of-scope outcome (config.out_of_scope)")
+    target = np.zeros(len(config.output_labels), np.float32)
+    target[-1] = 1.0
+    return target
+
+
 def negative_clips(kinds: Sequence[str], seeds: Iterable[int], config: ClassifierConfig) -> list[Clip]:
     """Non-music clips of :mod:`mvgen.negatives` (one per kind and seed), labelled out of scope.
 
@@ -180,10 +189,7 @@ def negative_clips(kinds: Sequence[str], seeds: Iterable[int], config: Classifie
     """
     from mvgen import negatives
 
-    if not config.out_of_scope:
-        raise ValueError("negative clips need a model with the out-of-scope outcome (config.out_of_scope)")
-    target = np.zeros(len(config.output_labels), np.float32)
-    target[-1] = 1.0
+    target = out_of_scope_target(config)
     kinds = [k for k in kinds if k != "speech" or negatives.espeak_available()]
     duration_s = config.window_s + SHIFT_S
     clips = []
@@ -211,12 +217,18 @@ def builtin_negatives(config: ClassifierConfig, *, seed: int = 0, per_kind: int 
 
 def split_by_track(clips: Sequence[Clip], *, val_fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
     """Train/validation split that keeps all clips of a track on one side."""
-    tracks = sorted({c.track_id for c in clips})
+    val_tracks = validation_tracks([c.track_id for c in clips], val_fraction=val_fraction, seed=seed)
+    return [c for c in clips if c.track_id not in val_tracks], [c for c in clips if c.track_id in val_tracks]
+
+
+def validation_tracks(track_ids: Iterable[str], *, val_fraction: float, seed: int) -> set[str]:
+    """The track ids that go to validation: a seeded share ``val_fraction`` of the distinct ids (at
+    least one when there are two or more), so every track stays whole on one side."""
+    tracks = sorted(set(track_ids))
     rng = np.random.default_rng(seed)
     rng.shuffle(tracks)
     n_val = max(1, int(round(len(tracks) * val_fraction))) if len(tracks) > 1 else 0
-    val_tracks = set(tracks[:n_val])
-    return [c for c in clips if c.track_id not in val_tracks], [c for c in clips if c.track_id in val_tracks]
+    return set(tracks[:n_val])
 
 
 def class_weights(targets: np.ndarray) -> np.ndarray:
@@ -559,11 +571,8 @@ def clip_windows(base: GenreClassifier, clips: Sequence[Clip]) -> WindowSet:
 
 
 def split_groups(groups: np.ndarray, *, val_fraction: float, seed: int) -> np.ndarray:
-    """A validation mask over windows that keeps every track (group) on one side."""
-    names = sorted(set(groups.tolist()))
-    rng = np.random.default_rng(seed)
-    rng.shuffle(names)
-    val = set(names[: max(1, int(round(len(names) * val_fraction)))])
+    """A validation mask over windows that keeps every track (group) on one side (:func:`validation_tracks`)."""
+    val = validation_tracks(groups.tolist(), val_fraction=val_fraction, seed=seed)
     return np.array([g in val for g in groups.tolist()])
 
 
