@@ -26,12 +26,14 @@ from mvgen.fileio import write_atomic
 from mvgen.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
+from mvgen.reactive import AudioFeatures
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 
-#: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans).
-SCHEMA_VERSION = 2
+#: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans;
+#: 3: per-frame audio features).
+SCHEMA_VERSION = 3
 #: Bumped whenever analysis results change; part of the cache key.
-ANALYSIS_VERSION = "2.0"
+ANALYSIS_VERSION = "3.0"
 MIN_DURATION_S = 2.0
 
 
@@ -147,6 +149,7 @@ class Analysis(BaseModel):
     sections: list[Section] = []
     genre_profile: GenreProfile | None = None
     signal: list[SignalSpan] = Field([], description="what the signal gates found where: music, silence, tones, noise, speech")
+    audio_features: AudioFeatures | None = Field(None, description="per-frame audio features (loudness, bands, drum onsets, tension, lead): the styles' modulation sources")
     warnings: list[str] = []
 
     def save(self, path: str | os.PathLike) -> Path:
