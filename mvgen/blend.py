@@ -16,7 +16,8 @@ import numpy as np
 
 from mvgen.colors import hex_to_rgb, linear_to_srgb, srgb_to_linear
 from mvgen.framespec import MOTIFS
-from mvgen.styles import MOTION_FIELDS, SEED_POLICIES, Motion, Style, style_keys
+from mvgen.reactive import SOURCES
+from mvgen.styles import MOTION_FIELDS, SEED_POLICIES, TARGETS, Motion, Style, style_keys
 
 #: Number of palette colours every blended style has (style palettes are cycled to this length).
 PALETTE_SIZE = 5
@@ -36,12 +37,14 @@ class BlendedStyle:
     #: The seed policy of the dominant style (the largest weight; the first on a tie): a policy is a
     #: choice, not a quantity, so it is not mixed.
     seed_policy: str = "per-section"
+    #: The blended modulation matrix, shape ``(len(SOURCES), len(TARGETS))`` (None: no modulation).
+    modulation: np.ndarray | None = None
 
 
 class StyleTable:
     """Styles as arrays (one row per key of ``labels``), for blending once per frame without pydantic."""
 
-    def __init__(self, labels: Sequence[str], palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray, seed_policies: Sequence[str] | None = None):
+    def __init__(self, labels: Sequence[str], palette_linear: np.ndarray, background_linear: np.ndarray, motion: np.ndarray, motifs: np.ndarray, speed: np.ndarray, density: np.ndarray, strength: np.ndarray, seed_policies: Sequence[str] | None = None, modulation: np.ndarray | None = None):
         self.labels = tuple(labels)  # the row order: the model's classes, then "other"
         self.palette_linear = palette_linear  # (K, PALETTE_SIZE, 3)
         self.background_linear = background_linear  # (K, 3)
@@ -55,6 +58,11 @@ class StyleTable:
         unknown = sorted(set(self.seed_policies) - set(SEED_POLICIES))
         if unknown or len(self.seed_policies) != len(self.labels):
             raise ValueError(f"seed_policies must be one of {', '.join(SEED_POLICIES)} per style ({len(self.labels)}), got {list(self.seed_policies)}")
+        # (K, len(SOURCES), len(TARGETS)): each style's modulation amounts (zeros where it has none)
+        shape = (len(self.labels), len(SOURCES), len(TARGETS))
+        self.modulation = np.zeros(shape) if modulation is None else np.asarray(modulation, dtype=np.float64)
+        if self.modulation.shape != shape:
+            raise ValueError(f"modulation must have shape {shape} (styles, sources, targets), got {self.modulation.shape}")
 
     @classmethod
     def from_styles(cls, styles: Mapping[str, Style]) -> StyleTable:
@@ -74,6 +82,7 @@ class StyleTable:
             density=np.array([s.procedural.density for s in ordered], dtype=np.float64),
             strength=np.array([s.diffusion.strength for s in ordered], dtype=np.float64),
             seed_policies=[s.diffusion.seed_policy for s in ordered],
+            modulation=np.stack([modulation_matrix(s) for s in ordered]),
         )
 
     def blend(self, weights: Sequence[float] | np.ndarray) -> BlendedStyle:
@@ -93,7 +102,17 @@ class StyleTable:
             density=float(w @ self.density),
             strength=(low, high),
             seed_policy=self.seed_policies[int(np.argmax(w))],
+            modulation=np.tensordot(w, self.modulation, axes=1),
         )
+
+
+def modulation_matrix(style: Style) -> np.ndarray:
+    """A style's ``modulate`` table as an array, shape ``(len(SOURCES), len(TARGETS))``, zeros where it names nothing."""
+    matrix = np.zeros((len(SOURCES), len(TARGETS)))
+    for source, row in style.modulate.items():
+        for target, amount in row.items():
+            matrix[SOURCES.index(source), TARGETS.index(target)] = amount
+    return matrix
 
 
 def check_weights(weights: Sequence[float] | np.ndarray, labels: Sequence[str] = style_keys()) -> np.ndarray:

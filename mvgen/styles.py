@@ -29,6 +29,7 @@ from mvgen.colors import hex_colour, hex_to_rgb
 from mvgen.errors import MvgenError
 from mvgen.framespec import MOTIFS
 from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
+from mvgen.reactive import SOURCES
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,6 +96,36 @@ class Motion(_Model):
 MOTION_FIELDS: tuple[str, ...] = tuple(Motion.model_fields)
 
 
+# --------------------------------------------------------------------------- modulation
+
+#: What each modulation target changes and the allowed amount range: ``name -> (low, high, meaning)``.
+#: An amount is what the target moves by when its source is at 1 (sources are in [0, 1]); every
+#: amount applies as an offset, added to the unmodulated value (``value = base + amount * source``,
+#: summed over the sources that name the target), so where every source is 0 the value is exactly
+#: the unmodulated one. The mapper (:mod:`mvgen.mapper`) clamps the results (its ``*_RANGE`` constants).
+MODULATION_TARGETS: dict[str, tuple[float, float, str]] = {
+    "zoom": (-0.5, 0.5, "camera zoom factor (0.02: 2 % closer)"),
+    "rotation": (-90.0, 90.0, "camera rotation, degrees"),
+    "drift": (-2.0, 2.0, "camera drift amount, in units of motion.drift (1: the full slow wander)"),
+    "shake": (0.0, 2.0, "camera shake, in units of motion.shake_on_kick (1: 2 % of the frame height), a new direction every frame"),
+    "flash": (-1.0, 1.0, "white flash, 0..1"),
+    "brightness": (-1.0, 2.0, "brightness gain (1 is unchanged; 0.3: 30 % brighter)"),
+    "hue": (-180.0, 180.0, "hue shift of the palette (procedural) or the picture (diffusion), degrees"),
+    **{m: (-2.0, 2.0, f"{m} motif intensity, added to its drawn weight (1: a motif at full weight); it can bring in a motif the style does not draw") for m in MOTIFS},
+    "speed": (-2.0, 2.0, "procedural speed of every motif, cycles per beat"),
+    "density": (-1.0, 1.0, "procedural density of every motif, 0..1"),
+    **{f"{m}.speed": (-2.0, 2.0, f"speed of the {m} motif only, cycles per beat") for m in MOTIFS},
+    **{f"{m}.density": (-1.0, 1.0, f"density of the {m} motif only, 0..1") for m in MOTIFS},
+    "strength": (-1.0, 1.0, "diffusion denoising strength, 0..1, added to the strength the style's range gives"),
+    "prompt": (-2.0, 2.0, "this style's prompt weight in the blended prompt embedding, as a gain (1 is unchanged; 0.5: 50 % more of this prompt)"),
+}
+#: Every modulation target a style may name, in the order of :attr:`mvgen.blend.StyleTable.modulation`'s last axis.
+TARGETS: tuple[str, ...] = tuple(MODULATION_TARGETS)
+
+Source = Literal[SOURCES]  # type: ignore[valid-type]
+Target = Literal[TARGETS]  # type: ignore[valid-type]
+
+
 class Procedural(_Model):
     """Procedural renderer settings: weighted motifs, speed (cycles per beat) and density."""
 
@@ -119,11 +150,32 @@ class Style(_Model):
     palette: Palette
     motion: Motion
     procedural: Procedural
+    modulate: dict[Source, dict[Target, Number]] = Field(
+        default_factory=dict,
+        description=(
+            "modulation matrix: source -> {target: amount}, e.g. {kick: {zoom: 0.02}, high: {lasers: 0.8}}. "
+            f"Sources (each in [0, 1] per frame): {', '.join(SOURCES)} (the audio features of mvgen.reactive; "
+            "beat and downbeat pulse on the grid, bar ramps 0 -> 1 over each bar; kick, snare, hats, beat and "
+            "downbeat punch on their frame and decay). Each amount is added to its target times the source "
+            "(see MODULATION_TARGETS for every target's unit and range). A user file's modulate replaces the "
+            "default matrix as a whole ({} clears it)."
+        ),
+    )
 
     @field_validator("genre")
     @classmethod
     def _genre(cls, value: str) -> str:
         return normalize_key(value)
+
+    @field_validator("modulate")
+    @classmethod
+    def _amounts(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for source, row in value.items():
+            for target, amount in row.items():
+                low, high, meaning = MODULATION_TARGETS[target]
+                if not low <= amount <= high:
+                    raise ValueError(f"{source}.{target}: {amount:g} is out of range (allowed: {low:g}..{high:g}, {meaning})")
+        return {source: {target: float(amount) for target, amount in row.items()} for source, row in value.items()}
 
 
 # --------------------------------------------------------------------------- files
@@ -202,13 +254,18 @@ def _key_lines(path: Path | None) -> dict[tuple, int]:
     return lines
 
 
+#: Mappings a partial style file replaces as a whole instead of merging into the default: a motif
+#: table or a modulation matrix is one choice, and merging would keep routings the file does not show.
+_REPLACED = (("procedural", "motifs"), ("modulate",))
+
+
 def _merge(base: dict, update: Mapping, prefix: tuple = ()) -> dict:
-    """Deep merge: mappings merge key by key; other values (lists, motif tables) replace."""
+    """Deep merge: mappings merge key by key; other values (lists) and :data:`_REPLACED` tables replace."""
     merged = dict(base)
     for key, value in update.items():
         old = merged.get(key)
         path = prefix + (key,)
-        if isinstance(value, Mapping) and isinstance(old, dict) and path != ("procedural", "motifs"):
+        if isinstance(value, Mapping) and isinstance(old, dict) and path not in _REPLACED:
             merged[key] = _merge(old, value, path)
         else:
             merged[key] = value
@@ -265,6 +322,10 @@ def _describe(error: dict) -> tuple[tuple, str]:
         loc = loc[:-1]
         if loc[:2] == ("procedural", "motifs"):
             return loc, f"unknown motif {value!r} (allowed: {', '.join(MOTIFS)})"
+        if loc[:1] == ("modulate",) and len(loc) == 2:  # pydantic's key location: (field, the key itself)
+            return loc, f"unknown modulation source {value!r} (allowed: {', '.join(SOURCES)})"
+        if loc[:1] == ("modulate",) and len(loc) == 3:
+            return loc, f"unknown modulation target {value!r} (allowed: {', '.join(TARGETS)})"
         return loc, f"invalid key {value!r}"
     if kind == "missing":
         return loc, "required field is missing"
@@ -332,7 +393,7 @@ def parse_style(data: Mapping, path: str | os.PathLike | None = None, base: Styl
     """Validate a style mapping read from ``path`` (used for messages and line numbers).
 
     With ``base``, ``data`` may be partial: mappings merge deeply, so only the given fields change
-    (``palette.colors`` and ``procedural.motifs`` are replaced as a whole). Raises
+    (``palette.colors``, ``procedural.motifs`` and ``modulate`` are replaced as a whole). Raises
     :class:`MvgenError` with one line ``"<file>:<line>: <field.path>: <problem> (allowed: ...)"``.
     """
     style, problems = _style_problems(data, None if path is None else Path(path), base, allowed or style_keys())
