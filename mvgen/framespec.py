@@ -35,6 +35,21 @@ class FrameSpec:
     seed: seed for this frame's randomness; it changes as the dominant style's ``seed_policy`` says
       (never, at section starts, or on downbeats).
     strength_range: the blended styles' (min, max) diffusion denoising strength, in [0, 1].
+
+    The styles' modulation matrices (``Style.modulate``, applied by the mapper) move the fields above
+    (zoom, rotation_deg, drift_*, shake_*, flash, speed, density) and these, whose defaults leave
+    the picture as it was:
+    brightness: gain on the picture's light (1: unchanged; 0: black), hue_shift_deg: hue rotation (degrees)
+      of the palette (procedural) or the picture (diffusion).
+    motif_boost: per motif, an offset added to its drawn weight after the renderer's normalization of
+      ``motif_weights`` (1: a motif at full weight); absent motifs: 0.
+    motif_speed, motif_density: per motif, offsets added to ``speed`` (cycles per beat) and ``density``
+      for that motif only; absent motifs: 0.
+    strength_offset: added to the diffusion denoising strength the renderer derives from
+      ``strength_range`` (the sum is clamped to [0, 1]).
+    prompt_weights: per style of ``genre_labels``, the weight of its prompt in the blended prompt
+      embedding (``genre_weights`` times each style's modulated prompt gain; not renormalized, so a
+      gain above 1 emphasizes the prompt); empty: ``genre_weights``.
     """
 
     index: int
@@ -63,3 +78,10 @@ class FrameSpec:
     seed: int = 0
     strength_range: tuple[float, float] = (0.3, 0.7)
     genre_labels: tuple[str, ...] = ()
+    brightness: float = 1.0
+    hue_shift_deg: float = 0.0
+    motif_boost: dict[str, float] = field(default_factory=dict)
+    motif_speed: dict[str, float] = field(default_factory=dict)
+    motif_density: dict[str, float] = field(default_factory=dict)
+    strength_offset: float = 0.0
+    prompt_weights: tuple[float, ...] = ()
