@@ -23,6 +23,14 @@ denoises every frame from its seed's noise with its own conditioning (one UNet p
 see ``benchmarks/bench_diffusion.py`` for the flicker and speed of both). On top, the camera of the
 frame spec (beat zoom, shake) warps the decoded picture and drops flash, as in the procedural
 renderer.
+
+Modulation (the styles' ``modulate``, applied by the mapper): a keyframe's denoising strength is the
+style range's plus ``FrameSpec.strength_offset``; its conditioning weighs the style prompts by
+``FrameSpec.prompt_weights`` (the genre weights times each style's modulated prompt gain) instead of
+the genre weights; every frame's picture is scaled by ``brightness`` and hue-turned by
+``hue_shift_deg`` (:func:`mvgen.procedural.hue_rotation`), with camera and flash as above. Strength
+and prompt act on keyframes only (frames between them interpolate the keyframes' latents), and
+keyframes sit on the beats, where the drums' modulation peaks.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from pydantic import BaseModel, Field
 from mvgen.assemble import FrameRenderer, encode_pixels
 from mvgen.errors import MvgenError
 from mvgen.framespec import FrameSpec
+from mvgen.procedural import hue_rotation
 
 #: Default model: a distilled model that draws a usable picture in one or two steps.
 DEFAULT_MODEL = "stabilityai/sd-turbo"
@@ -270,9 +279,10 @@ class DiffusionRenderer(FrameRenderer):
 
     # ------------------------------------------------------------------ keyframes
     def _strength(self, spec: FrameSpec) -> float:
+        """The keyframe's denoising strength: the style's range by energy, plus the modulation's offset, in [0, 1]."""
         low, high = spec.strength_range
         drive = max(spec.energy, spec.drop_burst) ** 2  # calm parts stay near the anchor, drops move far
-        return low + (high - low) * drive
+        return min(max(low + (high - low) * drive + spec.strength_offset, 0.0), 1.0)
 
     def _generator(self, *parts) -> torch.Generator:
         return torch.Generator("cpu").manual_seed(_seed(*parts))
@@ -301,10 +311,11 @@ class DiffusionRenderer(FrameRenderer):
         return self._batched(lambda part: pipe(**make_kwargs(part), output_type="latent").images, items)
 
     def _weights(self, specs: Sequence[FrameSpec]) -> torch.Tensor:
+        """The prompt weights of each spec (B, K): its modulated ``prompt_weights``, else its genre weights."""
         for spec in specs[:1]:
             if spec.genre_labels and tuple(spec.genre_labels) != self.labels:
                 raise ValueError(f"frame styles {spec.genre_labels} differ from the renderer's {self.labels}")
-        return torch.tensor([s.genre_weights for s in specs], dtype=torch.float32)
+        return torch.tensor([s.prompt_weights or s.genre_weights for s in specs], dtype=torch.float32)
 
     def _noise(self, seed: int) -> torch.Tensor:
         """The fixed noise of a seed (a section's, a bar's or the track's), (1, C, h, w)."""
@@ -388,6 +399,13 @@ class DiffusionRenderer(FrameRenderer):
         burst = torch.tensor([s.drop_burst for s in specs], device=img.device).view(-1, 1, 1, 1)
         flash = torch.tensor([min(max(s.flash, 0.0), 1.0) * 0.6 for s in specs], device=img.device).view(-1, 1, 1, 1)
         img = (img * (1.0 + 0.25 * burst)).clamp(0.0, 1.0)
+        turned = [i for i, s in enumerate(specs) if s.hue_shift_deg != 0.0]
+        if turned:  # hue rotation in the picture's sRGB, as the procedural renderer turns its palette
+            rot = torch.stack([hue_rotation(specs[i].hue_shift_deg) for i in turned]).to(img.device)
+            img[turned] = torch.einsum("bij,bjhw->bihw", rot, img[turned]).clamp(0.0, 1.0)
+        brightness = [max(s.brightness, 0.0) for s in specs]
+        if any(b != 1.0 for b in brightness):
+            img = (img * torch.tensor(brightness, device=img.device).view(-1, 1, 1, 1)).clamp(0.0, 1.0)
         img = img + (1.0 - img) * flash
         return img.transpose(0, 1)
 

@@ -16,6 +16,12 @@ towards the viewer), grid (a perspective floor and ceiling scrolling with the be
 launched on every beat) and waves (flowing aurora ribbons). They are coloured through a smooth
 cyclic gradient of the palette, summed by weight, then glow, beat pulse, drop burst, saturation,
 vignette, filmic tone mapping and flash are applied.
+
+Modulation (the mapper's, from the styles' ``modulate``): ``hue_shift_deg`` turns the palette and the
+background (:func:`hue_rotation`), ``brightness`` scales the light before tone mapping, and per motif
+``motif_boost`` is added to its drawn weight (after the normalization of ``motif_weights``, so a
+boost shows even on the style's main motif) and ``motif_speed`` / ``motif_density`` to the speed and
+density that motif draws with.
 """
 
 from __future__ import annotations
@@ -36,6 +42,26 @@ _TAU = 2.0 * math.pi
 _MAX_PIXELS = 1280 * 720 * 4  # frames are drawn in slices of at most this many drawn pixels
 _PARTICLE_RATE = 3.0  # particle cells per second (fixed, see the module docstring)
 _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
+#: Largest drawn weight of a motif after its ``motif_boost`` (normalized weights are at most 1): a
+#: boosted motif may outshine the mix, but not blow the whole frame out.
+MOTIF_WEIGHT_MAX = 2.0
+
+
+def hue_rotation(deg: float) -> torch.Tensor:
+    """The 3x3 matrix turning the hue of RGB colours (row vectors: ``rgb @ m.T``) by ``deg`` degrees,
+    keeping their luminance: the SVG/CSS ``hueRotate`` colour matrix (Rec. 709 luma weights)."""
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return torch.tensor([
+        [0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928],
+        [0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283],
+        [0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072],
+    ], dtype=torch.float32)
+
+
+def _turned(rgb, deg: float) -> torch.Tensor:
+    """sRGB colours (..., 3) with their hue turned by ``deg`` (no-op at 0), clamped to [0, 1]."""
+    rgb = torch.as_tensor(rgb, dtype=torch.float32)
+    return rgb if deg == 0.0 else (rgb @ hue_rotation(deg).t()).clamp(0.0, 1.0)
 
 
 def _fract(x: torch.Tensor) -> torch.Tensor:
@@ -141,30 +167,36 @@ class ProceduralRenderer(FrameRenderer):
     # ---------------------------------------------------------------- internals
     def _params(self, specs: Sequence[FrameSpec]) -> dict[str, torch.Tensor]:
         names = ("time_s", "beat_pulse", "beat_phase", "bar_phase", "energy", "drop_burst", "zoom",
-                 "rotation_deg", "drift_x", "drift_y", "shake_x", "shake_y", "flash", "speed", "density")
+                 "rotation_deg", "drift_x", "drift_y", "shake_x", "shake_y", "flash", "speed", "density", "brightness")
         rows = [[float(getattr(s, n)) for n in names] for s in specs]
-        rows = [r + [float(s.motif_weights.get(m, 0.0)) for m in MOTIFS] for r, s in zip(rows, specs)]
+        per_motif = ("motif_weights", "motif_boost", "motif_speed", "motif_density")
+        rows = [r + [float(getattr(s, f).get(m, 0.0)) for f in per_motif for m in MOTIFS] for r, s in zip(rows, specs)]
         table = torch.tensor(rows, dtype=torch.float64)
         p = {n: table[:, i].float() for i, n in enumerate(names)}
-        w = table[:, len(names):].float().clamp(min=0.0)
+        w, boost, speed_offset, density_offset = table[:, len(names):].float().view(len(specs), len(per_motif), len(MOTIFS)).unbind(1)
+        w = w.clamp(min=0.0)
         top = w.max(dim=1, keepdim=True).values
         w = torch.where(top > 0, w / top.clamp(min=1e-6), torch.tensor([0, 0, 0, 0, 0, 1.0]))  # nothing: waves
         w = w / (w.sum(dim=1, keepdim=True) / 1.6).clamp(min=1.0)  # busy mixes don't blow out
-        p["weights"] = w
+        p["weights"] = (w + boost).clamp(0.0, MOTIF_WEIGHT_MAX)
         p["time_s"] = table[:, 0].remainder(3600.0).float()  # keeps float32 phases precise
+        # each motif draws with its own speed and density: the frame's plus the motif's offsets
+        p["motif_speed"] = (p["speed"][:, None] + speed_offset).clamp(_SPEED_MIN, _SPEED_MAX)
+        p["motif_density"] = (p["density"][:, None] + density_offset).clamp(0.0, 1.0)
         p["speed"] = p["speed"].clamp(_SPEED_MIN, _SPEED_MAX)
         p["density"] = p["density"].clamp(0.0, 1.0)
+        p["brightness"] = p["brightness"].clamp(min=0.0)
         p["energy"] = p["energy"].clamp(0.0, 1.0)
         p["zoom"] = p["zoom"].clamp(min=_ZOOM_MIN)
         seeds = [int(s.seed) & 0x7FFFFFFF for s in specs]
         p["seed"] = torch.tensor(seeds, dtype=torch.int64)
         p["seedf"] = torch.tensor([((sd * 2654435761) & _MASK) / 2**32 for sd in seeds], dtype=torch.float32)
         p["lut"] = self._palette_lut(specs)
-        p["bg"] = torch.tensor([s.background for s in specs], dtype=torch.float32).clamp(0, 1) ** 2.2
+        p["bg"] = torch.stack([_turned(s.background, s.hue_shift_deg) for s in specs]).clamp(0, 1) ** 2.2
         out = {}
         for k, v in p.items():
             v = v.to(self.device)
-            out[k] = v if k in ("weights", "lut", "bg") else v.view(-1, 1, 1)
+            out[k] = v if k in ("weights", "lut", "bg", "motif_speed", "motif_density") else v.view(-1, 1, 1)
         return out
 
     @staticmethod
@@ -174,13 +206,14 @@ class ProceduralRenderer(FrameRenderer):
         One vectorized pass per palette length (not a few small ops per frame: each torch op
         outside the compiled graph costs a thread-pool round trip)."""
         pals = [tuple(map(tuple, s.palette)) if s.palette else ((1.0, 1.0, 1.0),) for s in specs]
+        hues = [float(s.hue_shift_deg) for s in specs]
         out = torch.empty((len(pals), _LUT, 3), dtype=torch.float32)
         pos = torch.arange(_LUT, dtype=torch.float32) / _LUT
         for n in sorted({len(p) for p in pals}):
             rows = [i for i, p in enumerate(pals) if len(p) == n]
             # linearized palette by palette: the power of a larger tensor takes another vector path
             # whose last bit can differ, and the frames stay bit-identical to those drawn one by one
-            pal = torch.stack([torch.tensor(pals[i], dtype=torch.float32).clamp(0, 1) ** 2.2 for i in rows])
+            pal = torch.stack([_turned(pals[i], hues[i]).clamp(0, 1) ** 2.2 for i in rows])
             t = pos * n
             i0 = torch.floor(t).long() % n
             f = t - torch.floor(t)
@@ -199,9 +232,9 @@ class ProceduralRenderer(FrameRenderer):
         p = self._params(specs)
         if self._compiled is None:
             # eager: skip motifs no frame of the batch uses (a host-side choice, so no device sync)
-            used = tuple(any(s.motif_weights.get(m, 0.0) > 0 for s in specs) for m in MOTIFS)
-            if not any(used):
-                used = tuple(m == "waves" for m in MOTIFS)
+            # (a frame without any motif weight draws waves, see _params; a boost can add any motif)
+            bare = any(not any(w > 0 for w in s.motif_weights.values()) for s in specs)
+            used = tuple(any(s.motif_weights.get(m, 0.0) > 0 or s.motif_boost.get(m, 0.0) > 0 for s in specs) or (bare and m == "waves") for m in MOTIFS)
             return self._frames(p, pix_fmt, used)
         # compiled: one fused graph draws every motif (weights may be 0) for a fixed batch size,
         # so a short last batch is padded rather than triggering a recompilation
@@ -243,7 +276,8 @@ class ProceduralRenderer(FrameRenderer):
         emis = torch.zeros((3, B, self._h, self._w), dtype=torch.float32, device=self.device)
         for m, name in enumerate(MOTIFS):
             if used[m]:
-                inten, c = getattr(self, f"_{name}")(**ctx)
+                motif_p = {**p, "speed": p["motif_speed"][:, m].view(-1, 1, 1), "density": p["motif_density"][:, m].view(-1, 1, 1)}
+                inten, c = getattr(self, f"_{name}")(**{**ctx, "p": motif_p})
                 emis = emis + (weights[:, m].view(-1, 1, 1) * inten) * self._colour(lut, base, c)
 
         # drop burst: a bright radial starburst in one palette colour, whitened
@@ -259,7 +293,7 @@ class ProceduralRenderer(FrameRenderer):
         # background: the style colour with a soft palette haze in the middle
         haze_col = p["lut"][:, 0].t().reshape(3, B, 1, 1)
         haze = (0.03 + 0.05 * p["energy"]) * torch.exp(-(x0 * x0 + y0 * y0) * 2.5)
-        img = emis * gain + haze * haze_col + p["bg"].t().reshape(3, B, 1, 1)
+        img = (emis * gain + haze * haze_col + p["bg"].t().reshape(3, B, 1, 1)) * p["brightness"]
 
         # more saturation when a drop lands
         lum = 0.2126 * img[0] + 0.7152 * img[1] + 0.0722 * img[2]

@@ -6,6 +6,7 @@ determinism, profile-blended conditioning, beat-driven motion, batching under me
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -244,3 +245,63 @@ def test_sdxl_family_pipeline(styles, tmp_path):
     r.prepare(specs)
     frames = r.render(specs)
     assert frames.shape == (len(specs), H, W, 3) and frames.float().std() > 5
+
+
+# ----------------------------------------------------------------- modulation (styles' modulate)
+
+
+def _modulated_styles(styles, matrix):
+    """The default styles, every one with the modulation ``matrix``."""
+    return {k: s.model_copy(update={"modulate": matrix}) for k, s in styles.items()}
+
+
+@pytest.mark.slow
+def test_keyframes_get_the_modulated_strength_and_prompt_weights(tiny_model, styles, monkeypatch):
+    """beat -> strength and beat -> prompt: each keyframe is denoised at the style's strength plus the
+    offset, conditioned on the prompt weights (genre weights times the gains), not the plain blend."""
+    modulated = _modulated_styles(styles, {"beat": {"strength": 0.3, "prompt": 1.0}})
+    a = analysis("deep_house", "bigroom")
+    specs = specs_for(a, modulated, end_s=4.0)
+    r = renderer(tiny_model, modulated)
+    calls = []
+    real = r.img2img.__class__.__call__
+
+    def spy(self, *args, **kwargs):
+        calls.append((kwargs["strength"], kwargs["prompt_embeds"].detach().clone()))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(r.img2img.__class__, "__call__", spy)
+    r.prepare(specs)
+    keys = keyframe_positions(specs)
+    beat_keys = [p for p in keys if specs[p].on_beat]
+    assert len(beat_keys) >= 6
+    for p in beat_keys:
+        s = specs[p]
+        assert s.strength_offset == pytest.approx(0.3)  # the beat source is 1 on its frame
+        assert s.prompt_weights == pytest.approx(tuple(2.0 * w for w in s.genre_weights))
+        plain = max(0.05, round(min(r._strength(dataclasses.replace(s, strength_offset=0.0)) + 0.3, 1.0) * 20) / 20)
+        want = r.conditioning(torch.tensor([s.prompt_weights]))["prompt_embeds"][0]
+        assert any(strength == plain and any(torch.allclose(row, want) for row in embeds) for strength, embeds in calls), p
+    # the conditioning really changed: the doubled weights are not the plain blend
+    s = specs[beat_keys[0]]
+    assert not torch.allclose(r.conditioning(torch.tensor([s.prompt_weights]))["prompt_embeds"], r.conditioning(torch.tensor([s.genre_weights]))["prompt_embeds"])
+
+
+@pytest.mark.slow
+def test_camera_applies_brightness_and_hue(tiny_model, styles):
+    from mvgen.framespec import FrameSpec
+
+    r = renderer(tiny_model, styles)
+    pictures = torch.zeros(1, 3, r.gen_h, r.gen_w)
+    pictures[:, 0] = 0.5  # a mid red picture
+    pictures[:, 1:] = 0.1
+
+    def out(**kw):
+        spec = FrameSpec(index=0, time_s=0.0, genre_weights=(1.0,) + (0.0,) * 8, palette=((1, 1, 1),), background=(0, 0, 0), section="drop", **kw)
+        return r._camera(pictures, [spec])[:, 0].mean(dim=(1, 2))  # mean (r, g, b)
+
+    base = out()
+    assert torch.equal(out(brightness=1.0, hue_shift_deg=0.0), base)
+    assert out(brightness=1.5).sum() > 1.4 * base.sum()
+    green = out(hue_shift_deg=120.0)
+    assert green[1] > green[0] and base[0] > base[1]  # red turned towards green

@@ -205,3 +205,55 @@ def test_detail_draws_smaller_and_upscales():
     assert abs(luminance(soft) - luminance(full)) < 0.1 * luminance(full)
     with pytest.raises(ValueError, match="detail"):
         ProceduralRenderer(160, 90, detail=0.0)
+
+
+# ----------------------------------------------------------------- modulated values (styles' modulate)
+
+
+def test_brightness_scales_the_light(renderer):
+    base = renderer.render([spec()])
+    assert torch.equal(renderer.render([spec(brightness=1.0)]), base)  # the unmodulated value draws the same pixels
+    assert luminance(renderer.render([spec(brightness=1.6)])) > luminance(base) * 1.2
+    assert luminance(renderer.render([spec(brightness=0.5)])) < luminance(base) * 0.8
+
+
+def _hue_deg(frames: torch.Tensor) -> float:
+    """Hue (degrees) of the mean colour of a frame's lit pixels."""
+    import colorsys
+
+    f = frames[0].float() / 255.0
+    lit = f.max(dim=-1).values > 0.25
+    r, g, b = f[lit].mean(dim=0).tolist()
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360.0
+
+
+@pytest.mark.parametrize("shift", [120.0, -100.0])
+def test_hue_shift_turns_the_colours(renderer, shift):
+    kw = dict(palette=RED, background=(0.02, 0.02, 0.02), motif_weights={"waves": 1.0, "rings": 0.6})
+    before = _hue_deg(renderer.render([spec(**kw)]))
+    after = _hue_deg(renderer.render([spec(hue_shift_deg=shift, **kw)]))
+    moved = (after - before + 180.0) % 360.0 - 180.0
+    assert abs(moved - shift) < 30.0, (before, after)
+
+
+def test_motif_boost_draws_that_motif(renderer):
+    kw = dict(motif_weights={"waves": 1.0}, background=(0.02, 0.02, 0.02))
+    base = renderer.render([spec(**kw)]).float()
+    assert torch.equal(renderer.render([spec(motif_boost={"lasers": 0.0}, **kw)]).float(), base)
+    boosted = renderer.render([spec(motif_boost={"lasers": 1.0}, **kw)]).float()
+    lasers = renderer.render([spec(motif_weights={"lasers": 1.0}, background=(0.02, 0.02, 0.02))]).float().mean(dim=-1)[0]
+    where = lasers > lasers.quantile(0.9)  # where the lasers draw
+    change = (boosted - base).abs().mean(dim=-1)[0]
+    assert change[where].mean() > 20 and change[where].mean() > 3 * change[~where].mean()
+    # a boost also works on the style's main motif (after normalization, it is not divided away)
+    assert luminance(renderer.render([spec(motif_boost={"waves": 1.0}, **kw)])) > luminance(base[None]) * 1.2
+
+
+def test_per_motif_speed_and_density_change_only_that_motif(renderer):
+    kw = dict(time_s=40.0, motif_weights={"grid": 1.0, "waves": 0.6})
+    base = renderer.render([spec(**kw)]).float()
+    for field in ("motif_speed", "motif_density"):
+        changed = renderer.render([spec(**{field: {"grid": 0.4}}, **kw)]).float()
+        assert (changed - base).abs().mean() > 2, field
+        absent = renderer.render([spec(**{field: {"tunnel": 0.4}}, **kw)]).float()  # tunnel is not drawn
+        assert torch.equal(absent, base), field
