@@ -359,6 +359,10 @@ def _describe(error: dict) -> tuple[tuple, str]:
         message = error["msg"]
         for prefix in ("Value error, ", "Assertion failed, "):
             message = message.removeprefix(prefix)
+        if loc == ("modulate",) and ": " in message:  # "<source>.<target>: ..." from Style._amounts: point at that entry
+            where, message = message.split(": ", 1)
+            source, target = where.split(".", 1)
+            return loc + (source, target), message
         return loc, message
     message = error["msg"].replace("Input should be", "should be")
     return loc, f"{message}, got {type(value).__name__} {_show(value)}"

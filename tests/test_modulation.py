@@ -252,7 +252,7 @@ def test_unknown_names_are_rejected_with_the_allowed_list(tmp_path):
     out_of_range.write_text("modulate:\n  kick: {zoom: 2}\n")
     problems = validate_styles(tmp_path)
     assert len(problems) == 3
-    assert any(p.startswith(f"{out_of_range}:") and "kick.zoom: 2 is out of range (allowed: -0.5..0.5" in p for p in problems)
+    assert f"{out_of_range}:2: modulate.kick.zoom: 2 is out of range (allowed: -0.5..0.5, camera zoom factor" in "\n".join(problems)
 
 
 def test_a_partial_file_replaces_the_matrix_and_inherits_the_rest(tmp_path):
