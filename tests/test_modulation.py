@@ -13,6 +13,7 @@ import pytest
 from mvgen.analysis import Analysis, AudioSummary, GenreProfile
 from mvgen.blend import StyleTable
 from mvgen.errors import MvgenError
+from mvgen.framespec import MOTIFS
 from mvgen.genres import GENRES
 from mvgen.mapper import IMPULSE_FLOOR, IMPULSE_RELEASE_S, map_frames, modulation_sources, release_envelope
 from mvgen.reactive import FEATURES, SOURCES, AudioFeatures
@@ -268,3 +269,29 @@ def test_a_partial_file_replaces_the_matrix_and_inherits_the_rest(tmp_path):
     assert load_styles(None)["other"].modulate  # styles without modulate stay valid: see the next line
     table = StyleTable.from_styles({k: s.model_copy(update={"modulate": {}}) for k, s in defaults.items()})
     assert not table.modulation.any() and table.modulation.shape == (len(defaults), len(SOURCES), len(TARGETS))
+
+
+def _modulated_values(spec) -> tuple:
+    """Every FrameSpec value a modulation target can move."""
+    return (spec.zoom, spec.rotation_deg, spec.drift_x, spec.drift_y, spec.shake_x, spec.shake_y, spec.flash, spec.brightness,
+            spec.hue_shift_deg, spec.speed, spec.density, spec.strength_offset, tuple(spec.prompt_weights or spec.genre_weights),
+            *(spec.motif_boost.get(m, 0.0) for m in MOTIFS), *(spec.motif_speed.get(m, 0.0) for m in MOTIFS),
+            *(spec.motif_density.get(m, 0.0) for m in MOTIFS))
+
+
+def test_every_target_moves_on_its_source_and_only_then(features):
+    """kick -> each target in turn: frames differ from the unmodulated ones on the kicks, and only while the kick's envelope lasts."""
+    from mvgen.styles import MODULATION_TARGETS
+
+    analysis = _analysis(features)
+    still = [_modulated_values(s) for s in map_frames(analysis, _table(), fps=FPS)]
+    times = np.arange(len(still)) / FPS
+    kick = modulation_sources(analysis, times, FPS)[:, SOURCES.index("kick")]
+    kick_frames = _frames_of(_events()["kick"])
+    for target in TARGETS:
+        low, high, _ = MODULATION_TARGETS[target]
+        amount = high / 2 if high > 0 else low / 2
+        moved = [_modulated_values(s) for s in map_frames(analysis, _table(default={"kick": {target: amount}}), fps=FPS)]
+        changed = np.array([a != b for a, b in zip(moved, still)])
+        assert np.all(kick[changed] > 0), target  # nothing moves without its source
+        assert changed[kick_frames].mean() > 0.9, target  # and it moves on (nearly) every kick
