@@ -350,9 +350,9 @@ def map_frames(
         mod = modulation_offsets(weights, sources, matrix)
     else:
         sources, mod = np.zeros((len(times), len(SOURCES))), np.zeros((len(times), len(TARGETS)))
+    prompt_weights = None  # (N, K) when some style modulates its prompt: each style's gain, not blended
     if used[_T["prompt"]]:
-        gains = np.clip(1.0 + sources @ matrix[:, :, _T["prompt"]].T, *PROMPT_GAIN_RANGE)  # (N, K)
-        prompt_weights = weights * gains
+        prompt_weights = weights * np.clip(1.0 + sources @ matrix[:, :, _T["prompt"]].T, *PROMPT_GAIN_RANGE)
     boosted = [m for m in MOTIFS if used[_T[m]]]
     sped = [m for m in MOTIFS if used[_T[f"{m}.speed"]]]
     densified = [m for m in MOTIFS if used[_T[f"{m}.density"]]]
@@ -411,7 +411,7 @@ def map_frames(
                 motif_speed={m: float(d[_T[f"{m}.speed"]]) for m in sped},
                 motif_density={m: float(d[_T[f"{m}.density"]]) for m in densified},
                 strength_offset=float(d[_T["strength"]]),
-                prompt_weights=tuple(float(v) for v in prompt_weights[k]) if used[_T["prompt"]] else (),
+                prompt_weights=() if prompt_weights is None else tuple(float(v) for v in prompt_weights[k]),
             )
         )
     return specs
