@@ -295,3 +295,27 @@ def test_every_target_moves_on_its_source_and_only_then(features):
         changed = np.array([a != b for a, b in zip(moved, still)])
         assert np.all(kick[changed] > 0), target  # nothing moves without its source
         assert changed[kick_frames].mean() > 0.9, target  # and it moves on (nearly) every kick
+
+
+def test_procedural_pixels_follow_the_source(features):
+    """snare -> brightness through the mapper and the procedural renderer: each frame's extra light
+    over the unmodulated frame follows the snare, and the frames are identical where it is silent."""
+    from mvgen.procedural import ProceduralRenderer
+
+    analysis = _analysis(features)
+    window = slice(int(5.5 * FPS), int(10.0 * FPS))  # three snares, then the silent stretch
+    moved = map_frames(analysis, _table(default={"snare": {"brightness": 0.8}}), fps=FPS)[window]
+    still = map_frames(analysis, _table(), fps=FPS)[window]
+    r = ProceduralRenderer(48, 27, device="cpu")
+    luma = lambda frames: frames.float().mean(dim=(1, 2, 3)).numpy()  # noqa: E731
+    lit, plain = r.render(moved), r.render(still)
+    excess = luma(lit) - luma(plain)
+    times = np.array([s.time_s for s in moved])
+    snare = features.at_frames(times, FPS)["snare"]
+    assert np.corrcoef(excess, snare)[0, 1] >= 0.8
+    quiet = times >= SILENT_S[0] + 0.4
+    assert quiet.sum() > 30 and bool((lit[quiet] == plain[quiet]).all())
+    snare_frames = _frames_of(_events()["snare"]) - window.start
+    snare_frames = snare_frames[(snare_frames >= 0) & (snare_frames < len(times))]
+    peaks = [excess[f - 1 : f + 2].max() for f in snare_frames]  # within one frame of each snare
+    assert len(snare_frames) >= 3 and min(peaks) > 5  # grey levels brighter on every snare
