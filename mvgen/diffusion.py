@@ -401,7 +401,7 @@ class DiffusionRenderer(FrameRenderer):
         img = (img * (1.0 + 0.25 * burst)).clamp(0.0, 1.0)
         turned = [i for i, s in enumerate(specs) if s.hue_shift_deg != 0.0]
         if turned:  # hue rotation in the picture's sRGB, as the procedural renderer turns its palette
-            rot = torch.stack([hue_rotation(specs[i].hue_shift_deg) for i in turned]).to(img.device)
+            rot = hue_rotation(torch.tensor([specs[i].hue_shift_deg for i in turned])).to(img.device)
             img[turned] = torch.einsum("bij,bjhw->bihw", rot, img[turned]).clamp(0.0, 1.0)
         brightness = [max(s.brightness, 0.0) for s in specs]
         if any(b != 1.0 for b in brightness):

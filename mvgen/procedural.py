@@ -47,21 +47,29 @@ _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 MOTIF_WEIGHT_MAX = 2.0
 
 
-def hue_rotation(deg: float) -> torch.Tensor:
-    """The 3x3 matrix turning the hue of RGB colours (row vectors: ``rgb @ m.T``) by ``deg`` degrees,
-    keeping their luminance: the SVG/CSS ``hueRotate`` colour matrix (Rec. 709 luma weights)."""
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
-    return torch.tensor([
-        [0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928],
-        [0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283],
-        [0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072],
-    ], dtype=torch.float32)
+def hue_rotation(deg: torch.Tensor) -> torch.Tensor:
+    """Matrices turning the hue of RGB colours by ``deg`` degrees (shape ``(B,)``) while keeping their
+    luminance, shape ``(B, 3, 3)`` (apply as ``m @ rgb``): the SVG/CSS ``hueRotate`` colour matrix
+    (Rec. 709 luma weights)."""
+    rad = torch.as_tensor(deg, dtype=torch.float32) * (math.pi / 180.0)
+    c, s = torch.cos(rad), torch.sin(rad)
+    rows = [
+        0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928,
+        0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283,
+        0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072,
+    ]
+    return torch.stack(rows, dim=-1).view(*rad.shape, 3, 3)
 
 
-def _turned(rgb, deg: float) -> torch.Tensor:
-    """sRGB colours (..., 3) with their hue turned by ``deg`` (no-op at 0), clamped to [0, 1]."""
-    rgb = torch.as_tensor(rgb, dtype=torch.float32)
-    return rgb if deg == 0.0 else (rgb @ hue_rotation(deg).t()).clamp(0.0, 1.0)
+def _turned(rgb: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
+    """sRGB colours ``rgb`` (B, ..., 3) with the hue of row ``b`` turned by ``deg[b]``, clamped to [0, 1];
+    rows with ``deg`` 0 are returned untouched (bit for bit), and nothing is computed when all are 0."""
+    turn = deg != 0
+    if not bool(turn.any()):
+        return rgb
+    rot = hue_rotation(deg).view(len(deg), *([1] * (rgb.dim() - 2)), 3, 3)
+    turned = (rot @ rgb.unsqueeze(-1)).squeeze(-1).clamp(0.0, 1.0)
+    return torch.where(turn.view(-1, *([1] * (rgb.dim() - 1))), turned, rgb)
 
 
 def _fract(x: torch.Tensor) -> torch.Tensor:
@@ -191,8 +199,9 @@ class ProceduralRenderer(FrameRenderer):
         seeds = [int(s.seed) & 0x7FFFFFFF for s in specs]
         p["seed"] = torch.tensor(seeds, dtype=torch.int64)
         p["seedf"] = torch.tensor([((sd * 2654435761) & _MASK) / 2**32 for sd in seeds], dtype=torch.float32)
-        p["lut"] = self._palette_lut(specs)
-        p["bg"] = torch.stack([_turned(s.background, s.hue_shift_deg) for s in specs]).clamp(0, 1) ** 2.2
+        hue = torch.tensor([float(s.hue_shift_deg) for s in specs], dtype=torch.float32)
+        p["lut"] = self._palette_lut(specs, hue)
+        p["bg"] = _turned(torch.tensor([s.background for s in specs], dtype=torch.float32), hue).clamp(0, 1) ** 2.2
         out = {}
         for k, v in p.items():
             v = v.to(self.device)
@@ -200,20 +209,22 @@ class ProceduralRenderer(FrameRenderer):
         return out
 
     @staticmethod
-    def _palette_lut(specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """(B, _LUT, 3) linear colours: a smooth cyclic gradient through each frame's palette.
+    def _palette_lut(specs: Sequence[FrameSpec], hue: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, _LUT, 3) linear colours: a smooth cyclic gradient through each frame's palette, its hue
+        turned by ``hue`` (degrees, shape (B,); default none).
 
         One vectorized pass per palette length (not a few small ops per frame: each torch op
         outside the compiled graph costs a thread-pool round trip)."""
         pals = [tuple(map(tuple, s.palette)) if s.palette else ((1.0, 1.0, 1.0),) for s in specs]
-        hues = [float(s.hue_shift_deg) for s in specs]
+        hue = torch.zeros(len(specs)) if hue is None else hue
         out = torch.empty((len(pals), _LUT, 3), dtype=torch.float32)
         pos = torch.arange(_LUT, dtype=torch.float32) / _LUT
         for n in sorted({len(p) for p in pals}):
             rows = [i for i, p in enumerate(pals) if len(p) == n]
             # linearized palette by palette: the power of a larger tensor takes another vector path
             # whose last bit can differ, and the frames stay bit-identical to those drawn one by one
-            pal = torch.stack([_turned(pals[i], hues[i]).clamp(0, 1) ** 2.2 for i in rows])
+            srgb = _turned(torch.tensor([pals[i] for i in rows], dtype=torch.float32), hue[rows])
+            pal = torch.stack([srgb[j].clamp(0, 1) ** 2.2 for j in range(len(rows))])
             t = pos * n
             i0 = torch.floor(t).long() % n
             f = t - torch.floor(t)
