@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mvgen.features import ANALYSIS_SR, FrameFeatures, frame_features
+
 #: The stored per-frame audio features, in this order (see the module docstring).
 FEATURES: tuple[str, ...] = ("loudness", "sub", "low", "mid", "high", "air", "kick", "snare", "hats", "tension", "lead")
 #: Features made of short events (onsets): resampled to output frames by the maximum over each
@@ -132,3 +134,146 @@ class AudioFeatures(BaseModel):
                 col = np.interp(times_s, grid_s, series, left=0.0, right=0.0).astype(np.float32)
             values[:, j] = np.where(inside, col, 0.0)
         return FrameAudio(FEATURES, values)
+
+
+# --------------------------------------------------------------------------------------------
+# Computing the features from the analysis frames
+
+#: Loudness: the window (s) of the short-term energy (EBU R128's momentary loudness), and the range
+#: (dB) below the track's loud parts (:data:`LOUD_PERCENTILE`) mapped to [0, 1].
+LOUDNESS_WINDOW_S = 0.4
+LOUDNESS_RANGE_DB = 30.0
+#: Percentile of a level over the audible frames that reads as full scale (1.0): the loud parts of
+#: the track, not its single loudest frame.
+LOUD_PERCENTILE = 95.0
+#: Band energies: a band reads 1 at its own loud level, but never at less than this far below the
+#: track's loud level (so a band that is nearly empty in a track stays near 0), and 0 at
+#: :data:`BAND_RANGE_DB` below its full scale.
+BAND_HEADROOM_DB = 30.0
+BAND_RANGE_DB = 30.0
+#: Frames quieter than this (dBFS, K-weighted) are silence: every feature reads 0 there.
+SILENCE_DB = -70.0
+#: Drum onsets: full scale is this percentile of the flux's local peaks above the noise floor;
+#: the floor (read as 0) is this fraction of full scale (the flux of steady parts and of other
+#: instruments' leakage into the band).
+ONSET_PEAK_PERCENTILE = 90.0
+ONSET_FLOOR = 0.15
+#: How much of the clap band's onset strength is taken off the hats' (broadband hits leak into both).
+HATS_MID_LEAK = 1.0
+#: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
+#: video frames instead of flashing for one 11.6 ms analysis frame.
+ONSET_RELEASE_S = 0.05
+#: Tension: the window (s) over which the high-band level's rise and the snare density are measured,
+#: the rise (dB over that window) that reads 1, and the snare hits per second that read 1 (a roll of
+#: 16ths at 128 bpm is 8.5 per second; a backbeat is 1 to 2).
+TENSION_WINDOW_S = 2.0
+TENSION_RISE_DB = 6.0
+TENSION_ROLL_PER_S = 8.0
+TENSION_BACKBEAT_PER_S = 2.0
+#: Smoothing (s) of tension and lead: slowly varying sources.
+SLOW_SMOOTH_S = 0.5
+
+
+def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean over ``width`` frames (edges averaged over what exists), same shape as ``x``."""
+    if width <= 1 or len(x) == 0:
+        return x.astype(np.float64)
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    i = np.arange(len(x))
+    lo, hi = np.maximum(i - width // 2, 0), np.minimum(i - width // 2 + width, len(x))
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def _db(power: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power, 1e-12))
+
+
+def _level(db: np.ndarray, full_db: float, range_db: float) -> np.ndarray:
+    """``db`` mapped linearly from ``full_db - range_db`` (0) to ``full_db`` (1), clipped."""
+    return np.clip((db - (full_db - range_db)) / range_db, 0.0, 1.0)
+
+
+def _release(x: np.ndarray, n_frames: int, hop_s: float) -> np.ndarray:
+    """Peak hold with an exponential release of :data:`ONSET_RELEASE_S`, over ``n_frames`` frames at most."""
+    out = x.copy()
+    for k in range(1, n_frames + 1):
+        np.maximum(out[k:], x[:-k] * np.exp(-k * hop_s / ONSET_RELEASE_S), out=out[k:])
+    return out
+
+
+def _onset_strength(flux: np.ndarray, audible: np.ndarray) -> np.ndarray:
+    """A drum band's flux scaled to [0, 1]: its typical hit (:data:`ONSET_PEAK_PERCENTILE` of the local
+    peaks) reads about 1, the noise floor (:data:`ONSET_FLOOR` of that) 0."""
+    x = np.where(audible, flux.astype(np.float64), 0.0)
+    if len(x) < 3:
+        return np.zeros_like(x)
+    peaks = x[1:-1][(x[1:-1] >= x[:-2]) & (x[1:-1] > x[2:])]
+    if len(peaks) == 0 or peaks.max() <= 0:
+        return np.zeros_like(x)
+    # The peaks are hits and small ripples; the hits are the upper group: take the percentile among
+    # the peaks above a tenth of the largest ones, so ripples do not pull the scale down.
+    top = float(np.percentile(peaks, 99.5))
+    full = float(np.percentile(peaks[peaks > 0.1 * top], ONSET_PEAK_PERCENTILE))
+    floor = ONSET_FLOOR * full
+    return np.clip((x - floor) / max(full - floor, 1e-9), 0.0, 1.0)
+
+
+def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None) -> AudioFeatures:
+    """The :class:`AudioFeatures` of mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz), on the
+    analysis frame grid, each normalized to [0, 1] for this track (see the module docstring).
+
+    ``features``: :func:`~mvgen.features.frame_features` of ``y`` with ``detail=True`` when the caller
+    has them (then ``y`` may be None); without their detail they are recomputed from ``y``.
+    """
+    if features is None or features.detail is None:
+        if y is None:
+            raise ValueError("compute_audio_features needs y, or features with their detail")
+        features = frame_features(y, sr, detail=True)
+    d, hop_s, n = features.detail, features.hop_s, features.n_frames
+    if n == 0:
+        return AudioFeatures.from_arrays(hop_s, {name: np.zeros(0) for name in FEATURES})
+    k_db = _db(d.k_power.astype(np.float64))
+    audible = k_db > SILENCE_DB
+    out: dict[str, np.ndarray] = {}
+
+    # Loudness: mean K-weighted power over a centred 400 ms window.
+    loud_db = _db(_moving_mean(d.k_power, round(LOUDNESS_WINDOW_S / hop_s)))
+    loud_audible = loud_db > SILENCE_DB
+    full_db = float(np.percentile(loud_db[loud_audible], LOUD_PERCENTILE)) if loud_audible.any() else 0.0
+    out["loudness"] = np.where(loud_audible, _level(loud_db, full_db, LOUDNESS_RANGE_DB), 0.0)
+
+    # Band energies, each on its own scale but never above the track's loud level minus the headroom.
+    band_names = ("sub", "low", "mid", "high", "air")
+    for j, name in enumerate(band_names):
+        db = _db(d.band_power[:, j].astype(np.float64))
+        own = float(np.percentile(db[audible], LOUD_PERCENTILE)) if audible.any() else full_db
+        out[name] = np.where(audible, _level(db, max(own, full_db - BAND_HEADROOM_DB), BAND_RANGE_DB), 0.0)
+
+    kick, snare, hats = (_onset_strength(flux, audible) for flux in (d.kick_flux, d.snare_flux, d.hats_flux))
+    # A kick's click and a clap's noise reach the hat band too, but a hat has next to nothing in the
+    # clap band: what the clap band shares with the hat band is not a hat.
+    hats = np.clip(hats - HATS_MID_LEAK * snare, 0.0, 1.0)
+    release = round(4 * ONSET_RELEASE_S / hop_s)
+    out["kick"], out["snare"], out["hats"] = (_release(x, release, hop_s) for x in (kick, snare, hats))
+
+    # Tension: the high band's rise over the last TENSION_WINDOW_S, plus the density of snare hits
+    # beyond a backbeat's (a roll), both smoothed: a build-up's riser and roll, not single hits.
+    window = max(1, round(TENSION_WINDOW_S / hop_s))
+    high_db = _db(_moving_mean(d.band_power[:, 3] + d.band_power[:, 4], round(LOUDNESS_WINDOW_S / hop_s)))
+    rise_db = high_db - high_db[np.maximum(np.arange(n) - window, 0)]
+    rise = np.clip(rise_db / TENSION_RISE_DB, 0.0, 1.0)
+    snare = out["snare"]
+    hits = np.zeros(n)
+    hits[1:-1] = (snare[1:-1] >= 0.3) & (snare[1:-1] >= snare[:-2]) & (snare[1:-1] > snare[2:])
+    per_s = _moving_mean(hits, window) / hop_s
+    roll = np.clip((per_s - TENSION_BACKBEAT_PER_S) / (TENSION_ROLL_PER_S - TENSION_BACKBEAT_PER_S), 0.0, 1.0)
+    smooth = max(1, round(SLOW_SMOOTH_S / hop_s))
+    out["tension"] = np.where(audible, _moving_mean(np.maximum(rise, roll), smooth), 0.0)
+
+    # Lead: the harmonic share of the power above the bass, weighted by how loud that part is.
+    harm, perc = d.harmonic_power.astype(np.float64), d.percussive_power.astype(np.float64)
+    share = harm / np.maximum(harm + perc, 1e-12)
+    above_db = _db(_moving_mean(harm, smooth))
+    above_full = float(np.percentile(above_db[audible], LOUD_PERCENTILE)) if audible.any() else 0.0
+    out["lead"] = np.where(audible, _moving_mean(share, smooth) * _level(above_db, above_full, BAND_RANGE_DB), 0.0)
+    return AudioFeatures.from_arrays(hop_s, out)
