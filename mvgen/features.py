@@ -28,6 +28,12 @@ DETAIL_BANDS_HZ: tuple[tuple[float, float], ...] = ((0.0, 60.0), (60.0, 250.0), 
 #: this many mel bands (a drum hit is broadband, a note is a few bands).
 HPSS_TIME_FRAMES = 17
 HPSS_MEL_BANDS = 9
+#: The percussive part must exceed the harmonic part this many times to count fully (the margin of
+#: Driedger, Mueller and Disch 2014): a note's attack is a little percussive, a drum hit very.
+#: Below HPSS_LINEAR_BELOW_HZ, where bass and chord notes put most of their power, the margin is
+#: larger; above it a clap's or hat's noise is less percussive against a steady pad than a kick.
+HPSS_MARGIN_LOW = 4.0
+HPSS_MARGIN_HIGH = 2.0
 #: Band (Hz) of the kick's onset in :attr:`DetailFrames.kick_flux`: where a kick's pitch sweep starts
 #: (85-450 Hz in the synth's recipes, as in real kicks) and bass lines have little of their power,
 #: which sits at their fundamental (40-80 Hz), so rolling bass notes do not read as kicks.
@@ -184,6 +190,7 @@ class _Detail:
         high_mels = mel_hz >= HPSS_LINEAR_BELOW_HZ
         self.bank = np.concatenate([np.eye(len(fft_hz), dtype=np.float32)[linear], mel_fb[high_mels]]).T  # (bins, rows)
         row_hz = np.concatenate([fft_hz[linear], mel_hz[high_mels]])
+        self.margin2 = np.where(row_hz < HPSS_LINEAR_BELOW_HZ, HPSS_MARGIN_LOW, HPSS_MARGIN_HIGH).astype(np.float32) ** 2
         self.kick, self.snare, self.hats = (_band_mask(row_hz, band) for band in (KICK_HZ, MID_HZ, HIGH_HZ))
         self.above_bass = row_hz >= ABOVE_BASS_HZ
         self.log_scale = (log_scale * np.clip((row_hz / PERCUSSIVE_BOOST_HZ) ** 2, 1.0, PERCUSSIVE_BOOST_MAX)).astype(np.float32)
@@ -207,7 +214,7 @@ class _Detail:
         core = mel_ctx[before : before + len(power)]
         percussive = _running_median(np.pad(core, ((0, 0), (half_f, half_f)), mode="edge"), HPSS_MEL_BANDS, axis=1)
         h2, p2 = harmonic * harmonic, percussive * percussive
-        mask = p2 / np.maximum(h2 + p2, 1e-20)  # Wiener-like soft mask of the percussive part
+        mask = p2 / np.maximum(self.margin2 * h2 + p2, 1e-20)  # Wiener-like soft mask of the percussive part
         perc = core * mask
         harm = core - perc
         self.out["harmonic_power"][f0:f1] = harm[:, self.above_bass].sum(axis=1) / self.full_scale

@@ -158,13 +158,17 @@ SILENCE_DB = -70.0
 #: instruments' leakage into the band).
 ONSET_PEAK_PERCENTILE = 90.0
 ONSET_FLOOR = 0.15
-#: How much of the clap band's onset strength is taken off the hats' (broadband hits leak into both).
-HATS_MID_LEAK = 1.0
+#: Leak of one drum band's onsets into another's (:func:`_unmix`): measured at the hits (peaks) of
+#: the leaking instrument's onset of at least LEAK_MIN_SOURCE, if there are LEAK_MIN_HITS of them,
+#: as this percentile of the ratio (hits of both instruments at once are the upper part).
+LEAK_MIN_SOURCE = 0.5
+LEAK_MIN_HITS = 8
+LEAK_PERCENTILE = 40.0
 #: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
 #: video frames instead of flashing for one 11.6 ms analysis frame.
 ONSET_RELEASE_S = 0.05
 #: Tension: the window (s) over which the high-band level's rise and the snare density are measured,
-#: the rise (dB over that window) that reads 1, and the snare hits per second that read 1 (a roll of
+#: the steady rise (dB over that window, half of it in each half) that reads 1, and the snare hits per second that read 1 (a roll of
 #: 16ths at 128 bpm is 8.5 per second; a backbeat is 1 to 2).
 TENSION_WINDOW_S = 2.0
 TENSION_RISE_DB = 6.0
@@ -199,6 +203,30 @@ def _release(x: np.ndarray, n_frames: int, hop_s: float) -> np.ndarray:
     for k in range(1, n_frames + 1):
         np.maximum(out[k:], x[:-k] * np.exp(-k * hop_s / ONSET_RELEASE_S), out=out[k:])
     return out
+
+
+def _unmix(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``target`` less the part of it that follows ``source`` (both onset strengths, shape ``(T,)``).
+
+    The leak is measured on this track: the ratio ``target / source`` at the source's strong hits,
+    its :data:`LEAK_PERCENTILE` (most hits of one instrument carry no hit of the other, so a low
+    percentile is the leak alone, the rest are hits of both that must survive).
+    """
+    # The bands' flux may peak a frame apart for one hit (a click before the body): each hit is
+    # compared, and subtracted, as the maximum over the frame and its two neighbours.
+    def spread(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        np.maximum(out[1:], x[:-1], out=out[1:])
+        np.maximum(out[:-1], x[1:], out=out[:-1])
+        return out
+
+    source_near = spread(source)
+    inner = source[1:-1]
+    hits = 1 + np.flatnonzero((inner >= LEAK_MIN_SOURCE) & (inner >= source[:-2]) & (inner > source[2:]))
+    if len(hits) < LEAK_MIN_HITS:
+        return target
+    ratio = float(np.percentile(spread(target)[hits] / source[hits], LEAK_PERCENTILE))
+    return np.clip(target - ratio * source_near, 0.0, 1.0)
 
 
 def _onset_strength(flux: np.ndarray, audible: np.ndarray) -> np.ndarray:
@@ -250,9 +278,12 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
         out[name] = np.where(audible, _level(db, max(own, full_db - BAND_HEADROOM_DB), BAND_RANGE_DB), 0.0)
 
     kick, snare, hats = (_onset_strength(flux, audible) for flux in (d.kick_flux, d.snare_flux, d.hats_flux))
-    # A kick's click and a clap's noise reach the hat band too, but a hat has next to nothing in the
-    # clap band: what the clap band shares with the hat band is not a hat.
-    hats = np.clip(hats - HATS_MID_LEAK * snare, 0.0, 1.0)
+    # A kick's click and driven overtones reach the clap band, and a kick's click and a clap's noise
+    # the hat band; a clap has next to nothing in the kick band. So the kick is taken as it is, the
+    # clap band loses what kicks leak into it, then the hat band what kicks and (the cleaned) claps
+    # leak into it.
+    snare = _unmix(snare, kick)
+    hats = _unmix(_unmix(hats, kick), snare)
     release = round(4 * ONSET_RELEASE_S / hop_s)
     out["kick"], out["snare"], out["hats"] = (_release(x, release, hop_s) for x in (kick, snare, hats))
 
@@ -260,8 +291,11 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     # beyond a backbeat's (a roll), both smoothed: a build-up's riser and roll, not single hits.
     window = max(1, round(TENSION_WINDOW_S / hop_s))
     high_db = _db(_moving_mean(d.band_power[:, 3] + d.band_power[:, 4], round(LOUDNESS_WINDOW_S / hop_s)))
-    rise_db = high_db - high_db[np.maximum(np.arange(n) - window, 0)]
-    rise = np.clip(rise_db / TENSION_RISE_DB, 0.0, 1.0)
+    # A riser climbs through the whole window; a section change is one step: the smaller of the
+    # rises over the window's two halves counts, so a step (one half) does not read as tension.
+    back = lambda frames: high_db[np.maximum(np.arange(n) - frames, 0)]  # noqa: E731
+    rise_db = np.minimum(high_db - back(window // 2), back(window // 2) - back(window))
+    rise = np.clip(rise_db / (TENSION_RISE_DB / 2), 0.0, 1.0)
     snare = out["snare"]
     hits = np.zeros(n)
     hits[1:-1] = (snare[1:-1] >= 0.3) & (snare[1:-1] >= snare[:-2]) & (snare[1:-1] > snare[2:])
