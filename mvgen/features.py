@@ -39,6 +39,8 @@ HPSS_MARGIN_HIGH = 2.0
 #: (85-450 Hz in the synth's recipes, as in real kicks) and bass lines have little of their power,
 #: which sits at their fundamental (40-80 Hz), so rolling bass notes do not read as kicks.
 KICK_HZ = (80.0, 200.0)
+#: Band (Hz) of the hi-hats' onset in :attr:`DetailFrames.hats_flux`.
+HATS_HZ = (7000.0, 11025.0)
 #: Lowest mel band centre (Hz) counted as "above the bass" in the lead measure.
 ABOVE_BASS_HZ = 250.0
 #: The separation runs on FFT bins below this frequency (Hz) and on mel bands above it: there a
@@ -68,7 +70,7 @@ class DetailFrames:
     k_power: K-weighted power of the frame (BS.1770 weighting), shape ``(T,)``.
     kick_flux, snare_flux, hats_flux: spectral flux of the *percussive* part of the log power
         (harmonic/percussive separation by median filtering) in the kick (:data:`KICK_HZ`), clap
-        (:data:`MID_HZ`) and hat (:data:`HIGH_HZ`) bands, shape ``(T,)``, >= 0, log units per frame.
+        (:data:`MID_HZ`) and hat (:data:`HATS_HZ`) bands, shape ``(T,)``, >= 0, log units per frame.
     harmonic_power, percussive_power: mel power of the harmonic and percussive parts above
         :data:`ABOVE_BASS_HZ`, shape ``(T,)``.
     """
@@ -205,7 +207,7 @@ class _Detail:
         self.bank = np.concatenate([np.eye(len(fft_hz), dtype=np.float32)[linear], mel_fb[high_mels]]).T  # (bins, rows)
         row_hz = np.concatenate([fft_hz[linear], mel_hz[high_mels]])
         self.margin2 = np.where(row_hz < HPSS_LINEAR_BELOW_HZ, HPSS_MARGIN_LOW, HPSS_MARGIN_HIGH).astype(np.float32) ** 2
-        self.kick, self.snare, self.hats = (_band_mask(row_hz, band) for band in (KICK_HZ, MID_HZ, HIGH_HZ))
+        self.kick, self.snare, self.hats = (_band_mask(row_hz, band) for band in (KICK_HZ, MID_HZ, HATS_HZ))
         self.above_bass = row_hz >= ABOVE_BASS_HZ
         self.log_scale = (log_scale * np.clip((row_hz / PERCUSSIVE_BOOST_HZ) ** 2, 1.0, PERCUSSIVE_BOOST_MAX)).astype(np.float32)
         self.out = {k: np.zeros(n_frames, dtype=np.float32) for k in ("k_power", "kick_flux", "snare_flux", "hats_flux", "harmonic_power", "percussive_power")}

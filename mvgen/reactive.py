@@ -7,14 +7,19 @@ zlib-compressed, so a 3-minute track adds tens of kilobytes to the cached JSON. 
 them at any frame rate with :meth:`AudioFeatures.at_frames`.
 
 Sources (:data:`FEATURES`):
-    loudness  short-term loudness (a 400 ms window, as EBU R128's momentary loudness)
+    loudness  short-term loudness: K-weighted power (BS.1770) over a centred 400 ms window (as EBU
+              R128's momentary loudness), 0 at 30 dB below the track's loud parts, 1 at them
     sub, low, mid, high, air
-              band energies: < 60 Hz, 60-250 Hz, 250 Hz-2 kHz, 2-8 kHz, > 8 kHz
+              band energies: < 60 Hz, 60-250 Hz, 250 Hz-2 kHz, 2-8 kHz, > 8 kHz, each 1 at its
+              own loud level (but not for a band 30 dB under the track's level), 0 at 30 dB below
     kick, snare, hats
-              onset strength of the kick, the snare or clap, and the hi-hats: the percussive part
-              (harmonic/percussive separation) of the spectral flux in each instrument's bands
-    tension   build-up tension: rising high-band noise (risers) and snare-roll density
-    lead      lead presence: the harmonic share of the energy above the bass
+              onset strength of the kick, the snare or clap, and the hi-hats: the spectral flux of
+              the percussive part (harmonic/percussive separation by median filtering, Fitzgerald
+              2010) in each instrument's band (80-200 Hz, 1-5 kHz, 7-11 kHz), less what the lower
+              instruments leak into it (measured per track), with a 50 ms release after each hit
+    tension   build-up tension: a steady rise of the high band (risers) or a snare roll's density
+    lead      lead presence: the harmonic share of the power above the bass (250 Hz and up),
+              times that harmonic part's level
 The beat grid adds :data:`GRID_SOURCES` (beat, downbeat, bar phase), which the mapper derives from
 the analysis's beats, not from this module.
 """
@@ -156,7 +161,7 @@ SILENCE_DB = -70.0
 #: Drum onsets: full scale is this percentile of the flux's local peaks above the noise floor;
 #: the floor (read as 0) is this fraction of full scale (the flux of steady parts and of other
 #: instruments' leakage into the band).
-ONSET_PEAK_PERCENTILE = 90.0
+ONSET_PEAK_PERCENTILE = 95.0
 ONSET_FLOOR = 0.15
 #: Leak of one drum band's onsets into another's (:func:`_unmix`): measured at the hits (peaks) of
 #: the leaking instrument's onset of at least LEAK_MIN_SOURCE, if there are LEAK_MIN_HITS of them,
@@ -167,13 +172,15 @@ LEAK_PERCENTILE = 40.0
 #: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
 #: video frames instead of flashing for one 11.6 ms analysis frame.
 ONSET_RELEASE_S = 0.05
-#: Tension: the window (s) over which the high-band level's rise and the snare density are measured,
-#: the steady rise (dB over that window, half of it in each half) that reads 1, and the snare hits per second that read 1 (a roll of
-#: 16ths at 128 bpm is 8.5 per second; a backbeat is 1 to 2).
+#: Tension: the window (s) over which the high band's rise (2 kHz and up) and the snare density are
+#: measured; the steady rise (dB over the window, half of it in each half) that reads 1; snare hits
+#: (peaks of the snare feature of at least TENSION_SNARE_HIT) per second that read 0 (a backbeat is
+#: 1 to 2) and 1 (a roll of 16ths at 128 bpm is 8.5 per second).
 TENSION_WINDOW_S = 2.0
 TENSION_RISE_DB = 6.0
-TENSION_ROLL_PER_S = 8.0
+TENSION_SNARE_HIT = 0.3
 TENSION_BACKBEAT_PER_S = 2.0
+TENSION_ROLL_PER_S = 8.0
 #: Smoothing (s) of tension and lead: slowly varying sources.
 SLOW_SMOOTH_S = 0.5
 
@@ -270,7 +277,8 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     full_db = float(np.percentile(loud_db[loud_audible], LOUD_PERCENTILE)) if loud_audible.any() else 0.0
     out["loudness"] = np.where(loud_audible, _level(loud_db, full_db, LOUDNESS_RANGE_DB), 0.0)
 
-    # Band energies, each on its own scale but never above the track's loud level minus the headroom.
+    # Band energies: full scale at the band's own loud level, but never lower than the track's loud
+    # level less the headroom (a band a mix hardly uses stays near 0).
     band_names = ("sub", "low", "mid", "high", "air")
     for j, name in enumerate(band_names):
         db = _db(d.band_power[:, j].astype(np.float64))
@@ -284,7 +292,7 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     # leak into it.
     snare = _unmix(snare, kick)
     hats = _unmix(_unmix(hats, kick), snare)
-    release = round(4 * ONSET_RELEASE_S / hop_s)
+    release = round(4 * ONSET_RELEASE_S / hop_s)  # after 4 time constants a hit has fallen below 2 %
     out["kick"], out["snare"], out["hats"] = (_release(x, release, hop_s) for x in (kick, snare, hats))
 
     # Tension: the high band's rise over the last TENSION_WINDOW_S, plus the density of snare hits
@@ -293,12 +301,14 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     high_db = _db(_moving_mean(d.band_power[:, 3] + d.band_power[:, 4], round(LOUDNESS_WINDOW_S / hop_s)))
     # A riser climbs through the whole window; a section change is one step: the smaller of the
     # rises over the window's two halves counts, so a step (one half) does not read as tension.
-    back = lambda frames: high_db[np.maximum(np.arange(n) - frames, 0)]  # noqa: E731
+    def back(frames: int) -> np.ndarray:
+        return high_db[np.maximum(np.arange(n) - frames, 0)]
+
     rise_db = np.minimum(high_db - back(window // 2), back(window // 2) - back(window))
     rise = np.clip(rise_db / (TENSION_RISE_DB / 2), 0.0, 1.0)
     snare = out["snare"]
     hits = np.zeros(n)
-    hits[1:-1] = (snare[1:-1] >= 0.3) & (snare[1:-1] >= snare[:-2]) & (snare[1:-1] > snare[2:])
+    hits[1:-1] = (snare[1:-1] >= TENSION_SNARE_HIT) & (snare[1:-1] >= snare[:-2]) & (snare[1:-1] > snare[2:])
     per_s = _moving_mean(hits, window) / hop_s
     roll = np.clip((per_s - TENSION_BACKBEAT_PER_S) / (TENSION_ROLL_PER_S - TENSION_BACKBEAT_PER_S), 0.0, 1.0)
     smooth = max(1, round(SLOW_SMOOTH_S / hop_s))
