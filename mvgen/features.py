@@ -28,7 +28,7 @@ DETAIL_BANDS_HZ: tuple[tuple[float, float], ...] = ((0.0, 60.0), (60.0, 250.0), 
 #: second frame of the span, 9 values), the percussive part the median over this many frequency
 #: rows (a drum hit is broadband, a note a few rows). Both are of the form 8 k + 1 (see _running_median9).
 HPSS_TIME_FRAMES = 17
-HPSS_MEL_BANDS = 9
+HPSS_FREQ_ROWS = 9
 #: The percussive part must exceed the harmonic part this many times to count fully (the margin of
 #: Driedger, Mueller and Disch 2014): a note's attack is a little percussive, a drum hit very.
 #: Below HPSS_LINEAR_BELOW_HZ, where bass and chord notes put most of their power, the margin is
@@ -41,7 +41,7 @@ HPSS_MARGIN_HIGH = 2.0
 KICK_HZ = (80.0, 200.0)
 #: Band (Hz) of the hi-hats' onset in :attr:`DetailFrames.hats_flux`.
 HATS_HZ = (7000.0, 11025.0)
-#: Lowest mel band centre (Hz) counted as "above the bass" in the lead measure.
+#: Lowest frequency (Hz) of the separation's rows counted as "above the bass" in the lead measure.
 ABOVE_BASS_HZ = 250.0
 #: The separation runs on FFT bins below this frequency (Hz) and on mel bands above it: there a
 #: mel band spans several bins and would merge a bass note's harmonics into one broadband blur,
@@ -53,12 +53,13 @@ HPSS_LINEAR_BELOW_HZ = 500.0
 #: the flux nearly zero) there, while more gain in the kick band would turn its small ripples into flux.
 PERCUSSIVE_BOOST_HZ = 150.0
 PERCUSSIVE_BOOST_MAX = 1e3
-# The K-weighting of ITU-R BS.1770 as a power weight per FFT bin: its high-pass (RLB, about 38 Hz,
-# 2nd order) and its +4 dB shelf above about 1.5 kHz; a frequency-domain approximation of the two
-# biquads, good to a fraction of a dB for loudness readings.
-_K_HIGHPASS_HZ = 38.0
-_K_SHELF_HZ = 1500.0
-_K_SHELF_DB = 4.0
+# The K-weighting of ITU-R BS.1770-4: its two biquads as the standard gives them at 48 kHz (the
+# +4 dB high shelf, then the RLB high-pass), applied as a power weight per FFT bin.
+_K_WEIGHTING_SR = 48000
+_K_BIQUADS = (
+    ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585)),
+    ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621)),
+)
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,11 @@ def chroma_filterbank(sr: int, n_fft: int, fmin_hz: float = 55.0, fmax_hz: float
 
 def _k_weights(fft_hz: np.ndarray) -> np.ndarray:
     """Power gain of the K-weighting at each FFT bin, shape ``(bins,)``."""
-    f2 = np.asarray(fft_hz, dtype=np.float64) ** 2
-    highpass = f2**2 / (f2**2 + _K_HIGHPASS_HZ**4)
-    shelf = 1.0 + (10.0 ** (_K_SHELF_DB / 10.0) - 1.0) * f2 / (f2 + _K_SHELF_HZ**2)
-    return highpass * shelf
+    z1 = np.exp(-2j * np.pi * np.asarray(fft_hz, dtype=np.float64) / _K_WEIGHTING_SR)  # z^-1 on the unit circle
+    gain = np.ones(len(z1))
+    for b, a in _K_BIQUADS:
+        gain *= np.abs((b[0] + b[1] * z1 + b[2] * z1**2) / (a[0] + a[1] * z1 + a[2] * z1**2)) ** 2
+    return gain
 
 
 # Devillard's median-of-9 sorting network (19 compare-exchanges): on whole arrays, several times
@@ -223,12 +225,12 @@ class _Detail:
         sums = power.astype(np.float32) @ self.weights
         self.band_power[f0:f1] = sums[:, : len(DETAIL_BANDS_HZ)]
         self.out["k_power"][f0:f1] = sums[:, -1]
-        half_t, half_f = HPSS_TIME_FRAMES // 2, HPSS_MEL_BANDS // 2
+        half_t, half_f = HPSS_TIME_FRAMES // 2, HPSS_FREQ_ROWS // 2
         # Pad to the full median context: edge frames where the track ends, none inside it.
         padded = np.pad(mel_ctx, ((half_t - before, half_t - after), (0, 0)), mode="edge")
         harmonic = _running_median9(padded, HPSS_TIME_FRAMES, axis=0)
         core = mel_ctx[before : before + len(power)]
-        percussive = _running_median9(np.pad(core, ((0, 0), (half_f, half_f)), mode="edge"), HPSS_MEL_BANDS, axis=1)
+        percussive = _running_median9(np.pad(core, ((0, 0), (half_f, half_f)), mode="edge"), HPSS_FREQ_ROWS, axis=1)
         h2, p2 = harmonic * harmonic, percussive * percussive
         mask = p2 / np.maximum(self.margin2 * h2 + p2, 1e-20)  # Wiener-like soft mask of the percussive part
         perc = core * mask
