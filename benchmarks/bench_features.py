@@ -39,13 +39,16 @@ DRUMS = {"kick": ("kicks",), "snare": ("claps", "snare_rolls", "extra_snares"), 
 HELD_OUT = [(style, seed) for seed in (11, 12) for style in ("deep_house", "tech_house", "progressive_house", "future_house", "bass_house", "slap_house", "future_rave", "bigroom")]
 
 
-def _median_s(fn, repeats: int) -> float:
-    times = []
+def _median_s(fn, repeats: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (s) of ``repeats`` calls; on a shared machine the CPU
+    time is the steadier figure."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def cost(repeats: int) -> None:
@@ -56,11 +59,11 @@ def cost(repeats: int) -> None:
     detail = _median_s(lambda: frame_features(y, detail=True), repeats)
     features = frame_features(y, detail=True)
     finish = _median_s(lambda: compute_audio_features(features=features), repeats)
-    print(f"3-minute track, median of {repeats}:")
-    print(f"  frame_features (baseline)      {plain:6.3f} s")
-    print(f"  frame_features(detail=True)    {detail:6.3f} s  (+{detail - plain:.3f} s)")
-    print(f"  compute_audio_features on top  {finish:6.3f} s")
-    print(f"  added by the audio features    {detail - plain + finish:6.3f} s")
+    print(f"3-minute track, median of {repeats} (wall s / CPU s):")
+    print(f"  frame_features (baseline)      {plain[0]:6.3f} / {plain[1]:6.3f}")
+    print(f"  frame_features(detail=True)    {detail[0]:6.3f} / {detail[1]:6.3f}")
+    print(f"  compute_audio_features on top  {finish[0]:6.3f} / {finish[1]:6.3f}")
+    print(f"  added by the audio features    {detail[0] - plain[0] + finish[0]:6.3f} / {detail[1] - plain[1] + finish[1]:6.3f}")
 
 
 def _envelope(times_s: np.ndarray, levels: np.ndarray, n: int) -> np.ndarray:
