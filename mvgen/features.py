@@ -72,8 +72,11 @@ class DetailFrames:
     kick_flux, snare_flux, hats_flux: spectral flux of the *percussive* part of the log power
         (harmonic/percussive separation by median filtering) in the kick (:data:`KICK_HZ`), clap
         (:data:`MID_HZ`) and hat (:data:`HATS_HZ`) bands, shape ``(T,)``, >= 0, log units per frame.
-    harmonic_power, percussive_power: mel power of the harmonic and percussive parts above
+    harmonic_power, percussive_power: power of the harmonic and percussive parts above
         :data:`ABOVE_BASS_HZ`, shape ``(T,)``.
+
+    The separation runs on rows of FFT bins below :data:`HPSS_LINEAR_BELOW_HZ` and of mel bands
+    above it.
     """
 
     band_power: np.ndarray
@@ -221,15 +224,15 @@ class _Detail:
         side, ``power_ctx`` shape (before + frames + after, bins)."""
         power = power_ctx[before : len(power_ctx) - after]
         f1 = f0 + len(power)
-        mel_ctx = power_ctx.astype(np.float32) @ self.bank
+        rows_ctx = power_ctx.astype(np.float32) @ self.bank  # (before + frames + after, rows)
         sums = power.astype(np.float32) @ self.weights
         self.band_power[f0:f1] = sums[:, : len(DETAIL_BANDS_HZ)]
         self.out["k_power"][f0:f1] = sums[:, -1]
         half_t, half_f = HPSS_TIME_FRAMES // 2, HPSS_FREQ_ROWS // 2
         # Pad to the full median context: edge frames where the track ends, none inside it.
-        padded = np.pad(mel_ctx, ((half_t - before, half_t - after), (0, 0)), mode="edge")
+        padded = np.pad(rows_ctx, ((half_t - before, half_t - after), (0, 0)), mode="edge")
         harmonic = _running_median9(padded, HPSS_TIME_FRAMES, axis=0)
-        core = mel_ctx[before : before + len(power)]
+        core = rows_ctx[before : before + len(power)]
         percussive = _running_median9(np.pad(core, ((0, 0), (half_f, half_f)), mode="edge"), HPSS_FREQ_ROWS, axis=1)
         h2, p2 = harmonic * harmonic, percussive * percussive
         mask = p2 / np.maximum(self.margin2 * h2 + p2, 1e-20)  # Wiener-like soft mask of the percussive part
