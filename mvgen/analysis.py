@@ -26,14 +26,14 @@ from mvgen.fileio import write_atomic
 from mvgen.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
-from mvgen.reactive import AudioFeatures
+from mvgen.reactive import FEATURES_VERSION, AudioFeatures, compute_audio_features
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 
 #: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans;
 #: 3: per-frame audio features).
 SCHEMA_VERSION = 3
-#: Bumped whenever analysis results change; part of the cache key.
-ANALYSIS_VERSION = "3.0"
+#: Bumped whenever analysis results change; part of the cache key (3.1: audio features computed).
+ANALYSIS_VERSION = "3.1"
 MIN_DURATION_S = 2.0
 
 
@@ -129,6 +129,7 @@ class SignalAnalysis(BaseModel):
     sections: list[Section] = []
     drops: list[Drop] = []
     signal: list[SignalSpan] = []
+    audio_features: AudioFeatures | None = None
     warnings: list[str] = []
 
 
@@ -251,9 +252,11 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
 
 def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> SignalAnalysis:
     """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz): tempo, beats, downbeats, sections,
-    drops, signal spans and warnings, the fields of :class:`Analysis` that depend on the signal alone.
+    drops, signal spans, per-frame audio features and warnings, the fields of :class:`Analysis` that
+    depend on the signal alone. Silent, beatless and non-music audio still gets its audio features.
 
-    ``features``: :func:`~mvgen.features.frame_features` of ``y`` when the caller has them."""
+    ``features``: :func:`~mvgen.features.frame_features` of ``y`` when the caller has them (with
+    ``detail=True``, or the audio features recompute them)."""
     duration_s = len(y) / sr
     notes: list[str] = []
     if duration_s < MIN_DURATION_S:
@@ -262,15 +265,18 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
     if peak < 1e-5:
         notes.append("audio is silent")
         return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")],
-                              signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")], warnings=notes)
-    features = frame_features(y, sr) if features is None else features
+                              signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")],
+                              audio_features=compute_audio_features(y, sr, features=features), warnings=notes)
+    features = frame_features(y, sr, detail=True) if features is None else features
+    audio_features = compute_audio_features(y, sr, features=features)
     gate = signal_gate(y, sr, features=features)
     signal = [SignalSpan(start_s=round(a, 3), end_s=round(min(b, duration_s), 3), kind=k) for a, b, k in gate_spans(gate)]
     kind = dominant_kind(gate)
     if kind != "music":  # a test tone, noise, speech or near-silence: no beat grid, no drops
         article = "" if kind in ("silence", "noise", "speech") else "a steady "
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
-        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal, warnings=notes)
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal,
+                              audio_features=audio_features, warnings=notes)
     grid = track_beats(features, duration_s)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
@@ -285,6 +291,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
         sections=[Section(start_s=round(s.start_s, 4), end_s=round(s.end_s, 4), label=s.label) for s in spans],
         drops=[Drop(start_s=round(a, 4), end_s=round(b, 4)) for a, b in drops_from_sections(spans)],
         signal=signal,
+        audio_features=audio_features,
         warnings=notes,
     )
 
@@ -325,6 +332,8 @@ def analyze(
     if options.use_cache and cached.is_file():
         try:
             analysis = Analysis.load(cached)
+            if analysis.audio_features is None or analysis.audio_features.version != FEATURES_VERSION:
+                raise MvgenError("cached analysis lacks this version's audio features", cached)
             analysis = analysis.model_copy(update={"audio": analysis.audio.model_copy(update={"path": str(path)})})
         except (MvgenError, ValueError):
             analysis = None  # stale or damaged cache entry: recompute
@@ -335,7 +344,7 @@ def analyze(
             # whole track; both mostly run outside the GIL, so the model loads meanwhile.
             model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
-            features = frame_features(y, ANALYSIS_SR) if len(y) else None
+            features = frame_features(y, ANALYSIS_SR, detail=True) if len(y) else None
             found = analyze_signal(y, ANALYSIS_SR, features=features)
             if model is not None and found.duration_s > 0:
                 profile = _genre_profile(y, model.result(), model_name=model_name, features=features)

@@ -7,14 +7,19 @@ zlib-compressed, so a 3-minute track adds tens of kilobytes to the cached JSON. 
 them at any frame rate with :meth:`AudioFeatures.at_frames`.
 
 Sources (:data:`FEATURES`):
-    loudness  short-term loudness (a 400 ms window, as EBU R128's momentary loudness)
+    loudness  short-term loudness: K-weighted power (BS.1770) over a centred 400 ms window (as EBU
+              R128's momentary loudness), 0 at 30 dB below the track's loud parts, 1 at them
     sub, low, mid, high, air
-              band energies: < 60 Hz, 60-250 Hz, 250 Hz-2 kHz, 2-8 kHz, > 8 kHz
+              band energies: < 60 Hz, 60-250 Hz, 250 Hz-2 kHz, 2-8 kHz, > 8 kHz, each 1 at its
+              own loud level (but not for a band 30 dB under the track's level), 0 at 30 dB below
     kick, snare, hats
-              onset strength of the kick, the snare or clap, and the hi-hats: the percussive part
-              (harmonic/percussive separation) of the spectral flux in each instrument's bands
-    tension   build-up tension: rising high-band noise (risers) and snare-roll density
-    lead      lead presence: the harmonic share of the energy above the bass
+              onset strength of the kick, the snare or clap, and the hi-hats: the spectral flux of
+              the percussive part (harmonic/percussive separation by median filtering, Fitzgerald
+              2010) in each instrument's band (80-200 Hz, 1-5 kHz, 7-11 kHz), less what the lower
+              instruments leak into it (measured per track), with a 50 ms release after each hit
+    tension   build-up tension: a steady rise of the high band (risers) or a snare roll's density
+    lead      lead presence: the harmonic share of the power above the bass (250 Hz and up),
+              times that harmonic part's level
 The beat grid adds :data:`GRID_SOURCES` (beat, downbeat, bar phase), which the mapper derives from
 the analysis's beats, not from this module.
 """
@@ -28,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mvgen.features import ANALYSIS_SR, FrameFeatures, frame_features
 
 #: The stored per-frame audio features, in this order (see the module docstring).
 FEATURES: tuple[str, ...] = ("loudness", "sub", "low", "mid", "high", "air", "kick", "snare", "hats", "tension", "lead")
@@ -132,3 +139,185 @@ class AudioFeatures(BaseModel):
                 col = np.interp(times_s, grid_s, series, left=0.0, right=0.0).astype(np.float32)
             values[:, j] = np.where(inside, col, 0.0)
         return FrameAudio(FEATURES, values)
+
+
+# --------------------------------------------------------------------------------------------
+# Computing the features from the analysis frames
+
+#: Loudness: the window (s) of the short-term energy (EBU R128's momentary loudness), and the range
+#: (dB) below the track's loud parts (:data:`LOUD_PERCENTILE`) mapped to [0, 1].
+LOUDNESS_WINDOW_S = 0.4
+LOUDNESS_RANGE_DB = 30.0
+#: Percentile of a level over the audible frames that reads as full scale (1.0): the loud parts of
+#: the track, not its single loudest frame.
+LOUD_PERCENTILE = 95.0
+#: Band energies: a band reads 1 at its own loud level, but never at less than this far below the
+#: track's loud level (so a band that is nearly empty in a track stays near 0), and 0 at
+#: :data:`BAND_RANGE_DB` below its full scale.
+BAND_HEADROOM_DB = 30.0
+BAND_RANGE_DB = 30.0
+#: Frames quieter than this (dBFS, K-weighted) are silence: every feature reads 0 there.
+SILENCE_DB = -70.0
+#: Drum onsets: full scale is this percentile of the flux's local peaks above the noise floor;
+#: the floor (read as 0) is this fraction of full scale (the flux of steady parts and of other
+#: instruments' leakage into the band).
+ONSET_PEAK_PERCENTILE = 95.0
+ONSET_FLOOR = 0.15
+#: Leak of one drum band's onsets into another's (:func:`_unmix`): measured at the hits (peaks) of
+#: the leaking instrument's onset of at least LEAK_MIN_SOURCE, if there are LEAK_MIN_HITS of them,
+#: as this percentile of the ratio (hits of both instruments at once are the upper part).
+LEAK_MIN_SOURCE = 0.5
+LEAK_MIN_HITS = 8
+LEAK_PERCENTILE = 40.0
+#: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
+#: video frames instead of flashing for one 11.6 ms analysis frame.
+ONSET_RELEASE_S = 0.05
+#: Tension: the window (s) over which the high band's rise (2 kHz and up) and the snare density are
+#: measured; the steady rise (dB over the window, half of it in each half) that reads 1; snare hits
+#: (peaks of the snare feature of at least TENSION_SNARE_HIT) per second that read 0 (a backbeat is
+#: 1 to 2) and 1 (a roll of 16ths at 128 bpm is 8.5 per second).
+TENSION_WINDOW_S = 2.0
+TENSION_RISE_DB = 6.0
+TENSION_SNARE_HIT = 0.3
+TENSION_BACKBEAT_PER_S = 2.0
+TENSION_ROLL_PER_S = 8.0
+#: Smoothing (s) of tension and lead: slowly varying sources.
+SLOW_SMOOTH_S = 0.5
+
+
+def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean over ``width`` frames (edges averaged over what exists), same shape as ``x``."""
+    if width <= 1 or len(x) == 0:
+        return x.astype(np.float64)
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    i = np.arange(len(x))
+    lo, hi = np.maximum(i - width // 2, 0), np.minimum(i - width // 2 + width, len(x))
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def _db(power: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power, 1e-12))
+
+
+def _level(db: np.ndarray, full_db: float, range_db: float) -> np.ndarray:
+    """``db`` mapped linearly from ``full_db - range_db`` (0) to ``full_db`` (1), clipped."""
+    return np.clip((db - (full_db - range_db)) / range_db, 0.0, 1.0)
+
+
+def _release(x: np.ndarray, n_frames: int, hop_s: float) -> np.ndarray:
+    """Peak hold with an exponential release of :data:`ONSET_RELEASE_S`, over ``n_frames`` frames at most."""
+    out = x.copy()
+    for k in range(1, n_frames + 1):
+        np.maximum(out[k:], x[:-k] * np.exp(-k * hop_s / ONSET_RELEASE_S), out=out[k:])
+    return out
+
+
+def _unmix(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``target`` less the part of it that follows ``source`` (both onset strengths, shape ``(T,)``).
+
+    The leak is measured on this track: the ratio ``target / source`` at the source's strong hits,
+    its :data:`LEAK_PERCENTILE` (most hits of one instrument carry no hit of the other, so a low
+    percentile is the leak alone, the rest are hits of both that must survive).
+    """
+    # The bands' flux may peak a frame apart for one hit (a click before the body): each hit is
+    # compared, and subtracted, as the maximum over the frame and its two neighbours.
+    def spread(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        np.maximum(out[1:], x[:-1], out=out[1:])
+        np.maximum(out[:-1], x[1:], out=out[:-1])
+        return out
+
+    source_near = spread(source)
+    inner = source[1:-1]
+    hits = 1 + np.flatnonzero((inner >= LEAK_MIN_SOURCE) & (inner >= source[:-2]) & (inner > source[2:]))
+    if len(hits) < LEAK_MIN_HITS:
+        return target
+    ratio = float(np.percentile(spread(target)[hits] / source[hits], LEAK_PERCENTILE))
+    return np.clip(target - ratio * source_near, 0.0, 1.0)
+
+
+def _onset_strength(flux: np.ndarray, audible: np.ndarray) -> np.ndarray:
+    """A drum band's flux scaled to [0, 1]: its typical hit (:data:`ONSET_PEAK_PERCENTILE` of the local
+    peaks) reads about 1, the noise floor (:data:`ONSET_FLOOR` of that) 0."""
+    x = np.where(audible, flux.astype(np.float64), 0.0)
+    if len(x) < 3:
+        return np.zeros_like(x)
+    peaks = x[1:-1][(x[1:-1] >= x[:-2]) & (x[1:-1] > x[2:])]
+    if len(peaks) == 0 or peaks.max() <= 0:
+        return np.zeros_like(x)
+    # The peaks are hits and small ripples; the hits are the upper group: take the percentile among
+    # the peaks above a tenth of the largest ones, so ripples do not pull the scale down.
+    top = float(np.percentile(peaks, 99.5))
+    full = float(np.percentile(peaks[peaks > 0.1 * top], ONSET_PEAK_PERCENTILE))
+    floor = ONSET_FLOOR * full
+    return np.clip((x - floor) / max(full - floor, 1e-9), 0.0, 1.0)
+
+
+def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None) -> AudioFeatures:
+    """The :class:`AudioFeatures` of mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz), on the
+    analysis frame grid, each normalized to [0, 1] for this track (see the module docstring).
+
+    ``features``: :func:`~mvgen.features.frame_features` of ``y`` with ``detail=True`` when the caller
+    has them (then ``y`` may be None); without their detail they are recomputed from ``y``.
+    """
+    if features is None or features.detail is None:
+        if y is None:
+            raise ValueError("compute_audio_features needs y, or features with their detail")
+        features = frame_features(y, sr, detail=True)
+    d, hop_s, n = features.detail, features.hop_s, features.n_frames
+    if n == 0:
+        return AudioFeatures.from_arrays(hop_s, {name: np.zeros(0) for name in FEATURES})
+    k_db = _db(d.k_power.astype(np.float64))
+    audible = k_db > SILENCE_DB
+    out: dict[str, np.ndarray] = {}
+
+    # Loudness: mean K-weighted power over a centred 400 ms window.
+    loud_db = _db(_moving_mean(d.k_power, round(LOUDNESS_WINDOW_S / hop_s)))
+    loud_audible = loud_db > SILENCE_DB
+    full_db = float(np.percentile(loud_db[loud_audible], LOUD_PERCENTILE)) if loud_audible.any() else 0.0
+    out["loudness"] = np.where(loud_audible, _level(loud_db, full_db, LOUDNESS_RANGE_DB), 0.0)
+
+    # Band energies: full scale at the band's own loud level, but never lower than the track's loud
+    # level less the headroom (a band a mix hardly uses stays near 0).
+    band_names = ("sub", "low", "mid", "high", "air")
+    for j, name in enumerate(band_names):
+        db = _db(d.band_power[:, j].astype(np.float64))
+        own = float(np.percentile(db[audible], LOUD_PERCENTILE)) if audible.any() else full_db
+        out[name] = np.where(audible, _level(db, max(own, full_db - BAND_HEADROOM_DB), BAND_RANGE_DB), 0.0)
+
+    kick, snare, hats = (_onset_strength(flux, audible) for flux in (d.kick_flux, d.snare_flux, d.hats_flux))
+    # A kick's click and driven overtones reach the clap band, and a kick's click and a clap's noise
+    # the hat band; a clap has next to nothing in the kick band. So the kick is taken as it is, the
+    # clap band loses what kicks leak into it, then the hat band what kicks and (the cleaned) claps
+    # leak into it.
+    snare = _unmix(snare, kick)
+    hats = _unmix(_unmix(hats, kick), snare)
+    release = round(4 * ONSET_RELEASE_S / hop_s)  # after 4 time constants a hit has fallen below 2 %
+    out["kick"], out["snare"], out["hats"] = (_release(x, release, hop_s) for x in (kick, snare, hats))
+
+    # Tension: the high band's rise over the last TENSION_WINDOW_S, plus the density of snare hits
+    # beyond a backbeat's (a roll), both smoothed: a build-up's riser and roll, not single hits.
+    window = max(1, round(TENSION_WINDOW_S / hop_s))
+    high_db = _db(_moving_mean(d.band_power[:, 3] + d.band_power[:, 4], round(LOUDNESS_WINDOW_S / hop_s)))
+    # A riser climbs through the whole window; a section change is one step: the smaller of the
+    # rises over the window's two halves counts, so a step (one half) does not read as tension.
+    def back(frames: int) -> np.ndarray:
+        return high_db[np.maximum(np.arange(n) - frames, 0)]
+
+    rise_db = np.minimum(high_db - back(window // 2), back(window // 2) - back(window))
+    rise = np.clip(rise_db / (TENSION_RISE_DB / 2), 0.0, 1.0)
+    snare = out["snare"]
+    hits = np.zeros(n)
+    hits[1:-1] = (snare[1:-1] >= TENSION_SNARE_HIT) & (snare[1:-1] >= snare[:-2]) & (snare[1:-1] > snare[2:])
+    per_s = _moving_mean(hits, window) / hop_s
+    roll = np.clip((per_s - TENSION_BACKBEAT_PER_S) / (TENSION_ROLL_PER_S - TENSION_BACKBEAT_PER_S), 0.0, 1.0)
+    smooth = max(1, round(SLOW_SMOOTH_S / hop_s))
+    out["tension"] = np.where(audible, _moving_mean(np.maximum(rise, roll), smooth), 0.0)
+
+    # Lead: the harmonic share of the power above the bass, weighted by how loud that part is.
+    harm, perc = d.harmonic_power.astype(np.float64), d.percussive_power.astype(np.float64)
+    share = harm / np.maximum(harm + perc, 1e-12)
+    above_db = _db(_moving_mean(harm, smooth))
+    above_full = float(np.percentile(above_db[audible], LOUD_PERCENTILE)) if audible.any() else 0.0
+    out["lead"] = np.where(audible, _moving_mean(share, smooth) * _level(above_db, above_full, BAND_RANGE_DB), 0.0)
+    return AudioFeatures.from_arrays(hop_s, out)

@@ -143,3 +143,37 @@ def test_non_music_is_beatless_and_outside_the_model(tmp_path):
         quiet = analyze(silence)
     assert quiet.tempo_bpm is None and [s.kind for s in quiet.signal] == ["silence"]
     assert max(quiet.genre_profile.in_scope) == 0.0
+
+
+def test_audio_features_survive_the_json_round_trip_and_old_caches_are_recomputed(tmp_path, synth_track):
+    """The per-frame audio features are part of the cached analysis; a cache entry without them
+    (written before they existed) is recomputed, not served."""
+    from mvgen.audio import write_audio
+    from mvgen.reactive import FEATURES
+
+    y, _ = synth_track(["tech_house"], seed=2, bars_scale=0.25)
+    path = tmp_path / "track.wav"
+    write_audio(path, y, SR)
+    first = analyze(path, genre_profile=False)
+    features = first.audio_features
+    assert features is not None and features.n_frames == 1 + len(y) // 256
+    assert all(features.array(name).max() > 0.5 for name in FEATURES)  # every feature moves in a full track
+    loaded = Analysis.load(first.save(tmp_path / "a.json"))
+    assert loaded == first
+    assert all(np.array_equal(loaded.audio_features.array(n), features.array(n)) for n in FEATURES)
+
+    cached = analysis_module._cache_path(first.audio.content_hash, "noprofile", None)
+    old = json.loads(cached.read_text())
+    old["audio_features"] = None
+    cached.write_text(json.dumps(old))
+    again = analyze(path, genre_profile=False)
+    assert again.audio_features == features
+    assert json.loads(cached.read_text())["audio_features"] is not None
+
+
+def test_silent_and_beatless_audio_still_get_features():
+    silent = analyze_signal(np.zeros(5 * SR, np.float32), SR)
+    assert silent.audio_features is not None and max(silent.audio_features.array("loudness")) == 0.0
+    t = np.arange(6 * SR) / SR
+    tone = analyze_signal((0.3 * np.sin(2 * np.pi * 40 * t)).astype(np.float32), SR)
+    assert tone.tempo_bpm is None and np.median(tone.audio_features.array("sub")) > 0.9

@@ -531,3 +531,59 @@ def test_trap_hats_roll_into_32nds_at_the_end_of_every_second_bar():
         return len(signal.find_peaks(seg, prominence=0.3 * seg.max(), distance=int(0.02 * SR))[0])
 
     assert [onsets(b) for b in range(4, 8)] == [4, 4, 4, 8]  # bar 2: 16ths, then a beat of 32nds
+
+
+def test_events_are_where_the_sounds_start(track):
+    """The truth's kicks sit on the beats and start a rise of low-band energy, its hats one of
+    high-band energy; claps are on 2 and 4, build-ups have a riser and lose the kick halfway."""
+    y, truth = track
+    events = truth.events
+    beat_s = 60.0 / truth.tempo_bpm
+    kicks = events.times_s("kicks")
+    assert len(kicks) > 50 and np.all(np.min(np.abs(kicks[:, None] - np.array(truth.beats_s)[None, :]), axis=1) < 1.0 / SR)
+    # build-ups drop the kick halfway, breakdowns have none
+    for s in truth.sections:
+        inside = kicks[(kicks >= s.start_s - 1.0 / SR) & (kicks < s.end_s - 1.0 / SR)]  # hit times are whole samples
+        if s.label == "breakdown":
+            assert len(inside) == 0
+        if s.label == "build-up":
+            assert inside.max() < (s.start_s + s.end_s) / 2
+    claps, rolls = events.times_s("claps"), events.times_s("snare_rolls")
+    assert len(claps) > 10 and len(rolls) > 10
+    assert np.all(np.abs((claps - truth.sections[0].start_s) / beat_s % 2 - 1) < 1e-3)  # house: on 2 and 4
+    drop = next(s for s in truth.sections if s.label == "drop")
+    hats = events.times_s("hats_closed", "hats_open")
+    in_drop = lambda t: t[(t > drop.start_s + 0.1) & (t < drop.end_s - 0.1)]  # noqa: E731
+    assert np.median(_hit_strength(y, in_drop(kicks), 30, 120)) > 1.0
+    assert np.median(_hit_strength(y, in_drop(hats), 7000, 10000)) > 0.5
+    build = next(s for s in truth.sections if s.label == "build-up")
+    assert [tuple(r) for r in events.risers][0] == pytest.approx((build.start_s, build.end_s))
+    # deep house has a lead in the drop, the bass plays in the drop
+    assert any(a <= drop.start_s + 1e-6 and b >= drop.end_s - 1e-6 for a, b in events.bass)
+
+
+def test_extra_snares_off_the_grid_sound_and_are_recorded():
+    beats = [0.37, 1.5, 2.91, 5.123, 6.6]
+    spec = synth.SectionSpec(label="breakdown", bars=2, genres={"tech_house": 1}, extra_snares_beats=beats)
+    arrangement = synth.Arrangement(sections=[spec], bpm=120, key=0)
+    y, truth = synth.render(arrangement, seed=1, sr=SR, stereo=False)
+    plain, _ = synth.render(arrangement.model_copy(update={"sections": [spec.model_copy(update={"extra_snares_beats": []})]}), seed=1, sr=SR, stereo=False)
+    times = truth.events.times_s("extra_snares")
+    assert times == pytest.approx(np.array(beats) * 0.5, abs=1.0 / SR)
+    assert truth.events.claps == [] and truth.events.kicks == []  # a breakdown: no grid drums
+    assert np.median(_hit_strength(y, times, 1000, 3000)) > 2.0 * max(np.median(_hit_strength(plain, times, 1000, 3000)), 0.1)
+    with pytest.raises(ValueError, match="extra_snares_beats"):
+        synth.Arrangement(sections=[spec.model_copy(update={"extra_snares_beats": [8.5]})], bpm=120, key=0)
+    with pytest.raises(ValueError, match="extra_snares_beats"):
+        synth.SectionSpec(label="drop", bars=1, genres={"tech_house": 1}, extra_snares_beats=[-1.0])
+
+
+def test_schema_2_truth_without_events_still_loads():
+    _, truth = synth.render_clip("bigroom", seed=0, sr=16000, duration_s=1.0)
+    old = truth.model_dump(mode="json")
+    old["schema_version"] = 2
+    old.pop("events")
+    for section in old["arrangement"]["sections"]:
+        section.pop("extra_snares_beats")
+    loaded = synth.SynthTruth.model_validate(old)
+    assert loaded.events is None and truth.events is not None and len(truth.events.kicks) >= 1

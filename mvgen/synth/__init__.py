@@ -1,9 +1,10 @@
 """Deterministic, seeded synthetic music with exact ground truth: house and out-of-scope styles.
 
 :func:`render` turns an :class:`Arrangement` (sections with a label, a bar count and a style blend)
-into audio and a :class:`SynthTruth`: tempo, beat and downbeat times, sections, drops and a
-per-frame style profile. It supplies the analysis test fixtures and, through the fast
-:func:`render_clip`, the training corpus of the sub-genre classifier.
+into audio and a :class:`SynthTruth`: tempo, beat and downbeat times, sections, drops, a
+per-frame style profile and every event (:class:`SynthEvents`: each drum hit; riser, lead and
+bass spans). It supplies the analysis test fixtures and, through the fast :func:`render_clip`,
+the training corpus of the sub-genre classifier.
 
 The styles are the 8 house sub-genres of :data:`~mvgen.genres.GENRES` and the non-house
 :data:`OTHER_STYLES` (drum & bass, hip hop, reggae, rock, ambient ...), the negative examples a
@@ -50,6 +51,7 @@ from mvgen.synth.arrangement import (
     GenreProfileTruth,
     SectionSpec,
     SectionTruth,
+    SynthEvents,
     SynthTruth,
     default_arrangement,
 )
@@ -70,6 +72,7 @@ __all__ = [
     "Arrangement",
     "GenreProfileTruth",
     "SectionTruth",
+    "SynthEvents",
     "SynthTruth",
     "default_arrangement",
     "style_key",

@@ -52,6 +52,10 @@ class SectionSpec(BaseModel):
     """One section: a label, a length in bars and a style blend (keys of :data:`STYLES`, weights normalized to sum 1).
 
     ``drums=False`` makes it beatless (pads only); so does an ambient-dominated blend.
+    ``extra_snares_beats``: more hits of the section's clap (snare, rim) sound at these positions,
+    in beats from the section start (any real value in ``[0, bars * beats_per_bar)``, on or off the
+    beat grid); played in sections with drums, breakdowns included, and recorded in the truth's
+    :attr:`SynthEvents.extra_snares`.
     """
 
     label: SectionLabel
@@ -60,6 +64,7 @@ class SectionSpec(BaseModel):
     bpm: OptionalBpm = None
     halftime: bool = False
     drums: bool = True
+    extra_snares_beats: list[float] = []
 
     @field_validator("bars")
     @classmethod
@@ -67,6 +72,14 @@ class SectionSpec(BaseModel):
         if bars < 1:
             raise ValueError(f"bars must be >= 1, got {bars}")
         return bars
+
+    @field_validator("extra_snares_beats")
+    @classmethod
+    def _extra_snares(cls, beats: list[float]) -> list[float]:
+        bad = [b for b in beats if not (math.isfinite(b) and b >= 0)]
+        if bad:
+            raise ValueError(f"extra_snares_beats must be finite and >= 0, got {bad[0]}")
+        return sorted(float(b) for b in beats)
 
     @field_validator("genres")
     @classmethod
@@ -102,6 +115,14 @@ class Arrangement(BaseModel):
         if key is not None:
             _check_range("key", key, 0, 11)
         return key
+
+    @model_validator(mode="after")
+    def _extra_snares_inside(self) -> Arrangement:
+        for i, spec in enumerate(self.sections):
+            n_beats = spec.bars * self.beats_per_bar
+            if spec.extra_snares_beats and spec.extra_snares_beats[-1] >= n_beats:
+                raise ValueError(f"section {i}: extra_snares_beats must be < {n_beats} (bars * beats_per_bar), got {spec.extra_snares_beats[-1]}")
+        return self
 
     @model_validator(mode="after")
     def _duration(self) -> Arrangement:
@@ -151,6 +172,45 @@ class SectionTruth(BaseModel):
     genres: dict[str, float]
 
 
+#: A drum hit: ``(time_s, level)``, the first sample of the sound (s from the track start) and its
+#: mixing gain (hit velocity times the section's loudness; a full-velocity hit in a drop is about
+#: the sound's level in the style recipe).
+Hit = tuple[float, float]
+#: A span ``(start_s, end_s)`` in seconds from the track start.
+Span = tuple[float, float]
+
+
+class SynthEvents(BaseModel):
+    """Every event of a rendered track, as rendered (``(time_s, level)`` hits sorted by time; spans merged).
+
+    Drum grid: ``kicks``; ``claps`` (the backbeat clap, snare, snap or rim of the style's ``clap``
+    sound); ``snare_rolls`` (the build-up roll, the same sound, accelerating to 32nds);
+    ``extra_snares`` (that sound at :attr:`SectionSpec.extra_snares_beats`). Grooves (one entry
+    per style of a blend, so a blend's hats may appear twice a few ms apart when swings differ):
+    ``hats_closed``, ``hats_open``, ``rims``, ``congas``, ``shakers``; ``crashes`` (drop phrases).
+    Spans: ``risers`` (the build-up noise riser, rising over the span), ``leads`` (a lead melody
+    plays), ``bass`` (a bass line plays).
+    """
+
+    kicks: list[Hit] = []
+    claps: list[Hit] = []
+    snare_rolls: list[Hit] = []
+    extra_snares: list[Hit] = []
+    hats_closed: list[Hit] = []
+    hats_open: list[Hit] = []
+    rims: list[Hit] = []
+    congas: list[Hit] = []
+    shakers: list[Hit] = []
+    crashes: list[Hit] = []
+    risers: list[Span] = []
+    leads: list[Span] = []
+    bass: list[Span] = []
+
+    def times_s(self, *names: str) -> np.ndarray:
+        """Sorted times (s) of the hits of the named kinds together, shape ``(N,)``."""
+        return np.sort(np.array([t for name in names for t, _ in getattr(self, name)], dtype=np.float64))
+
+
 class SynthTruth(BaseModel):
     """Ground truth of a rendered track; times in seconds from the first sample.
 
@@ -159,9 +219,11 @@ class SynthTruth(BaseModel):
     beats. ``downbeats_s`` are the beats that start a bar,
     ``drops`` the ``(start_s, end_s)`` of drop sections (adjacent ones merged), ``tempo_bpm`` the
     first section's tempo and ``arrangement`` the one rendered, with tempo and key filled in.
+    ``events``: every drum hit and the riser, lead and bass spans (None in truths of schema < 3).
     """
 
-    schema_version: int = 2  # 2: genre_profile has labels over STYLES (1: 8 GENRES columns)
+    # 2: genre_profile has labels over STYLES (1: 8 GENRES columns); 3: events
+    schema_version: int = 3
     seed: int
     sr: int
     duration_s: float
@@ -173,6 +235,7 @@ class SynthTruth(BaseModel):
     drops: list[tuple[float, float]]
     genre_profile: GenreProfileTruth
     arrangement: Arrangement
+    events: SynthEvents | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,8 +311,8 @@ def _timeline(arrangement: Arrangement, sr: int) -> list[_Span]:
 # Ground truth
 
 
-def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: int) -> SynthTruth:
-    """Ground truth of the first ``n`` samples of a resolved arrangement."""
+def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: int, events: SynthEvents | None = None) -> SynthTruth:
+    """Ground truth of the first ``n`` samples of a resolved arrangement; ``events`` as rendered (cut at ``n``)."""
     duration_s = n / sr
     beats, downbeats, sections = [], [], []
     for span in spans:
@@ -287,7 +350,20 @@ def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: 
         drops=drops,
         genre_profile=GenreProfileTruth(hop_s=PROFILE_HOP_S, labels=list(STYLES), times_s=times.tolist(), probabilities=probabilities.tolist()),
         arrangement=arrangement,
+        events=None if events is None else _cut_events(events, duration_s),
     )
+
+
+def _cut_events(events: SynthEvents, duration_s: float) -> SynthEvents:
+    """The events within the first ``duration_s`` seconds (spans cut there)."""
+    cut = {}
+    for name in SynthEvents.model_fields:
+        items = getattr(events, name)
+        if name in ("risers", "leads", "bass"):
+            cut[name] = [(a, min(b, duration_s)) for a, b in items if a < duration_s]
+        else:
+            cut[name] = [(t, v) for t, v in items if t < duration_s]
+    return SynthEvents(**cut)
 
 
 # --------------------------------------------------------------------------------------------

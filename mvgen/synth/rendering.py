@@ -23,6 +23,7 @@ from mvgen.synth.arrangement import (
     SECTION_LABELS,
     Arrangement,
     SectionSpec,
+    SynthEvents,
     SynthTruth,
     _check_range,
     _draw_bpm_key,
@@ -42,6 +43,53 @@ _PEAK_DBFS = -1.0
 _MASTER_DRIVE = 2.0  # tanh drive on the peak-normalized mix: about 6 dB of peak reduction
 _TAIL_S = 1.0  # section buffers run on past the section end so kick tails and releases ring out
 _MIN_BLEND_WEIGHT = 0.02  # blend partners below this are in the truth but not worth rendering
+
+
+# --------------------------------------------------------------------------------------------
+# Events: what plays when, recorded while rendering (the truth's SynthEvents)
+
+
+class _Events:
+    """Collects the events of a render: hits as ``(time_s, level)``, spans as ``(start_s, end_s)``.
+
+    A section records hits with their sample offsets from the section start and raw gains
+    (:meth:`hits`); :meth:`close_section` turns them into absolute times and multiplies in the
+    section's loudness, which is applied to the section's buses only at its end.
+    """
+
+    def __init__(self, sr: int):
+        self.sr = sr
+        self.found: dict[str, list] = {name: [] for name in SynthEvents.model_fields}
+        self._pending: list[tuple[str, int, float]] = []
+
+    def hits(self, name: str, starts: Sequence[int], gains: Sequence[float], n: int) -> None:
+        """Hits at section-relative samples ``starts`` with ``gains``; those :func:`_scatter` skips (outside ``[0, n)``) are left out."""
+        self._pending.extend((name, int(s), float(g)) for s, g in zip(starts, gains) if 0 <= s < n)
+
+    def span(self, name: str, span: _Span, first_beat: float, end_beat: float) -> None:
+        """A span of a section from ``first_beat`` to ``end_beat`` (beats from its start)."""
+        self.found[name].append((span.start_s + first_beat * span.beat_s, span.start_s + end_beat * span.beat_s))
+
+    def close_section(self, span: _Span, gain: np.ndarray | float) -> None:
+        for name, s, g in self._pending:
+            level = g * float(gain[s] if isinstance(gain, np.ndarray) else gain)
+            self.found[name].append(((span.start + s) / self.sr, level))
+        self._pending = []
+
+    def result(self) -> SynthEvents:
+        out = {}
+        for name, items in self.found.items():
+            items = sorted(items)
+            if name in ("risers", "leads", "bass"):  # merge touching or overlapping spans (blends, adjacent sections)
+                merged: list[tuple[float, float]] = []
+                for a, b in items:
+                    if merged and a <= merged[-1][1] + 1e-9:
+                        merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+                    else:
+                        merged.append((a, b))
+                items = merged
+            out[name] = items
+        return SynthEvents(**out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,12 +131,19 @@ class _Track:
         return x
 
 
-def _play(track: _Track, span: _Span, bus: np.ndarray, style: _Style, kind: str, part: str, level: float, bars: range | None = None, n_tones: int = 3) -> None:
-    """Render one part (``bass``, ``lead``, ``comp``, ``pad``) of a style over a section into ``bus``."""
+def _play(
+    track: _Track, span: _Span, bus: np.ndarray, style: _Style, kind: str, part: str, level: float,
+    bars: range | None = None, n_tones: int = 3, events: _Events | None = None,
+) -> None:
+    """Render one part (``bass``, ``lead``, ``comp``, ``pad``) of a style over a section into ``bus``;
+    ``events`` records where a lead or bass plays."""
     patterns = {"bass": style.bass, "lead": style.lead, "comp": style.comp, "pad": None}[part]
     steps = 4 * span.beats_per_bar
     release_s = {"pad": 0.5, "lead": 0.12}.get(part, 0.05)
-    for bar in bars if bars is not None else range(span.spec.bars):
+    bars = bars if bars is not None else range(span.spec.bars)
+    if events is not None and part in ("lead", "bass") and len(bars):
+        events.span("leads" if part == "lead" else "bass", span, bars[0] * span.beats_per_bar, (bars[-1] + 1) * span.beats_per_bar)
+    for bar in bars:
         chord = track.chord(bar, n_tones)
         root_pc = (track.key + chord[0]) % 12
         pattern = [(0, steps, -1, 1.0, 0.0)] if patterns is None else _tile(patterns[bar % 2], steps)
@@ -178,15 +233,15 @@ def _drum_grid(span: _Span, q: Mapping) -> tuple[Hits, Hits]:
     return kicks, claps
 
 
-def _music(track: _Track, span: _Span, style: _Style, n: int) -> np.ndarray:
-    """Bass, lead, chords and pads of one style over a section, bus (C, n), before sidechain."""
+def _music(track: _Track, span: _Span, style: _Style, n: int, events: _Events | None = None) -> np.ndarray:
+    """Bass, lead, chords and pads of one style over a section, bus (C, n), before sidechain; ``events`` records lead and bass spans."""
     q, label, bars = style.q, span.spec.label, span.spec.bars
     first_half, second_half = range(0, max(1, bars // 2)), range(bars // 2, bars)
     part = np.zeros((track.channels, n), np.float32)
     bass = q["bass_sound"] or q["bass"]
 
     def play(kind: str, role: str, level: float, **kw) -> None:
-        _play(track, span, part, style, kind, role, level, **kw)
+        _play(track, span, part, style, kind, role, level, events=events, **kw)
 
     if not span.drums:
         play(q["pad"], "pad", q["pad_level"] * 1.3, n_tones=4)
@@ -198,7 +253,7 @@ def _music(track: _Track, span: _Span, style: _Style, n: int) -> np.ndarray:
             play(q["lead"], "lead", q["lead_level"] * 1.2)
         else:  # without a lead, the bass comes back, filtered, under the pad
             low = np.zeros_like(part)
-            _play(track, span, low, style, bass, "bass", q["bass_level"] * 0.5, bars=second_half)
+            _play(track, span, low, style, bass, "bass", q["bass_level"] * 0.5, bars=second_half, events=events)
             part += _filt(low, "lowpass", 350.0, track.sr)
         if q["comp"] not in ("none", "pad"):
             play(q["comp"], "comp", q["comp_level"] * 0.8, n_tones=q["comp_tones"])
@@ -216,8 +271,8 @@ def _music(track: _Track, span: _Span, style: _Style, n: int) -> np.ndarray:
     return part
 
 
-def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarray) -> None:
-    """Render one section into the track buses ``mix`` (C, n) and ``send`` (n,) (the reverb send)."""
+def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarray, events: _Events) -> None:
+    """Render one section into the track buses ``mix`` (C, n) and ``send`` (n,) (the reverb send); record its ``events``."""
     sr, spec, label = track.sr, span.spec, span.spec.label
     n = span.n + int(_TAIL_S * sr)
     rng = _rng(track.seed, 3, span.index)
@@ -233,13 +288,13 @@ def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarra
     kit = np.zeros_like(music)
     wet = np.zeros(n, np.float32)
     for style, amp in zip(styles, amps):
-        part = _music(track, span, style, n)
+        part = _music(track, span, style, n, events)
         if span.drums:  # sidechain; breakdowns pump gently on the silent beat
             pump_at = kicks or [span.at(b) for b in range(span.n_beats)]
             depth = style.q["sidechain"] * (1.0 if kicks else 0.35)
             if depth > 0:  # most non-house styles do not pump
                 part *= _pump(n, pump_at, span.beat_s * sr, depth, style.q["release_beats"], style.q["curve"])
-            _grooves(track, span, kit, style, amp, rng)
+            _grooves(track, span, kit, style, amp, rng, events)
         music += amp * part
         wet += amp * style.q["reverb"] * part[0]
 
@@ -255,19 +310,29 @@ def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarra
         kick = {name: _blend(styles, amps, name, log=name.endswith("hz")) for name in _KICK_PARAMS}
         kick["kick_hz"] = _kick_hz(track, styles, amps)
         _scatter(kit, _kick(kick, sr, span.beat_s, drum_rng) * kick["kick_level"], kicks, [v for _, v in kick_hits])
+        events.hits("kicks", kicks, [kick["kick_level"] * v for _, v in kick_hits], n)
         clap = _clap(lead_style.q["clap"], _blend(styles, amps, "clap_decay_s"), _blend(styles, amps, "clap_hz", log=True), sr, drum_rng)
         clap_at, clap_level, reverb = [span.at(b) for b, _ in clap_hits], _blend(styles, amps, "clap_level"), _blend(styles, amps, "reverb")
         _scatter(kit, clap, clap_at, [clap_level * v for _, v in clap_hits])
         _scatter(wet, clap, clap_at, [clap_level * v * reverb for _, v in clap_hits])
+        events.hits("claps", clap_at, [clap_level * v for _, v in clap_hits], n)
+        if spec.extra_snares_beats:  # an empty list adds nothing, so arrangements without keep their audio
+            extra_at = [span.at(b) for b in spec.extra_snares_beats]
+            _scatter(kit, clap, extra_at, [clap_level] * len(extra_at))
+            _scatter(wet, clap, extra_at, [clap_level * reverb] * len(extra_at))
+            events.hits("extra_snares", extra_at, [clap_level] * len(extra_at), n)
         if label == "build-up":
-            _build_fx(track, span, kit, wet, clap, lead_style, rng)
+            _build_fx(track, span, kit, wet, clap, lead_style, rng, events)
         if label == "drop":  # a crash on the first downbeat of every 8-bar phrase
             crash = _filt(drum_rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
             crash *= np.exp(-np.arange(len(crash), dtype=np.float32) / (0.5 * sr))
             phrases = range(0, spec.bars, 8)
-            _scatter(kit, crash, [span.at(bar * span.beats_per_bar) for bar in phrases], [0.25 if bar == 0 else 0.12 for bar in phrases])
+            crash_at, crash_gains = [span.at(bar * span.beats_per_bar) for bar in phrases], [0.25 if bar == 0 else 0.12 for bar in phrases]
+            _scatter(kit, crash, crash_at, crash_gains)
+            events.hits("crashes", crash_at, crash_gains, n)
 
     gain = _label_gain(label, n, span.n)
+    events.close_section(span, gain)
     end = min(span.start + n, mix.shape[1])
     mix[:, span.start : end] += ((music + kit) * gain)[:, : end - span.start]
     send[span.start : end] += (wet * gain)[: end - span.start]
@@ -284,8 +349,8 @@ def _kick_hz(track: _Track, styles: Sequence[_Style], amps: Sequence[float]) -> 
     return float(np.exp(np.sum(w * np.log(values))))
 
 
-def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: float, rng: np.random.Generator) -> None:
-    """Hats and percussion of one style over a section (swung 16ths where it swings), into ``kit``."""
+def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: float, rng: np.random.Generator, events: _Events) -> None:
+    """Hats and percussion of one style over a section (swung 16ths where it swings), into ``kit``; recorded in ``events``."""
     q, sr, bpb, label = style.q, track.sr, span.beats_per_bar, span.spec.label
     hat_rng = _rng(track.seed, 6, span.index, STYLES.index(style.genre))
     closed, open_ = _hat(False, q, sr, hat_rng), _hat(True, q, sr, hat_rng)
@@ -310,20 +375,25 @@ def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: fl
                     gains.append(amp * q["hat_level"] * vel * float(rng.uniform(0.85, 1.0)))
                     pans.append(0.3 * (1 if step % 2 else -1))
         _scatter(kit, open_ if is_open else closed, starts, gains, pans)
+        events.hits("hats_open" if is_open else "hats_closed", starts, gains, kit.shape[1])
 
     level = amp * q["perc_level"] * (0.6 if label in ("intro", "outro") else 1.0)
     steps = 4 * bpb
     shakers = [step_sample(b, s) for b in range(last) for s in range(4)]
-    _scatter(kit, perc["shaker"], shakers, [0.12 * level * (1.0 if i % 2 else 0.6) for i in range(len(shakers))], [0.5] * len(shakers))
+    shaker_gains = [0.12 * level * (1.0 if i % 2 else 0.6) for i in range(len(shakers))]
+    _scatter(kit, perc["shaker"], shakers, shaker_gains, [0.5] * len(shakers))
+    events.hits("shakers", shakers, shaker_gains, kit.shape[1])
     if q["perc_level"] >= 0.25:
         rims = [step_sample(bar * bpb + s // 4, s % 4) for bar in range(last // bpb) for s in style.rims if s < steps]
         _scatter(kit, perc["rim"], rims, [0.25 * level] * len(rims), [-0.4] * len(rims))
+        events.hits("rims", rims, [0.25 * level] * len(rims), kit.shape[1])
         congas = [step_sample(bar * bpb + s // 4, s % 4) for bar in range(last // bpb) for s in style.congas if s < steps]
         _scatter(kit, perc["conga"], congas, [0.3 * level] * len(congas), [0.4] * len(congas))
+        events.hits("congas", congas, [0.3 * level] * len(congas), kit.shape[1])
 
 
-def _build_fx(track: _Track, span: _Span, kit: np.ndarray, send: np.ndarray, snare: np.ndarray, style: _Style, rng: np.random.Generator) -> None:
-    """Snare roll accelerating from quarters to 32nds, and a rising filtered-noise riser."""
+def _build_fx(track: _Track, span: _Span, kit: np.ndarray, send: np.ndarray, snare: np.ndarray, style: _Style, rng: np.random.Generator, events: _Events) -> None:
+    """Snare roll accelerating from quarters to 32nds, and a rising filtered-noise riser; recorded in ``events``."""
     sr, n_beats = track.sr, span.n_beats
     positions, beat = [], 0.0
     while beat < n_beats:
@@ -335,6 +405,8 @@ def _build_fx(track: _Track, span: _Span, kit: np.ndarray, send: np.ndarray, sna
     gains = [roll * (0.25 + 0.75 * (b / n_beats) ** 1.5) for b in positions]
     _scatter(kit, snare, starts, gains)
     _scatter(send, snare, starts, [0.3 * g for g in gains])
+    events.hits("snare_rolls", starts, gains, kit.shape[1])
+    events.span("risers", span, 0.0, n_beats)
     n = span.n
     x = np.arange(n, dtype=np.float32) / n
     noise = rng.standard_normal((kit.shape[0], n)).astype(np.float32)
@@ -368,16 +440,17 @@ def _master(mid_side: np.ndarray) -> np.ndarray:
     return (out * np.float32(10.0 ** (_PEAK_DBFS / 20.0) / max(float(np.max(np.abs(out))), 1e-9))).astype(np.float32)
 
 
-def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, spans: list[_Span]) -> np.ndarray:
-    """The mastered audio ``(C, n)`` of a resolved arrangement: mono (C = 1) or left/right (C = 2)."""
+def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, spans: list[_Span]) -> tuple[np.ndarray, SynthEvents]:
+    """The mastered audio ``(C, n)`` of a resolved arrangement, mono (C = 1) or left/right (C = 2), and its events."""
     track = _Track(arrangement, seed, sr, channels)
+    events = _Events(sr)
     n_total = spans[-1].start + spans[-1].n
     mix = np.zeros((channels, n_total + int(_TAIL_S * sr)), np.float32)
     send = np.zeros(mix.shape[1], np.float32)
     for span in spans:
-        _render_section(track, span, mix, send)
+        _render_section(track, span, mix, send, events)
     mix += 0.6 * _reverb(send, track.rt60_s, sr, channels, _rng(seed, 4))
-    return _master(mix[:, :n_total])
+    return _master(mix[:, :n_total]), events.result()
 
 
 def _check_seed_sr(seed: int, sr: int) -> None:
@@ -396,9 +469,9 @@ def render(arrangement: Arrangement, seed: int, sr: int = 44100, stereo: bool = 
     _check_seed_sr(seed, sr)
     arrangement = _resolve(arrangement, seed)
     spans = _timeline(arrangement, sr)
-    audio = _render_audio(arrangement, seed, sr, 2 if stereo else 1, spans)
+    audio, events = _render_audio(arrangement, seed, sr, 2 if stereo else 1, spans)
     audio = audio if stereo else audio[0]
-    return audio, _truth(arrangement, seed, sr, spans, audio.shape[-1])
+    return audio, _truth(arrangement, seed, sr, spans, audio.shape[-1], events)
 
 
 def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, duration_s: float = 8.0, label: str = "drop") -> tuple[np.ndarray, SynthTruth]:
@@ -418,8 +491,8 @@ def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, d
     arrangement = Arrangement(sections=[SectionSpec(label=label, bars=bars, genres=dict(genres))], bpm=bpm, key=key)
     spans = _timeline(arrangement, sr)
     n = int(round(duration_s * sr))
-    audio = _render_audio(arrangement, seed, sr, 1, spans)[0, :n]
-    return audio, _truth(arrangement, seed, sr, spans, n)
+    audio, events = _render_audio(arrangement, seed, sr, 1, spans)
+    return audio[0, :n], _truth(arrangement, seed, sr, spans, n, events)
 
 
 def write_track(path: str | Path, audio: np.ndarray, truth: SynthTruth) -> Path:
