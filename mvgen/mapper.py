@@ -43,6 +43,7 @@ import numpy as np
 from mvgen.analysis import Analysis
 from mvgen.framespec import MOTIFS, FrameSpec
 from mvgen.genres import OUT_OF_SCOPE, smooth_over_time
+from mvgen import reactive
 from mvgen.reactive import FEATURES, IMPULSIVE, SOURCES
 from mvgen.styles import TARGETS, style_keys
 
@@ -107,23 +108,8 @@ _T = {name: j for j, name in enumerate(TARGETS)}
 
 
 def release_envelope(x: np.ndarray, fps: float, release_s: float = IMPULSE_RELEASE_S, floor: float = IMPULSE_FLOOR) -> np.ndarray:
-    """Peak-hold with exponential release of an event series ``x`` (shape ``(N,)``, >= 0, one value per frame).
-
-    ``env[n] = max(x[n], env[n - 1] * exp(-1 / (fps * release_s)))``: instant attack (the peak stays
-    on the event's frame, at the event's height), then decay; values under ``floor`` are 0.
-    Vectorized: in the log domain the recursion is a running maximum.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0:
-        return x.copy()
-    rate = 1.0 / (fps * release_s)  # log decay per frame
-    n = np.arange(len(x)) * rate
-    with np.errstate(divide="ignore"):
-        held = np.maximum.accumulate(np.log(np.maximum(x, 0.0)) + n) - n  # log of the decayed peak so far
-    decayed = np.concatenate([[0.0], np.exp(held[:-1] - rate)])  # the previous frame's envelope, one step on
-    env = np.maximum(x, decayed)
-    env[env < floor] = 0.0
-    return env
+    """:func:`mvgen.reactive.release_envelope` of a per-frame event series ``x`` (shape ``(N,)``) at ``fps``."""
+    return reactive.release_envelope(x, 1.0 / fps, release_s, floor)
 
 
 def modulation_sources(analysis: Analysis, times_s: np.ndarray, fps: float) -> np.ndarray:

@@ -204,12 +204,24 @@ def _level(db: np.ndarray, full_db: float, range_db: float) -> np.ndarray:
     return np.clip((db - (full_db - range_db)) / range_db, 0.0, 1.0)
 
 
-def _release(x: np.ndarray, n_frames: int, hop_s: float) -> np.ndarray:
-    """Peak hold with an exponential release of :data:`ONSET_RELEASE_S`, over ``n_frames`` frames at most."""
-    out = x.copy()
-    for k in range(1, n_frames + 1):
-        np.maximum(out[k:], x[:-k] * np.exp(-k * hop_s / ONSET_RELEASE_S), out=out[k:])
-    return out
+def release_envelope(x: np.ndarray, step_s: float, release_s: float, floor: float = 0.0) -> np.ndarray:
+    """Peak hold with an exponential release of an event series ``x`` (shape ``(N,)``, >= 0, one value
+    every ``step_s`` seconds): ``env[n] = max(x[n], env[n - 1] * exp(-step_s / release_s))``, instant
+    attack (the peak stays on the event's frame, at its height), then decay; values under ``floor``
+    are 0. Used on the analysis grid here and on video frames by the mapper. Vectorized: in the log
+    domain the recursion is a running maximum.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return x.copy()
+    rate = step_s / release_s  # log decay per step
+    n = np.arange(len(x)) * rate
+    with np.errstate(divide="ignore"):
+        held = np.maximum.accumulate(np.log(np.maximum(x, 0.0)) + n) - n  # log of the decayed peak so far
+    decayed = np.concatenate([[0.0], np.exp(held[:-1] - rate)])  # the previous step's envelope, one step on
+    env = np.maximum(x, decayed)
+    env[env < floor] = 0.0
+    return env
 
 
 def _unmix(target: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -292,8 +304,8 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     # leak into it.
     snare = _unmix(snare, kick)
     hats = _unmix(_unmix(hats, kick), snare)
-    release = round(4 * ONSET_RELEASE_S / hop_s)  # after 4 time constants a hit has fallen below 2 %
-    out["kick"], out["snare"], out["hats"] = (_release(x, release, hop_s) for x in (kick, snare, hats))
+    # below half an 8-bit step the stored value is 0 anyway
+    out["kick"], out["snare"], out["hats"] = (release_envelope(x, hop_s, ONSET_RELEASE_S, floor=0.5 / _LEVELS) for x in (kick, snare, hats))
 
     # Tension: the high band's rise over the last TENSION_WINDOW_S, plus the density of snare hits
     # beyond a backbeat's (a roll), both smoothed: a build-up's riser and roll, not single hits.
