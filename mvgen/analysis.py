@@ -271,7 +271,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
         article = "" if kind in ("silence", "noise", "speech") else "a steady "
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
         return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal, warnings=notes)
-    grid = track_beats(features, duration_s)
+    grid = track_beats(features, duration_s, y)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
     spans = find_sections(features, grid.beats_s, downbeats, duration_s)

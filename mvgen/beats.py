@@ -255,21 +255,119 @@ def _segment_beats(segment: TempoSegment) -> np.ndarray:
     return segment.phase_s + np.arange(k0, k1 + 1) * segment.period_s
 
 
-def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: float) -> TempoSegment:
-    """Move the grid by half a beat when the percussive envelope is stronger there.
+#: Kick evidence (see :func:`kick_strength`) is measured on the audio decimated by this factor
+#: (22050 -> 2756 Hz: everything a kick has below 250 Hz is kept, and 128-sample windows then give
+#: 21.5 Hz bins at 1/8 of the cost of 1024-sample windows at the full rate).
+KICK_DECIMATION = 8
+#: Window length (s) of the kick evidence: 46 ms, so the 30-90 Hz body spans three bins.
+_KICK_WINDOW_S = 0.0464
+#: Bands (Hz) of the kick's body and of the start of its downward pitch sweep.
+_KICK_SUB_HZ = (30.0, 90.0)
+_KICK_SWEEP_HZ = (90.0, 250.0)
+#: Cap of the per-hit log ratios in :func:`kick_strength`, so a hit after digital silence
+#: (log of ~0) does not outweigh the rest of the track.
+_KICK_LOG_CAP = 3.0
+#: The "at" window starts this long before the beat time (the best of these is kept), so a grid a
+#: few ms early or late (the fit's resolution, the onset lead) still has the attack at its start.
+_KICK_LEADS_S = (0.0, 0.006, 0.012)
+#: The kick decides the half-beat phase when its log on/off ratio is at least this (a third more
+#: kick on one grid than on the other); below it the percussive evidence breaks the tie. The kick
+#: defines the beat in dance, rock and reggae alike, while off-beat skanks, hats, guitars and
+#: bass notes fool a loudness-based envelope. On the real-music benchmark the kick's ratio at the
+#: true beats is 0.32-3.45 (log), on the synthetic grooves 0.6-4.3, always positive; the
+#: percussive ratio drops to -2.5 when a skank is louder than the kick.
+KICK_DECISIVE_LOG = 0.25
 
-    The pulse envelope can fold onto the off-beat when an off-beat bass outweighs the kick in the
-    low band. ``percussive`` (broadband plus clap band, minus the hat band) still marks the beat:
-    the kick's attack and the claps on 2 and 4 are on it, the hats between.
+
+@dataclass(frozen=True)
+class LowBand:
+    """Mono audio low-passed and decimated for the kick evidence: ``y`` (shape ``(n,)``) at ``sr`` Hz."""
+
+    y: np.ndarray
+    sr: float
+
+
+def low_band(y: np.ndarray, sr: int) -> LowBand:
+    """Decimate ``y`` by :data:`KICK_DECIMATION` (three halvings, each after a [1, 2, 1] / 4 low-pass).
+
+    Each halving's filter has a zero at the new Nyquist frequency; after all three, what aliases
+    below 250 Hz is at least 30 dB down, and the band below 250 Hz loses under 0.1 dB. It costs a
+    few vector operations per sample (scipy.signal's filters would cost more to import).
+    """
+    x = np.asarray(y, dtype=np.float32)
+    rate = float(sr)
+    for _ in range(int(round(np.log2(KICK_DECIMATION)))):
+        x = x[: len(x) // 2 * 2]
+        if len(x) < 4:
+            break
+        smooth = 0.5 * x
+        smooth[1:] += 0.25 * x[:-1]
+        smooth[:-1] += 0.25 * x[1:]
+        x, rate = smooth[::2].copy(), rate / 2
+    return LowBand(x, rate)
+
+
+def kick_strength(low: LowBand, times_s: np.ndarray) -> np.ndarray:
+    """How much each time looks like a kick drum hit, shape like ``times_s`` (>= 0, unitless).
+
+    A kick is a sudden rise of energy below 90 Hz whose pitch sweeps down from 100-250 Hz within
+    tens of milliseconds. From three windows of ``_KICK_WINDOW_S`` (before, at, after the time, all
+    up to ``_KICK_LEADS_S`` early; the best lead is kept) of the decimated audio ``low``: the rise
+    of the sub band (log energy ratio at/before) times the drop of the sweep band relative to the
+    sub band (at/after). A bass note has the rise but no sweep; a skank, snare or hat has neither
+    below 90 Hz.
+    """
+    n = int(round(_KICK_WINDOW_S * low.sr))
+    y = low.y
+    if len(y) < 3 * n or len(times_s) == 0:
+        return np.zeros(len(times_s))
+    hz = np.fft.rfftfreq(n, 1.0 / low.sr)
+    sub = (hz >= _KICK_SUB_HZ[0]) & (hz < _KICK_SUB_HZ[1])
+    sweep = (hz >= _KICK_SWEEP_HZ[0]) & (hz < _KICK_SWEEP_HZ[1])
+    # Only the bins below 250 Hz are needed: a DFT on them alone is cheaper than a full rfft.
+    keep = np.flatnonzero(sub | sweep)
+    basis = (np.exp(-2j * np.pi * np.outer(np.arange(n), keep) / n) * np.hanning(n)[:, None]).astype(np.complex64)
+    in_sub, in_sweep = sub[keep], sweep[keep]
+    best = np.zeros(len(times_s))
+    for lead_s in _KICK_LEADS_S:
+        energy = []
+        for shift in (-n, 0, n):
+            start = np.clip(np.round((times_s - lead_s) * low.sr).astype(int) + shift, 0, len(y) - n)
+            power = np.abs(y[start[:, None] + np.arange(n)] @ basis).astype(np.float64) ** 2
+            energy.append((power[:, in_sub].sum(axis=1) + 1e-10, power[:, in_sweep].sum(axis=1) + 1e-10))
+        (sub0, _), (sub1, sweep1), (sub2, sweep2) = energy
+        rise = np.clip(np.log(sub1 / sub0), 0.0, _KICK_LOG_CAP)
+        drop = np.clip(np.log(sweep1 / sub1) - np.log(sweep2 / sub2), 0.0, _KICK_LOG_CAP)
+        best = np.maximum(best, rise * drop)
+    return best
+
+
+def _log_ratio(on: float, off: float) -> float:
+    return float(np.log(max(on, 1e-9) / max(off, 1e-9)))
+
+
+def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: float, low: LowBand | None = None) -> TempoSegment:
+    """Move the grid by half a beat when the evidence for a beat is stronger there.
+
+    The pulse envelope folds onto the off-beat when an off-beat bass outweighs the kick in the
+    low band, or when a skank, hat or guitar on the off-beat is louder than the kick. Two cues
+    are compared as log ratios of on-grid to half-beat-shifted means: the kick
+    (:func:`kick_strength`, when the decimated audio ``low`` is given) decides when it is clear (see
+    :data:`KICK_DECISIVE_LOG`); otherwise ``percussive`` (broadband plus clap band, minus the hat
+    band: the kick's attack and the claps on 2 and 4 are on the beat, the hats between) does.
     """
     beats = _segment_beats(segment)
     if len(beats) < 4:
         return segment
-    on = _sample(percussive, hop_s, beats).mean()
-    off = _sample(percussive, hop_s, beats + segment.period_s / 2).mean()
-    if off <= on:
+    half = segment.period_s / 2
+    vote = _log_ratio(_sample(percussive, hop_s, beats).mean(), _sample(percussive, hop_s, beats + half).mean())
+    if low is not None:
+        kick = _log_ratio(kick_strength(low, beats).mean(), kick_strength(low, beats + half).mean())
+        if abs(kick) >= KICK_DECISIVE_LOG:
+            vote = kick
+    if vote >= 0:
         return segment
-    return TempoSegment(segment.start_s, segment.end_s, segment.period_s, segment.phase_s + segment.period_s / 2)
+    return TempoSegment(segment.start_s, segment.end_s, segment.period_s, segment.phase_s + half)
 
 
 def _sample(envelope: np.ndarray, hop_s: float, times_s: np.ndarray, radius: int = 1) -> np.ndarray:
@@ -282,8 +380,12 @@ def _sample(envelope: np.ndarray, hop_s: float, times_s: np.ndarray, radius: int
     return out
 
 
-def track_beats(features: FrameFeatures, duration_s: float) -> BeatGrid:
-    """Fit the beat grid of a track; downbeats are filled in by :func:`find_downbeats`."""
+def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None = None) -> BeatGrid:
+    """Fit the beat grid of a track; downbeats are filled in by :func:`find_downbeats`.
+
+    ``y``: the mono audio the features were computed from (shape ``(n,)`` at ``features.sr``);
+    with it the half-beat phase is chosen from the kick (see :func:`_resolve_half_beat`).
+    """
     env = pulse_envelope(features)
     hop_s = features.hop_s
     empty = np.zeros(0)
@@ -293,7 +395,8 @@ def track_beats(features: FrameFeatures, duration_s: float) -> BeatGrid:
     if confidence < MIN_CONFIDENCE:
         return BeatGrid(None, empty, empty, 4, [], confidence, ["no steady beat found; the track is analyzed as beatless"])
     percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
-    segments = [_resolve_half_beat(fit_grid(env, hop_s, bpm, a, b), percussive, hop_s) for a, b, bpm in _tempo_spans(env, hop_s, coarse_bpm)]
+    low = None if y is None else low_band(y, features.sr)
+    segments = [_resolve_half_beat(fit_grid(env, hop_s, bpm, a, b), percussive, hop_s, low) for a, b, bpm in _tempo_spans(env, hop_s, coarse_bpm)]
     beats = np.concatenate([_segment_beats(s) for s in segments])
     # Keep beats inside the audible part of the track (no grid over leading/trailing silence).
     audible = np.flatnonzero(features.rms_db > features.rms_db.max() - 50.0)
