@@ -71,6 +71,8 @@ class Track:
     style: str
     evidence: str  # why this beat level: where the bass drum sits in the pattern data
     max_s: float = 120.0
+    split: str = "dev"  # "dev": may be looked at while tuning mvgen; "held_out": never tuned on
+    swing: bool = False  # the module swings its rows (alternating speeds); see render_with_beats
 
 
 TRACKS: list[Track] = [
@@ -105,6 +107,19 @@ TRACKS: list[Track] = [
     Track("tecnoballz-area3", "tecnoballz-data", "usr/share/games/tecnoballz/musics/area3-game.mod", 4,
           "area3-game", "Regis Parret ('music from reg') / TLK Games", "GPL-3+ (tecnoballz-data)",
           "game techno (4-channel)", "speed 6, tempo 125; sample 3 (bass drum) on rows 0, 6 and 8, sample 5 on 4 and 12 of 16"),
+    # Added for the downbeat benchmark: non-house game grooves with syncopated kicks and swing.
+    Track("circuslinux-klovninarki", "circuslinux-data", "usr/share/games/circuslinux/data/music/klovninarki.mod", 4,
+          "klovninarki", "unknown (Circus Linux! music)", "GPL (circuslinux-data)",
+          "game techno (syncopated kick)", "speed 6, tempo 125; sample 3 (bass drum) on rows 0, 4, 8 and 12 of 16, often also 6 and 11"),
+    # ---- held out: never looked at while tuning mvgen's beats or downbeats (see README)
+    Track("rili-jeu1", "ri-li-data", "usr/share/games/ri-li/Ri-li/Sounds/jeu1.xm", 8,
+          "jeu1", "Ri-li authors (Dominique Roux-Serret, Maf464)", "GPL-2 or GPL-3 (ri-li-data)",
+          "game dance (swung 16ths)", "tempo 135, speed alternating 2/4 (swing); instrument 9 (bass drum) on rows 0, 8, 16 and 24 of 32",
+          split="held_out", swing=True),
+    Track("rili-jeu2", "ri-li-data", "usr/share/games/ri-li/Ri-li/Sounds/jeu2.xm", 16,
+          "jeu2", "Ri-li authors (Dominique Roux-Serret, Maf464)", "GPL-2 or GPL-3 (ri-li-data)",
+          "chiptune game pop (swung)", "tempo 108, speed alternating 1/2 (swing); instrument 4 (bass drum) on rows 0, 16, 32 and 48 of 64",
+          split="held_out", swing=True),
 ]
 
 
@@ -291,15 +306,16 @@ def default_rows_per_beat(speed: int, tempo: int) -> int:
 
 
 def render_with_beats(module_path: Path | str, out_wav: Path | str, sr: int = 44100, rows_per_beat: int | None = None,
-                      max_s: float | None = 120.0, beats_per_bar: int = 4, extra: dict | None = None) -> dict:
+                      max_s: float | None = 120.0, beats_per_bar: int = 4, extra: dict | None = None, swing: bool = False) -> dict:
     """Render ``module_path`` to ``out_wav`` and write the reference next to it as ``NAME.beats.json``.
 
     Beats are the starts of the rows whose number within their pattern is a multiple of
     ``rows_per_beat`` (default: ``default_rows_per_beat``); downbeats those that are a multiple of
     ``rows_per_beat * beats_per_bar`` (left empty when they are not evenly spaced bars).
-    Only the first ``max_s`` seconds are rendered. Raises ``ValueError`` when speed or tempo
-    change inside the excerpt or the beats are not evenly spaced (then the module has no single
-    tempo and is no fair reference). Needs libopenmpt (``apt-get install -y libopenmpt0``).
+    Only the first ``max_s`` seconds are rendered. Raises ``ValueError`` when the tempo changes
+    inside the excerpt, the speed changes other than by a swing (``swing``: speeds that alternate
+    row by row, so every beat still spans the same number of ticks), or the beats are not evenly
+    spaced (then the module has no single tempo and is no fair reference). Needs libopenmpt (``apt-get install -y libopenmpt0``).
     Returns the reference dict (also written as JSON): ``tempo_bpm``, ``beats_s``, ``downbeats_s``,
     ``duration_s`` and details.
     """
@@ -309,7 +325,7 @@ def render_with_beats(module_path: Path | str, out_wav: Path | str, sr: int = 44
     if len(rows) < 32:
         raise ValueError(f"{module_path}: too few rows rendered")
     speeds_tempos = sorted({(int(s), int(t)) for s, t in rows[:, 4:6]})
-    if len(speeds_tempos) != 1:
+    if len(speeds_tempos) != 1 and not (swing and len({t for _, t in speeds_tempos}) == 1):
         raise ValueError(f"{module_path}: speed/tempo change inside the excerpt: {speeds_tempos}")
     speed, tempo = speeds_tempos[0]
     if rows_per_beat is None:
@@ -326,8 +342,9 @@ def render_with_beats(module_path: Path | str, out_wav: Path | str, sr: int = 44
         raise ValueError(f"{module_path}: beats not evenly spaced (median {period:.4f} s, worst deviation {jitter * 1000:.1f} ms)")
     if len(downbeats) > 1 and np.max(np.abs(np.diff(downbeats) - beats_per_bar * period)) > 0.002 + 0.001 * period:
         downbeats = np.array([])  # patterns that are not whole bars: no trustworthy bar grid
-    # the tracker's own tempo: rows last speed * 2.5 / tempo seconds
-    nominal_bpm = 60.0 / (rows_per_beat * speed * 2.5 / tempo)
+    # the tracker's own tempo: rows last speed * 2.5 / tempo seconds (with a swing: the mean speed)
+    mean_speed = float(np.mean(rows[:, 4])) if swing else speed
+    nominal_bpm = 60.0 / (rows_per_beat * mean_speed * 2.5 / tempo)
 
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
     gain = 0.89 / peak if peak > 0 else 1.0  # -1 dBFS peak, so 16-bit PCM does not clip
@@ -345,7 +362,7 @@ def render_with_beats(module_path: Path | str, out_wav: Path | str, sr: int = 44
         "module_title": meta.get("title", ""),
         "module_type": meta.get("type", ""),
         "tracker": meta.get("tracker", ""),
-        "speed": speed,
+        "speed": speed if len(speeds_tempos) == 1 else sorted({s for s, _ in speeds_tempos}),
         "tempo": tempo,
         "rows_per_beat": rows_per_beat,
         "nominal_bpm": round(nominal_bpm, 4),
@@ -536,8 +553,9 @@ def build(cache_dir: Path | str, tracks: list[Track] | None = None, check: bool 
             note = "cached"
         else:
             extra = {"name": t.name, "title": t.title, "author": t.author, "licence": t.licence, "style": t.style,
-                     "debian_package": t.package, "package_path": "/" + t.member, "beat_level_evidence": t.evidence}
-            ref = render_with_beats(module, wav, rows_per_beat=t.rows_per_beat, max_s=t.max_s, extra=extra)
+                     "debian_package": t.package, "package_path": "/" + t.member, "beat_level_evidence": t.evidence,
+                     "split": t.split}
+            ref = render_with_beats(module, wav, rows_per_beat=t.rows_per_beat, max_s=t.max_s, extra=extra, swing=t.swing)
             note = f"rendered in {time.perf_counter() - t0:.1f} s"
         line = f"{t.name:28s} {ref['tempo_bpm']:7.2f} bpm  {len(ref['beats_s']):4d} beats  {ref['duration_s']:6.1f} s  ({t.style}; {t.package}, {t.licence}; {note})"
         if check:
