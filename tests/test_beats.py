@@ -112,3 +112,38 @@ def test_reggae_skank_grid_lands_on_the_kick_grid(synth_track):
     eighths = np.sort(np.concatenate([beats, beats[:-1] + np.diff(beats) / 2]))
     level = eighths if result.tempo_bpm > 1.5 * truth.tempo_bpm else beats
     assert _f_measure(level, result.beats_s) >= 0.95
+
+
+def test_kick_strength_tells_a_kick_from_a_bass_note():
+    from benchmarks.grooves import sub_bass
+
+    from mvgen.beats import kick_strength, low_band
+    from tests.patterns import add_at, kick
+
+    # Kicks on the beats, equally loud sub-bass notes on the off-beats.
+    beats = grid(124.0, 20.0, phase_s=0.5)
+    y = np.zeros(20 * SR, np.float32)
+    add_at(y, kick(SR), beats)
+    add_at(y, (sub_bass(SR) * np.abs(kick(SR)).max() / np.abs(sub_bass(SR)).max()).astype(np.float32), beats + 30.0 / 124.0)
+    low = low_band(y, SR)
+    on, off = kick_strength(low, beats), kick_strength(low, beats + 30.0 / 124.0)
+    assert np.median(on) > 4 * max(np.median(off), 1e-3)
+
+
+# --- downbeats with misleading accents: the bar phase must still come out right
+
+
+@pytest.mark.parametrize("variant,genre,seed", [("pickup", "tech_house", 11), ("chord_ahead", "tech_house", 12), ("accent_three", "bass_house", 13), ("chord_ahead", "deep_house", 22)])
+def test_misleading_accents_keep_the_downbeats(synth_track, variant, genre, seed):
+    from benchmarks.grooves import mix_variant
+
+    from mvgen.beats import find_downbeats
+
+    audio, truth = synth_track(genre, seed=seed, bars_scale=0.25)
+    y = mix_variant(audio, truth.beats_s, truth.downbeats_s, SR, variant)
+    features = frame_features(y, SR)
+    grid_ = track_beats(features, len(y) / SR, y)
+    assert _f_measure(truth.beats_s, grid_.beats_s) >= 0.95
+    downbeats, beats_per_bar = find_downbeats(y, features, grid_.beats_s)
+    assert beats_per_bar == 4
+    assert _f_measure(truth.downbeats_s, downbeats) >= 0.9
