@@ -605,6 +605,8 @@ def build(cache_dir: Path | str, tracks: list[Track] | None = None, check: bool 
         t0 = time.perf_counter()
         if wav.exists() and json_path.exists():
             ref = json.loads(json_path.read_text())
+            ref["split"] = t.split  # the split may have been set after the track was rendered
+            json_path.write_text(json.dumps(ref, indent=1))
             note = "cached"
         else:
             extra = {"name": t.name, "title": t.title, "author": t.author, "licence": t.licence, "style": t.style,
