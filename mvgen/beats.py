@@ -24,6 +24,8 @@ PRIOR_BPM = 126.0
 PRIOR_OCTAVES = 0.6
 #: Spectral flux of a centred STFT peaks this long before the true onset (measured on kicks).
 ONSET_LEAD_S = 0.0038
+#: Tempo candidates (see :func:`estimate_tempo`) also include each autocorrelation peak times these.
+_TEMPO_RELATIVES = (0.5, 2.0, 0.75, 4.0 / 3.0)
 _LOCAL_WINDOW_S = 16.0
 _LOCAL_HOP_S = 4.0
 _N_PHASE_BINS = 96
@@ -122,8 +124,8 @@ def _tempo_salience(ac: np.ndarray, hop_s: float, bpm: np.ndarray) -> np.ndarray
 def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
     """Coarse tempo (bpm, 0.25 bpm steps) and a confidence in [0, 1].
 
-    Candidates are the peaks of the envelope's autocorrelation salience and their doubles and
-    halves; the winner is the one whose beat grid lands most sharply on onsets (weighted by the
+    Candidates are the peaks of the envelope's autocorrelation salience, their doubles and
+    halves, and 3/4 and 4/3 of them; the winner is the one whose beat grid lands most sharply on onsets (weighted by the
     tempo prior). Grid sharpness rejects tempi that only fit a syncopated pattern (e.g. 4/3 of
     the beat from dotted-eighth figures) and picks the beat level among octave-related tempi.
     """
@@ -137,7 +139,9 @@ def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
     peaks = np.flatnonzero(is_peak)
     peaks = peaks[np.argsort(-weighted[peaks])][:5] if len(peaks) else np.array([int(np.argmax(weighted))])
     candidates = {float(bpm[i]) for i in peaks}
-    candidates |= {c * f for c in candidates for f in (0.5, 2.0) if MIN_BPM <= c * f <= MAX_BPM}
+    # Octaves, and 3:4 / 4:3: a 3-3-2 figure (dembow, tresillo) puts an autocorrelation peak at
+    # 4/3 of the beat, whose true tempo is then 3/4 of it (and scores the sharper grid).
+    candidates |= {c * f for c in candidates for f in _TEMPO_RELATIVES if MIN_BPM <= c * f <= MAX_BPM}
     frames = np.flatnonzero(envelope > 0).astype(np.float64)
     weights = envelope[envelope > 0]
     scored = {c: _grid_sharpness(weights, frames, hop_s, c) * _prior(np.array(c)) for c in sorted(candidates)}
@@ -285,13 +289,24 @@ _KICK_LOG_CAP = 3.0
 #: The "at" window starts this long before the beat time (the best of these is kept), so a grid a
 #: few ms early or late (the fit's resolution, the onset lead) still has the attack at its start.
 _KICK_LEADS_S = (0.0, 0.006, 0.012)
-#: The kick decides the half-beat phase when its log on/off ratio is at least this (a third more
-#: kick on one grid than on the other); below it the percussive evidence breaks the tie. The kick
-#: defines the beat in dance, rock and reggae alike, while off-beat skanks, hats, guitars and
-#: bass notes fool a loudness-based envelope. On the real-music benchmark the kick's ratio at the
-#: true beats is 0.32-3.45 (log), on the synthetic grooves 0.6-4.3, always positive; the
-#: percussive ratio drops to -2.5 when a skank is louder than the kick.
-KICK_DECISIVE_LOG = 0.25
+#: A beat "has a kick" when its :func:`kick_strength` exceeds this fraction of the
+#: ``KICK_HIT_PERCENTILE``-th percentile over the grid and the half-beat-shifted grid together
+#: (the track's clear kicks). Lower (0.5 of the 90th) lets loud off-beat sub-bass notes count as
+#: kicks on a short track whose intro and breakdown have none; higher lets a trap track's
+#: off-beat 808 hits outnumber its kicks.
+KICK_HIT_FRACTION = 0.4
+KICK_HIT_PERCENTILE = 95
+#: Added to both kick shares before their log ratio, so a share of 0 on both grids is no vote.
+_KICK_SHARE_FLOOR = 0.05
+#: The kick decides the half-beat phase when the log ratio of the shares of beats with a kick on
+#: the two grids is at least this (e.g. 0.45 against 0.22); below it the percussive evidence
+#: decides. The kick defines the beat in dance, rock, dancehall and reggae alike, while off-beat
+#: skanks, hats, guitars and bass notes fool a loudness-based envelope: with a skank louder than
+#: the kick the percussive log ratio drops to -2.5, while the kick's share ratio stays at +1.0 to
+#: +2.7 (synthetic grooves). Syncopated kicks (trap, boom-bap, drum & bass: a kick on 1 and others
+#: between beats) give -0.3 to +0.5 at the right grid, so there the claps and snares of the
+#: percussive evidence decide, as they did before the kick evidence existed.
+KICK_DECISIVE_LOG = 0.5
 
 
 @dataclass(frozen=True)
@@ -366,10 +381,11 @@ def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: flo
 
     The pulse envelope folds onto the off-beat when an off-beat bass outweighs the kick in the
     low band, or when a skank, hat or guitar on the off-beat is louder than the kick. Two cues
-    are compared as log ratios of on-grid to half-beat-shifted means: the kick
-    (:func:`kick_strength`, when the decimated audio ``low`` is given) decides when it is clear (see
-    :data:`KICK_DECISIVE_LOG`); otherwise ``percussive`` (broadband plus clap band, minus the hat
-    band: the kick's attack and the claps on 2 and 4 are on the beat, the hats between) does.
+    are compared as log ratios, on the grid against half a beat later: the share of beats with a
+    kick (:func:`kick_strength`, when the decimated audio ``low`` is given) decides when it is
+    clear (see :data:`KICK_DECISIVE_LOG`); otherwise the mean of ``percussive`` (broadband plus
+    clap band, minus the hat band: the kick's attack and the claps on 2 and 4 are on the beat,
+    the hats between) does.
     """
     beats = _segment_beats(segment)
     if len(beats) < 4:
@@ -377,9 +393,12 @@ def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: flo
     half = segment.period_s / 2
     vote = _log_ratio(_sample(percussive, hop_s, beats).mean(), _sample(percussive, hop_s, beats + half).mean())
     if low is not None:
-        kick = _log_ratio(kick_strength(low, beats).mean(), kick_strength(low, beats + half).mean())
-        if abs(kick) >= KICK_DECISIVE_LOG:
-            vote = kick
+        on, off = kick_strength(low, beats), kick_strength(low, beats + half)
+        hit = KICK_HIT_FRACTION * np.percentile(np.concatenate([on, off]), KICK_HIT_PERCENTILE)
+        if hit > 0:
+            kick = _log_ratio(np.mean(on > hit) + _KICK_SHARE_FLOOR, np.mean(off > hit) + _KICK_SHARE_FLOOR)
+            if abs(kick) >= KICK_DECISIVE_LOG:
+                vote = kick
     if vote >= 0:
         return segment
     return TempoSegment(segment.start_s, segment.end_s, segment.period_s, segment.phase_s + half)

@@ -96,6 +96,14 @@ def test_without_the_audio_a_loud_skank_pulls_the_grid_off_the_beat(synth_track)
     assert _f_measure(truth.beats_s, track_beats(frame_features(y, SR), len(y) / SR).beats_s) < 0.5
 
 
+@pytest.mark.parametrize("style,seed", [("trap", 31), ("trap", 1), ("hip_hop", 2)])
+def test_syncopated_kicks_leave_the_phase_to_the_snares(synth_track, style, seed):
+    # Kicks between the beats as often as on them (and trap's off-beat 808s): the kick evidence
+    # must abstain, or it pulls the grid onto the off-beat.
+    result, f = _grid_f(synth_track(style, seed=seed, bars_scale=0.2))
+    assert f >= 0.95
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_rock_backbeat_is_on_the_beat(synth_track, seed):
     result, f = _grid_f(synth_track("rock", seed=seed, bars_scale=0.15))
