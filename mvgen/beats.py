@@ -125,9 +125,10 @@ def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
     """Coarse tempo (bpm, 0.25 bpm steps) and a confidence in [0, 1].
 
     Candidates are the peaks of the envelope's autocorrelation salience, their doubles and
-    halves, and 3/4 and 4/3 of them; the winner is the one whose beat grid lands most sharply on onsets (weighted by the
-    tempo prior). Grid sharpness rejects tempi that only fit a syncopated pattern (e.g. 4/3 of
-    the beat from dotted-eighth figures) and picks the beat level among octave-related tempi.
+    halves, and 3/4 and 4/3 of them; the winner is the one whose beat grid lands most sharply on
+    onsets (weighted by the tempo prior). Grid sharpness rejects tempi that only fit a syncopated
+    pattern (e.g. 4/3 of the beat from dotted-eighth or 3-3-2 figures) and picks the beat level
+    among octave-related tempi.
     """
     if len(envelope) < 8 / hop_s or not np.any(envelope > 0):
         return 0.0, 0.0
@@ -537,7 +538,7 @@ def _checkerboard_novelty(features: np.ndarray, half: int) -> np.ndarray:
     within = block(i - half, i, i - half, i) + block(i, i + half, i, i + half)
     across = block(i - half, i, i, i + half)
     out = np.zeros(len(sim))
-    out[i[i < len(sim)]] = np.maximum(within - 2 * across, 0.0)[i < len(sim)] / half**2
+    out[i[:-1]] = np.maximum(within - 2 * across, 0.0)[:-1] / half**2  # i[-1] == len(sim): no beat there
     return out
 
 
