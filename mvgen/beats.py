@@ -528,7 +528,7 @@ def _checkerboard_novelty(features: np.ndarray, half: int) -> np.ndarray:
     # Block sums from a 2-D cumulative sum: S[a:b, c:d] in O(1).
     cum = np.zeros((len(sim) + 1, len(sim) + 1))
     cum[1:, 1:] = sim.cumsum(axis=0).cumsum(axis=1)
-    i = np.arange(half, len(sim) - half + 1)
+    i = np.arange(half, len(sim) - half + 1)  # beats with ``half`` beats on either side (the last may end the track)
     if len(i) == 0:
         return np.zeros(len(sim))
 
@@ -538,7 +538,7 @@ def _checkerboard_novelty(features: np.ndarray, half: int) -> np.ndarray:
     within = block(i - half, i, i - half, i) + block(i, i + half, i, i + half)
     across = block(i - half, i, i, i + half)
     out = np.zeros(len(sim))
-    out[i[:-1]] = np.maximum(within - 2 * across, 0.0)[:-1] / half**2  # i[-1] == len(sim): no beat there
+    out[i] = np.maximum(within - 2 * across, 0.0) / half**2
     return out
 
 
