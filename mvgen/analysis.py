@@ -33,7 +33,7 @@ from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 #: 3: per-frame audio features).
 SCHEMA_VERSION = 3
 #: Bumped whenever analysis results change; part of the cache key.
-ANALYSIS_VERSION = "3.0"
+ANALYSIS_VERSION = "3.1"
 MIN_DURATION_S = 2.0
 
 
