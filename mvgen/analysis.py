@@ -32,8 +32,9 @@ from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 #: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans;
 #: 3: per-frame audio features).
 SCHEMA_VERSION = 3
-#: Bumped whenever analysis results change; part of the cache key (3.1: audio features computed).
-ANALYSIS_VERSION = "3.1"
+#: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
+#: the beat phase from the kick, downbeats from more cues).
+ANALYSIS_VERSION = "3.2"
 MIN_DURATION_S = 2.0
 
 
@@ -277,7 +278,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
         return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal,
                               audio_features=audio_features, warnings=notes)
-    grid = track_beats(features, duration_s)
+    grid = track_beats(features, duration_s, y)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
     spans = find_sections(features, grid.beats_s, downbeats, duration_s)

@@ -63,3 +63,95 @@ def test_no_grid_over_trailing_silence():
     y = np.concatenate([four_on_the_floor(reference, 40.0), np.zeros(10 * SR, np.float32)])
     result = _track(y)
     assert result.beats_s.max() < 40.5
+
+
+# --- beat phase from the kick, on synth tracks with grooves whose off-beat is louder than the kick
+
+
+def _grid_f(synth_audio_truth, variant=None, level=1.0):
+    from benchmarks.grooves import mix_variant
+
+    audio, truth = synth_audio_truth
+    if variant is not None:
+        audio = mix_variant(audio, truth.beats_s, truth.downbeats_s, SR, variant, level)
+    result = track_beats(frame_features(audio, SR), len(audio) / SR, audio)
+    return result, _f_measure(truth.beats_s, result.beats_s)
+
+
+@pytest.mark.parametrize("variant", ["offbeat_skank", "offbeat_bass", "offbeat_both"])
+@pytest.mark.parametrize("genre,seed", [("tech_house", 1), ("deep_house", 3), ("bigroom", 6)])
+def test_offbeat_louder_than_the_kick_keeps_the_phase(synth_track, genre, seed, variant):
+    # A skank and/or sub-bass note on every off-beat, peaking as high as the whole mix: the
+    # loudest pulse is half a beat off, the kick still marks the beat.
+    result, f = _grid_f(synth_track(genre, seed=seed, bars_scale=0.15), variant)
+    assert f >= 0.95
+
+
+def test_without_the_audio_a_loud_skank_pulls_the_grid_off_the_beat(synth_track):
+    # The failure the kick evidence fixes: from the onset envelopes alone the grid locks half a beat late.
+    audio, truth = synth_track("tech_house", seed=1, bars_scale=0.15)
+    from benchmarks.grooves import mix_variant
+
+    y = mix_variant(audio, truth.beats_s, truth.downbeats_s, SR, "offbeat_skank")
+    assert _f_measure(truth.beats_s, track_beats(frame_features(y, SR), len(y) / SR).beats_s) < 0.5
+
+
+@pytest.mark.parametrize("style,seed", [("trap", 31), ("trap", 1), ("hip_hop", 2)])
+def test_syncopated_kicks_leave_the_phase_to_the_snares(synth_track, style, seed):
+    # Kicks between the beats as often as on them (and trap's off-beat 808s): the kick evidence
+    # must abstain, or it pulls the grid onto the off-beat.
+    result, f = _grid_f(synth_track(style, seed=seed, bars_scale=0.2))
+    assert f >= 0.95
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rock_backbeat_is_on_the_beat(synth_track, seed):
+    result, f = _grid_f(synth_track("rock", seed=seed, bars_scale=0.15))
+    assert f >= 0.95
+
+
+def test_reggae_skank_grid_lands_on_the_kick_grid(synth_track):
+    # One drop at 70-80 bpm: the grid may take the 8th-note level (the tempo prior is centred on
+    # 126 bpm), but every grid point must sit on the true beats or exactly between them, and the
+    # true beats must all be found: the phase is right even when the metrical level is doubled.
+    audio, truth = synth_track("reggae", seed=1, bars_scale=0.15)
+    result, _ = _grid_f((audio, truth))
+    beats = np.asarray(truth.beats_s)
+    eighths = np.sort(np.concatenate([beats, beats[:-1] + np.diff(beats) / 2]))
+    level = eighths if result.tempo_bpm > 1.5 * truth.tempo_bpm else beats
+    assert _f_measure(level, result.beats_s) >= 0.95
+
+
+def test_kick_strength_tells_a_kick_from_a_bass_note():
+    from benchmarks.grooves import sub_bass
+
+    from mvgen.beats import kick_strength, low_band
+    from tests.patterns import add_at, kick
+
+    # Kicks on the beats, equally loud sub-bass notes on the off-beats.
+    beats = grid(124.0, 20.0, phase_s=0.5)
+    y = np.zeros(20 * SR, np.float32)
+    add_at(y, kick(SR), beats)
+    add_at(y, (sub_bass(SR) * np.abs(kick(SR)).max() / np.abs(sub_bass(SR)).max()).astype(np.float32), beats + 30.0 / 124.0)
+    low = low_band(y, SR)
+    on, off = kick_strength(low, beats), kick_strength(low, beats + 30.0 / 124.0)
+    assert np.median(on) > 4 * max(np.median(off), 1e-3)
+
+
+# --- downbeats with misleading accents: the bar phase must still come out right
+
+
+@pytest.mark.parametrize("variant,genre,seed", [("pickup", "tech_house", 11), ("chord_ahead", "tech_house", 12), ("accent_three", "bass_house", 13), ("chord_ahead", "deep_house", 22)])
+def test_misleading_accents_keep_the_downbeats(synth_track, variant, genre, seed):
+    from benchmarks.grooves import mix_variant
+
+    from mvgen.beats import find_downbeats
+
+    audio, truth = synth_track(genre, seed=seed, bars_scale=0.25)
+    y = mix_variant(audio, truth.beats_s, truth.downbeats_s, SR, variant)
+    features = frame_features(y, SR)
+    grid_ = track_beats(features, len(y) / SR, y)
+    assert _f_measure(truth.beats_s, grid_.beats_s) >= 0.95
+    downbeats, beats_per_bar = find_downbeats(y, features, grid_.beats_s)
+    assert beats_per_bar == 4
+    assert _f_measure(truth.downbeats_s, downbeats) >= 0.9
