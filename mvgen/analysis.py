@@ -221,7 +221,8 @@ def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
 
 def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None) -> GenreProfile:
     """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
-    :class:`~mvgen.classifier.GenreClassifier`; one window every ``model.config.step_s`` seconds.
+    :class:`~mvgen.classifier.GenreClassifier` or :class:`~mvgen.cpu_classifier.CpuGenreClassifier`;
+    one window every ``model.config.step_s`` seconds.
     ``model_name`` is recorded in the profile; ``features``: :func:`~mvgen.features.frame_features`
     of ``y`` when the caller has them.
 
@@ -229,14 +230,21 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     likelihood (:func:`mvgen.gates.signal_gate`): silence, tones, noise and speech are out of scope
     whatever the model says.
     """
-    from mvgen.classifier import predict_profile, smooth_profile
+    from mvgen.cpu_classifier import CpuGenreClassifier
+    from mvgen.predictions import smooth_profile
 
     y_model = y
     if model.config.sr != sr:
         import soxr
 
         y_model = soxr.resample(y, sr, model.config.sr)
-    predictions = smooth_profile(predict_profile(model, y_model), model.config.step_s)
+    if isinstance(model, CpuGenreClassifier):
+        raw = model.predict_profile(y_model)
+    else:
+        from mvgen.classifier import predict_profile
+
+        raw = predict_profile(model, y_model)
+    predictions = smooth_profile(raw, model.config.step_s)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
     in_scope = predictions.in_scope * gate.music_likelihood
     return GenreProfile(
@@ -290,6 +298,12 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
 
 
 def _load_model(folder: Path):
+    """The genre classifier of ``folder``: the numpy inference unless a CUDA GPU can be used
+    (:func:`mvgen.cpu_classifier.classifier_backend`), so a CPU-only analysis never imports torch."""
+    from mvgen.cpu_classifier import classifier_backend, load_cpu_classifier
+
+    if classifier_backend() == "numpy":
+        return load_cpu_classifier(folder)
     from mvgen.classifier import load_classifier
 
     return load_classifier(folder)
