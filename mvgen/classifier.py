@@ -182,11 +182,9 @@ def track_windows(model: GenreClassifier, y: np.ndarray, *, per_window=None, chu
     per_window = per_window or model.pool_windows
     device = next(model.parameters()).device
     plan = plan_windows(len(y), model.config, chunk_steps)
-    y = plan.padded(y)
-    step = plan.step_samples
     values = None
     for c in plan.chunks:
-        audio = torch.from_numpy(np.ascontiguousarray(y[c.s0 * step : c.s1 * step], dtype=np.float32)).to(device)
+        audio = torch.from_numpy(plan.chunk_audio(y, c)).to(device)
         out = per_window(model.features(model.front_end(audio[None])))[0, c.w0 - c.s0 : c.w1 - c.s0].float().cpu().numpy()
         if values is None:
             values = np.zeros((plan.n_windows, out.shape[1]), dtype=np.float32)

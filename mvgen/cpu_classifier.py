@@ -288,11 +288,9 @@ class CpuGenreClassifier:
         """Window predictions over a whole track, as :func:`mvgen.classifier.predict_profile`: mono ``y``
         (shape ``(n,)``) at ``config.sr`` Hz, in the same chunks of ``chunk_steps`` windows."""
         plan = plan_windows(len(y), self.config, chunk_steps)
-        y = plan.padded(np.asarray(y, dtype=np.float32))
-        step = plan.step_samples
         outputs = np.zeros((plan.n_windows, len(self.config.output_labels)), dtype=np.float32)
         for c in plan.chunks:
-            h = self.features(self.front_end(y[c.s0 * step : c.s1 * step]))
+            h = self.features(self.front_end(plan.chunk_audio(y, c)))
             outputs[c.w0 : c.w1] = self.window_probabilities(h)[c.w0 - c.s0 : c.w1 - c.s0]
         probabilities, in_scope = split_scope(outputs, self.config)
         return WindowPredictions(times_s=plan.times_s, probabilities=probabilities, in_scope=in_scope)

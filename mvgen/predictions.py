@@ -63,9 +63,12 @@ class WindowPlan:
     def n_windows(self) -> int:
         return len(self.times_s)
 
-    def padded(self, y: np.ndarray) -> np.ndarray:
-        """``y`` zero-padded to ``n_steps`` whole feature steps (a track shorter than one window gets one)."""
-        return np.pad(y, (0, max(0, self.n_steps * self.step_samples - len(y))))
+    def chunk_audio(self, y: np.ndarray, chunk: WindowChunk) -> np.ndarray:
+        """The samples of ``chunk`` (float32, contiguous), zero-padded past the end of ``y`` (a track shorter
+        than one window gets one); only the chunk is copied, not the track."""
+        a, b = chunk.s0 * self.step_samples, chunk.s1 * self.step_samples
+        audio = np.ascontiguousarray(y[a:b], dtype=np.float32)
+        return audio if len(audio) == b - a else np.pad(audio, (0, b - a - len(audio)))
 
 
 def plan_windows(n_samples: int, config: ClassifierConfig, chunk_steps: int = 256) -> WindowPlan:

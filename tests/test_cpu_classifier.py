@@ -79,6 +79,12 @@ def test_random_model_matches_torch_across_chunks(track, tmp_path, front_end, ou
     np.testing.assert_allclose(got.in_scope, expected.in_scope, atol=PROBABILITY_ATOL)
     # The random weights are not degenerate: the windows' predictions differ from each other.
     assert np.ptp(expected.probabilities, axis=0).max() > 0.2
+    # A clip shorter than one window is zero-padded to one window on both paths.
+    short = track[: 3 * ours.config.sr]
+    expected, got = predict_profile(reference, short), ours.predict_profile(short)
+    assert got.probabilities.shape == (1, len(ours.config.labels))
+    np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=PROBABILITY_ATOL)
+    np.testing.assert_allclose(got.in_scope, expected.in_scope, atol=PROBABILITY_ATOL)
 
 
 @pytest.mark.skipif(default_checkpoint() is None, reason="bundled classifier not installed")
