@@ -219,31 +219,36 @@ def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None) -> GenreProfile:
+def _window_predictions(y: np.ndarray, model, sr: int):
+    """The model's raw (unsmoothed) :class:`~mvgen.predictions.WindowPredictions` of mono ``y`` at ``sr`` Hz."""
+    from mvgen.cpu_classifier import CpuGenreClassifier
+
+    if model.config.sr != sr:
+        import soxr
+
+        y = soxr.resample(y, sr, model.config.sr)
+    if isinstance(model, CpuGenreClassifier):
+        return model.predict_profile(y)
+    from mvgen.classifier import predict_profile
+
+    return predict_profile(model, y)
+
+
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions=None) -> GenreProfile:
     """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
     :class:`~mvgen.classifier.GenreClassifier` or :class:`~mvgen.cpu_classifier.CpuGenreClassifier`;
     one window every ``model.config.step_s`` seconds.
     ``model_name`` is recorded in the profile; ``features``: :func:`~mvgen.features.frame_features`
-    of ``y`` when the caller has them.
+    of ``y`` when the caller has them; ``predictions``: the model's raw window predictions of ``y``
+    (:class:`~mvgen.predictions.WindowPredictions`, before smoothing) when the caller has them.
 
     The in-scope confidence of each window is the model's, times the signal gates' music
     likelihood (:func:`mvgen.gates.signal_gate`): silence, tones, noise and speech are out of scope
     whatever the model says.
     """
-    from mvgen.cpu_classifier import CpuGenreClassifier
     from mvgen.predictions import smooth_profile
 
-    y_model = y
-    if model.config.sr != sr:
-        import soxr
-
-        y_model = soxr.resample(y, sr, model.config.sr)
-    if isinstance(model, CpuGenreClassifier):
-        raw = model.predict_profile(y_model)
-    else:
-        from mvgen.classifier import predict_profile
-
-        raw = predict_profile(model, y_model)
+    raw = _window_predictions(y, model, sr) if predictions is None else predictions
     predictions = smooth_profile(raw, model.config.step_s)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
     in_scope = predictions.in_scope * gate.music_likelihood
@@ -345,14 +350,16 @@ def analyze(
     if analysis is None:
         profile = None
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # Importing torch and nnAudio takes longer than decoding and the beat analysis of a
-            # whole track; both mostly run outside the GIL, so the model loads meanwhile.
+            # The model loads while the audio decodes (importing torch and nnAudio, on the GPU path,
+            # takes longer than decoding and the beat analysis of a whole track), then the classifier
+            # runs beside the beat analysis: both mostly run outside the GIL, on different cores.
             model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
+            predictions = pool.submit(lambda: _window_predictions(y, model.result(), ANALYSIS_SR)) if model is not None and len(y) else None
             features = frame_features(y, ANALYSIS_SR) if len(y) else None
             found = analyze_signal(y, ANALYSIS_SR, features=features)
-            if model is not None and found.duration_s > 0:
-                profile = _genre_profile(y, model.result(), model_name=model_name, features=features)
+            if predictions is not None and found.duration_s > 0:
+                profile = _genre_profile(y, model.result(), model_name=model_name, features=features, predictions=predictions.result())
         del y
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
         analysis = Analysis(audio=summary, genre_profile=profile, **dict(found))

@@ -11,6 +11,7 @@ Which one the analysis uses is :func:`classifier_backend`'s answer, decided with
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -42,6 +43,11 @@ BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default eps
 #: product, and blocks where a bin's kernel is zero are skipped (the low bins' kernels are long, the
 #: high bins' short), so the CQT costs about a quarter of the full kernel matrix.
 CQT_BLOCK_SAMPLES = 256
+#: BLAS threads of the numpy inference. OpenBLAS's threads spin while they wait for work: on a small
+#: CPU shared with other work (the beat analysis runs beside the classifier in :func:`mvgen.analysis.analyze`)
+#: two threads took 3-4x the CPU time of one and finished later; on an idle 2-core CPU one thread
+#: is about a third slower than two.
+BLAS_THREADS = 1
 #: Convolutions with at most this many input channels (the first one: 1 or 2) run as one product over
 #: an im2col copy; wider ones as 9 per-tap products of the image itself (no copy, inner size C_in).
 IM2COL_MAX_CHANNELS = 4
@@ -64,6 +70,16 @@ def classifier_backend() -> Literal["numpy", "torch"]:
         return "torch" if sys.modules["torch"].cuda.is_available() else "numpy"
     has_gpu = Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
     return "torch" if has_gpu else "numpy"
+
+
+def _blas_threads(n: int):
+    """Context in which BLAS uses ``n`` threads (process-wide while it lasts); a no-op without threadpoolctl,
+    which only the speed depends on (it comes with scikit-learn)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def _hann(n: int) -> np.ndarray:
@@ -286,12 +302,14 @@ class CpuGenreClassifier:
 
     def predict_profile(self, y: np.ndarray, *, chunk_steps: int = 256) -> WindowPredictions:
         """Window predictions over a whole track, as :func:`mvgen.classifier.predict_profile`: mono ``y``
-        (shape ``(n,)``) at ``config.sr`` Hz, in the same chunks of ``chunk_steps`` windows."""
+        (shape ``(n,)``) at ``config.sr`` Hz, in the same chunks of ``chunk_steps`` windows. BLAS runs
+        with :data:`BLAS_THREADS` threads meanwhile."""
         plan = plan_windows(len(y), self.config, chunk_steps)
         outputs = np.zeros((plan.n_windows, len(self.config.output_labels)), dtype=np.float32)
-        for c in plan.chunks:
-            h = self.features(self.front_end(plan.chunk_audio(y, c)))
-            outputs[c.w0 : c.w1] = self.window_probabilities(h)[c.w0 - c.s0 : c.w1 - c.s0]
+        with _blas_threads(BLAS_THREADS):
+            for c in plan.chunks:
+                h = self.features(self.front_end(plan.chunk_audio(y, c)))
+                outputs[c.w0 : c.w1] = self.window_probabilities(h)[c.w0 - c.s0 : c.w1 - c.s0]
         probabilities, in_scope = split_scope(outputs, self.config)
         return WindowPredictions(times_s=plan.times_s, probabilities=probabilities, in_scope=in_scope)
 
