@@ -138,8 +138,9 @@ class _Cqt:
             kernels[k, start : start + n] = (sig / np.abs(sig).sum()).astype(np.complex64) * np.sqrt(np.float32(length))
         self.block = math.gcd(self.hop, CQT_BLOCK_SAMPLES)
         self.n_bins = config.cqt_bins
-        # Per block of kernel samples: its index and the (real, imag) columns of the bins whose kernels
-        # reach into it; those are the lowest bins (longest kernels), so the columns are a prefix.
+        # Per block of kernel samples: its index and the (real, imag) column pairs of bins 0..m, m the
+        # highest bin whose kernel reaches into the block. Kernels are centred and longer the lower
+        # the bin, so outer blocks need only the first few bins and the prefix holds no zero kernels.
         self.blocks: list[tuple[int, np.ndarray]] = []
         for j in range(self.width // self.block):
             seg = kernels[:, j * self.block : (j + 1) * self.block]
