@@ -115,6 +115,26 @@ def test_backend_choice(monkeypatch):
     assert classifier_backend() == ("torch" if torch.cuda.is_available() else "numpy")
 
 
+def test_backend_detects_nvidia_driver_without_torch(tmp_path):
+    """In a fresh process (torch not imported), an ``nvidia-smi`` on the PATH means a GPU: the torch path."""
+    import os
+    from pathlib import Path
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "nvidia-smi").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "nvidia-smi").chmod(0o755)
+    code = "import sys; from mvgen.cpu_classifier import classifier_backend; print(classifier_backend(), 'torch' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != DEVICE_ENV}
+
+    def backend(path: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "PATH": path}, check=True).stdout.strip()
+
+    assert backend(str(fake_bin)) == "torch False"
+    if not Path("/proc/driver/nvidia/version").exists():
+        assert backend(str(tmp_path / "empty")) == "numpy False"
+
+
 def test_checkpoint_missing_weights(track, tmp_path):
     from safetensors.numpy import load_file, save_file
 
