@@ -43,6 +43,8 @@ BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default eps
 #: product, and blocks where a bin's kernel is zero are skipped (the low bins' kernels are long, the
 #: high bins' short), so the CQT costs about a quarter of the full kernel matrix.
 CQT_BLOCK_SAMPLES = 256
+#: Frames per block of the mel spectrogram's FFTs.
+MEL_BLOCK_FRAMES = 256
 #: BLAS threads of the numpy inference. OpenBLAS's threads spin while they wait for work: on a small
 #: CPU shared with other work (the beat analysis runs beside the classifier in :func:`mvgen.analysis.analyze`)
 #: two threads took 3-4x the CPU time of one and finished later; on an idle 2-core CPU one thread
@@ -186,9 +188,14 @@ class CpuFrontEnd:
         n_fft, hop = self.config.n_fft, self.config.hop_length
         xp = np.pad(x, n_fft // 2, mode="reflect")
         frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[::hop]
-        spectrum = np.fft.rfft(frames * self.window, axis=1)
-        power = spectrum.real**2 + spectrum.imag**2
-        return self.mel_fb @ power.T.astype(np.float32)
+        mel = np.empty((self.config.n_mels, len(frames)), dtype=np.float32)
+        # Block by block: the windowed frames and their spectra are a few MB instead of ~100 MB for
+        # a 3-minute chunk, which the allocator reuses rather than page-faulting in afresh.
+        for a in range(0, len(frames), MEL_BLOCK_FRAMES):
+            spectrum = np.fft.rfft(frames[a : a + MEL_BLOCK_FRAMES] * self.window, axis=1)
+            power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
+            mel[:, a : a + MEL_BLOCK_FRAMES] = self.mel_fb @ power.T
+        return mel
 
     def __call__(self, waveform: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(waveform, dtype=np.float32)
