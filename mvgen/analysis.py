@@ -26,6 +26,7 @@ from mvgen.fileio import write_atomic
 from mvgen.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
+from mvgen.predictions import WindowPredictions, smooth_profile
 from mvgen.reactive import AudioFeatures
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 
@@ -219,8 +220,8 @@ def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def _window_predictions(y: np.ndarray, model, sr: int):
-    """The model's raw (unsmoothed) :class:`~mvgen.predictions.WindowPredictions` of mono ``y`` at ``sr`` Hz."""
+def _window_predictions(y: np.ndarray, model, sr: int) -> WindowPredictions:
+    """The model's raw (unsmoothed) window predictions of mono ``y`` at ``sr`` Hz."""
     from mvgen.cpu_classifier import CpuGenreClassifier
 
     if model.config.sr != sr:
@@ -234,20 +235,18 @@ def _window_predictions(y: np.ndarray, model, sr: int):
     return predict_profile(model, y)
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions=None) -> GenreProfile:
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions: WindowPredictions | None = None) -> GenreProfile:
     """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
     :class:`~mvgen.classifier.GenreClassifier` or :class:`~mvgen.cpu_classifier.CpuGenreClassifier`;
     one window every ``model.config.step_s`` seconds.
     ``model_name`` is recorded in the profile; ``features``: :func:`~mvgen.features.frame_features`
     of ``y`` when the caller has them; ``predictions``: the model's raw window predictions of ``y``
-    (:class:`~mvgen.predictions.WindowPredictions`, before smoothing) when the caller has them.
+    (before smoothing) when the caller has them.
 
     The in-scope confidence of each window is the model's, times the signal gates' music
     likelihood (:func:`mvgen.gates.signal_gate`): silence, tones, noise and speech are out of scope
     whatever the model says.
     """
-    from mvgen.predictions import smooth_profile
-
     raw = _window_predictions(y, model, sr) if predictions is None else predictions
     predictions = smooth_profile(raw, model.config.step_s)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
