@@ -3,7 +3,9 @@
 The front end (log-mel and optionally a constant-Q spectrogram) is a torch layer, so spectrograms
 are computed on the same device as the network: the whole inference runs on the GPU when there is
 one. Checkpoints are a folder with ``config.json`` and ``model.safetensors`` (no pickle), loaded by
-local path or Hugging Face Hub id.
+local path or Hugging Face Hub id. Without a GPU the analysis runs the same network from the same
+checkpoint in numpy (:mod:`mvgen.cpu_classifier`), without importing torch; this module stays the
+reference (training, GPU inference) and the tests compare the two.
 """
 
 from __future__ import annotations
