@@ -22,6 +22,20 @@ WEIGHTS_NAME = "model.safetensors"
 #: Name of the bundled default classifier folder inside :func:`mvgen.paths.models_dir`.
 DEFAULT_MODEL = "mvgen-synth-v2"
 
+# The spectral front end's fixed settings (format_version 1: not in config.json), shared by the torch
+# model (mvgen.classifier.FrontEnd) and its numpy twin (mvgen.cpu_classifier).
+#: Lowest mel band edge (Hz); the highest is the Nyquist frequency.
+MEL_FMIN_HZ = 30.0
+#: Lowest CQT bin (Hz, C1) and CQT bins per octave.
+CQT_FMIN_HZ = 32.7
+CQT_BINS_PER_OCTAVE = 12
+#: Each frame's log level is taken relative to the mean over a centred neighbourhood this long (s).
+LEVEL_S = 6.0
+#: Added to the power before the log (silence stays finite), and the divisor of the relative log
+#: level (natural-log units; brings it to about unit range).
+LOG_FLOOR = 1e-8
+LOG_SCALE = 4.0
+
 
 class ClassifierConfig(BaseModel):
     """Everything needed to rebuild a classifier; saved as ``config.json`` beside the weights."""
@@ -70,6 +84,11 @@ class ClassifierConfig(BaseModel):
     @property
     def window_s(self) -> float:
         return self.window_samples / self.sr
+
+    @property
+    def level_frames(self) -> int:
+        """Spectrogram frames of the front end's relative-level neighbourhood (:data:`LEVEL_S`, odd: centred)."""
+        return 2 * (int(LEVEL_S * self.sr / self.hop_length) // 2) + 1
 
 
 def load_config(folder: Path) -> ClassifierConfig:

@@ -20,7 +20,12 @@ from torch import nn
 
 from mvgen.checkpoints import (  # noqa: F401 - re-exported: ClassifierConfig and the checkpoint helpers live in the torch-free module
     CONFIG_NAME,
+    CQT_BINS_PER_OCTAVE,
+    CQT_FMIN_HZ,
     DEFAULT_MODEL,
+    LOG_FLOOR,
+    LOG_SCALE,
+    MEL_FMIN_HZ,
     WEIGHTS_NAME,
     ClassifierConfig,
     default_checkpoint,
@@ -44,21 +49,23 @@ class FrontEnd(nn.Module):
         super().__init__()
         from nnAudio.features import CQT1992v2, MelSpectrogram
 
-        self.mel = MelSpectrogram(sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels, fmin=30.0, fmax=config.sr / 2, verbose=False)
+        self.mel = MelSpectrogram(
+            sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels, fmin=MEL_FMIN_HZ, fmax=config.sr / 2, verbose=False
+        )
         self.cqt = (
-            CQT1992v2(sr=config.sr, hop_length=config.hop_length, fmin=32.7, n_bins=config.cqt_bins, bins_per_octave=12, verbose=False)
+            CQT1992v2(sr=config.sr, hop_length=config.hop_length, fmin=CQT_FMIN_HZ, n_bins=config.cqt_bins, bins_per_octave=CQT_BINS_PER_OCTAVE, verbose=False)
             if config.front_end == "mel+cqt"
             else None
         )
         self.n_mels = config.n_mels
-        self.level_frames = 2 * (int(6.0 * config.sr / config.hop_length) // 2) + 1
+        self.level_frames = config.level_frames
 
     def _relative_log(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.log(x + 1e-8)  # (B, F, T)
+        x = torch.log(x + LOG_FLOOR)  # (B, F, T)
         level = nn.functional.avg_pool1d(
             x.mean(dim=1, keepdim=True), self.level_frames, stride=1, padding=self.level_frames // 2, count_include_pad=False
         )
-        return (x - level) / 4.0
+        return (x - level) / LOG_SCALE
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         n_frames = waveform.shape[-1] // self.mel.stft.stride if hasattr(self.mel, "stft") else None

@@ -22,7 +22,17 @@ from typing import Literal
 
 import numpy as np
 
-from mvgen.checkpoints import WEIGHTS_NAME, ClassifierConfig, load_config, resolve_checkpoint
+from mvgen.checkpoints import (
+    CQT_BINS_PER_OCTAVE,
+    CQT_FMIN_HZ,
+    LOG_FLOOR,
+    LOG_SCALE,
+    MEL_FMIN_HZ,
+    WEIGHTS_NAME,
+    ClassifierConfig,
+    load_config,
+    resolve_checkpoint,
+)
 from mvgen.errors import MvgenError
 from mvgen.features import mel_filterbank
 from mvgen.predictions import WindowPredictions, plan_windows, softmax, split_scope
@@ -31,14 +41,7 @@ from mvgen.predictions import WindowPredictions, plan_windows, softmax, split_sc
 #: (torch); unset: torch when an NVIDIA GPU is present, else numpy.
 DEVICE_ENV = "MVGEN_DEVICE"
 
-# The front end's fixed settings, as in mvgen.classifier.FrontEnd (nnAudio's defaults otherwise).
-MEL_FMIN_HZ = 30.0
-CQT_FMIN_HZ = 32.7
-CQT_BINS_PER_OCTAVE = 12
-LEVEL_S = 6.0  # the relative level's neighbourhood (s)
-LOG_FLOOR = 1e-8  # added before the log, as FrontEnd._relative_log
-LOG_SCALE = 4.0  # the relative log level is divided by this, as FrontEnd._relative_log
-BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default eps
+BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default eps, which GenreClassifier keeps
 #: Samples per block of the CQT's strided convolution: each block of the long kernels is one matrix
 #: product, and blocks where a bin's kernel is zero are skipped (the low bins' kernels are long, the
 #: high bins' short), so the CQT costs about a quarter of the full kernel matrix.
@@ -90,9 +93,9 @@ def _hann(n: int) -> np.ndarray:
 
 
 def _relative_log(power: np.ndarray, level_frames: int) -> np.ndarray:
-    """``(log(power + 1e-8) - level) / 4`` of power spectra ``(F, T)``, level = centred moving average of the
-    frame's mean log over ``level_frames`` frames, edges averaged over the frames present
-    (``avg_pool1d(count_include_pad=False)``)."""
+    """``(log(power + LOG_FLOOR) - level) / LOG_SCALE`` of power spectra ``(F, T)``, level = centred moving
+    average of the frame's mean log over ``level_frames`` frames, edges averaged over the frames
+    present (``avg_pool1d(count_include_pad=False)``), as :meth:`mvgen.classifier.FrontEnd._relative_log`."""
     x = np.log(power + np.float32(LOG_FLOOR))
     mean = x.mean(axis=0, dtype=np.float64)
     csum = np.concatenate([[0.0], np.cumsum(mean)])
@@ -180,7 +183,7 @@ class CpuFrontEnd:
         self.mel_fb = mel_filterbank(config.sr, config.n_fft, config.n_mels, MEL_FMIN_HZ, config.sr / 2)[0]
         self.cqt = _Cqt(config) if config.front_end == "mel+cqt" else None
         self.resize = _bilinear_rows(config.cqt_bins, config.n_mels) if self.cqt is not None else None
-        self.level_frames = 2 * (int(LEVEL_S * config.sr / config.hop_length) // 2) + 1
+        self.level_frames = config.level_frames
 
     def mel_power(self, x: np.ndarray) -> np.ndarray:
         """Mel power spectrogram ``(n_mels, n // hop + 1)`` of nnAudio's ``MelSpectrogram`` (centred, reflect-padded
