@@ -26,6 +26,7 @@ from mvgen.fileio import write_atomic
 from mvgen.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
+from mvgen.predictions import WindowPredictions, smooth_profile
 from mvgen.reactive import FEATURES_VERSION, AudioFeatures, compute_audio_features
 from mvgen.structure import SECTION_LABELS, drops_from_sections, find_sections
 
@@ -221,24 +222,35 @@ def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None) -> GenreProfile:
+def _window_predictions(y: np.ndarray, model, sr: int) -> WindowPredictions:
+    """The model's raw (unsmoothed) window predictions of mono ``y`` at ``sr`` Hz."""
+    from mvgen.cpu_classifier import CpuGenreClassifier
+
+    if model.config.sr != sr:
+        import soxr
+
+        y = soxr.resample(y, sr, model.config.sr)
+    if isinstance(model, CpuGenreClassifier):
+        return model.predict_profile(y)
+    from mvgen.classifier import predict_profile
+
+    return predict_profile(model, y)
+
+
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions: WindowPredictions | None = None) -> GenreProfile:
     """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
-    :class:`~mvgen.classifier.GenreClassifier`; one window every ``model.config.step_s`` seconds.
+    :class:`~mvgen.classifier.GenreClassifier` or :class:`~mvgen.cpu_classifier.CpuGenreClassifier`;
+    one window every ``model.config.step_s`` seconds.
     ``model_name`` is recorded in the profile; ``features``: :func:`~mvgen.features.frame_features`
-    of ``y`` when the caller has them.
+    of ``y`` when the caller has them; ``predictions``: the model's raw window predictions of ``y``
+    (before smoothing) when the caller has them.
 
     The in-scope confidence of each window is the model's, times the signal gates' music
     likelihood (:func:`mvgen.gates.signal_gate`): silence, tones, noise and speech are out of scope
     whatever the model says.
     """
-    from mvgen.classifier import predict_profile, smooth_profile
-
-    y_model = y
-    if model.config.sr != sr:
-        import soxr
-
-        y_model = soxr.resample(y, sr, model.config.sr)
-    predictions = smooth_profile(predict_profile(model, y_model), model.config.step_s)
+    raw = _window_predictions(y, model, sr) if predictions is None else predictions
+    predictions = smooth_profile(raw, model.config.step_s)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
     in_scope = predictions.in_scope * gate.music_likelihood
     return GenreProfile(
@@ -298,6 +310,12 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
 
 
 def _load_model(folder: Path):
+    """The genre classifier of ``folder``: the numpy inference unless a CUDA GPU can be used
+    (:func:`mvgen.cpu_classifier.classifier_backend`), so a CPU-only analysis never imports torch."""
+    from mvgen.cpu_classifier import classifier_backend, load_cpu_classifier
+
+    if classifier_backend() == "numpy":
+        return load_cpu_classifier(folder)
     from mvgen.classifier import load_classifier
 
     return load_classifier(folder)
@@ -341,14 +359,16 @@ def analyze(
     if analysis is None:
         profile = None
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # Importing torch and nnAudio takes longer than decoding and the beat analysis of a
-            # whole track; both mostly run outside the GIL, so the model loads meanwhile.
+            # The model loads while the audio decodes (importing torch and nnAudio, on the GPU path,
+            # takes longer than decoding and the beat analysis of a whole track), then the classifier
+            # runs beside the beat analysis: both mostly run outside the GIL, on different cores.
             model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
+            predictions = pool.submit(lambda: _window_predictions(y, model.result(), ANALYSIS_SR)) if model is not None and len(y) else None
             features = frame_features(y, ANALYSIS_SR, detail=True) if len(y) else None
             found = analyze_signal(y, ANALYSIS_SR, features=features)
-            if model is not None and found.duration_s > 0:
-                profile = _genre_profile(y, model.result(), model_name=model_name, features=features)
+            if predictions is not None and found.duration_s > 0:
+                profile = _genre_profile(y, model.result(), model_name=model_name, features=features, predictions=predictions.result())
         del y
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
         analysis = Analysis(audio=summary, genre_profile=profile, **dict(found))
