@@ -10,10 +10,19 @@ feature (>= 0.1) within one 30 fps frame, and the Pearson correlation of the fea
 the truth's hit envelope (an impulse per hit, 50 ms decay, the latest hit wins), unweighted and
 weighted by the truth's hit levels.
 
+Misses (``--misses``): why hits are missed, on the same held-out tracks and on the end-to-end test's
+track (tech_house seed 5 with off-grid snares; measured, never tuned on). Each drum's hits are sorted
+into kinds that explain a miss: hats on a kick (within 30 ms) and closed hats under a ringing open
+hat (up to 0.3 s after one); snares on a kick, and snares closer than 3 video frames to the next
+(a roll's 32nds: one frame cannot hold two peaks); the rest are "clear". For each kind: the count,
+the peak hit rate, and the hit's rise in the *mixture's* band energy (dB, the band of
+:func:`~mvgen.features.frame_features`: a stimulus measure, independent of the feature); and how
+often the feature is above 0 more than 0.4 s from any of its instrument's hits (it should be still).
+
 Real music (``--real-cache``, the folder of ``real_music.py``): the kick feature's mean on the
 reference beats beside its mean half a beat later (a four-on-the-floor kick sits on the beats).
 
-    python benchmarks/bench_features.py [--repeats 5] [--quality] [--real-cache ~/.cache/mvgen-bench]
+    python benchmarks/bench_features.py [--repeats 5] [--quality] [--misses] [--real-cache ~/.cache/mvgen-bench]
 """
 
 from __future__ import annotations
@@ -76,12 +85,7 @@ def _envelope(times_s: np.ndarray, levels: np.ndarray, n: int) -> np.ndarray:
 
 
 def _hit_rate(x: np.ndarray, times_s: np.ndarray) -> float:
-    hits = 0
-    for i in np.round(times_s * FPS).astype(int):
-        a, b = max(i - 1, 0), min(i + 2, len(x))
-        j = a + int(np.argmax(x[a:b]))
-        hits += x[j] >= 0.1 and x[j] >= x[max(j - 1, 0)] and x[j] >= x[min(j + 1, len(x) - 1)]
-    return hits / max(len(times_s), 1)
+    return float(_peaked(x, times_s).mean()) if len(times_s) else 0.0
 
 
 def quality() -> None:
@@ -109,6 +113,85 @@ def quality() -> None:
               f"(min {a[:, 1].min():.2f}), level-weighted {a[:, 2].mean():.2f} (min {a[:, 2].min():.2f})")
 
 
+#: Off-grid snares of the end-to-end test's track (tests/test_follow_music.py), beats from the breakdown's start.
+E2E_EXTRA_SNARES_BEATS = [0.4, 1.3, 2.7, 3.62, 5.15, 6.5, 7.9, 9.33, 10.6, 12.2, 13.75, 14.4]
+#: Miss kinds (see the module docstring): a hit this close (s) to a kick is "on a kick"; a closed hat
+#: up to this long (s) after an open hat is "under an open hat"; hits closer than this many video
+#: frames to a neighbour are "too dense"; the feature should be 0 this far (s) from its hits.
+ON_KICK_S = 0.03
+OPEN_RING_S = 0.3
+DENSE_FRAMES = 3
+STILL_FAR_S = 0.4
+
+
+def _e2e_track() -> tuple[np.ndarray, "synth.SynthTruth"]:
+    arrangement = synth.default_arrangement("tech_house", 5, bars_scale=0.25)
+    sections = [s.model_copy(update={"extra_snares_beats": E2E_EXTRA_SNARES_BEATS}) if s.label == "breakdown" else s for s in arrangement.sections]
+    return synth.render(arrangement.model_copy(update={"sections": sections}), 5, sr=ANALYSIS_SR, stereo=False)
+
+
+def _peaked(x: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    """Per hit: a local peak of ``x`` (>= 0.1) within one video frame (as :func:`_hit_rate`), shape ``(N,)`` bool."""
+    out = np.zeros(len(times_s), dtype=bool)
+    for k, i in enumerate(np.round(times_s * FPS).astype(int)):
+        a, b = max(i - 1, 0), min(i + 2, len(x))
+        j = a + int(np.argmax(x[a:b]))
+        out[k] = x[j] >= 0.1 and x[j] >= x[max(j - 1, 0)] and x[j] >= x[min(j + 1, len(x) - 1)]
+    return out
+
+
+def _near(times_s: np.ndarray, others_s: np.ndarray, lo_s: float, hi_s: float) -> np.ndarray:
+    """Per time: some ``other`` lies in ``[time - hi_s, time - lo_s]`` (``lo_s`` < 0 looks after it too)."""
+    if len(others_s) == 0 or len(times_s) == 0:
+        return np.zeros(len(times_s), dtype=bool)
+    lag = times_s[:, None] - others_s[None, :]
+    return np.any((lag >= lo_s) & (lag <= hi_s), axis=1)
+
+
+def misses() -> None:
+    tracks = [(f"{style}:{seed}", lambda style=style, seed=seed: synth.render(synth.default_arrangement(style, seed, bars_scale=0.25), seed, sr=ANALYSIS_SR, stereo=False)) for style, seed in HELD_OUT]
+    tracks.append(("e2e tech_house:5", _e2e_track))
+    # kind -> [hits, peaked, rises (dB)]; drum -> [frames far from hits, of them above 0]
+    table: dict[tuple[str, str], list] = {}
+    still: dict[str, list[int]] = {d: [0, 0] for d in DRUMS}
+    for name, make in tracks:
+        y, truth = make()
+        times_s = np.arange(int(truth.duration_s * FPS)) / FPS
+        ff = frame_features(y, detail=True)
+        frames = compute_audio_features(features=ff).at_frames(times_s, FPS)
+        band_db = {"kick": ff.low_db, "snare": ff.mid_db, "hats": ff.high_db}
+        kicks, opens = truth.events.times_s("kicks"), truth.events.times_s("hats_open")
+        line = f"{name:24s}"
+        for drum, names in DRUMS.items():
+            t = truth.events.times_s(*names)
+            x = frames[drum]
+            ok = _peaked(x, t)
+            i = np.clip(np.round(t / ff.hop_s).astype(int), 2, ff.n_frames - 2)
+            db = band_db[drum].astype(np.float64)
+            rise = np.maximum(db[i], db[i + 1]) - db[i - 2]
+            gaps = np.diff(np.round(t * FPS))
+            dense = np.concatenate([[False], gaps < DENSE_FRAMES]) | np.concatenate([gaps < DENSE_FRAMES, [False]])
+            on_kick = _near(t, kicks, -ON_KICK_S, ON_KICK_S) if drum != "kick" else np.zeros(len(t), dtype=bool)
+            under_open = _near(t, opens, 0.01, OPEN_RING_S) if drum == "hats" else np.zeros(len(t), dtype=bool)
+            kind = np.where(on_kick, "on a kick", np.where(under_open, "under an open hat", np.where(dense, "too dense", "clear")))
+            for k in np.unique(kind):
+                row = table.setdefault((drum, str(k)), [0, 0, []])
+                row[0] += int(np.sum(kind == k))
+                row[1] += int(np.sum(ok[kind == k]))
+                row[2].extend(rise[kind == k].tolist())
+            far = np.ones(len(times_s), dtype=bool) if len(t) == 0 else np.min(np.abs(times_s[:, None] - t[None, :]), axis=1) > STILL_FAR_S
+            still[drum][0] += int(far.sum())
+            still[drum][1] += int(np.sum(x[far] > 0))
+            line += f" | {drum} {ok.mean():.2f}"
+        print(line, flush=True)
+    print(f"{'drum':6s} {'kind':18s} {'hits':>6s} {'peaked':>7s} {'mixture rise dB (p10 / median)':>32s}")
+    for (drum, kind), (count, peaked, rises) in sorted(table.items()):
+        p10, p50 = np.percentile(rises, [10, 50])
+        print(f"{drum:6s} {kind:18s} {count:6d} {peaked / count:7.2f} {p10:16.1f} / {p50:5.1f}")
+    for drum, (far, moving) in still.items():
+        print(f"{drum}: above 0 on {moving / max(far, 1):.2f} of the frames farther than {STILL_FAR_S} s from its hits")
+
+
 def real(folder: Path) -> None:
     from mvgen.audio import load_audio
 
@@ -134,11 +217,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quality", action="store_true")
+    parser.add_argument("--misses", action="store_true")
     parser.add_argument("--real-cache", type=Path)
     args = parser.parse_args()
     cost(args.repeats)
     if args.quality:
         quality()
+    if args.misses:
+        misses()
     if args.real_cache:
         real(args.real_cache)
 

@@ -16,7 +16,9 @@ Sources (:data:`FEATURES`):
               onset strength of the kick, the snare or clap, and the hi-hats: the spectral flux of
               the percussive part (harmonic/percussive separation by median filtering, Fitzgerald
               2010) in each instrument's band (80-200 Hz, 1-5 kHz, 7-11 kHz), less what the lower
-              instruments leak into it (measured per track), with a 50 ms release after each hit
+              instruments leak into it (measured per track, the kick's into the hats only where no
+              hat plays around the kick), with a 50 ms release after each hit; the kick reads 0
+              below a higher floor (bass notes share its band)
     tension   build-up tension: a steady rise of the high band (risers) or a snare roll's density
     lead      lead presence: the harmonic share of the power above the bass (250 Hz and up),
               times that harmonic part's level
@@ -47,7 +49,7 @@ GRID_SOURCES: tuple[str, ...] = ("beat", "downbeat", "bar")
 #: Every modulation source a style may name.
 SOURCES: tuple[str, ...] = FEATURES + GRID_SOURCES
 #: Layout of :attr:`AudioFeatures.data`; bump when the encoding or a feature's definition changes.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 _LEVELS = 255  # 8-bit quantization of values in [0, 1]
 
 
@@ -163,12 +165,24 @@ SILENCE_DB = -70.0
 #: instruments' leakage into the band).
 ONSET_PEAK_PERCENTILE = 95.0
 ONSET_FLOOR = 0.15
+#: The kick's floor is higher: bass notes share its band, and their onsets leave flux peaks of up
+#: to 0.2-0.6 of a kick's (measured on synth tracks: the 99th percentile of the kick band's flux
+#: peaks away from kicks), while the quietest kicks (a build-up's first, a third of full level)
+#: still reach about half of full scale.
+KICK_ONSET_FLOOR = 0.3
 #: Leak of one drum band's onsets into another's (:func:`_unmix`): measured at the hits (peaks) of
 #: the leaking instrument's onset of at least LEAK_MIN_SOURCE, if there are LEAK_MIN_HITS of them,
 #: as this percentile of the ratio (hits of both instruments at once are the upper part).
 LEAK_MIN_SOURCE = 0.5
 LEAK_MIN_HITS = 8
 LEAK_PERCENTILE = 40.0
+#: The kick's leak into the hat band is measured at the kicks around which the hat band has no
+#: onset of its own (none above LEAK_QUIET_ONSET within LEAK_QUIET_S either side, the hit's own
+#: +-2 frames aside): there the flux at the kick is the leak alone. A 16th-note hat pattern puts a
+#: hat on every kick (and one 0.12 s either side at 128 bpm), and a ratio taken at those kicks
+#: would remove the hats with the leak; off-beat 8ths (0.23 s away) leave the kicks quiet.
+LEAK_QUIET_S = 0.15
+LEAK_QUIET_ONSET = 0.1
 #: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
 #: video frames instead of flashing for one 11.6 ms analysis frame.
 ONSET_RELEASE_S = 0.05
@@ -224,12 +238,17 @@ def release_envelope(x: np.ndarray, step_s: float, release_s: float, floor: floa
     return env
 
 
-def _unmix(target: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """``target`` less the part of it that follows ``source`` (both onset strengths, shape ``(T,)``).
+def _unmix(target: np.ndarray, source: np.ndarray, hop_s: float, quiet_only: bool = False) -> np.ndarray:
+    """``target`` less the part of it that follows ``source`` (both onset strengths, shape ``(T,)``,
+    on frames of ``hop_s`` seconds).
 
     The leak is measured on this track: the ratio ``target / source`` at the source's strong hits,
     its :data:`LEAK_PERCENTILE` (most hits of one instrument carry no hit of the other, so a low
-    percentile is the leak alone, the rest are hits of both that must survive).
+    percentile is the leak alone, the rest are hits of both that must survive). With
+    ``quiet_only`` it is measured only at the hits where the target band is quiet around them (its
+    median there; see :data:`LEAK_QUIET_S`), and nothing is removed when fewer than
+    :data:`LEAK_MIN_HITS` such hits exist: a leak that cannot be told from the target's own hits is
+    not guessed.
     """
     # The bands' flux may peak a frame apart for one hit (a click before the body): each hit is
     # compared, and subtracted, as the maximum over the frame and its two neighbours.
@@ -242,15 +261,24 @@ def _unmix(target: np.ndarray, source: np.ndarray) -> np.ndarray:
     source_near = spread(source)
     inner = source[1:-1]
     hits = 1 + np.flatnonzero((inner >= LEAK_MIN_SOURCE) & (inner >= source[:-2]) & (inner > source[2:]))
+    if quiet_only:
+        # onsets of the target in [h - w, h - 3] or [h + 3, h + w], counted by a cumulative sum
+        w, n = max(3, round(LEAK_QUIET_S / hop_s)), len(target)
+        count = np.concatenate([[0], np.cumsum(target >= LEAK_QUIET_ONSET)])
+        def onsets(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            a, b = np.clip(a, 0, n), np.clip(b, 0, n)
+            return count[np.maximum(a, b)] - count[a]
+        hits = hits[onsets(hits - w, hits - 2) + onsets(hits + 3, hits + w + 1) == 0]
     if len(hits) < LEAK_MIN_HITS:
         return target
-    ratio = float(np.percentile(spread(target)[hits] / source[hits], LEAK_PERCENTILE))
+    ratios = spread(target)[hits] / source[hits]
+    ratio = float(np.median(ratios) if quiet_only else np.percentile(ratios, LEAK_PERCENTILE))
     return np.clip(target - ratio * source_near, 0.0, 1.0)
 
 
-def _onset_strength(flux: np.ndarray, audible: np.ndarray) -> np.ndarray:
+def _onset_strength(flux: np.ndarray, audible: np.ndarray, floor_share: float = ONSET_FLOOR) -> np.ndarray:
     """A drum band's flux scaled to [0, 1]: its typical hit (:data:`ONSET_PEAK_PERCENTILE` of the local
-    peaks) reads about 1, the noise floor (:data:`ONSET_FLOOR` of that) 0."""
+    peaks) reads about 1, the noise floor (``floor_share`` of that) 0."""
     x = np.where(audible, flux.astype(np.float64), 0.0)
     if len(x) < 3:
         return np.zeros_like(x)
@@ -261,7 +289,7 @@ def _onset_strength(flux: np.ndarray, audible: np.ndarray) -> np.ndarray:
     # the peaks above a tenth of the largest ones, so ripples do not pull the scale down.
     top = float(np.percentile(peaks, 99.5))
     full = float(np.percentile(peaks[peaks > 0.1 * top], ONSET_PEAK_PERCENTILE))
-    floor = ONSET_FLOOR * full
+    floor = floor_share * full
     return np.clip((x - floor) / max(full - floor, 1e-9), 0.0, 1.0)
 
 
@@ -301,9 +329,10 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     # A kick's click and driven overtones reach the clap band, and a kick's click and a clap's noise
     # the hat band; a clap has next to nothing in the kick band. So the kick is taken as it is, the
     # clap band loses what kicks leak into it, then the hat band what kicks and (the cleaned) claps
-    # leak into it.
-    snare = _unmix(snare, kick)
-    hats = _unmix(_unmix(hats, kick), snare)
+    # leak into it. The leak follows the kick's whole flux; only the stored kick has the higher floor.
+    snare = _unmix(snare, kick, hop_s)
+    hats = _unmix(_unmix(hats, kick, hop_s, quiet_only=True), snare, hop_s)
+    kick = _onset_strength(d.kick_flux, audible, KICK_ONSET_FLOOR)
     # below half an 8-bit step the stored value is 0 anyway
     out["kick"], out["snare"], out["hats"] = (release_envelope(x, hop_s, ONSET_RELEASE_S, floor=0.5 / _LEVELS) for x in (kick, snare, hats))
 

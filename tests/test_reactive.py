@@ -98,6 +98,26 @@ def test_drum_features_stay_quiet_on_the_other_drums(rave):
     assert np.median(_at(frames["snare"], _apart(_apart(hats, kicks), snares))) < 0.05  # no snare on hats
 
 
+def test_kick_rests_away_from_kicks():
+    """Bass notes share the kick's band: away from every kick (0.4 s and more) the kick feature is
+    0 on most frames, and small where it is not (deep house: a rolling bass and congas)."""
+    truth, times_s, frames = _render("deep_house", 7)
+    kicks = truth.events.times_s("kicks")
+    far = np.min(np.abs(times_s[:, None] - kicks[None, :]), axis=1) > 0.4
+    assert far.sum() > 200
+    assert np.mean(frames["kick"][far] == 0.0) >= 0.8 and np.percentile(frames["kick"][far], 99) < 0.2
+
+
+def test_hats_on_kicks_keep_their_peaks():
+    """A 16th-note hat pattern puts a hat on every kick: the kick's leak into the hat band cannot be
+    measured there, and must not take those hats with it."""
+    truth, _, frames = _render("tech_house", 7)
+    kicks, hats = truth.events.times_s("kicks"), truth.events.times_s("hats_closed", "hats_open")
+    on_kick = hats[np.min(np.abs(hats[:, None] - kicks[None, :]), axis=1) < 0.03]
+    assert len(on_kick) > 40
+    assert _peak_hit_rate(frames["hats"], on_kick) >= 0.7
+
+
 def test_off_grid_snares_are_found_and_the_breakdown_has_no_kick(rave):
     truth, times_s, frames = rave
     breakdown = next(s for s in truth.sections if s.label == "breakdown")
