@@ -8,14 +8,16 @@ where the bar phase is the only question. Drops: mean intersection over union wi
 for mvgen's section-based drops and for the benchmark paper's loudness rule (within 2 dB of the max
 for 15 s).
 
-``--grooves`` adds synthetic grooves that mislead the beat or bar phase: the synth's non-house
+``--styles`` adds every synth style (``mvgen.synth.STYLES`` but the beatless ambient) at several
+seeds and at both ends of its tempo range, with a per-style table of tracks read at double or
+half tempo (the metrical-level question). ``--grooves`` adds synthetic grooves that mislead the beat or bar phase: the synth's non-house
 styles (rock backbeat, reggae one drop with a loud skank, dancehall dembow, boom-bap hip hop) at
 their own tempi, and house tracks with an element mixed in (``benchmarks/grooves.py``: an off-beat
 skank and/or sub-bass louder than the kick, a snare pickup into every bar, chords changing a beat
 ahead of the bar, a crash accent on beat 3). Real tracks marked ``held_out`` by ``real_music.py``
 (never tuned on) are summarized on their own.
 
-    python benchmarks/bench_analysis.py [--tracks 24] [--grooves] [--real-cache ~/.cache/mvgen-bench] [--json out.json]
+    python benchmarks/bench_analysis.py [--tracks 24] [--grooves] [--styles] [--real-cache ~/.cache/mvgen-bench] [--json out.json]
 """
 
 from __future__ import annotations
@@ -132,6 +134,46 @@ def groove_rows(bars_scale: float) -> list[dict]:
     return rows
 
 
+#: --styles: every synth style at these seeds with its drawn tempo, and at both ends of its tempo
+#: range (:data:`mvgen.synth.recipes.TEMPO_RANGES_BPM`), where the metrical level is least clear.
+STYLE_SEEDS = (1, 2, 3)
+#: Styles with no beat to score (their tempo only sets the bar length).
+BEATLESS_STYLES = ("ambient",)
+
+
+def style_rows(bars_scale: float) -> list[dict]:
+    from mvgen import synth
+    from mvgen.synth.recipes import STYLES, TEMPO_RANGES_BPM
+
+    rows = []
+    for style in STYLES:
+        if style in BEATLESS_STYLES:
+            continue
+        lo_bpm, hi_bpm = TEMPO_RANGES_BPM[style]
+        runs = [(seed, None) for seed in STYLE_SEEDS] + [(max(STYLE_SEEDS) + 1, lo_bpm), (max(STYLE_SEEDS) + 2, hi_bpm)]
+        for seed, bpm in runs:
+            arrangement = synth.default_arrangement(style, seed=seed, bars_scale=bars_scale)
+            if bpm is not None:
+                arrangement = arrangement.model_copy(update={"bpm": float(bpm)})
+            y, truth = synth.render(arrangement, seed=seed, sr=ANALYSIS_SR, stereo=False)
+            rows.append(evaluate(f"style {style} {truth.tempo_bpm:.0f} s{seed}", y, np.array(truth.beats_s), truth.tempo_bpm, truth.downbeats_s))
+            rows[-1]["style"] = style
+            print(_format(rows[-1]), flush=True)
+    return rows
+
+
+def style_table(rows: list[dict]) -> None:
+    """Per style: mean beat F, tempo accuracy and how many tracks read at double or half tempo."""
+    print("\nper style (mvgen): beat F, tempo within 4 %, read at double / half tempo")
+    for style in dict.fromkeys(r["style"] for r in rows):
+        mine = [r for r in rows if r["style"] == style]
+        ratio = [(r["mvgen_bpm"] or 0.0) / r["bpm"] for r in mine]
+        doubled = sum(abs(x / 2.0 - 1.0) <= 0.04 for x in ratio)
+        halved = sum(abs(x * 2.0 - 1.0) <= 0.04 for x in ratio)
+        print(f"  {style:<18} F {np.mean([r['mvgen']['f_measure'] for r in mine]):.3f}  tempo {np.mean([r['mvgen']['tempo_ok'] for r in mine]):.2f}"
+              f"  double {doubled}/{len(mine)}  half {halved}/{len(mine)}")
+
+
 def real_rows(cache: Path) -> list[dict]:
     from mvgen.audio import load_audio
 
@@ -202,18 +244,23 @@ def main() -> None:
     parser.add_argument("--bars-scale", type=float, default=1.0, help="length of the synthetic arrangements (1.0: about 3 minutes at 128 bpm)")
     parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_music.py")
     parser.add_argument("--grooves", action="store_true", help="add the misleading grooves (non-house styles, mixed house variants)")
+    parser.add_argument("--styles", action="store_true", help="add every synth style (several seeds, both ends of its tempo range)")
     parser.add_argument("--json", type=Path, help="write all rows and summaries here")
     args = parser.parse_args()
     synthetic = synthetic_rows(args.tracks, args.bars_scale)
     grooves = groove_rows(args.bars_scale) if args.grooves else []
+    styles = style_rows(args.bars_scale) if args.styles else []
     real = real_rows(args.real_cache) if args.real_cache.is_dir() else []
     if not real:
         print(f"\n(no real music in {args.real_cache}; run benchmarks/real_music.py first)")
     dev = [r for r in real if r["split"] != "held_out"]
     held_out = [r for r in real if r["split"] == "held_out"]
     result = {"synthetic": summarize("synthetic", synthetic), "grooves": summarize("synthetic grooves", grooves),
+              "styles": summarize("synth styles", styles),
               "real": summarize("real music (development)", dev), "real_held_out": summarize("real music (held out, never tuned on)", held_out),
-              "rows": synthetic + grooves + real}
+              "rows": synthetic + grooves + styles + real}
+    if styles:
+        style_table(styles)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
 

@@ -155,3 +155,23 @@ def test_misleading_accents_keep_the_downbeats(synth_track, variant, genre, seed
     downbeats, beats_per_bar = find_downbeats(y, features, grid_.beats_s)
     assert beats_per_bar == 4
     assert _f_measure(truth.downbeats_s, downbeats) >= 0.9
+
+
+# --- the metrical level (tempo octave) of styles whose beat the synth's truth defines
+
+
+@pytest.mark.parametrize(
+    "style,seed",
+    [
+        ("drum_and_bass", 2),  # 175 bpm: kick on 1 and the "and" of 3, snare on 2 and 4; not 87
+        ("drum_and_bass", 4),
+        ("trap", 2),  # 142 bpm with the clap on 3 only (half-time feel): the truth's beat is 142, not 71
+        ("tech_house", 2),  # 128 bpm four on the floor: not 64
+        ("hip_hop", 2),  # 91 bpm boom-bap with swung 16th hats: not 182
+    ],
+)
+def test_tempo_octave_follows_the_truth(synth_track, style, seed):
+    audio, truth = synth_track(style, seed=seed, bars_scale=0.25)
+    result, f = _grid_f((audio, truth))
+    assert result.tempo_bpm == pytest.approx(truth.tempo_bpm, rel=0.04)
+    assert f >= 0.95
