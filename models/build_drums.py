@@ -1,6 +1,6 @@
 """Build mvgen's bundled drum-onset detector (``models/mvgen-drums-v1``) from synthetic tracks, reproducibly.
 
-    python models/build_drums.py [--work /tmp/mvgen-drums] [--train-tracks 240] [--val-tracks 17] [--epochs 12] [--jobs 2]
+    python models/build_drums.py [--work /tmp/mvgen-drums] [--train-tracks 500] [--val-tracks 17] [--epochs 14] [--channels 64 64] [--jobs 2]
 
 1. Renders short arrangements (``bars_scale`` :data:`BARS_SCALE`, 22050 Hz mono) with ``mvgen.synth``
    across all of :data:`mvgen.synth.STYLES` (house and non-house; 1 to 3 styles per track, one per
@@ -81,9 +81,9 @@ def example(seed: int) -> tuple[np.ndarray, np.ndarray, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/mvgen-drums"))
-    parser.add_argument("--train-tracks", type=int, default=240)
+    parser.add_argument("--train-tracks", type=int, default=500)
     parser.add_argument("--val-tracks", type=int, default=17)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--channels", type=int, nargs="+", default=DrumConfig().channels, help="channels of the hidden convolutions")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / DEFAULT_DRUM_MODEL)

@@ -16,7 +16,7 @@ The network (:func:`torch_model`): the log-mel frames ``(T, n_mels)`` through an
 1-D convolutions along time with the mel bands as channels (each ``kernel`` frames wide, dilated per
 layer: a context of :attr:`DrumConfig.context_frames` frames each side), BatchNorm and ReLU, and a
 1x1 convolution to the 3 logits. Time-only convolutions keep the cost to a few matrix products per
-track (the whole path costs well under 0.1 s for 3 minutes on one core).
+track (spectrogram and network: about 0.14 s CPU for 3 minutes, benchmarks/bench_features.py).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class DrumConfig(BaseModel):
     hop_length: int = HOP
     n_mels: int = 48
     fmin_hz: float = 30.0
-    channels: list[int] = Field(default_factory=lambda: [48, 48], description="channels of the hidden convolutions")
+    channels: list[int] = Field(default_factory=lambda: [64, 64], description="channels of the hidden convolutions")
     kernel: int = Field(5, description="frames per convolution tap window (odd)")
     dilations: list[int] = Field(default_factory=lambda: [1, 2], description="dilation of each hidden convolution")
     provenance: dict = Field(default_factory=dict, description="training data, command, metrics")
