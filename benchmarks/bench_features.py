@@ -3,9 +3,14 @@ synth's known hits, on tracks the tests do not use; optionally a sanity check on
 
 Cost: the median of ``--repeats`` in-process runs on a 3-minute synthetic track of
 ``frame_features`` without the detail (the baseline: what the analysis computed before), with it,
-and of ``compute_audio_features`` on top (normalization, leak removal, tension, lead).
+and of ``compute_audio_features`` on top (normalization, leak removal, tension, lead) with the flux
+drums, the drum model's activations alone, and ``compute_audio_features`` with the model.
 
-Quality (``--quality``): for each style and seed, the share of hits with a local peak of their
+Every figure of the drum onsets is given for both drum paths of ``compute_audio_features`` in the
+same run: ``flux`` (the hand-made band flux of the percussive part, the baseline) and ``model`` (the
+bundled drum model of :mod:`mvgen.drums`).
+
+Quality (``--quality``): for each style and seed (the 8 house styles, then a few non-house ones), the share of hits with a local peak of their
 feature (>= 0.1) within one 30 fps frame, and the Pearson correlation of the feature at 30 fps with
 the truth's hit envelope (an impulse per hit, 50 ms decay, the latest hit wins), unweighted and
 weighted by the truth's hit levels.
@@ -20,7 +25,8 @@ the peak hit rate, and the hit's rise in the *mixture's* band energy (dB, the ba
 often the feature is above 0 more than 0.4 s from any of its instrument's hits (it should be still).
 
 Real music (``--real-cache``, the folder of ``real_music.py``): the kick feature's mean on the
-reference beats beside its mean half a beat later (a four-on-the-floor kick sits on the beats).
+reference beats beside its mean half a beat later (a four-on-the-floor kick sits on the beats), and
+the median of the on-beat mean (how strongly the kick reads at all).
 
     python benchmarks/bench_features.py [--repeats 5] [--quality] [--misses] [--real-cache ~/.cache/mvgen-bench]
 """
@@ -41,11 +47,16 @@ sys.path.insert(0, str(ROOT))
 
 from mvgen import synth  # noqa: E402
 from mvgen.features import ANALYSIS_SR, frame_features  # noqa: E402
+from mvgen.drums import bundled_drum_detector  # noqa: E402
 from mvgen.reactive import compute_audio_features  # noqa: E402
 
 FPS = 30.0
 DRUMS = {"kick": ("kicks",), "snare": ("claps", "snare_rolls", "extra_snares"), "hats": ("hats_closed", "hats_open")}
 HELD_OUT = [(style, seed) for seed in (11, 12) for style in ("deep_house", "tech_house", "progressive_house", "future_house", "bass_house", "slap_house", "future_rave", "bigroom")]
+#: Non-house styles (they have drums too) on the same held-out seeds, reported apart.
+HELD_OUT_OTHER = [(style, seed) for seed in (11, 12) for style in ("drum_and_bass", "hip_hop", "rock", "reggae")]
+#: The two drum paths compared in every run: the hand-made band flux (the baseline) and the drum model.
+PATHS = {"flux": False, "model": True}
 
 
 def _median_s(fn, repeats: int) -> tuple[float, float]:
@@ -68,11 +79,16 @@ def cost(repeats: int) -> None:
     detail = _median_s(lambda: frame_features(y, detail=True), repeats)
     features = frame_features(y, detail=True)
     finish = _median_s(lambda: compute_audio_features(features=features), repeats)
+    detector = bundled_drum_detector()
+    drums = _median_s(lambda: detector.activations(y), repeats) if detector is not None else (float("nan"),) * 2
+    with_model = _median_s(lambda: compute_audio_features(y, features=features), repeats)
     print(f"3-minute track, median of {repeats} (wall s / CPU s):")
     print(f"  frame_features (baseline)      {plain[0]:6.3f} / {plain[1]:6.3f}")
     print(f"  frame_features(detail=True)    {detail[0]:6.3f} / {detail[1]:6.3f}")
     print(f"  compute_audio_features on top  {finish[0]:6.3f} / {finish[1]:6.3f}")
     print(f"  added by the audio features    {detail[0] - plain[0] + finish[0]:6.3f} / {detail[1] - plain[1] + finish[1]:6.3f}")
+    print(f"  drum model activations alone   {drums[0]:6.3f} / {drums[1]:6.3f}")
+    print(f"  compute_audio_features, model  {with_model[0]:6.3f} / {with_model[1]:6.3f}")
 
 
 def _envelope(times_s: np.ndarray, levels: np.ndarray, n: int) -> np.ndarray:
@@ -88,14 +104,15 @@ def _hit_rate(x: np.ndarray, times_s: np.ndarray) -> float:
     return float(_peaked(x, times_s).mean()) if len(times_s) else 0.0
 
 
-def quality() -> None:
-    rows: dict[str, list[tuple[float, float, float]]] = {d: [] for d in DRUMS}
-    print(f"{'track':24s}" + "".join(f" | {d:5s} hit  r    r_lvl" for d in DRUMS))
-    for style, seed in HELD_OUT:
+def quality(tracks: list[tuple[str, int]], title: str) -> None:
+    """Per track and drum path (:data:`PATHS`): peak hit rate and Pearson r (unweighted, level-weighted)."""
+    rows: dict[tuple[str, str], list[tuple[float, float, float]]] = {(p, d): [] for p in PATHS for d in DRUMS}
+    print(f"{title}\n{'track':30s}" + "".join(f" | {d:5s} hit  r    r_lvl" for d in DRUMS))
+    for (style, seed), path in ((t, p) for t in tracks for p in PATHS):
         y, truth = synth.render(synth.default_arrangement(style, seed, bars_scale=0.25), seed, sr=ANALYSIS_SR, stereo=False)
         times_s = np.arange(int(truth.duration_s * FPS)) / FPS
-        frames = compute_audio_features(y).at_frames(times_s, FPS)
-        line = f"{style + ':' + str(seed):24s}"
+        frames = compute_audio_features(y, drum_model=PATHS[path]).at_frames(times_s, FPS)
+        line = f"{style + ':' + str(seed) + ' ' + path:30s}"
         for drum, names in DRUMS.items():
             hits = sorted(h for name in names for h in getattr(truth.events, name))
             t = np.array([h[0] for h in hits])
@@ -104,12 +121,13 @@ def quality() -> None:
             r = float(np.corrcoef(x, _envelope(t, np.ones(len(t)), len(x)))[0, 1])
             r_level = float(np.corrcoef(x, _envelope(t, level, len(x)))[0, 1])
             rate = _hit_rate(x, t)
-            rows[drum].append((rate, r, r_level))
+            rows[path, drum].append((rate, r, r_level))
             line += f" | {rate:9.2f} {r:4.2f} {r_level:4.2f}"
         print(line, flush=True)
-    for drum, values in rows.items():
+    for (path, drum), values in rows.items():
         a = np.array(values)
-        print(f"mean {drum:5s}: peak hit rate {a[:, 0].mean():.2f} (min {a[:, 0].min():.2f}), Pearson {a[:, 1].mean():.2f} "
+        a = np.where(np.isfinite(a), a, 0.0)  # a still feature has no correlation: counted as 0
+        print(f"{path:5s} mean {drum:5s}: peak hit rate {a[:, 0].mean():.2f} (min {a[:, 0].min():.2f}), Pearson {a[:, 1].mean():.2f} "
               f"(min {a[:, 1].min():.2f}), level-weighted {a[:, 2].mean():.2f} (min {a[:, 2].min():.2f})")
 
 
@@ -151,14 +169,15 @@ def _near(times_s: np.ndarray, others_s: np.ndarray, lo_s: float, hi_s: float) -
 def misses() -> None:
     tracks = [(f"{style}:{seed}", lambda style=style, seed=seed: synth.render(synth.default_arrangement(style, seed, bars_scale=0.25), seed, sr=ANALYSIS_SR, stereo=False)) for style, seed in HELD_OUT]
     tracks.append(("e2e tech_house:5", _e2e_track))
-    # kind -> [hits, peaked, rises (dB)]; drum -> [frames far from hits, of them above 0]
-    table: dict[tuple[str, str], list] = {}
-    still: dict[str, list[int]] = {d: [0, 0] for d in DRUMS}
-    for name, make in tracks:
+    tracks = [(f"{name} {path}", make, path) for name, make in tracks for path in PATHS]
+    # (drum, kind, path) -> [hits, peaked, rises (dB)]; (path, drum) -> [frames far from hits, of them above 0]
+    table: dict[tuple[str, str, str], list] = {}
+    still: dict[tuple[str, str], list[int]] = {(p, d): [0, 0] for p in PATHS for d in DRUMS}
+    for name, make, path in tracks:
         y, truth = make()
         times_s = np.arange(int(truth.duration_s * FPS)) / FPS
         ff = frame_features(y, detail=True)
-        frames = compute_audio_features(features=ff).at_frames(times_s, FPS)
+        frames = compute_audio_features(y, features=ff, drum_model=PATHS[path]).at_frames(times_s, FPS)
         band_db = {"kick": ff.low_db, "snare": ff.mid_db, "hats": ff.high_db}
         kicks, opens = truth.events.times_s("kicks"), truth.events.times_s("hats_open")
         line = f"{name:24s}"
@@ -175,42 +194,46 @@ def misses() -> None:
             under_open = _near(t, opens, 0.01, OPEN_RING_S) if drum == "hats" else np.zeros(len(t), dtype=bool)
             kind = np.where(on_kick, "on a kick", np.where(under_open, "under an open hat", np.where(dense, "too dense", "clear")))
             for k in np.unique(kind):
-                row = table.setdefault((drum, str(k)), [0, 0, []])
+                row = table.setdefault((drum, str(k), path), [0, 0, []])
                 row[0] += int(np.sum(kind == k))
                 row[1] += int(np.sum(ok[kind == k]))
                 row[2].extend(rise[kind == k].tolist())
             far = np.ones(len(times_s), dtype=bool) if len(t) == 0 else np.min(np.abs(times_s[:, None] - t[None, :]), axis=1) > STILL_FAR_S
-            still[drum][0] += int(far.sum())
-            still[drum][1] += int(np.sum(x[far] > 0))
+            still[path, drum][0] += int(far.sum())
+            still[path, drum][1] += int(np.sum(x[far] > 0))
             line += f" | {drum} {ok.mean():.2f}"
         print(line, flush=True)
-    print(f"{'drum':6s} {'kind':18s} {'hits':>6s} {'peaked':>7s} {'mixture rise dB (p10 / median)':>32s}")
-    for (drum, kind), (count, peaked, rises) in sorted(table.items()):
+    print(f"{'drum':6s} {'kind':18s} {'path':6s} {'hits':>6s} {'peaked':>7s} {'mixture rise dB (p10 / median)':>32s}")
+    for (drum, kind, path), (count, peaked, rises) in sorted(table.items()):
         p10, p50 = np.percentile(rises, [10, 50])
-        print(f"{drum:6s} {kind:18s} {count:6d} {peaked / count:7.2f} {p10:16.1f} / {p50:5.1f}")
-    for drum, (far, moving) in still.items():
-        print(f"{drum}: above 0 on {moving / max(far, 1):.2f} of the frames farther than {STILL_FAR_S} s from its hits")
+        print(f"{drum:6s} {kind:18s} {path:6s} {count:6d} {peaked / count:7.2f} {p10:16.1f} / {p50:5.1f}")
+    for (path, drum), (far, moving) in still.items():
+        print(f"{path:5s} {drum}: above 0 on {moving / max(far, 1):.2f} of the frames farther than {STILL_FAR_S} s from its hits")
 
 
 def real(folder: Path) -> None:
     from mvgen.audio import load_audio
 
-    ratios = []
-    for wav in sorted(folder.glob("**/*.wav")):
+    ratios: dict[str, list[float]] = {p: [] for p in PATHS}
+    on_beat: dict[str, list[float]] = {p: [] for p in PATHS}
+    for wav, path in ((w, p) for w in sorted(folder.glob("**/*.wav")) for p in PATHS):
         beats_file = wav.with_suffix(".beats.json")
         if not beats_file.is_file():
             continue
         beats = np.asarray(json.loads(beats_file.read_text())["beats_s"] if isinstance(json.loads(beats_file.read_text()), dict) else json.loads(beats_file.read_text()), dtype=np.float64)
         y = load_audio(wav, sr=ANALYSIS_SR, mono=True)
-        features = compute_audio_features(y)
+        features = compute_audio_features(y, drum_model=PATHS[path])
         kick = features.array("kick")
         half = np.median(np.diff(beats)) / 2
         on = features.at_frames(beats, FPS)["kick"].mean()
         off = features.at_frames(beats + half, FPS)["kick"].mean()
-        ratios.append(on / max(off, 1e-6))
-        print(f"  {wav.name:40s} kick on beats {on:.3f}, half a beat later {off:.3f} (mean over track {kick.mean():.3f})")
-    if ratios:
-        print(f"on/off-beat ratio: median {np.median(ratios):.2f} over {len(ratios)} tracks")
+        ratios[path].append(on / max(off, 1e-6))
+        on_beat[path].append(on)
+        print(f"  {wav.name:40s} {path:5s} kick on beats {on:.3f}, half a beat later {off:.3f} (mean over track {kick.mean():.3f})")
+    for path, values in ratios.items():
+        if values:
+            print(f"{path}: on/off-beat kick ratio: median {np.median(values):.2f} over {len(values)} tracks; "
+                  f"kick on the beats: median {np.median(on_beat[path]):.3f}")
 
 
 def main() -> None:
@@ -222,7 +245,8 @@ def main() -> None:
     args = parser.parse_args()
     cost(args.repeats)
     if args.quality:
-        quality()
+        quality(HELD_OUT, "held-out house tracks")
+        quality(HELD_OUT_OTHER, "held-out non-house tracks")
     if args.misses:
         misses()
     if args.real_cache:

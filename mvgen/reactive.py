@@ -13,11 +13,15 @@ Sources (:data:`FEATURES`):
               band energies: < 60 Hz, 60-250 Hz, 250 Hz-2 kHz, 2-8 kHz, > 8 kHz, each 1 at its
               own loud level (but not for a band 30 dB under the track's level), 0 at 30 dB below
     kick, snare, hats
-              onset strength of the kick, the snare or clap, and the hi-hats: the spectral flux of
-              the percussive part (harmonic/percussive separation by median filtering, Fitzgerald
-              2010) in each instrument's band (80-200 Hz, 1-5 kHz, 7-11 kHz), less what the lower
-              instruments leak into it (measured per track, the kick's into the hats only where no
-              hat plays around the kick), with a 50 ms release after each hit; the kick reads 0
+              onsets of the kick, the snare or clap (with its rolls and off-grid hits), and the
+              hi-hats (closed and open): the activations of the bundled drum model
+              (:mod:`mvgen.drums`, a small CNN over a log-mel spectrogram trained on the synth's
+              exact events), 0 under :data:`DRUM_ACTIVATION_FLOOR`, their peaks only, with a
+              50 ms release after each hit. Without the model (or without the audio), the hand-made fallback: the
+              spectral flux of the percussive part (harmonic/percussive separation by median
+              filtering, Fitzgerald 2010) in each instrument's band (80-200 Hz, 1-5 kHz,
+              7-11 kHz), less what the lower instruments leak into it (measured per track, the
+              kick's into the hats only where no hat plays around the kick); the kick reads 0
               below a higher floor (bass notes share its band)
     tension   build-up tension: a steady rise of the high band (risers) or a snare roll's density
     lead      lead presence: the harmonic share of the power above the bass (250 Hz and up),
@@ -36,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mvgen.features import ANALYSIS_SR, FrameFeatures, frame_features
+from mvgen.drums import DrumDetector, bundled_drum_detector
+from mvgen.features import ANALYSIS_SR, DetailFrames, FrameFeatures, frame_features
 
 #: The stored per-frame audio features, in this order (see the module docstring).
 FEATURES: tuple[str, ...] = ("loudness", "sub", "low", "mid", "high", "air", "kick", "snare", "hats", "tension", "lead")
@@ -49,7 +54,7 @@ GRID_SOURCES: tuple[str, ...] = ("beat", "downbeat", "bar")
 #: Every modulation source a style may name.
 SOURCES: tuple[str, ...] = FEATURES + GRID_SOURCES
 #: Layout of :attr:`AudioFeatures.data`; bump when the encoding or a feature's definition changes.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 _LEVELS = 255  # 8-bit quantization of values in [0, 1]
 
 
@@ -183,6 +188,21 @@ LEAK_PERCENTILE = 40.0
 #: would remove the hats with the leak; off-beat 8ths (0.23 s away) leave the kicks quiet.
 LEAK_QUIET_S = 0.15
 LEAK_QUIET_ONSET = 0.1
+#: The drum model's activations (probability of an onset in the frame) read 0 up to the drum's
+#: floor and 1 at DRUM_ACTIVATION_FULL. Groove percussion that sounds like a class (a rim shot like
+#: a snare, a shaker like a hat) still gets activations of 0.4-0.55 from the model, and the snare
+#: and hats must rest there (tests/test_follow_music.py, tests/test_reactive.py); the kick has no
+#: such look-alike in the synth, and real kicks (which the model was not trained on) get lower
+#: activations: on real music's beats the kick read a median of 0.07 with a floor of 0.6, 0.18 with
+#: 0.35, 0.22 with 0.2 (benchmarks/bench_features.py --real-cache). Higher floors cost the hats a
+#: little on synth tracks (Pearson r 0.80 at 0.2 and 0.35, 0.79 at 0.5, 0.78 at 0.6).
+DRUM_ACTIVATION_FLOOR = {"kick": 0.2, "snare": 0.6, "hats": 0.5}
+DRUM_ACTIVATION_FULL = 1.0
+#: Keep only each hit's peak frame of the activation (then the release envelope): the model's
+#: activation spreads over the frames beside a hit (it was trained with targets there too), and the
+#: release would stretch that into a longer blur than a hit's; peaks only raised the Pearson r of
+#: all three drums by 0.02-0.05 on held-out synth tracks.
+DRUM_PEAKS_ONLY = True
 #: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
 #: video frames instead of flashing for one 11.6 ms analysis frame.
 ONSET_RELEASE_S = 0.05
@@ -293,12 +313,47 @@ def _onset_strength(flux: np.ndarray, audible: np.ndarray, floor_share: float = 
     return np.clip((x - floor) / max(full - floor, 1e-9), 0.0, 1.0)
 
 
-def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None) -> AudioFeatures:
+def _flux_onsets(d: DetailFrames, audible: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hand-made kick, snare and hat onsets ``(T,)`` each, in [0, 1], from the band flux of the
+    percussive part (without the drum model: it is missing, or the audio is not at hand)."""
+    kick, snare, hats = (_onset_strength(flux, audible) for flux in (d.kick_flux, d.snare_flux, d.hats_flux))
+    # A kick's click and driven overtones reach the clap band, and a kick's click and a clap's noise
+    # the hat band; a clap has next to nothing in the kick band. So the kick is taken as it is, the
+    # clap band loses what kicks leak into it, then the hat band what kicks and (the cleaned) claps
+    # leak into it. The leak follows the kick's whole flux; only the stored kick has the higher floor.
+    snare = _unmix(snare, kick, hop_s)
+    hats = _unmix(_unmix(hats, kick, hop_s, quiet_only=True), snare, hop_s)
+    kick = _onset_strength(d.kick_flux, audible, KICK_ONSET_FLOOR)
+    return kick, snare, hats
+
+
+def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The drum model's kick, snare and hat onsets ``(T,)`` each, in [0, 1]: the activations, 0 up to
+    :data:`DRUM_ACTIVATION_FLOOR` and 1 from :data:`DRUM_ACTIVATION_FULL`, 0 in silent frames, only
+    their local peaks with :data:`DRUM_PEAKS_ONLY`."""
+    act = detector.activations(y)[:n_frames].astype(np.float64)
+    if len(act) < n_frames:
+        act = np.pad(act, ((0, n_frames - len(act)), (0, 0)))
+    floor = np.array([DRUM_ACTIVATION_FLOOR[name] for name in detector.config.labels])
+    scaled = np.clip((act - floor) / (DRUM_ACTIVATION_FULL - floor), 0.0, 1.0)
+    scaled[~audible] = 0.0
+    if DRUM_PEAKS_ONLY:
+        # Only each hit's peak frame (see DRUM_PEAKS_ONLY).
+        peak = np.zeros_like(scaled, dtype=bool)
+        peak[1:-1] = (scaled[1:-1] >= scaled[:-2]) & (scaled[1:-1] > scaled[2:])
+        scaled = np.where(peak, scaled, 0.0)
+    return scaled[:, 0], scaled[:, 1], scaled[:, 2]
+
+
+def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None, drum_model: bool = True) -> AudioFeatures:
     """The :class:`AudioFeatures` of mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz), on the
     analysis frame grid, each normalized to [0, 1] for this track (see the module docstring).
 
     ``features``: :func:`~mvgen.features.frame_features` of ``y`` with ``detail=True`` when the caller
     has them (then ``y`` may be None); without their detail they are recomputed from ``y``.
+    ``drum_model``: kick, snare and hats from the bundled drum model (:mod:`mvgen.drums`) when it is
+    there and ``y`` is given at :data:`~mvgen.features.ANALYSIS_SR`; False (or no model, or no ``y``):
+    from the band flux of the percussive part (the hand-made path, kept as the fallback and baseline).
     """
     if features is None or features.detail is None:
         if y is None:
@@ -325,14 +380,11 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
         own = float(np.percentile(db[audible], LOUD_PERCENTILE)) if audible.any() else full_db
         out[name] = np.where(audible, _level(db, max(own, full_db - BAND_HEADROOM_DB), BAND_RANGE_DB), 0.0)
 
-    kick, snare, hats = (_onset_strength(flux, audible) for flux in (d.kick_flux, d.snare_flux, d.hats_flux))
-    # A kick's click and driven overtones reach the clap band, and a kick's click and a clap's noise
-    # the hat band; a clap has next to nothing in the kick band. So the kick is taken as it is, the
-    # clap band loses what kicks leak into it, then the hat band what kicks and (the cleaned) claps
-    # leak into it. The leak follows the kick's whole flux; only the stored kick has the higher floor.
-    snare = _unmix(snare, kick, hop_s)
-    hats = _unmix(_unmix(hats, kick, hop_s, quiet_only=True), snare, hop_s)
-    kick = _onset_strength(d.kick_flux, audible, KICK_ONSET_FLOOR)
+    detector = bundled_drum_detector() if drum_model and y is not None and sr == ANALYSIS_SR else None
+    if detector is not None:
+        kick, snare, hats = _model_onsets(detector, y, n, audible)
+    else:
+        kick, snare, hats = _flux_onsets(d, audible, hop_s)
     # below half an 8-bit step the stored value is 0 anyway
     out["kick"], out["snare"], out["hats"] = (release_envelope(x, hop_s, ONSET_RELEASE_S, floor=0.5 / _LEVELS) for x in (kick, snare, hats))
 
