@@ -325,8 +325,12 @@ def _flux_onsets(d: DetailFrames, audible: np.ndarray, hop_s: float) -> tuple[np
     # leak into it. The leak follows the kick's whole flux; only the stored kick has the higher floor.
     snare = _unmix(snare, kick, hop_s)
     hats = _unmix(_unmix(hats, kick, hop_s, quiet_only=True), snare, hop_s)
-    kick = _onset_strength(d.kick_flux, audible, KICK_ONSET_FLOOR)
-    return kick, snare, hats
+    return _flux_kick(d, audible), snare, hats
+
+
+def _flux_kick(d: DetailFrames, audible: np.ndarray) -> np.ndarray:
+    """The stored kick ``(T,)`` in [0, 1]: the kick band's percussive flux above :data:`KICK_ONSET_FLOOR`."""
+    return _onset_strength(d.kick_flux, audible, KICK_ONSET_FLOOR)
 
 
 def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -383,13 +387,15 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
         out[name] = np.where(audible, _level(db, max(own, full_db - BAND_HEADROOM_DB), BAND_RANGE_DB), 0.0)
 
     detector = bundled_drum_detector() if drum_model and y is not None and sr == ANALYSIS_SR else None
-    kick, snare, hats = _flux_onsets(d, audible, hop_s)
     if detector is not None:
         # The model's snare and hats beat the band flux's by far (held out: peak rate 0.98 / 0.95
         # against 0.87 / 0.78), its kick only a little (Pearson r 0.93 against 0.87) while on real
         # music, whose kicks it never heard, it reads them at a third of the flux kick's level: the
         # kick stays the band flux's (benchmarks/bench_features.py --quality --real-cache).
         _, snare, hats = _model_onsets(detector, y, n, audible)
+        kick = _flux_kick(d, audible)
+    else:
+        kick, snare, hats = _flux_onsets(d, audible, hop_s)
     # below half an 8-bit step the stored value is 0 anyway
     out["kick"], out["snare"], out["hats"] = (release_envelope(x, hop_s, ONSET_RELEASE_S, floor=0.5 / _LEVELS) for x in (kick, snare, hats))
 
