@@ -33,6 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from mvgen.analysis import Analysis, analyze
+from mvgen.branding import Branding
 from mvgen.assemble import ChunkWriter, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
@@ -84,6 +85,7 @@ class RenderSettings(BaseModel):
     styles: str | None = Field(None, description="style file or folder overriding the defaults")
     classifier: str | None = Field(None, description="genre classifier (folder or Hub id) whose classes the styles follow; None: the bundled one")
     seed: int = 0
+    branding: Branding = Field(default_factory=Branding, description="text, logo, cover, end card and lyrics of the release")
     detail: float | None = Field(None, gt=0, le=1, description="fraction of the size the pictures are drawn at before upscaling; None: 1 on a GPU, 0.5 on a CPU")
     compile: bool | None = Field(None, description="torch.compile the renderer; None: on a CPU for renders long enough to repay the compilation")
     chunk_frames: int = Field(240, ge=1)
