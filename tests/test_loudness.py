@@ -1,0 +1,153 @@
+"""mvgen.loudness: EBU R128 measurement on signals of known loudness and peak, and constant-gain normalization."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from mvgen.assemble import AUDIO_CODEC
+from mvgen.audio import ffmpeg_exe, write_audio
+from mvgen.errors import MvgenError
+from mvgen.loudness import TRUE_PEAK_WARN_DBTP, loudness_curve, measure_loudness, normalize_loudness, normalized_path
+from tests.test_degrade import ffmpeg  # noqa: F401 - the fixture: each test runs with every ffmpeg at hand
+
+SR = 48000
+#: ITU-R BS.1770-4's K-weighting at 48 kHz (table 1 and 2): the high shelf, then the high-pass.
+K_SHELF = ([1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585])
+K_HIGHPASS = ([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621])
+
+
+def _bs1770_sine_lufs(amplitude: float, freq_hz: float, channels: int) -> float:
+    """Loudness of a steady sine by BS.1770's definition: -0.691 + 10 log10(sum over channels of the K-weighted mean square)."""
+    gain = 1.0
+    for b, a in (K_SHELF, K_HIGHPASS):
+        gain *= abs(signal.freqz(b, a, worN=[freq_hz], fs=SR)[1][0])
+    return -0.691 + 10 * np.log10(channels * (amplitude * gain) ** 2 / 2)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_997_hz_sine_measures_its_bs1770_loudness(tmp_path, ffmpeg, channels):
+    amplitude = 10 ** (-20 / 20)
+    x = amplitude * np.sin(2 * np.pi * 997 * np.arange(10 * SR) / SR)
+    path = tmp_path / "sine.wav"
+    write_audio(path, np.tile(x, (channels, 1)) if channels > 1 else x, SR, subtype="FLOAT")
+    expected = _bs1770_sine_lufs(amplitude, 997, channels)
+    assert expected == pytest.approx(-23.01 + 10 * np.log10(channels), abs=0.02)  # the K-weighting at 997 Hz is +0.691 dB
+    measured = measure_loudness(path)
+    assert measured.integrated_lufs == pytest.approx(expected, abs=0.1)
+    assert measured.sample_peak_dbfs == pytest.approx(-20.0, abs=0.1) and measured.true_peak_dbtp == pytest.approx(-20.0, abs=0.1)
+    assert measured.lra_lu == pytest.approx(0.0, abs=0.1) and not measured.peak_warning
+
+
+@pytest.mark.parametrize(("period", "offset_deg", "tolerance_db"), [(6, 30.0, 0.15), (4, 45.0, 1.0)])
+def test_true_peak_sees_the_crest_between_samples(tmp_path, ffmpeg, period, offset_deg, tolerance_db):
+    """A sine of ``fs / period`` sampled ``offset_deg`` either side of its crests: the sample peak is
+    ``cos(offset)`` below the true peak (-1.25 dB and -3.01 dB). At fs/4 (12 kHz) ebur128's 4x interpolator
+    reads 0.6-0.9 dB high, depending on the phase (both ffmpegs), hence the looser tolerance there."""
+    amplitude = 0.5
+    x = amplitude * np.cos(2 * np.pi * np.arange(5 * SR) / period + np.deg2rad(offset_deg))
+    path = tmp_path / "tp.wav"
+    write_audio(path, x, SR, subtype="FLOAT")
+    measured = measure_loudness(path)
+    assert measured.sample_peak_dbfs == pytest.approx(20 * np.log10(amplitude * np.cos(np.deg2rad(offset_deg))), abs=0.1)
+    assert measured.true_peak_dbtp == pytest.approx(20 * np.log10(amplitude), abs=tolerance_db)
+    assert measured.true_peak_dbtp - measured.sample_peak_dbfs > -20 * np.log10(np.cos(np.deg2rad(offset_deg))) - tolerance_db
+
+
+def test_no_audio_is_none_and_a_missing_file_an_error(tmp_path, ffmpeg):
+    video = tmp_path / "canvas.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10:duration=1", "-pix_fmt", "yuv420p", str(video)], check=True)
+    assert measure_loudness(video) is None and loudness_curve(video) is None
+    with pytest.raises(MvgenError, match="no such file"):
+        measure_loudness(tmp_path / "missing.mp4")
+    with pytest.raises(MvgenError, match="no audio stream"):
+        normalize_loudness(video, -14)
+
+
+@pytest.fixture(scope="module")
+def music_video(tmp_path_factory, synth_track):
+    """A 64x64 test-pattern video with 41 s of synthetic progressive house encoded as mvgen encodes audio (about -11.6 LUFS, true peak near 0 dBTP)."""
+    audio, _ = synth_track("progressive_house", seed=0, bars_scale=0.25, sr=SR)
+    folder = tmp_path_factory.mktemp("loud")
+    write_audio(folder / "track.wav", np.stack([audio, audio]), SR)  # stereo, as mvgen's videos are
+    video = folder / "track.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-i", str(folder / "track.wav"),
+                    "-pix_fmt", "yuv420p", *AUDIO_CODEC, "-shortest", str(video)], check=True)
+    return video
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _video_md5(path) -> str:
+    """MD5 of the video stream's packets (equal when the stream was copied)."""
+    return subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v", "-c", "copy", "-f", "md5", "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _gain_curve_db(original, normalized) -> tuple[np.ndarray, np.ndarray]:
+    """``(loudness, change)``: the short-term loudness of ``original`` every 100 ms (LUFS) and how much
+    louder ``normalized`` is there (dB), where both windows hold sound."""
+    a, b = loudness_curve(original), loudness_curve(normalized)
+    n = min(len(a.time_s), len(b.time_s))
+    sa, sb = a.short_term_lufs[:n], b.short_term_lufs[:n]
+    sounding = (sa > -60) & (sb > -60)
+    return sa[sounding], sb[sounding] - sa[sounding]
+
+
+def test_normalizing_down_is_one_constant_gain_and_leaves_the_original(music_video, ffmpeg, tmp_path):
+    original = measure_loudness(music_video)
+    assert -14 < original.integrated_lufs < -9 and original.peak_warning  # a loud master, peaking over -1 dBTP
+    before_sha, before_video = _sha(music_video), _video_md5(music_video)
+    out = tmp_path / "quiet.mp4"
+    result = normalize_loudness(music_video, -16, out=out)
+    assert result.path == out and not result.limited
+    assert result.gain_db == pytest.approx(-16 - original.integrated_lufs)
+    after = measure_loudness(out)
+    assert after == result.after and after.integrated_lufs == pytest.approx(-16, abs=0.5) and after.true_peak_dbtp <= TRUE_PEAK_WARN_DBTP
+    assert _sha(music_video) == before_sha  # untouched
+    assert _video_md5(out) == before_video  # the video stream copied, not re-encoded
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+    # no pumping: the loudness changed by the same gain everywhere (AAC and 0.1 LU rounding aside)
+    change = _gain_curve_db(music_video, out)[1] - result.gain_db
+    assert np.ptp(np.percentile(change, [5, 95])) < 0.3 and np.abs(change).max() < 0.4, np.percentile(change, [0, 5, 50, 95, 100])
+
+
+def test_the_pumping_check_catches_loudnorms_dynamic_mode(music_video, ffmpeg, tmp_path):
+    """What the check above forbids: ffmpeg's loudnorm in its dynamic mode moves the gain by several dB."""
+    dynamic = tmp_path / "dynamic.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(music_video), "-c:v", "copy", "-af", "loudnorm=I=-16:TP=-1", *AUDIO_CODEC, str(dynamic)], check=True)
+    change = _gain_curve_db(music_video, dynamic)[1]
+    assert np.ptp(np.percentile(change, [5, 95])) > 2.0
+
+
+def test_normalizing_up_limits_only_the_peaks(music_video, ffmpeg, tmp_path):
+    original = measure_loudness(music_video)
+    target = round(original.integrated_lufs) + 2.0  # louder: the gain would push the true peak over the ceiling
+    result = normalize_loudness(music_video, target)
+    assert result.path == normalized_path(music_video, target) and result.path.name == f"track.{target:g}LUFS.mp4"
+    assert result.limited and result.gain_db >= target - original.integrated_lufs
+    after = measure_loudness(result.path)
+    assert after.integrated_lufs == pytest.approx(target, abs=0.5)
+    assert after.true_peak_dbtp <= TRUE_PEAK_WARN_DBTP
+    loudness, change = _gain_curve_db(music_video, result.path)
+    change -= result.gain_db
+    assert change.max() < 0.3  # the limiter only ever takes away: nothing is louder than the one gain makes it
+    # in the quietest quarter (where the limiter has little to do) the gain is the constant one
+    quiet = loudness <= np.percentile(loudness, 25)
+    assert np.median(change[quiet]) > -0.5, np.percentile(change, [0, 5, 50, 95, 100])
+    result.path.unlink()
+
+
+def test_bad_targets_are_refused_before_anything_is_written(music_video, tmp_path):
+    with pytest.raises(MvgenError, match="target_lufs must be in"):
+        normalize_loudness(music_video, 3.0, out=tmp_path / "x.mp4")
+    with pytest.raises(MvgenError, match="true_peak_dbtp must be in"):
+        normalize_loudness(music_video, -14, out=tmp_path / "x.mp4", true_peak_dbtp=2.0)
+    with pytest.raises(MvgenError, match="cannot replace the original"):
+        normalize_loudness(music_video, -14, out=music_video)
+    assert not list(tmp_path.iterdir())
