@@ -1,0 +1,290 @@
+"""Deliverables beside a finished video: a YouTube thumbnail and a short muted looping GIF or WebP.
+
+Both look at the first drop, where a track (and so its video) is at full energy. Times are in seconds
+of the *video* unless named ``track_*``; a video rendered from ``window_s = (start_s, end_s)`` of the
+track (:func:`mvgen.render.render_window`) shows track time ``t`` at video time ``t - start_s``.
+
+Thumbnail: candidate frames are decoded every 1 / :data:`CANDIDATE_FPS` s over :data:`THUMBNAIL_WINDOW_S`
+seconds from the first drop (the whole video when it shows no drop), each is scored by
+:func:`striking_score`, and the best one is written as a 1280x720 JPEG of at most 2 MB (YouTube's
+thumbnail size and limit). A frame of another aspect (9:16, 1:1) is shown whole, fitted to the height,
+over a blurred, darkened copy of itself that covers the 16:9 canvas: nothing is cropped away and there
+are no black bars (a crop of a vertical frame keeps a third of it; pillarbox bars look unfinished).
+
+Loop: :data:`LOOP_TARGET_S` seconds from the first drop, rounded to whole bars so the motion returns
+on the beat, :data:`LOOP_WIDTH_PX` wide at :data:`LOOP_FPS`, no audio, looping forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from mvgen.audio import ffmpeg_exe
+from mvgen.errors import MvgenError
+from mvgen.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from mvgen.analysis import Analysis
+
+#: YouTube's thumbnail: 1280x720 pixels, at most 2 MB.
+THUMBNAIL_SIZE_PX = (1280, 720)
+THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
+#: JPEG qualities tried in turn until the file fits :data:`THUMBNAIL_MAX_BYTES` (a 1280x720 frame of
+#: fine noise, the worst case, is 1.1 MB at 95).
+JPEG_QUALITIES = (95, 90, 85, 80, 70, 60, 50, 40)
+#: Seconds after the first drop searched for the thumbnail, and candidate frames per second there.
+THUMBNAIL_WINDOW_S = 6.0
+CANDIDATE_FPS = 4.0
+#: Width (pixels) the candidates are scored at: the measures compare frames, and a common scale makes
+#: the sharpness of different renders comparable.
+SCORE_WIDTH_PX = 320
+#: Weights of the striking score's parts (each in [0, 1]), and the levels that count as full marks:
+#: Hasler and Suesstrunk's colourfulness of 109 is their "extremely colourful"; a luma standard
+#: deviation of 0.3 is a strong contrast (a half-black, half-white frame is 0.5); a variance of the
+#: Laplacian of 0.02 (luma in [0, 1], at SCORE_WIDTH_PX) is a crisp, detailed frame.
+SCORE_WEIGHTS = {"colourfulness": 0.4, "contrast": 0.3, "sharpness": 0.3}
+FULL_COLOURFULNESS = 109.0
+FULL_CONTRAST = 0.3
+FULL_SHARPNESS = 0.02
+#: Exposure: frames whose mean luma is outside this range, or with more than CLIPPED_SHARE of their
+#: pixels crushed black or blown white, are scaled down (a dark or washed-out thumbnail reads badly small).
+GOOD_MEAN_LUMA = (0.15, 0.85)
+CLIPPED_SHARE = 0.5
+
+#: The animated loop: target length (s, rounded to whole bars), width (pixels), frame rate.
+LOOP_TARGET_S = 4.0
+LOOP_WIDTH_PX = 480
+LOOP_FPS = 12.0
+LOOP_KINDS = ("gif", "webp")
+#: Animated WebP quality (libwebp's 0-100): small files for web pages, still clean at 480 pixels.
+WEBP_QUALITY = 70
+
+
+@dataclasses.dataclass(frozen=True)
+class Thumbnail:
+    """The written thumbnail: ``path``, the chosen frame's video time ``time_s``, its ``score``, the file's ``size_bytes`` and JPEG ``quality``."""
+
+    path: Path
+    time_s: float
+    score: float
+    size_bytes: int
+    quality: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopPreview:
+    """The written loop: ``path``, its video-time span ``start_s`` + ``length_s``, the file's ``n_frames``,
+    ``duration_s`` (one pass of the loop, as players time it) and ``size_bytes``. libwebp merges identical
+    consecutive frames into one longer frame, so a WebP can have fewer frames than ``length_s * fps``."""
+
+    path: Path
+    start_s: float
+    length_s: float
+    n_frames: int
+    duration_s: float
+    size_bytes: int
+
+
+def _video_duration_s(video: Path) -> float:
+    """The container's duration, from ffmpeg's header (no decoding)."""
+    if not video.is_file():
+        raise MvgenError("no such file", video)
+    text = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(video)], capture_output=True, text=True, errors="replace").stderr
+    found = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
+    if found is None or not re.search(r"Stream #0:\d+.*: Video:", text):
+        raise MvgenError("not a video file ffmpeg can read", video)
+    return int(found.group(1)) * 3600 + int(found.group(2)) * 60 + float(found.group(3))
+
+
+def drop_time_s(analysis: Analysis | None, window_s: tuple[float, float] | None) -> float | None:
+    """Video time of the first drop that starts inside the video (``window_s``: its track span; None: the whole track); None if none does."""
+    if analysis is None:
+        return None
+    start_s, end_s = window_s if window_s is not None else (0.0, analysis.duration_s)
+    for drop in analysis.drops:
+        if start_s <= drop.start_s < end_s:
+            return drop.start_s - start_s
+    return None
+
+
+def decode_frames(video: str | os.PathLike, start_s: float, length_s: float, fps: float) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Frames of ``video`` every ``1 / fps`` s from ``start_s`` for ``length_s``: ``(times_s (n,), [uint8 (H, W, 3) RGB] * n)``."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory(prefix="mvgen-frames-") as folder:
+        # input seeking: the decoded timestamps start at 0 at ``start_s``
+        args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start_s:.3f}", "-t", f"{length_s:.3f}", "-i", str(video),
+                "-map", "0:v:0", "-vf", f"fps={fps:g}", "-start_number", "0", str(Path(folder) / "%05d.png")]
+        result = subprocess.run(args, capture_output=True, text=True, errors="replace")
+        if result.returncode != 0:
+            raise MvgenError(f"decoding frames failed: {' '.join(result.stderr.split())[-300:]}", video)
+        files = sorted(Path(folder).glob("*.png"))
+        frames = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    return start_s + np.arange(len(frames)) / fps, frames
+
+
+def striking_score(frame: np.ndarray) -> float:
+    """How striking a frame is, in [0, 1]: colourful, contrasting and sharp, and neither dark nor blown out.
+
+    ``frame``: uint8 ``(H, W, 3)`` RGB (scored at :data:`SCORE_WIDTH_PX` wide). The weighted sum
+    (:data:`SCORE_WEIGHTS`) of colourfulness (Hasler and Suesstrunk 2003: ``sqrt(sd_rg^2 + sd_yb^2) +
+    0.3 sqrt(mean_rg^2 + mean_yb^2)`` on 0-255 values, rg = R - G, yb = (R + G) / 2 - B), contrast (the
+    luma's standard deviation) and sharpness (the variance of the luma's 4-neighbour Laplacian), each
+    divided by its full-marks level and capped at 1; times an exposure factor that falls linearly to 0
+    as the mean luma leaves :data:`GOOD_MEAN_LUMA` and as the share of clipped pixels passes :data:`CLIPPED_SHARE`.
+    """
+    from PIL import Image
+
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+    h, w = frame.shape[:2]
+    if w != SCORE_WIDTH_PX:
+        frame = np.asarray(Image.fromarray(frame).resize((SCORE_WIDTH_PX, max(1, round(h * SCORE_WIDTH_PX / w))), Image.Resampling.BOX))
+    rgb = frame.astype(np.float64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg, yb = r - g, (r + g) / 2 - b
+    colourfulness = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    luma = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255.0
+    laplacian = luma[1:-1, :-2] + luma[1:-1, 2:] + luma[:-2, 1:-1] + luma[2:, 1:-1] - 4 * luma[1:-1, 1:-1]
+    parts = {
+        "colourfulness": colourfulness / FULL_COLOURFULNESS,
+        "contrast": luma.std() / FULL_CONTRAST,
+        "sharpness": (laplacian.var() if laplacian.size else 0.0) / FULL_SHARPNESS,
+    }
+    score = sum(SCORE_WEIGHTS[k] * min(1.0, v) for k, v in parts.items())
+    low, high = GOOD_MEAN_LUMA
+    mean = luma.mean()
+    exposure = min(1.0, mean / low, (1.0 - mean) / (1.0 - high))
+    clipped = np.mean((luma <= 0.02) | (luma >= 0.98))
+    exposure *= min(1.0, (1.0 - clipped) / (1.0 - CLIPPED_SHARE))
+    return float(score * max(0.0, exposure))
+
+
+def thumbnail_image(frame: np.ndarray):
+    """``frame`` (uint8 ``(H, W, 3)``) as a 1280x720 PIL image (see the module's notes on other aspects)."""
+    from PIL import Image, ImageEnhance, ImageFilter
+
+    W, H = THUMBNAIL_SIZE_PX
+    image = Image.fromarray(np.asarray(frame, np.uint8))
+    w, h = image.size
+    if abs(w / h - W / H) < 0.01:
+        return image.resize((W, H), Image.Resampling.LANCZOS)
+    cover = max(W / w, H / h)  # the background covers the canvas (cropped), the frame fits inside it
+    background = image.resize((max(W, round(w * cover)), max(H, round(h * cover))), Image.Resampling.BILINEAR)
+    left, top = (background.width - W) // 2, (background.height - H) // 2
+    background = background.crop((left, top, left + W, top + H)).filter(ImageFilter.GaussianBlur(H / 24))
+    canvas = ImageEnhance.Brightness(background).enhance(0.5)  # darker, so the frame itself stands out
+    fit = min(W / w, H / h)
+    front = image.resize((round(w * fit), round(h * fit)), Image.Resampling.LANCZOS)
+    canvas.paste(front, ((W - front.width) // 2, (H - front.height) // 2))
+    return canvas
+
+
+def best_thumbnail(video: str | os.PathLike, analysis: Analysis | None, out_jpg: str | os.PathLike, window_s: tuple[float, float] | None = None) -> Thumbnail:
+    """Write the most striking frame near the first drop as a 1280x720 JPEG of at most 2 MB; see the module's notes.
+
+    ``analysis``: the track's (for its drops; None: search the whole video). ``window_s``: the track
+    span the video shows (``render_window``'s result; None: from the track's start).
+    """
+    from PIL import Image
+
+    video, out_jpg = Path(video), Path(out_jpg)
+    if out_jpg.suffix.lower() not in (".jpg", ".jpeg"):
+        raise MvgenError(f"a thumbnail is a JPEG: the name must end in .jpg or .jpeg, got {out_jpg.name!r}", out_jpg)
+    duration_s = _video_duration_s(video)
+    drop_s = drop_time_s(analysis, window_s)
+    start_s, length_s = (drop_s, min(THUMBNAIL_WINDOW_S, duration_s - drop_s)) if drop_s is not None else (0.0, duration_s)
+    # at most 48 candidates: a whole long video is sampled more sparsely, not decoded into memory at 4 fps
+    fps = min(CANDIDATE_FPS, 48 / max(length_s, 1e-3))
+    times_s, frames = decode_frames(video, start_s, length_s, fps)
+    if not frames:
+        raise MvgenError(f"no frames decoded from {start_s:.2f} s", video)
+    scores = [striking_score(f) for f in frames]
+    best = int(np.argmax(scores))
+    image = thumbnail_image(frames[best])
+    for quality in JPEG_QUALITIES:
+        try:
+            with atomic_path(out_jpg, suffix=".part.jpg") as tmp:
+                image.save(tmp, format="JPEG", quality=quality, optimize=True, progressive=True)
+                size = tmp.stat().st_size
+                if size > THUMBNAIL_MAX_BYTES:
+                    raise _TooBig()  # leaves no file behind; a lower quality next
+        except _TooBig:
+            continue
+        return Thumbnail(path=out_jpg, time_s=float(times_s[best]), score=scores[best], size_bytes=size, quality=quality)
+    raise MvgenError(f"the thumbnail is over {THUMBNAIL_MAX_BYTES} bytes even at JPEG quality {JPEG_QUALITIES[-1]}", out_jpg)
+
+
+class _TooBig(Exception):
+    """A JPEG over the size limit: its temporary file is dropped and a lower quality tried."""
+
+
+def loop_window_s(analysis: Analysis | None, window_s: tuple[float, float] | None, duration_s: float, target_s: float = LOOP_TARGET_S) -> tuple[float, float]:
+    """``(start_s, length_s)`` of the loop in video time: from the first drop (else the start), ``target_s``
+    rounded to whole bars when the tempo is known, within the video."""
+    start_s = drop_time_s(analysis, window_s) or 0.0
+    length_s = target_s
+    if analysis is not None and analysis.tempo_bpm:
+        bar_s = 60.0 / analysis.tempo_bpm * analysis.beats_per_bar
+        length_s = max(1, round(target_s / bar_s)) * bar_s
+    length_s = min(length_s, duration_s)
+    return max(0.0, min(start_s, duration_s - length_s)), length_s
+
+
+def loop_preview(video: str | os.PathLike, out: str | os.PathLike, analysis: Analysis | None = None, window_s: tuple[float, float] | None = None,
+                 width_px: int = LOOP_WIDTH_PX, fps: float = LOOP_FPS) -> LoopPreview:
+    """Write a short muted loop of ``video`` around its first drop as an animated GIF or WebP (from ``out``'s suffix), looping forever.
+
+    GIF: one palette for the whole loop (palettegen, then paletteuse with ordered dithering, which
+    does not crawl between frames as error diffusion does). WebP: libwebp's animated encoder, lossy.
+    """
+    import ffmpeg
+
+    video, out = Path(video), Path(out)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in LOOP_KINDS:
+        raise MvgenError(f"a loop preview is one of {', '.join('.' + k for k in LOOP_KINDS)}, got {out.name!r}", out)
+    if width_px < 16 or width_px % 2:
+        raise MvgenError(f"width_px must be an even number of pixels >= 16, got {width_px}")
+    if not (1 <= fps <= 50):
+        raise MvgenError(f"fps must be in [1, 50], got {fps}")
+    start_s, length_s = loop_window_s(analysis, window_s, _video_duration_s(video))
+    frames = ffmpeg.input(str(video), ss=f"{start_s:.3f}", t=f"{length_s:.3f}").video.filter("fps", fps=f"{fps:g}").filter("scale", width_px, -2, flags="lanczos")
+    if kind == "gif":
+        split = frames.split()
+        palette = split[0].filter("palettegen", stats_mode="full")
+        frames = ffmpeg.filter([split[1], palette], "paletteuse", dither="bayer", bayer_scale=3)
+        output_options = {"loop": 0}
+    else:
+        output_options = {"vcodec": "libwebp_anim", "loop": 0, "quality": WEBP_QUALITY, "lossless": 0, "pix_fmt": "yuv420p"}
+    with atomic_path(out, suffix=".part." + kind) as tmp:
+        args = ffmpeg.output(frames, str(tmp), an=None, **output_options).compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        result = subprocess.run(args, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise MvgenError(f"writing the {kind} loop failed: {' '.join(result.stderr.split())[-300:]}", video)
+        n_frames, duration_s = animation_timing(tmp)
+        size = tmp.stat().st_size
+    return LoopPreview(path=out, start_s=start_s, length_s=length_s, n_frames=n_frames, duration_s=duration_s, size_bytes=size)
+
+
+def animation_timing(path: str | os.PathLike) -> tuple[int, float]:
+    """``(n_frames, duration_s)`` of an animated GIF or WebP, as Pillow decodes it."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        n_frames = getattr(image, "n_frames", 1)
+        duration_ms = 0.0
+        for k in range(n_frames):
+            image.seek(k)
+            image.load()  # Pillow's WebP reader sets a frame's duration when it decodes it
+            duration_ms += image.info.get("duration", 0)
+    return n_frames, duration_ms / 1000.0
