@@ -27,6 +27,13 @@ Manifest (YAML; paths relative to the manifest's folder)::
         model: stabilityai/sd-turbo
         styles: my-styles/
         seed: 3
+        loudness: -14                        # also a copy at -14 LUFS (track_..._full.-14LUFS.mp4)
+        thumbnail: true                      # and track_..._full.thumbnail.jpg
+        preview_loop: webp                   # and a muted loop, track_..._full.loop.webp (or gif)
+
+``loudness``, ``thumbnail`` and ``preview_loop`` may also be set at the top for every track. Every
+output's loudness (integrated LUFS, true peak) is measured and goes in the report, with a warning
+when the true peak is above -1 dBTP.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mvgen.deliverables import DeliverableOptions, LoudnessTarget
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.render import RenderSettings
@@ -74,6 +82,9 @@ class TrackEntry(_Strict):
     model: str | None = None
     styles: str | None = None
     seed: int | None = None
+    loudness: LoudnessTarget | None = Field(None, description="LUFS of a normalized copy (DeliverableOptions); None: the manifest's")
+    thumbnail: bool | None = None
+    preview_loop: Literal["gif", "webp"] | None = None
 
 
 class Manifest(_Strict):
@@ -87,6 +98,9 @@ class Manifest(_Strict):
     formats: dict[str, Format] = Field(default_factory=lambda: {"16x9": Format()})
     clips: dict[str, Clip] = Field(default_factory=lambda: {"full": Clip()})
     tracks: list[TrackEntry] = Field(min_length=1)
+    loudness: LoudnessTarget | None = Field(None, description="also write a copy at this integrated loudness (LUFS), e.g. -14")
+    thumbnail: bool = False
+    preview_loop: Literal["gif", "webp"] | None = None
 
 
 class JobResult(BaseModel):
@@ -99,6 +113,11 @@ class JobResult(BaseModel):
     status: Literal["done", "skipped", "failed"]
     seconds: float = 0.0
     error: str | None = None
+    integrated_lufs: float | None = Field(None, description="the output's integrated loudness (LUFS); None: not measured, or no audio")
+    true_peak_dbtp: float | None = Field(None, description="the output's true peak (dBTP)")
+    normalized_lufs: float | None = Field(None, description="measured integrated loudness of the normalized copy, if one was written")
+    files: list[str] = Field(default_factory=list, description="files written beside the output: normalized copy, thumbnail, loop")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Job(BaseModel):
@@ -109,11 +128,18 @@ class Job(BaseModel):
     settings: RenderSettings
     format: str
     clip: str
+    deliverables: DeliverableOptions = Field(default_factory=DeliverableOptions)
 
-    def result(self, status: Literal["done", "skipped", "failed"], seconds: float = 0.0, error: BaseException | None = None) -> JobResult:
-        """This job's :class:`JobResult`."""
+    def result(self, status: Literal["done", "skipped", "failed"], seconds: float = 0.0, error: BaseException | None = None, made=None) -> JobResult:
+        """This job's :class:`JobResult`; ``made``: its :class:`~mvgen.deliverables.Deliverables`, if any."""
+        figures = {}
+        if made is not None:
+            figures = dict(files=[str(p) for p in made.files], warnings=list(made.warnings),
+                           normalized_lufs=made.normalized.after.integrated_lufs if made.normalized is not None else None)
+            if made.loudness is not None:
+                figures.update(integrated_lufs=made.loudness.integrated_lufs, true_peak_dbtp=made.loudness.true_peak_dbtp)
         return JobResult(output=self.output, track=self.track, format=self.format, clip=self.clip, status=status, seconds=seconds,
-                         error=None if error is None else _error_text(error))
+                         error=None if error is None else _error_text(error), **figures)
 
 
 def _where(loc: tuple) -> str:
@@ -139,7 +165,7 @@ def load_manifest(path: str | os.PathLike) -> tuple[Manifest, list[Job]]:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         # report these, then check the rest without the broken items, so every problem shows at once
-        problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = [f"{_where(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
         data, skip = _without_errors(data, [e["loc"] for e in exc.errors()])
         try:
             manifest = Manifest.model_validate(data)
@@ -201,6 +227,11 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                 if name not in defined and (kind + "s", name) not in skip:
                     problems.append(f"{where}.{kind}s: unknown {kind} '{name}' (defined: {', '.join(defined) or 'none'})")
         styles = entry.styles if entry.styles is not None else manifest.styles
+        deliverables = DeliverableOptions(  # each value already checked by the manifest's own fields
+            loudness=entry.loudness if entry.loudness is not None else manifest.loudness,
+            thumbnail=entry.thumbnail if entry.thumbnail is not None else manifest.thumbnail,
+            preview_loop=entry.preview_loop or manifest.preview_loop,
+        )
         if styles is not None and not (base / styles).exists():
             problems.append(f"{where}.styles: no such file or folder: {styles}")
         renderer = entry.renderer or manifest.renderer
@@ -234,7 +265,8 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                         settings["start_s"] = clip.start_s
                         if clip.length_s is not None:
                             settings["end_s"] = clip.start_s + clip.length_s
-                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=RenderSettings(**settings), format=fmt_name, clip=clip_name))
+                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=RenderSettings(**settings), format=fmt_name, clip=clip_name,
+                                    deliverables=deliverables))
     seen: dict[str, Job] = {}
     for job in jobs:
         if job.output in seen:
@@ -274,7 +306,8 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
     import torch
 
     from mvgen.analysis import Analysis
-    from mvgen.render import StaleWorkError, render_video
+    from mvgen.deliverables import make_deliverables
+    from mvgen.render import StaleWorkError, render_video, render_window
 
     if threads:
         torch.set_num_threads(threads)
@@ -295,7 +328,8 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
             render_video(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
         except StaleWorkError:  # left by a run with other settings: start over
             render_video(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
-        return job.result("done", time.perf_counter() - started)
+        made = make_deliverables(job.output, parsed, job.deliverables, window_s=render_window(parsed, settings))
+        return job.result("done", time.perf_counter() - started, made=made)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - one failing job must not stop the others
@@ -329,7 +363,7 @@ def run_batch(
     todo = []
     for job in jobs:
         if Path(job.output).is_file():
-            results.append(job.result("skipped"))
+            results.append(_skipped(job))
         else:
             todo.append(job)
     total = len(jobs)
@@ -362,6 +396,16 @@ def run_batch(
                     seconds=time.perf_counter() - started)
     write_atomic(report.path, report.model_dump_json(indent=1))
     return report
+
+
+def _skipped(job: Job) -> JobResult:
+    """A finished output: skipped, its loudness measured again for the report (a second or so), its deliverables listed."""
+    from mvgen.deliverables import existing_deliverables
+
+    try:
+        return job.result("skipped", made=existing_deliverables(job.output))
+    except MvgenError as exc:  # an unreadable old output is still skipped; the report says why it has no figures
+        return job.result("skipped").model_copy(update={"warnings": [f"loudness not measured: {exc}"]})
 
 
 def _by_track(jobs: list[Job]) -> dict[str, list[Job]]:

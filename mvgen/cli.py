@@ -317,9 +317,16 @@ def render(
     diffusion_size: int = typer.Option(512, "--diffusion-size", help="Short side of the generated pictures (pixels)."),
     method: str = typer.Option("keyframes", "--method", help="Diffusion coherence: keyframes (beat keyframes, interpolated) or fixed-noise (every frame)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings (refused while another render writes the same output)."),
+    loudness: Optional[float] = typer.Option(None, "--loudness", help="Also write a copy at this integrated loudness (LUFS, e.g. -14), one constant gain, true peak <= -1 dBTP: TRACK.-14LUFS.mp4."),
+    thumbnail: bool = typer.Option(False, "--thumbnail", help="Also write a 1280x720 JPEG (<= 2 MB) of the most striking frame after the first drop: OUT.thumbnail.jpg."),
+    preview_loop: Optional[str] = typer.Option(None, "--preview-loop", help="Also write a short muted endless loop from the first drop: gif or webp (OUT.loop.gif)."),
 ) -> None:
-    """Render a music video synced to the track (default: the procedural renderer, no model weights needed)."""
+    """Render a music video synced to the track (default: the procedural renderer, no model weights needed).
+
+    The video's loudness (integrated LUFS, true peak) is measured and printed; the master's audio is never changed."""
     from pydantic import ValidationError
+
+    from mvgen.deliverables import DeliverableOptions
 
     from mvgen.checkpoints import classifier_labels
     from mvgen.diffusion import DEFAULT_MODEL
@@ -335,6 +342,11 @@ def render(
         field = ".".join(str(part) for part in first["loc"])
         flag = flags.get(field, field.removeprefix("diffusion."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
+    try:
+        deliverables = DeliverableOptions(loudness=loudness, thumbnail=thumbnail, preview_loop=preview_loop)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise MvgenError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg'].removeprefix('Value error, ')}") from None
     # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept
     with sigterm_interrupts():
         try:
@@ -353,6 +365,29 @@ def render(
             err.print("mvgen: interrupted; run the same command with --resume to continue", markup=False)
             raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     out.print(f"video written to {video}")
+    _deliver(video, analysis, settings, deliverables)
+
+
+def _deliver(video: Path, analysis, settings, options) -> None:
+    """Measure the video's loudness and write the deliverables ``options`` asks for; print what was written."""
+    from mvgen.deliverables import make_deliverables
+    from mvgen.render import render_window
+
+    with err.status("loudness" + (", normalized copy" if options.loudness is not None else "") + (", thumbnail" if options.thumbnail else "")
+                    + (f", {options.preview_loop} loop" if options.preview_loop else "")):
+        made = make_deliverables(video, analysis, options, window_s=render_window(analysis, settings))
+    out.print("loudness: " + (made.loudness.describe() if made.loudness is not None else "no audio"), markup=False)
+    for warning in made.warnings:
+        _show_warning(warning, UserWarning, "", 0)
+    if made.normalized is not None:
+        n = made.normalized
+        out.print(f"normalized copy written to {n.path}: {n.after.describe()} (gain {n.gain_db:+.1f} dB{', peaks limited' if n.limited else ''})", markup=False)
+    if made.thumbnail is not None:
+        t = made.thumbnail
+        out.print(f"thumbnail written to {t.path}: frame at {_fmt_time(t.time_s)}, {t.size_bytes / 1e3:.0f} kB (JPEG quality {t.quality})", markup=False)
+    if made.preview_loop is not None:
+        p = made.preview_loop
+        out.print(f"loop written to {p.path}: {p.duration_s:.2f} s from {_fmt_time(p.start_s)}, {p.n_frames} frames, {p.size_bytes / 1e3:.0f} kB", markup=False)
 
 
 @app.command()

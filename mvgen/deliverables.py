@@ -1,4 +1,5 @@
-"""Deliverables beside a finished video: a YouTube thumbnail and a short muted looping GIF or WebP.
+"""Deliverables beside a finished video: a YouTube thumbnail and a short muted looping GIF or WebP
+(and, through :func:`make_deliverables`, the loudness figures and normalized copy of :mod:`mvgen.loudness`).
 
 Both look at the first drop, where a track (and so its video) is at full energy. Times are in seconds
 of the *video* unless named ``track_*``; a video rendered from ``window_s = (start_s, end_s)`` of the
@@ -18,18 +19,21 @@ on the beat, :data:`LOOP_WIDTH_PX` wide at :data:`LOOP_FPS`, no audio, looping f
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mvgen.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
+from mvgen.loudness import TARGET_RANGE_LUFS, TRUE_PEAK_WARN_DBTP, Loudness, Normalized, measure_loudness, normalize_loudness
 
 if TYPE_CHECKING:
     from mvgen.analysis import Analysis
@@ -288,3 +292,89 @@ def animation_timing(path: str | os.PathLike) -> tuple[int, float]:
             image.load()  # Pillow's WebP reader sets a frame's duration when it decodes it
             duration_ms += image.info.get("duration", 0)
     return n_frames, duration_ms / 1000.0
+
+
+def _loudness_in_range(value: float) -> float:
+    low, high = TARGET_RANGE_LUFS
+    if not low <= value <= high:
+        raise ValueError(f"must be a loudness from {low:g} to {high:g} LUFS (e.g. -14 for streaming), got {value:g}")
+    return value
+
+
+#: A target integrated loudness (LUFS) within :data:`~mvgen.loudness.TARGET_RANGE_LUFS`, for pydantic models.
+LoudnessTarget = Annotated[float, AfterValidator(_loudness_in_range)]
+
+
+class DeliverableOptions(BaseModel):
+    """What to write beside a rendered video (the CLI's ``--loudness``, ``--thumbnail``, ``--preview-loop``; a batch manifest's keys of the same names).
+
+    The loudness is always measured (when the video has audio); the original is never changed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    loudness: LoudnessTarget | None = Field(None, description="also write a copy normalized to this integrated loudness (LUFS), e.g. -14")
+    thumbnail: bool = Field(False, description="write a 1280x720 JPEG thumbnail of the most striking frame after the first drop")
+    preview_loop: Literal["gif", "webp"] | None = Field(None, description="write a short muted looping GIF or WebP from the first drop")
+
+
+@dataclasses.dataclass(frozen=True)
+class Deliverables:
+    """What :func:`make_deliverables` measured and wrote for one video."""
+
+    loudness: Loudness | None = dataclasses.field(metadata={"doc": "the video as rendered; None without audio"})
+    normalized: Normalized | None
+    thumbnail: Thumbnail | None
+    preview_loop: LoopPreview | None
+    warnings: tuple[str, ...] = ()
+    found: tuple[Path, ...] = dataclasses.field(default=(), metadata={"doc": "deliverables written by an earlier run (see existing_deliverables)"})
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files beside the video: written now, or found from an earlier run."""
+        return tuple(x.path for x in (self.normalized, self.thumbnail, self.preview_loop) if x is not None) + self.found
+
+
+def thumbnail_path(video: str | os.PathLike) -> Path:
+    """``track.mp4`` -> ``track.thumbnail.jpg``, beside it."""
+    return Path(video).with_suffix(".thumbnail.jpg")
+
+
+def preview_loop_path(video: str | os.PathLike, kind: str) -> Path:
+    """``track.mp4`` -> ``track.loop.gif`` (or ``.webp``), beside it."""
+    return Path(video).with_suffix(f".loop.{kind}")
+
+
+def peak_warning(loudness: Loudness) -> str | None:
+    """The warning for a true peak over :data:`~mvgen.loudness.TRUE_PEAK_WARN_DBTP`, or None."""
+    if not loudness.peak_warning:
+        return None
+    return (f"true peak {loudness.true_peak_dbtp:.1f} dBTP is above {TRUE_PEAK_WARN_DBTP:g} dBTP after AAC encoding: "
+            f"players and the platforms' own transcodes may clip it (a normalized copy, e.g. --loudness -14, keeps it at {TRUE_PEAK_WARN_DBTP:g})")
+
+
+def existing_deliverables(video: str | os.PathLike) -> Deliverables:
+    """The loudness of a video rendered earlier, and the files beside it that :func:`make_deliverables` writes (none is made)."""
+    video = Path(video)
+    loudness = measure_loudness(video)
+    found = sorted(p for p in video.parent.glob(f"{glob.escape(video.stem)}.*") if p != video and not p.name.startswith(".")
+                   and (p.name.endswith(("LUFS" + video.suffix, ".thumbnail.jpg")) or p.suffix.lstrip(".") in LOOP_KINDS))
+    warning = peak_warning(loudness) if loudness is not None else None
+    return Deliverables(loudness=loudness, normalized=None, thumbnail=None, preview_loop=None, warnings=(warning,) if warning else (), found=tuple(found))
+
+
+def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, options: DeliverableOptions, window_s: tuple[float, float] | None = None) -> Deliverables:
+    """Measure ``video``'s loudness and write what ``options`` asks for beside it (names: :func:`~mvgen.loudness.normalized_path`,
+    :func:`thumbnail_path`, :func:`preview_loop_path`). ``window_s``: the track span the video shows (``render_window``)."""
+    video = Path(video)
+    loudness = measure_loudness(video)
+    warnings = [w for w in [peak_warning(loudness) if loudness is not None else None] if w]
+    normalized = None
+    if options.loudness is not None:
+        if loudness is None:
+            warnings.append(f"--loudness {options.loudness:g}: the video has no audio; no normalized copy written")
+        else:
+            normalized = normalize_loudness(video, options.loudness)
+    thumbnail = best_thumbnail(video, analysis, thumbnail_path(video), window_s=window_s) if options.thumbnail else None
+    loop = loop_preview(video, preview_loop_path(video, options.preview_loop), analysis, window_s=window_s) if options.preview_loop else None
+    return Deliverables(loudness=loudness, normalized=normalized, thumbnail=thumbnail, preview_loop=loop, warnings=tuple(warnings))

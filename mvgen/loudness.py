@@ -53,6 +53,9 @@ MAX_MAKEUP_DB = 1.0
 #: When peaks are limited, the limiter also lowers the loudness; if the result is more than this many LU
 #: below the target, the gain is raised by the shortfall (at most :data:`MAX_MAKEUP_DB`) and the audio encoded again.
 LIMITED_TOLERANCE_LU = 0.3
+#: Targets :func:`normalize_loudness` accepts (LUFS): from quiet broadcast (-23, EBU R128; -24, ATSC A/85)
+#: through streaming (-14 Spotify and YouTube, -16 Apple) to club masters (about -6).
+TARGET_RANGE_LUFS = (-40.0, -5.0)
 #: A normalized file must measure within this many LU of its target (else an error, nothing written).
 TARGET_TOLERANCE_LU = 1.0
 
@@ -141,6 +144,14 @@ def loudness_curve(path: str | os.PathLike) -> LoudnessCurve | None:
     return LoudnessCurve(time_s=values[:, 0], momentary_lufs=values[:, 1], short_term_lufs=values[:, 2])
 
 
+def check_target_lufs(target_lufs: float, name: str = "target_lufs") -> float:
+    """``target_lufs`` if it is within :data:`TARGET_RANGE_LUFS`, else an :class:`MvgenError` naming ``name`` and the range."""
+    low, high = TARGET_RANGE_LUFS
+    if not (isinstance(target_lufs, (int, float)) and low <= target_lufs <= high):
+        raise MvgenError(f"{name} must be a loudness from {low:g} to {high:g} LUFS (e.g. -14 for streaming), got {target_lufs!r}")
+    return float(target_lufs)
+
+
 def normalized_path(video: str | os.PathLike, target_lufs: float) -> Path:
     """Where the normalized copy of ``video`` goes: beside it, e.g. ``track.-14LUFS.mp4``."""
     video = Path(video)
@@ -200,8 +211,7 @@ def normalize_loudness(video: str | os.PathLike, target_lufs: float, out: str | 
     peak stays above the ceiling.
     """
     video = Path(video)
-    if not (-70.0 < target_lufs <= 0.0):
-        raise MvgenError(f"target_lufs must be in (-70, 0] LUFS, got {target_lufs}")
+    check_target_lufs(target_lufs)
     if not (-20.0 <= true_peak_dbtp <= 0.0):
         raise MvgenError(f"true_peak_dbtp must be in [-20, 0] dBTP, got {true_peak_dbtp}")
     out = normalized_path(video, target_lufs) if out is None else Path(out)

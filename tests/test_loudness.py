@@ -144,10 +144,81 @@ def test_normalizing_up_limits_only_the_peaks(music_video, ffmpeg, tmp_path):
 
 
 def test_bad_targets_are_refused_before_anything_is_written(music_video, tmp_path):
-    with pytest.raises(MvgenError, match="target_lufs must be in"):
+    with pytest.raises(MvgenError, match="target_lufs must be a loudness from -40 to -5 LUFS"):
         normalize_loudness(music_video, 3.0, out=tmp_path / "x.mp4")
     with pytest.raises(MvgenError, match="true_peak_dbtp must be in"):
         normalize_loudness(music_video, -14, out=tmp_path / "x.mp4", true_peak_dbtp=2.0)
     with pytest.raises(MvgenError, match="cannot replace the original"):
         normalize_loudness(music_video, -14, out=music_video)
     assert not list(tmp_path.iterdir())
+
+
+def test_manifest_deliverable_keys_are_checked_up_front(tmp_path):
+    from mvgen.batch import load_manifest
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "m.yaml").write_text("loudness: 3\ntracks:\n  - {path: a.wav, preview_loop: mp4, loudness: -60}\n")
+    with pytest.raises(MvgenError) as info:
+        load_manifest(tmp_path / "m.yaml")
+    lines = str(info.value).splitlines()
+    assert any(line.endswith("m.yaml: loudness: must be a loudness from -40 to -5 LUFS (e.g. -14 for streaming), got 3") for line in lines), lines
+    assert any("tracks[0].loudness:" in line and "got -60" in line for line in lines), lines
+    assert any("tracks[0].preview_loop: Input should be 'gif' or 'webp'" in line for line in lines), lines
+    (tmp_path / "m.yaml").write_text("thumbnail: true\nloudness: -14\ntracks:\n  - {path: a.wav, preview_loop: webp, loudness: -16}\n  - {path: a.wav, thumbnail: false}\n"
+                                     "name: '{track}_{clip}_{format}.mp4'\nclips: {a: {}}\n")
+    with pytest.raises(MvgenError, match="two outputs"):  # the same track twice: the deliverables do not hide that
+        load_manifest(tmp_path / "m.yaml")
+    (tmp_path / "m.yaml").write_text("thumbnail: true\nloudness: -14\ntracks:\n  - {path: a.wav, preview_loop: webp, loudness: -16}\n")
+    _, jobs = load_manifest(tmp_path / "m.yaml")
+    assert [(j.deliverables.loudness, j.deliverables.thumbnail, j.deliverables.preview_loop) for j in jobs] == [(-16.0, True, "webp")]
+
+
+@pytest.mark.slow
+def test_batch_reports_loudness_and_writes_the_deliverables(tmp_path, synth_track):
+    import json
+
+    from mvgen.batch import run_batch
+
+    audio, _ = synth_track("progressive_house", seed=0, bars_scale=0.25, sr=SR)
+    write_audio(tmp_path / "one.wav", np.stack([audio, audio]), SR)
+    (tmp_path / "b.yaml").write_text("formats:\n  tiny: {size: 64, fps: 10}\nclips:\n  teaser: {length_s: 6}\nthumbnail: true\n"
+                                     "tracks:\n  - {path: one.wav, loudness: -16, preview_loop: gif}\n")
+    report = run_batch(tmp_path / "b.yaml", workers=1)
+    (result,) = report.results
+    assert result.status == "done", result.error
+    video = tmp_path.resolve() / "renders" / "one_tiny_teaser.mp4"
+    measured = measure_loudness(video)
+    assert (result.integrated_lufs, result.true_peak_dbtp) == (measured.integrated_lufs, measured.true_peak_dbtp)
+    assert [w for w in result.warnings if "true peak" in w] == ([result.warnings[0]] if measured.peak_warning else [])
+    expected = [video.with_name("one_tiny_teaser.-16LUFS.mp4"), video.with_name("one_tiny_teaser.thumbnail.jpg"), video.with_name("one_tiny_teaser.loop.gif")]
+    assert result.files == [str(p) for p in expected] and all(p.is_file() for p in expected)
+    assert result.normalized_lufs == pytest.approx(-16, abs=0.5) == measure_loudness(expected[0]).integrated_lufs
+    saved = json.loads((tmp_path / "renders" / "report.json").read_text())["results"][0]
+    assert saved["integrated_lufs"] == result.integrated_lufs and saved["files"] == result.files
+    # a rerun skips the video but still reports its loudness and the files beside it
+    (again,) = run_batch(tmp_path / "b.yaml", workers=1).results
+    assert again.status == "skipped" and again.integrated_lufs == result.integrated_lufs and sorted(again.files) == sorted(result.files)
+
+
+@pytest.mark.slow
+def test_cli_render_prints_loudness_and_writes_the_deliverables(tmp_path, synth_track, run_cli):
+    audio, _ = synth_track("progressive_house", seed=0, bars_scale=0.25, sr=SR)
+    track = tmp_path / "one.wav"
+    write_audio(track, np.stack([audio, audio]), SR)
+    refused = run_cli("render", track, "--loudness", "3", "-o", tmp_path / "x.mp4")
+    assert refused.returncode == 1 and refused.stderr.strip() == "mvgen: error: --loudness: must be a loudness from -40 to -5 LUFS (e.g. -14 for streaming), got 3"
+    refused = run_cli("render", track, "--preview-loop", "mp4", "-o", tmp_path / "x.mp4")
+    assert refused.returncode == 1 and refused.stderr.strip() == "mvgen: error: --preview-loop: Input should be 'gif' or 'webp'"
+    assert not list(tmp_path.glob("x*"))  # refused before the analysis and the render
+
+    video = tmp_path / "v.mp4"
+    result = run_cli("render", track, "-o", video, "--size", "64", "--fps", "10", "--teaser", "6", "--loudness", "-16", "--thumbnail", "--preview-loop", "webp")
+    assert result.returncode == 0, result.stderr
+    measured = measure_loudness(video)
+    printed = " ".join(result.stdout.split())
+    assert f"loudness: {measured.integrated_lufs:.1f} LUFS integrated, true peak {measured.true_peak_dbtp:.1f} dBTP" in printed
+    assert ("warning: true peak" in result.stderr) == measured.peak_warning
+    normalized = tmp_path / "v.-16LUFS.mp4"
+    assert f"normalized copy written to {normalized}" in printed and measure_loudness(normalized).integrated_lufs == pytest.approx(-16, abs=0.5)
+    assert f"thumbnail written to {tmp_path / 'v.thumbnail.jpg'}" in printed and (tmp_path / "v.thumbnail.jpg").is_file()
+    assert f"loop written to {tmp_path / 'v.loop.webp'}" in printed and (tmp_path / "v.loop.webp").is_file()
