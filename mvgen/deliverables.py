@@ -109,13 +109,14 @@ def _video_duration_s(video: Path) -> float:
 
 
 def drop_time_s(analysis: Analysis | None, window_s: tuple[float, float] | None) -> float | None:
-    """Video time of the first drop that starts inside the video (``window_s``: its track span; None: the whole track); None if none does."""
+    """Video time of the first drop the video shows (``window_s``: its track span; None: the whole track):
+    where it starts, or 0 when the video starts inside it; None if the video shows no drop."""
     if analysis is None:
         return None
     start_s, end_s = window_s if window_s is not None else (0.0, analysis.duration_s)
     for drop in analysis.drops:
-        if start_s <= drop.start_s < end_s:
-            return drop.start_s - start_s
+        if drop.start_s < end_s and drop.end_s > start_s:
+            return max(0.0, drop.start_s - start_s)
     return None
 
 
@@ -248,8 +249,9 @@ def loop_preview(video: str | os.PathLike, out: str | os.PathLike, analysis: Ana
                  width_px: int = LOOP_WIDTH_PX, fps: float = LOOP_FPS) -> LoopPreview:
     """Write a short muted loop of ``video`` around its first drop as an animated GIF or WebP (from ``out``'s suffix), looping forever.
 
-    GIF: one palette for the whole loop (palettegen, then paletteuse with ordered dithering, which
-    does not crawl between frames as error diffusion does). WebP: libwebp's animated encoder, lossy.
+    GIF: one palette for the whole loop (palettegen, then paletteuse with ordered (Bayer) dithering, which
+    does not crawl between frames as error diffusion does; bayer_scale=5, its coarsest, is 20% smaller than
+    3 on a procedural render: 2.7 MB for 3.75 s at 480x270). WebP: libwebp's animated encoder, lossy, several times smaller.
     """
     import ffmpeg
 
@@ -266,7 +268,7 @@ def loop_preview(video: str | os.PathLike, out: str | os.PathLike, analysis: Ana
     if kind == "gif":
         split = frames.split()
         palette = split[0].filter("palettegen", stats_mode="full")
-        frames = ffmpeg.filter([split[1], palette], "paletteuse", dither="bayer", bayer_scale=3)
+        frames = ffmpeg.filter([split[1], palette], "paletteuse", dither="bayer", bayer_scale=5)
         output_options = {"loop": 0}
     else:
         output_options = {"vcodec": "libwebp_anim", "loop": 0, "quality": WEBP_QUALITY, "lossless": 0, "pix_fmt": "yuv420p"}

@@ -12,7 +12,8 @@ from mvgen.analysis import Analysis, AudioSummary, Drop
 from mvgen.assemble import ChunkWriter
 from mvgen.audio import ffmpeg_exe
 from mvgen.deliverables import (
-    CANDIDATE_FPS, THUMBNAIL_MAX_BYTES, animation_timing, THUMBNAIL_SIZE_PX, best_thumbnail, decode_frames, loop_preview, striking_score, thumbnail_image,
+    CANDIDATE_FPS, THUMBNAIL_MAX_BYTES, THUMBNAIL_SIZE_PX, animation_timing, best_thumbnail, decode_frames, drop_time_s, loop_preview, striking_score,
+    thumbnail_image,
 )
 from mvgen.errors import MvgenError
 from tests.test_degrade import ffmpeg  # noqa: F401 - the fixture: each test runs with every ffmpeg at hand
@@ -83,6 +84,9 @@ def test_only_frames_after_the_drop_are_candidates(tmp_path):
     # the track's drop at 12 s; the video shows 10 s to 16 s of it: the drop is at video time 2 s
     after_drop = best_thumbnail(video, _analysis(drop_s=12.0), tmp_path / "b.jpg", window_s=(10.0, 16.0))
     assert 3.0 - 1e-6 <= after_drop.time_s < 4.0 and after_drop.score < anywhere.score
+    # a video that starts inside the drop: searched from its start; one that shows no drop: searched whole
+    assert drop_time_s(_analysis(drop_s=12.0), (13.0, 19.0)) == 0.0 and drop_time_s(_analysis(drop_s=12.0), (2.0, 8.0)) is None
+    assert drop_time_s(_analysis(drop_s=12.0), None) == 12.0 and drop_time_s(None, None) is None
 
 
 def test_a_vertical_frame_is_shown_whole_over_a_blurred_fill(tmp_path):
