@@ -66,6 +66,13 @@ def test_no_audio_is_none_and_a_missing_file_an_error(tmp_path, ffmpeg):
         measure_loudness(tmp_path / "missing.mp4")
     with pytest.raises(MvgenError, match="no audio stream"):
         normalize_loudness(video, -14)
+    silent = tmp_path / "silent.wav"
+    write_audio(silent, np.zeros(2 * SR), SR)
+    measured = measure_loudness(silent)
+    assert measured.integrated_lufs == -70.0 and measured.true_peak_dbtp == -np.inf and not measured.peak_warning
+    with pytest.raises(MvgenError, match="silent: no loudness to normalize"):
+        normalize_loudness(silent, -14, out=tmp_path / "n.wav")
+    assert not (tmp_path / "n.wav").exists()
 
 
 @pytest.fixture(scope="module")
