@@ -230,7 +230,8 @@ def normalize_loudness(video: str | os.PathLike, target_lufs: float, out: str | 
     with atomic_path(out, suffix=".part" + out.suffix) as tmp:
         makeup_db = 0.0
         for _ in range(MAX_PASSES):
-            _encode(video, tmp, gain_db + makeup_db, limit_dbfs, rate_hz)
+            applied_gain_db, applied_limit_dbfs = gain_db + makeup_db, limit_dbfs  # what the file written last has
+            _encode(video, tmp, applied_gain_db, applied_limit_dbfs, rate_hz)
             after = measure_loudness(tmp)
             excess_db = after.true_peak_dbtp - true_peak_dbtp
             shortfall_lu = target_lufs - after.integrated_lufs
@@ -243,10 +244,9 @@ def normalize_loudness(video: str | os.PathLike, target_lufs: float, out: str | 
             else:
                 # the limited peaks took loudness away: a little more gain into the limiter (still one constant gain)
                 makeup_db = min(MAX_MAKEUP_DB, makeup_db + shortfall_lu)
-        gain_db += makeup_db
         if after.true_peak_dbtp > true_peak_dbtp:
             raise MvgenError(f"true peak {after.true_peak_dbtp:.1f} dBTP stays above {true_peak_dbtp:g} dBTP after {MAX_PASSES} encodes", video)
         if not math.isclose(after.integrated_lufs, target_lufs, abs_tol=TARGET_TOLERANCE_LU):
             raise MvgenError(f"normalized to {after.integrated_lufs:.1f} LUFS, not within {TARGET_TOLERANCE_LU:g} LU of {target_lufs:g} "
                              f"(the track's peaks are too far above its loudness for this target and ceiling)", video)
-    return Normalized(path=out, gain_db=gain_db, limited=limit_dbfs is not None, before=before, after=after)
+    return Normalized(path=out, gain_db=applied_gain_db, limited=applied_limit_dbfs is not None, before=before, after=after)
