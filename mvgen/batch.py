@@ -27,6 +27,11 @@ Manifest (YAML; paths relative to the manifest's folder)::
         model: stabilityai/sd-turbo
         styles: my-styles/
         seed: 3
+        branding:                            # text, logo, lyrics (see mvgen.branding.Branding)
+          artist: DJ Example
+          title: Midnight
+          logo: art/logo.png
+          lyrics: vip.lrc
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mvgen.branding import Branding, build_overlay
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.render import RenderSettings
@@ -74,6 +80,7 @@ class TrackEntry(_Strict):
     model: str | None = None
     styles: str | None = None
     seed: int | None = None
+    branding: Branding | None = Field(None, description="text, logo, cover, font and lyrics of this track's videos (file paths relative to the manifest)")
 
 
 class Manifest(_Strict):
@@ -212,6 +219,15 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
         matches = [m for m in matches if Path(m).is_file()]
         if not matches:
             problems.append(f"{where}.path: {'no file matches' if glob.has_magic(entry.path) else 'no such file'}: {entry.path}")
+        branding = _branding(entry.branding, base) if entry.branding is not None else None
+        for fmt_name in entry.formats or list(manifest.formats):
+            if branding is not None and fmt_name in manifest.formats:
+                fmt = manifest.formats[fmt_name]
+                try:  # files, layout and lyrics of every format, before anything renders
+                    build_overlay(branding, *RenderSettings(aspect=fmt.aspect, size=fmt.size).frame_size(), fmt.aspect)
+                except MvgenError as exc:
+                    problems.append(f"{where}.branding: {exc}")
+                    break
         if unknown or len(problems) > n_before or any(k in skip for k in [("formats", f) for f in entry.formats or []] + [("clips", c) for c in entry.clips or []]):
             continue
         for track in matches:
@@ -228,6 +244,8 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                                     styles=str(base / styles) if styles is not None else None, classifier=classifier)
                     if model is not None:
                         settings["diffusion"] = {"model": model}
+                    if branding is not None:
+                        settings["branding"] = branding
                     if clip.length_s is not None and clip.start_s is None:
                         settings["teaser_s"] = clip.length_s
                     elif clip.start_s is not None:
@@ -241,6 +259,12 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
             problems.append(f"name: two outputs would be {Path(job.output).name} ({Path(seen[job.output].track).name} and {Path(job.track).name}); add {{track}}, {{format}} or {{clip}}")
         seen[job.output] = job
     return jobs, problems
+
+
+def _branding(branding: Branding, base: Path) -> Branding:
+    """``branding`` with its file paths made absolute from the manifest's folder ``base``."""
+    files = {k: str(base / v) for k in ("logo", "cover", "font", "lyrics") if (v := getattr(branding, k)) is not None}
+    return branding.model_copy(update=files)
 
 
 class Report(BaseModel):
