@@ -314,7 +314,7 @@ def plan_layout(branding: Branding, width: int, height: int, aspect: str) -> Lay
     font_file = str(resolve_font(branding.font))
     safe = safe_zone(aspect).pixels(width, height)
     shadow_px = max(1, round(SHADOW_OFFSET * short))
-    pad = 3 * shadow_px  # offset + blur radius, and a pixel of the blur's tail
+    pad = 2 * math.ceil(3 * shadow_px / 2)  # offset + blur radius and a pixel of the blur's tail; even, as every box here
     inner = PixelBox(safe.x0 + pad, safe.y0 + pad, safe.x1 - pad, safe.y1 - pad)
     min_px = max(1, round(MIN_TEXT_PX_AT_1080 * short / 1080))
     gap = round(BLOCK_GAP * short)
@@ -328,7 +328,8 @@ def plan_layout(branding: Branding, width: int, height: int, aspect: str) -> Lay
     logo_box = None
     top = inner.y0
     if branding.logo is not None:
-        logo_box = PixelBox(inner.x1 - min(round(LOGO_MAX_WIDTH * inner.width), inner.width), inner.y0, inner.x1, inner.y0 + round(LOGO_HEIGHT * short))
+        logo_w, logo_h = 2 * round(LOGO_MAX_WIDTH * inner.width / 2), 2 * round(LOGO_HEIGHT * short / 2)
+        logo_box = PixelBox(inner.x1 - logo_w, inner.y0, inner.x1, inner.y0 + logo_h)
         top = logo_box.y1 + gap
     texts = []
     text_box = None
@@ -465,11 +466,12 @@ class Layer:
         cb, cr, chroma_alpha = F.avg_pool2d(torch.stack([cb, cr, alpha])[None], 2)[0]
         chroma_alpha = torch.where(chroma_alpha >= ALPHA_FLOOR, chroma_alpha, 0.0)
 
-        def straight(p: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-            return torch.where(a > 0, p / a.clamp_min(1e-12), 0.0)
+        def straight(p: torch.Tensor, a: torch.Tensor, low: float, high: float) -> torch.Tensor:
+            # clamped to the valid range (the division's rounding can pass it), so a gain of 1 changes nothing
+            return torch.where(a > 0, p / a.clamp_min(1e-12), 0.0).clamp(low, high).contiguous()
 
-        return Layer(int(fx0), int(fy0), straight(luma, alpha).contiguous(), alpha.contiguous(), straight(cb, chroma_alpha).contiguous(),
-                     straight(cr, chroma_alpha).contiguous(), chroma_alpha.contiguous())
+        return Layer(int(fx0), int(fy0), straight(luma, alpha, 0.0, 1.0), alpha.contiguous(), straight(cb, chroma_alpha, -0.5, 0.5),
+                     straight(cr, chroma_alpha, -0.5, 0.5), chroma_alpha.contiguous())
 
 
 # --------------------------------------------------------------------------- compositing (per frame, on the device)
