@@ -355,9 +355,10 @@ def plan_layout(branding: Branding, width: int, height: int, aspect: str) -> Lay
 # --------------------------------------------------------------------------- rasterizing (once per render)
 
 
-def _text_rgba(canvas: PixelBox, items: Sequence[tuple[int, int, FittedText]], align: str = "left", short: int = 1080) -> np.ndarray:
-    """White text with a dark outline and a soft shadow, premultiplied RGBA float32 ``(h, w, 4)`` of
-    the ``canvas`` box (items at frame coordinates; ``align`` "left" or "centre" within the canvas)."""
+def _text_rgba(canvas: PixelBox, items: Sequence[tuple[int, int, FittedText]], align: str = "left", short: int = 1080) -> tuple[np.ndarray, int, int]:
+    """White text with a dark outline and a soft shadow, drawn inside the ``canvas`` box (items at
+    frame coordinates; ``align`` "left" or "centre" within the canvas): premultiplied RGBA float32
+    ``(h, w, 4)`` of the part of the canvas it covers, and that part's top-left (x, y) in the frame."""
     from PIL import Image, ImageDraw, ImageFilter
 
     size = (canvas.width, canvas.height)
@@ -373,16 +374,23 @@ def _text_rgba(canvas: PixelBox, items: Sequence[tuple[int, int, FittedText]], a
             draw_fill.text(at, line, font=font, fill=255, anchor="la")
             draw_outline.text(at, line, font=font, fill=255, anchor="la", stroke_width=fitted.stroke_px, stroke_fill=255)
     shadow_px = max(1, round(SHADOW_OFFSET * short))
-    shadow = Image.new("L", size)
+    bbox = outline.getbbox()
+    if bbox is None:
+        return np.zeros((0, 0, 4), np.float32), canvas.x0, canvas.y0
+    # the rest on the text's box (and the shadow's reach) only, not the whole canvas
+    reach = 4 * shadow_px
+    crop = (max(0, bbox[0] - reach), max(0, bbox[1] - reach), min(size[0], bbox[2] + reach), min(size[1], bbox[3] + reach))
+    fill, outline = fill.crop(crop), outline.crop(crop)
+    shadow = Image.new("L", outline.size)
     shadow.paste(outline, (shadow_px, shadow_px))
     shadow = shadow.filter(ImageFilter.GaussianBlur(shadow_px))
-    rgba = np.zeros((canvas.height, canvas.width, 4), np.float32)
-    # "over", back to front: shadow (black), outline (black), fill (white); colours premultiplied
-    for mask, alpha, colour in ((shadow, SHADOW_ALPHA, 0.0), (outline, OUTLINE_ALPHA, 0.0), (fill, 1.0, 1.0)):
-        a = np.asarray(mask, np.float32) / 255.0 * alpha
-        rgba[..., :3] = colour * a[..., None] + rgba[..., :3] * (1 - a[..., None])
-        rgba[..., 3] = a + rgba[..., 3] * (1 - a)
-    return rgba
+    a_shadow, a_outline, a_fill = (np.asarray(mask, np.float32) * (alpha / 255.0) for mask, alpha in ((shadow, SHADOW_ALPHA), (outline, OUTLINE_ALPHA), (fill, 1.0)))
+    # "over", back to front: shadow and outline black, the fill white; premultiplied, the colour is
+    # then the fill's coverage and the coverage 1 - (1 - a_shadow)(1 - a_outline)(1 - a_fill)
+    rgba = np.empty((*a_fill.shape, 4), np.float32)
+    rgba[..., :3] = a_fill[..., None]
+    rgba[..., 3] = 1.0 - (1.0 - a_shadow) * (1.0 - a_outline) * (1.0 - a_fill)
+    return rgba, canvas.x0 + crop[0], canvas.y0 + crop[1]
 
 
 def _load_logo(path: str, box: PixelBox):
@@ -583,7 +591,7 @@ def build_overlay(branding: Branding, width: int, height: int, aspect: str) -> O
     layout = plan_layout(branding, width, height, aspect)
     short = min(width, height)
     canvas = layout.safe  # everything is drawn inside the safe zone, so nothing can land outside it
-    text = Layer.from_rgba(_text_rgba(canvas, layout.texts, short=short), canvas.x0, canvas.y0) if layout.texts else None
+    text = Layer.from_rgba(*_text_rgba(canvas, layout.texts, short=short)) if layout.texts else None
     logo = None
     if branding.logo is not None:
         image = _load_logo(branding.logo, layout.logo_box)
@@ -595,7 +603,7 @@ def build_overlay(branding: Branding, width: int, height: int, aspect: str) -> O
         fitted = fit_text(line.text, str(resolve_font(branding.font)), round(LYRICS_SIZE * short), _floor_px(LYRICS_SIZE * short, layout.min_text_px), band.width)
         if fitted.height_px > band.height:
             raise MvgenError(f"the lyric line at {line.start_s:.2f} s ({line.text[:30]!r}) does not fit in the safe zone of a {width}x{height} frame even wrapped; shorten it", branding.lyrics)
-        lyric_layers.append((line, Layer.from_rgba(_text_rgba(canvas, [(band.x0, band.y1 - fitted.height_px, fitted)], align="centre", short=short), canvas.x0, canvas.y0)))
+        lyric_layers.append((line, Layer.from_rgba(*_text_rgba(canvas, [(band.x0, band.y1 - fitted.height_px, fitted)], align="centre", short=short))))
     return Overlay(layout, text, logo, lyric_layers)
 
 
