@@ -88,6 +88,20 @@ def resize_planes(planes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(planes.reshape(1, -1, h, w), size=size, mode="bilinear", align_corners=False).reshape(*lead, H, W)
 
 
+#: BT.709 limited ("tv") range 8-bit codes: Y' in [0, 1] -> 16..235, Cb and Cr in [-0.5, 0.5] -> 16..240.
+LUMA_SCALE, LUMA_OFFSET = 219.0, 16.0
+CHROMA_SCALE, CHROMA_OFFSET = 224.0, 128.0
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BT.709 R'G'B' planes ``(3, ...)`` -> ``(Y', Cb, Cr)``, each ``(...)``: Y' in [0, 1], Cb and Cr in
+    [-0.5, 0.5] for inputs in [0, 1]. Linear (the limited-range offsets come with the quantization in
+    :func:`encode_pixels`), so it maps premultiplied colours to premultiplied colours."""
+    r, g, b = rgb.unbind(0)
+    luma = 0.2126 * r + 0.7152 * g + 0.0722 * b  # BT.709
+    return luma, (b - luma) / 1.8556, (r - luma) / 1.5748
+
+
 def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> torch.Tensor:
     """Display-referred (gamma-encoded) planar R'G'B' -> uint8 frames for :class:`ChunkWriter`.
 
@@ -100,9 +114,7 @@ def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> t
     if pix_fmt == "rgb24":
         img = resize_planes(rgb, (height, width))
         return (img * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
-    r, g, b = rgb.unbind(0)  # not clamped here: a clamped copy would be stored; the quantization clamps
-    luma = 0.2126 * r + 0.7152 * g + 0.0722 * b  # BT.709
-    cb, cr = (b - luma) / 1.8556, (r - luma) / 1.5748
+    luma, cb, cr = rgb_to_ycbcr(rgb)  # not clamped here: a clamped copy would be stored; the quantization clamps
 
     # limited range, rounded; each plane quantized before the concatenation, so no float copy of the
     # frame is made (three separate planes: compiled, each is written straight into its slice of
@@ -111,7 +123,9 @@ def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> t
         return (resize_planes(plane, size) * scale + offset).clamp(0, 255).to(torch.uint8).reshape(plane.shape[0], -1)
 
     half = (height // 2, width // 2)
-    return torch.cat([quantize(luma, (height, width), 219.0, 16.5), quantize(cb, half, 224.0, 128.5), quantize(cr, half, 224.0, 128.5)], dim=1)
+    # +0.5 and the truncation of .to(uint8): rounded to the nearest code
+    return torch.cat([quantize(luma, (height, width), LUMA_SCALE, LUMA_OFFSET + 0.5), quantize(cb, half, CHROMA_SCALE, CHROMA_OFFSET + 0.5),
+                      quantize(cr, half, CHROMA_SCALE, CHROMA_OFFSET + 0.5)], dim=1)
 
 
 class FrameRenderer(abc.ABC):

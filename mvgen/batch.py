@@ -30,6 +30,11 @@ Manifest (YAML; paths relative to the manifest's folder)::
         loudness: -14                        # also a copy at -14 LUFS (track_..._full.-14LUFS.mp4)
         thumbnail: true                      # and track_..._full.thumbnail.jpg
         preview_loop: webp                   # and a muted loop, track_..._full.loop.webp (or gif)
+        branding:                            # text, logo, lyrics (see mvgen.branding.Branding)
+          artist: DJ Example
+          title: Midnight
+          logo: art/logo.png
+          lyrics: vip.lrc
 
 ``loudness``, ``thumbnail`` and ``preview_loop`` may also be set at the top for every track. Every
 output's loudness (integrated LUFS, true peak) is measured and goes in the report, with a warning
@@ -51,6 +56,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvgen.deliverables import DeliverableOptions, LoudnessTarget
+from mvgen.branding import Branding, build_overlay
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.render import RenderSettings
@@ -85,6 +91,7 @@ class TrackEntry(_Strict):
     loudness: LoudnessTarget | None = Field(None, description="LUFS of a normalized copy (DeliverableOptions); None: the manifest's")
     thumbnail: bool | None = None
     preview_loop: Literal["gif", "webp"] | None = None
+    branding: Branding | None = Field(None, description="text, logo, cover, font and lyrics of this track's videos (file paths relative to the manifest)")
 
 
 class Manifest(_Strict):
@@ -243,6 +250,15 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
         matches = [m for m in matches if Path(m).is_file()]
         if not matches:
             problems.append(f"{where}.path: {'no file matches' if glob.has_magic(entry.path) else 'no such file'}: {entry.path}")
+        branding = _branding(entry.branding, base) if entry.branding is not None else None
+        for fmt_name in entry.formats or list(manifest.formats):
+            if branding is not None and fmt_name in manifest.formats:
+                fmt = manifest.formats[fmt_name]
+                try:  # files, layout and lyrics of every format, before anything renders
+                    build_overlay(branding, *RenderSettings(aspect=fmt.aspect, size=fmt.size).frame_size(), fmt.aspect)
+                except MvgenError as exc:
+                    problems.append(f"{where}.branding: {exc}")
+                    break
         if unknown or len(problems) > n_before or any(k in skip for k in [("formats", f) for f in entry.formats or []] + [("clips", c) for c in entry.clips or []]):
             continue
         for track in matches:
@@ -259,6 +275,8 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                                     styles=str(base / styles) if styles is not None else None, classifier=classifier)
                     if model is not None:
                         settings["diffusion"] = {"model": model}
+                    if branding is not None:
+                        settings["branding"] = branding
                     if clip.length_s is not None and clip.start_s is None:
                         settings["teaser_s"] = clip.length_s
                     elif clip.start_s is not None:
@@ -273,6 +291,12 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
             problems.append(f"name: two outputs would be {Path(job.output).name} ({Path(seen[job.output].track).name} and {Path(job.track).name}); add {{track}}, {{format}} or {{clip}}")
         seen[job.output] = job
     return jobs, problems
+
+
+def _branding(branding: Branding, base: Path) -> Branding:
+    """``branding`` with its file paths made absolute from the manifest's folder ``base``."""
+    files = {k: str(base / v) for k in ("logo", "cover", "font", "lyrics") if (v := getattr(branding, k)) is not None}
+    return branding.model_copy(update=files)
 
 
 class Report(BaseModel):

@@ -320,6 +320,14 @@ def render(
     loudness: Optional[float] = typer.Option(None, "--loudness", help="Also write a copy at this integrated loudness (LUFS, e.g. -14), one constant gain, true peak <= -1 dBTP: TRACK.-14LUFS.mp4."),
     thumbnail: bool = typer.Option(False, "--thumbnail", help="Also write a 1280x720 JPEG (<= 2 MB) of the most striking frame after the first drop: OUT.thumbnail.jpg."),
     preview_loop: Optional[str] = typer.Option(None, "--preview-loop", help="Also write a short muted endless loop from the first drop: gif or webp (OUT.loop.gif)."),
+    artist: Optional[str] = typer.Option(None, "--artist", help="Artist name, drawn large in the safe zone.", rich_help_panel="Branding"),
+    title: Optional[str] = typer.Option(None, "--title", help="Track title, drawn large under the artist.", rich_help_panel="Branding"),
+    label: Optional[str] = typer.Option(None, "--label", help="Record label, drawn small.", rich_help_panel="Branding"),
+    release_date: Optional[str] = typer.Option(None, "--release-date", help="Release date as it should read (e.g. '4 December 2026'), drawn small.", rich_help_panel="Branding"),
+    logo: Optional[Path] = typer.Option(None, "--logo", help="Logo: PNG with alpha, or SVG; top right of the safe zone.", rich_help_panel="Branding"),
+    cover: Optional[Path] = typer.Option(None, "--cover", help="Cover art of the release (for the end card).", rich_help_panel="Branding"),
+    font: Optional[Path] = typer.Option(None, "--font", help="Font file (.ttf/.otf) for all text (default: DejaVu Sans Bold).", rich_help_panel="Branding"),
+    lyrics: Optional[Path] = typer.Option(None, "--lyrics", help="Lyrics (.lrc or .srt), burnt in and written beside the video as .srt and .vtt captions.", rich_help_panel="Branding"),
 ) -> None:
     """Render a music video synced to the track (default: the procedural renderer, no model weights needed).
 
@@ -330,17 +338,20 @@ def render(
 
     from mvgen.checkpoints import classifier_labels
     from mvgen.diffusion import DEFAULT_MODEL
+    from mvgen.branding import build_overlay
     from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
     from mvgen.styles import load_styles
 
     try:
         settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
-                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method))
+                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method),
+                                   branding=dict(artist=artist, title=title, label=label, release_date=release_date, **{k: None if v is None else str(v) for k, v in
+                                                 dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}))
     except ValidationError as exc:
         first = exc.errors()[0]
-        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae"}
+        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date"}
         field = ".".join(str(part) for part in first["loc"])
-        flag = flags.get(field, field.removeprefix("diffusion."))
+        flag = flags.get(field, field.removeprefix("diffusion.").removeprefix("branding."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
     try:
         deliverables = DeliverableOptions(loudness=loudness, thumbnail=thumbnail, preview_loop=preview_loop)
@@ -356,6 +367,7 @@ def render(
                 with output_lock(target):
                     pass
             load_styles(settings.styles, labels=classifier_labels(classifier))  # style errors before the analysis, not after it
+            build_overlay(settings.branding, *settings.frame_size(), settings.aspect)  # a bad logo, font, cover or lyrics file too
             analysis = _analyze(track, classifier=classifier)
             with _progress() as progress:
                 task = progress.add_task("rendering", total=None)

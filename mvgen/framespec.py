@@ -50,6 +50,8 @@ class FrameSpec:
     prompt_weights: per style of ``genre_labels``, the weight of its prompt in the blended prompt
       embedding (``genre_weights`` times each style's modulated prompt gain; not renormalized, so a
       gain above 1 emphasizes the prompt); empty: ``genre_weights``.
+    logo: the branding logo's pulse (the ``logo`` modulation target): its coverage and brightness are
+      scaled by ``1 + logo`` (0: as drawn; 0.25: a logo at rest at 80 % opacity turns fully opaque).
     """
 
     index: int
@@ -85,3 +87,4 @@ class FrameSpec:
     motif_density: dict[str, float] = field(default_factory=dict)
     strength_offset: float = 0.0
     prompt_weights: tuple[float, ...] = ()
+    logo: float = 0.0

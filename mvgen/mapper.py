@@ -28,6 +28,7 @@ punches instead of flickering for one frame. The styles' matrices blend by the f
     <motif>, <motif>.speed, <motif>.density: ``FrameSpec.motif_boost``, ``motif_speed``,
         ``motif_density`` (offsets the renderer adds for that motif; only motifs some style modulates);
     strength: ``FrameSpec.strength_offset`` (added to the diffusion strength);
+    logo: ``FrameSpec.logo`` (the branding logo's pulse, 0 unmodulated; :data:`LOGO_RANGE`);
     prompt: per style, not blended: style k's prompt gain is ``1 + sum amount_k * source`` (clamped
         to :data:`PROMPT_GAIN_RANGE`) and ``FrameSpec.prompt_weights`` is ``genre_weights * gain``.
 
@@ -104,6 +105,8 @@ BRIGHTNESS_RANGE = (0.0, 3.0)
 SPEED_RANGE = (0.0, 4.0)
 DENSITY_RANGE = (0.0, 1.0)
 PROMPT_GAIN_RANGE = (0.0, 3.0)
+#: The logo pulse (``FrameSpec.logo``, an offset on a gain of 1): from hidden (-1) to three times as bright.
+LOGO_RANGE = (-1.0, 2.0)
 _T = {name: j for j, name in enumerate(TARGETS)}
 
 
@@ -398,6 +401,7 @@ def map_frames(
                 motif_density={m: float(d[_T[f"{m}.density"]]) for m in densified},
                 strength_offset=float(d[_T["strength"]]),
                 prompt_weights=() if prompt_weights is None else tuple(float(v) for v in prompt_weights[k]),
+                logo=float(np.clip(d[_T["logo"]], *LOGO_RANGE)),
             )
         )
     return specs

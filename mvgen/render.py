@@ -33,7 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from mvgen.analysis import Analysis, analyze
-from mvgen.branding import Branding
+from mvgen.branding import Branding, build_overlay, write_sidecars
 from mvgen.assemble import ChunkWriter, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
@@ -303,6 +303,8 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
     from mvgen.mapper import map_frames
     from mvgen.styles import StyleTable, load_styles
 
+    # branding: files, layout and lyrics checked, and the overlay rasterized once, before the analysis
+    overlay = build_overlay(settings.branding, *settings.frame_size(), settings.aspect)
     analysis = analysis or analyze(track, classifier=settings.classifier)
     labels = analysis.genre_profile.labels if analysis.genre_profile else classifier_labels(settings.classifier)
     styles = load_styles(settings.styles, labels=labels)
@@ -350,6 +352,8 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
                 for b in range(0, len(part), settings.batch_frames):
                     frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt=PIX_FMT)
+                    if overlay is not None:  # text, logo and lyrics, composited on the renderer's device
+                        overlay.composite(frames, part[b : b + settings.batch_frames])
                     status("rendering")
                     writer.write(frames.cpu().numpy())
                     done += len(part[b : b + settings.batch_frames])
@@ -358,6 +362,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest.done.append(c)
             manifest.save(manifest_path)
         mux(chunks, track, window[0], len(specs), settings.fps, out)
+        write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
     except OSError as exc:
         if exc.errno not in DISK_FULL:
             raise

@@ -118,6 +118,7 @@ MODULATION_TARGETS: dict[str, tuple[float, float, str]] = {
     **{f"{m}.density": (-1.0, 1.0, f"density of the {m} motif only, 0..1") for m in MOTIFS},
     "strength": (-1.0, 1.0, "diffusion denoising strength, 0..1, added to the strength the style's range gives"),
     "prompt": (-2.0, 2.0, "this style's prompt weight in the blended prompt embedding, as a gain (1 is unchanged; 0.5: 50 % more of this prompt)"),
+    "logo": (-1.0, 2.0, "pulse of the branding logo: its opacity and brightness as a gain (1 is unchanged; 0.25: a logo at rest at 80 % turns fully opaque)"),
 }
 #: Every modulation target a style may name, in the order of :attr:`mvgen.blend.StyleTable.modulation`'s last axis.
 TARGETS: tuple[str, ...] = tuple(MODULATION_TARGETS)

@@ -276,7 +276,7 @@ def _modulated_values(spec) -> tuple:
     return (spec.zoom, spec.rotation_deg, spec.drift_x, spec.drift_y, spec.shake_x, spec.shake_y, spec.flash, spec.brightness,
             spec.hue_shift_deg, spec.speed, spec.density, spec.strength_offset, tuple(spec.prompt_weights or spec.genre_weights),
             *(spec.motif_boost.get(m, 0.0) for m in MOTIFS), *(spec.motif_speed.get(m, 0.0) for m in MOTIFS),
-            *(spec.motif_density.get(m, 0.0) for m in MOTIFS))
+            *(spec.motif_density.get(m, 0.0) for m in MOTIFS), spec.logo)
 
 
 def test_every_target_moves_on_its_source_and_only_then(features):
