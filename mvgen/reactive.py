@@ -17,8 +17,10 @@ Sources (:data:`FEATURES`):
               hi-hats (closed and open). Snare and hats: the activations of the bundled drum model
               (:mod:`mvgen.drums`, a small CNN over a log-mel spectrogram trained on the synth's
               exact events), 0 under :data:`DRUM_ACTIVATION_FLOOR`, their peaks only, with a
-              50 ms release after each hit. The kick, and without the model (or without the
-              audio) snare and hats too, from the hand-made path: the
+              50 ms release after each hit; each hit keeps its time finer than the 11.6 ms grid
+              (:attr:`AudioFeatures.offsets`), so that it lands on the video frame nearest the
+              hit, not the one nearest its grid frame. The kick, and without the model (or
+              without the audio) snare and hats too, from the hand-made path: the
               spectral flux of the percussive part (harmonic/percussive separation by median
               filtering, Fitzgerald 2010) in each instrument's band (80-200 Hz, 1-5 kHz,
               7-11 kHz), less what the lower instruments leak into it (measured per track, the
@@ -55,9 +57,13 @@ GRID_SOURCES: tuple[str, ...] = ("beat", "downbeat", "bar")
 #: Every modulation source a style may name.
 SOURCES: tuple[str, ...] = FEATURES + GRID_SOURCES
 #: Layout of :attr:`AudioFeatures.data`; bump when the encoding or a feature's definition changes
-#: (4: snare and hats from the drum model, the kick from the band flux).
-FEATURES_VERSION = 4
+#: (4: snare and hats from the drum model, the kick from the band flux; 5: the hits' sub-frame
+#: times, :attr:`AudioFeatures.offsets`).
+FEATURES_VERSION = 5
 _LEVELS = 255  # 8-bit quantization of values in [0, 1]
+#: Sub-frame hit offsets are stored as int8 steps of 1/OFFSET_STEPS of a frame, in [-0.5, 0.5]
+#: frames: 1/254 of 11.6 ms (46 us) is far finer than a video frame needs.
+OFFSET_STEPS = 254
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,10 @@ class AudioFeatures(BaseModel):
 
     ``hop_s``: spacing of the feature frames (frame ``n`` is centred at ``n * hop_s``);
     ``n_frames``: frames per series; ``data``: for each name of :data:`FEATURES`, the base64 of the
-    zlib-compressed uint8 series (value ``v`` in [0, 1] stored as ``round(255 v)``).
+    zlib-compressed uint8 series (value ``v`` in [0, 1] stored as ``round(255 v)``); ``offsets``: for
+    impulsive features (:data:`IMPULSIVE`) that have them, where each hit lies within its peak frame,
+    the base64 of the zlib-compressed int8 series ``round(OFFSET_STEPS * o)``: the hit of frame ``n``
+    is at ``(n + o) * hop_s``, ``o`` in [-0.5, 0.5] (0 on the frames that are no hit's peak).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -89,25 +98,36 @@ class AudioFeatures(BaseModel):
     hop_s: float = Field(gt=0)
     n_frames: int = Field(ge=0)
     data: dict[str, str]
+    offsets: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _names(self) -> "AudioFeatures":
         missing = [name for name in FEATURES if name not in self.data]
         if missing:
             raise ValueError(f"audio features lack {', '.join(missing)} (version {self.version} has {', '.join(FEATURES)})")
+        stray = [name for name in self.offsets if name not in IMPULSIVE]
+        if stray:
+            raise ValueError(f"sub-frame offsets for {', '.join(stray)}: only impulsive features have them ({', '.join(IMPULSIVE)})")
         return self
 
     @classmethod
-    def from_arrays(cls, hop_s: float, arrays: Mapping[str, np.ndarray]) -> "AudioFeatures":
-        """Encode float series (each shape ``(T,)``, values clipped to [0, 1]) for every name of :data:`FEATURES`."""
+    def from_arrays(cls, hop_s: float, arrays: Mapping[str, np.ndarray], offsets: Mapping[str, np.ndarray] | None = None) -> "AudioFeatures":
+        """Encode float series (each shape ``(T,)``, values clipped to [0, 1]) for every name of :data:`FEATURES`;
+        ``offsets``: for some of :data:`IMPULSIVE`, each frame's hit position (frames, shape ``(T,)``,
+        clipped to [-0.5, 0.5]; see the class docstring)."""
         lengths = {name: len(arrays[name]) for name in FEATURES}
+        lengths.update({f"{name} offsets": len(o) for name, o in (offsets or {}).items()})
         if len(set(lengths.values())) != 1:
             raise ValueError(f"every feature needs the same number of frames, got {lengths}")
         data = {}
         for name in FEATURES:
             q = np.round(np.clip(np.nan_to_num(np.asarray(arrays[name], dtype=np.float64)), 0.0, 1.0) * _LEVELS).astype(np.uint8)
             data[name] = base64.b64encode(zlib.compress(q.tobytes(), 6)).decode("ascii")
-        return cls(hop_s=float(hop_s), n_frames=lengths[FEATURES[0]], data=data)
+        packed = {}
+        for name, o in (offsets or {}).items():
+            q = np.round(np.clip(np.nan_to_num(np.asarray(o, dtype=np.float64)), -0.5, 0.5) * OFFSET_STEPS).astype(np.int8)
+            packed[name] = base64.b64encode(zlib.compress(q.tobytes(), 6)).decode("ascii")
+        return cls(hop_s=float(hop_s), n_frames=lengths[FEATURES[0]], data=data, offsets=packed)
 
     def array(self, name: str) -> np.ndarray:
         """One feature series, shape ``(n_frames,)`` float32 in [0, 1]."""
@@ -116,13 +136,24 @@ class AudioFeatures(BaseModel):
         q = np.frombuffer(zlib.decompress(base64.b64decode(self.data[name])), dtype=np.uint8)
         return q.astype(np.float32) / _LEVELS
 
+    def hit_offsets(self, name: str) -> np.ndarray:
+        """Where each frame's hit lies in it, frames (shape ``(n_frames,)`` float64 in [-0.5, 0.5]; zeros
+        when ``name`` has no stored offsets)."""
+        if name not in self.data:
+            raise KeyError(f"unknown audio feature {name!r} (allowed: {', '.join(FEATURES)})")
+        if name not in self.offsets:
+            return np.zeros(self.n_frames)
+        q = np.frombuffer(zlib.decompress(base64.b64decode(self.offsets[name])), dtype=np.int8)
+        return q.astype(np.float64) / OFFSET_STEPS
+
     def at_frames(self, times_s: np.ndarray, fps: float) -> FrameAudio:
         """Every feature at output frames shown at ``times_s`` (shape ``(N,)``, s) at ``fps``.
 
         Frame ``k`` stands for ``[times_s[k] - 0.5 / fps, times_s[k] + 0.5 / fps)`` (an event at time
         ``t`` belongs to the frame nearest ``t``): impulsive features (:data:`IMPULSIVE`) take the
-        maximum of the feature frames centred in that span (at least the nearest one), the others
-        are interpolated linearly at ``times_s``. Times outside the track read 0.
+        maximum of the feature frames that fall in that span (the nearest one where none does), a
+        hit's peak frame counted at the hit's own time (:meth:`hit_offsets`); the others are
+        interpolated linearly at ``times_s``. Times outside the track read 0.
         """
         times_s = np.asarray(times_s, dtype=np.float64)
         values = np.zeros((len(times_s), len(FEATURES)), dtype=np.float32)
@@ -130,20 +161,23 @@ class AudioFeatures(BaseModel):
             return FrameAudio(FEATURES, values)
         grid_s = np.arange(self.n_frames) * self.hop_s
         half = 0.5 / fps
-        lo = np.searchsorted(grid_s, times_s - half, side="left")
-        hi = np.searchsorted(grid_s, times_s + half, side="left")
         nearest = np.clip(np.round(times_s / self.hop_s).astype(np.int64), 0, self.n_frames - 1)
         inside = (times_s >= -half) & (times_s < self.n_frames * self.hop_s + half)
         for j, name in enumerate(FEATURES):
             series = self.array(name)
             if name in IMPULSIVE:
-                # max over [lo, hi): a running maximum via reduceat, with the nearest frame as floor
+                # Each frame at its hit's time: a hit 1 ms before a video frame's edge, whose grid
+                # frame (up to 5.8 ms off) lies past it, belongs to the frame before. Offsets stay
+                # within half a grid step, so the times keep their order.
+                hit_s = np.maximum.accumulate(grid_s + self.hit_offsets(name) * self.hop_s)
+                lo = np.searchsorted(hit_s, times_s - half, side="left")
+                hi = np.searchsorted(hit_s, times_s + half, side="left")
+                # the max over [lo, hi); the nearest frame where none falls in the span (above 86 fps),
+                # not otherwise: a hit moved out of the span by its offset must not come back
                 col = series[nearest].copy()
-                spans = hi > lo
+                spans = (hi > lo) & (lo < self.n_frames)
                 if np.any(spans):
-                    starts = np.minimum(lo[spans], self.n_frames - 1)
-                    ends = np.minimum(hi[spans], self.n_frames)
-                    col[spans] = np.maximum(col[spans], [series[a:b].max() if b > a else 0.0 for a, b in zip(starts, ends)])
+                    col[spans] = [series[a:b].max() for a, b in zip(lo[spans], np.minimum(hi[spans], self.n_frames))]
             else:
                 col = np.interp(times_s, grid_s, series, left=0.0, right=0.0).astype(np.float32)
             values[:, j] = np.where(inside, col, 0.0)
@@ -333,10 +367,32 @@ def _flux_kick(d: DetailFrames, audible: np.ndarray) -> np.ndarray:
     return _onset_strength(d.kick_flux, audible, KICK_ONSET_FLOOR)
 
 
-def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The drum model's kick, snare and hat onsets ``(T,)`` each, in [0, 1]: the activations, 0 up to
-    :data:`DRUM_ACTIVATION_FLOOR` and 1 from :data:`DRUM_ACTIVATION_FULL`, 0 in silent frames, only
-    their local peaks with :data:`DRUM_PEAKS_ONLY`."""
+def _peak_offsets(x: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Where each peak of ``x`` (shape ``(T,)`` or ``(T, C)``; ``peak`` the same shape, bool, never on the
+    first or last frame) lies between its frame's neighbours, in frames (same shape; 0 off the
+    peaks): the vertex of the parabola through the peak frame and its two neighbours (the sub-frame
+    peak of an onset detection function, as in aubio or madmom), clipped to [-0.5, 0.5]."""
+    out = np.zeros(x.shape)
+    prev, mid, nxt = x[:-2][peak[1:-1]], x[1:-1][peak[1:-1]], x[2:][peak[1:-1]]
+    curve = prev - 2.0 * mid + nxt  # <= 0 at a peak; a flat top (0) is the frame itself
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = np.where(curve < 0.0, 0.5 * (prev - nxt) / curve, 0.0)
+    out[1:-1][peak[1:-1]] = np.clip(np.nan_to_num(vertex), -0.5, 0.5)
+    return out
+
+
+def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The drum model's kick, snare and hat onsets, shape ``(T, 3)`` (:data:`mvgen.drums.DRUMS` order), in
+    [0, 1]: the activations, 0 up to :data:`DRUM_ACTIVATION_FLOOR` and 1 from
+    :data:`DRUM_ACTIVATION_FULL`, 0 in silent frames, only their local peaks with
+    :data:`DRUM_PEAKS_ONLY`; and where each peak's hit lies in its frame (:func:`_peak_offsets` of
+    the activation, frames, shape ``(T, 3)``, 0 off the peaks and without peaks only).
+
+    The grid frame of a hit is up to half a frame (5.8 ms) off the hit, and at 30 fps one hit in
+    ten then lands on the video frame beside its own (hats and snares of held-out synth tracks);
+    the activation's parabolic peak is within 2.2 ms of the truth (standard deviation; 3.8-4.1 ms
+    on the grid), which halves those (benchmarks/bench_features.py --quality).
+    """
     act = detector.activations(y)[:n_frames].astype(np.float64)
     if len(act) < n_frames:
         act = np.pad(act, ((0, n_frames - len(act)), (0, 0)))
@@ -347,8 +403,9 @@ def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible:
         # Only each hit's peak frame (see DRUM_PEAKS_ONLY).
         peak = np.zeros_like(scaled, dtype=bool)
         peak[1:-1] = (scaled[1:-1] >= scaled[:-2]) & (scaled[1:-1] > scaled[2:])
-        scaled = np.where(peak, scaled, 0.0)
-    return scaled[:, 0], scaled[:, 1], scaled[:, 2]
+        # the parabola through the raw activation: the scaled one is cut flat at the floor
+        return np.where(peak, scaled, 0.0), _peak_offsets(act, peak)
+    return scaled, np.zeros_like(scaled)
 
 
 def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None, drum_model: bool = True) -> AudioFeatures:
@@ -392,12 +449,16 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
         # against 0.87 / 0.78), its kick only a little (Pearson r 0.93 against 0.87) while on real
         # music, whose kicks it never heard, it reads them at a third of the flux kick's level: the
         # kick stays the band flux's (benchmarks/bench_features.py --quality --real-cache).
-        _, snare, hats = _model_onsets(detector, y, n, audible)
+        drums, where = _model_onsets(detector, y, n, audible)
+        snare, hats = drums[:, 1], drums[:, 2]
+        offsets = {"snare": where[:, 1], "hats": where[:, 2]}
         kick = _flux_kick(d, audible)
     else:
         kick, snare, hats = _flux_onsets(d, audible, hop_s)
+        offsets = {}
     # below half an 8-bit step the stored value is 0 anyway
     out["kick"], out["snare"], out["hats"] = (release_envelope(x, hop_s, ONSET_RELEASE_S, floor=0.5 / _LEVELS) for x in (kick, snare, hats))
+    offsets = {name: np.where(out[name] > 0.0, o, 0.0) for name, o in offsets.items()}  # none for a hit stored as 0
 
     # Tension: the high band's rise over the last TENSION_WINDOW_S, plus the density of snare hits
     # beyond a backbeat's (a roll), both smoothed: a build-up's riser and roll, not single hits.
@@ -424,4 +485,4 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     above_db = _db(_moving_mean(harm, smooth))
     above_full = float(np.percentile(above_db[audible], LOUD_PERCENTILE)) if audible.any() else 0.0
     out["lead"] = np.where(audible, _moving_mean(share, smooth) * _level(above_db, above_full, BAND_RANGE_DB), 0.0)
-    return AudioFeatures.from_arrays(hop_s, out)
+    return AudioFeatures.from_arrays(hop_s, out, offsets)
