@@ -250,8 +250,11 @@ def test_a_hit_is_shown_on_the_video_frame_nearest_its_own_time():
     times_s = np.arange(70) / FPS
     plain = AudioFeatures.from_arrays(hop_s, arrays)
     early = AudioFeatures.from_arrays(hop_s, arrays, {"hats": np.where(np.arange(n) == k, before_edge, 0.0)})
-    assert list(np.flatnonzero(plain.at_frames(times_s, FPS)["hats"])) == [m + 1]
-    assert list(np.flatnonzero(early.at_frames(times_s, FPS)["hats"])) == [m]
+    # then the 50 ms release at 30 fps: 51 % one frame on
+    plain_x, early_x = plain.at_frames(times_s, FPS)["hats"], early.at_frames(times_s, FPS)["hats"]
+    assert np.flatnonzero(plain_x)[0] == m + 1 and plain_x[m + 1] == 1.0
+    assert np.flatnonzero(early_x)[0] == m and early_x[m] == 1.0
+    assert early_x[m + 1] == pytest.approx(np.exp(-1.0 / FPS / 0.05), abs=1e-6) and early_x[m + 2] < early_x[m + 1]
     # the offset survives the JSON round trip (to 1/254 of a frame), and only impulsive features have them
     again = AudioFeatures.model_validate_json(early.model_dump_json())
     assert again.hit_offsets("hats")[k] == pytest.approx(before_edge, abs=0.5 / 254) and not again.hit_offsets("kick").any()
