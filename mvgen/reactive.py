@@ -154,9 +154,10 @@ class AudioFeatures(BaseModel):
         Frame ``k`` stands for ``[times_s[k] - 0.5 / fps, times_s[k] + 0.5 / fps)`` (an event at time
         ``t`` belongs to the frame nearest ``t``): impulsive features (:data:`IMPULSIVE`) take the
         maximum of the feature frames that fall in that span (the nearest one where none does), a
-        hit's peak frame counted at the hit's own time (:meth:`hit_offsets`), then given the
-        :data:`ONSET_RELEASE_S` release at ``fps``; the others are interpolated linearly at
-        ``times_s``. Times outside the track read 0.
+        hit's peak frame counted at the hit's own time (:meth:`hit_offsets`); those stored as
+        single-frame hits (with offsets) then get their :data:`ONSET_RELEASE_S` release at
+        ``times_s`` (ascending). The others are interpolated linearly at ``times_s``. Times outside
+        the track read 0.
         """
         times_s = np.asarray(times_s, dtype=np.float64)
         values = np.zeros((len(times_s), len(FEATURES)), dtype=np.float32)
@@ -181,9 +182,9 @@ class AudioFeatures(BaseModel):
                 spans = (hi > lo) & (lo < self.n_frames)
                 if np.any(spans):
                     col[spans] = [series[a:b].max() for a, b in zip(lo[spans], np.minimum(hi[spans], self.n_frames))]
-                # The release at the output rate (the stored single-frame hits have none; on a
-                # series stored with it, it changes nothing: it decays at the same rate).
-                col = release_envelope(col, 1.0 / fps, ONSET_RELEASE_S, floor=0.5 / _LEVELS)
+                if name in self.offsets:
+                    # stored as single-frame hits, without a release: it is given at these times
+                    col = release_at(col, times_s, ONSET_RELEASE_S, floor=0.5 / _LEVELS)
             else:
                 col = np.interp(times_s, grid_s, series, left=0.0, right=0.0).astype(np.float32)
             values[:, j] = np.where(inside, col, 0.0)
@@ -247,14 +248,15 @@ DRUM_ACTIVATION_FULL = 1.0
 #: all three drums by 0.02-0.05 on held-out synth tracks.
 DRUM_PEAKS_ONLY = True
 #: Release (s, time constant) of the drum onsets after each peak: a hit stays visible for a few
-#: video frames instead of flashing for one. Given at the output frame rate by
-#: AudioFeatures.at_frames. The onsets that spread over a few grid frames (the band flux's) also
-#: carry it on the grid: without it there the flux kick's Pearson r fell from 0.87 to 0.86 (mean of
-#: 11 held-out synth tracks through the mapper at 30 fps; 0.84 to 0.82 on the end-to-end test's
-#: track). The model's single-frame hits do not: a release on the grid, then the maximum over a
+#: video frames instead of flashing for one. The onsets that spread over a few grid frames (the
+#: band flux's) are stored with it on the grid: without it there the flux kick's Pearson r fell
+#: from 0.87 to 0.86 (mean of 11 held-out synth tracks through the mapper at 30 fps; 0.84 to 0.82
+#: on the end-to-end test's track). The model's single-frame hits are stored without it and get it
+#: at the output times (AudioFeatures.at_frames): a release on the grid, then the maximum over a
 #: video frame, holds the frame after a hit at 51-100 % of it (by where in its frame the hit lies)
 #: instead of the release's 51 % at 30 fps; without it the hats' r rose from 0.83 to 0.86 (0.85 to
-#: 0.89 on that track), the snare's from 0.94 to 0.95.
+#: 0.89 on that track), the snare's from 0.94 to 0.95. (The mapper gives every impulsive source
+#: this release again, mvgen.mapper.IMPULSE_RELEASE_S: on an envelope that already has it, a no-op.)
 ONSET_RELEASE_S = 0.05
 #: Tension: the window (s) over which the high band's rise (2 kHz and up) and the snare density are
 #: measured; the steady rise (dB over the window, half of it in each half) that reads 1; snare hits
@@ -292,17 +294,21 @@ def release_envelope(x: np.ndarray, step_s: float, release_s: float, floor: floa
     """Peak hold with an exponential release of an event series ``x`` (shape ``(N,)``, >= 0, one value
     every ``step_s`` seconds): ``env[n] = max(x[n], env[n - 1] * exp(-step_s / release_s))``, instant
     attack (the peak stays on the event's frame, at its height), then decay; values under ``floor``
-    are 0. Used on the analysis grid here and on video frames by the mapper. Vectorized: in the log
-    domain the recursion is a running maximum.
-    """
+    are 0. Used on the analysis grid here and on video frames by the mapper."""
+    return release_at(x, np.arange(len(x)) * step_s, release_s, floor)
+
+
+def release_at(x: np.ndarray, times_s: np.ndarray, release_s: float, floor: float = 0.0) -> np.ndarray:
+    """:func:`release_envelope` of events ``x`` (shape ``(N,)``, >= 0) at ascending ``times_s`` (shape
+    ``(N,)``, s, any spacing): ``env[n] = max(x[n], env[n - 1] * exp(-(t[n] - t[n - 1]) / release_s))``.
+    Vectorized: in the log domain the recursion is a running maximum."""
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return x.copy()
-    rate = step_s / release_s  # log decay per step
-    n = np.arange(len(x)) * rate
+    n = np.asarray(times_s, dtype=np.float64) / release_s  # the log decay from time 0
     with np.errstate(divide="ignore"):
         held = np.maximum.accumulate(np.log(np.maximum(x, 0.0)) + n) - n  # log of the decayed peak so far
-    decayed = np.concatenate([[0.0], np.exp(held[:-1] - rate)])  # the previous step's envelope, one step on
+    decayed = np.concatenate([[0.0], np.exp(held[:-1] - np.diff(n))])  # the previous envelope, decayed to this time
     env = np.maximum(x, decayed)
     env[env < floor] = 0.0
     return env

@@ -255,6 +255,8 @@ def test_a_hit_is_shown_on_the_video_frame_nearest_its_own_time():
     assert np.flatnonzero(plain_x)[0] == m + 1 and plain_x[m + 1] == 1.0
     assert np.flatnonzero(early_x)[0] == m and early_x[m] == 1.0
     assert early_x[m + 1] == pytest.approx(np.exp(-1.0 / FPS / 0.05), abs=1e-6) and early_x[m + 2] < early_x[m + 1]
+    # the release follows the times asked for, not a frame count: half a second on, nothing is left
+    assert list(early.at_frames(np.array([m, m + 15]) / FPS, FPS)["hats"]) == [1.0, 0.0]
     # the offset survives the JSON round trip (to 1/254 of a frame), and only impulsive features have them
     again = AudioFeatures.model_validate_json(early.model_dump_json())
     assert again.hit_offsets("hats")[k] == pytest.approx(before_edge, abs=0.5 / 254) and not again.hit_offsets("kick").any()
