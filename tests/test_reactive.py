@@ -20,9 +20,9 @@ EXTRA_SNARES_BEATS = [0.4, 1.3, 2.7, 3.62, 5.15, 6.5, 7.9, 9.33, 10.6, 12.2, 13.
 _DECAY_FRAMES = 1.5
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=8)
 def _features(style: str, seed: int, extra_snares: bool = False):
-    """The truth and the :class:`AudioFeatures` of a synth track (22 bars), rendered once per module run."""
+    """The truth and the :class:`AudioFeatures` (small: compressed) of a synth track (22 bars), rendered once per run."""
     arrangement = synth.default_arrangement(style, seed, bars_scale=0.25)
     if extra_snares:
         sections = [s.model_copy(update={"extra_snares_beats": EXTRA_SNARES_BEATS}) if s.label == "breakdown" else s for s in arrangement.sections]
@@ -214,13 +214,13 @@ def test_silence_reads_zero_and_frames_follow_the_analysis_grid():
 
 
 @pytest.mark.parametrize("drum", ["snare", "hats"])
-def test_drum_hits_keep_their_time_finer_than_the_analysis_grid(rave, drum):
+def test_drum_hits_keep_their_time_finer_than_the_analysis_grid(drum):
     """Each snare and hat peak stores where its hit lies inside its 11.6 ms frame: the refined times
     are nearer the truth's than the grid frames are, and fewer hits land on the video frame beside
     their own (a hit near a frame's edge whose grid frame lies past it)."""
     truth, features = _features("future_rave", 1, True)
     series, offsets = features.array(drum), features.hit_offsets(drum)
-    # the hits: where the series (each peak with its release) rises; no offset where it is 0
+    # the hits: where the series rises (it holds single-frame hits); no offset where it is 0
     peaks = np.flatnonzero(series[1:] > series[:-1]) + 1
     assert np.all(np.abs(offsets) <= 0.5) and np.all(offsets[series == 0.0] == 0.0) and np.count_nonzero(offsets[peaks]) > 0.9 * len(peaks)
     grid_s = peaks * features.hop_s
