@@ -13,7 +13,11 @@ bundled drum model of :mod:`mvgen.drums`).
 Quality (``--quality``): for each style and seed (the 8 house styles, then a few non-house ones), the share of hits with a local peak of their
 feature (>= 0.1) within one 30 fps frame, and the Pearson correlation of the feature at 30 fps with
 the truth's hit envelope (an impulse per hit, 50 ms decay, the latest hit wins), unweighted and
-weighted by the truth's hit levels.
+weighted by the truth's hit levels. Then the hit times of the model's snare and hats: each truth
+hit matched to the nearest stored hit (a rise of the feature, within 30 ms), the error (ms, mean
+and standard deviation) of its grid frame's time and of its refined time (grid frame plus
+``AudioFeatures.hit_offsets``), and how often each puts the hit on a 30 fps frame other than the
+truth's.
 
 Misses (``--misses``): why hits are missed, on the same held-out tracks and on the end-to-end test's
 track (tech_house seed 5 with off-grid snares; measured, never tuned on). Each drum's hits are sorted
@@ -129,6 +133,31 @@ def quality(tracks: list[tuple[str, int]], title: str) -> None:
         a = np.where(np.isfinite(a), a, 0.0)  # a still feature has no correlation: counted as 0
         print(f"{path:5s} mean {drum:5s}: peak hit rate {a[:, 0].mean():.2f} (min {a[:, 0].min():.2f}), Pearson {a[:, 1].mean():.2f} "
               f"(min {a[:, 1].min():.2f}), level-weighted {a[:, 2].mean():.2f} (min {a[:, 2].min():.2f})")
+
+
+def timing(tracks: list[tuple[str, int]]) -> None:
+    """Hit times of the model's snare and hats: grid frame against refined time (see the module docstring)."""
+    errors_s: dict[tuple[str, str], list[float]] = {(d, how): [] for d in ("snare", "hats") for how in ("grid", "refined")}
+    elsewhere: dict[tuple[str, str], list[bool]] = {key: [] for key in errors_s}
+    for style, seed in tracks:
+        y, truth = synth.render(synth.default_arrangement(style, seed, bars_scale=0.25), seed, sr=ANALYSIS_SR, stereo=False)
+        features = compute_audio_features(y)
+        for drum in ("snare", "hats"):
+            series, offsets = features.array(drum), features.hit_offsets(drum)
+            rises = np.flatnonzero(series[1:] > series[:-1]) + 1
+            events = truth.events.times_s(*DRUMS[drum])
+            if len(rises) == 0 or len(events) == 0:
+                continue
+            grid_s = rises * features.hop_s
+            k = np.argmin(np.abs(grid_s[None, :] - events[:, None]), axis=1)
+            found = np.abs(grid_s[k] - events) < 0.03
+            for how, hit_s in (("grid", grid_s), ("refined", (rises + offsets[rises]) * features.hop_s)):
+                errors_s[drum, how].extend((hit_s[k[found]] - events[found]).tolist())
+                elsewhere[drum, how].extend((np.round(hit_s[k[found]] * FPS) != np.round(events[found] * FPS)).tolist())
+    for (drum, how), values in errors_s.items():
+        e = 1000.0 * np.array(values)
+        print(f"model {drum:5s} hit time, {how:7s}: error {e.mean():+.2f} ms (sd {e.std():.2f} ms) over {len(e)} hits; "
+              f"on another 30 fps frame {np.mean(elsewhere[drum, how]):.3f}")
 
 
 #: Off-grid snares of the end-to-end test's track (tests/test_follow_music.py), beats from the breakdown's start.
@@ -247,6 +276,7 @@ def main() -> None:
     if args.quality:
         quality(HELD_OUT, "held-out house tracks")
         quality(HELD_OUT_OTHER, "held-out non-house tracks")
+        timing(HELD_OUT + HELD_OUT_OTHER)
     if args.misses:
         misses()
     if args.real_cache:

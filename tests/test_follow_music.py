@@ -23,10 +23,6 @@ MATRIX = {"kick": {"zoom": 0.1}, "snare": {"flash": 0.6}, "hats": {"particles": 
 #: A target is still when it moves by less than this share of its mapping's amount (a 0.1 zoom
 #: mapping moving under 0.003, a 0.6 flash under 0.018 of white): below what the eye sees.
 STILL_SHARE = 0.03
-#: The hat onsets (the drum model of mvgen.drums) are still below the issue's target on this track
-#: (measured with ``benchmarks/bench_features.py --quality --misses``); strict, so that fixing them
-#: turns this red.
-_BELOW_TARGET = pytest.mark.xfail(strict=True, reason="hat onsets below target on this track (bench_features --misses)")
 #: (truth event kinds, the FrameSpec value the source drives, its unmodulated value)
 CASES = {
     "kick": (("kicks",), lambda s: s.zoom, 1.0),
@@ -57,7 +53,7 @@ def _envelope(frames: np.ndarray, n: int, decay_frames: float) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("source", [pytest.param(s, marks=_BELOW_TARGET) if s == "hats" else s for s in CASES])
+@pytest.mark.parametrize("source", CASES)
 def test_each_target_peaks_on_its_source_hits_and_follows_them(rendered, source):
     truth, specs = rendered
     kinds, value_of, base = CASES[source]
@@ -96,4 +92,7 @@ def test_targets_stay_still_where_their_source_is_silent(rendered):
     beats = np.asarray(truth.beats_s)
     sixteenths = (beats[:-1, None] + np.diff(beats)[:, None] * np.arange(4)[None, :] / 4).ravel()
     assert len(extra) == len(EXTRA_SNARES_BEATS) and np.all(np.min(np.abs(extra[:, None] - sixteenths[None, :]), axis=1) > 0.04)
-    assert np.all(flash[np.round(extra * FPS).astype(int)] > 0.2)
+    # on their frame or one beside it (the tolerance): a hit a millisecond or two from a
+    # frame's edge may fall on either side (one of these snares is 1.5 ms from one)
+    frames = np.round(extra * FPS).astype(int)
+    assert np.all(np.max([flash[frames - 1], flash[frames], flash[frames + 1]], axis=0) > 0.2)

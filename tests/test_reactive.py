@@ -1,6 +1,8 @@
 """Per-frame audio features on synthetic tracks whose every event is known (mvgen.synth's truth)
 and on band-limited and gain-ramped test signals."""
 
+from functools import lru_cache
+
 import numpy as np
 import pytest
 
@@ -18,14 +20,21 @@ EXTRA_SNARES_BEATS = [0.4, 1.3, 2.7, 3.62, 5.15, 6.5, 7.9, 9.33, 10.6, 12.2, 13.
 _DECAY_FRAMES = 1.5
 
 
-def _render(style: str, seed: int, extra_snares: bool = False):
+@lru_cache(maxsize=8)
+def _features(style: str, seed: int, extra_snares: bool = False):
+    """The truth and the :class:`AudioFeatures` (small: compressed) of a synth track (22 bars), rendered once per run."""
     arrangement = synth.default_arrangement(style, seed, bars_scale=0.25)
     if extra_snares:
         sections = [s.model_copy(update={"extra_snares_beats": EXTRA_SNARES_BEATS}) if s.label == "breakdown" else s for s in arrangement.sections]
         arrangement = arrangement.model_copy(update={"sections": sections})
     y, truth = synth.render(arrangement, seed, sr=SR, stereo=False)
+    return truth, compute_audio_features(y, SR)
+
+
+def _render(style: str, seed: int, extra_snares: bool = False):
+    truth, features = _features(style, seed, extra_snares)
     times_s = np.arange(int(truth.duration_s * FPS)) / FPS
-    return truth, times_s, compute_audio_features(y, SR).at_frames(times_s, FPS)
+    return truth, times_s, features.at_frames(times_s, FPS)
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +211,54 @@ def test_silence_reads_zero_and_frames_follow_the_analysis_grid():
     features = _features_of(np.zeros(3 * SR))
     assert features.n_frames == 1 + 3 * SR // HOP and features.hop_s == pytest.approx(HOP / SR)
     assert all(features.array(name).max() == 0.0 for name in FEATURES)
+
+
+@pytest.mark.parametrize("drum", ["snare", "hats"])
+def test_drum_hits_keep_their_time_finer_than_the_analysis_grid(drum):
+    """Each snare and hat peak stores where its hit lies inside its 11.6 ms frame: the refined times
+    are nearer the truth's than the grid frames are, and fewer hits land on the video frame beside
+    their own (a hit near a frame's edge whose grid frame lies past it)."""
+    truth, features = _features("future_rave", 1, True)
+    series, offsets = features.array(drum), features.hit_offsets(drum)
+    # the hits: where the series rises (it holds single-frame hits); no offset where it is 0
+    peaks = np.flatnonzero(series[1:] > series[:-1]) + 1
+    assert np.all(np.abs(offsets) <= 0.5) and np.all(offsets[series == 0.0] == 0.0) and np.count_nonzero(offsets[peaks]) > 0.9 * len(peaks)
+    grid_s = peaks * features.hop_s
+    hit_s = (peaks + offsets[peaks]) * features.hop_s
+    events = truth.events.times_s(*DRUMS[drum])
+    match = np.argmin(np.abs(grid_s[None, :] - events[:, None]), axis=1)
+    found = np.abs(grid_s[match] - events) < 0.03
+    assert found.mean() > 0.9
+    grid_err, hit_err = grid_s[match[found]] - events[found], hit_s[match[found]] - events[found]
+    assert np.mean(np.abs(hit_err)) < 0.7 * np.mean(np.abs(grid_err))
+    own = _frame(events[found])
+    # (this track's offbeat hats sit near frame edges: 12 of 82 land beside their frame from the
+    # grid, 9 with the refined times; snares 11 of 73 and 3)
+    assert np.mean(_frame(hit_s[match[found]]) != own) < np.mean(_frame(grid_s[match[found]]) != own)
+
+
+def test_a_hit_is_shown_on_the_video_frame_nearest_its_own_time():
+    """A hit stored on the grid frame just past a video frame's edge, with an offset that puts it
+    before the edge, is shown on the frame before; without the offset on the frame after."""
+    hop_s, n = HOP / SR, 200
+    # an edge between video frames m and m + 1 with a grid frame k 0.1-0.4 grid steps past it
+    m = next(m for m in range(5, 60) if 0.1 < np.ceil((m + 0.5) / FPS / hop_s) - (m + 0.5) / FPS / hop_s < 0.4)
+    k = int(np.ceil((m + 0.5) / FPS / hop_s))
+    before_edge = (m + 0.5) / FPS / hop_s - k - 0.05  # grid frames from k to just before the edge, in (-0.5, 0)
+    arrays = {name: np.zeros(n) for name in FEATURES}
+    arrays["hats"][k] = 1.0
+    times_s = np.arange(70) / FPS
+    plain = AudioFeatures.from_arrays(hop_s, arrays)
+    early = AudioFeatures.from_arrays(hop_s, arrays, {"hats": np.where(np.arange(n) == k, before_edge, 0.0)})
+    # then the 50 ms release at 30 fps: 51 % one frame on
+    plain_x, early_x = plain.at_frames(times_s, FPS)["hats"], early.at_frames(times_s, FPS)["hats"]
+    assert np.flatnonzero(plain_x)[0] == m + 1 and plain_x[m + 1] == 1.0
+    assert np.flatnonzero(early_x)[0] == m and early_x[m] == 1.0
+    assert early_x[m + 1] == pytest.approx(np.exp(-1.0 / FPS / 0.05), abs=1e-6) and early_x[m + 2] < early_x[m + 1]
+    # the release follows the times asked for, not a frame count: half a second on, nothing is left
+    assert list(early.at_frames(np.array([m, m + 15]) / FPS, FPS)["hats"]) == [1.0, 0.0]
+    # the offset survives the JSON round trip (to 1/254 of a frame), and only impulsive features have them
+    again = AudioFeatures.model_validate_json(early.model_dump_json())
+    assert again.hit_offsets("hats")[k] == pytest.approx(before_edge, abs=0.5 / 254) and not again.hit_offsets("kick").any()
+    with pytest.raises(ValueError, match="only impulsive features"):
+        AudioFeatures.from_arrays(hop_s, arrays, {"loudness": np.zeros(n)})
