@@ -86,6 +86,7 @@ class RenderSettings(BaseModel):
     classifier: str | None = Field(None, description="genre classifier (folder or Hub id) whose classes the styles follow; None: the bundled one")
     seed: int = 0
     branding: Branding = Field(default_factory=Branding, description="text, logo, cover, end card and lyrics of the release")
+    end_card: bool = Field(True, description="end the video with the branding's end card (mvgen.endcard); False for Spotify Canvas, a loop without an end")
     detail: float | None = Field(None, gt=0, le=1, description="fraction of the size the pictures are drawn at before upscaling; None: 1 on a GPU, 0.5 on a CPU")
     compile: bool | None = Field(None, description="torch.compile the renderer; None: on a CPU for renders long enough to repay the compilation")
     chunk_frames: int = Field(240, ge=1)
@@ -149,10 +150,12 @@ def _cached_renderer(width: int, height: int, detail: float, compile: bool):
 
 def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float]) -> str:
     from mvgen import __version__, assemble
+    from mvgen.cover import cover_digest
 
     # the encoder's settings too: chunks are joined by stream copy, which needs them identical
     encoder = [assemble.VIDEO_CODEC, PIX_FMT]
-    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder], sort_keys=True)
+    # the cover's bytes too: it tints the chunks and is drawn on the end card
+    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder, cover_digest(settings.branding.cover)], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -300,16 +303,26 @@ def render_video(
 
 def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_progress, analysis: Analysis | None, on_status) -> Path:
     from mvgen.checkpoints import classifier_labels
+    from mvgen.endcard import EndCard, card_frames
     from mvgen.mapper import map_frames
     from mvgen.styles import StyleTable, load_styles
 
+    settings.branding.check()  # a missing cover or font fails before the analysis
     analysis = analysis or analyze(track, classifier=settings.classifier)
     labels = analysis.genre_profile.labels if analysis.genre_profile else classifier_labels(settings.classifier)
     styles = load_styles(settings.styles, labels=labels)
     window = render_window(analysis, settings)
     table = StyleTable.from_styles(styles)
+    if settings.branding.palette_from_cover:
+        from mvgen.cover import cover_palette, tint_table
+
+        table = tint_table(table, cover_palette(settings.branding.cover))
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed)
     width, height = settings.frame_size()
+    # the end card takes the last frames: the body is drawn as always, the card is one more chunk
+    n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card)
+    card = EndCard(settings.branding, width, height, settings.fps, n_card) if n_card else None
+    body = specs[: len(specs) - n_card]
 
     work = out.with_name(f".{out.name}.work")
     status = on_status or (lambda text: None)
@@ -337,11 +350,11 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest = WorkManifest(key=key, settings=settings, window=window)
             manifest.save(manifest_path)
 
-        n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
+        n_chunks = (len(body) + settings.chunk_frames - 1) // settings.chunk_frames
         chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
         done = 0
         for c, chunk in enumerate(chunks):
-            part = specs[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
+            part = body[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
             if c in manifest.done and chunk.is_file():
                 done += len(part)
                 if on_progress is not None:
@@ -357,6 +370,19 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                         on_progress(done, len(specs))
             manifest.done.append(c)
             manifest.save(manifest_path)
+        if card is not None:
+            chunk = work / f"chunk{n_chunks:05d}.mp4"
+            if not (n_chunks in manifest.done and chunk.is_file()):
+                # the video under the card's fade: drawn like the body, then composed with the card
+                underlay = renderer.render(specs[len(body) : len(body) + card.fade_frames], pix_fmt=PIX_FMT).cpu().numpy()
+                status("end card")
+                card.write(chunk, underlay)
+                manifest.done.append(n_chunks)
+                manifest.save(manifest_path)
+            chunks.append(chunk)
+            done += n_card
+            if on_progress is not None:
+                on_progress(done, len(specs))
         mux(chunks, track, window[0], len(specs), settings.fps, out)
     except OSError as exc:
         if exc.errno not in DISK_FULL:
