@@ -317,24 +317,34 @@ def render(
     diffusion_size: int = typer.Option(512, "--diffusion-size", help="Short side of the generated pictures (pixels)."),
     method: str = typer.Option("keyframes", "--method", help="Diffusion coherence: keyframes (beat keyframes, interpolated) or fixed-noise (every frame)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted render of the same settings (refused while another render writes the same output)."),
+    end_card: Optional[float] = typer.Option(None, "--end-card", help="Seconds of end card (cover, artist, title, call to action) at the end, at most a fifth of the video; 0: none. Default 3."),
+    call_to_action: Optional[str] = typer.Option(None, "--call-to-action", help='The end card\'s call to action (default "Out now").'),
+    palette_from_cover: bool = typer.Option(False, "--palette-from-cover", help="Tint the styles with the 5 main colours of the cover art (needs --cover)."),
 ) -> None:
     """Render a music video synced to the track (default: the procedural renderer, no model weights needed)."""
     from pydantic import ValidationError
 
+    from mvgen.branding import Branding
     from mvgen.checkpoints import classifier_labels
     from mvgen.diffusion import DEFAULT_MODEL
     from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
     from mvgen.styles import load_styles
 
+    end_card_options = {k: v for k, v in (("end_card_s", end_card), ("call_to_action", call_to_action)) if v is not None}
     try:
+        branding = Branding(**end_card_options, palette_from_cover=palette_from_cover)
         settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
-                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method))
+                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method), branding=branding)
     except ValidationError as exc:
         first = exc.errors()[0]
-        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae"}
+        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae",
+                 "end_card_s": "end-card", "branding.end_card_s": "end-card", "call_to_action": "call-to-action", "branding.call_to_action": "call-to-action"}
         field = ".".join(str(part) for part in first["loc"])
         flag = flags.get(field, field.removeprefix("diffusion."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
+    if settings.branding.palette_from_cover and settings.branding.cover is None:
+        raise MvgenError("--palette-from-cover needs --cover IMAGE (the release artwork whose colours the video takes)")
+    settings.branding.check()  # a missing or unreadable cover or font fails now, not after the analysis
     # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept
     with sigterm_interrupts():
         try:

@@ -372,17 +372,23 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest.save(manifest_path)
         if card is not None:
             chunk = work / f"chunk{n_chunks:05d}.mp4"
-            if not (n_chunks in manifest.done and chunk.is_file()):
+            chunks.append(chunk)
+
+            def card_progress(n: int) -> None:
+                nonlocal done
+                done += n
+                if on_progress is not None:
+                    on_progress(done, len(specs))
+
+            if n_chunks in manifest.done and chunk.is_file():
+                card_progress(n_card)
+            else:
                 # the video under the card's fade: drawn like the body, then composed with the card
                 underlay = renderer.render(specs[len(body) : len(body) + card.fade_frames], pix_fmt=PIX_FMT).cpu().numpy()
                 status("end card")
-                card.write(chunk, underlay)
+                card.write(chunk, underlay, on_frames=card_progress)
                 manifest.done.append(n_chunks)
                 manifest.save(manifest_path)
-            chunks.append(chunk)
-            done += n_card
-            if on_progress is not None:
-                on_progress(done, len(specs))
         mux(chunks, track, window[0], len(specs), settings.fps, out)
     except OSError as exc:
         if exc.errno not in DISK_FULL:
