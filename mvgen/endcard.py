@@ -70,9 +70,13 @@ MAX_LINES = 2
 #: Smallest text size (pixels): below it glyphs are smudges; a text that does not fit even at this
 #: size breaks between letters rather than being cut.
 MIN_TEXT_PX = 8
-#: Space between lines of one text, and between the cover and the texts, as fractions of the text size / short side.
+#: Space between the lines of one text, as a fraction of its size.
 LINE_SPACING = 0.2
+#: Space between the cover and the texts (and around the block), as a fraction of the frame's short side.
 GAP = 0.04
+#: Space above a text, as a fraction of its size: the title sits close under the artist, the call to action apart.
+TEXT_GAP = 0.35
+CALL_TO_ACTION_GAP = 0.9
 #: Background: Gaussian blur radius (fraction of the frame's long side) and the brightness kept (0-1).
 BLUR_RADIUS = 0.03
 BACKGROUND_GAIN = 0.35
@@ -269,7 +273,7 @@ class EndCard:
     """
 
     def __init__(self, branding: Branding, width_px: int, height_px: int, fps: float, n_frames: int):
-        from PIL import Image
+        from PIL import Image, ImageOps
 
         from mvgen.fonts import resolve_font
 
@@ -281,7 +285,8 @@ class EndCard:
         if branding.cover is not None:
             try:
                 with Image.open(branding.cover) as image:
-                    self.cover_image = image.convert("RGB")
+                    # upright as its EXIF orientation says (a photographed or exported JPEG may be stored turned)
+                    self.cover_image = ImageOps.exif_transpose(image).convert("RGB")
             except OSError as exc:
                 raise MvgenError(f"not a readable image ({exc})", branding.cover) from None
         self.layout, self._clips = self._lay_out()
@@ -321,7 +326,7 @@ class EndCard:
                 fitted = fit_text(text, self.font, column_w, round(rel * short * shrink))
                 clip, ink = _text_clip(fitted, self.font, colour, align)
                 made.append((role, fitted, colour, clip, ink))
-            gaps = [round((0.9 if role == "call_to_action" else 0.35) * fitted.size_px) for role, fitted, *_ in made[1:]]
+            gaps = [round((CALL_TO_ACTION_GAP if role == "call_to_action" else TEXT_GAP) * fitted.size_px) for role, fitted, *_ in made[1:]]
             text_h = sum(ink.height for *_, ink in made) + sum(gaps)
             if text_h <= available_h or all(f.size_px == MIN_TEXT_PX for _, f, *_ in made):
                 break
