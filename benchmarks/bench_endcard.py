@@ -46,7 +46,9 @@ def main() -> None:
             start = time.perf_counter()
             card = EndCard(branding, width, height, args.fps, n_frames)
             prepared = time.perf_counter()
-            underlay = np.random.default_rng(0).integers(0, 256, (card.fade_frames, width * height * 3 // 2), dtype=np.uint8)
+            # a moving gradient under the fade (random noise would make x264, not the card, the cost)
+            ramp = np.linspace(16, 235, width * height * 3 // 2)
+            underlay = np.stack([np.roll(ramp, 997 * i) for i in range(card.fade_frames)]).astype(np.uint8)
             card.write(tmp / "card.mp4", underlay)
             written = time.perf_counter()
             rgb = torch.from_numpy(card.still()[None]).permute(3, 0, 1, 2).float() / 255.0
