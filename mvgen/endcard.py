@@ -65,6 +65,8 @@ COVER_SLOT_SIDE = (0.45, 0.8)
 ARTIST_SIZE = 0.07
 TITLE_SIZE = 0.055
 CALL_TO_ACTION_SIZE = 0.045
+#: Without a cover the texts are the card: this much larger.
+NO_COVER_TEXT_SCALE = 1.5
 #: Lines a text may wrap to before it shrinks instead.
 MAX_LINES = 2
 #: Smallest text size (pixels): below it glyphs are smudges; a text that does not fit even at this
@@ -319,7 +321,7 @@ class EndCard:
             ("call_to_action", self.branding.call_to_action, CALL_TO_ACTION_SIZE, accent),
         ) if text and text.strip()]  # fmt: skip
         align = "left" if side else "center"
-        shrink = 1.0
+        shrink = 1.0 if self.cover_image is not None else NO_COVER_TEXT_SCALE
         while True:
             made = []
             for role, text, rel, colour in wanted:
