@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from mvgen.analysis import Analysis, analyze
@@ -384,7 +385,9 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                 card_progress(n_card)
             else:
                 # the video under the card's fade: drawn like the body, then composed with the card
-                underlay = renderer.render(specs[len(body) : len(body) + card.fade_frames], pix_fmt=PIX_FMT).cpu().numpy()
+                # (in batches of the body's size: a compiled renderer would recompile for a larger one)
+                fade = specs[len(body) : len(body) + card.fade_frames]
+                underlay = np.concatenate([renderer.render(fade[b : b + settings.batch_frames], pix_fmt=PIX_FMT).cpu().numpy() for b in range(0, len(fade), settings.batch_frames)])
                 status("end card")
                 card.write(chunk, underlay, on_frames=card_progress)
                 manifest.done.append(n_chunks)
