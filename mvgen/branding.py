@@ -81,6 +81,14 @@ class Branding(BaseModel):
     def has_text(self) -> bool:
         return any((self.artist, self.title, self.label, self.release_date))
 
+    def file_digests(self) -> list[str | None]:
+        """SHA-256 of the bytes of each file named (cover, logo, font, lyrics; None where none is):
+        part of a render's work key, so a resumed render never joins chunks drawn from another
+        version of the art, the logo, the font or the lyrics."""
+        import hashlib
+
+        return [None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in (self.cover, self.logo, self.font, self.lyrics)]
+
     def check(self) -> None:
         """Raise :class:`MvgenError` ("<file>: <problem>") for any named file that is missing or unreadable."""
         if self.font is not None:

@@ -328,28 +328,32 @@ def render(
     cover: Optional[Path] = typer.Option(None, "--cover", help="Cover art of the release (for the end card).", rich_help_panel="Branding"),
     font: Optional[Path] = typer.Option(None, "--font", help="Font file (.ttf/.otf) for all text (default: DejaVu Sans Bold).", rich_help_panel="Branding"),
     lyrics: Optional[Path] = typer.Option(None, "--lyrics", help="Lyrics (.lrc or .srt), burnt in and written beside the video as .srt and .vtt captions.", rich_help_panel="Branding"),
+    end_card: Optional[float] = typer.Option(None, "--end-card", help="Seconds of end card (cover, artist, title, call to action) at the end, at most a fifth of the video; 0: none. Default 3.", rich_help_panel="Branding"),
+    call_to_action: Optional[str] = typer.Option(None, "--call-to-action", help='The end card\'s call to action (default "Out now").', rich_help_panel="Branding"),
+    palette_from_cover: bool = typer.Option(False, "--palette-from-cover", help="Tint the styles with the 5 main colours of the cover art (needs --cover).", rich_help_panel="Branding"),
 ) -> None:
     """Render a music video synced to the track (default: the procedural renderer, no model weights needed).
 
     The video's loudness (integrated LUFS, true peak) is measured and printed; the master's audio is never changed."""
     from pydantic import ValidationError
 
+    from mvgen.branding import Branding, build_overlay
     from mvgen.deliverables import DeliverableOptions
-
     from mvgen.checkpoints import classifier_labels
     from mvgen.diffusion import DEFAULT_MODEL
-    from mvgen.branding import build_overlay
     from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
     from mvgen.styles import load_styles
 
+    end_card_options = {k: v for k, v in (("end_card_s", end_card), ("call_to_action", call_to_action)) if v is not None}
     try:
+        files = {k: None if v is None else str(v) for k, v in dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}
+        branding = Branding(artist=artist, title=title, label=label, release_date=release_date, **files, **end_card_options, palette_from_cover=palette_from_cover)
         settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
-                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method),
-                                   branding=dict(artist=artist, title=title, label=label, release_date=release_date, **{k: None if v is None else str(v) for k, v in
-                                                 dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}))
+                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method), branding=branding)
     except ValidationError as exc:
         first = exc.errors()[0]
-        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date"}
+        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date",
+                 "end_card_s": "end-card", "branding.end_card_s": "end-card", "call_to_action": "call-to-action", "branding.call_to_action": "call-to-action"}
         field = ".".join(str(part) for part in first["loc"])
         flag = flags.get(field, field.removeprefix("diffusion.").removeprefix("branding."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
@@ -358,6 +362,8 @@ def render(
     except ValidationError as exc:
         first = exc.errors()[0]
         raise MvgenError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg'].removeprefix('Value error, ')}") from None
+    if settings.branding.palette_from_cover and settings.branding.cover is None:
+        raise MvgenError("--palette-from-cover needs --cover IMAGE (the release artwork whose colours the video takes)")
     # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept
     with sigterm_interrupts():
         try:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from mvgen.analysis import Analysis, analyze
@@ -86,6 +87,7 @@ class RenderSettings(BaseModel):
     classifier: str | None = Field(None, description="genre classifier (folder or Hub id) whose classes the styles follow; None: the bundled one")
     seed: int = 0
     branding: Branding = Field(default_factory=Branding, description="text, logo, cover, end card and lyrics of the release")
+    end_card: bool = Field(True, description="end the video with the branding's end card (mvgen.endcard); False for Spotify Canvas, a loop without an end")
     detail: float | None = Field(None, gt=0, le=1, description="fraction of the size the pictures are drawn at before upscaling; None: 1 on a GPU, 0.5 on a CPU")
     compile: bool | None = Field(None, description="torch.compile the renderer; None: on a CPU for renders long enough to repay the compilation")
     chunk_frames: int = Field(240, ge=1)
@@ -152,7 +154,8 @@ def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float,
 
     # the encoder's settings too: chunks are joined by stream copy, which needs them identical
     encoder = [assemble.VIDEO_CODEC, PIX_FMT]
-    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder], sort_keys=True)
+    # the branding files' bytes too: the cover tints the chunks and is drawn on the end card, the logo, font and lyrics are drawn
+    payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder, settings.branding.file_digests()], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -298,8 +301,18 @@ def render_video(
         return _render_locked(track, out, settings, resume, on_progress, analysis, on_status)
 
 
+def _draw(renderer, overlay, specs) -> np.ndarray:
+    """The encoder's yuv420p frames of ``specs``, with the branding ``overlay`` (text, logo, lyrics)
+    composited on the renderer's device; also under the end card's fade, so the text fades out with the video."""
+    frames = renderer.render(specs, pix_fmt=PIX_FMT)
+    if overlay is not None:
+        overlay.composite(frames, specs)
+    return frames.cpu().numpy()
+
+
 def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_progress, analysis: Analysis | None, on_status) -> Path:
     from mvgen.checkpoints import classifier_labels
+    from mvgen.endcard import EndCard, card_frames
     from mvgen.mapper import map_frames
     from mvgen.styles import StyleTable, load_styles
 
@@ -310,8 +323,16 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
     styles = load_styles(settings.styles, labels=labels)
     window = render_window(analysis, settings)
     table = StyleTable.from_styles(styles)
+    if settings.branding.palette_from_cover:
+        from mvgen.cover import cover_palette, tint_table
+
+        table = tint_table(table, cover_palette(settings.branding.cover))
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed)
     width, height = settings.frame_size()
+    # the end card takes the last frames: the body is drawn as always, the card is one more chunk
+    n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card)
+    card = EndCard(settings.branding, width, height, settings.fps, n_card) if n_card else None
+    body = specs[: len(specs) - n_card]
 
     work = out.with_name(f".{out.name}.work")
     status = on_status or (lambda text: None)
@@ -339,11 +360,11 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest = WorkManifest(key=key, settings=settings, window=window)
             manifest.save(manifest_path)
 
-        n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
+        n_chunks = (len(body) + settings.chunk_frames - 1) // settings.chunk_frames
         chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
         done = 0
         for c, chunk in enumerate(chunks):
-            part = specs[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
+            part = body[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
             if c in manifest.done and chunk.is_file():
                 done += len(part)
                 if on_progress is not None:
@@ -351,16 +372,35 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                 continue
             with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
                 for b in range(0, len(part), settings.batch_frames):
-                    frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt=PIX_FMT)
-                    if overlay is not None:  # text, logo and lyrics, composited on the renderer's device
-                        overlay.composite(frames, part[b : b + settings.batch_frames])
+                    frames = _draw(renderer, overlay, part[b : b + settings.batch_frames])
                     status("rendering")
-                    writer.write(frames.cpu().numpy())
+                    writer.write(frames)
                     done += len(part[b : b + settings.batch_frames])
                     if on_progress is not None:
                         on_progress(done, len(specs))
             manifest.done.append(c)
             manifest.save(manifest_path)
+        if card is not None:
+            chunk = work / f"chunk{n_chunks:05d}.mp4"
+            chunks.append(chunk)
+
+            def card_progress(n: int) -> None:
+                nonlocal done
+                done += n
+                if on_progress is not None:
+                    on_progress(done, len(specs))
+
+            if n_chunks in manifest.done and chunk.is_file():
+                card_progress(n_card)
+            else:
+                # the video under the card's fade: drawn like the body, then composed with the card
+                # (in batches of the body's size: a compiled renderer would recompile for a larger one)
+                fade = specs[len(body) : len(body) + card.fade_frames]
+                underlay = np.concatenate([_draw(renderer, overlay, fade[b : b + settings.batch_frames]) for b in range(0, len(fade), settings.batch_frames)])
+                status("end card")
+                card.write(chunk, underlay, on_frames=card_progress)
+                manifest.done.append(n_chunks)
+                manifest.save(manifest_path)
         mux(chunks, track, window[0], len(specs), settings.fps, out)
         write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
     except OSError as exc:
