@@ -50,6 +50,12 @@ class FrameSpec:
     prompt_weights: per style of ``genre_labels``, the weight of its prompt in the blended prompt
       embedding (``genre_weights`` times each style's modulated prompt gain; not renormalized, so a
       gain above 1 emphasizes the prompt); empty: ``genre_weights``.
+
+    A frame of a seamless loop (``RenderSettings.loop``) also has:
+    loop_s: the loop's period (s; 0: not a loop); loop_phase: the frame's position in it, in [0, 1).
+      A renderer evaluates whatever runs freely with ``time_s`` as a function of ``loop_phase``
+      (a whole number of cycles per loop, see :func:`mvgen.mapper.loop_turns`), so the frame after
+      the last is the first.
     """
 
     index: int
@@ -85,3 +91,5 @@ class FrameSpec:
     motif_density: dict[str, float] = field(default_factory=dict)
     strength_offset: float = 0.0
     prompt_weights: tuple[float, ...] = ()
+    loop_s: float = 0.0
+    loop_phase: float = 0.0
