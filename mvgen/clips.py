@@ -11,13 +11,13 @@ clip's length (a 60 s Shorts clip must not run 60.5 s), so a clip is never longe
 track without downbeats (beatless audio) gets exactly the requested seconds; a track shorter than
 the request is taken whole.
 
-Scoring (:func:`best_clip`): candidate windows start on every downbeat. A window is scored
-``DROP_WEIGHT * drop + ENERGY_WEIGHT * energy + NOVELTY_WEIGHT * novelty``: ``drop`` (0..1) is
-highest when the first drop lands :data:`DROP_AT` of the way into the window (a short build-up
-leads into it, as the old teaser did) and lower for later drops; ``energy`` (0..1) the window's mean
+Scoring (:func:`best_clip`): candidate windows start on every downbeat. "The drop first": windows
+holding the first drop win over those holding only a later drop, which win over those without
+one. Among them a window is scored ``DROP_WEIGHT * drop + ENERGY_WEIGHT * energy + NOVELTY_WEIGHT
+* novelty``: ``drop`` (0.5..1) is highest when its drop lands :data:`DROP_AT` of the way into the
+window (a short build-up leads into it, as the old teaser did); ``energy`` (0..1) the window's mean
 loudness (the analysis's ``loudness`` feature, or the section energies of the mapper without
-features); ``novelty`` (0..1) how many section changes it spans. The drop weight outweighs the
-others together, so a window with the drop beats any window without it.
+features); ``novelty`` (0..1) how many section changes it spans.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ from mvgen.framespec import FrameSpec
 #: Where in the window the first drop should land (fraction of its length): a quarter, so about a
 #: quarter of the clip is the build-up leading into the drop and the rest is the drop itself.
 DROP_AT = 0.25
-#: Weights of the score's terms; the drop's is larger than the other two together (see the module docstring).
+#: Weights of the score's terms (see the module docstring): where the drop lands matters most.
 DROP_WEIGHT = 2.0
 ENERGY_WEIGHT = 1.0
 NOVELTY_WEIGHT = 0.5
 #: A window containing the drop scores at least this (landing at the window's very start or end),
 #: and 1 when the drop lands at :data:`DROP_AT`.
 DROP_CONTAINED = 0.5
-#: Drops after the first count this much less (the issue: "the drop first").
-LATER_DROP = 0.75
+#: A drop up to this long (s) before a window's start counts as in it: the analysis places drops and
+#: downbeats independently, a few tens of ms apart, and a window starting on the drop's downbeat holds it.
+DROP_SLACK_S = 0.05
 #: Section changes inside a window for full novelty (two: e.g. build-up -> drop -> breakdown).
 NOVELTY_CHANGES = 2
 #: Seamless loops (Spotify Canvas): at most / at least this long (s), and the bar counts tried first.
@@ -118,23 +119,25 @@ def _mean_between(times: np.ndarray, values: np.ndarray, start_s: float, end_s: 
     return float(values[inside].mean()) if inside.any() else float(np.interp(0.5 * (start_s + end_s), times, values)) if len(times) else 0.0
 
 
-def _score(analysis: Analysis, start_s: float, end_s: float, curve) -> tuple[float, str]:
-    """Score and reason of the window ``[start_s, end_s)`` (see the module docstring)."""
+def _score(analysis: Analysis, start_s: float, end_s: float, curve) -> tuple[int, float, str]:
+    """``(tier, score, why)`` of the window ``[start_s, end_s)``: tier 2 if it holds the first drop, 1 a
+    later one, 0 none; the score and its reason (see the module docstring)."""
     length = end_s - start_s
-    drop_term, drop_note = 0.0, "no drop"
+    tier, drop_term, drop_note = 0, 0.0, "no drop"
     for k, drop in enumerate(analysis.drops):
         at = (drop.start_s - start_s) / length
-        if not -_EPS_S / length <= at < 1.0:
+        if not -DROP_SLACK_S / length <= at < 1.0:
             continue
+        at = max(at, 0.0)
         closeness = max(0.0, 1.0 - abs(at - DROP_AT) / DROP_AT) if at <= DROP_AT else max(0.0, 1.0 - (at - DROP_AT) / (1.0 - DROP_AT))
-        term = (DROP_CONTAINED + (1.0 - DROP_CONTAINED) * closeness) * (1.0 if k == 0 else LATER_DROP)
-        if term > drop_term:
-            drop_term, drop_note = term, _drop_note(analysis, k)
+        term = DROP_CONTAINED + (1.0 - DROP_CONTAINED) * closeness
+        if (k == 0, term) > (tier == 2, drop_term):
+            tier, drop_term, drop_note = (2 if k == 0 else 1), term, _drop_note(analysis, k)
     energy = _mean_between(*curve, start_s, end_s)
     changes = sum(start_s + _EPS_S < s.start_s < end_s - _EPS_S for s in analysis.sections)
     novelty = min(1.0, changes / NOVELTY_CHANGES)
     score = DROP_WEIGHT * drop_term + ENERGY_WEIGHT * energy + NOVELTY_WEIGHT * novelty
-    return score, f"{drop_note}, energy {energy:.2f}, {changes} section change{'s' if changes != 1 else ''}"
+    return tier, score, f"{drop_note}, energy {energy:.2f}, {changes} section change{'s' if changes != 1 else ''}"
 
 
 def _drop_note(analysis: Analysis, k: int) -> str:
@@ -153,7 +156,7 @@ def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
     duration = analysis.duration_s
     curve = _energy_curve(analysis)
     if duration <= length_s + _EPS_S:
-        score, why = _score(analysis, 0.0, duration, curve)
+        _, score, why = _score(analysis, 0.0, duration, curve)
         return ClipWindow(0.0, duration, score, f"the whole track ({duration:.1f} s <= {length_s:g} s); {why}")
     downbeats = _downbeats(analysis)
     candidates: list[tuple[float, float, int]] = []
@@ -170,11 +173,11 @@ def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
     else:
         starts = np.arange(0.0, duration - length_s + _EPS_S, 0.5)
         candidates = [(float(s), float(s) + length_s, 0) for s in starts]
-    best = None
+    best, best_key = None, None
     for start, end, n_bars in candidates:
-        score, why = _score(analysis, start, end, curve)
-        if best is None or score > best.score + 1e-9:
-            best = ClipWindow(start, end, score, why, n_bars)
+        tier, score, why = _score(analysis, start, end, curve)
+        if best is None or (tier, score) > (best_key[0], best_key[1] + 1e-9):
+            best, best_key = ClipWindow(start, end, score, why, n_bars), (tier, score)
     return best
 
 

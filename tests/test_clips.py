@@ -72,6 +72,13 @@ def test_best_clip_edge_cases(tracks):
     assert calm.why.startswith("no drop") and _on_downbeat(calm.start_s, truth)
     loud = sum(max(0.0, min(calm.end_s, s.end_s) - max(calm.start_s, s.start_s)) for s in analysis.sections if s.label == "drop")
     assert loud > 0.5 * calm.length_s, calm
+    # the drop first: a first drop too early for a lead-in still beats a later drop placed just right
+    from mvgen.analysis import Drop
+
+    early = analysis.model_copy(update={"drops": [Drop(start_s=0.5, end_s=8.0)] + analysis.drops[1:]})
+    first = best_clip(early, 15.0)
+    assert first.start_s < 0.5 < first.end_s and first.why.startswith("first drop at 0:00"), first
+    assert best_clip(early.model_copy(update={"drops": early.drops[1:]}), 15.0).why.startswith("first drop at 0:27")
     for bad in (0, -15, float("nan"), float("inf"), "abc", True, None):
         with pytest.raises(MvgenError, match=r"length_s must be a positive number of seconds \(e.g. 15, 30 or 60\), got"):
             best_clip(analysis, bad)
