@@ -277,3 +277,18 @@ def test_batch_clips_use_the_picker(tmp_path):
     (tmp_path / "m.yaml").write_text("clips:\n  c: {length_s: .nan}\ntracks:\n  - path: a.wav\n")
     with pytest.raises(MvgenError, match=r"clips.c.length_s: Input should be a finite number"):
         load_manifest(tmp_path / "m.yaml")
+
+
+def test_settings_pick_one_window(tracks):
+    from pydantic import ValidationError
+
+    _, analysis, _ = tracks["future"]
+    teaser, clip = RenderSettings(teaser_s=15), RenderSettings(clip_s=15)
+    assert clip_window(analysis, teaser) == clip_window(analysis, clip) == best_clip(analysis, 15)  # --teaser is --clip's old name
+    assert clip_window(analysis, RenderSettings(loop=True)) == loop_window(analysis)
+    assert clip_window(analysis, RenderSettings(loop=True, clip_s=4)).length_s <= 4  # a shorter loop on request
+    for bad, message in ((dict(clip_s=15, end_s=30), "picks its own window"), (dict(loop=True, start_s=3), "picks its own window"),
+                         (dict(clip_s=15, teaser_s=30), "old name of clip_s"), (dict(loop=True, renderer="diffusion"), "only the procedural renderer"),
+                         (dict(clip_s=0), "greater than 0"), (dict(clip_s=float("inf")), "finite number")):
+        with pytest.raises(ValidationError, match=message):
+            RenderSettings(**bad)
