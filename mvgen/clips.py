@@ -56,8 +56,6 @@ LOOP_BARS = (8, 4, 2, 1)
 LOOP_DRAFT_SIZE = 64
 #: Tolerance (s) when comparing a window length with the request (downbeats are stored to 0.1 ms).
 _EPS_S = 1e-3
-#: Section energy by label when the analysis has no loudness feature (the mapper's levels, build-ups at their mean).
-_SECTION_LEVEL = {"intro": 0.35, "build-up": 0.625, "drop": 1.0, "breakdown": 0.25, "outro": 0.3}
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,10 @@ def _downbeats(analysis: Analysis) -> np.ndarray:
 
 
 def _energy_curve(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
-    """``(times_s (T,), energy (T,) in [0, 1])``: the loudness feature, or the section levels on a 0.1 s grid."""
+    """``(times_s (T,), energy (T,) in [0, 1])``: the loudness feature, or without it the mapper's
+    section levels (:data:`mvgen.mapper.SECTION_ENERGY`, a build-up at its ramp's mean) on a 0.1 s grid."""
+    from mvgen.mapper import SECTION_ENERGY
+
     features = analysis.audio_features
     if features is not None and features.n_frames:
         loudness = features.array("loudness").astype(np.float64)
@@ -110,13 +111,17 @@ def _energy_curve(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     times = np.arange(0.0, analysis.duration_s, 0.1)
     energy = np.full(len(times), 0.5)
     for section in analysis.sections:
-        energy[(times >= section.start_s) & (times < section.end_s)] = _SECTION_LEVEL.get(section.label, 0.5)
+        level = SECTION_ENERGY.get(section.label, 0.5)
+        energy[(times >= section.start_s) & (times < section.end_s)] = float(np.mean(level))
     return times, energy
 
 
 def _mean_between(times: np.ndarray, values: np.ndarray, start_s: float, end_s: float) -> float:
+    """Mean of ``values`` (sampled at ``times``) over ``[start_s, end_s)``; the value at its middle when no sample falls inside."""
+    if not len(times):
+        return 0.0
     inside = (times >= start_s) & (times < end_s)
-    return float(values[inside].mean()) if inside.any() else float(np.interp(0.5 * (start_s + end_s), times, values)) if len(times) else 0.0
+    return float(values[inside].mean()) if inside.any() else float(np.interp(0.5 * (start_s + end_s), times, values))
 
 
 def _score(analysis: Analysis, start_s: float, end_s: float, curve) -> tuple[int, float, str]:

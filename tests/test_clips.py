@@ -292,3 +292,14 @@ def test_settings_pick_one_window(tracks):
                          (dict(clip_s=0), "greater than 0"), (dict(clip_s=float("inf")), "finite number")):
         with pytest.raises(ValidationError, match=message):
             RenderSettings(**bad)
+
+
+def test_without_audio_features_the_sections_give_the_energy(tracks):
+    _, analysis, truth = tracks["bigroom"]
+    bare = analysis.model_copy(update={"audio_features": None})
+    clip = best_clip(bare, 6.0)
+    assert clip.start_s < truth.drops[0][0] < clip.end_s and "energy" in clip.why
+    # the drop sections (level 1) outweigh the rest: the energy of a window inside a drop is 1
+    drop = next(s for s in bare.sections if s.label == "drop")
+    assert best_clip(bare.model_copy(update={"drops": []}), 3.0).why.split("energy ")[1].startswith("1.00")
+    assert drop.end_s - drop.start_s > 3.0
