@@ -69,8 +69,9 @@ def _render(
 
     ``options`` are fields of :class:`mvgen.render.RenderSettings`, applied over ``settings`` (or
     the defaults): ``size`` (short side, pixels), ``aspect`` ("16:9", "9:16", "1:1"), ``fps``,
-    ``start_s`` / ``end_s`` (an excerpt, seconds), ``teaser_s`` (a clip of that many seconds
-    around the first drop), ``renderer`` ("procedural" or "diffusion"), ``diffusion``, ``styles``
+    ``start_s`` / ``end_s`` (an excerpt, seconds), ``clip_s`` (the strongest clip of at most that
+    many seconds, whole bars around the first drop; ``teaser_s`` is its old name), ``loop`` (a
+    seamless loop of the first drop's bars, no audio), ``renderer`` ("procedural" or "diffusion"), ``diffusion``, ``styles``
     (file or folder), ``classifier`` (folder or Hub id), ``seed``, ``detail``, ``compile``,
     ``chunk_frames``, ``batch_frames``; they are checked by ``RenderSettings`` and a bad one is a
     :class:`MvgenError`. ``resume=True`` continues an interrupted render of the same settings;

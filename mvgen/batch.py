@@ -16,7 +16,7 @@ Manifest (YAML; paths relative to the manifest's folder)::
       reels: {aspect: "9:16", size: 1080}
     clips:
       full: {}
-      teaser: {length_s: 15}                 # around the first drop
+      teaser: {length_s: 15}                 # the strongest 15 s (the first drop; whole bars, see mvgen.clips)
       hook: {length_s: 10, start_s: 42}      # from a given time
     tracks:
       - path: "music/*.wav"                  # a path or a glob
@@ -76,8 +76,8 @@ class Format(_Strict):
 
 
 class Clip(_Strict):
-    length_s: float | None = Field(None, gt=0, description="None: the full track")
-    start_s: float | None = Field(None, ge=0, description="None: anchored at the first drop")
+    length_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="None: the full track")
+    start_s: float | None = Field(None, ge=0, description="None: the strongest window of at most length_s (mvgen.clips.best_clip)")
 
 
 class TrackEntry(_Strict):
@@ -278,7 +278,7 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                     if branding is not None:
                         settings["branding"] = branding
                     if clip.length_s is not None and clip.start_s is None:
-                        settings["teaser_s"] = clip.length_s
+                        settings["clip_s"] = clip.length_s
                     elif clip.start_s is not None:
                         settings["start_s"] = clip.start_s
                         if clip.length_s is not None:

@@ -304,7 +304,8 @@ def render(
     fps: float = typer.Option(30.0, help="Frames per second."),
     start: float = typer.Option(0.0, "--start", help="Excerpt start (s)."),
     end: Optional[float] = typer.Option(None, "--end", help="Excerpt end (s)."),
-    teaser: Optional[float] = typer.Option(None, "--teaser", help="Render a clip of this many seconds around the first drop."),
+    clip: Optional[float] = typer.Option(None, "--clip", help="Render the strongest clip of at most this many seconds (e.g. 15, 30, 60): the first drop, then energy and novelty; whole bars, cut on downbeats."),
+    teaser: Optional[float] = typer.Option(None, "--teaser", help="The old name of --clip (the same picker)."),
     styles: Optional[Path] = typer.Option(None, "--styles", help="Style file or folder overriding the default styles."),
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Genre classifier (folder or Hub id) whose classes the styles follow (default: the bundled one)."),
     seed: int = typer.Option(0, help="Seed of the visuals."),
@@ -348,13 +349,15 @@ def render(
     try:
         files = {k: None if v is None else str(v) for k, v in dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}
         branding = Branding(artist=artist, title=title, label=label, release_date=release_date, **files, **end_card_options, palette_from_cover=palette_from_cover)
-        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
+        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, clip_s=clip, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
                                    renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method), branding=branding)
     except ValidationError as exc:
         first = exc.errors()[0]
-        flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date",
+        flags = {"start_s": "start", "end_s": "end", "clip_s": "clip", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date",
                  "end_card_s": "end-card", "branding.end_card_s": "end-card", "call_to_action": "call-to-action", "branding.call_to_action": "call-to-action"}
         field = ".".join(str(part) for part in first["loc"])
+        if not field:  # a check across options (e.g. --clip with --start): its message names them
+            raise MvgenError(first["msg"].removeprefix("Value error, ")) from None
         flag = flags.get(field, field.removeprefix("diffusion.").removeprefix("branding."))
         raise MvgenError(f"--{flag}: {first['msg']}") from None
     try:

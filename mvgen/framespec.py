@@ -52,6 +52,12 @@ class FrameSpec:
       gain above 1 emphasizes the prompt); empty: ``genre_weights``.
     logo: the branding logo's pulse (the ``logo`` modulation target): its coverage and brightness are
       scaled by ``1 + logo`` (0: as drawn; 0.25: a logo at rest at 80 % opacity turns fully opaque).
+
+    A frame of a seamless loop (``RenderSettings.loop``) also has:
+    loop_s: the loop's period (s; 0: not a loop); loop_phase: the frame's position in it, in [0, 1).
+      A renderer evaluates whatever runs freely with ``time_s`` as a function of ``loop_phase``
+      (a whole number of cycles per loop, see :func:`mvgen.mapper.loop_turns`), so the frame after
+      the last is the first.
     """
 
     index: int
@@ -88,3 +94,5 @@ class FrameSpec:
     strength_offset: float = 0.0
     prompt_weights: tuple[float, ...] = ()
     logo: float = 0.0
+    loop_s: float = 0.0
+    loop_phase: float = 0.0

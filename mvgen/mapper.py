@@ -33,6 +33,15 @@ punches instead of flickering for one frame. The styles' matrices blend by the f
         to :data:`PROMPT_GAIN_RANGE`) and ``FrameSpec.prompt_weights`` is ``genre_weights * gain``.
 
 Where every source a target listens to is 0 the target is exactly its unmodulated value.
+
+Loops (``loop=True``, the Spotify Canvas): the window is one period of a seamless loop. Its frames
+are mapped as one cycle (at a frame rate stretched by less than half a frame per loop, so the
+period is a whole number of frames), every event (beats, downbeats, the drop's burst, sections)
+falls in the cycle as in the music, and what runs freely with time is made periodic instead of
+cross-faded: the camera's rotation and drift follow :func:`loop_turns` of the loop phase, the
+genre weights are their mean over the loop (no slow drift of the palette) and the seed is the
+loop's first (no new pattern at the wrap); the renderer does the same for its own free motion
+(``FrameSpec.loop_s`` and ``loop_phase``), so the frame after the last is the first.
 """
 
 from __future__ import annotations
@@ -261,6 +270,22 @@ def frame_seeds(times_s: np.ndarray, fps: float, policies, section_index: np.nda
     return seeds
 
 
+def loop_turns(rate, phase, loop_s, *, sin=np.sin, round=np.round, where=np.where):
+    """Cycles done by a motion running at ``rate`` cycles per second, made periodic over a loop of
+    ``loop_s`` seconds, at loop phase ``phase`` in [0, 1) (arrays broadcast; ``loop_s`` > 0).
+
+    The motion does a whole number of cycles per loop: the nearest to ``rate * loop_s`` (its speed
+    changes by at most half a cycle per loop). When that is 0 (a slow drift, less than half a cycle
+    per loop) it sways instead, ``rate * loop_s / (2 pi) * sin(2 pi phase)``: back and forth with
+    the drift's own peak speed. Either way the value at phase 1 is the value at phase 0. The math
+    functions default to numpy's; the procedural renderer passes torch's (the same formula on its
+    tensors).
+    """
+    cycles = rate * loop_s
+    whole = round(cycles)
+    return where(whole != 0, whole * phase, cycles / (2.0 * np.pi) * sin(2.0 * np.pi * phase))
+
+
 def _phase(times_s: np.ndarray, marks_s: np.ndarray, period_s: float) -> np.ndarray:
     """Position in [0, 1) of each time between consecutive marks (extrapolated with ``period_s``)."""
     if len(marks_s) == 0:
@@ -283,16 +308,33 @@ def map_frames(
     end_s: float | None = None,
     smooth_s: float = 2.0,
     seed: int = 0,
+    loop: bool = False,
 ) -> list[FrameSpec]:
     """One :class:`FrameSpec` per frame of ``[start_s, end_s)`` at ``fps``.
 
     ``styles``: a :class:`mvgen.styles.StyleTable` (anything with ``labels`` and ``blend(weights
     (K,))`` returning a blended style), built for the analysis's model classes. Deterministic: the
     same inputs give the same frames.
+
+    ``loop=True``: the window is one period of a seamless loop (whole bars, see the module
+    docstring): the frame after the last is the first (:func:`mvgen.clips.rotate_loop` shows it from
+    another frame).
     """
+    loop_s = 0.0
+    if loop:
+        end = analysis.duration_s if end_s is None else min(end_s, analysis.duration_s)
+        if not 0.0 <= start_s < end:
+            raise ValueError(f"start_s must be in [0, end_s), got start_s={start_s}, end_s={end}")
+        loop_s = end - start_s
+        # a whole number of frames per loop: the cycle's frame rate is stretched to fit
+        fps = max(1, int(round(loop_s * fps))) / loop_s
+        end_s = end
     times = frame_times(analysis.duration_s, fps, start_s, end_s)
+    loop_phase = (times - times[0]) / loop_s if loop_s else np.zeros(len(times))
     style_labels = tuple(styles.labels)
     weights = genre_weights_at(analysis, times, smooth_s, style_labels)
+    if loop_s:  # the loop's mean mix on every frame: no palette drift to jump back at the wrap
+        weights = np.repeat(weights.mean(axis=0, keepdims=True), len(times), axis=0)
     beats = np.asarray(analysis.beats_s, dtype=np.float64)
     downbeats = np.asarray(analysis.downbeats_s, dtype=np.float64)
     beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else BEATLESS_BEAT_S
@@ -329,6 +371,8 @@ def map_frames(
     blends = [styles.blend(w) for w in weights]
     # Duck-typed tables without a seed policy keep the per-section seeds of old.
     seeds = frame_seeds(times, fps, [getattr(b, "seed_policy", "per-section") for b in blends], section_index, downbeats, seed)
+    if loop_s:  # one pattern for the whole loop: a new seed at the wrap would be a cut
+        seeds[:] = seeds[0]
 
     # modulation, for all frames at once (duck-typed tables without a matrix modulate nothing)
     matrix = getattr(styles, "modulation", None)
@@ -366,6 +410,15 @@ def map_frames(
         drift = np.clip(motion.drift + d[_T["drift"]], *DRIFT_RANGE)
         zoom = 1.0 + motion.zoom_per_beat * react * pulse[k] * (ZOOM_ENERGY_FLOOR + (1.0 - ZOOM_ENERGY_FLOOR) * energy[k])
         motif_weights = dict(blended.motif_weights)
+        # the free-running camera: rotation (degrees) and the drift's phases (radians)
+        if loop_s:
+            rotation_rate = motion.rotation_deg_per_bar * react / bar_s  # degrees per second
+            turned = rotation_rate * times[0] + 360.0 * loop_turns(rotation_rate / 360.0, loop_phase[k], loop_s)
+            drift_phase_x, drift_phase_y = (2 * np.pi * (times[0] / period + loop_turns(1.0 / period, loop_phase[k], loop_s))
+                                            for period in (DRIFT_PERIOD_X_BARS * bar_s, DRIFT_PERIOD_Y_BARS * bar_s))
+        else:
+            turned = motion.rotation_deg_per_bar * react * t / bar_s
+            drift_phase_x, drift_phase_y = 2 * np.pi * t / (DRIFT_PERIOD_X_BARS * bar_s), 2 * np.pi * t / (DRIFT_PERIOD_Y_BARS * bar_s)
         specs.append(
             FrameSpec(
                 index=int(frame_index[k]),
@@ -383,9 +436,9 @@ def map_frames(
                 energy=float(energy[k]),
                 drop_burst=float(burst[k]),
                 zoom=float(np.clip(zoom + d[_T["zoom"]], *ZOOM_RANGE)),
-                rotation_deg=float(motion.rotation_deg_per_bar * react * t / bar_s + d[_T["rotation"]]),
-                drift_x=float(drift * DRIFT_AMPLITUDE_X * np.sin(2 * np.pi * t / (DRIFT_PERIOD_X_BARS * bar_s) + seed)),
-                drift_y=float(drift * DRIFT_AMPLITUDE_Y * np.sin(2 * np.pi * t / (DRIFT_PERIOD_Y_BARS * bar_s) + 2 * seed)),
+                rotation_deg=float(turned + d[_T["rotation"]]),
+                drift_x=float(drift * DRIFT_AMPLITUDE_X * np.sin(drift_phase_x + seed)),
+                drift_y=float(drift * DRIFT_AMPLITUDE_Y * np.sin(drift_phase_y + 2 * seed)),
                 shake_x=float(shake_x),
                 shake_y=float(shake_y),
                 flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** FLASH_SHARPNESS + strobe + d[_T["flash"]], 0.0, 1.0)),
@@ -402,6 +455,8 @@ def map_frames(
                 strength_offset=float(d[_T["strength"]]),
                 prompt_weights=() if prompt_weights is None else tuple(float(v) for v in prompt_weights[k]),
                 logo=float(np.clip(d[_T["logo"]], *LOGO_RANGE)),
+                loop_s=float(loop_s),
+                loop_phase=float(loop_phase[k]),
             )
         )
     return specs

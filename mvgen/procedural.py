@@ -22,6 +22,13 @@ background (:func:`hue_rotation`), ``brightness`` scales the light before tone m
 ``motif_boost`` is added to its drawn weight (after the normalization of ``motif_weights``, so a
 boost shows even on the style's main motif) and ``motif_speed`` / ``motif_density`` to the speed and
 density that motif draws with.
+
+Loops (``FrameSpec.loop_s`` > 0, see :mod:`mvgen.mapper`): every term that runs freely with
+``time_s`` (the tunnel's segments and colour drift, the lasers' wander, the particles' flight and
+twinkle, the rings' wobble, the waves' flow) is evaluated by :func:`_clock` as a function of
+``loop_phase`` with a whole number of cycles per loop (:func:`mvgen.mapper.loop_turns`), and the
+particle cells are hashed modulo the cells that fly past in one loop, so the frame at phase 1 is
+the frame at phase 0. The beat- and bar-driven motion is periodic already (a loop is whole bars).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import torch.nn.functional as F
 
 from mvgen.assemble import FrameRenderer, encode_pixels, resize_planes
 from mvgen.framespec import MOTIFS, FrameSpec
+from mvgen.mapper import loop_turns
 
 _LUT = 1024  # entries in each frame's palette gradient
 _MASK = 0xFFFFFFFF
@@ -96,6 +104,21 @@ def _blur_last(x: torch.Tensor) -> torch.Tensor:
 def _particle_cells(speed):
     """Particle cells per unit of log radius: fewer when faster, so the apparent velocity follows ``speed``."""
     return _PARTICLE_RATE / (3.3 * speed)
+
+
+def _clock(p: dict[str, torch.Tensor], rate, period: float, loop: bool) -> torch.Tensor:
+    """The phase of a free-running motion at ``rate`` units per second whose pattern repeats every
+    ``period`` units (``_TAU`` for an angle in radians, 1 for a palette position or a cell count):
+    ``time_s * rate``, or on loop frames (``loop``: some frame of the batch loops, a host-side
+    flag that spares the other renders the work) :func:`~mvgen.mapper.loop_turns` of the loop
+    phase times ``period``, so it is the same at the loop's start and end. ``rate``: a float or a
+    tensor broadcasting with ``p["time_s"]``."""
+    free = p["time_s"] * rate
+    if not loop:
+        return free
+    loop_s = p["loop_s"]
+    looped = period * loop_turns(rate / period, p["loop_phase"], loop_s.clamp(min=1e-6), sin=torch.sin, round=torch.round, where=torch.where)
+    return torch.where(loop_s > 0, looped, free)
 
 
 def _hash(*parts: torch.Tensor) -> torch.Tensor:
@@ -175,7 +198,8 @@ class ProceduralRenderer(FrameRenderer):
     # ---------------------------------------------------------------- internals
     def _params(self, specs: Sequence[FrameSpec]) -> dict[str, torch.Tensor]:
         names = ("time_s", "beat_pulse", "beat_phase", "bar_phase", "energy", "drop_burst", "zoom",
-                 "rotation_deg", "drift_x", "drift_y", "shake_x", "shake_y", "flash", "speed", "density", "brightness")
+                 "rotation_deg", "drift_x", "drift_y", "shake_x", "shake_y", "flash", "speed", "density", "brightness",
+                 "loop_s", "loop_phase")
         rows = [[float(getattr(s, n)) for n in names] for s in specs]
         per_motif = ("motif_weights", "motif_boost", "motif_speed", "motif_density")
         rows = [r + [float(getattr(s, f).get(m, 0.0)) for f in per_motif for m in MOTIFS] for r, s in zip(rows, specs)]
@@ -246,7 +270,7 @@ class ProceduralRenderer(FrameRenderer):
             # (a frame without any motif weight draws waves, see _params; a boost can add any motif)
             bare = any(not any(w > 0 for w in s.motif_weights.values()) for s in specs)
             used = tuple(any(s.motif_weights.get(m, 0.0) > 0 or s.motif_boost.get(m, 0.0) > 0 for s in specs) or (bare and m == "waves") for m in MOTIFS)
-            return self._frames(p, pix_fmt, used)
+            return self._frames(p, pix_fmt, used, loop=any(s.loop_s > 0 for s in specs))
         # compiled: one fused graph draws every motif (weights may be 0) for a fixed batch size,
         # so a short last batch is padded rather than triggering a recompilation
         B = len(specs)
@@ -254,13 +278,13 @@ class ProceduralRenderer(FrameRenderer):
         if B < self._compiled_batch:
             p = {k: torch.cat([v, v[-1:].expand(self._compiled_batch - B, *v.shape[1:])]) for k, v in p.items()}
         try:
-            return self._compiled(p, pix_fmt)[:B]
+            return self._compiled(p, pix_fmt, loop=any(s.loop_s > 0 for s in specs))[:B]
         except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to the same math, eagerly
             warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); rendering without it (slower)", RuntimeWarning, stacklevel=2)
             self._compiled = None
-            return self._frames({k: v[:B] for k, v in p.items()}, pix_fmt)
+            return self._frames({k: v[:B] for k, v in p.items()}, pix_fmt, loop=any(s.loop_s > 0 for s in specs))
 
-    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, used: tuple[bool, ...] = (True,) * len(MOTIFS)) -> torch.Tensor:
+    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, used: tuple[bool, ...] = (True,) * len(MOTIFS), loop: bool = False) -> torch.Tensor:
         """The whole per-pixel pipeline, uint8 frames in ``pix_fmt``; free of host syncs so it compiles to one graph."""
         # colour work is planar, (3, B, H, W), so per-pixel factors broadcast over the outer dimension
         B = p["zoom"].shape[0]
@@ -279,7 +303,7 @@ class ProceduralRenderer(FrameRenderer):
         beat = p["beat_phase"].clamp(0.0, 0.999999)
         ease = 1.0 - (1.0 - beat) ** 3
         push = beat + (ease - beat) * (0.35 + 0.5 * p["energy"])  # 0 -> 1 over a beat, lurching on the kick
-        ctx = dict(p=p, x=x, y=y, r=r, a=a, pix=pix, push=push)
+        ctx = dict(p=p, x=x, y=y, r=r, a=a, pix=pix, push=push, loop=loop)
 
         lut = p["lut"].reshape(-1, 3).t().contiguous()  # (3, B * _LUT)
         base = (torch.arange(B, device=self.device) * _LUT).view(-1, 1, 1)
@@ -342,7 +366,7 @@ class ProceduralRenderer(FrameRenderer):
     # ----------------------------------------------------------------- motifs
     # each returns (intensity (B,H,W) >= 0, palette position (B,H,W))
 
-    def _tunnel(self, p, x, y, r, a, pix, push):
+    def _tunnel(self, p, x, y, r, a, pix, push, loop):
         speed, dens = p["speed"], p["density"]
         freq = 0.9 * (0.3 / speed) ** 0.7 * (0.7 + 0.6 * dens)  # rings per unit of depth
         z = 1.0 / (r + 0.03)
@@ -353,14 +377,14 @@ class ProceduralRenderer(FrameRenderer):
         ring = torch.exp(-(dist / w) ** 2) + 0.15 * torch.exp(-dist / (3.0 * w))
         ring = _aa(ring, 0.0, pix / spacing) + (2.2 * w / spacing).clamp(max=0.6) * (1.0 - (1.5 - 2.0 * pix / spacing).clamp(0.0, 1.0))
         nseg = 12.0
-        seg = 0.5 + 0.5 * torch.cos(a * nseg + z * 0.35 + p["time_s"] * 0.15)
+        seg = 0.5 + 0.5 * torch.cos(a * nseg + z * 0.35 + _clock(p, 0.15, _TAU, loop))
         seg = _aa(seg, 0.5, nseg / _TAU / (r + 1e-3) * pix)
         fade = 1.0 - torch.exp(-r * 7.0)
         inten = ring * (0.6 + 0.4 * seg) * fade * 1.6 + 0.6 * torch.exp(-r * 12.0)
-        c = 0.05 * z + 0.12 * torch.sin(a * 2.0) + p["time_s"] * 0.01 + p["seedf"]
+        c = 0.05 * z + 0.12 * torch.sin(a * 2.0) + _clock(p, 0.01, 1.0, loop) + p["seedf"]
         return inten, c
 
-    def _lasers(self, p, x, y, r, a, pix, push):
+    def _lasers(self, p, x, y, r, a, pix, push, loop):
         speed, dens, energy = p["speed"], p["density"], p["energy"]
         bar = p["bar_phase"]
         spacing = 1.1 / (3.0 + 6.0 * dens)  # radians between beams
@@ -376,7 +400,7 @@ class ProceduralRenderer(FrameRenderer):
             dist = torch.sqrt(dx * dx + dy * dy)
             theta = torch.atan2(dx, -dy)  # angle from straight up
             sweep = -side * 0.3 + amp * torch.sin(_TAU * bar + j * math.pi + p["seedf"] * _TAU) \
-                + 0.15 * torch.sin(p["time_s"] * 0.37 + j * 1.7)
+                + 0.15 * torch.sin(_clock(p, 0.37, _TAU, loop) + j * 1.7)
             rel = theta - sweep
             k = torch.round(rel / spacing)
             d = rel - k * spacing
@@ -391,8 +415,8 @@ class ProceduralRenderer(FrameRenderer):
             cpos = cpos + b * _fract(k * 0.23 + j * 0.5 + p["seedf"])
         return inten, cpos / (inten + 1e-6)
 
-    def _particles(self, p, x, y, r, a, pix, push):
-        speed, dens, t = p["speed"], p["density"], p["time_s"]
+    def _particles(self, p, x, y, r, a, pix, push, loop):
+        speed, dens = p["speed"], p["density"]
         B = r.shape[0]
         lr = torch.log(r + 1e-4)
         inten = torch.zeros_like(r)
@@ -404,11 +428,17 @@ class ProceduralRenderer(FrameRenderer):
         for layer, na in enumerate((36, 60)):
             rl = rate * (1.0 - 0.25 * layer)
             u = (a / _TAU + 0.5) * na
-            v = lr * nr - t * rl
+            flown = _clock(p, rl, 1.0, loop)  # cells flown outwards, (B, 1, 1)
+            v = lr * nr - flown
             iu, iv = torch.floor(u), torch.floor(v)
             # per-cell random values, hashed on a small table (B, rows, na) and gathered per pixel
-            iv0 = torch.floor(math.log(1e-4) * nr - t * rl) - 1.0  # (B, 1, 1)
+            iv0 = torch.floor(math.log(1e-4) * nr - flown) - 1.0  # (B, 1, 1)
             cells_v = (iv0 + torch.arange(rows, device=r.device, dtype=torch.float32).view(1, -1, 1)).long()
+            if loop:
+                # a loop flies a whole number of cells (loop_turns' count): hashed modulo that count, the
+                # stars that fly in during the loop are the ones that flew out, and the field repeats
+                cells_loop = torch.round(rl * p["loop_s"]).long()
+                cells_v = torch.where(cells_loop > 0, torch.remainder(cells_v, cells_loop.clamp(min=1)), cells_v)
             cells_u = torch.arange(na, device=r.device).view(1, 1, -1)
             h = _hash(cells_u, cells_v, p["seed"], torch.tensor(layer + 7, device=r.device))
             table = torch.stack([_unit(h, 0), _unit(h, 8), _unit(h, 16), _unit(h, 24)]).view(4, -1)
@@ -417,7 +447,7 @@ class ProceduralRenderer(FrameRenderer):
             ou, ov, bright, pick = table[:, idx].unbind(0)
             ou, ov = 0.25 + 0.5 * ou, 0.25 + 0.5 * ov
             # star position in screen units relative to the pixel
-            r_s = torch.exp((iv + ov + t * rl) / nr)
+            r_s = torch.exp((iv + ov + flown) / nr)
             d_ang = (u - iu - ou) * (_TAU / na) * r
             d_rad = r - r_s
             size = torch.maximum((0.0025 + 0.006 * bright) * (0.3 + r_s), 0.8 * pix)
@@ -425,14 +455,14 @@ class ProceduralRenderer(FrameRenderer):
             d2 = (d_rad / (size * stretch)) ** 2 + (d_ang / size) ** 2
             star = torch.exp(-2.0 * d2) * (pick < present) * (0.35 + 0.65 * bright)
             star = star * _smoothstep(0.02, 0.25, r_s) * (1.0 + 0.6 * p["beat_pulse"])
-            twinkle = 0.75 + 0.25 * torch.sin(t * (3.0 + 4.0 * bright) + pick * _TAU)
+            twinkle = 0.75 + 0.25 * torch.sin(_clock(p, 3.0 + 4.0 * bright, _TAU, loop) + pick * _TAU)
             s = star * twinkle * 2.2
             inten = inten + s
             cpos = cpos + s * pick
         inten = inten + 0.05 * torch.exp(-r * 4.0)
         return inten, cpos / (inten + 1e-6)
 
-    def _grid(self, p, x, y, r, a, pix, push):
+    def _grid(self, p, x, y, r, a, pix, push, loop):
         speed, dens = p["speed"], p["density"]
         yh = -0.08
         dy = y - yh
@@ -459,15 +489,15 @@ class ProceduralRenderer(FrameRenderer):
         c = 0.25 + 0.02 * z + 0.12 * x + p["seedf"]
         return inten, c
 
-    def _rings(self, p, x, y, r, a, pix, push):
-        speed, t = p["speed"], p["time_s"]
+    def _rings(self, p, x, y, r, a, pix, push, loop):
+        speed = p["speed"]
         beat = p["beat_phase"].clamp(0.0, 0.999999)
         inten = torch.zeros_like(r)
         cpos = torch.zeros_like(r)
         grow = 0.22 + 0.25 * speed.clamp(max=1.5)
         for k in range(4):
             age = beat + k
-            radius = (0.03 + grow * age) * (1.0 + 0.015 * torch.sin(a * 3.0 + age * 1.3 + t * 0.2))
+            radius = (0.03 + grow * age) * (1.0 + 0.015 * torch.sin(a * 3.0 + age * 1.3 + _clock(p, 0.2, _TAU, loop)))
             w = torch.maximum(0.004 + 0.006 * age, 1.0 * pix)
             life = torch.exp(-0.8 * age) * ((4.0 - age) / 0.6).clamp(0.0, 1.0)
             d = (r - radius) / w
@@ -478,8 +508,8 @@ class ProceduralRenderer(FrameRenderer):
         inten = inten + 0.4 * p["beat_pulse"] * torch.exp(-r * 10.0)
         return inten, cpos
 
-    def _waves(self, p, x, y, r, a, pix, push):
-        speed, dens, t = p["speed"], p["density"], p["time_s"]
+    def _waves(self, p, x, y, r, a, pix, push, loop):
+        speed, dens = p["speed"], p["density"]
         kx = 3.2 * (0.3 / speed) ** 0.5  # spatial frequency; the wave velocity follows speed
         inten = torch.zeros_like(r)
         cpos = torch.zeros_like(r)
@@ -488,12 +518,12 @@ class ProceduralRenderer(FrameRenderer):
             fj = 1.0 + 0.37 * j
             y0 = -0.22 + 0.15 * j
             sd = p["seedf"] * _TAU + j * 2.1
-            yc = y0 + 0.09 * torch.sin(x * kx * fj + t * (0.55 + 0.1 * j) + sd) \
-                + 0.05 * torch.sin(x * kx * 2.3 * fj - t * 0.8 + 1.3 * sd) \
-                + 0.03 * torch.sin(t * 0.3 + j)
-            wd = 0.05 + 0.025 * torch.sin(x * kx * 0.7 + t * 0.4 + sd)
+            yc = y0 + 0.09 * torch.sin(x * kx * fj + _clock(p, 0.55 + 0.1 * j, _TAU, loop) + sd) \
+                + 0.05 * torch.sin(x * kx * 2.3 * fj - _clock(p, 0.8, _TAU, loop) + 1.3 * sd) \
+                + 0.03 * torch.sin(_clock(p, 0.3, _TAU, loop) + j)
+            wd = 0.05 + 0.025 * torch.sin(x * kx * 0.7 + _clock(p, 0.4, _TAU, loop) + sd)
             d = (y - yc) / wd
             ribbon = (torch.exp(-d * d) * 0.7 + torch.exp(-d * d * 25.0) * 0.9) * on
             inten = inten + ribbon
-            cpos = cpos + ribbon * (0.2 * j + 0.08 * x + p["seedf"] + 0.015 * t)
+            cpos = cpos + ribbon * (0.2 * j + 0.08 * x + p["seedf"] + _clock(p, 0.015, 1.0, loop))
         return inten * 1.1, cpos / (inten + 1e-6)

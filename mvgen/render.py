@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from mvgen.analysis import Analysis, analyze
 from mvgen.branding import Branding, build_overlay, write_sidecars
-from mvgen.assemble import ChunkWriter, mux
+from mvgen.clips import LOOP_DRAFT_SIZE, LOOP_MAX_S, LOOP_MIN_S, ClipWindow, best_clip, calmest_cut, loop_window, rotate_loop
+from mvgen.assemble import CUT_FADE_S, ChunkWriter, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
@@ -80,7 +81,9 @@ class RenderSettings(BaseModel):
     fps: float = Field(30.0, gt=0, le=120)
     start_s: float = Field(0.0, ge=0)
     end_s: float | None = Field(None, gt=0)
-    teaser_s: float | None = Field(None, gt=0, description="render a clip of this length around the first drop")
+    teaser_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="the old name of clip_s (the same picker)")
+    clip_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="render the strongest window of at most this many seconds, whole bars from downbeat to downbeat (mvgen.clips.best_clip)")
+    loop: bool = Field(False, description="render a seamless loop (mvgen.clips.loop_window: whole bars from the first drop, at most clip_s or 8 s) with periodic motion and no audio")
     renderer: Literal["procedural", "diffusion"] = "procedural"
     diffusion: DiffusionSettings = Field(default_factory=DiffusionSettings, description="settings of the diffusion renderer")
     styles: str | None = Field(None, description="style file or folder overriding the defaults")
@@ -93,6 +96,21 @@ class RenderSettings(BaseModel):
     chunk_frames: int = Field(240, ge=1)
     batch_frames: int = Field(8, ge=1)
 
+    @model_validator(mode="after")
+    def _one_window(self) -> "RenderSettings":
+        if self.teaser_s is not None and self.clip_s is not None and self.teaser_s != self.clip_s:
+            raise ValueError(f"teaser_s (--teaser {self.teaser_s:g}) is the old name of clip_s (--clip {self.clip_s:g}); give one of them")
+        if (self.clip_length_s is not None or self.loop) and (self.start_s or self.end_s is not None):
+            raise ValueError("a clip (clip_s, --clip) or a loop picks its own window; give it without start_s/end_s (--start/--end)")
+        if self.loop and self.renderer != "procedural":
+            raise ValueError(f"loop: only the procedural renderer draws periodic motion (renderer: {self.renderer}); the diffusion keyframes do not loop")
+        return self
+
+    @property
+    def clip_length_s(self) -> float | None:
+        """The clip's requested length (s): ``clip_s``, or its old name ``teaser_s``; None: no clip."""
+        return self.clip_s if self.clip_s is not None else self.teaser_s
+
     def frame_size(self) -> tuple[int, int]:
         """(width, height) in pixels, both even (yuv420p needs even sizes)."""
         aw, ah = ASPECTS[self.aspect]
@@ -102,26 +120,25 @@ class RenderSettings(BaseModel):
         return short, 2 * round(short * ah / aw / 2)
 
 
-def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, float]:
-    """``(start_s, end_s)`` of the video: the excerpt, or a teaser around the first drop.
-
-    A teaser starts a quarter of its length before the first drop (on a downbeat when possible),
-    so the build-up leads into the drop; without drops it starts at the beginning.
-    """
+def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
+    """The window of the video as a :class:`~mvgen.clips.ClipWindow`: a loop (``settings.loop``,
+    :func:`~mvgen.clips.loop_window` of at most ``clip_s`` or 8 s), the best clip (``clip_s`` or
+    ``teaser_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``."""
+    if settings.loop:
+        return loop_window(analysis, max_s=settings.clip_length_s or LOOP_MAX_S, min_s=min(LOOP_MIN_S, settings.clip_length_s or LOOP_MIN_S))
+    if settings.clip_length_s is not None:
+        return best_clip(analysis, settings.clip_length_s)
     duration_s = analysis.duration_s
-    if settings.teaser_s:
-        length = min(settings.teaser_s, duration_s)
-        anchor = analysis.drops[0].start_s if analysis.drops else 0.0
-        start = anchor - length / 4
-        earlier = [d for d in analysis.downbeats_s if d <= start + 1e-6]
-        if earlier and start - earlier[-1] < 60.0 / (analysis.tempo_bpm or 120.0) * analysis.beats_per_bar:
-            start = earlier[-1]
-        start = min(max(0.0, start), max(0.0, duration_s - length))
-        return start, start + length
     end = duration_s if settings.end_s is None else min(settings.end_s, duration_s)
     if settings.start_s >= end:
         raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
-    return settings.start_s, end
+    return ClipWindow(settings.start_s, end, 0.0, "the excerpt asked for")
+
+
+def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, float]:
+    """``(start_s, end_s)`` of the video: the excerpt, the best clip or the loop (see :func:`clip_window`)."""
+    window = clip_window(analysis, settings)
+    return window.start_s, window.end_s
 
 
 #: Drawn pixels (frames x pixels) above which compiling the CPU renderer (about 40 s, cached on disk
@@ -147,6 +164,16 @@ def _cached_renderer(width: int, height: int, detail: float, compile: bool):
     from mvgen.procedural import ProceduralRenderer
 
     return ProceduralRenderer(width, height, detail=detail, compile=compile)
+
+
+def loop_draft(specs, settings: RenderSettings) -> np.ndarray:
+    """The frames ``specs`` drawn small (short side :data:`~mvgen.clips.LOOP_DRAFT_SIZE`, half detail,
+    the settings' aspect) by the procedural renderer: uint8 RGB, shape ``(N, H, W, 3)``, for
+    :func:`~mvgen.clips.calmest_cut`."""
+    width, height = settings.model_copy(update={"size": LOOP_DRAFT_SIZE}).frame_size()
+    renderer = _cached_renderer(width, height, 0.5, False)
+    step = settings.batch_frames
+    return np.concatenate([renderer.render(specs[i : i + step]).cpu().numpy() for i in range(0, len(specs), step)])
 
 
 def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float]) -> str:
@@ -271,8 +298,13 @@ def sigterm_interrupts() -> Iterator[None]:
 def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
     track = Path(track)
     suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
-    teaser = f"-teaser{settings.teaser_s:g}s" if settings.teaser_s else ""
-    return track.with_name(f"{track.stem}{suffix}{teaser}.mp4")
+    if settings.loop:
+        clip = "-loop"
+    elif settings.clip_s:
+        clip = f"-clip{settings.clip_s:g}s"
+    else:
+        clip = f"-teaser{settings.teaser_s:g}s" if settings.teaser_s else ""
+    return track.with_name(f"{track.stem}{suffix}{clip}.mp4")
 
 
 def render_video(
@@ -321,16 +353,20 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
     analysis = analysis or analyze(track, classifier=settings.classifier)
     labels = analysis.genre_profile.labels if analysis.genre_profile else classifier_labels(settings.classifier)
     styles = load_styles(settings.styles, labels=labels)
-    window = render_window(analysis, settings)
+    clip = clip_window(analysis, settings)
+    window = (clip.start_s, clip.end_s)
     table = StyleTable.from_styles(styles)
     if settings.branding.palette_from_cover:
         from mvgen.cover import cover_palette, tint_table
 
         table = tint_table(table, cover_palette(settings.branding.cover))
-    specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed)
+    specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed, loop=settings.loop)
+    if settings.loop:
+        (on_status or (lambda text: None))("choosing the loop's cut")
+        specs = rotate_loop(specs, calmest_cut(loop_draft(specs, settings)))
     width, height = settings.frame_size()
     # the end card takes the last frames: the body is drawn as always, the card is one more chunk
-    n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card)
+    n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card and not settings.loop)  # a loop has no end
     card = EndCard(settings.branding, width, height, settings.fps, n_card) if n_card else None
     body = specs[: len(specs) - n_card]
 
@@ -401,7 +437,9 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                 card.write(chunk, underlay, on_frames=card_progress)
                 manifest.done.append(n_chunks)
                 manifest.save(manifest_path)
-        mux(chunks, track, window[0], len(specs), settings.fps, out)
+        # a loop has no audio (its sound would jump at every repeat); a cut inside the track is faded
+        inside = (CUT_FADE_S if window[0] > 0 else 0.0, CUT_FADE_S if window[1] < analysis.duration_s - CUT_FADE_S else 0.0)
+        mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside)
         write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
     except OSError as exc:
         if exc.errno not in DISK_FULL:

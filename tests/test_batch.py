@@ -96,7 +96,8 @@ def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
 
     wide = probe_video(project / "renders/one/wide_teaser.mp4")
     tall = probe_video(project / "renders/one/tall_hook.mp4")
-    assert (wide.width, wide.height, wide.n_frames) == (114, 64, 40)
+    # the teaser is the strongest whole-bar window of at most 4 s (mvgen.clips.best_clip): 2 bars at 121 bpm
+    assert (wide.width, wide.height, wide.n_frames) == (114, 64, round(2 * 4 * 60 / 121 * 10))
     assert (tall.width, tall.height, tall.n_frames) == (64, 114, 20)
     saved = json.loads((project / "renders" / "report.json").read_text())
     assert saved["path"] == report.path and len(saved["results"]) == 9
@@ -147,7 +148,7 @@ def test_ray_executor_on_a_local_cluster(project, run_cli):
 def test_example_manifest_is_valid():
     manifest, jobs = load_manifest(Path(__file__).resolve().parent.parent / "examples" / "batch.yaml")
     assert [Path(j.output).name for j in jobs] == ["demo_youtube_full.mp4", "demo_reels_teaser.mp4", "demo_square_hook.mp4"]
-    assert jobs[1].settings.teaser_s == 15 and jobs[2].settings.end_s == 54
+    assert jobs[1].settings.clip_s == 15 and jobs[2].settings.end_s == 54
 
 
 def _tiny_project(tmp_path, synth_track, clips: str) -> Path:

@@ -95,10 +95,13 @@ def test_teaser_is_around_the_first_drop(track, tmp_path):
     analysis = analyze(track)
     settings = RenderSettings(size=64, fps=15, teaser_s=6.0)
     start, end = render_window(analysis, settings)
-    assert end - start == pytest.approx(6.0)
+    # the teaser is --clip's picker (mvgen.clips.best_clip): whole bars from downbeat to downbeat, at
+    # most the length asked for (3 bars, 5.76 s at 125 bpm), where it used to be exactly 6 s
+    bar_s = 4 * 60.0 / analysis.tempo_bpm
+    assert 6.0 - bar_s < end - start <= 6.0 and start in analysis.downbeats_s and end in analysis.downbeats_s
     assert start <= analysis.drops[0].start_s <= end
     info = probe_video(render_video(track, tmp_path / "t.mp4", settings))
-    assert info.n_frames == 90
+    assert info.n_frames == round((end - start) * 15)
 
 
 @pytest.mark.slow

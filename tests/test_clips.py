@@ -1,0 +1,305 @@
+"""The best clip (``--clip``, ``clips:`` in batch) and the seamless loop (Spotify Canvas), on synthetic
+tracks whose beats, downbeats and drops are known exactly (their :class:`~mvgen.synth.SynthTruth`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from mvgen.analysis import analyze
+from mvgen.assemble import CUT_FADE_S, ChunkWriter, mux, probe_video
+from mvgen.audio import ffmpeg_exe, write_audio
+from mvgen.clips import LOOP_MAX_S, best_clip, calmest_cut, loop_window
+from mvgen.errors import MvgenError
+from mvgen.render import RenderSettings, clip_window, render_video
+from tests.videos import rgb_frames
+
+SR = 22050
+FPS = 30.0
+#: (genres, seed): two tracks of different tempi (125 and 121 bpm), each with two drops.
+TRACKS = {"future": (["future_house"], 21), "bigroom": (["deep_house", "bigroom"], 8)}
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory, synth_track):
+    """name -> (path, analysis, truth) of the synthetic tracks of :data:`TRACKS`."""
+    folder = tmp_path_factory.mktemp("clips")
+    out = {}
+    for name, (genres, seed) in TRACKS.items():
+        y, truth = synth_track(genres, seed=seed, bars_scale=0.25)
+        path = folder / f"{name}.wav"
+        write_audio(path, y, SR)
+        out[name] = (path, analyze(path, genre_profile=False), truth)
+    return out
+
+
+def _on_downbeat(t_s: float, truth) -> bool:
+    """Whether ``t_s`` is a true downbeat (or the track's end) within one frame."""
+    return min(abs(np.asarray(truth.downbeats_s + [truth.duration_s]) - t_s)) <= 1.0 / FPS
+
+
+@pytest.mark.parametrize("name", list(TRACKS))
+@pytest.mark.parametrize("length_s", [4.0, 6.0, 15.0, 30.0])
+def test_best_clip_holds_the_first_drop_and_cuts_on_downbeats(tracks, name, length_s):
+    _, analysis, truth = tracks[name]
+    bar_s = 60.0 / truth.tempo_bpm * truth.beats_per_bar
+    clip = best_clip(analysis, length_s)
+    first_drop = truth.drops[0][0]
+    assert clip.start_s < first_drop < clip.end_s, clip
+    # the drop lands early, after a lead-in: within the first half, not on the first frame
+    assert 0.0 < (first_drop - clip.start_s) / clip.length_s <= 0.5, clip
+    assert _on_downbeat(clip.start_s, truth) and _on_downbeat(clip.end_s, truth), clip
+    # whole bars, the most that fit: never longer than asked, less than a bar shorter
+    assert clip.n_bars == round(clip.length_s / bar_s) and abs(clip.length_s - clip.n_bars * bar_s) <= 1.0 / FPS
+    assert length_s - bar_s < clip.length_s <= length_s
+    assert "first drop at 0:12" in clip.why and "energy" in clip.why
+
+
+def test_best_clip_edge_cases(tracks):
+    _, analysis, truth = tracks["future"]
+    whole = best_clip(analysis, 60.0)  # the track is 42 s: all of it
+    assert (whole.start_s, whole.end_s) == (0.0, analysis.duration_s) and "whole track" in whole.why
+    beatless = analysis.model_copy(update={"downbeats_s": [], "beats_s": []})
+    exact = best_clip(beatless, 6.0)  # no bars to fit: exactly the seconds asked for, still around the drop
+    assert exact.length_s == pytest.approx(6.0) and exact.start_s < truth.drops[0][0] < exact.end_s
+    no_drops = analysis.model_copy(update={"drops": []})
+    calm = best_clip(no_drops, 6.0)  # without drops the loud bars (and a change of section) win
+    assert calm.why.startswith("no drop") and _on_downbeat(calm.start_s, truth)
+    loud = sum(max(0.0, min(calm.end_s, s.end_s) - max(calm.start_s, s.start_s)) for s in analysis.sections if s.label == "drop")
+    assert loud > 0.5 * calm.length_s, calm
+    # the drop first: a first drop too early for a lead-in still beats a later drop placed just right
+    from mvgen.analysis import Drop
+
+    early = analysis.model_copy(update={"drops": [Drop(start_s=0.5, end_s=8.0)] + analysis.drops[1:]})
+    first = best_clip(early, 15.0)
+    assert first.start_s < 0.5 < first.end_s and first.why.startswith("first drop at 0:00"), first
+    assert best_clip(early.model_copy(update={"drops": early.drops[1:]}), 15.0).why.startswith("first drop at 0:27")
+    for bad in (0, -15, float("nan"), float("inf"), "abc", True, None):
+        with pytest.raises(MvgenError, match=r"length_s must be a positive number of seconds \(e.g. 15, 30 or 60\), got"):
+            best_clip(analysis, bad)
+
+
+def test_loop_window_is_whole_bars_from_the_first_drop(tracks):
+    for name, bars_s in (("future", 4 * 4 * 60 / 125), ("bigroom", 4 * 4 * 60 / 121)):
+        _, analysis, truth = tracks[name]
+        loop = loop_window(analysis)
+        assert loop.n_bars == 4 and loop.length_s == pytest.approx(bars_s, abs=1.0 / FPS)
+        assert abs(loop.start_s - truth.drops[0][0]) <= 1.0 / FPS and _on_downbeat(loop.end_s, truth)
+    # other tempi: the longest preferred bar count within [3, 8] s
+    _, analysis, _ = tracks["future"]
+    for bar_s, bars in ((2.5, 2), (1.5, 4), (0.9, 8), (3.5, 2), (1.0, 8), (1.1, 4)):  # 96, 160, 267, 69, 240, 218 bpm (7 bars would fit: 4 is preferred)
+        grid = analysis.model_copy(update={"downbeats_s": list(np.arange(0.0, analysis.duration_s, bar_s)), "drops": analysis.drops[:1]})
+        loop = loop_window(grid)
+        assert loop.n_bars == bars and 3.0 <= loop.length_s <= LOOP_MAX_S, (bar_s, loop)
+    with pytest.raises(MvgenError, match="a loop needs at least 3 s"):
+        loop_window(analysis.model_copy(update={"duration_s": 2.0}))
+    with pytest.raises(MvgenError, match="max_s must be a positive number"):
+        loop_window(analysis, max_s=-1)
+
+
+def test_loop_specs_and_pixels_are_periodic(tracks):
+    """The mapper's loop: the frame after the last is the first (the camera's rotation and drift, the
+    seed and the mix); the renderer draws the loop's start and end (phase 0 and 1) identically, and
+    without the loop its free-running motion differs after the loop's length."""
+    from mvgen.checkpoints import classifier_labels
+    from mvgen.mapper import map_frames
+    from mvgen.render import procedural_renderer
+    from mvgen.styles import StyleTable, load_styles
+
+    _, analysis, _ = tracks["future"]
+    window = loop_window(analysis)
+    table = StyleTable.from_styles(load_styles(None, labels=classifier_labels(None)))
+    specs = map_frames(analysis, table, fps=FPS, start_s=window.start_s, end_s=window.end_s, loop=True)
+    assert len(specs) == round(window.length_s * FPS) and [s.index for s in specs] == list(range(len(specs)))
+    assert {s.seed for s in specs} == {specs[0].seed} and {s.genre_weights for s in specs} == {specs[0].genre_weights}
+    for field in ("rotation_deg", "drift_x", "drift_y"):
+        values = np.array([getattr(s, field) for s in specs])
+        steps = np.abs(np.diff(values))
+        wrap = abs(values[0] - values[-1])  # last -> first, as the loop plays on
+        assert wrap <= 2 * steps.max() + 1e-9, (field, wrap, steps.max())
+    free = map_frames(analysis, table, fps=FPS, start_s=window.start_s, end_s=window.end_s)
+    turned = abs(free[0].rotation_deg - free[-1].rotation_deg)
+    assert turned > 10 * abs(specs[0].rotation_deg - specs[-1].rotation_deg)  # without the loop: a drift, not a step
+
+    settings = RenderSettings(size=64, aspect="9:16", detail=0.5, compile=False)
+    renderer = procedural_renderer(settings, *settings.frame_size(), 3)
+    start = dataclasses.replace(specs[0], motif_weights={m: 1.0 for m in ("tunnel", "lasers", "particles", "rings", "waves")})
+    end = dataclasses.replace(start, loop_phase=1.0)
+    frames = renderer.render([start, end]).cpu().numpy().astype(np.float32)
+    np.testing.assert_array_equal(frames[0], frames[1])
+    unlooped = [dataclasses.replace(start, loop_s=0.0), dataclasses.replace(start, loop_s=0.0, time_s=start.time_s + window.length_s)]
+    frames = renderer.render(unlooped).cpu().numpy().astype(np.float32)
+    assert np.abs(frames[0] - frames[1]).mean() > 1.0  # levels: the free-running motion has moved on
+
+
+def test_calmest_cut_and_rotation():
+    from mvgen.clips import rotate_loop
+    from mvgen.framespec import FrameSpec
+
+    # grey levels of a loop: steps of 10 except 12 -> 14 (frame 5); the wrap 40 -> 0 is the largest
+    levels = [0, 10, 20, 30, 12, 14, 24, 34, 40]
+    frames = np.array(levels, np.uint8)[:, None, None, None] * np.ones((1, 4, 6, 3), np.uint8)
+    assert calmest_cut(frames) == 5
+    specs = [FrameSpec(index=i, time_s=i / 10, genre_weights=(1.0,), palette=(), background=(0, 0, 0), section="drop") for i in range(len(levels))]
+    shown = rotate_loop(specs, 5)
+    assert [s.index for s in shown] == list(range(len(levels))) and [s.time_s for s in shown] == [0.5, 0.6, 0.7, 0.8, 0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+def _seam(path, width, height) -> tuple[float, float]:
+    """(mean abs difference last frame -> first, median of the neighbouring frames' differences) of a decoded video."""
+    frames = rgb_frames(path, width, height)
+    neighbours = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
+    return float(np.abs(frames[-1] - frames[0]).mean()), float(np.median(neighbours))
+
+
+@pytest.mark.slow
+def test_loop_video_is_seamless(tracks, tmp_path):
+    path, analysis, _ = tracks["future"]
+    fps = 15.0
+    settings = RenderSettings(size=64, aspect="9:16", fps=fps, loop=True, detail=0.5, compile=False)
+    width, height = settings.frame_size()
+    window = clip_window(analysis, settings)
+    video = render_video(path, tmp_path / "loop.mp4", settings, analysis=analysis)
+    info = probe_video(video)
+    assert info.audio_codec is None and info.n_frames == round(window.length_s * fps) and (info.width, info.height) == (width, height)
+    seam, median = _seam(video, width, height)
+    assert seam <= median, (seam, median)
+
+    # the control: the same window not looped (from the drop's downbeat, free-running motion) jumps
+    # from its last frame to its first; the loop's own wrap (its end -> its start, the drop landing
+    # inside the video) is periodic: see test_loop_specs_and_pixels_are_periodic
+    plain = render_video(path, tmp_path / "plain.mp4", RenderSettings(size=64, aspect="9:16", fps=fps, start_s=window.start_s, end_s=window.end_s, detail=0.5, compile=False), analysis=analysis)
+    plain_seam, plain_median = _seam(plain, width, height)
+    assert plain_seam > 3 * plain_median, (plain_seam, plain_median)
+
+
+def _decoded_audio(path) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.float32)
+
+
+def _ffmpegs():
+    found = [pytest.param("/usr/bin/ffmpeg", id="system")] if os.path.isfile("/usr/bin/ffmpeg") else []
+    try:
+        import imageio_ffmpeg
+
+        found.append(pytest.param(imageio_ffmpeg.get_ffmpeg_exe(), id="imageio"))
+    except (ImportError, RuntimeError):
+        pass
+    if not found and shutil.which("ffmpeg"):
+        found.append(pytest.param(shutil.which("ffmpeg"), id="path"))
+    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no ffmpeg"))]
+
+
+@pytest.fixture(params=_ffmpegs())
+def ffmpeg(request, monkeypatch):
+    """Each test runs with every ffmpeg at hand (Debian's 5.1 and the bundled one), chosen as mvgen does: $MVGEN_FFMPEG."""
+    monkeypatch.setenv("MVGEN_FFMPEG", request.param)
+    assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(request.param)
+    return request.param
+
+
+def test_cut_fades_remove_the_click(tmp_path, ffmpeg):
+    """A cut through a loud tone at its crest clicks; with the fades the audio starts and ends near silence."""
+    import soundfile as sf
+
+    hz, sr = 441.0, 44100  # 100 samples per period
+    audio = tmp_path / "tone.wav"
+    sf.write(audio, 0.5 * np.cos(2 * np.pi * hz * np.arange(sr * 6) / sr), sr)
+    with ChunkWriter(tmp_path / "c.mp4", 64, 36, FPS) as writer:
+        for _ in range(60):
+            writer.write(np.zeros((36, 64, 3), np.uint8))
+    start_s = 2.0  # a crest of the cosine: the cut starts at +0.5
+    edge = int(0.002 * sr)  # the first and last 2 ms
+    levels = {}
+    for fade in (0.0, CUT_FADE_S):
+        out = mux([tmp_path / "c.mp4"], audio, start_s, 60, FPS, tmp_path / f"fade{fade}.mp4", fade_in_s=fade, fade_out_s=fade)
+        y = _decoded_audio(out)
+        end = int(2.0 * sr)  # the cut's length; the decoder may pad the last AAC frame with silence
+        assert end <= len(y) < end + 2048 and np.max(np.abs(y[end + edge :]), initial=0.0) < 0.05  # then only the codec's ringing
+        middle = np.abs(y[end // 2 - 500 : end // 2 + 500]).max()
+        assert middle == pytest.approx(0.5, abs=0.05)  # the tone itself is untouched
+        levels[fade] = (np.abs(y[:edge]).max(), np.abs(y[end - edge : end]).max())
+    assert levels[0.0][0] > 0.3 and levels[0.0][1] > 0.2, levels  # the plain cut: full level at once
+    assert levels[CUT_FADE_S][0] < 0.1 and levels[CUT_FADE_S][1] < 0.1, levels
+
+
+@pytest.mark.slow
+def test_clip_render_is_frame_exact_on_downbeats(tracks, tmp_path):
+    path, analysis, truth = tracks["bigroom"]
+    settings = RenderSettings(size=64, fps=FPS, clip_s=4.0, detail=0.5, compile=False)
+    window = clip_window(analysis, settings)
+    video = render_video(path, tmp_path / "clip.mp4", settings, analysis=analysis)
+    info = probe_video(video)
+    n = round(window.length_s * FPS)
+    assert info.n_frames == n and abs(info.duration_s - n / FPS) <= 1.0 / FPS and info.audio_codec == "aac"
+    # the first frame is on a downbeat, the frame after the last is on one (within a frame)
+    assert _on_downbeat(window.start_s, truth) and _on_downbeat(window.start_s + n / FPS, truth)
+    assert window.start_s < truth.drops[0][0] < window.start_s + n / FPS
+    y = _decoded_audio(video)
+    edge = int(0.002 * 44100)
+    assert np.abs(y[:edge]).max() < 0.1 * np.abs(y).max() and np.abs(y[-edge:]).max() < 0.1 * np.abs(y).max()
+
+
+@pytest.mark.slow
+def test_cli_clip_and_bad_lengths(tracks, tmp_path, run_cli):
+    path, analysis, _ = tracks["future"]
+    track = tmp_path / "song.wav"
+    shutil.copy(path, track)
+    result = run_cli("render", track, "--clip", "4", "--size", "64", "--fps", "10", "--detail", "0.5", "--no-compile")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "song-clip4s.mp4"
+    window = best_clip(analysis, 4.0)
+    assert str(out) in result.stdout and probe_video(out).n_frames == round(window.length_s * 10)
+    for args, message in ((["--clip", "-3"], "--clip: Input should be greater than 0"),
+                          (["--clip", "nan"], "--clip: Input should be a finite number"),
+                          (["--clip", "15", "--start", "2"], "a clip (clip_s, --clip) or a loop picks its own window; give it without start_s/end_s (--start/--end)"),
+                          (["--clip", "15", "--teaser", "30"], "teaser_s (--teaser 30) is the old name of clip_s (--clip 15); give one of them")):
+        failed = run_cli("render", track, *args)
+        assert failed.returncode == 1 and failed.stderr.strip().splitlines() == [f"mvgen: error: {message}"], failed.stderr
+
+
+def test_batch_clips_use_the_picker(tmp_path):
+    from mvgen.batch import load_manifest
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "m.yaml").write_text("clips:\n  c: {length_s: 15}\n  hook: {length_s: 5, start_s: 40}\n  full: {}\ntracks:\n  - path: a.wav\n")
+    _, jobs = load_manifest(tmp_path / "m.yaml")
+    by_clip = {job.clip: job.settings for job in jobs}
+    assert by_clip["c"].clip_s == 15 and by_clip["c"].clip_length_s == 15 and by_clip["c"].start_s == 0
+    assert by_clip["hook"].clip_s is None and (by_clip["hook"].start_s, by_clip["hook"].end_s) == (40, 45)
+    assert by_clip["full"].clip_length_s is None
+    (tmp_path / "m.yaml").write_text("clips:\n  c: {length_s: .nan}\ntracks:\n  - path: a.wav\n")
+    with pytest.raises(MvgenError, match=r"clips.c.length_s: Input should be a finite number"):
+        load_manifest(tmp_path / "m.yaml")
+
+
+def test_settings_pick_one_window(tracks):
+    from pydantic import ValidationError
+
+    _, analysis, _ = tracks["future"]
+    teaser, clip = RenderSettings(teaser_s=15), RenderSettings(clip_s=15)
+    assert clip_window(analysis, teaser) == clip_window(analysis, clip) == best_clip(analysis, 15)  # --teaser is --clip's old name
+    assert clip_window(analysis, RenderSettings(loop=True)) == loop_window(analysis)
+    assert clip_window(analysis, RenderSettings(loop=True, clip_s=4)).length_s <= 4  # a shorter loop on request
+    for bad, message in ((dict(clip_s=15, end_s=30), "picks its own window"), (dict(loop=True, start_s=3), "picks its own window"),
+                         (dict(clip_s=15, teaser_s=30), "old name of clip_s"), (dict(loop=True, renderer="diffusion"), "only the procedural renderer"),
+                         (dict(clip_s=0), "greater than 0"), (dict(clip_s=float("inf")), "finite number")):
+        with pytest.raises(ValidationError, match=message):
+            RenderSettings(**bad)
+
+
+def test_without_audio_features_the_sections_give_the_energy(tracks):
+    _, analysis, truth = tracks["bigroom"]
+    bare = analysis.model_copy(update={"audio_features": None})
+    clip = best_clip(bare, 6.0)
+    assert clip.start_s < truth.drops[0][0] < clip.end_s and "energy" in clip.why
+    # the drop sections (level 1) outweigh the rest: the energy of a window inside a drop is 1
+    drop = next(s for s in bare.sections if s.label == "drop")
+    assert best_clip(bare.model_copy(update={"drops": []}), 3.0).why.split("energy ")[1].startswith("1.00")
+    assert drop.end_s - drop.start_s > 3.0
