@@ -224,7 +224,8 @@ def accent_colour(cover: str | os.PathLike | None) -> tuple[int, int, int]:
     lightness of at least :data:`ACCENT_MIN_L`; white without a cover."""
     if cover is None:
         return (255, 255, 255)
-    from mvgen.cover import cover_palette, lab_to_srgb
+    from mvgen.colors import lab_to_srgb
+    from mvgen.cover import cover_palette
 
     lab = cover_palette(cover).lab
     best = lab[np.argmax(np.hypot(lab[:, 1], lab[:, 2]))].copy()
