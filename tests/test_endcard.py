@@ -4,7 +4,6 @@ audio's length, audio unchanged, resume, no card when turned off), with both ffm
 
 import json
 import os
-import shutil
 import subprocess
 
 import numpy as np
