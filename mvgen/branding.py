@@ -214,9 +214,38 @@ def safe_zone(aspect: str) -> Box:
     return SAFE_ZONES.get(aspect, TITLE_SAFE)
 
 
+def _ratio(aspect: str) -> float:
+    """Width over height of an aspect name "W:H"."""
+    w, h = aspect.split(":")
+    return float(w) / float(h)
+
+
+def nearest_aspect(width_px: int, height_px: int) -> str:
+    """The :data:`SAFE_ZONES` aspect whose width/height ratio is nearest a ``width_px`` x ``height_px``
+    frame's, by the ratios' logarithms (so 2:1 is as far from 1:1 as 1:2 is)."""
+    if width_px < 1 or height_px < 1:
+        raise ValueError(f"width_px and height_px must be >= 1, got {width_px}x{height_px}")
+    return min(SAFE_ZONES, key=lambda aspect: abs(math.log(width_px / height_px / _ratio(aspect))))
+
+
+def frame_safe_zone(width_px: int, height_px: int, aspect: str | None = None) -> PixelBox:
+    """The safe zone of a ``width_px`` x ``height_px`` frame in pixels (rounded inwards to even
+    pixels, :meth:`Box.pixels`): that of ``aspect`` when the caller knows it, else that of the
+    aspect nearest the frame's ratio (:func:`nearest_aspect`). The overlay and the end card both
+    place everything inside it."""
+    return safe_zone(aspect if aspect is not None else nearest_aspect(width_px, height_px)).pixels(width_px, height_px)
+
+
+def min_text_px(short_px: int) -> int:
+    """The smallest readable text size (pixels) in a frame whose short side is ``short_px``:
+    :data:`MIN_TEXT_PX_AT_1080` scaled, at least 1."""
+    return max(1, round(MIN_TEXT_PX_AT_1080 * short_px / 1080))
+
+
 @dataclasses.dataclass(frozen=True)
 class FittedText:
-    """Text set to fit a width: ``lines`` (wrapped where needed) at ``size_px``, with a ``stroke_px`` outline."""
+    """Text set to fit a width: ``lines`` (wrapped where needed) at ``size_px``, with a ``stroke_px``
+    outline (0: fitted for drawing without one)."""
 
     text: str
     lines: tuple[str, ...]
@@ -240,10 +269,15 @@ class FittedText:
     @property
     def width_px(self) -> int:
         font = self.font()
-        return max(math.ceil(font.getlength(line)) + 2 * self.stroke_px for line in self.lines)
+        return max(_line_px(font, line, self.stroke_px) for line in self.lines)
+
+    @property
+    def multiline(self) -> str:
+        """The set lines joined by line breaks, as a multi-line text drawer takes them."""
+        return "\n".join(self.lines)
 
 
-def _floor_px(size_px: float, min_px: int) -> int:
+def shrink_floor_px(size_px: float, min_px: int) -> int:
     """The smallest size text of ``size_px`` is shrunk to before it wraps (see :data:`SHRINK_FLOOR`)."""
     return max(min_px, round(SHRINK_FLOOR * size_px))
 
@@ -252,9 +286,17 @@ def _stroke_px(size_px: int) -> int:
     return max(1, round(OUTLINE_WIDTH * size_px))
 
 
+def _line_px(font, line: str, stroke_px: int) -> int:
+    """Width (pixels) a line takes drawn from its origin: its advance, or its ink where a glyph
+    reaches past the advance or left of the origin (an overhanging italic, a "J"), plus the outline
+    on both sides, so text that fits is never cut."""
+    left, _, right, _ = font.getbbox(line) if line else (0, 0, 0, 0)
+    return math.ceil(max(font.getlength(line), right) - min(0, left)) + 2 * stroke_px
+
+
 def _wrap(text: str, font, stroke_px: int, width_px: int) -> list[str]:
     """Greedy word wrap to ``width_px``; a word wider than that alone is broken between characters (never cut)."""
-    fits = lambda s: font.getlength(s) + 2 * stroke_px <= width_px  # noqa: E731
+    fits = lambda s: _line_px(font, s, stroke_px) <= width_px  # noqa: E731
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
@@ -275,16 +317,18 @@ def _wrap(text: str, font, stroke_px: int, width_px: int) -> list[str]:
     return lines or [""]
 
 
-def fit_text(text: str, font_file: str, size_px: int, min_px: int, width_px: int) -> FittedText:
+def fit_text(text: str, font_file: str, size_px: int, min_px: int, width_px: int, outline: bool = True) -> FittedText:
     """``text`` at ``size_px`` if each of its lines fits ``width_px``; else shrunk by :data:`SHRINK_STEP`
-    steps down to ``min_px``, and wrapped at ``min_px`` if it still does not fit. Never cut."""
+    steps down to ``min_px``, and wrapped at ``min_px`` if it still does not fit (a word wider than
+    the line broken between characters). Never cut. Widths count the legibility outline on both
+    sides (:data:`OUTLINE_WIDTH`); ``outline=False`` fits text drawn without one (the end card's)."""
     size = max(1, size_px)
     min_px = max(1, min(min_px, size))
     while True:
         font = load_font(font_file, size)
-        stroke = _stroke_px(size)
+        stroke = _stroke_px(size) if outline else 0
         lines = text.split("\n")
-        if all(font.getlength(line) + 2 * stroke <= width_px for line in lines):
+        if all(_line_px(font, line, stroke) <= width_px for line in lines):
             return FittedText(text, tuple(lines), size, stroke, font_file)
         if size <= min_px:
             return FittedText(text, tuple(_wrap(text, font, stroke, width_px)), size, stroke, font_file)
@@ -320,11 +364,11 @@ def plan_layout(branding: Branding, width: int, height: int, aspect: str) -> Lay
     """
     short = min(width, height)
     font_file = str(resolve_font(branding.font))
-    safe = safe_zone(aspect).pixels(width, height)
+    safe = frame_safe_zone(width, height, aspect)
     shadow_px = max(1, round(SHADOW_OFFSET * short))
     pad = 2 * math.ceil(3 * shadow_px / 2)  # offset + blur radius and a pixel of the blur's tail; even, as every box here
     inner = PixelBox(safe.x0 + pad, safe.y0 + pad, safe.x1 - pad, safe.y1 - pad)
-    min_px = max(1, round(MIN_TEXT_PX_AT_1080 * short / 1080))
+    min_px = min_text_px(short)
     gap = round(BLOCK_GAP * short)
     frame = f"{width}x{height}"
 
@@ -332,7 +376,7 @@ def plan_layout(branding: Branding, width: int, height: int, aspect: str) -> Lay
     small = SMALL_SEPARATOR.join(t for t in (branding.label, branding.release_date) if t)
     for what, text, size in (("artist", branding.artist, ARTIST_SIZE), ("title", branding.title, TITLE_SIZE), ("label and date", small, SMALL_SIZE)):
         if text and text.strip():
-            items.append((what, fit_text(" ".join(text.split()), font_file, round(size * short), _floor_px(size * short, min_px), inner.width)))
+            items.append((what, fit_text(" ".join(text.split()), font_file, round(size * short), shrink_floor_px(size * short, min_px), inner.width)))
     logo_box = None
     top = inner.y0
     if branding.logo is not None:
@@ -376,7 +420,7 @@ def _text_rgba(canvas: PixelBox, items: Sequence[tuple[int, int, FittedText]], a
         font = fitted.font()
         step = fitted.line_height_px + round(LINE_GAP * fitted.size_px)
         for k, line in enumerate(fitted.lines):
-            width = math.ceil(font.getlength(line)) + 2 * fitted.stroke_px
+            width = _line_px(font, line, fitted.stroke_px)
             left = x if align == "left" else canvas.x0 + (canvas.width - width) // 2
             at = (left - canvas.x0 + fitted.stroke_px, y - canvas.y0 + k * step + fitted.stroke_px)
             draw_fill.text(at, line, font=font, fill=255, anchor="la")
@@ -608,7 +652,7 @@ def build_overlay(branding: Branding, width: int, height: int, aspect: str) -> O
     lyric_layers = []
     band = layout.lyrics_band
     for line in lines:
-        fitted = fit_text(line.text, str(resolve_font(branding.font)), round(LYRICS_SIZE * short), _floor_px(LYRICS_SIZE * short, layout.min_text_px), band.width)
+        fitted = fit_text(line.text, str(resolve_font(branding.font)), round(LYRICS_SIZE * short), shrink_floor_px(LYRICS_SIZE * short, layout.min_text_px), band.width)
         if fitted.height_px > band.height:
             raise MvgenError(f"the lyric line at {line.start_s:.2f} s ({line.text[:30]!r}) does not fit in the safe zone of a {width}x{height} frame even wrapped; shorten it", branding.lyrics)
         lyric_layers.append((line, Layer.from_rgba(*_text_rgba(canvas, [(band.x0, band.y1 - fitted.height_px, fitted)], align="centre", short=short))))

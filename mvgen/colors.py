@@ -1,5 +1,6 @@
-"""Colours in one place: hex parsing and sRGB <-> linear conversion (styles and blending), and the
-chart colours that the timeline picture (:mod:`mvgen.timeline_plot`) and the preview page
+"""Colours in one place: hex parsing, sRGB <-> linear conversion (styles and blending), sRGB <->
+CIELAB conversion (the cover's palette, :mod:`mvgen.cover`, and the end card's accent colour), and
+the chart colours that the timeline picture (:mod:`mvgen.timeline_plot`) and the preview page
 (:mod:`mvgen.preview`) share, so a genre has the same colour wherever mvgen draws it.
 
 Nothing here imports the style schema, the blending or matplotlib, so every one of those can use it.
@@ -45,6 +46,34 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     """Linear light -> sRGB in [0, 1] (clipped first), the inverse of :func:`srgb_to_linear`."""
     linear = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+# sRGB (IEC 61966-2-1) primaries to CIE XYZ, D65 white
+_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]])
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+_DELTA = 6.0 / 29.0
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1], shape ``(..., 3)`` -> CIELAB (D65) ``(..., 3)``: L* in [0, 100], a* and b* about [-128, 127]."""
+    xyz = srgb_to_linear(rgb) @ _RGB_TO_XYZ.T / _WHITE_D65
+    f = np.where(xyz > _DELTA**3, np.cbrt(xyz), xyz / (3 * _DELTA**2) + 4.0 / 29.0)
+    return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def lab_to_linear(lab: np.ndarray) -> np.ndarray:
+    """CIELAB ``(..., 3)`` -> linear-light sRGB ``(..., 3)``, not clipped (out-of-gamut colours leave [0, 1])."""
+    lab = np.asarray(lab, dtype=np.float64)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4.0 / 29.0)) * _WHITE_D65
+    return xyz @ _XYZ_TO_RGB.T
+
+
+def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """CIELAB ``(..., 3)`` -> sRGB in [0, 1] ``(..., 3)`` (clipped to the gamut in linear light)."""
+    return linear_to_srgb(np.clip(lab_to_linear(lab), 0.0, 1.0))
 
 
 # --------------------------------------------------------------------------- chart colours

@@ -14,10 +14,12 @@ What it shows (a designer's choices, all sizes relative to the frame):
 - the cover, centred and sharp: scaled down with a Lanczos filter, never up (a cover smaller than
   its slot is drawn at its own size, with a warning);
 - artist, title and the call to action (the cover's most colourful colour, lifted to a readable
-  lightness), in the default font or ``--font``; a line too long for the column wraps (at most
-  :data:`MAX_LINES` lines) and shrinks, never is cut;
-- everything inside the safe zone (:func:`safe_zone`): on 9:16 outside the platforms' buttons and
-  captions, elsewhere the title-safe area;
+  lightness), in the default font or ``--font``; fitted to the column by the overlay's own fitter
+  (:func:`mvgen.branding.fit_text`: shrunk, then wrapped, a word wider than the column broken
+  between letters, never cut, never below :func:`mvgen.branding.min_text_px`), then drawn by
+  moviepy; when the texts are too tall for the card they all shrink, and then the cover gives way;
+- everything inside the overlay's safe zone (:func:`mvgen.branding.frame_safe_zone`): on 9:16
+  outside the platforms' buttons and captions, elsewhere the title-safe area;
 - faded in from the running video over :data:`FADE_S` (moviepy's ``CrossFadeIn``): the video keeps
   moving under the fade.
 
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mvgen.branding import Branding
+from mvgen.branding import LINE_GAP, Branding, FittedText, PixelBox, fit_text, frame_safe_zone, min_text_px, shrink_floor_px
 from mvgen.errors import MvgenError
 
 #: The card lasts at most this fraction of the video: a 15 s clip gets the default 3 s, a 10 s clip 2 s.
@@ -47,15 +49,6 @@ MAX_CARD_FRACTION = 0.2
 MIN_CARD_S = 1.0
 #: Seconds over which the card fades in over the running video.
 FADE_S = 0.5
-#: The 9:16 safe zone, ``(x0, y0, x1, y1)`` in pixels of a 1080x1920 frame (scaled to the frame):
-#: clear of TikTok's, Reels' and Shorts' buttons (right), captions (bottom) and header (top).
-PORTRAIT_SAFE_ZONE_PX = (65, 270, 910, 1250)
-#: The frame the portrait safe zone is given in.
-PORTRAIT_REFERENCE_PX = (1080, 1920)
-#: Other aspects: the title-safe area of SMPTE ST 2046-1, 90% of the width and of the height (5% margins).
-TITLE_SAFE_MARGIN = 0.05
-#: A frame at least this much taller than wide is treated as 9:16 (its platforms overlay the same UI).
-PORTRAIT_MIN_RATIO = 1.5
 #: A safe zone this much wider than tall puts the cover left of the text; otherwise the text goes below it.
 SIDE_BY_SIDE_RATIO = 1.25
 #: Cover slot, as fractions of the safe zone: stacked (width, height) and side by side (width, height).
@@ -67,13 +60,8 @@ TITLE_SIZE = 0.055
 CALL_TO_ACTION_SIZE = 0.045
 #: Without a cover the texts are the card: this much larger.
 NO_COVER_TEXT_SCALE = 1.5
-#: Lines a text may wrap to before it shrinks instead.
-MAX_LINES = 2
-#: Smallest text size (pixels): below it glyphs are smudges; a text that does not fit even at this
-#: size breaks between letters rather than being cut.
-MIN_TEXT_PX = 8
-#: Space between the lines of one text, as a fraction of its size.
-LINE_SPACING = 0.2
+#: When the texts are too tall for the card, all of them shrink by this factor a step (down to the readable minimum).
+BLOCK_SHRINK_STEP = 0.9
 #: Space between the cover and the texts (and around the block), as a fraction of the frame's short side.
 GAP = 0.04
 #: Space above a text, as a fraction of its size: the title sits close under the artist, the call to action apart.
@@ -87,38 +75,6 @@ ARTIST_COLOUR = (255, 255, 255)
 TITLE_COLOUR = (222, 222, 228)
 #: Lightness (L*, 0-100) the call to action's colour is lifted to at least, for contrast on the dark background.
 ACCENT_MIN_L = 75.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Box:
-    """A rectangle in pixels, ``x0 <= x < x1``, ``y0 <= y < y1``."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @property
-    def width(self) -> int:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> int:
-        return self.y1 - self.y0
-
-    def contains(self, other: "Box") -> bool:
-        return self.x0 <= other.x0 and self.y0 <= other.y0 and other.x1 <= self.x1 and other.y1 <= self.y1
-
-
-def safe_zone(width_px: int, height_px: int) -> Box:
-    """Where the card may draw in a ``width_px`` x ``height_px`` frame: on 9:16 (and taller) frames
-    :data:`PORTRAIT_SAFE_ZONE_PX` scaled, else the title-safe area (:data:`TITLE_SAFE_MARGIN`)."""
-    if height_px >= PORTRAIT_MIN_RATIO * width_px:
-        (rw, rh), (x0, y0, x1, y1) = PORTRAIT_REFERENCE_PX, PORTRAIT_SAFE_ZONE_PX
-        sx, sy = width_px / rw, height_px / rh
-        return Box(math.ceil(x0 * sx), math.ceil(y0 * sy), math.floor(x1 * sx), math.floor(y1 * sy))
-    mx, my = math.ceil(TITLE_SAFE_MARGIN * width_px), math.ceil(TITLE_SAFE_MARGIN * height_px)
-    return Box(mx, my, width_px - mx, height_px - my)
 
 
 def has_card_content(branding: Branding) -> bool:
@@ -142,63 +98,8 @@ def card_frames(branding: Branding, window_s: float, fps: float, enabled: bool =
 # --------------------------------------------------------------------------- text
 
 
-@dataclasses.dataclass(frozen=True)
-class FittedText:
-    """A text broken into lines (``text`` holds the line breaks) at ``size_px``, ``width_px`` wide at most."""
-
-    text: str
-    size_px: int
-    lines: int
-
-
-def _line_width(font, line: str) -> int:
-    left, _, right, _ = font.getbbox(line)
-    return right - left
-
-
-def _wrap(font, words: list[str], max_width_px: int) -> list[str]:
-    lines: list[str] = []
-    for word in words:
-        if lines and _line_width(font, lines[-1] + " " + word) <= max_width_px:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines
-
-
-def _break_letters(font, text: str, max_width_px: int) -> list[str]:
-    lines = [""]
-    for char in text:
-        if lines[-1] and _line_width(font, lines[-1] + char) > max_width_px:
-            lines.append(char.lstrip())
-        else:
-            lines[-1] += char
-    return [line.strip() for line in lines if line.strip()]
-
-
-def fit_text(text: str, font: str | os.PathLike | None, max_width_px: int, size_px: int, max_lines: int = MAX_LINES) -> FittedText:
-    """``text`` wrapped at spaces into at most ``max_lines`` lines no wider than ``max_width_px``, at the
-    largest size from ``size_px`` down (8% steps) to :data:`MIN_TEXT_PX` where it fits; if it does not
-    fit even then, it breaks between letters at that size (as many lines as needed): never cut."""
-    from mvgen.fonts import load_font
-
-    words = text.split()
-    if not words:
-        raise ValueError("text is empty")
-    size = max(int(size_px), MIN_TEXT_PX)
-    while True:
-        font_obj = load_font(font, size)
-        lines = _wrap(font_obj, words, max_width_px)
-        if len(lines) <= max_lines and all(_line_width(font_obj, line) <= max_width_px for line in lines):
-            return FittedText("\n".join(lines), size, len(lines))
-        if size == MIN_TEXT_PX:
-            lines = [part for line in lines for part in (_break_letters(font_obj, line, max_width_px) if _line_width(font_obj, line) > max_width_px else [line])]
-            return FittedText("\n".join(lines), size, len(lines))
-        size = max(MIN_TEXT_PX, int(size * 0.92))
-
-
 def _text_clip(fitted: FittedText, font_path: Path, colour: tuple[int, int, int], align: str):
-    """A moviepy ``TextClip`` of ``fitted`` and the box of its ink inside the clip.
+    """A moviepy ``TextClip`` of ``fitted``'s lines and the box of its ink inside the clip.
 
     moviepy 2 sizes a label by the text's ink box but draws from the font's ascent, so a tight clip
     cuts descenders (and side bearings); the margin is grown until no ink touches the clip's edge.
@@ -208,15 +109,15 @@ def _text_clip(fitted: FittedText, font_path: Path, colour: tuple[int, int, int]
     margin = max(2, math.ceil(0.35 * fitted.size_px))
     for _ in range(4):
         clip = TextClip(
-            font=str(font_path), text=fitted.text, font_size=fitted.size_px, color=colour, margin=(margin, margin),
-            text_align=align, interline=max(1, round(LINE_SPACING * fitted.size_px)), transparent=True,
+            font=str(font_path), text=fitted.multiline, font_size=fitted.size_px, color=colour, margin=(margin, margin),
+            text_align=align, interline=max(1, round(LINE_GAP * fitted.size_px)), transparent=True,
         )  # fmt: skip
         alpha = clip.mask.get_frame(0)
         rows, cols = np.nonzero(alpha.max(axis=1) > 0)[0], np.nonzero(alpha.max(axis=0) > 0)[0]
         if len(rows) and rows[0] > 0 and cols[0] > 0 and rows[-1] < alpha.shape[0] - 1 and cols[-1] < alpha.shape[1] - 1:
-            return clip, Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+            return clip, PixelBox(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
         margin *= 2
-    raise MvgenError(f"cannot draw {fitted.text!r} without cutting it (font {font_path})")
+    raise MvgenError(f"cannot draw {fitted.text!r} without cutting it", font_path)
 
 
 def accent_colour(cover: str | os.PathLike | None) -> tuple[int, int, int]:
@@ -224,7 +125,8 @@ def accent_colour(cover: str | os.PathLike | None) -> tuple[int, int, int]:
     lightness of at least :data:`ACCENT_MIN_L`; white without a cover."""
     if cover is None:
         return (255, 255, 255)
-    from mvgen.cover import cover_palette, lab_to_srgb
+    from mvgen.colors import lab_to_srgb
+    from mvgen.cover import cover_palette
 
     lab = cover_palette(cover).lab
     best = lab[np.argmax(np.hypot(lab[:, 1], lab[:, 2]))].copy()
@@ -243,7 +145,7 @@ class PlacedText:
     role: str
     fitted: FittedText
     colour: tuple[int, int, int]
-    ink: Box
+    ink: PixelBox
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,8 +154,8 @@ class CardLayout:
 
     width_px: int
     height_px: int
-    safe: Box
-    cover: Box | None
+    safe: PixelBox
+    cover: PixelBox | None
     texts: tuple[PlacedText, ...]
 
 
@@ -271,10 +173,12 @@ class EndCard:
     """The end card of one render: built (cover read, texts fitted, layout made) before anything
     renders, so a bad cover or font fails first; :meth:`write` composes and encodes its frames.
 
-    ``n_frames``: the card's length in frames at ``fps`` (see :func:`card_frames`).
+    ``n_frames``: the card's length in frames at ``fps`` (see :func:`card_frames`); ``aspect``: the
+    render's aspect name when known (its safe zone), else the one nearest the frame's ratio
+    (:func:`mvgen.branding.frame_safe_zone`).
     """
 
-    def __init__(self, branding: Branding, width_px: int, height_px: int, fps: float, n_frames: int):
+    def __init__(self, branding: Branding, width_px: int, height_px: int, fps: float, n_frames: int, aspect: str | None = None):
         from PIL import Image, ImageOps
 
         from mvgen.fonts import resolve_font
@@ -282,6 +186,7 @@ class EndCard:
         if n_frames < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
         self.branding, self.width, self.height, self.fps, self.n_frames = branding, width_px, height_px, fps, n_frames
+        self.aspect = aspect
         self.font = resolve_font(branding.font)
         self.cover_image = None
         if branding.cover is not None:
@@ -304,8 +209,9 @@ class EndCard:
 
     def _lay_out(self):
         W, H = self.width, self.height
-        safe = safe_zone(W, H)
+        safe = frame_safe_zone(W, H, self.aspect)
         short = min(W, H)
+        min_px = min_text_px(short)
         gap = max(1, round(GAP * short))
         side = self.cover_image is not None and safe.width >= SIDE_BY_SIDE_RATIO * safe.height
         cover_wh = (0, 0)
@@ -325,14 +231,16 @@ class EndCard:
         while True:
             made = []
             for role, text, rel, colour in wanted:
-                fitted = fit_text(text, self.font, column_w, round(rel * short * shrink))
+                size = rel * short * shrink
+                # the overlay's policy: shrunk to its floor, then wrapped; no outline is drawn here
+                fitted = fit_text(" ".join(text.split()), str(self.font), round(size), shrink_floor_px(size, min_px), column_w, outline=False)
                 clip, ink = _text_clip(fitted, self.font, colour, align)
                 made.append((role, fitted, colour, clip, ink))
             gaps = [round((CALL_TO_ACTION_GAP if role == "call_to_action" else TEXT_GAP) * fitted.size_px) for role, fitted, *_ in made[1:]]
             text_h = sum(ink.height for *_, ink in made) + sum(gaps)
-            if text_h <= available_h or all(f.size_px == MIN_TEXT_PX for _, f, *_ in made):
+            if text_h <= available_h or all(round(rel * short * shrink) <= min_px for _, _, rel, _ in wanted):
                 break
-            shrink *= 0.9
+            shrink *= BLOCK_SHRINK_STEP
         if text_h > available_h and cover_wh[1]:  # still too tall: the cover gives way
             lose = text_h - available_h
             s = max(0.1, 1.0 - lose / cover_wh[1])
@@ -344,14 +252,14 @@ class EndCard:
         if side:
             block_w = cover_wh[0] + gap + text_w
             x = safe.x0 + (safe.width - block_w) // 2
-            cover_box = Box(x, safe.y0 + (safe.height - cover_wh[1]) // 2, x + cover_wh[0], safe.y0 + (safe.height - cover_wh[1]) // 2 + cover_wh[1])
+            cover_box = PixelBox(x, safe.y0 + (safe.height - cover_wh[1]) // 2, x + cover_wh[0], safe.y0 + (safe.height - cover_wh[1]) // 2 + cover_wh[1])
             text_x, y = x + cover_wh[0] + gap, safe.y0 + (safe.height - text_h) // 2
         else:
             block_h = (cover_wh[1] + gap if cover_wh[1] else 0) + text_h
             y = safe.y0 + (safe.height - block_h) // 2
             if cover_wh[1]:
                 cx = safe.x0 + (safe.width - cover_wh[0]) // 2
-                cover_box = Box(cx, y, cx + cover_wh[0], y + cover_wh[1])
+                cover_box = PixelBox(cx, y, cx + cover_wh[0], y + cover_wh[1])
                 y += cover_wh[1] + gap
             text_x = None
         placed, clips = [], []
@@ -359,7 +267,7 @@ class EndCard:
             if i:
                 y += gaps[i - 1]
             x = text_x if text_x is not None else safe.x0 + (safe.width - ink.width) // 2
-            box = Box(x, y, x + ink.width, y + ink.height)
+            box = PixelBox(x, y, x + ink.width, y + ink.height)
             placed.append(PlacedText(role, fitted, colour, box))
             clips.append(clip.with_position((box.x0 - ink.x0, box.y0 - ink.y0)))
             y += ink.height
@@ -480,9 +388,10 @@ def yuv420p_to_rgb(planes: np.ndarray, width: int, height: int) -> np.ndarray:
     return (np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def draw_still(branding: Branding, width_px: int, height_px: int, underlay_rgb: np.ndarray | None = None) -> np.ndarray:
-    """The end card of ``branding`` on a ``width_px`` x ``height_px`` frame, fully faded in, ``(H, W, 3)``
-    uint8 (for previews and looking at it); MvgenError when the branding has nothing to show."""
+def draw_still(branding: Branding, width_px: int, height_px: int, underlay_rgb: np.ndarray | None = None, aspect: str | None = None) -> np.ndarray:
+    """The end card of ``branding`` on a ``width_px`` x ``height_px`` frame (of ``aspect``, see
+    :class:`EndCard`), fully faded in, ``(H, W, 3)`` uint8 (for previews and looking at it);
+    MvgenError when the branding has nothing to show."""
     if not has_card_content(branding):
         raise MvgenError("the branding has no cover, artist or title: no end card")
-    return EndCard(branding, width_px, height_px, fps=30.0, n_frames=max(1, round(branding.end_card_s * 30))).still(underlay_rgb)
+    return EndCard(branding, width_px, height_px, fps=30.0, n_frames=max(1, round(branding.end_card_s * 30)), aspect=aspect).still(underlay_rgb)

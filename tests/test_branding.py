@@ -13,7 +13,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from mvgen.branding import (
-    LOGO_OPACITY, SAFE_ZONES, TITLE_SAFE, TITLE_SIZE, Branding, PixelBox, build_overlay, fit_text, plan_layout, safe_zone,
+    LOGO_OPACITY, SAFE_ZONES, TITLE_SAFE, TITLE_SIZE, Branding, PixelBox, build_overlay, fit_text, frame_safe_zone, min_text_px,
+    nearest_aspect, plan_layout, safe_zone,
 )  # fmt: skip
 from mvgen.errors import MvgenError
 from mvgen.fonts import default_font
@@ -58,6 +59,31 @@ def test_vertical_safe_zone_is_the_box_every_platform_leaves_clear():
     for aspect in ("16:9", "1:1", "4:5", "21:9"):  # title-safe: 5 % margins
         assert safe_zone(aspect) == TITLE_SAFE
     assert TITLE_SAFE.pixels(1920, 1080) == PixelBox(96, 54, 1824, 1026)
+
+
+def test_frame_safe_zone_by_aspect_or_nearest_ratio():
+    """A frame's zone in pixels: its aspect's when given, else that of the aspect nearest its ratio
+    (the end card knows only the frame's size)."""
+    for size, aspect in (((1920, 1080), "16:9"), ((1080, 1920), "9:16"), ((1080, 1350), "4:5"), ((1000, 1000), "1:1"),
+                         ((2560, 1080), "16:9"), ((1080, 1800), "9:16"), ((1080, 1400), "4:5"), ((144, 256), "9:16")):  # fmt: skip
+        assert nearest_aspect(*size) == aspect, size
+        assert frame_safe_zone(*size) == SAFE_ZONES[aspect].pixels(*size) == frame_safe_zone(*size, aspect), size
+    assert frame_safe_zone(1080, 1800, "4:5") == TITLE_SAFE.pixels(1080, 1800)  # a known aspect decides
+    with pytest.raises(ValueError, match="width_px and height_px must be >= 1, got 0x1080"):
+        nearest_aspect(0, 1080)
+    assert (min_text_px(1080), min_text_px(720), min_text_px(144), min_text_px(10)) == (26, 17, 3, 1)
+
+
+def test_fit_without_outline_leaves_no_room_for_one():
+    """``outline=False`` (the end card draws none) fits a line as wide as its ink and advance; with the
+    outline the same width is too narrow at full size."""
+    font = str(default_font())
+    bare = fit_text("Midnight", font, 70, 52, 10_000, outline=False)
+    assert bare.stroke_px == 0
+    exact = bare.width_px
+    assert fit_text("Midnight", font, 70, 52, exact, outline=False).size_px == 70
+    outlined = fit_text("Midnight", font, 70, 52, exact)
+    assert outlined.size_px < 70 and outlined.width_px <= exact and outlined.lines == ("Midnight",)
 
 
 def test_short_text_keeps_its_size_long_text_shrinks_then_wraps_never_cut():

@@ -7,8 +7,8 @@ from PIL import Image
 
 from mvgen.blend import StyleTable
 from mvgen.branding import Branding
-from mvgen.colors import linear_to_srgb
-from mvgen.cover import MIN_PALETTE_L, cover_palette, lab_to_srgb, srgb_to_lab, tint_table
+from mvgen.colors import lab_to_srgb, linear_to_srgb, srgb_to_lab
+from mvgen.cover import MIN_PALETTE_L, cover_palette, tint_table
 from mvgen.errors import MvgenError
 from mvgen.styles import load_styles
 

@@ -4,7 +4,6 @@ audio's length, audio unchanged, resume, no card when turned off), with both ffm
 
 import json
 import os
-import shutil
 import subprocess
 
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mvgen.assemble import probe_video
-from mvgen.branding import Branding
-from mvgen.endcard import FADE_S, MIN_TEXT_PX, Box, EndCard, card_frames, fit_text, safe_zone, yuv420p_to_rgb
+from mvgen.branding import Branding, PixelBox, frame_safe_zone, min_text_px
+from mvgen.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames, yuv420p_to_rgb
 from mvgen.errors import MvgenError
-from mvgen.fonts import default_font, load_font
+from mvgen.fonts import load_font
 
 
 def _cover(path, size_px=240):
@@ -28,10 +27,20 @@ def _cover(path, size_px=240):
 
 
 def test_safe_zones():
-    assert safe_zone(1080, 1920) == Box(65, 270, 910, 1250)  # the platforms' 9:16 safe zone
-    assert safe_zone(540, 960) == Box(33, 135, 455, 625)  # scaled, rounded inwards
-    assert safe_zone(1280, 720) == Box(64, 36, 1216, 684)  # title safe: 90% of each side
-    assert safe_zone(720, 720) == Box(36, 36, 684, 684)
+    """The card's safe zone is the overlay's (mvgen.branding), chosen from the frame's size alone.
+    The platforms' 9:16 box is x 65-910, y 270-1250 at 1080x1920; in pixels it is rounded inwards to
+    even coordinates (whole 4:2:0 chroma samples), so x0 65 -> 66, and at 540x960 (32.5, 135, 455,
+    625) -> (34, 136, 454, 624)."""
+    assert frame_safe_zone(1080, 1920) == PixelBox(66, 270, 910, 1250)  # the platforms' 9:16 safe zone
+    assert frame_safe_zone(540, 960) == PixelBox(34, 136, 454, 624)  # scaled, rounded inwards to even pixels
+    assert frame_safe_zone(1280, 720) == PixelBox(64, 36, 1216, 684)  # title safe: 90% of each side
+    assert frame_safe_zone(720, 720) == PixelBox(36, 36, 684, 684)
+    assert frame_safe_zone(864, 1080) == PixelBox(44, 54, 820, 1026)  # 4:5, title safe
+    # a frame of no listed aspect takes the nearest one's zone: 1080x1800 (3:5) is nearest 9:16
+    assert frame_safe_zone(1080, 1800) == frame_safe_zone(1080, 1800, "9:16") != frame_safe_zone(1080, 1800, "4:5")
+    # the aspect, when known, decides; the card uses the zone it is given
+    card = EndCard(Branding(artist="A"), 1080, 1800, 30.0, 30, aspect="4:5")
+    assert card.layout.safe == frame_safe_zone(1080, 1800, "4:5")
 
 
 def test_card_length_rules():
@@ -51,23 +60,28 @@ def _widest_line_px(text: str, size_px: int) -> int:
     return max(font.getbbox(line)[2] - font.getbbox(line)[0] for line in text.split("\n"))
 
 
-def test_text_wraps_then_shrinks_never_cut():
-    font = default_font()
-    short = fit_text("Out now", font, 300, 40)
-    assert (short.text, short.size_px, short.lines) == ("Out now", 40, 1)
-    assert _widest_line_px("Midnight Signals (Extended Mix)", 40) > 420  # too wide for one line at 40 px
-    wrapped = fit_text("Midnight Signals (Extended Mix)", font, 420, 40)
-    assert (wrapped.size_px, wrapped.lines) == (40, 2) and _widest_line_px(wrapped.text, 40) <= 420
-    long = fit_text("Midnight Signals (Extended Mix) feat. Somebody Else and Friends", font, 300, 40)
-    assert long.lines == 2 and long.size_px < 40 and _widest_line_px(long.text, long.size_px) <= 300
-    assert long.text.split() == "Midnight Signals (Extended Mix) feat. Somebody Else and Friends".split()
-    # one unbreakable word, too long even at the smallest size: broken between letters, every letter kept
+@pytest.mark.parametrize("size", [(1080, 1920), (1920, 1080), (256, 144)])
+def test_text_shrinks_then_wraps_never_cut(size):
+    """The card's texts are fitted by the overlay's fitter: a short text keeps its size; a long title
+    shrinks, then wraps, every word kept in order; one word wider than the column is broken between
+    letters, every letter kept; nothing below the readable minimum, every line inside the safe zone."""
+    width, height = size
+    title = "Midnight Signals (Extended Mix) feat. Somebody Else and Friends of Friends"
     word = "Supercalifragilisticexpialidocious" * 3
-    broken = fit_text(word, font, 60, 40)
-    assert broken.size_px == MIN_TEXT_PX and broken.lines > 2 and broken.text.replace("\n", "") == word
-    assert _widest_line_px(broken.text, MIN_TEXT_PX) <= 60
-    with pytest.raises(ValueError, match="text is empty"):
-        fit_text("  ", font, 100, 20)
+    short = min(width, height)
+    roomy = EndCard(Branding(artist="Nova", title="Night"), width, height, 30.0, 90)
+    assert [(t.fitted.lines, t.fitted.size_px) for t in roomy.layout.texts] == [
+        ((text,), round(1.5 * rel * short)) for text, rel in (("Nova", ARTIST_SIZE), ("Night", TITLE_SIZE), ("Out now", CALL_TO_ACTION_SIZE))
+    ]  # no cover: the texts are 1.5x as large
+    card = EndCard(Branding(artist=word, title=title), width, height, 30.0, 90)
+    artist, fitted_title, cta = (t.fitted for t in card.layout.texts)
+    assert cta.lines == ("Out now",)
+    assert len(fitted_title.lines) > 1 and " ".join(fitted_title.lines) == title
+    assert len(artist.lines) > 1 and "".join(artist.lines) == word
+    for t in card.layout.texts:
+        assert t.fitted.size_px >= min_text_px(short), t.role
+        assert card.layout.safe.contains(t.ink), t.role
+        assert _widest_line_px(t.fitted.multiline, t.fitted.size_px) <= card.layout.safe.width, t.role
 
 
 @pytest.mark.parametrize("size", [(1080, 1920), (1920, 1080), (1080, 1080), (144, 256), (256, 144)])
@@ -101,7 +115,7 @@ def test_layout_stays_in_the_safe_zone_and_draws_whole_text(tmp_path, size):
         f = load_font(None, t.fitted.size_px)
         pad = 2 * t.fitted.size_px
         alone = Image.new("L", (t.ink.width + 2 * pad, t.ink.height + 2 * pad))
-        ImageDraw.Draw(alone).multiline_text((pad, pad), t.fitted.text, fill=255, font=f, spacing=max(1, round(0.2 * t.fitted.size_px)), align="center" if height >= width else "left")
+        ImageDraw.Draw(alone).multiline_text((pad, pad), t.fitted.multiline, fill=255, font=f, spacing=max(1, round(0.2 * t.fitted.size_px)), align="center" if height >= width else "left")
         a_rows, a_cols = np.nonzero(np.asarray(alone) > 40 * 255 / max(t.colour))
         assert (a_rows.max() - a_rows.min() + 1, a_cols.max() - a_cols.min() + 1) == pytest.approx((t.ink.height, t.ink.width), abs=1), t.role
         assert rows.min() <= 1 and cols.min() <= 1 and rows.max() >= t.ink.height - 2 and cols.max() >= t.ink.width - 2, t.role
@@ -192,13 +206,15 @@ PLAIN_FFMPEG: list[str] = []
 
 
 @pytest.fixture(scope="module")
-def plain(track, analysis, tmp_path_factory):
-    """The same excerpt without branding (no card), rendered with the default ffmpeg."""
+def plain(track, analysis, cover, tmp_path_factory):
+    """The same excerpt with the same branding and the card turned off (``end_card=False``), rendered
+    with the default ffmpeg: the video the card's render must show before the card and under its fade
+    (the overlay's artist and title included: it is drawn under the fade too)."""
     from mvgen.audio import ffmpeg_exe
     from mvgen.render import render_video
 
     PLAIN_FFMPEG[:] = [ffmpeg_exe()]
-    return render_video(track, tmp_path_factory.mktemp("plain") / "plain.mp4", _settings(Branding()), analysis=analysis)
+    return render_video(track, tmp_path_factory.mktemp("plain") / "plain.mp4", _settings(_branding(cover), end_card=False), analysis=analysis)
 
 
 def _decoded_audio(video):
@@ -278,10 +294,14 @@ def test_no_card_when_turned_off(track, analysis, cover, plain, tmp_path):
     from tests.videos import rgb_frames
 
     before = rgb_frames(plain, W, H)
-    for name, settings in (("zero", _settings(_branding(cover, end_card_s=0.0))), ("canvas", _settings(_branding(cover), end_card=False))):
-        video = render_video(track, tmp_path / f"{name}.mp4", settings, analysis=analysis)
-        assert probe_video(video).n_frames == 60
-        np.testing.assert_array_equal(rgb_frames(video, W, H), before, err_msg=name)
+    # the card turned off (end_card=False, as Spotify Canvas): no cover where the card would show it
+    c = EndCard(_branding(cover), W, H, FPS, 12).layout.cover
+    quadrant = before[-1, c.y0 + 2 : c.y0 + c.height // 2 - 2, c.x0 + 2 : c.x0 + c.width // 2 - 2].reshape(-1, 3).mean(0)
+    assert np.abs(quadrant - (245, 140, 30)).max() > 40, quadrant  # not the cover's orange quadrant
+    # --end-card 0: the same video, frame for frame
+    video = render_video(track, tmp_path / "zero.mp4", _settings(_branding(cover, end_card_s=0.0)), analysis=analysis)
+    assert probe_video(video).n_frames == 60
+    np.testing.assert_array_equal(rgb_frames(video, W, H), before)
 
 
 @pytest.mark.slow
