@@ -367,7 +367,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
     width, height = settings.frame_size()
     # the end card takes the last frames: the body is drawn as always, the card is one more chunk
     n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card and not settings.loop)  # a loop has no end
-    card = EndCard(settings.branding, width, height, settings.fps, n_card) if n_card else None
+    card = EndCard(settings.branding, width, height, settings.fps, n_card, aspect=settings.aspect) if n_card else None
     body = specs[: len(specs) - n_card]
 
     work = out.with_name(f".{out.name}.work")
