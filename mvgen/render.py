@@ -30,14 +30,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from mvgen.analysis import Analysis, analyze
 from mvgen.branding import Branding
-from mvgen.assemble import ChunkWriter, mux
+from mvgen.assemble import ChunkWriter, gop_frames, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
+from mvgen.formats import encodings
 
 try:
     import fcntl
@@ -67,15 +68,16 @@ class Terminated(KeyboardInterrupt):
 DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
-#: Aspect presets: (width units, height units).
-ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+#: Aspect presets: (width units, height units). Every one is re-framed, never squashed: the
+#: procedural renderer scales its coordinates with the short side.
+ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5)}
 
 
 class RenderSettings(BaseModel):
     """What to render. ``size`` is the short side in pixels (720 gives 1280x720 at 16:9)."""
 
     size: int = Field(720, ge=64, le=4320)
-    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    aspect: Literal["16:9", "9:16", "1:1", "4:5"] = "16:9"
     fps: float = Field(30.0, gt=0, le=120)
     start_s: float = Field(0.0, ge=0)
     end_s: float | None = Field(None, gt=0)
@@ -90,6 +92,37 @@ class RenderSettings(BaseModel):
     compile: bool | None = Field(None, description="torch.compile the renderer; None: on a CPU for renders long enough to repay the compilation")
     chunk_frames: int = Field(240, ge=1)
     batch_frames: int = Field(8, ge=1)
+    format: str | None = Field(None, description="platform preset (mvgen.formats.PRESETS): sets aspect, fps and size (size may be changed), the length and the encoding")
+
+    @model_validator(mode="after")
+    def _follow_format(self) -> "RenderSettings":
+        """A format sets aspect and fps (a different one given alongside is an error) and, unless given,
+        size; an excerpt or teaser longer than the platform allows (or shorter) is an error up front."""
+        if self.format is None:
+            return self
+        from mvgen.formats import PRESETS
+
+        preset = PRESETS.get(self.format)
+        if preset is None:
+            raise ValueError(f"format {self.format!r} is not one of: {', '.join(PRESETS)}")
+        for name, value in (("aspect", preset.aspect), ("fps", preset.fps)):
+            if name in self.model_fields_set and getattr(self, name) != value:
+                raise ValueError(f"{name} {getattr(self, name)} differs from the {self.format} format's {value}; leave it out (only size may be changed)")
+            object.__setattr__(self, name, value)
+        if "size" not in self.model_fields_set:
+            object.__setattr__(self, "size", preset.size_px)
+        asked = self.teaser_s if self.teaser_s else (self.end_s - self.start_s if self.end_s is not None else None)
+        if asked is not None and preset.limit_duration_s is not None and asked > preset.limit_duration_s:
+            raise ValueError(f"{asked:g} s is longer than the {self.format} format allows ({preset.limit_duration_s:g} s)")
+        if asked is not None and preset.min_duration_s is not None and asked < preset.min_duration_s:
+            raise ValueError(f"{asked:g} s is shorter than the {self.format} format needs ({preset.min_duration_s:g} s)")
+        return self
+
+    def preset(self):
+        """The :class:`mvgen.formats.Preset` of :attr:`format`, or None."""
+        from mvgen.formats import get_preset
+
+        return None if self.format is None else get_preset(self.format)
 
     def frame_size(self) -> tuple[int, int]:
         """(width, height) in pixels, both even (yuv420p needs even sizes)."""
@@ -106,20 +139,43 @@ def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, 
     A teaser starts a quarter of its length before the first drop (on a downbeat when possible),
     so the build-up leads into the drop; without drops it starts at the beginning.
     """
-    duration_s = analysis.duration_s
+    preset = settings.preset()
     if settings.teaser_s:
-        length = min(settings.teaser_s, duration_s)
-        anchor = analysis.drops[0].start_s if analysis.drops else 0.0
-        start = anchor - length / 4
-        earlier = [d for d in analysis.downbeats_s if d <= start + 1e-6]
-        if earlier and start - earlier[-1] < 60.0 / (analysis.tempo_bpm or 120.0) * analysis.beats_per_bar:
-            start = earlier[-1]
-        start = min(max(0.0, start), max(0.0, duration_s - length))
-        return start, start + length
-    end = duration_s if settings.end_s is None else min(settings.end_s, duration_s)
-    if settings.start_s >= end:
-        raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
-    return settings.start_s, end
+        window = teaser_window(analysis, settings.teaser_s)
+    else:
+        end = analysis.duration_s if settings.end_s is None else min(settings.end_s, analysis.duration_s)
+        if settings.start_s >= end:
+            raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
+        window = (settings.start_s, end)
+        if preset is not None and preset.max_duration_s is not None and end - settings.start_s > preset.max_duration_s and settings.end_s is None:
+            # a length-capped format: the whole track becomes its best window, an excerpt with only a start is cut at the cap
+            cap = preset.max_duration_s
+            window = best_window(analysis, cap) if settings.start_s == 0 else (settings.start_s, settings.start_s + cap)
+    if preset is not None and preset.min_duration_s is not None and window[1] - window[0] < preset.min_duration_s - 1e-6:
+        raise MvgenError(f"the video would be {window[1] - window[0]:.2f} s; the {preset.name} format needs at least {preset.min_duration_s:g} s", analysis.audio.path)
+    return window
+
+
+def teaser_window(analysis: Analysis, length_s: float) -> tuple[float, float]:
+    """``(start_s, end_s)`` of a clip of ``length_s`` seconds (at most the track) around the first drop (see :func:`render_window`)."""
+    duration_s = analysis.duration_s
+    length = min(length_s, duration_s)
+    anchor = analysis.drops[0].start_s if analysis.drops else 0.0
+    start = anchor - length / 4
+    earlier = [d for d in analysis.downbeats_s if d <= start + 1e-6]
+    if earlier and start - earlier[-1] < 60.0 / (analysis.tempo_bpm or 120.0) * analysis.beats_per_bar:
+        start = earlier[-1]
+    start = min(max(0.0, start), max(0.0, duration_s - length))
+    return start, start + length
+
+
+def best_window(analysis: Analysis, length_s: float) -> tuple[float, float]:
+    """The window of ``length_s`` seconds a length-capped format (Shorts, X, Canvas...) renders of a longer track.
+
+    INTEGRATION POINT: for now the teaser window around the first drop; the clip picker (issue 13,
+    ``RenderSettings.clip_s``) replaces this body, and every capped format follows it.
+    """
+    return teaser_window(analysis, length_s)
 
 
 #: Drawn pixels (frames x pixels) above which compiling the CPU renderer (about 40 s, cached on disk
@@ -147,11 +203,11 @@ def _cached_renderer(width: int, height: int, detail: float, compile: bool):
     return ProceduralRenderer(width, height, detail=detail, compile=compile)
 
 
-def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float]) -> str:
-    from mvgen import __version__, assemble
+def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float], encoder_args: list[str]) -> str:
+    from mvgen import __version__
 
     # the encoder's settings too: chunks are joined by stream copy, which needs them identical
-    encoder = [assemble.VIDEO_CODEC, PIX_FMT]
+    encoder = [encoder_args, PIX_FMT]
     payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -267,7 +323,10 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
     track = Path(track)
-    suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
+    if settings.format is not None:
+        suffix = "-" + settings.format
+    else:
+        suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
     teaser = f"-teaser{settings.teaser_s:g}s" if settings.teaser_s else ""
     return track.with_name(f"{track.stem}{suffix}{teaser}.mp4")
 
@@ -324,8 +383,14 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
         renderer = procedural_renderer(settings, width, height, len(specs))
         if renderer.compiles_on_first_render:
             status("compiling the renderer (about a minute the first time, cached afterwards)")
+    # chunks end on GOP boundaries (every chunk starts with a keyframe: a chunk of a whole number of
+    # GOPs keeps every GOP of the video the same length)
+    gop = gop_frames(settings.fps)
+    chunk_frames = -(-settings.chunk_frames // gop) * gop
+    n_chunks = (len(specs) + chunk_frames - 1) // chunk_frames
+    video_encoding, audio_encoding, max_bytes = encodings(settings.preset(), settings.fps, len(specs) / settings.fps, n_chunks)
     # chunks drawn at another detail must not be mixed in: the key holds the resolved value
-    key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window)
+    key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window, video_encoding.args())
     manifest_path = work / "manifest.json"
     manifest = WorkManifest.load(manifest_path) if resume and manifest_path.is_file() else None
     if resume and manifest_path.is_file() and (manifest is None or manifest.key != key):
@@ -337,17 +402,16 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest = WorkManifest(key=key, settings=settings, window=window)
             manifest.save(manifest_path)
 
-        n_chunks = (len(specs) + settings.chunk_frames - 1) // settings.chunk_frames
         chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
         done = 0
         for c, chunk in enumerate(chunks):
-            part = specs[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
+            part = specs[c * chunk_frames : (c + 1) * chunk_frames]
             if c in manifest.done and chunk.is_file():
                 done += len(part)
                 if on_progress is not None:
                     on_progress(done, len(specs))
                 continue
-            with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
+            with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT, encoding=video_encoding) as writer:
                 for b in range(0, len(part), settings.batch_frames):
                     frames = renderer.render(part[b : b + settings.batch_frames], pix_fmt=PIX_FMT)
                     status("rendering")
@@ -357,7 +421,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                         on_progress(done, len(specs))
             manifest.done.append(c)
             manifest.save(manifest_path)
-        mux(chunks, track, window[0], len(specs), settings.fps, out)
+        mux(chunks, track, window[0], len(specs), settings.fps, out, audio=audio_encoding, max_bytes=max_bytes)
     except OSError as exc:
         if exc.errno not in DISK_FULL:
             raise
