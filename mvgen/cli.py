@@ -299,9 +299,10 @@ def timeline(
 def render(
     track: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3, m4a, ...)."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Output .mp4 (default: beside the track)."),
-    aspect: str = typer.Option("16:9", help="16:9, 9:16 (vertical, re-framed) or 1:1."),
-    size: int = typer.Option(720, help="Short side in pixels (720: 1280x720 at 16:9)."),
-    fps: float = typer.Option(30.0, help="Frames per second."),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="Platform preset (see `mvgen formats list`): sets the picture, fps, length and encoding; --size may still change the size, --aspect and --fps may not."),
+    aspect: Optional[str] = typer.Option(None, help="16:9 (default), 9:16 (vertical, re-framed), 4:5 or 1:1."),
+    size: Optional[int] = typer.Option(None, help="Short side in pixels (default 720: 1280x720 at 16:9; with --format, the preset's)."),
+    fps: Optional[float] = typer.Option(None, help="Frames per second (default 30)."),
     start: float = typer.Option(0.0, "--start", help="Excerpt start (s)."),
     end: Optional[float] = typer.Option(None, "--end", help="Excerpt end (s)."),
     teaser: Optional[float] = typer.Option(None, "--teaser", help="Render a clip of this many seconds around the first drop."),
@@ -326,15 +327,20 @@ def render(
     from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
     from mvgen.styles import load_styles
 
+    if format is not None:
+        for flag, value in (("aspect", aspect), ("fps", fps)):
+            if value is not None:
+                raise MvgenError(f"--{flag}: --format {format} sets it; leave it out (only --size may change a format)")
+    picture = {k: v for k, v in (("size", size), ("aspect", aspect), ("fps", fps)) if v is not None}  # left out: the defaults, or the format's
     try:
-        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
+        settings = RenderSettings(**picture, format=format, start_s=start, end_s=end, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
                                    renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method))
     except ValidationError as exc:
         first = exc.errors()[0]
         flags = {"start_s": "start", "end_s": "end", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae"}
         field = ".".join(str(part) for part in first["loc"])
-        flag = flags.get(field, field.removeprefix("diffusion."))
-        raise MvgenError(f"--{flag}: {first['msg']}") from None
+        flag = flags.get(field, field.removeprefix("diffusion.")) or "format"  # the format's own checks have no field
+        raise MvgenError(f"--{flag}: {first['msg'].removeprefix('Value error, ')}") from None
     # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept
     with sigterm_interrupts():
         try:
@@ -410,6 +416,22 @@ def preview(
 
     analysis = _analyze(track, classifier=classifier)
     out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis)}")
+
+
+formats_app = typer.Typer(help="Platform presets for --format and batch manifests.", no_args_is_help=True)
+app.add_typer(formats_app, name="formats")
+
+
+@formats_app.command("list")
+@_command
+def formats_list() -> None:
+    """Print every platform preset's exact settings: picture, fps, length, video, audio, size cap, notes."""
+    from mvgen.formats import format_table
+
+    table = Table("format", "picture", "fps", "length", "video", "audio", "size cap", "notes", box=None, pad_edge=False)
+    for row in format_table():
+        table.add_row(*row)
+    out.print(table, markup=False, highlight=False)
 
 
 styles_app = typer.Typer(help="List, show, validate and copy the per-sub-genre style files.", no_args_is_help=True)
