@@ -66,11 +66,12 @@ class Format(_Strict):
     fps: float | None = Field(None, gt=0, le=120)
 
     @model_validator(mode="after")
-    def _known_preset(self) -> "Format":
-        from mvgen.formats import PRESETS
-
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"preset {self.preset!r} is not one of: {', '.join(PRESETS)}")
+    def _fits_the_preset(self) -> "Format":
+        # the preset's own rules (a known name, its aspect and fps) are RenderSettings'
+        try:
+            RenderSettings(**self.picture())
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ").replace("format '", "preset '")) from None
         return self
 
     def picture(self) -> dict:
