@@ -53,6 +53,19 @@ AUDIO_CHANNELS = 2
 AUDIO_BITRATE_KBPS = 320
 
 
+#: MP4 layout of the finished file: the moov box first ("Fast Start") and no edit lists (YouTube: "No
+#: Edit Lists (or the video might not be processed correctly)"; Instagram's API says the same). An
+#: edit list is how ffmpeg normally starts the video at its first frame despite the B-frame delay,
+#: and hides the AAC encoder's priming; instead the video's composition offsets may be negative
+#: (ctts version 1), so its first frame is still shown at 0, and the audio is cut to match the priming.
+MP4_LAYOUT = ["-movflags", "+faststart+negative_cts_offsets", "-use_editlist", "0"]
+#: Samples of silence ffmpeg's AAC encoder puts before the audio (its ``initial_padding``), which a
+#: file without an edit list plays; the audio is taken from this much later in the track, so the
+#: music stays on the frames. Seconds at :data:`AUDIO_SAMPLE_RATE_HZ`.
+AAC_PRIMING_SAMPLES = 1024
+AAC_PRIMING_S = AAC_PRIMING_SAMPLES / AUDIO_SAMPLE_RATE_HZ
+
+
 def gop_frames(fps: float) -> int:
     """Frames per GOP at ``fps``: half the frame rate (YouTube: "Closed GOP. GOP of half the frame rate."), at least 1."""
     return max(1, round(fps / 2))
@@ -314,12 +327,13 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike, start_s: float, n_fra
     # The concat demuxer reads this list; quotes in paths are escaped as its syntax requires.
     listing.write_text("".join(f"file '{str(c.resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n" for c in chunks))
     duration_s = n_frames / fps
-    sound = ["-ss", f"{start_s:.6f}", "-t", f"{duration_s:.6f}", "-i", str(audio_path)] if audio is not None else []
+    # the encoder's priming samples play first (no edit list hides them): the track starts that much later
+    sound = ["-ss", f"{start_s + AAC_PRIMING_S:.6f}", "-t", f"{duration_s:.6f}", "-i", str(audio_path)] if audio is not None else []
     args = [
         ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "concat", "-safe", "0", "-i", str(listing), *sound,
         "-map", "0:v:0", *(["-map", "1:a:0", *audio.args()] if audio is not None else ["-an"]), "-c:v", "copy",
-        "-t", f"{duration_s:.6f}", "-movflags", "+faststart",
+        "-t", f"{duration_s:.6f}", *MP4_LAYOUT,
     ]  # fmt: skip
     try:
         with atomic_path(out_path, suffix=".part.mp4") as tmp:  # the mp4 suffix tells ffmpeg the container

@@ -171,6 +171,7 @@ def check_preset(path: str | os.PathLike, preset: Preset, probe: MediaProbe | No
     full = m.gop_lengths[:-1]  # the last GOP ends with the video
     checks = [
         Check("faststart", m.faststart, "moov before mdat" if m.faststart else "moov after mdat: players must read the whole file first"),
+        Check("no edit lists", not m.edit_lists, "none" if not m.edit_lists else "a track has an edit list (YouTube and Instagram ask for none)"),
         Check("video codec", m.video_codec == "h264" and m.video_profile == "High", f"{m.video_codec} {m.video_profile}"),
         Check("pixel format", m.pix_fmt == "yuv420p", m.pix_fmt),
         Check("picture", (m.width, m.height) == (preset.width_px, preset.height_px), f"{m.width}x{m.height} (preset {preset.width_px}x{preset.height_px})"),

@@ -51,6 +51,21 @@ def _probes(path):
     return alone
 
 
+def _mono_48k(path, start_s: float = 0.0) -> np.ndarray:
+    """Decoded audio of ``path`` from ``start_s``, mono float32 at 48 kHz (every sample, priming included when no edit list hides it)."""
+    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", f"{start_s}", "-i", str(path), "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", "48000", "-"]
+    return np.frombuffer(subprocess.run(args, capture_output=True, check=True).stdout, np.float32)
+
+
+def _audio_lag_samples(out, track, start_s: float) -> int:
+    """Samples (at 48 kHz) by which the video's audio lags the track from ``start_s``: cross-correlation peak."""
+    got, want = _mono_48k(out)[:96000], _mono_48k(track, start_s)[:96000]
+    n = len(got) + len(want)
+    corr = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(want, n)), n)
+    lag = int(np.argmax(corr))
+    return lag if lag < n // 2 else lag - n
+
+
 def _check(path, preset, probe):
     checks = {c.name: c for c in check_preset(path, preset, probe)}
     # a tiny test render: the picture is the one thing that differs from the preset, and the check says so
@@ -76,6 +91,8 @@ def test_every_preset_encodes_to_its_upload_spec(track, analysis, tmp_path, name
         assert (m.audio_codec, m.audio_profile, m.sample_rate_hz, m.channels) == ("aac", "LC", 48000, 2)
         assert 0.9 * preset.audio_kbps <= m.audio_bitrate_bps / 1000 <= 1.1 * preset.audio_kbps
         assert abs(m.audio_duration_s - 3.0) < 0.03
+        # no edit list hides the encoder's priming: the audio is cut to match it, so the music stays on the frames
+        assert abs(_audio_lag_samples(out, track, 9.0)) <= 48  # 1 ms
     else:
         assert m.audio_codec is None and m.audio_packets == ()
     _check(out, preset, m)
