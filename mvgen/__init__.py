@@ -68,7 +68,8 @@ def _render(
     track) and return the path of the finished file.
 
     ``options`` are fields of :class:`mvgen.render.RenderSettings`, applied over ``settings`` (or
-    the defaults): ``size`` (short side, pixels), ``aspect`` ("16:9", "9:16", "1:1"), ``fps``,
+    the defaults): ``size`` (short side, pixels), ``aspect`` ("16:9", "9:16", "1:1", "4:5"), ``fps``,
+    ``format`` (a platform preset of :mod:`mvgen.formats`: it sets aspect and fps, and size unless given),
     ``start_s`` / ``end_s`` (an excerpt, seconds), ``teaser_s`` (a clip of that many seconds
     around the first drop), ``renderer`` ("procedural" or "diffusion"), ``diffusion``, ``styles``
     (file or folder), ``classifier`` (folder or Hub id), ``seed``, ``detail``, ``compile``,
