@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
+from mvgen.formats import PRESETS
 from mvgen.render import RenderSettings
 
 REPORT_NAME = "report.json"
@@ -215,8 +216,6 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
             continue
         where = f"tracks[{i}]"
         n_before = len(problems)
-        from mvgen.formats import PRESETS
-
         for kind, chosen, defined in (("format", entry.formats, manifest.formats), ("clip", entry.clips, manifest.clips)):
             for name in chosen or []:
                 if name not in defined and (kind + "s", name) not in skip and not (kind == "format" and name in PRESETS):

@@ -38,7 +38,7 @@ from mvgen.assemble import ChunkWriter, gop_frames, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
-from mvgen.formats import encodings
+from mvgen.formats import PRESETS, Preset, encodings, get_preset
 
 try:
     import fcntl
@@ -100,8 +100,6 @@ class RenderSettings(BaseModel):
         size; an excerpt or teaser longer than the platform allows (or shorter) is an error up front."""
         if self.format is None:
             return self
-        from mvgen.formats import PRESETS
-
         preset = PRESETS.get(self.format)
         if preset is None:
             raise ValueError(f"format {self.format!r} is not one of: {', '.join(PRESETS)}")
@@ -118,10 +116,8 @@ class RenderSettings(BaseModel):
             raise ValueError(f"{asked:g} s is shorter than the {self.format} format needs ({preset.min_duration_s:g} s)")
         return self
 
-    def preset(self):
+    def preset(self) -> Preset | None:
         """The :class:`mvgen.formats.Preset` of :attr:`format`, or None."""
-        from mvgen.formats import get_preset
-
         return None if self.format is None else get_preset(self.format)
 
     def frame_size(self) -> tuple[int, int]:
