@@ -68,7 +68,8 @@ def _render(
     track) and return the path of the finished file.
 
     ``options`` are fields of :class:`mvgen.render.RenderSettings`, applied over ``settings`` (or
-    the defaults): ``size`` (short side, pixels), ``aspect`` ("16:9", "9:16", "1:1"), ``fps``,
+    the defaults): ``size`` (short side, pixels), ``aspect`` ("16:9", "9:16", "1:1", "4:5"), ``fps``,
+    ``format`` (a platform preset of :mod:`mvgen.formats`: it sets aspect and fps, and size unless given),
     ``start_s`` / ``end_s`` (an excerpt, seconds), ``clip_s`` (the strongest clip of at most that
     many seconds, whole bars around the first drop; ``teaser_s`` is its old name), ``loop`` (a
     seamless loop of the first drop's bars, no audio), ``renderer`` ("procedural" or "diffusion"), ``diffusion``, ``styles``

@@ -14,6 +14,7 @@ Manifest (YAML; paths relative to the manifest's folder)::
     formats:
       youtube: {aspect: "16:9", size: 720, fps: 30}
       reels: {aspect: "9:16", size: 1080}
+      short: {preset: shorts}                # a platform preset (`mvgen formats list`); size may be changed
     clips:
       full: {}
       teaser: {length_s: 15}                 # the strongest 15 s (the first drop; whole bars, see mvgen.clips)
@@ -21,7 +22,7 @@ Manifest (YAML; paths relative to the manifest's folder)::
     tracks:
       - path: "music/*.wav"                  # a path or a glob
       - path: vip.flac
-        formats: [reels]                     # a subset (default: all)
+        formats: [reels, canvas]             # a subset (default: all); a preset's name needs no entry above
         clips: [teaser]
         renderer: diffusion                  # per-entry overrides
         model: stabilityai/sd-turbo
@@ -53,12 +54,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mvgen.deliverables import DeliverableOptions, LoudnessTarget
 from mvgen.branding import Branding, build_overlay
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
+from mvgen.formats import PRESETS
 from mvgen.render import RenderSettings
 
 REPORT_NAME = "report.json"
@@ -70,9 +72,27 @@ class _Strict(BaseModel):
 
 
 class Format(_Strict):
-    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
-    size: int = Field(720, ge=64, le=4320, description="short side in pixels")
-    fps: float = Field(30.0, gt=0, le=120)
+    """One output format: a platform ``preset`` (its picture, length and encoding) or an aspect, size and fps
+    (None: the defaults of :class:`~mvgen.render.RenderSettings`, or the preset's)."""
+
+    preset: str | None = Field(None, description="platform preset (mvgen.formats.PRESETS)")
+    aspect: Literal["16:9", "9:16", "1:1", "4:5"] | None = None
+    size: int | None = Field(None, ge=64, le=4320, description="short side in pixels")
+    fps: float | None = Field(None, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _fits_the_preset(self) -> "Format":
+        # the preset's own rules (a known name, its aspect and fps) are RenderSettings'
+        try:
+            RenderSettings(**self.picture())
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ").replace("format '", "preset '")) from None
+        return self
+
+    def picture(self) -> dict:
+        """The RenderSettings fields this format sets."""
+        given = {"aspect": self.aspect, "size": self.size, "fps": self.fps, "format": self.preset}
+        return {k: v for k, v in given.items() if v is not None}
 
 
 class Clip(_Strict):
@@ -231,8 +251,9 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
         n_before = len(problems)
         for kind, chosen, defined in (("format", entry.formats, manifest.formats), ("clip", entry.clips, manifest.clips)):
             for name in chosen or []:
-                if name not in defined and (kind + "s", name) not in skip:
-                    problems.append(f"{where}.{kind}s: unknown {kind} '{name}' (defined: {', '.join(defined) or 'none'})")
+                if name not in defined and (kind + "s", name) not in skip and not (kind == "format" and name in PRESETS):
+                    presets = f"; presets: {', '.join(PRESETS)}" if kind == "format" else ""
+                    problems.append(f"{where}.{kind}s: unknown {kind} '{name}' (defined: {', '.join(defined) or 'none'}{presets})")
         styles = entry.styles if entry.styles is not None else manifest.styles
         deliverables = DeliverableOptions(  # each value already checked by the manifest's own fields
             loudness=entry.loudness if entry.loudness is not None else manifest.loudness,
@@ -252,26 +273,22 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
             problems.append(f"{where}.path: {'no file matches' if glob.has_magic(entry.path) else 'no such file'}: {entry.path}")
         branding = _branding(entry.branding, base) if entry.branding is not None else None
         for fmt_name in entry.formats or list(manifest.formats):
-            if branding is not None and fmt_name in manifest.formats:
-                fmt = manifest.formats[fmt_name]
+            if branding is not None and (fmt_name in manifest.formats or fmt_name in PRESETS):
+                fmt = manifest.formats.get(fmt_name) or Format(preset=fmt_name)
                 try:  # files, layout and lyrics of every format, before anything renders
-                    build_overlay(branding, *RenderSettings(aspect=fmt.aspect, size=fmt.size).frame_size(), fmt.aspect)
-                except MvgenError as exc:
+                    picture = RenderSettings(**fmt.picture(), branding=branding)
+                    build_overlay(picture.branding, *picture.frame_size(), picture.aspect)
+                except (MvgenError, ValidationError) as exc:
                     problems.append(f"{where}.branding: {exc}")
                     break
         if unknown or len(problems) > n_before or any(k in skip for k in [("formats", f) for f in entry.formats or []] + [("clips", c) for c in entry.clips or []]):
             continue
         for track in matches:
             for fmt_name in entry.formats or list(manifest.formats):
-                fmt = manifest.formats[fmt_name]
+                fmt = manifest.formats.get(fmt_name) or Format(preset=fmt_name)  # a bare preset name
                 for clip_name in entry.clips or list(manifest.clips):
                     clip = manifest.clips[clip_name]
-                    name = manifest.name.format(track=Path(track).stem, format=fmt_name, clip=clip_name, aspect=fmt.aspect.replace(":", "x"), size=fmt.size, fps=f"{fmt.fps:g}")
-                    output = (out_dir / name).resolve()
-                    if out_dir not in output.parents:
-                        problems.append(f"{where}: output {name!r} would be outside output_dir {manifest.output_dir}")
-                        continue
-                    settings = dict(aspect=fmt.aspect, size=fmt.size, fps=fmt.fps, renderer=renderer, seed=entry.seed if entry.seed is not None else manifest.seed,
+                    settings = dict(**fmt.picture(), renderer=renderer, seed=entry.seed if entry.seed is not None else manifest.seed,
                                     styles=str(base / styles) if styles is not None else None, classifier=classifier)
                     if model is not None:
                         settings["diffusion"] = {"model": model}
@@ -283,7 +300,17 @@ def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[
                         settings["start_s"] = clip.start_s
                         if clip.length_s is not None:
                             settings["end_s"] = clip.start_s + clip.length_s
-                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=RenderSettings(**settings), format=fmt_name, clip=clip_name,
+                    try:
+                        checked = RenderSettings(**settings)
+                    except ValidationError as exc:  # e.g. a clip longer than a preset allows
+                        problems.append(f"{where}: format {fmt_name}, clip {clip_name}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+                        continue
+                    name = manifest.name.format(track=Path(track).stem, format=fmt_name, clip=clip_name, aspect=checked.aspect.replace(":", "x"), size=checked.size, fps=f"{checked.fps:g}")
+                    output = (out_dir / name).resolve()
+                    if out_dir not in output.parents:
+                        problems.append(f"{where}: output {name!r} would be outside output_dir {manifest.output_dir}")
+                        continue
+                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=checked, format=fmt_name, clip=clip_name,
                                     deliverables=deliverables))
     seen: dict[str, Job] = {}
     for job in jobs:

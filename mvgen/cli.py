@@ -299,9 +299,10 @@ def timeline(
 def render(
     track: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, mp3, m4a, ...)."),
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Output .mp4 (default: beside the track)."),
-    aspect: str = typer.Option("16:9", help="16:9, 9:16 (vertical, re-framed) or 1:1."),
-    size: int = typer.Option(720, help="Short side in pixels (720: 1280x720 at 16:9)."),
-    fps: float = typer.Option(30.0, help="Frames per second."),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="Platform preset (see `mvgen formats list`): sets the picture, fps, length and encoding; --size may still change the size, --aspect and --fps may not."),
+    aspect: Optional[str] = typer.Option(None, help="16:9 (default), 9:16 (vertical, re-framed), 4:5 or 1:1."),
+    size: Optional[int] = typer.Option(None, help="Short side in pixels (default 720: 1280x720 at 16:9; with --format, the preset's)."),
+    fps: Optional[float] = typer.Option(None, help="Frames per second (default 30)."),
     start: float = typer.Option(0.0, "--start", help="Excerpt start (s)."),
     end: Optional[float] = typer.Option(None, "--end", help="Excerpt end (s)."),
     clip: Optional[float] = typer.Option(None, "--clip", help="Render the strongest clip of at most this many seconds (e.g. 15, 30, 60): the first drop, then energy and novelty; whole bars, cut on downbeats."),
@@ -345,21 +346,26 @@ def render(
     from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
     from mvgen.styles import load_styles
 
+    if format is not None:
+        for flag, value in (("aspect", aspect), ("fps", fps)):
+            if value is not None:
+                raise MvgenError(f"--{flag}: --format {format} sets it; leave it out (only --size may change a format)")
+    picture = {k: v for k, v in (("size", size), ("aspect", aspect), ("fps", fps)) if v is not None}  # left out: the defaults, or the format's
     end_card_options = {k: v for k, v in (("end_card_s", end_card), ("call_to_action", call_to_action)) if v is not None}
     try:
         files = {k: None if v is None else str(v) for k, v in dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}
         branding = Branding(artist=artist, title=title, label=label, release_date=release_date, **files, **end_card_options, palette_from_cover=palette_from_cover)
-        settings = RenderSettings(size=size, aspect=aspect, fps=fps, start_s=start, end_s=end, clip_s=clip, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
+        settings = RenderSettings(**picture, format=format, start_s=start, end_s=end, clip_s=clip, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
                                    renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method), branding=branding)
     except ValidationError as exc:
         first = exc.errors()[0]
         flags = {"start_s": "start", "end_s": "end", "clip_s": "clip", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date",
                  "end_card_s": "end-card", "branding.end_card_s": "end-card", "call_to_action": "call-to-action", "branding.call_to_action": "call-to-action"}
         field = ".".join(str(part) for part in first["loc"])
-        if not field:  # a check across options (e.g. --clip with --start): its message names them
+        if not field:  # a check across options (--clip with --start, a format's limits): its message names them
             raise MvgenError(first["msg"].removeprefix("Value error, ")) from None
         flag = flags.get(field, field.removeprefix("diffusion.").removeprefix("branding."))
-        raise MvgenError(f"--{flag}: {first['msg']}") from None
+        raise MvgenError(f"--{flag}: {first['msg'].removeprefix('Value error, ')}") from None
     try:
         deliverables = DeliverableOptions(loudness=loudness, thumbnail=thumbnail, preview_loop=preview_loop)
     except ValidationError as exc:
@@ -466,6 +472,22 @@ def preview(
 
     analysis = _analyze(track, classifier=classifier)
     out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis)}")
+
+
+formats_app = typer.Typer(help="Platform presets for --format and batch manifests.", no_args_is_help=True)
+app.add_typer(formats_app, name="formats")
+
+
+@formats_app.command("list")
+@_command
+def formats_list() -> None:
+    """Print every platform preset's exact settings: picture, fps, length, video, audio, size cap, notes."""
+    from mvgen.formats import format_table
+
+    table = Table("format", "picture", "fps", "length", "video", "audio", "size cap", "notes", box=None, pad_edge=False)
+    for row in format_table():
+        table.add_row(*row)
+    out.print(table, markup=False, highlight=False)
 
 
 styles_app = typer.Typer(help="List, show, validate and copy the per-sub-genre style files.", no_args_is_help=True)

@@ -335,10 +335,11 @@ class EndCard:
         for i in range(self.n_frames):
             yield np.asarray(clip.get_frame(i / fps), dtype=np.uint8) if i < self.fade_frames else still
 
-    def write(self, path: str | os.PathLike, underlay_yuv: np.ndarray, on_frames: Callable[[int], None] | None = None) -> Path:
+    def write(self, path: str | os.PathLike, underlay_yuv: np.ndarray, on_frames: Callable[[int], None] | None = None, encoding=None) -> Path:
         """Compose the card over ``underlay_yuv`` (the renderer's ``yuv420p`` frames of the card's first
         :data:`FADE_S`, ``(fade_frames, W * H * 3 // 2)`` uint8) and encode it as one chunk at ``path``
-        with the chunks' encoder settings; ``on_frames(n)`` after each encoded batch. Returns ``path``."""
+        with the chunks' encoder settings (``encoding``: the render's :class:`~mvgen.assemble.VideoEncoding`;
+        None: the default); ``on_frames(n)`` after each encoded batch. Returns ``path``."""
         import torch
 
         from mvgen.assemble import ChunkWriter, encode_pixels
@@ -350,7 +351,7 @@ class EndCard:
             return encode_pixels(rgb, PIX_FMT, self.width, self.height).numpy()
 
         still = None  # after the fade every frame is the still card: converted once
-        with ChunkWriter(path, self.width, self.height, self.fps, pix_fmt=PIX_FMT) as writer:
+        with ChunkWriter(path, self.width, self.height, self.fps, pix_fmt=PIX_FMT, encoding=encoding) as writer:
             for i, frame in enumerate(self.iter_frames(_RgbFrames(underlay_yuv, self.width, self.height))):
                 if i < self.fade_frames:
                     writer.write(encode(frame))

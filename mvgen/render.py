@@ -36,10 +36,11 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from mvgen.analysis import Analysis, analyze
 from mvgen.branding import Branding, build_overlay, write_sidecars
 from mvgen.clips import LOOP_DRAFT_SIZE, LOOP_MAX_S, LOOP_MIN_S, ClipWindow, best_clip, calmest_cut, loop_window, rotate_loop
-from mvgen.assemble import CUT_FADE_S, ChunkWriter, mux
+from mvgen.assemble import CUT_FADE_S, ChunkWriter, gop_frames, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
+from mvgen.formats import PRESETS, Preset, encodings, get_preset
 
 try:
     import fcntl
@@ -69,15 +70,16 @@ class Terminated(KeyboardInterrupt):
 DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
-#: Aspect presets: (width units, height units).
-ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+#: Aspect presets: (width units, height units). Every one is re-framed, never squashed: the
+#: procedural renderer scales its coordinates with the short side.
+ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5)}
 
 
 class RenderSettings(BaseModel):
     """What to render. ``size`` is the short side in pixels (720 gives 1280x720 at 16:9)."""
 
     size: int = Field(720, ge=64, le=4320)
-    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    aspect: Literal["16:9", "9:16", "1:1", "4:5"] = "16:9"
     fps: float = Field(30.0, gt=0, le=120)
     start_s: float = Field(0.0, ge=0)
     end_s: float | None = Field(None, gt=0)
@@ -95,6 +97,37 @@ class RenderSettings(BaseModel):
     compile: bool | None = Field(None, description="torch.compile the renderer; None: on a CPU for renders long enough to repay the compilation")
     chunk_frames: int = Field(240, ge=1)
     batch_frames: int = Field(8, ge=1)
+    format: str | None = Field(None, description="platform preset (mvgen.formats.PRESETS): sets aspect, fps and size (size may be changed), the length and the encoding")
+
+    @model_validator(mode="after")
+    def _follow_format(self) -> "RenderSettings":
+        """A format sets aspect and fps (a different one given alongside is an error) and, unless given,
+        size; an excerpt or teaser longer than the platform allows (or shorter) is an error up front."""
+        if self.format is None:
+            return self
+        preset = PRESETS.get(self.format)
+        if preset is None:
+            raise ValueError(f"format {self.format!r} is not one of: {', '.join(PRESETS)}")
+        for name, value in (("aspect", preset.aspect), ("fps", preset.fps)):
+            if name in self.model_fields_set and getattr(self, name) != value:
+                raise ValueError(f"{name} {getattr(self, name)} differs from the {self.format} format's {value}; leave it out (only size may be changed)")
+            object.__setattr__(self, name, value)
+        if "size" not in self.model_fields_set:
+            object.__setattr__(self, "size", preset.size_px)
+        if preset.loop:  # Spotify Canvas: a seamless loop, with no end card and no text or logo (its content policy)
+            object.__setattr__(self, "loop", True)
+        if not preset.allows_text and self.branding.overlay:
+            object.__setattr__(self, "branding", self.branding.model_copy(update={"overlay": False}))
+        asked = self.clip_length_s if self.clip_length_s else (self.end_s - self.start_s if self.end_s is not None else None)
+        if asked is not None and preset.limit_duration_s is not None and asked > preset.limit_duration_s:
+            raise ValueError(f"{asked:g} s is longer than the {self.format} format allows ({preset.limit_duration_s:g} s)")
+        if asked is not None and preset.min_duration_s is not None and asked < preset.min_duration_s:
+            raise ValueError(f"{asked:g} s is shorter than the {self.format} format needs ({preset.min_duration_s:g} s)")
+        return self
+
+    def preset(self) -> Preset | None:
+        """The :class:`mvgen.formats.Preset` of :attr:`format`, or None."""
+        return None if self.format is None else get_preset(self.format)
 
     @model_validator(mode="after")
     def _one_window(self) -> "RenderSettings":
@@ -122,17 +155,27 @@ class RenderSettings(BaseModel):
 
 def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
     """The window of the video as a :class:`~mvgen.clips.ClipWindow`: a loop (``settings.loop``,
-    :func:`~mvgen.clips.loop_window` of at most ``clip_s`` or 8 s), the best clip (``clip_s`` or
-    ``teaser_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``."""
+    :func:`~mvgen.clips.loop_window` of at most ``clip_s``, the format's cap or 8 s), the best clip
+    (``clip_s`` or ``teaser_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``.
+    A length-capped format (Shorts, X) renders the best clip of its cap from a longer track, and an
+    excerpt with only a start is cut at the cap; a window shorter than a format's minimum is an error."""
+    preset = settings.preset()
+    cap_s = preset.max_duration_s if preset is not None else None
     if settings.loop:
-        return loop_window(analysis, max_s=settings.clip_length_s or LOOP_MAX_S, min_s=min(LOOP_MIN_S, settings.clip_length_s or LOOP_MIN_S))
-    if settings.clip_length_s is not None:
-        return best_clip(analysis, settings.clip_length_s)
-    duration_s = analysis.duration_s
-    end = duration_s if settings.end_s is None else min(settings.end_s, duration_s)
-    if settings.start_s >= end:
-        raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
-    return ClipWindow(settings.start_s, end, 0.0, "the excerpt asked for")
+        max_s = settings.clip_length_s or cap_s or LOOP_MAX_S
+        window = loop_window(analysis, max_s=max_s, min_s=min(LOOP_MIN_S, max_s))
+    elif settings.clip_length_s is not None:
+        window = best_clip(analysis, settings.clip_length_s)
+    else:
+        end = analysis.duration_s if settings.end_s is None else min(settings.end_s, analysis.duration_s)
+        if settings.start_s >= end:
+            raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
+        window = ClipWindow(settings.start_s, end, 0.0, "the excerpt asked for")
+        if cap_s is not None and settings.end_s is None and end - settings.start_s > cap_s:
+            window = best_clip(analysis, cap_s) if settings.start_s == 0 else ClipWindow(settings.start_s, settings.start_s + cap_s, 0.0, f"the {preset.name} format's {cap_s:g} s from the start asked for")
+    if preset is not None and preset.min_duration_s is not None and window.end_s - window.start_s < preset.min_duration_s - 1e-6:
+        raise MvgenError(f"the video would be {window.end_s - window.start_s:.2f} s; the {preset.name} format needs at least {preset.min_duration_s:g} s", analysis.audio.path)
+    return window
 
 
 def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, float]:
@@ -176,11 +219,11 @@ def loop_draft(specs, settings: RenderSettings) -> np.ndarray:
     return np.concatenate([renderer.render(specs[i : i + step]).cpu().numpy() for i in range(0, len(specs), step)])
 
 
-def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float]) -> str:
-    from mvgen import __version__, assemble
+def _work_key(analysis: Analysis, settings: RenderSettings, window: tuple[float, float], encoder_args: list[str]) -> str:
+    from mvgen import __version__
 
     # the encoder's settings too: chunks are joined by stream copy, which needs them identical
-    encoder = [assemble.VIDEO_CODEC, PIX_FMT]
+    encoder = [encoder_args, PIX_FMT]
     # the branding files' bytes too: the cover tints the chunks and is drawn on the end card, the logo, font and lyrics are drawn
     payload = json.dumps([analysis.audio.content_hash, analysis.analysis_version, settings.model_dump(), window, __version__, encoder, settings.branding.file_digests()], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -297,8 +340,11 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
     track = Path(track)
-    suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
-    if settings.loop:
+    if settings.format is not None:
+        suffix = "-" + settings.format
+    else:
+        suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
+    if settings.loop and (settings.format is None or not settings.preset().loop):
         clip = "-loop"
     elif settings.clip_s:
         clip = f"-clip{settings.clip_s:g}s"
@@ -365,10 +411,18 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
         (on_status or (lambda text: None))("choosing the loop's cut")
         specs = rotate_loop(specs, calmest_cut(loop_draft(specs, settings)))
     width, height = settings.frame_size()
-    # the end card takes the last frames: the body is drawn as always, the card is one more chunk
+    # chunks end on GOP boundaries (every chunk starts with a keyframe: a chunk of a whole number of
+    # GOPs keeps every GOP of the video the same length)
+    gop = gop_frames(settings.fps)
+    chunk_frames = -(-settings.chunk_frames // gop) * gop
+    # the end card takes the last frames: the body is drawn as always, the card is one more chunk; it
+    # starts on a GOP boundary (up to half a second longer than asked), so no short GOP sits before it
     n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card and not settings.loop)  # a loop has no end
+    if n_card:
+        n_card = len(specs) - (len(specs) - n_card) // gop * gop
     card = EndCard(settings.branding, width, height, settings.fps, n_card, aspect=settings.aspect) if n_card else None
     body = specs[: len(specs) - n_card]
+    n_body_chunks = (len(body) + chunk_frames - 1) // chunk_frames
 
     work = out.with_name(f".{out.name}.work")
     status = on_status or (lambda text: None)
@@ -383,8 +437,10 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
         renderer = procedural_renderer(settings, width, height, len(specs))
         if renderer.compiles_on_first_render:
             status("compiling the renderer (about a minute the first time, cached afterwards)")
+    n_chunks = n_body_chunks + (card is not None)
+    video_encoding, audio_encoding, max_bytes = encodings(settings.preset(), settings.fps, len(specs) / settings.fps, n_chunks)
     # chunks drawn at another detail must not be mixed in: the key holds the resolved value
-    key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window)
+    key = _work_key(analysis, settings.model_copy(update={"detail": renderer.detail, "compile": None}), window, video_encoding.args())
     manifest_path = work / "manifest.json"
     manifest = WorkManifest.load(manifest_path) if resume and manifest_path.is_file() else None
     if resume and manifest_path.is_file() and (manifest is None or manifest.key != key):
@@ -396,17 +452,16 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest = WorkManifest(key=key, settings=settings, window=window)
             manifest.save(manifest_path)
 
-        n_chunks = (len(body) + settings.chunk_frames - 1) // settings.chunk_frames
-        chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_chunks)]
+        chunks = [work / f"chunk{c:05d}.mp4" for c in range(n_body_chunks)]
         done = 0
         for c, chunk in enumerate(chunks):
-            part = body[c * settings.chunk_frames : (c + 1) * settings.chunk_frames]
+            part = body[c * chunk_frames : (c + 1) * chunk_frames]
             if c in manifest.done and chunk.is_file():
                 done += len(part)
                 if on_progress is not None:
                     on_progress(done, len(specs))
                 continue
-            with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT) as writer:
+            with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT, encoding=video_encoding) as writer:
                 for b in range(0, len(part), settings.batch_frames):
                     frames = _draw(renderer, overlay, part[b : b + settings.batch_frames])
                     status("rendering")
@@ -417,7 +472,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
             manifest.done.append(c)
             manifest.save(manifest_path)
         if card is not None:
-            chunk = work / f"chunk{n_chunks:05d}.mp4"
+            chunk = work / f"chunk{n_body_chunks:05d}.mp4"
             chunks.append(chunk)
 
             def card_progress(n: int) -> None:
@@ -426,7 +481,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                 if on_progress is not None:
                     on_progress(done, len(specs))
 
-            if n_chunks in manifest.done and chunk.is_file():
+            if n_body_chunks in manifest.done and chunk.is_file():
                 card_progress(n_card)
             else:
                 # the video under the card's fade: drawn like the body, then composed with the card
@@ -434,12 +489,12 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
                 fade = specs[len(body) : len(body) + card.fade_frames]
                 underlay = np.concatenate([_draw(renderer, overlay, fade[b : b + settings.batch_frames]) for b in range(0, len(fade), settings.batch_frames)])
                 status("end card")
-                card.write(chunk, underlay, on_frames=card_progress)
-                manifest.done.append(n_chunks)
+                card.write(chunk, underlay, on_frames=card_progress, encoding=video_encoding)
+                manifest.done.append(n_body_chunks)
                 manifest.save(manifest_path)
         # a loop has no audio (its sound would jump at every repeat); a cut inside the track is faded
         inside = (CUT_FADE_S if window[0] > 0 else 0.0, CUT_FADE_S if window[1] < analysis.duration_s - CUT_FADE_S else 0.0)
-        mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside)
+        mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside, audio=audio_encoding, max_bytes=max_bytes)
         write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
     except OSError as exc:
         if exc.errno not in DISK_FULL:

@@ -52,13 +52,13 @@ def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
         'name: "../{track}_{fmt}.mp4"\n'
         "formats:\n  wide: {aspect: '4:3'}\n  ok: {size: 64}\n"
         "clips:\n  short: {length_s: -2}\n"
-        "tracks:\n  - path: 'nothing/*.wav'\n  - path: a.wav\n    formats: [tiktok]\n    model: x\n  - {path: a.wav, colour: red}\n"
+        "tracks:\n  - path: 'nothing/*.wav'\n  - path: a.wav\n    formats: [vine]\n    model: x\n  - {path: a.wav, colour: red}\n"
     )
     with pytest.raises(MvgenError) as info:
         load_manifest(tmp_path / "m.yaml")
     lines = str(info.value).splitlines()
     expected = ["formats.wide.aspect", "clips.short.length_s", "tracks[2].colour", "name: unknown placeholder {fmt}",
-                "tracks[0].path: no file matches", "tracks[1].formats: unknown format 'tiktok'", "tracks[1].model"]
+                "tracks[0].path: no file matches", "tracks[1].formats: unknown format 'vine'", "tracks[1].model"]
     for fragment in expected:
         assert sum(fragment in line for line in lines) == 1, (fragment, lines)
     assert len(lines) == len(expected) and all(line.startswith(f"{tmp_path / 'm.yaml'}: ") for line in lines)
