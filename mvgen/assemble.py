@@ -351,12 +351,12 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike | None, start_s: float
     duration_s = n_frames / fps
     if audio_path is None:
         audio = None
-    # the encoder's priming samples play first (no edit list hides them): the track starts that much
-    # later, and the last AAC_PRIMING_S of the input falls after the cut, so the fade-out ends before it
-    fade_out_end_s = max(0.0, duration_s - AAC_PRIMING_S)
+    # the encoder's priming samples play first (no edit list hides them): the track is taken from that
+    # much later and that much shorter, so the music stays on the frames and ends with the last one
+    sound_s = max(0.0, duration_s - AAC_PRIMING_S)
     fades = ([f"afade=t=in:st=0:d={fade_in_s:.6f}"] if fade_in_s > 0 else []) \
-        + ([f"afade=t=out:st={max(0.0, fade_out_end_s - fade_out_s):.6f}:d={fade_out_s:.6f}"] if fade_out_s > 0 else [])
-    sound = ["-ss", f"{start_s + AAC_PRIMING_S:.6f}", "-t", f"{duration_s:.6f}", "-i", str(audio_path)] if audio is not None else []
+        + ([f"afade=t=out:st={max(0.0, sound_s - fade_out_s):.6f}:d={fade_out_s:.6f}"] if fade_out_s > 0 else [])
+    sound = ["-ss", f"{start_s + AAC_PRIMING_S:.6f}", "-t", f"{sound_s:.6f}", "-i", str(audio_path)] if audio is not None else []
     audio_out = ["-map", "1:a:0", *(["-af", ",".join(fades)] if fades else []), *audio.args()] if audio is not None else ["-an"]
     args = [
         ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",

@@ -5,7 +5,7 @@ file's first audio stream and reads its summary: integrated loudness (LUFS), lou
 sample and true peak (dBFS / dBTP). Both the bundled ffmpeg and Debian's 5.1 print the same summary.
 
 :func:`normalize_loudness` writes a copy at a target integrated loudness with one constant gain
-(the video stream copied, the audio re-encoded with :data:`mvgen.assemble.AUDIO_CODEC`). ffmpeg's
+(the video stream copied, the audio re-encoded as mvgen encodes it, :class:`mvgen.assemble.AudioEncoding`). ffmpeg's
 ``loudnorm`` is not used for the gain: in its linear mode it silently falls back to its dynamic mode
 (a moving gain, audible as pumping) whenever the linear gain would push the true peak over its
 ceiling. Here the gain is ``target - measured`` applied by ``volume``; when that would put the peaks
@@ -184,10 +184,13 @@ def _encode(video: Path, out: Path, gain_db: float, limit_dbfs: float | None, ra
     """Write ``video`` with its audio times ``gain_db`` (and peaks limited at ``limit_dbfs`` when not None) to ``out``."""
     import ffmpeg
 
-    from mvgen.assemble import AUDIO_CODEC
+    from mvgen.assemble import AAC_PRIMING_S, MP4_LAYOUT, AudioEncoding
 
     source = ffmpeg.input(str(video))
-    audio = source.audio.filter("volume", volume=f"{gain_db:.3f}dB", precision="double")
+    # mvgen's files have no edit list, so the decoded audio starts with the encoder's priming, and the
+    # new encode adds its own: the old priming is cut, so the copy stays on the frames
+    audio = source.audio.filter("atrim", start=AAC_PRIMING_S).filter("asetpts", "PTS-STARTPTS")
+    audio = audio.filter("volume", volume=f"{gain_db:.3f}dB", precision="double")
     if limit_dbfs is not None:
         audio = (
             audio.filter("aresample", rate_hz * LIMITER_OVERSAMPLING)
@@ -195,7 +198,7 @@ def _encode(video: Path, out: Path, gain_db: float, limit_dbfs: float | None, ra
             .filter("alimiter", limit=10 ** (limit_dbfs / 20), attack=LIMITER_ATTACK_MS, release=LIMITER_RELEASE_MS, level=0, latency=1)
             .filter("aresample", rate_hz)
         )
-    output = ffmpeg.output(source.video, audio, str(out), vcodec="copy", movflags="+faststart", **_codec_options(AUDIO_CODEC))
+    output = ffmpeg.output(source.video, audio, str(out), vcodec="copy", **_codec_options(AudioEncoding().args() + MP4_LAYOUT))
     args = output.compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
     result = subprocess.run(args, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
     if result.returncode != 0:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from mvgen.analysis import Analysis, analyze
 from mvgen.branding import Branding, build_overlay, write_sidecars
@@ -85,7 +85,7 @@ class RenderSettings(BaseModel):
     end_s: float | None = Field(None, gt=0)
     teaser_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="the old name of clip_s (the same picker)")
     clip_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="render the strongest window of at most this many seconds, whole bars from downbeat to downbeat (mvgen.clips.best_clip)")
-    loop: bool = Field(False, description="render a seamless loop (mvgen.clips.loop_window: whole bars from the first drop, at most clip_s or 8 s) with periodic motion and no audio")
+    loop: bool = Field(False, description="render a seamless loop (mvgen.clips.loop_window: whole bars from the first drop, at most clip_s or 8 s; or the excerpt start_s-end_s given) with periodic motion and no audio")
     renderer: Literal["procedural", "diffusion"] = "procedural"
     diffusion: DiffusionSettings = Field(default_factory=DiffusionSettings, description="settings of the diffusion renderer")
     styles: str | None = Field(None, description="style file or folder overriding the defaults")
@@ -99,15 +99,20 @@ class RenderSettings(BaseModel):
     batch_frames: int = Field(8, ge=1)
     format: str | None = Field(None, description="platform preset (mvgen.formats.PRESETS): sets aspect, fps and size (size may be changed), the length and the encoding")
 
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, name: str | None) -> str | None:
+        if name is not None and name not in PRESETS:
+            raise ValueError(f"format {name!r} is not one of: {', '.join(PRESETS)}")
+        return name
+
     @model_validator(mode="after")
     def _follow_format(self) -> "RenderSettings":
         """A format sets aspect and fps (a different one given alongside is an error) and, unless given,
         size; an excerpt or teaser longer than the platform allows (or shorter) is an error up front."""
         if self.format is None:
             return self
-        preset = PRESETS.get(self.format)
-        if preset is None:
-            raise ValueError(f"format {self.format!r} is not one of: {', '.join(PRESETS)}")
+        preset = PRESETS[self.format]
         for name, value in (("aspect", preset.aspect), ("fps", preset.fps)):
             if name in self.model_fields_set and getattr(self, name) != value:
                 raise ValueError(f"{name} {getattr(self, name)} differs from the {self.format} format's {value}; leave it out (only size may be changed)")
@@ -133,8 +138,8 @@ class RenderSettings(BaseModel):
     def _one_window(self) -> "RenderSettings":
         if self.teaser_s is not None and self.clip_s is not None and self.teaser_s != self.clip_s:
             raise ValueError(f"teaser_s (--teaser {self.teaser_s:g}) is the old name of clip_s (--clip {self.clip_s:g}); give one of them")
-        if (self.clip_length_s is not None or self.loop) and (self.start_s or self.end_s is not None):
-            raise ValueError("a clip (clip_s, --clip) or a loop picks its own window; give it without start_s/end_s (--start/--end)")
+        if self.clip_length_s is not None and (self.start_s or self.end_s is not None):
+            raise ValueError("a clip (clip_s, --clip) picks its own window; give it without start_s/end_s (--start/--end)")
         if self.loop and self.renderer != "procedural":
             raise ValueError(f"loop: only the procedural renderer draws periodic motion (renderer: {self.renderer}); the diffusion keyframes do not loop")
         return self
@@ -161,7 +166,8 @@ def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
     excerpt with only a start is cut at the cap; a window shorter than a format's minimum is an error."""
     preset = settings.preset()
     cap_s = preset.max_duration_s if preset is not None else None
-    if settings.loop:
+    excerpt = settings.start_s > 0 or settings.end_s is not None
+    if settings.loop and not excerpt:  # a loop picks its bars, unless an excerpt is given (then that is looped)
         max_s = settings.clip_length_s or cap_s or LOOP_MAX_S
         window = loop_window(analysis, max_s=max_s, min_s=min(LOOP_MIN_S, max_s))
     elif settings.clip_length_s is not None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mvgen.analysis import analyze
-from mvgen.assemble import CUT_FADE_S, ChunkWriter, mux, probe_video
+from mvgen.assemble import AAC_PRIMING_S, AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ, CUT_FADE_S, ChunkWriter, mux, probe_video
 from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.clips import LOOP_MAX_S, best_clip, calmest_cut, loop_window
 from mvgen.errors import MvgenError
@@ -214,13 +214,15 @@ def test_cut_fades_remove_the_click(tmp_path, ffmpeg):
     with ChunkWriter(tmp_path / "c.mp4", 64, 36, FPS) as writer:
         for _ in range(60):
             writer.write(np.zeros((36, 64, 3), np.uint8))
-    start_s = 2.0  # a crest of the cosine: the cut starts at +0.5
-    edge = int(0.002 * sr)  # the first and last 2 ms
+    # the track starts after the encoder's priming (mvgen's files have no edit list to hide it), at the
+    # output's 48 kHz: a crest of the cosine there, so the plain cut starts at +0.5
+    start_s = 2.0 - AAC_PRIMING_S
+    edge = int(0.002 * AUDIO_SAMPLE_RATE_HZ)  # the first and last 2 ms
     levels = {}
     for fade in (0.0, CUT_FADE_S):
         out = mux([tmp_path / "c.mp4"], audio, start_s, 60, FPS, tmp_path / f"fade{fade}.mp4", fade_in_s=fade, fade_out_s=fade)
-        y = _decoded_audio(out)
-        end = int(2.0 * sr)  # the cut's length; the decoder may pad the last AAC frame with silence
+        y = _decoded_audio(out)[AAC_PRIMING_SAMPLES:]  # the priming: silence
+        end = int(2.0 * AUDIO_SAMPLE_RATE_HZ) - AAC_PRIMING_SAMPLES  # the cut's length; the decoder may pad the last AAC frame with silence
         assert end <= len(y) < end + 2048 and np.max(np.abs(y[end + edge :]), initial=0.0) < 0.05  # then only the codec's ringing
         middle = np.abs(y[end // 2 - 500 : end // 2 + 500]).max()
         assert middle == pytest.approx(0.5, abs=0.05)  # the tone itself is untouched
@@ -258,7 +260,7 @@ def test_cli_clip_and_bad_lengths(tracks, tmp_path, run_cli):
     assert str(out) in result.stdout and probe_video(out).n_frames == round(window.length_s * 10)
     for args, message in ((["--clip", "-3"], "--clip: Input should be greater than 0"),
                           (["--clip", "nan"], "--clip: Input should be a finite number"),
-                          (["--clip", "15", "--start", "2"], "a clip (clip_s, --clip) or a loop picks its own window; give it without start_s/end_s (--start/--end)"),
+                          (["--clip", "15", "--start", "2"], "a clip (clip_s, --clip) picks its own window; give it without start_s/end_s (--start/--end)"),
                           (["--clip", "15", "--teaser", "30"], "teaser_s (--teaser 30) is the old name of clip_s (--clip 15); give one of them")):
         failed = run_cli("render", track, *args)
         assert failed.returncode == 1 and failed.stderr.strip().splitlines() == [f"mvgen: error: {message}"], failed.stderr
@@ -287,7 +289,9 @@ def test_settings_pick_one_window(tracks):
     assert clip_window(analysis, teaser) == clip_window(analysis, clip) == best_clip(analysis, 15)  # --teaser is --clip's old name
     assert clip_window(analysis, RenderSettings(loop=True)) == loop_window(analysis)
     assert clip_window(analysis, RenderSettings(loop=True, clip_s=4)).length_s <= 4  # a shorter loop on request
-    for bad, message in ((dict(clip_s=15, end_s=30), "picks its own window"), (dict(loop=True, start_s=3), "picks its own window"),
+    given = clip_window(analysis, RenderSettings(loop=True, start_s=3, end_s=7))  # an excerpt given is looped as it is
+    assert (given.start_s, given.end_s) == (3, 7)
+    for bad, message in ((dict(clip_s=15, end_s=30), "picks its own window"), (dict(clip_s=15, start_s=3), "picks its own window"),
                          (dict(clip_s=15, teaser_s=30), "old name of clip_s"), (dict(loop=True, renderer="diffusion"), "only the procedural renderer"),
                          (dict(clip_s=0), "greater than 0"), (dict(clip_s=float("inf")), "finite number")):
         with pytest.raises(ValidationError, match=message):

@@ -20,6 +20,7 @@ from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.errors import MvgenError
 from mvgen.formats import PRESETS, check_preset, encodings, get_preset
 from mvgen.render import RenderSettings, default_output, render_video, render_window
+from tests.videos import audio_lag_samples
 
 HAS_FFPROBE = shutil.which("ffprobe") is not None
 #: Test renders keep the presets' encoding, length and audio but draw this short side (the picture check reports it).
@@ -51,21 +52,6 @@ def _probes(path):
     return alone
 
 
-def _mono_48k(path, start_s: float = 0.0) -> np.ndarray:
-    """Decoded audio of ``path`` from ``start_s``, mono float32 at 48 kHz (every sample, priming included when no edit list hides it)."""
-    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", f"{start_s}", "-i", str(path), "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", "48000", "-"]
-    return np.frombuffer(subprocess.run(args, capture_output=True, check=True).stdout, np.float32)
-
-
-def _audio_lag_samples(out, track, start_s: float) -> int:
-    """Samples (at 48 kHz) by which the video's audio lags the track from ``start_s``: cross-correlation peak."""
-    got, want = _mono_48k(out)[:96000], _mono_48k(track, start_s)[:96000]
-    n = len(got) + len(want)
-    corr = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(want, n)), n)
-    lag = int(np.argmax(corr))
-    return lag if lag < n // 2 else lag - n
-
-
 def _check(path, preset, probe):
     checks = {c.name: c for c in check_preset(path, preset, probe)}
     # a tiny test render: the picture is the one thing that differs from the preset, and the check says so
@@ -92,21 +78,25 @@ def test_every_preset_encodes_to_its_upload_spec(track, analysis, tmp_path, name
         assert 0.9 * preset.audio_kbps <= m.audio_bitrate_bps / 1000 <= 1.1 * preset.audio_kbps
         assert abs(m.audio_duration_s - 3.0) < 0.03
         # no edit list hides the encoder's priming: the audio is cut to match it, so the music stays on the frames
-        assert abs(_audio_lag_samples(out, track, 9.0)) <= 48  # 1 ms
+        assert abs(audio_lag_samples(out, track, 9.0)) <= 48  # 1 ms
     else:
         assert m.audio_codec is None and m.audio_packets == ()
     _check(out, preset, m)
 
 
-def test_canvas_takes_the_best_8_s_of_a_longer_track_without_audio(track, analysis, tmp_path):
+def test_canvas_is_a_loop_of_whole_bars_from_the_drop_without_audio(track, analysis, tmp_path):
     settings = RenderSettings(format="canvas", size=TINY_PX, detail=0.5, compile=False)
+    assert settings.loop and not settings.branding.overlay  # a seamless loop, no text or logo (Spotify's policy)
     start_s, end_s = render_window(analysis, settings)
-    assert end_s - start_s == pytest.approx(8.0) and start_s <= analysis.drops[0].start_s <= end_s
+    bar_s = 60.0 / analysis.tempo_bpm * analysis.beats_per_bar
+    bars = (end_s - start_s) / bar_s
+    assert 3.0 <= end_s - start_s <= 8.0 and bars == pytest.approx(round(bars), abs=0.01) and start_s <= analysis.drops[0].start_s < end_s
     out = render_video(track, tmp_path / "c.mp4", settings, analysis=analysis)
     m = _probes(out)
-    assert m.n_frames == 240 and m.duration_s == pytest.approx(8.0) and m.audio_codec is None
+    n_frames = round((end_s - start_s) * settings.fps)
+    assert m.n_frames == n_frames and m.duration_s == pytest.approx(n_frames / settings.fps, abs=0.01) and m.audio_codec is None
     checks = _check(out, PRESETS["canvas"], m)
-    assert "8.000 s" in checks["length"].why
+    assert f"{n_frames / settings.fps:.3f} s" in checks["length"].why
     assert default_output(track, settings).name == "track-canvas.mp4"
 
 
@@ -131,10 +121,14 @@ def _long_analysis(duration_s: float, drop_s: float) -> Analysis:
 
 @pytest.mark.parametrize("name, length_s", [("shorts", 60.0), ("x", 140.0), ("canvas", 8.0), ("reels", 200.0), ("youtube", 200.0)])
 def test_length_caps_take_a_window_with_the_drop(name, length_s):
-    """A 200 s track: the capped formats render a window of their cap around the first drop (at 150 s)."""
+    """A 200 s track at 128 bpm: the capped formats render a window of whole bars, the most that fit
+    their cap (mvgen.clips), around the first drop (at 150 s); the others the whole track."""
     analysis = _long_analysis(200.0, 150.0)
     start_s, end_s = render_window(analysis, RenderSettings(format=name))
-    assert end_s - start_s == pytest.approx(length_s) and start_s <= 150.0 <= end_s
+    bar_s = 4 * 60.0 / 128.0
+    assert length_s - bar_s < end_s - start_s <= length_s + 1e-6 and start_s <= 150.0 <= end_s
+    if length_s < 200.0:
+        assert (end_s - start_s) / bar_s == pytest.approx(round((end_s - start_s) / bar_s), abs=1e-3)
 
 
 def test_length_rules_of_excerpts():
@@ -145,7 +139,7 @@ def test_length_rules_of_excerpts():
         RenderSettings(format="shorts", end_s=190.0)
     with pytest.raises(ValueError, match="2 s is shorter than the canvas format needs"):
         RenderSettings(format="canvas", teaser_s=2.0)
-    with pytest.raises(MvgenError, match="the canvas format needs at least 3 s"):
+    with pytest.raises(MvgenError, match="needs at least 3 s"):  # a loop of the canvas format
         render_window(_long_analysis(2.5, 1.0), RenderSettings(format="canvas"))
 
 
@@ -244,6 +238,6 @@ def test_batch_manifests_name_presets(tmp_path):
     with pytest.raises(MvgenError) as info:
         load_manifest(tmp_path / "m.yaml")
     lines = str(info.value).splitlines()
-    assert any("formats.s: Value error, preset 'vine' is not one of: youtube," in line for line in lines), lines
-    assert any("formats.t: Value error, fps 60.0 differs from the shorts format's 30.0" in line for line in lines), lines
+    assert any("formats.s: preset 'vine' is not one of: youtube," in line for line in lines), lines
+    assert any("formats.t: fps 60.0 differs from the shorts format's 30.0" in line for line in lines), lines
     assert any("format canvas, clip long: 200 s is longer than the canvas format allows (8 s)" in line for line in lines), lines

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from mvgen.assemble import AUDIO_CODEC
+from mvgen.assemble import MP4_LAYOUT, AudioEncoding
 from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.errors import MvgenError
+from tests.videos import audio_lag_samples
 from mvgen.loudness import TRUE_PEAK_WARN_DBTP, loudness_curve, measure_loudness, normalize_loudness, normalized_path
 from tests.test_degrade import ffmpeg  # noqa: F401 - the fixture: each test runs with every ffmpeg at hand
 
@@ -83,7 +84,7 @@ def music_video(tmp_path_factory, synth_track):
     write_audio(folder / "track.wav", np.stack([audio, audio]), SR)  # stereo, as mvgen's videos are
     video = folder / "track.mp4"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-i", str(folder / "track.wav"),
-                    "-pix_fmt", "yuv420p", *AUDIO_CODEC, "-shortest", str(video)], check=True)
+                    "-pix_fmt", "yuv420p", *AudioEncoding().args(), *MP4_LAYOUT, "-shortest", str(video)], check=True)
     return video
 
 
@@ -119,6 +120,8 @@ def test_normalizing_down_is_one_constant_gain_and_leaves_the_original(music_vid
     assert _sha(music_video) == before_sha  # untouched
     assert _video_md5(out) == before_video  # the video stream copied, not re-encoded
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+    # in sync: the re-encoded audio starts where the original's does (each encode's priming cut, no edit list)
+    assert abs(audio_lag_samples(out, music_video, 0.0)) <= 48  # 1 ms
     # no pumping: the loudness changed by the same gain everywhere (AAC and 0.1 LU rounding aside)
     change = _gain_curve_db(music_video, out)[1] - result.gain_db
     assert np.ptp(np.percentile(change, [5, 95])) < 0.3 and np.abs(change).max() < 0.4, np.percentile(change, [0, 5, 50, 95, 100])
@@ -127,7 +130,7 @@ def test_normalizing_down_is_one_constant_gain_and_leaves_the_original(music_vid
 def test_the_pumping_check_catches_loudnorms_dynamic_mode(music_video, ffmpeg, tmp_path):
     """What the check above forbids: ffmpeg's loudnorm in its dynamic mode moves the gain by several dB."""
     dynamic = tmp_path / "dynamic.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(music_video), "-c:v", "copy", "-af", "loudnorm=I=-16:TP=-1", *AUDIO_CODEC, str(dynamic)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(music_video), "-c:v", "copy", "-af", "loudnorm=I=-16:TP=-1", *AudioEncoding().args(), *MP4_LAYOUT, str(dynamic)], check=True)
     change = _gain_curve_db(music_video, dynamic)[1]
     assert np.ptp(np.percentile(change, [5, 95])) > 2.0
 

@@ -42,3 +42,18 @@ def interrupt_then_resume(track: Path, out: Path, settings: RenderSettings, afte
     assert not out.exists() and (work / "manifest.json").is_file()
     assert not list(work.glob("*.part*"))
     return render_video(track, out, settings, resume=True)
+
+
+def mono_48k(path, start_s: float = 0.0) -> np.ndarray:
+    """Decoded audio of ``path`` from ``start_s``, mono float32 at 48 kHz (every sample, priming included when no edit list hides it)."""
+    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-ss", f"{start_s}", "-i", str(path), "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", "48000", "-"]
+    return np.frombuffer(subprocess.run(args, capture_output=True, check=True).stdout, np.float32)
+
+
+def audio_lag_samples(out, track, start_s: float) -> int:
+    """Samples (at 48 kHz) by which the video's audio lags the track from ``start_s``: cross-correlation peak."""
+    got, want = mono_48k(out)[:96000], mono_48k(track, start_s)[:96000]
+    n = len(got) + len(want)
+    corr = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(want, n)), n)
+    lag = int(np.argmax(corr))
+    return lag if lag < n // 2 else lag - n
