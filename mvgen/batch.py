@@ -130,6 +130,23 @@ class Manifest(_Strict):
     preview_loop: Literal["gif", "webp"] | None = None
 
 
+class CheckResult(BaseModel):
+    """One platform check of a deliverable (:class:`mvgen.formats.Check`)."""
+
+    name: str
+    passed: bool
+    why: str
+
+
+class DeliverableResult(BaseModel):
+    """One file of a job's deliverables (the video, its normalized copy, thumbnail, loop, captions) and its checks."""
+
+    path: str
+    kind: str
+    passed: bool
+    checks: list[CheckResult]
+
+
 class JobResult(BaseModel):
     """What became of one :class:`Job` (pickles, so it comes back from worker processes and Ray tasks as it is)."""
 
@@ -145,6 +162,12 @@ class JobResult(BaseModel):
     normalized_lufs: float | None = Field(None, description="measured integrated loudness of the normalized copy, if one was written")
     files: list[str] = Field(default_factory=list, description="files written beside the output: normalized copy, thumbnail, loop")
     warnings: list[str] = Field(default_factory=list)
+    deliverables: list[DeliverableResult] = Field(default_factory=list, description="every file of the output, each with its platform checks (passed, or why not)")
+
+    @property
+    def checks_failed(self) -> list[str]:
+        """``"<file>: <check>: <why>"`` for every failed check of this job's deliverables."""
+        return [f"{Path(d.path).name}: {c.name}: {c.why}" for d in self.deliverables for c in d.checks if not c.passed]
 
 
 class Job(BaseModel):
@@ -165,8 +188,17 @@ class Job(BaseModel):
                            normalized_lufs=made.normalized.after.integrated_lufs if made.normalized is not None else None)
             if made.loudness is not None:
                 figures.update(integrated_lufs=made.loudness.integrated_lufs, true_peak_dbtp=made.loudness.true_peak_dbtp)
+            figures["deliverables"] = _checked(self)
         return JobResult(output=self.output, track=self.track, format=self.format, clip=self.clip, status=status, seconds=seconds,
                          error=None if error is None else _error_text(error), **figures)
+
+
+def _checked(job: Job) -> list[DeliverableResult]:
+    """The job's files on disk, each checked for where it goes (:func:`mvgen.deliverables.check_deliverables`)."""
+    from mvgen.deliverables import check_deliverables
+
+    return [DeliverableResult(path=str(d.path), kind=d.kind, passed=d.passed, checks=[CheckResult(name=c.name, passed=c.passed, why=c.why) for c in d.checks])
+            for d in check_deliverables(job.output, job.settings.preset())]
 
 
 def _where(loc: tuple) -> str:
@@ -446,7 +478,35 @@ def run_batch(
     report = Report(manifest=str(Path(manifest_path).resolve()), path=str(out_dir / REPORT_NAME), executor=executor, results=results,
                     seconds=time.perf_counter() - started)
     write_atomic(report.path, report.model_dump_json(indent=1))
+    write_track_previews(jobs, results, out_dir)
     return report
+
+
+def preview_path(out_dir: Path, track: str) -> Path:
+    """``<output_dir>/<track>.preview.html``: a track's timeline page with its deliverables."""
+    return Path(out_dir) / f"{Path(track).stem}.preview.html"
+
+
+def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Path) -> list[Path]:
+    """One preview page per track with a finished output (:func:`mvgen.preview.write_preview`): its genre
+    timeline, a player of its first video, and every deliverable of every format and clip with its checks.
+    The analysis comes from the cache the jobs filled; a page that cannot be written is a warning, never
+    a failed batch."""
+    import warnings
+
+    from mvgen.analysis import analyze
+    from mvgen.preview import write_preview
+
+    settings = {job.output: job.settings for job in jobs}
+    pages = []
+    for track, done in _by_track([r for r in results if r.status != "failed" and Path(r.output).is_file()]).items():
+        try:
+            analysis = analyze(track, classifier=settings[done[0].output].classifier)
+            deliverables = [d for r in done for d in r.deliverables]
+            pages.append(write_preview(track, preview_path(out_dir, track), video=done[0].output, analysis=analysis, deliverables=deliverables))
+        except MvgenError as exc:
+            warnings.warn(f"preview page of {track} not written: {exc}", stacklevel=2)
+    return pages
 
 
 def _skipped(job: Job) -> JobResult:
@@ -459,10 +519,11 @@ def _skipped(job: Job) -> JobResult:
         return job.result("skipped").model_copy(update={"warnings": [f"loudness not measured: {exc}"]})
 
 
-def _by_track(jobs: list[Job]) -> dict[str, list[Job]]:
-    grouped: dict[str, list[Job]] = {}
-    for job in jobs:
-        grouped.setdefault(job.track, []).append(job)
+def _by_track(items: list) -> dict[str, list]:
+    """Jobs (or their results) grouped by track, in order."""
+    grouped: dict[str, list] = {}
+    for item in items:
+        grouped.setdefault(item.track, []).append(item)
     return grouped
 
 
@@ -625,7 +686,12 @@ def _run_ray(jobs: list[Job], workers: int, address: str | None, finished: Calla
             ray.shutdown()
 
 
-def format_report(report: Report) -> list[tuple[str, str, str, str]]:
-    """Rows for a table: output, status, seconds, error."""
-    return [(Path(r.output).name, r.status, f"{r.seconds:.1f}" if r.status != "skipped" else "", r.error or "") for r in report.results]
+def format_report(report: Report) -> list[tuple[str, str, str, str, str]]:
+    """Rows for a table: output, status, seconds, platform checks (of every deliverable), error."""
+    rows = []
+    for r in report.results:
+        n_checks = sum(len(d.checks) for d in r.deliverables)
+        checks = "" if not n_checks else (f"all {n_checks} passed" if not r.checks_failed else "; ".join(r.checks_failed))
+        rows.append((Path(r.output).name, r.status, f"{r.seconds:.1f}" if r.status != "skipped" else "", checks, r.error or ""))
+    return rows
 

@@ -415,6 +415,13 @@ def _deliver(video: Path, analysis, settings, options) -> None:
     if made.preview_loop is not None:
         p = made.preview_loop
         out.print(f"loop written to {p.path}: {p.duration_s:.2f} s from {_fmt_time(p.start_s)}, {p.n_frames} frames, {p.size_bytes / 1e3:.0f} kB", markup=False)
+    preset = settings.preset()
+    if preset is not None:  # the platform's published limits, checked on the file written
+        from mvgen.deliverables import check_file
+
+        checked = check_file(video, video, preset)
+        failed = [f"{c.name}: {c.why}" for c in checked.checks if not c.passed]
+        out.print(f"{preset.name} checks: " + (f"all {len(checked.checks)} passed" if not failed else "FAILED " + "; ".join(failed)), markup=False)
 
 
 @app.command()
@@ -447,7 +454,7 @@ def batch(
         for line in str(exc).splitlines():
             err.print(f"mvgen: error: {line}", markup=False)
         raise typer.Exit(1) from None
-    table = Table("output", "status", "seconds", "error", box=None, pad_edge=False)
+    table = Table("output", "status", "seconds", "platform checks", "error", box=None, pad_edge=False)
     for row in format_report(report):
         table.add_row(*row)
     out.print(table)
@@ -464,14 +471,22 @@ def batch(
 def preview(
     track: Path = typer.Argument(..., help="Audio file."),
     out_path: Path = typer.Option(..., "--out", "-o", help="The page to write (.html)."),
-    video: Optional[Path] = typer.Option(None, "--video", help="A rendered video to play instead of the audio (linked, not embedded)."),
+    video: Optional[Path] = typer.Option(None, "--video", help="A rendered video to play instead of the audio (linked, not embedded); its deliverables are listed with their checks."),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="The platform preset the video was rendered for: its checks are that platform's (default: the upload spec)."),
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Genre classifier: folder or Hub id (default: the bundled one)."),
 ) -> None:
-    """Write an offline HTML page: the genre timeline with a player that follows it and seeks on click."""
+    """Write an offline HTML page: the genre timeline with a player that follows it and seeks on click;
+    with --video, also the video's deliverables (thumbnail, loops, normalized copies, captions) and their checks."""
+    from mvgen.deliverables import check_deliverables
+    from mvgen.formats import get_preset
     from mvgen.preview import write_preview
 
+    preset = get_preset(format) if format is not None else None
+    if video is not None and not video.is_file():
+        raise MvgenError("no such video file", video)
     analysis = _analyze(track, classifier=classifier)
-    out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis)}")
+    deliverables = check_deliverables(video, preset) if video is not None else ()
+    out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis, deliverables=deliverables)}")
 
 
 formats_app = typer.Typer(help="Platform presets for --format and batch manifests.", no_args_is_help=True)

@@ -359,8 +359,7 @@ def existing_deliverables(video: str | os.PathLike) -> Deliverables:
     """The loudness of a video rendered earlier, and the files beside it that :func:`make_deliverables` writes (none is made)."""
     video = Path(video)
     loudness = measure_loudness(video)
-    found = sorted(p for p in video.parent.glob(f"{glob.escape(video.stem)}.*") if p != video and not p.name.startswith(".")
-                   and (p.name.endswith(("LUFS" + video.suffix, ".thumbnail.jpg")) or p.suffix.lstrip(".") in LOOP_KINDS))
+    found = [p for p in deliverable_files(video)[1:] if _kind_of(p, video) != "captions"]
     warning = peak_warning(loudness) if loudness is not None else None
     return Deliverables(loudness=loudness, normalized=None, thumbnail=None, preview_loop=None, warnings=(warning,) if warning else (), found=tuple(found))
 
@@ -380,3 +379,93 @@ def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, optio
     thumbnail = best_thumbnail(video, analysis, thumbnail_path(video), window_s=window_s) if options.thumbnail else None
     loop = loop_preview(video, preview_loop_path(video, options.preview_loop), analysis, window_s=window_s) if options.preview_loop else None
     return Deliverables(loudness=loudness, normalized=normalized, thumbnail=thumbnail, preview_loop=loop, warnings=tuple(warnings))
+
+
+#: What each kind of deliverable file is.
+DELIVERABLE_KINDS = ("video", "normalized", "thumbnail", "loop", "captions")
+#: A normalized copy passes when its integrated loudness is this close to the target (LU).
+NORMALIZED_TOLERANCE_LU = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Deliverable:
+    """One file of a release's deliverables and its checks (:class:`mvgen.formats.Check`: name, passed, why)."""
+
+    path: Path
+    kind: Literal["video", "normalized", "thumbnail", "loop", "captions"]
+    checks: tuple  # of mvgen.formats.Check
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+def _kind_of(path: Path, video: Path) -> str:
+    name = path.name
+    if name.endswith(".thumbnail.jpg"):
+        return "thumbnail"
+    if path.suffix.lstrip(".") in LOOP_KINDS:
+        return "loop"
+    if path.suffix in (".srt", ".vtt"):
+        return "captions"
+    return "normalized" if name.endswith("LUFS" + video.suffix) else "video"
+
+
+def _loudness_target(path: Path) -> float | None:
+    found = re.search(r"\.(-?\d+(?:\.\d+)?)LUFS\.[^.]+$", path.name)
+    return float(found.group(1)) if found else None
+
+
+def check_file(path: str | os.PathLike, video: str | os.PathLike, preset=None) -> Deliverable:
+    """Check one deliverable file of ``video`` for where it goes: the video against ``preset``'s
+    published limits (:func:`mvgen.formats.check_preset`; without one, the upload spec every mvgen
+    video follows), a normalized copy's loudness and true peak, the thumbnail's size and format
+    (YouTube: 1280x720 JPEG, <= 2 MB), a loop's frames and endless looping, captions' presence."""
+    from PIL import Image
+
+    from mvgen.formats import Check, check_preset, check_upload_spec
+
+    path, video = Path(path), Path(video)
+    kind = _kind_of(path, video)
+    if kind == "video":
+        checks = check_preset(path, preset) if preset is not None else check_upload_spec(path)
+    elif kind == "normalized":
+        measured, target = measure_loudness(path), _loudness_target(path)
+        if measured is None:
+            checks = [Check("audio", False, "no audio stream")]
+        else:
+            checks = [Check("loudness", target is not None and abs(measured.integrated_lufs - target) <= NORMALIZED_TOLERANCE_LU,
+                            f"{measured.integrated_lufs:.1f} LUFS (target {target:g})" if target is not None else f"{measured.integrated_lufs:.1f} LUFS"),
+                      Check("true peak", measured.true_peak_dbtp <= TRUE_PEAK_WARN_DBTP, f"{measured.true_peak_dbtp:.1f} dBTP (ceiling {TRUE_PEAK_WARN_DBTP:g})")]
+            if preset is not None and not preset.has_audio:
+                checks.append(Check("audio", False, f"the {preset.name} format has no audio"))
+    elif kind == "thumbnail":
+        with Image.open(path) as image:
+            fmt, size = image.format, image.size
+        n_bytes = path.stat().st_size
+        checks = [Check("format", fmt == "JPEG", fmt or "unknown"),
+                  Check("picture", size == THUMBNAIL_SIZE_PX, f"{size[0]}x{size[1]} (want {THUMBNAIL_SIZE_PX[0]}x{THUMBNAIL_SIZE_PX[1]})"),
+                  Check("file size", n_bytes <= THUMBNAIL_MAX_BYTES, f"{n_bytes} bytes (cap {THUMBNAIL_MAX_BYTES})")]
+    elif kind == "loop":
+        n_frames, duration_s = animation_timing(path)
+        with Image.open(path) as image:
+            loops = image.info.get("loop", 1)
+        checks = [Check("animation", n_frames > 1 and duration_s > 0, f"{n_frames} frames, {duration_s:.2f} s"),
+                  Check("loops forever", loops == 0, "loop=0" if loops == 0 else f"plays {loops} time(s)")]
+    else:
+        n_cues = path.read_text(errors="replace").count("-->")
+        checks = [Check("captions", n_cues > 0, f"{n_cues} cues")]
+    return Deliverable(path, kind, tuple(checks))
+
+
+def deliverable_files(video: str | os.PathLike) -> list[Path]:
+    """``video`` and the files mvgen writes beside it (normalized copies, thumbnail, loops, captions), as they are on disk."""
+    video = Path(video)
+    beside = sorted(p for p in video.parent.glob(f"{glob.escape(video.stem)}.*") if p != video and not p.name.startswith(".")
+                    and _kind_of(p, video) != "video")
+    return [video, *beside]
+
+
+def check_deliverables(video: str | os.PathLike, preset=None) -> list[Deliverable]:
+    """Every deliverable of ``video`` on disk (see :func:`deliverable_files`), each with its checks (:func:`check_file`)."""
+    return [check_file(path, video, preset) for path in deliverable_files(video)]

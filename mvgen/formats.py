@@ -162,23 +162,40 @@ class Check:
     why: str
 
 
+def _stream_checks(m: MediaProbe, gop: int) -> list[Check]:
+    """The upload-spec checks of every mvgen video: faststart, no edit lists, H.264 High, 4:2:0, closed GOPs of ``gop`` frames, 2 B-frames."""
+    full = m.gop_lengths[:-1]  # the last GOP ends with the video
+    return [
+        Check("faststart", m.faststart, "moov before mdat" if m.faststart else "moov after mdat: players must read the whole file first"),
+        Check("no edit lists", not m.edit_lists, "none" if not m.edit_lists else "a track has an edit list (YouTube and Instagram ask for none)"),
+        Check("video codec", m.video_codec == "h264" and m.video_profile == "High", f"{m.video_codec} {m.video_profile}"),
+        Check("pixel format", m.pix_fmt == "yuv420p", m.pix_fmt),
+        Check("GOP", bool(m.gop_lengths) and all(g == gop for g in full) and 0 < m.gop_lengths[-1] <= gop and m.closed_gops,
+              f"lengths {sorted(set(m.gop_lengths))} (want {gop}), {'closed' if m.closed_gops else 'OPEN'}"),
+        Check("B-frames", m.max_b_frames == 2, f"at most {m.max_b_frames} consecutive (want 2)"),
+    ]
+
+
+def check_upload_spec(path: str | os.PathLike, probe: MediaProbe | None = None) -> list[Check]:
+    """Check a video rendered without a preset against the upload spec every mvgen video follows
+    (see :func:`_stream_checks`; its GOP from its own frame rate) and, when it has audio, AAC-LC 48 kHz stereo."""
+    m = probe or probe_media(path)
+    checks = _stream_checks(m, gop_frames(m.fps))
+    if m.audio_codec is not None:
+        ok = m.audio_codec == "aac" and m.audio_profile == "LC" and m.sample_rate_hz == AUDIO_SAMPLE_RATE_HZ and m.channels == AUDIO_CHANNELS
+        checks.append(Check("audio", ok, f"{m.audio_codec} {m.audio_profile}, {m.sample_rate_hz} Hz, {m.channels} ch"))
+    return checks
+
+
 def check_preset(path: str | os.PathLike, preset: Preset, probe: MediaProbe | None = None) -> list[Check]:
     """Check a finished file against ``preset``'s published limits (probing it unless ``probe`` is given):
     container (faststart), H.264 High, 4:2:0, picture, frame rate, GOP (length, closed), B-frames,
     video bitrate cap, audio (AAC-LC 48 kHz stereo at the preset's rate, or none), length, file size."""
     m = probe or probe_media(path)
-    gop = preset.gop_frames
-    full = m.gop_lengths[:-1]  # the last GOP ends with the video
-    checks = [
-        Check("faststart", m.faststart, "moov before mdat" if m.faststart else "moov after mdat: players must read the whole file first"),
-        Check("no edit lists", not m.edit_lists, "none" if not m.edit_lists else "a track has an edit list (YouTube and Instagram ask for none)"),
-        Check("video codec", m.video_codec == "h264" and m.video_profile == "High", f"{m.video_codec} {m.video_profile}"),
-        Check("pixel format", m.pix_fmt == "yuv420p", m.pix_fmt),
+    checks = _stream_checks(m, preset.gop_frames)
+    checks[4:4] = [
         Check("picture", (m.width, m.height) == (preset.width_px, preset.height_px), f"{m.width}x{m.height} (preset {preset.width_px}x{preset.height_px})"),
         Check("frame rate", abs(m.fps - preset.fps) < 0.01, f"{m.fps:g} fps (preset {preset.fps:g})"),
-        Check("GOP", bool(m.gop_lengths) and all(g == gop for g in full) and 0 < m.gop_lengths[-1] <= gop and m.closed_gops,
-              f"lengths {sorted(set(m.gop_lengths))} (want {gop}), {'closed' if m.closed_gops else 'OPEN'}"),
-        Check("B-frames", m.max_b_frames == 2, f"at most {m.max_b_frames} consecutive (want 2)"),
     ]
     if preset.video_maxrate_kbps is not None:
         rate = m.video_bitrate_bps / 1000

@@ -182,11 +182,17 @@ def caption_paths(video: str | os.PathLike) -> tuple[Path, Path]:
     return video.with_suffix(".srt"), video.with_suffix(".vtt")
 
 
-def write_captions(lines: Sequence[LyricLine], video: str | os.PathLike, start_s: float = 0.0, end_s: float = math.inf) -> tuple[Path, Path]:
+def write_captions(lines: Sequence[LyricLine], video: str | os.PathLike, start_s: float = 0.0, end_s: float = math.inf) -> tuple[Path, Path] | None:
     """Write ``<video>.srt`` and ``<video>.vtt`` for a video showing the track from ``start_s`` to
-    ``end_s`` (times in the files are from the video's start); each written atomically. Returns their paths."""
+    ``end_s`` (times in the files are from the video's start); each written atomically. Returns their
+    paths; None when no line falls in the window (a clip without singing gets no empty caption files,
+    and any left from an earlier render of that name are removed)."""
     timed = lines_in_window(lines, start_s, end_s)
     srt, vtt = caption_paths(video)
+    if not timed:
+        srt.unlink(missing_ok=True)
+        vtt.unlink(missing_ok=True)
+        return None
     write_atomic(srt, srt_text(timed))
     write_atomic(vtt, vtt_text(timed))
     return srt, vtt

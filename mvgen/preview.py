@@ -15,6 +15,7 @@ import html
 import json
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from mvgen.analysis import Analysis, analyze
@@ -56,11 +57,39 @@ def preview_data(analysis: Analysis) -> dict:
     }
 
 
+#: Kinds of deliverable whose file is a picture the page can show inline.
+INLINE_PICTURES = ("thumbnail", "loop")
+
+
+def deliverables_html(deliverables: Sequence, page: Path) -> str:
+    """The page's list of a track's deliverables: each file (linked relative to ``page``), its kind, a
+    picture for thumbnails and loops, and its platform checks (all passed, or which failed and why;
+    every check in a ``<details>``). ``deliverables``: objects with ``path``, ``kind``, ``passed`` and
+    ``checks`` (each with ``name``, ``passed``, ``why``): :class:`mvgen.deliverables.Deliverable` or
+    the batch report's :class:`mvgen.batch.DeliverableResult`."""
+    if not deliverables:
+        return ""
+    rows = []
+    for d in deliverables:
+        href = html.escape(os.path.relpath(Path(d.path).resolve(), page.resolve().parent))
+        failed = [c for c in d.checks if not c.passed]
+        verdict = f'<span class="ok">&#10003; all {len(d.checks)} checks passed</span>' if not failed else \
+            '<span class="bad">&#10007; ' + "; ".join(html.escape(f"{c.name}: {c.why}") for c in failed) + "</span>"
+        every = "".join(f'<li class="{"ok" if c.passed else "bad"}">{html.escape(c.name)}: {html.escape(c.why)}</li>' for c in d.checks)
+        picture = f'<img src="{href}" alt="">' if d.kind in INLINE_PICTURES else ""
+        rows.append(f'<tr data-kind="{html.escape(d.kind)}" data-passed="{int(not failed)}"><td><a href="{href}">{html.escape(Path(d.path).name)}</a>{picture}</td>'
+                    f"<td>{html.escape(d.kind)}</td><td>{verdict}<details><summary>checks</summary><ul>{every}</ul></details></td></tr>")
+    return ('<section id="deliverables"><h2>Deliverables</h2><table><thead><tr><th>file</th><th>kind</th><th>platform checks</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table></section>")
+
+
 def write_preview(track: str | os.PathLike, out: str | os.PathLike, video: str | os.PathLike | None = None,
-                  analysis: Analysis | None = None) -> Path:
+                  analysis: Analysis | None = None, deliverables: Sequence = ()) -> Path:
     """Write the preview page of ``track`` to ``out`` (.html) and return its path.
 
     ``video``: a rendered video to play instead of the audio, linked relative to the page.
+    ``deliverables``: the track's files with their platform checks, listed under the timeline (see
+    :func:`deliverables_html`).
     """
     track, out = Path(track), Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -74,6 +103,7 @@ def write_preview(track: str | os.PathLike, out: str | os.PathLike, video: str |
     else:
         media = f'<audio id="player" controls preload="auto" src="{_audio_data_uri(track)}"></audio>'
     page = _TEMPLATE.replace("__TITLE__", html.escape(Path(analysis.audio.path).name)).replace("__MEDIA__", media)
+    page = page.replace("__DELIVERABLES__", deliverables_html(deliverables, out))
     page = page.replace("__DATA__", json.dumps(preview_data(analysis)).replace("</", "<\\/"))
     return write_atomic(out, page)
 
@@ -88,12 +118,17 @@ _TEMPLATE = r"""<!DOCTYPE html>
  #tip { position: absolute; pointer-events: none; background: rgba(20,22,30,.92); color: #fff; padding: 6px 8px; border-radius: 4px; font-size: 12px; display: none; white-space: nowrap; }
  #legend span { display: inline-block; margin: 8px 14px 0 0; } #legend i { display: inline-block; width: 10px; height: 10px; margin-right: 5px; border-radius: 2px; }
  audio, video { width: 100%; margin-top: 12px; } video { max-height: 360px; background: #000; }
+ #deliverables h2 { font-size: 15px; margin: 18px 0 6px; } #deliverables table { border-collapse: collapse; width: 100%; background: #fff; }
+ #deliverables td, #deliverables th { border-top: 1px solid #e3e3e3; padding: 6px 8px; text-align: left; vertical-align: top; }
+ #deliverables img { display: block; max-width: 240px; max-height: 135px; margin-top: 4px; } .ok { color: #17803d; } .bad { color: #b3261e; }
+ #deliverables details { color: #555; font-size: 12px; } #deliverables ul { margin: 4px 0; padding-left: 18px; }
 </style></head>
 <body>
 <h1>__TITLE__</h1><div class="meta" id="meta"></div>
 <div id="wrap"><canvas id="timeline" width="1200" height="260" data-drawn="0"></canvas><div id="tip"></div></div>
 <div id="legend"></div>
 __MEDIA__
+__DELIVERABLES__
 <script id="mvgen-data" type="application/json">__DATA__</script>
 <script>
 (function () {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,6 +206,20 @@ def test_batch_reports_loudness_and_writes_the_deliverables(tmp_path, synth_trac
     assert result.normalized_lufs == pytest.approx(-16, abs=0.5) == measure_loudness(expected[0]).integrated_lufs
     saved = json.loads((tmp_path / "renders" / "report.json").read_text())["results"][0]
     assert saved["integrated_lufs"] == result.integrated_lufs and saved["files"] == result.files
+    # every deliverable is listed with its platform checks, passed or why not
+    kinds = {Path(d.path).name: d.kind for d in result.deliverables}
+    assert kinds == {video.name: "video", expected[0].name: "normalized", expected[1].name: "thumbnail", expected[2].name: "loop"}
+    checks = {(Path(d.path).name, c.name): c for d in result.deliverables for c in d.checks}
+    assert checks[(video.name, "GOP")].passed and checks[(video.name, "no edit lists")].passed  # the upload spec, without a preset
+    assert checks[(expected[0].name, "loudness")].passed and "target -16" in checks[(expected[0].name, "loudness")].why
+    assert checks[(expected[1].name, "picture")].passed and checks[(expected[2].name, "loops forever")].passed
+    assert all(d.passed for d in result.deliverables), result.checks_failed
+    assert [d["kind"] for d in saved["deliverables"]] == [d.kind for d in result.deliverables]
+    # the track's preview page lists them beside its timeline, with their checks
+    page = (tmp_path / "renders" / "one.preview.html").read_text()
+    for path in [video, *expected]:
+        assert f'<a href="{path.name}">{path.name}</a>' in page
+    assert page.count('data-passed="1"') == 4 and '<img src="one_tiny_teaser.thumbnail.jpg"' in page
     # a rerun skips the video but still reports its loudness and the files beside it
     (again,) = run_batch(tmp_path / "b.yaml", workers=1).results
     assert again.status == "skipped" and again.integrated_lufs == result.integrated_lufs and sorted(again.files) == sorted(result.files)

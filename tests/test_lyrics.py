@@ -94,6 +94,8 @@ def test_sidecars_are_timed_from_the_excerpt_start(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.srt", "clip.vtt"]  # no temporary files left
     # what was written reads back as the same lines
     assert parse_srt(srt.read_text(encoding="utf-8")) == lines_in_window(lines, 10.0, 20.0)
+    # a clip with no line in it gets no (empty) caption files, and stale ones of that name go
+    assert write_captions(lines, video, 30.0, 40.0) is None and not srt.exists() and not vtt.exists()
 
 
 def test_srt_and_vtt_round_hours():
