@@ -42,6 +42,7 @@ MIN_ALPHA = 128
 #: Lightness (L*, 0-100) below which a palette colour is lifted when tinting (see the module doc).
 MIN_PALETTE_L = 35.0
 
+
 @dataclasses.dataclass(frozen=True)
 class CoverPalette:
     """The main colours of a cover, largest cluster first.

@@ -3,9 +3,35 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
+
+
+def every_ffmpeg() -> list:
+    """pytest params of every ffmpeg at hand: Debian's (/usr/bin/ffmpeg) and the bundled one (imageio-ffmpeg),
+    else the one on PATH; a skip when there is none."""
+    found = [pytest.param("/usr/bin/ffmpeg", id="system")] if os.path.isfile("/usr/bin/ffmpeg") else []
+    try:
+        import imageio_ffmpeg
+
+        found.append(pytest.param(imageio_ffmpeg.get_ffmpeg_exe(), id="imageio"))
+    except (ImportError, RuntimeError):
+        pass
+    if not found and shutil.which("ffmpeg"):
+        found.append(pytest.param(shutil.which("ffmpeg"), id="path"))
+    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no ffmpeg"))]
+
+
+@pytest.fixture(params=every_ffmpeg())
+def ffmpeg(request, monkeypatch):
+    """The test runs with every ffmpeg at hand (Debian's 5.1 and the bundled one), chosen as mvgen does: $MVGEN_FFMPEG."""
+    from mvgen.audio import ffmpeg_exe
+
+    monkeypatch.setenv("MVGEN_FFMPEG", request.param)
+    assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(request.param)
+    return request.param
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ tracks whose beats, downbeats and drops are known exactly (their :class:`~mvgen.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 
@@ -181,27 +180,6 @@ def test_loop_video_is_seamless(tracks, tmp_path):
 def _decoded_audio(path) -> np.ndarray:
     raw = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.float32)
-
-
-def _ffmpegs():
-    found = [pytest.param("/usr/bin/ffmpeg", id="system")] if os.path.isfile("/usr/bin/ffmpeg") else []
-    try:
-        import imageio_ffmpeg
-
-        found.append(pytest.param(imageio_ffmpeg.get_ffmpeg_exe(), id="imageio"))
-    except (ImportError, RuntimeError):
-        pass
-    if not found and shutil.which("ffmpeg"):
-        found.append(pytest.param(shutil.which("ffmpeg"), id="path"))
-    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no ffmpeg"))]
-
-
-@pytest.fixture(params=_ffmpegs())
-def ffmpeg(request, monkeypatch):
-    """Each test runs with every ffmpeg at hand (Debian's 5.1 and the bundled one), chosen as mvgen does: $MVGEN_FFMPEG."""
-    monkeypatch.setenv("MVGEN_FFMPEG", request.param)
-    assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(request.param)
-    return request.param
 
 
 def test_cut_fades_remove_the_click(tmp_path, ffmpeg):

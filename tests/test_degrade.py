@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -23,31 +21,6 @@ def music():
 
     audio, _ = synth.render_clip("tech_house", seed=1, sr=SR, duration_s=4)
     return np.asarray(audio, np.float32)
-
-
-def _ffmpegs():
-    found = []
-    if os.path.isfile("/usr/bin/ffmpeg"):
-        found.append(pytest.param("/usr/bin/ffmpeg", id="system"))
-    try:
-        import imageio_ffmpeg
-
-        found.append(pytest.param(imageio_ffmpeg.get_ffmpeg_exe(), id="imageio"))
-    except (ImportError, RuntimeError):
-        pass
-    if not found and shutil.which("ffmpeg"):
-        found.append(pytest.param(shutil.which("ffmpeg"), id="path"))
-    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no ffmpeg"))]
-
-
-@pytest.fixture(params=_ffmpegs())
-def ffmpeg(request, monkeypatch):
-    """Each lossy test runs with every ffmpeg at hand, selected the way mvgen.audio does: $MVGEN_FFMPEG."""
-    monkeypatch.setenv("MVGEN_FFMPEG", request.param)
-    from mvgen.audio import ffmpeg_exe
-
-    assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(request.param)
-    return request.param
 
 
 def _rms(x):

@@ -157,19 +157,6 @@ CHUNK = 24
 W, H = 256, 144
 
 
-def _ffmpegs():
-    found = []
-    if os.path.isfile("/usr/bin/ffmpeg"):
-        found.append(pytest.param("/usr/bin/ffmpeg", id="system"))
-    try:
-        import imageio_ffmpeg
-
-        found.append(pytest.param(imageio_ffmpeg.get_ffmpeg_exe(), id="imageio"))
-    except (ImportError, RuntimeError):
-        pass
-    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no ffmpeg"))]
-
-
 @pytest.fixture(scope="module")
 def track(tmp_path_factory, synth_track):
     from mvgen.audio import write_audio
@@ -232,14 +219,10 @@ def _ffprobe(video) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ffmpeg", _ffmpegs())
-def test_render_ends_with_the_card(track, analysis, cover, plain, tmp_path, monkeypatch, ffmpeg):
-    from mvgen.audio import ffmpeg_exe
+def test_render_ends_with_the_card(track, analysis, cover, plain, tmp_path, ffmpeg):
     from mvgen.render import render_video
     from tests.videos import rgb_frames
 
-    monkeypatch.setenv("MVGEN_FFMPEG", ffmpeg)
-    assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(ffmpeg)
     video = render_video(track, tmp_path / "card.mp4", _settings(_branding(cover)), analysis=analysis)
     n_card = 12
     fade = int(np.ceil(FADE_S * FPS))

@@ -15,7 +15,6 @@ from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.errors import MvgenError
 from tests.videos import audio_lag_samples
 from mvgen.loudness import TRUE_PEAK_WARN_DBTP, loudness_curve, measure_loudness, normalize_loudness, normalized_path
-from tests.test_degrade import ffmpeg  # noqa: F401 - the fixture: each test runs with every ffmpeg at hand
 
 SR = 48000
 #: ITU-R BS.1770-4's K-weighting at 48 kHz (table 1 and 2): the high shelf, then the high-pass.

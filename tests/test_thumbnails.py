@@ -16,7 +16,6 @@ from mvgen.deliverables import (
     thumbnail_image,
 )
 from mvgen.errors import MvgenError
-from tests.test_degrade import ffmpeg  # noqa: F401 - the fixture: each test runs with every ffmpeg at hand
 
 FPS = 10
 
