@@ -60,6 +60,18 @@ def synth_track():
     return make
 
 
+@pytest.fixture(scope="session")
+def house_wav(tmp_path_factory, synth_track):
+    """A 42 s synthetic future-house track (seed 21, quarter-length sections) as a 22.05 kHz WAV, written
+    once for the session: the short real track the render, end-card, cover and branding tests draw."""
+    from mvgen.audio import write_audio
+
+    y, _ = synth_track(["future_house"], seed=21, bars_scale=0.25)
+    path = tmp_path_factory.mktemp("house") / "track.wav"
+    write_audio(path, y, 22050)
+    return path
+
+
 @pytest.fixture
 def run_cli():
     """Run ``python -m mvgen ARGS`` in a fresh process; returns the CompletedProcess (text)."""

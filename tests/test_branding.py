@@ -281,17 +281,14 @@ def test_batch_branding_per_track(tmp_path):
 
 
 @pytest.mark.slow
-def test_branded_render_end_to_end(tmp_path, synth_track):
+def test_branded_render_end_to_end(tmp_path, house_wav):
     """A real encode, decoded: outside the safe zone the branded and unbranded videos (same seed) agree
     within the codec's noise, inside they differ; the captions are written beside it, timed from the excerpt's start."""
     from mvgen.assemble import probe_video
-    from mvgen.audio import write_audio
     from mvgen.render import RenderSettings, render_video
     from tests.videos import gray_frames
 
-    y, _ = synth_track(["future_house"], seed=21, bars_scale=0.25)
-    track = tmp_path / "track.wav"
-    write_audio(track, y, 22050)
+    track = house_wav
     lrc = tmp_path / "a.lrc"
     lrc.write_text("[00:02.00]first words\n[00:03.00]second words\n[00:09.00]after the excerpt\n", encoding="utf-8")
     plain = RenderSettings(size=144, aspect="9:16", fps=FPS, start_s=1.5, end_s=4.0, detail=0.5, compile=False)

@@ -142,14 +142,11 @@ def _share_near_cover_hues(video, width, height) -> tuple[float, np.ndarray]:
 
 
 @pytest.mark.slow
-def test_tinted_render_wears_the_cover_hues(tmp_path, synth_track):
+def test_tinted_render_wears_the_cover_hues(tmp_path, house_wav):
     from mvgen.analysis import analyze
-    from mvgen.audio import write_audio
     from mvgen.render import RenderSettings, render_video
 
-    y, _ = synth_track(["future_house"], seed=21, bars_scale=0.25)
-    track = tmp_path / "track.wav"
-    write_audio(track, y, 22050)
+    track = house_wav
     analysis = analyze(track)
     cover = _warm_cover(tmp_path / "warm.png")
     shares = {}

@@ -158,13 +158,8 @@ W, H = 256, 144
 
 
 @pytest.fixture(scope="module")
-def track(tmp_path_factory, synth_track):
-    from mvgen.audio import write_audio
-
-    y, _ = synth_track(["future_house"], seed=21, bars_scale=0.25)
-    path = tmp_path_factory.mktemp("endcard") / "track.wav"
-    write_audio(path, y, 22050)
-    return path
+def track(house_wav):
+    return house_wav
 
 
 @pytest.fixture(scope="module")

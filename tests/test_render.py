@@ -9,7 +9,6 @@ import pytest
 from mvgen import assemble
 from mvgen.analysis import analyze
 from mvgen.assemble import probe_video
-from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.render import RenderSettings, StaleWorkError, render_video
 from tests.videos import gray_frames, interrupt_then_resume
 
@@ -17,11 +16,8 @@ FPS = 30.0
 
 
 @pytest.fixture(scope="module")
-def track(tmp_path_factory, synth_track):
-    y, truth = synth_track(["future_house"], seed=21, bars_scale=0.25)
-    path = tmp_path_factory.mktemp("render") / "track.wav"
-    write_audio(path, y, 22050)
-    return path
+def track(house_wav):
+    return house_wav
 
 
 @pytest.mark.slow
