@@ -221,10 +221,21 @@ def loop_window(analysis: Analysis, max_s: float = LOOP_MAX_S, min_s: float = LO
     return ClipWindow(start, end, 0.0, f"{end - start:.2f} s (no bars to fit) from the {note}")
 
 
-def calmest_cut(frames: np.ndarray) -> int:
+#: A loop's cut (its first frame) is never where the drop's burst or a flash is above this: players
+#: show the first frame as the still while the loop loads, and a white-out is a poor poster.
+CUT_MAX_LIGHT = 0.1
+
+
+def cut_candidates(specs: list[FrameSpec]) -> np.ndarray:
+    """Which frames of a loop may open it: those without a drop burst or flash above :data:`CUT_MAX_LIGHT`."""
+    return np.array([s.drop_burst <= CUT_MAX_LIGHT and s.flash <= CUT_MAX_LIGHT for s in specs], dtype=bool)
+
+
+def calmest_cut(frames: np.ndarray, allowed: np.ndarray | None = None) -> int:
     """Index ``k`` of the frame of a loop where the picture changes least from frame ``k - 1`` (the
     last frame for ``k`` 0): the smallest mean absolute difference of neighbouring frames, ``frames``
-    of shape ``(N, H, W, C)`` (any numeric type; a small draft of the loop, see :data:`LOOP_DRAFT_SIZE`).
+    of shape ``(N, H, W, C)`` (any numeric type; a small draft of the loop, see :data:`LOOP_DRAFT_SIZE`),
+    among the ``allowed`` frames (a boolean mask, e.g. :func:`cut_candidates`; None or none allowed: all).
 
     A loop shown from ``k`` cuts (last frame -> first) there: its seam is its calmest frame change
     rather than, say, the drop landing on its first downbeat (one of its largest), so a seamless
@@ -233,6 +244,8 @@ def calmest_cut(frames: np.ndarray) -> int:
     """
     frames = np.asarray(frames, dtype=np.float32)
     change = np.abs(frames - np.roll(frames, 1, axis=0)).mean(axis=tuple(range(1, frames.ndim)))
+    if allowed is not None and np.any(allowed):  # only where the loop may open (see cut_candidates)
+        change = np.where(allowed, change, np.inf)
     return int(np.argmin(change))
 
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from mvgen.analysis import Analysis, analyze
 from mvgen.branding import Branding, build_overlay, write_sidecars
-from mvgen.clips import LOOP_DRAFT_SIZE, LOOP_MAX_S, LOOP_MIN_S, ClipWindow, best_clip, calmest_cut, loop_window, rotate_loop
+from mvgen.clips import LOOP_DRAFT_SIZE, LOOP_MAX_S, LOOP_MIN_S, ClipWindow, best_clip, calmest_cut, cut_candidates, loop_window, rotate_loop
 from mvgen.assemble import CUT_FADE_S, ChunkWriter, gop_frames, mux
 from mvgen.diffusion import DiffusionSettings
 from mvgen.errors import MvgenError
@@ -415,7 +415,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed, loop=settings.loop)
     if settings.loop:
         (on_status or (lambda text: None))("choosing the loop's cut")
-        specs = rotate_loop(specs, calmest_cut(loop_draft(specs, settings)))
+        specs = rotate_loop(specs, calmest_cut(loop_draft(specs, settings), allowed=cut_candidates(specs)))
     width, height = settings.frame_size()
     # chunks end on GOP boundaries (every chunk starts with a keyframe: a chunk of a whole number of
     # GOPs keeps every GOP of the video the same length)

@@ -13,7 +13,7 @@ import pytest
 from mvgen.analysis import analyze
 from mvgen.assemble import AAC_PRIMING_S, AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ, CUT_FADE_S, ChunkWriter, mux, probe_video
 from mvgen.audio import ffmpeg_exe, write_audio
-from mvgen.clips import LOOP_MAX_S, best_clip, calmest_cut, loop_window
+from mvgen.clips import LOOP_MAX_S, best_clip, calmest_cut, cut_candidates, loop_window
 from mvgen.errors import MvgenError
 from mvgen.render import RenderSettings, clip_window, render_video
 from tests.videos import rgb_frames
@@ -145,6 +145,10 @@ def test_calmest_cut_and_rotation():
     frames = np.array(levels, np.uint8)[:, None, None, None] * np.ones((1, 4, 6, 3), np.uint8)
     assert calmest_cut(frames) == 5
     specs = [FrameSpec(index=i, time_s=i / 10, genre_weights=(1.0,), palette=(), background=(0, 0, 0), section="drop") for i in range(len(levels))]
+    # a frame in the drop's burst or a flash never opens the loop: the next calmest does (frame 8, 34 -> 40)
+    lit = [dataclasses.replace(s, drop_burst=0.8) if s.index == 5 else dataclasses.replace(s, flash=0.5) if s.index == 1 else s for s in specs]
+    assert list(cut_candidates(lit)) == [i not in (1, 5) for i in range(len(levels))]
+    assert calmest_cut(frames, allowed=cut_candidates(lit)) == 8
     shown = rotate_loop(specs, 5)
     assert [s.index for s in shown] == list(range(len(levels))) and [s.time_s for s in shown] == [0.5, 0.6, 0.7, 0.8, 0.0, 0.1, 0.2, 0.3, 0.4]
 
