@@ -31,6 +31,7 @@ import numpy as np
 from mvgen.analysis import Analysis
 from mvgen.errors import MvgenError
 from mvgen.framespec import FrameSpec
+from mvgen.timeline import _fmt_clock
 
 #: Where in the window the first drop should land (fraction of its length): a quarter, so about a
 #: quarter of the clip is the build-up leading into the drop and the rest is the drop itself.
@@ -76,12 +77,6 @@ class ClipWindow:
     @property
     def length_s(self) -> float:
         return self.end_s - self.start_s
-
-
-def clock(t_s: float) -> str:
-    """``m:ss`` of a time in seconds (``62.4`` -> ``"1:02"``)."""
-    whole = int(round(t_s))
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def check_length(length_s, name: str = "length_s") -> float:
@@ -146,7 +141,7 @@ def _score(analysis: Analysis, start_s: float, end_s: float, curve) -> tuple[int
 
 
 def _drop_note(analysis: Analysis, k: int) -> str:
-    return f"{'first drop' if k == 0 else f'drop {k + 1}'} at {clock(analysis.drops[k].start_s)}"
+    return f"{'first drop' if k == 0 else f'drop {k + 1}'} at {_fmt_clock(analysis.drops[k].start_s, 0)}"
 
 
 def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
@@ -205,7 +200,7 @@ def loop_window(analysis: Analysis, max_s: float = LOOP_MAX_S, min_s: float = LO
         anchor, note = analysis.drops[0].start_s, _drop_note(analysis, 0)
     else:
         clip = best_clip(analysis, max_s)
-        anchor, note = clip.start_s, f"no drop; the strongest {max_s:g} s from {clock(clip.start_s)}"
+        anchor, note = clip.start_s, f"no drop; the strongest {max_s:g} s from {_fmt_clock(clip.start_s, 0)}"
     if len(downbeats) >= 2:
         i = int(np.argmin(np.abs(downbeats - anchor)))
         ends = downbeats[i + 1 :] - downbeats[i]
