@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import dataclasses
+import math
 import os
 import queue
 import subprocess
@@ -494,8 +495,13 @@ class MediaProbe:
     @property
     def closed_gops(self) -> bool:
         """No frame after a keyframe in decode order is shown before it (no open-GOP leading pictures)."""
-        packets = self.video_packets
-        return all(later.pts >= p.pts for i, p in enumerate(packets) if p.key for later in packets[i + 1 :])
+        # one pass from the end: the earliest display time of everything decoded after each packet
+        later_min = math.inf
+        for p in reversed(self.video_packets):
+            if p.key and later_min < p.pts:
+                return False
+            later_min = min(later_min, p.pts)
+        return True
 
     @property
     def max_b_frames(self) -> int:
