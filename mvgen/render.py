@@ -413,8 +413,9 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
 
         table = tint_table(table, cover_palette(settings.branding.cover))
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed, loop=settings.loop)
+    status = on_status or (lambda text: None)
     if settings.loop:
-        (on_status or (lambda text: None))("choosing the loop's cut")
+        status("choosing the loop's cut")
         specs = rotate_loop(specs, calmest_cut(loop_draft(specs, settings), allowed=cut_candidates(specs)))
     width, height = settings.frame_size()
     # chunks end on GOP boundaries (every chunk starts with a keyframe: a chunk of a whole number of
@@ -431,7 +432,6 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
     n_body_chunks = (len(body) + chunk_frames - 1) // chunk_frames
 
     work = out.with_name(f".{out.name}.work")
-    status = on_status or (lambda text: None)
     if settings.renderer == "diffusion":
         from mvgen.diffusion import DiffusionRenderer
 
