@@ -411,7 +411,7 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
             render_video(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
         except StaleWorkError:  # left by a run with other settings: start over
             render_video(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
-        made = make_deliverables(job.output, parsed, job.deliverables, window_s=render_window(parsed, settings))
+        made = make_deliverables(job.output, parsed, job.deliverables, window_s=render_window(parsed, settings), preset=settings.preset())
         return job.result("done", time.perf_counter() - started, made=made)
     except KeyboardInterrupt:
         raise

@@ -402,7 +402,7 @@ def _deliver(video: Path, analysis, settings, options) -> None:
 
     with err.status("loudness" + (", normalized copy" if options.loudness is not None else "") + (", thumbnail" if options.thumbnail else "")
                     + (f", {options.preview_loop} loop" if options.preview_loop else "")):
-        made = make_deliverables(video, analysis, options, window_s=render_window(analysis, settings))
+        made = make_deliverables(video, analysis, options, window_s=render_window(analysis, settings), preset=settings.preset())
     out.print("loudness: " + (made.loudness.describe() if made.loudness is not None else "no audio"), markup=False)
     for warning in made.warnings:
         _show_warning(warning, UserWarning, "", 0)

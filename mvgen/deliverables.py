@@ -364,12 +364,17 @@ def existing_deliverables(video: str | os.PathLike) -> Deliverables:
     return Deliverables(loudness=loudness, normalized=None, thumbnail=None, preview_loop=None, warnings=(warning,) if warning else (), found=tuple(found))
 
 
-def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, options: DeliverableOptions, window_s: tuple[float, float] | None = None) -> Deliverables:
+def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, options: DeliverableOptions, window_s: tuple[float, float] | None = None,
+                      preset=None) -> Deliverables:
     """Measure ``video``'s loudness and write what ``options`` asks for beside it (names: :func:`~mvgen.loudness.normalized_path`,
-    :func:`thumbnail_path`, :func:`preview_loop_path`). ``window_s``: the track span the video shows (``render_window``)."""
+    :func:`thumbnail_path`, :func:`preview_loop_path`). ``window_s``: the track span the video shows (``render_window``);
+    ``preset``: the :class:`mvgen.formats.Preset` it was rendered for, whose length warning joins the warnings."""
+    from mvgen.formats import length_warning
+
     video = Path(video)
     loudness = measure_loudness(video)
-    warnings = [w for w in [peak_warning(loudness) if loudness is not None else None] if w]
+    long = length_warning(preset, window_s[1] - window_s[0]) if preset is not None and window_s is not None else None
+    warnings = [w for w in [peak_warning(loudness) if loudness is not None else None, long] if w]
     normalized = None
     if options.loudness is not None:
         if loudness is None:

@@ -130,6 +130,14 @@ def get_preset(name: str) -> Preset:
         raise MvgenError(f"unknown format {name!r} (formats: {', '.join(PRESETS)})") from None
 
 
+def length_warning(preset: Preset, length_s: float) -> str | None:
+    """A warning for a video longer than ``preset``'s default cap (an explicit excerpt may run on to the
+    platform's limit, e.g. a Short to 180 s), with the preset's note on why the cap is there; else None."""
+    if preset.max_duration_s is None or length_s <= preset.max_duration_s + 1e-6:
+        return None
+    return f"{length_s:.1f} s is over the {preset.name} format's {preset.max_duration_s:g} s" + (f" ({preset.notes})" if preset.notes else "")
+
+
 def encodings(preset: Preset | None, fps: float, duration_s: float, n_chunks: int) -> tuple[VideoEncoding, AudioEncoding | None, int | None]:
     """(video, audio or None, file-size cap in bytes or None) of a render of ``duration_s`` seconds in
     ``n_chunks`` chunks. Without a preset: the upload encoding without caps.

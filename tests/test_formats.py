@@ -18,7 +18,7 @@ from mvgen.analysis import Analysis, AudioSummary, Drop, analyze
 from mvgen.assemble import ChunkWriter, mux, probe_media
 from mvgen.audio import ffmpeg_exe, write_audio
 from mvgen.errors import MvgenError
-from mvgen.formats import PRESETS, check_preset, encodings, get_preset
+from mvgen.formats import PRESETS, check_preset, encodings, get_preset, length_warning
 from mvgen.render import RenderSettings, default_output, render_video, render_window
 from tests.videos import audio_lag_samples
 
@@ -129,6 +129,14 @@ def test_length_caps_take_a_window_with_the_drop(name, length_s):
     assert length_s - bar_s < end_s - start_s <= length_s + 1e-6 and start_s <= 150.0 <= end_s
     if length_s < 200.0:
         assert (end_s - start_s) / bar_s == pytest.approx(round((end_s - start_s) / bar_s), abs=1e-3)
+
+
+def test_an_excerpt_past_the_default_cap_is_warned_about():
+    """A Short may run to 180 s when an excerpt asks for it, but over 60 s a Content ID claim blocks it: said."""
+    shorts = PRESETS["shorts"]
+    assert length_warning(shorts, 60.0) is None and length_warning(PRESETS["youtube"], 3000.0) is None
+    warning = length_warning(shorts, 90.0)
+    assert warning.startswith("90.0 s is over the shorts format's 60 s") and "Content ID" in warning
 
 
 def test_length_rules_of_excerpts():
