@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import librosa  # noqa: E402
 import mir_eval  # noqa: E402
 
-from mvgen.analysis import analyze_signal  # noqa: E402
+from mvgen.analysis.track import analyze_signal  # noqa: E402
 from mvgen.features import ANALYSIS_SR, frame_features  # noqa: E402
 from mvgen.genres import GENRES  # noqa: E402
-from mvgen.structure import loudness_drops  # noqa: E402
+from mvgen.analysis.structure import loudness_drops  # noqa: E402
 
 
 def beat_scores(reference: np.ndarray, estimated: np.ndarray, ref_bpm: float, est_bpm: float | None) -> dict:
@@ -175,7 +175,7 @@ def style_table(rows: list[dict]) -> None:
 
 
 def real_rows(cache: Path) -> list[dict]:
-    from mvgen.audio import load_audio
+    from mvgen.media.audio import load_audio
 
     rows = []
     for ref_path in sorted(cache.glob("**/*.beats.json")):

@@ -28,7 +28,7 @@ def synthetic_analysis(seconds: float, bpm: float = 128.0):
     """A 128 bpm analysis: a calm half in deep house, then a drop blending future house and bass house."""
     import numpy as np
 
-    from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
+    from mvgen.analysis.track import Analysis, AudioSummary, Drop, GenreProfile, Section
     from mvgen.genres import GENRES
 
     beat_s = 60.0 / bpm
@@ -55,11 +55,12 @@ def synthetic_analysis(seconds: float, bpm: float = 128.0):
 def main() -> None:
     import torch
 
-    from mvgen.assemble import ChunkWriter
-    from mvgen.diffusion import DiffusionRenderer, DiffusionSettings, _quiet_libraries, flicker, load_pipeline
-    from mvgen.mapper import map_frames
-    from mvgen.random_pipelines import sd_turbo_pipeline, tiny_autoencoder
-    from mvgen.styles import StyleTable, load_styles
+    from mvgen.media.assemble import ChunkWriter
+    from mvgen.renderers.diffusion import DiffusionRenderer, DiffusionSettings, _quiet_libraries, flicker, load_pipeline
+    from mvgen.style.mapper import map_frames
+    from tests.random_pipelines import sd_turbo_pipeline, tiny_autoencoder
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)

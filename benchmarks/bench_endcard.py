@@ -21,10 +21,12 @@ def main() -> None:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from mvgen.assemble import ChunkWriter, encode_pixels
-    from mvgen.branding import Branding
-    from mvgen.endcard import EndCard
-    from mvgen.render import PIX_FMT
+    from mvgen.media.assemble import ChunkWriter
+
+    from mvgen.media.pixels import encode_pixels
+    from mvgen.brand.branding import Branding
+    from mvgen.brand.endcard import EndCard
+    from mvgen.media.pixels import PIX_FMT
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="card length")

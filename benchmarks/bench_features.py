@@ -1,4 +1,4 @@
-"""The per-frame audio features (mvgen.reactive): their cost, and how well the drum onsets find the
+"""The per-frame audio features (mvgen.analysis.reactive): their cost, and how well the drum onsets find the
 synth's known hits, on tracks the tests do not use; optionally a sanity check on real music.
 
 Cost: the median of ``--repeats`` in-process runs on a 3-minute synthetic track of
@@ -8,7 +8,7 @@ drums, the drum model's activations alone, and ``compute_audio_features`` with t
 
 Every figure of the drum onsets is given for both drum paths of ``compute_audio_features`` in the
 same run: ``flux`` (the hand-made band flux of the percussive part, the baseline) and ``model`` (the
-bundled drum model of :mod:`mvgen.drums`).
+bundled drum model of :mod:`mvgen.analysis.drums`).
 
 Quality (``--quality``): for each style and seed (the 8 house styles, then a few non-house ones), the share of hits with a local peak of their
 feature (>= 0.1) within one 30 fps frame, and the Pearson correlation of the feature at 30 fps with
@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from mvgen import synth  # noqa: E402
 from mvgen.features import ANALYSIS_SR, frame_features  # noqa: E402
-from mvgen.drums import bundled_drum_detector  # noqa: E402
-from mvgen.reactive import compute_audio_features  # noqa: E402
+from mvgen.analysis.drums import bundled_drum_detector  # noqa: E402
+from mvgen.analysis.reactive import compute_audio_features  # noqa: E402
 
 FPS = 30.0
 DRUMS = {"kick": ("kicks",), "snare": ("claps", "snare_rolls", "extra_snares"), "hats": ("hats_closed", "hats_open")}
@@ -241,7 +241,7 @@ def misses() -> None:
 
 
 def real(folder: Path) -> None:
-    from mvgen.audio import load_audio
+    from mvgen.media.audio import load_audio
 
     ratios: dict[str, list[float]] = {p: [] for p in PATHS}
     on_beat: dict[str, list[float]] = {p: [] for p in PATHS}

@@ -9,7 +9,7 @@ an equal number of tracks of each of ``CLASSES``, each cut to ``--minutes``. Fig
 * the wall time of the whole command (imports, decoding, one backbone pass per track, the
   built-in out-of-scope examples, the head, calibration, cross-validation), and of the same command
   without the cross-validation and without the built-in examples;
-* the baseline measured in the same run: decoding every track alone (``mvgen.audio.load_audio`` at
+* the baseline measured in the same run: decoding every track alone (``mvgen.media.audio.load_audio`` at
   the model's rate), which any training on these files pays; the ratios are against it;
 * track-grouped cross-validation top-1 (``--cv`` folds) and the held-out top-1 and calibration
   error the command reports.
@@ -36,7 +36,7 @@ def make_catalogue(folder: Path, n_tracks: int, minutes: float) -> Path:
     import soxr
 
     from mvgen import synth
-    from mvgen.audio import write_audio
+    from mvgen.media.audio import write_audio
 
     folder.mkdir(parents=True, exist_ok=True)
     rows = ["path,label"]
@@ -79,8 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     labels = make_catalogue(args.cache, args.tracks, args.minutes)
 
-    from mvgen.audio import load_audio
-    from mvgen.labels import read_labels
+    from mvgen.media.audio import load_audio
+    from mvgen.training.labels import read_labels
 
     t0 = time.perf_counter()
     for track in read_labels(labels).tracks:

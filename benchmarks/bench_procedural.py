@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from mvgen.framespec import FrameSpec
-from mvgen.procedural import ProceduralRenderer
+from mvgen.style.framespec import FrameSpec
+from mvgen.renderers.procedural import ProceduralRenderer
 
 MIXES = {
     "deep_house": {"waves": 1.0, "particles": 0.6},

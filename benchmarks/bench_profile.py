@@ -19,8 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mvgen import synth  # noqa: E402
-from mvgen.analysis import analyze_signal  # noqa: E402
-from mvgen.classifier import ClassifierConfig, GenreClassifier, default_checkpoint, load_classifier, predict_profile  # noqa: E402
+from mvgen.analysis.track import analyze_signal  # noqa: E402
+from mvgen.classify.classifier import ClassifierConfig, GenreClassifier, default_checkpoint, load_classifier, predict_profile  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:

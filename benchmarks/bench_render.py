@@ -1,7 +1,7 @@
 """Render throughput: a synthetic track rendered and encoded at 1280x720, 30 fps, beside ffmpeg alone.
 
 The baseline is ffmpeg encoding its own test pattern (``testsrc2``) of the same size, frame rate and
-length with the same encoder settings as mvgen's chunks (:data:`mvgen.assemble.VIDEO_CODEC`),
+length with the same encoder settings as mvgen's chunks (:data:`mvgen.media.assemble.VIDEO_CODEC`),
 measured in the same run. The render is timed after the analysis (which ``bench_speed.py`` covers);
 it includes the mapper, drawing, encoding, concatenation and the audio mux. The first render
 compiles the renderer (cached on disk afterwards): it is reported apart, and the timed render
@@ -10,7 +10,7 @@ reuses the cache as later renders do. Target (issue 4): render / baseline <= 1.2
 A third figure separates the renderer from the encoder: ffmpeg alone encoding mvgen's *own*
 frames (``--floor-seconds`` of the video in 2 s runs spread evenly over the track, so quiet intros
 and busy drops both count), drawn beforehand into a raw yuv420p file and fed from the page cache
-through the renders' own :class:`~mvgen.assemble.ChunkWriter`, so with the same settings. That
+through the renders' own :class:`~mvgen.media.assemble.ChunkWriter`, so with the same settings. That
 ratio is the floor any renderer of these pictures has: what x264 costs on them, drawing for free.
 
     python benchmarks/bench_render.py [--seconds 180] [--size 720] [--detail 0.5] [--floor-seconds 20]
@@ -35,12 +35,16 @@ def main() -> None:
     import torch
 
     from bench_speed import make_track
-    from mvgen.analysis import analyze
-    from mvgen.assemble import VIDEO_CODEC, ChunkWriter, probe_video
-    from mvgen.audio import ffmpeg_exe
-    from mvgen.mapper import map_frames
-    from mvgen.render import PIX_FMT, RenderSettings, procedural_renderer, render_video
-    from mvgen.styles import StyleTable, load_styles
+    from mvgen.analysis.track import analyze
+    from mvgen.media.assemble import VIDEO_CODEC, ChunkWriter, probe_video
+    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.style.mapper import map_frames
+    from mvgen.media.pixels import PIX_FMT
+    from mvgen.settings import RenderSettings
+    from mvgen.renderers.factory import procedural_renderer
+    from mvgen.pipeline import render_video
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="track length")
@@ -57,7 +61,7 @@ def main() -> None:
         settings = RenderSettings(size=args.size, fps=args.fps, detail=args.detail, compile=None)
         width, height = settings.frame_size()
         n_frames = round(duration_s * args.fps)
-        renderer = procedural_renderer(settings, width, height, n_frames)
+        renderer = procedural_renderer(width, height, n_frames, detail=settings.detail, compile=settings.compile)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         print(f"track {duration_s:.1f} s, {width}x{height} at {args.fps:g} fps ({n_frames} frames); renderer on {device}, "
               f"detail {renderer.detail:g}, compiled {renderer.compiled}; torch {torch.__version__}, "

@@ -8,13 +8,13 @@ What is held out (never seen in training by ``models/build_default.py``):
 * in scope: synthetic single-genre drops, seeds from ``HELD_OUT_SEED0`` (the build trains on 0..N);
 * out of scope, synthetic music: the non-house styles of ``mvgen.synth`` (drum & bass, hardstyle,
   hip-hop, trap, reggae, dancehall, rock, ambient, pop ballad), seeds from ``HELD_OUT_NEGATIVE_SEED0``;
-* out of scope, non-music: every kind of ``mvgen.negatives`` (silence, tone, sweep, drone, noise,
+* out of scope, non-music: every kind of ``mvgen.training.negatives`` (silence, tone, sweep, drone, noise,
   speech) at seeds from ``HELD_OUT_NEGATIVE_SEED0``;
 * out of scope, real music: the ``held_out`` tracks of ``benchmarks/real_negatives.py`` (other
   Debian packages than the training ones), when ``--real-cache`` has them.
 
 Scope figures are per window of the profile as ``mvgen analyze`` makes it (classifier and signal
-gates together, ``mvgen.analysis.genre_profile``): the share of windows whose in-scope confidence is
+gates together, ``mvgen.analysis.track.genre_profile``): the share of windows whose in-scope confidence is
 below 0.5. In-scope figures are per clip (the central window of each drop clip): top-1 over the
 model's classes, the share of clips kept in scope, and the expected calibration error of the
 model's outputs (classes and ``other``) after its temperature.
@@ -45,9 +45,9 @@ SCOPE_THRESHOLD = 0.5
 
 
 def in_scope_clips(model_config, n_seeds: int, seed0: int = HELD_OUT_SEED0):
-    """Held-out single-genre synthetic drop clips (``mvgen.train.Clip``), one per seed."""
+    """Held-out single-genre synthetic drop clips (``mvgen.training.train.Clip``), one per seed."""
     from mvgen import synth
-    from mvgen.train import SHIFT_S, Clip, map_target
+    from mvgen.training.train import SHIFT_S, Clip, map_target
 
     clips = []
     for seed in range(seed0, seed0 + n_seeds):
@@ -59,8 +59,8 @@ def in_scope_clips(model_config, n_seeds: int, seed0: int = HELD_OUT_SEED0):
 
 def clip_figures(model, clips) -> dict:
     """Top-1 over the classes, share kept in scope, ECE over all outputs, for in-scope ``clips``."""
-    from mvgen.classifier import predict_clips, split_scope
-    from mvgen.metrics import expected_calibration_error
+    from mvgen.classify.classifier import predict_clips, split_scope
+    from mvgen.training.metrics import expected_calibration_error
 
     outputs = predict_clips(model, [c.audio for c in clips])
     targets = np.stack([c.target for c in clips])
@@ -76,8 +76,8 @@ def clip_figures(model, clips) -> dict:
 
 def window_rejection(model, clips: list[np.ndarray], sr: int) -> dict:
     """Share of profile windows below :data:`SCOPE_THRESHOLD`, with and without the signal gates."""
-    from mvgen.analysis import genre_profile
-    from mvgen.classifier import predict_profile
+    from mvgen.analysis.track import genre_profile
+    from mvgen.classify.classifier import predict_profile
 
     piped, alone = [], []
     for y in clips:
@@ -90,7 +90,8 @@ def window_rejection(model, clips: list[np.ndarray], sr: int) -> dict:
 
 def negative_sets(sr: int, n_seeds: int, real_cache: Path | None, seed0: int = HELD_OUT_NEGATIVE_SEED0) -> dict[str, list[np.ndarray]]:
     """Held-out out-of-scope audio by kind: each synthetic non-house style, each non-music kind, real music."""
-    from mvgen import negatives, synth
+    from mvgen import synth
+    from mvgen.training import negatives
 
     sets: dict[str, list[np.ndarray]] = {}
     for style in synth.OTHER_STYLES:
@@ -115,7 +116,7 @@ def real_negative_tracks(real_cache: Path | None, split: str, sr: int) -> list[n
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from real_negatives import TRACKS
 
-    from mvgen.audio import load_audio
+    from mvgen.media.audio import load_audio
 
     return [load_audio(folder / f"{t.name}.wav", sr=sr) for t in TRACKS if t.split == split and (folder / f"{t.name}.wav").is_file()]
 
@@ -124,8 +125,8 @@ def real_dance_figures(model, dance_cache: Path | None) -> dict:
     """For information, not a target: the share of profile windows kept in scope on the real
     electronic dance tracks of ``benchmarks/real_music.py`` (trance, techno, 90s dance tracker music:
     neighbours of mainstage house, not its sub-genres), per track and overall."""
-    from mvgen.analysis import genre_profile
-    from mvgen.audio import load_audio
+    from mvgen.analysis.track import genre_profile
+    from mvgen.media.audio import load_audio
 
     folder = None if dance_cache is None else Path(dance_cache).expanduser() / "tracks"
     if folder is None or not folder.is_dir():
@@ -138,9 +139,9 @@ def real_dance_figures(model, dance_cache: Path | None) -> dict:
 
 
 def degradation_figures(model, clips, seed: int = 0) -> dict:
-    """:func:`clip_figures` of ``clips`` after each degradation of :mod:`mvgen.degrade` (one per clip, seeded)."""
-    from mvgen import degrade
-    from mvgen.train import Clip
+    """:func:`clip_figures` of ``clips`` after each degradation of :mod:`mvgen.training.degrade` (one per clip, seeded)."""
+    from mvgen.training import degrade
+    from mvgen.training.train import Clip
 
     figures = {}
     for kind in degrade.DEGRADATIONS:
@@ -175,7 +176,7 @@ def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_c
 
 
 def main() -> None:
-    from mvgen.classifier import default_checkpoint, load_classifier
+    from mvgen.classify.classifier import default_checkpoint, load_classifier
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="classifier folder or Hub id (default: the bundled one)")

@@ -3,7 +3,7 @@
 Each figure is the median of ``--repeats`` runs of a new Python process (imports, decode and any JIT
 warm-up included, the analysis cache off). The baseline, measured in the same run on the same file,
 is ``librosa.load`` at 22.05 kHz plus ``librosa.beat.beat_track``. The genre classifier's path
-(numpy or torch, :func:`mvgen.cpu_classifier.classifier_backend`) is reported by the timed process
+(numpy or torch, :func:`mvgen.classify.cpu_classifier.classifier_backend`) is reported by the timed process
 itself; ``--device`` sets ``MVGEN_DEVICE`` for it (default: as detected). ``--stages`` adds one more
 fresh process that times each stage of the analysis with the profile (imports, decode, features,
 beats and sections, model load, classifier, profile).
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The timed processes print which classifier ran after the analysis (the print costs nothing measurable).
-_REPORT = "; from mvgen.cpu_classifier import classifier_backend; print(classifier_backend(), 'torch' in sys.modules)"
-MVGEN = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False)" + _REPORT
-MVGEN_NO_PROFILE = "import sys; from mvgen.analysis import analyze; analyze(sys.argv[1], use_cache=False, genre_profile=False)" + _REPORT
+_REPORT = "; from mvgen.classify.cpu_classifier import classifier_backend; print(classifier_backend(), 'torch' in sys.modules)"
+MVGEN = "import sys; from mvgen.analysis.track import analyze; analyze(sys.argv[1], use_cache=False)" + _REPORT
+MVGEN_NO_PROFILE = "import sys; from mvgen.analysis.track import analyze; analyze(sys.argv[1], use_cache=False, genre_profile=False)" + _REPORT
 LIBROSA = "import sys, librosa; y, sr = librosa.load(sys.argv[1], sr=22050); librosa.beat.beat_track(y=y, sr=sr)"
 # One fresh process timing the stages of analyze (with the profile) in the order analyze runs them,
 # model load not overlapped with decoding here so that each figure stands alone.
@@ -36,9 +36,9 @@ STAGES = """
 import time, sys
 t = [time.perf_counter()]
 import numpy as np
-from mvgen.analysis import _load_model, _window_predictions, analyze_signal, genre_profile
-from mvgen.audio import load_audio
-from mvgen.checkpoints import default_checkpoint
+from mvgen.analysis.track import _load_model, _window_predictions, analyze_signal, genre_profile
+from mvgen.media.audio import load_audio
+from mvgen.classify.checkpoints import default_checkpoint
 from mvgen.features import frame_features
 t.append(time.perf_counter())
 y = load_audio(sys.argv[1], sr=22050, mono=True); t.append(time.perf_counter())
@@ -47,7 +47,7 @@ analyze_signal(y, features=features); t.append(time.perf_counter())
 model = _load_model(default_checkpoint()); t.append(time.perf_counter())
 predictions = _window_predictions(y, model, 22050); t.append(time.perf_counter())
 genre_profile(y, model, features=features, predictions=predictions); t.append(time.perf_counter())
-names = ["imports (numpy, mvgen.analysis)", "decode", "frame_features", "analyze_signal", "classifier load (imports included)",
+names = ["imports (numpy, mvgen.analysis.track)", "decode", "frame_features", "analyze_signal", "classifier load (imports included)",
          "classifier inference", "rest of genre_profile (signal gates, smoothing)"]
 for name, a, b in zip(names, t, t[1:]):
     print(f"      {name:<50} {b - a:5.2f} s")
@@ -69,7 +69,7 @@ def time_process(code: str, path: Path, repeats: int, env: dict[str, str]) -> tu
 
 def make_track(folder: Path, minutes: float) -> tuple[Path, float]:
     from mvgen import synth
-    from mvgen.audio import ffmpeg_exe
+    from mvgen.media.audio import ffmpeg_exe
 
     genres, bpm = ["deep_house", "future_house", "bigroom"], 124.0
     bars = sum(s.bars for s in synth.default_arrangement(genres, seed=7).sections)

@@ -7,13 +7,13 @@
      with its blend weights), a drop clip and a clip of another section, mild pitch/tempo changes;
    * out of scope (the model's extra ``other`` outcome): the synth's non-house styles (drum & bass,
      hardstyle, hip-hop, trap, reggae, dancehall, rock, ambient, pop ballad), non-music from
-     ``mvgen.negatives`` (silence, tones, sweeps, drones, noise, espeak-ng speech) and, when
+     ``mvgen.training.negatives`` (silence, tones, sweeps, drones, noise, espeak-ng speech) and, when
      ``--real-cache`` holds them, the ``train`` tracks of ``benchmarks/real_negatives.py``;
    * every clip is degraded like a real release with probability ``DEGRADE_P`` per degradation
-     (``mvgen.degrade``: mastering, clipping, MP3/AAC round trips, reverb, EQ, noise).
+     (``mvgen.training.degrade``: mastering, clipping, MP3/AAC round trips, reverb, EQ, noise).
    Seeds 0..tracks-1 (and the negative seed ranges below) train and validate, split by track;
    seeds from 100000 (in scope) and 300000 (out of scope) are held out.
-2. Trains ``mvgen.train.train`` (resumable: re-running continues an interrupted run), then fits the
+2. Trains ``mvgen.training.train.train`` (resumable: re-running continues an interrupted run), then fits the
    calibration temperature on the validation tracks.
 3. Evaluates on held-out data with ``benchmarks/bench_scope.py`` and beside a baseline (logistic
    regression on time-averaged log-mel features), and writes ``models/<name>/`` with the weights,
@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_scope import NEGATIVE_CLIP_S  # noqa: E402
 
-from mvgen.classifier import ClassifierConfig, load_classifier, predict_clips  # noqa: E402
-from mvgen.train import SHIFT_S, Clip, TrainConfig, negative_clips, split_by_track, synthetic_clips, train  # noqa: E402
+from mvgen.classify.classifier import ClassifierConfig, load_classifier, predict_clips  # noqa: E402
+from mvgen.training.train import SHIFT_S, Clip, TrainConfig, negative_clips, split_by_track, synthetic_clips, train  # noqa: E402
 
 NAME = "mvgen-synth-v2"
 HELD_OUT_SEED0 = 100_000
@@ -109,11 +109,11 @@ The HouseX-v2 audio cannot be downloaded on the machines this model was built on
   of another section, with mild pitch/tempo changes (+-3 %).
 - **Out of scope:** {negative_tracks} synthetic tracks of the synth's non-house styles (drum & bass,
   hardstyle, hip-hop, trap, reggae, dancehall, rock, ambient, pop ballad); non-music from
-  `mvgen.negatives` ({non_music_seeds} seeds each of silence, tones, sweeps, drones, noise and espeak-ng
+  `mvgen.training.negatives` ({non_music_seeds} seeds each of silence, tones, sweeps, drones, noise and espeak-ng
   speech); and clips of the `train` tracks of `benchmarks/real_negatives.py` (real game scores,
   ambient, blues, chiptune and game pop from Debian packages; other packages than the held-out ones).
 - **Real-release conditions:** every clip is degraded with probability {degrade_p:.2f} per degradation
-  (`mvgen.degrade`: mastering limiter, clipping, MP3 and AAC round trips through ffmpeg, room reverb,
+  (`mvgen.training.degrade`: mastering limiter, clipping, MP3 and AAC round trips through ffmpeg, room reverb,
   EQ tilt and shelves, noise and crackle), besides spectrogram augmentation (time shift, EQ tilt, gain
   ramps).
 80/20 split by track; early stopping on validation loss (best epoch {best_epoch} of {epochs_run};
@@ -209,7 +209,7 @@ def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed:
     """Clips of the ``train`` tracks of ``benchmarks/real_negatives.py`` in ``real_cache``, labelled out of scope."""
     from bench_scope import real_negative_tracks
 
-    from mvgen.train import cut_clips, out_of_scope_target
+    from mvgen.training.train import cut_clips, out_of_scope_target
 
     target = out_of_scope_target(config)
     rng = np.random.default_rng([seed, 13])
@@ -222,7 +222,8 @@ def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed:
 
 def corpus(args, model_config: ClassifierConfig) -> list[Clip]:
     """The training corpus (in scope, synthetic and non-music negatives, real negatives), each clip with its group id."""
-    from mvgen import negatives, synth
+    from mvgen import synth
+    from mvgen.training import negatives
 
     t0 = time.perf_counter()
     clips = synthetic_clips(range(args.tracks), model_config, degrade_p=DEGRADE_P)
@@ -253,7 +254,7 @@ def main() -> None:
         return
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model_config = ClassifierConfig(out_of_scope=True, provenance={
-        "data": "mvgen.synth (house in scope; non-house styles out of scope), mvgen.negatives, benchmarks/real_negatives.py (train split)",
+        "data": "mvgen.synth (house in scope; non-house styles out of scope), mvgen.training.negatives, benchmarks/real_negatives.py (train split)",
         "tracks": args.tracks, "negative_tracks": args.negative_tracks, "non_music_seeds": args.non_music_seeds, "degrade_p": DEGRADE_P,
         "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build_default.py"})
     train_config = TrainConfig(epochs=args.epochs, batch_size=32, patience=5)
@@ -270,7 +271,7 @@ def main() -> None:
 
     from bench_scope import evaluate, in_scope_clips
 
-    from mvgen.metrics import evaluate_predictions
+    from mvgen.training.metrics import evaluate_predictions
 
     model = load_classifier(result.best_dir, device="cpu")
     scope = evaluate(model, n_in_scope=args.held_out, n_negative=12, n_degraded=96, real_cache=args.real_cache, dance_cache=args.dance_cache)

@@ -7,10 +7,10 @@
    major part), training seeds from :data:`TRAIN_SEED0`, validation seeds from :data:`VAL_SEED0`
    (disjoint from every test and benchmark seed: tests use <= 12 and >= 100000). In
    :data:`EXTRA_SNARES_P` of the tracks, some sections get random off-grid extra snares. Each track is
-   degraded like a release with probability :data:`DEGRADE_P` per degradation (``mvgen.degrade``:
+   degraded like a release with probability :data:`DEGRADE_P` per degradation (``mvgen.training.degrade``:
    reverb, EQ tilt, clipping, mastering limiter, noise, MP3/AAC round trip).
-2. Trains :func:`mvgen.drums.train` on the log-mel frames and the truth's events (targets of
-   :func:`mvgen.drums.event_targets`).
+2. Trains :func:`mvgen.analysis.drums.train` on the log-mel frames and the truth's events (targets of
+   :func:`mvgen.analysis.drums.event_targets`).
 3. Writes ``config.json`` (with the provenance) and ``model.safetensors``; the model card's held-out
    figures come from ``benchmarks/bench_features.py --quality``.
 """
@@ -29,9 +29,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mvgen import degrade, synth  # noqa: E402
-from mvgen.checkpoints import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
-from mvgen.drums import DEFAULT_DRUM_MODEL, DrumConfig, event_targets, log_mel, train  # noqa: E402
+from mvgen import synth  # noqa: E402
+
+from mvgen.training import degrade
+from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
+from mvgen.analysis.drums import DEFAULT_DRUM_MODEL, DrumConfig, event_targets, log_mel, train  # noqa: E402
 
 TRAIN_SEED0 = 2000
 VAL_SEED0 = 3000
@@ -41,7 +43,7 @@ BARS_SCALE = 0.25
 EXTRA_SNARES_P = 0.5
 EXTRA_SECTION_P = 0.5
 EXTRA_SNARES_COUNT = (2, 12)
-#: Probability of each degradation (mvgen.degrade.random_degradation), and of a track staying clean.
+#: Probability of each degradation (mvgen.training.degrade.random_degradation), and of a track staying clean.
 DEGRADE_P = 0.35
 CLEAN_P = 0.25
 
@@ -112,7 +114,7 @@ def main() -> None:
         "data": f"mvgen.synth, all {len(synth.STYLES)} styles (1-3 per track), bars_scale {BARS_SCALE}, {config.sr} Hz mono",
         "train_seeds": [seeds["train"][0], seeds["train"][-1]],
         "val_seeds": [seeds["val"][0], seeds["val"][-1]],
-        "augmentation": f"mvgen.degrade.random_degradation p={DEGRADE_P} (clean share {CLEAN_P}), gain -12..0 dB, "
+        "augmentation": f"mvgen.training.degrade.random_degradation p={DEGRADE_P} (clean share {CLEAN_P}), gain -12..0 dB, "
         f"extra snares in {EXTRA_SNARES_P} of the tracks",
         "command": "python models/build_drums.py " + " ".join(sys.argv[1:]),
         "train_frames": int(sum(len(x) for x, _ in sets["train"])),

@@ -31,7 +31,7 @@ Manifest (YAML; paths relative to the manifest's folder)::
         loudness: -14                        # also a copy at -14 LUFS (track_..._full.-14LUFS.mp4)
         thumbnail: true                      # and track_..._full.thumbnail.jpg
         preview_loop: webp                   # and a muted loop, track_..._full.loop.webp (or gif)
-        branding:                            # text, logo, lyrics (see mvgen.branding.Branding)
+        branding:                            # text, logo, lyrics (see mvgen.brand.branding.Branding)
           artist: DJ Example
           title: Midnight
           logo: art/logo.png
@@ -56,12 +56,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mvgen.deliverables import DeliverableOptions, LoudnessTarget
-from mvgen.branding import Branding, build_overlay
+from mvgen.delivery.deliverables import DeliverableOptions, LoudnessTarget
+from mvgen.brand.branding import Branding, build_overlay
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
-from mvgen.formats import PRESETS
-from mvgen.render import RenderSettings
+from mvgen.delivery.formats import PRESETS
+from mvgen.settings import RenderSettings
 
 REPORT_NAME = "report.json"
 PLACEHOLDERS = ("track", "format", "clip", "aspect", "size", "fps")
@@ -73,9 +73,9 @@ class _Strict(BaseModel):
 
 class Format(_Strict):
     """One output format: a platform ``preset`` (its picture, length and encoding) or an aspect, size and fps
-    (None: the defaults of :class:`~mvgen.render.RenderSettings`, or the preset's)."""
+    (None: the defaults of :class:`~mvgen.pipeline.RenderSettings`, or the preset's)."""
 
-    preset: str | None = Field(None, description="platform preset (mvgen.formats.PRESETS)")
+    preset: str | None = Field(None, description="platform preset (mvgen.delivery.formats.PRESETS)")
     aspect: Literal["16:9", "9:16", "1:1", "4:5"] | None = None
     size: int | None = Field(None, ge=64, le=4320, description="short side in pixels")
     fps: float | None = Field(None, gt=0, le=120)
@@ -131,7 +131,7 @@ class Manifest(_Strict):
 
 
 class CheckResult(BaseModel):
-    """One platform check of a deliverable (:class:`mvgen.formats.Check`)."""
+    """One platform check of a deliverable (:class:`mvgen.delivery.formats.Check`)."""
 
     name: str
     passed: bool
@@ -181,7 +181,7 @@ class Job(BaseModel):
     deliverables: DeliverableOptions = Field(default_factory=DeliverableOptions)
 
     def result(self, status: Literal["done", "skipped", "failed"], seconds: float = 0.0, error: BaseException | None = None, made=None) -> JobResult:
-        """This job's :class:`JobResult`; ``made``: its :class:`~mvgen.deliverables.Deliverables`, if any."""
+        """This job's :class:`JobResult`; ``made``: its :class:`~mvgen.delivery.deliverables.Deliverables`, if any."""
         figures = {}
         if made is not None:
             figures = dict(files=[str(p) for p in made.files], warnings=list(made.warnings),
@@ -194,8 +194,8 @@ class Job(BaseModel):
 
 
 def _checked(job: Job) -> list[DeliverableResult]:
-    """The job's files on disk, each checked for where it goes (:func:`mvgen.deliverables.check_deliverables`)."""
-    from mvgen.deliverables import check_deliverables
+    """The job's files on disk, each checked for where it goes (:func:`mvgen.delivery.deliverables.check_deliverables`)."""
+    from mvgen.delivery.deliverables import check_deliverables
 
     return [DeliverableResult(path=str(d.path), kind=d.kind, passed=d.passed, checks=[CheckResult(name=c.name, passed=c.passed, why=c.why) for c in d.checks])
             for d in check_deliverables(job.output, job.settings.preset())]
@@ -376,7 +376,7 @@ def _error_text(exc: BaseException) -> str:
 def analyze_track(track: str, classifier: str | None = None) -> dict:
     """Analysis of one track (genre profile by ``classifier``; None: the bundled one) as a JSON-able dict
     (so it crosses process and machine boundaries)."""
-    from mvgen.analysis import analyze
+    from mvgen.analysis.track import analyze
 
     return analyze(track, classifier=classifier).model_dump(mode="json")
 
@@ -388,9 +388,11 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
     ``(output, done_frames, total_frames)``."""
     import torch
 
-    from mvgen.analysis import Analysis
-    from mvgen.deliverables import make_deliverables
-    from mvgen.render import StaleWorkError, render_video, render_window
+    from mvgen.analysis.track import Analysis
+    from mvgen.delivery.deliverables import make_deliverables
+    from mvgen.workspace import StaleWorkError
+    from mvgen.pipeline import render_video
+    from mvgen.clips import render_window
 
     if threads:
         torch.set_num_threads(threads)
@@ -488,14 +490,14 @@ def preview_path(out_dir: Path, track: str) -> Path:
 
 
 def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Path) -> list[Path]:
-    """One preview page per track with a finished output (:func:`mvgen.preview.write_preview`): its genre
+    """One preview page per track with a finished output (:func:`mvgen.report.preview.write_preview`): its genre
     timeline, a player of its first video, and every deliverable of every format and clip with its checks.
     The analysis comes from the cache the jobs filled; a page that cannot be written is a warning, never
     a failed batch."""
     import warnings
 
-    from mvgen.analysis import analyze
-    from mvgen.preview import write_preview
+    from mvgen.analysis.track import analyze
+    from mvgen.report.preview import write_preview
 
     settings = {job.output: job.settings for job in jobs}
     pages = []
@@ -511,7 +513,7 @@ def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Pat
 
 def _skipped(job: Job) -> JobResult:
     """A finished output: skipped, its loudness measured again for the report (a second or so), its deliverables listed."""
-    from mvgen.deliverables import existing_deliverables
+    from mvgen.delivery.deliverables import existing_deliverables
 
     try:
         return job.result("skipped", made=existing_deliverables(job.output))
@@ -578,7 +580,7 @@ def _pool_worker_init() -> None:
 
 
 def _worker_interrupted(signum, frame) -> None:
-    from mvgen.render import Terminated
+    from mvgen.interrupts import Terminated
 
     # once: Ctrl-C reaches the workers and then the batch sends SIGTERM; a second interruption
     # inside the first one's cleanup would leave an encoder running

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mvgen.clock import format_clock
 from mvgen.errors import MvgenError
 
 app = typer.Typer(
@@ -66,41 +67,36 @@ def _fail(message: str, exc: BaseException) -> None:
 
 def _analyze(track: Path, **kwargs):
     """The track's analysis (cached), with a spinner while it runs."""
-    from mvgen.analysis import analyze as run_analysis
+    from mvgen.analysis.track import analyze as run_analysis
 
     with err.status(f"analyzing {track}"):
         return run_analysis(track, **kwargs)
 
 
-def _fmt_time(t_s: float) -> str:
-    minutes, seconds = divmod(t_s, 60.0)
-    return f"{int(minutes)}:{seconds:05.2f}"
-
-
 def print_analysis(analysis) -> None:
-    """Print a compact summary of an :class:`~mvgen.analysis.Analysis`."""
+    """Print a compact summary of an :class:`~mvgen.analysis.track.Analysis`."""
     tempo = "no steady beat" if analysis.tempo_bpm is None else f"{analysis.tempo_bpm:.2f} bpm"
     if len(analysis.tempo_spans) > 1:
-        tempo += " (changes: " + ", ".join(f"{s.bpm:.1f} from {_fmt_time(s.start_s)}" for s in analysis.tempo_spans) + ")"
+        tempo += " (changes: " + ", ".join(f"{s.bpm:.1f} from {format_clock(s.start_s, 2)}" for s in analysis.tempo_spans) + ")"
     meter = f"  {analysis.beats_per_bar}/4" if analysis.tempo_bpm is not None else ""
-    out.print(f"[bold]{analysis.audio.path}[/]  {_fmt_time(analysis.duration_s)}  {tempo}{meter}")
-    out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{_fmt_time(d.start_s)}-{_fmt_time(d.end_s)}" for d in analysis.drops) or "none"))
+    out.print(f"[bold]{analysis.audio.path}[/]  {format_clock(analysis.duration_s, 2)}  {tempo}{meter}")
+    out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{format_clock(d.start_s, 2)}-{format_clock(d.end_s, 2)}" for d in analysis.drops) or "none"))
     from mvgen.genres import display_name
-    from mvgen.timeline import section_genres
+    from mvgen.report.timeline import section_genres
 
     table = Table("section", "start", "end", "bars", "sub-genres", box=None, pad_edge=False)
     downbeats = analysis.downbeats_s
     for s in section_genres(analysis):
         bars = sum(1 for t in downbeats if s.start_s <= t < s.end_s)
         genres = "  ".join(f"{display_name(g)} {share:.0%}" for g, share in s.top) or "-"
-        table.add_row(s.label, _fmt_time(s.start_s), _fmt_time(s.end_s), str(bars), genres)
+        table.add_row(s.label, format_clock(s.start_s, 2), format_clock(s.end_s, 2), str(bars), genres)
     out.print(table)
     profile = analysis.genre_profile
     if profile is not None and profile.in_scope:
         confidence = np.asarray(profile.in_scope)
         out.print(f"genre model {profile.model or '?'} ({len(profile.labels)} classes): within its genres on {np.mean(confidence >= 0.5):.0%} of the track "
                   f"(mean confidence {confidence.mean():.2f}); elsewhere the video uses the neutral style")
-    not_music = [f"{_fmt_time(s.start_s)}-{_fmt_time(s.end_s)} {s.kind}" for s in analysis.signal if s.kind != "music"]
+    not_music = [f"{format_clock(s.start_s, 2)}-{format_clock(s.end_s, 2)} {s.kind}" for s in analysis.signal if s.kind != "music"]
     if not_music:
         out.print("not music: " + ", ".join(not_music))
 
@@ -153,7 +149,7 @@ def synth(
     except ValueError as exc:
         raise MvgenError(str(exc)) from None
     sidecar = synthesis.write_track(output, audio, truth)
-    out.print(f"wrote {output} ({_fmt_time(truth.duration_s)}, {truth.tempo_bpm:.2f} bpm) and {sidecar}")
+    out.print(f"wrote {output} ({format_clock(truth.duration_s, 2)}, {truth.tempo_bpm:.2f} bpm) and {sidecar}")
 
 
 def _progress():
@@ -164,8 +160,8 @@ def _progress():
 
 def _label_set(labels: Path):
     """The labelled tracks of ``labels``, every audio file checked before any long decoding."""
-    from mvgen.audio import probe_audio
-    from mvgen.labels import read_labels
+    from mvgen.media.audio import probe_audio
+    from mvgen.training.labels import read_labels
 
     label_set = read_labels(labels)
     if not label_set.tracks:
@@ -176,7 +172,7 @@ def _label_set(labels: Path):
 
 
 def _labelled_clips(tracks, model_config, clips_per_drop: int, seed: int):
-    from mvgen.train import clips_from_tracks
+    from mvgen.training.train import clips_from_tracks
 
     with _progress() as progress:
         task = progress.add_task("decoding and cutting clips", total=len(tracks))
@@ -200,8 +196,8 @@ def train(
     device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when usable)."),
 ) -> None:
     """Train the genre classifier on labelled tracks (split by track; resumes an interrupted run)."""
-    from mvgen.classifier import ClassifierConfig, default_checkpoint, load_classifier
-    from mvgen import train as training
+    from mvgen.classify.classifier import ClassifierConfig, default_checkpoint, load_classifier
+    from mvgen.training import train as training
 
     label_set = _label_set(labels)
     provenance = {"labels": str(labels), "command": " ".join(sys.argv), "from": base}
@@ -260,8 +256,8 @@ def evaluate(
     seed: int = typer.Option(0, help="Seed of the clip positions."),
 ) -> None:
     """Evaluate a classifier on labelled tracks: the paper's metrics, soft-label metrics and the calibration error."""
-    from mvgen.classifier import default_checkpoint, load_classifier, predict_clips
-    from mvgen.metrics import evaluate_predictions, expected_calibration_error, format_report
+    from mvgen.classify.classifier import default_checkpoint, load_classifier, predict_clips
+    from mvgen.training.metrics import evaluate_predictions, expected_calibration_error, format_report
 
     source = classifier or default_checkpoint()
     if source is None:
@@ -286,7 +282,8 @@ def timeline(
     classifier: Optional[str] = typer.Option(None, "--classifier", "--model", "-m", help="Genre classifier: folder or Hub id (default: the bundled one)."),
 ) -> None:
     """Print the genre timeline of a track (sections with their dominant sub-genres) and draw it as a PNG."""
-    from mvgen.timeline import format_timeline, plot_timeline
+    from mvgen.report.timeline import format_timeline
+    from mvgen.report.timeline_plot import plot_timeline
 
     analysis = _analyze(track, classifier=classifier)
     out.print(format_timeline(analysis), markup=False, highlight=False)
@@ -339,12 +336,15 @@ def render(
     The video's loudness (integrated LUFS, true peak) is measured and printed; the master's audio is never changed."""
     from pydantic import ValidationError
 
-    from mvgen.branding import Branding, build_overlay
-    from mvgen.deliverables import DeliverableOptions
-    from mvgen.checkpoints import classifier_labels
-    from mvgen.diffusion import DEFAULT_MODEL
-    from mvgen.render import RenderSettings, default_output, output_lock, render_video, sigterm_interrupts
-    from mvgen.styles import load_styles
+    from mvgen.brand.branding import Branding, build_overlay
+    from mvgen.delivery.deliverables import DeliverableOptions
+    from mvgen.classify.checkpoints import classifier_labels
+    from mvgen.renderers.diffusion import DEFAULT_MODEL
+    from mvgen.settings import RenderSettings
+    from mvgen.workspace import default_output, output_lock
+    from mvgen.pipeline import render_video
+    from mvgen.interrupts import sigterm_interrupts
+    from mvgen.style.styles import load_styles
 
     if format is not None:
         for flag, value in (("aspect", aspect), ("fps", fps)):
@@ -397,8 +397,8 @@ def render(
 
 def _deliver(video: Path, analysis, settings, options) -> None:
     """Measure the video's loudness and write the deliverables ``options`` asks for; print what was written."""
-    from mvgen.deliverables import make_deliverables
-    from mvgen.render import render_window
+    from mvgen.delivery.deliverables import make_deliverables
+    from mvgen.clips import render_window
 
     with err.status("loudness" + (", normalized copy" if options.loudness is not None else "") + (", thumbnail" if options.thumbnail else "")
                     + (f", {options.preview_loop} loop" if options.preview_loop else "")):
@@ -411,13 +411,13 @@ def _deliver(video: Path, analysis, settings, options) -> None:
         out.print(f"normalized copy written to {n.path}: {n.after.describe()} (gain {n.gain_db:+.1f} dB{', peaks limited' if n.limited else ''})", markup=False)
     if made.thumbnail is not None:
         t = made.thumbnail
-        out.print(f"thumbnail written to {t.path}: frame at {_fmt_time(t.time_s)}, {t.size_bytes / 1e3:.0f} kB (JPEG quality {t.quality})", markup=False)
+        out.print(f"thumbnail written to {t.path}: frame at {format_clock(t.time_s, 2)}, {t.size_bytes / 1e3:.0f} kB (JPEG quality {t.quality})", markup=False)
     if made.preview_loop is not None:
         p = made.preview_loop
-        out.print(f"loop written to {p.path}: {p.duration_s:.2f} s from {_fmt_time(p.start_s)}, {p.n_frames} frames, {p.size_bytes / 1e3:.0f} kB", markup=False)
+        out.print(f"loop written to {p.path}: {p.duration_s:.2f} s from {format_clock(p.start_s, 2)}, {p.n_frames} frames, {p.size_bytes / 1e3:.0f} kB", markup=False)
     preset = settings.preset()
     if preset is not None:  # the platform's published limits, checked on the file written
-        from mvgen.deliverables import check_file
+        from mvgen.delivery.deliverables import check_file
 
         checked = check_file(video, video, preset)
         failed = [f"{c.name}: {c.why}" for c in checked.checks if not c.passed]
@@ -435,7 +435,7 @@ def batch(
 ) -> None:
     """Render every track of a manifest in every format and clip; skips finished outputs on a rerun."""
     from mvgen.batch import format_report, run_batch
-    from mvgen.render import sigterm_interrupts
+    from mvgen.interrupts import sigterm_interrupts
 
     if executor not in ("local", "ray"):
         raise MvgenError(f"--executor: {executor!r} is not one of: local, ray")
@@ -477,9 +477,9 @@ def preview(
 ) -> None:
     """Write an offline HTML page: the genre timeline with a player that follows it and seeks on click;
     with --video, also the video's deliverables (thumbnail, loops, normalized copies, captions) and their checks."""
-    from mvgen.deliverables import check_deliverables
-    from mvgen.formats import get_preset
-    from mvgen.preview import write_preview
+    from mvgen.delivery.deliverables import check_deliverables
+    from mvgen.delivery.formats import get_preset
+    from mvgen.report.preview import write_preview
 
     preset = get_preset(format) if format is not None else None
     if video is not None and not video.is_file():
@@ -497,7 +497,7 @@ app.add_typer(formats_app, name="formats")
 @_command
 def formats_list() -> None:
     """Print every platform preset's exact settings: picture, fps, length, video, audio, size cap, notes."""
-    from mvgen.formats import format_table
+    from mvgen.delivery.formats import format_table
 
     table = Table("format", "picture", "fps", "length", "video", "audio", "size cap", "notes", box=None, pad_edge=False)
     for row in format_table():
@@ -513,7 +513,7 @@ _STYLE_CLASSIFIER_HELP = "Genre classifier (folder or Hub id) whose classes the 
 
 
 def _style_labels(classifier: Optional[str]) -> tuple[str, ...]:
-    from mvgen.checkpoints import classifier_labels
+    from mvgen.classify.checkpoints import classifier_labels
 
     return classifier_labels(classifier)
 
@@ -523,7 +523,7 @@ def _style_labels(classifier: Optional[str]) -> tuple[str, ...]:
 def styles_list(styles: Optional[Path] = typer.Option(None, "--styles", help="Overrides to apply."),
                 classifier: Optional[str] = typer.Option(None, "--classifier", help=_STYLE_CLASSIFIER_HELP)) -> None:
     """List the styles (one per class of the genre model, and `other`) with their motifs and colours."""
-    from mvgen.styles import load_styles
+    from mvgen.style.styles import load_styles
 
     table = Table("class", "motifs", "colours", box=None, pad_edge=False)
     for key, style in load_styles(styles, labels=_style_labels(classifier)).items():
@@ -540,7 +540,7 @@ def styles_show(genre: str = typer.Argument(..., help="Class key or name (or `ot
     import yaml
 
     from mvgen.genres import genre_key
-    from mvgen.styles import load_styles, style_keys
+    from mvgen.style.styles import load_styles, style_keys
 
     labels = _style_labels(classifier)
     try:
@@ -555,7 +555,7 @@ def styles_show(genre: str = typer.Argument(..., help="Class key or name (or `ot
 def styles_validate(path: Path = typer.Argument(..., help="Style file or folder."),
                     classifier: Optional[str] = typer.Option(None, "--classifier", help=_STYLE_CLASSIFIER_HELP)) -> None:
     """Check style files; every problem is one line naming file, line and field."""
-    from mvgen.styles import validate_styles
+    from mvgen.style.styles import validate_styles
 
     problems = validate_styles(path, labels=_style_labels(classifier))
     for problem in problems:
@@ -570,7 +570,7 @@ def styles_validate(path: Path = typer.Argument(..., help="Style file or folder.
 def styles_init(folder: Path = typer.Argument(..., help="Folder for editable copies of the default styles."),
                 classifier: Optional[str] = typer.Option(None, "--classifier", "--model", help=_STYLE_CLASSIFIER_HELP)) -> None:
     """Write one editable style per class of the genre model, plus other.yaml (the neutral style), into FOLDER."""
-    from mvgen.styles import init_styles
+    from mvgen.style.styles import init_styles
 
     written = init_styles(folder, labels=_style_labels(classifier))
     out.print(f"wrote {len(written)} style files to {folder}; edit them and pass --styles {folder}")

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mvgen.analysis import Analysis
+from mvgen.analysis.track import Analysis
 from mvgen.errors import MvgenError
-from mvgen.framespec import FrameSpec
-from mvgen.timeline import _fmt_clock
+from mvgen.style.framespec import FrameSpec
+from mvgen.clock import format_clock
+from mvgen.renderers.factory import procedural_renderer
+from mvgen.settings import RenderSettings
 
 #: Where in the window the first drop should land (fraction of its length): a quarter, so about a
 #: quarter of the clip is the build-up leading into the drop and the rest is the drop itself.
@@ -96,8 +98,8 @@ def _downbeats(analysis: Analysis) -> np.ndarray:
 
 def _energy_curve(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     """``(times_s (T,), energy (T,) in [0, 1])``: the loudness feature, or without it the mapper's
-    section levels (:data:`mvgen.mapper.SECTION_ENERGY`, a build-up at its ramp's mean) on a 0.1 s grid."""
-    from mvgen.mapper import SECTION_ENERGY
+    section levels (:data:`mvgen.style.mapper.SECTION_ENERGY`, a build-up at its ramp's mean) on a 0.1 s grid."""
+    from mvgen.style.mapper import SECTION_ENERGY
 
     features = analysis.audio_features
     if features is not None and features.n_frames:
@@ -141,7 +143,7 @@ def _score(analysis: Analysis, start_s: float, end_s: float, curve) -> tuple[int
 
 
 def _drop_note(analysis: Analysis, k: int) -> str:
-    return f"{'first drop' if k == 0 else f'drop {k + 1}'} at {_fmt_clock(analysis.drops[k].start_s, 0)}"
+    return f"{'first drop' if k == 0 else f'drop {k + 1}'} at {format_clock(analysis.drops[k].start_s, 0)}"
 
 
 def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
@@ -200,7 +202,7 @@ def loop_window(analysis: Analysis, max_s: float = LOOP_MAX_S, min_s: float = LO
         anchor, note = analysis.drops[0].start_s, _drop_note(analysis, 0)
     else:
         clip = best_clip(analysis, max_s)
-        anchor, note = clip.start_s, f"no drop; the strongest {max_s:g} s from {_fmt_clock(clip.start_s, 0)}"
+        anchor, note = clip.start_s, f"no drop; the strongest {max_s:g} s from {format_clock(clip.start_s, 0)}"
     if len(downbeats) >= 2:
         i = int(np.argmin(np.abs(downbeats - anchor)))
         ends = downbeats[i + 1 :] - downbeats[i]
@@ -245,7 +247,49 @@ def calmest_cut(frames: np.ndarray, allowed: np.ndarray | None = None) -> int:
 
 
 def rotate_loop(specs: list[FrameSpec], first: int) -> list[FrameSpec]:
-    """The frames of a loop (``specs`` in loop order, as :func:`mvgen.mapper.map_frames` gives them with
+    """The frames of a loop (``specs`` in loop order, as :func:`mvgen.style.mapper.map_frames` gives them with
     ``loop=True``) shown from ``first``, wrapping; ``index`` is renumbered to the position in the video."""
     first %= max(len(specs), 1)
     return [dataclasses.replace(spec, index=j) for j, spec in enumerate(specs[first:] + specs[:first])]
+
+
+def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
+    """The window of the video as a :class:`~mvgen.clips.ClipWindow`: a loop (``settings.loop``,
+    :func:`~mvgen.clips.loop_window` of at most ``clip_s``, the format's cap or 8 s), the best clip
+    (``clip_s`` or ``teaser_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``.
+    A length-capped format (Shorts, X) renders the best clip of its cap from a longer track, and an
+    excerpt with only a start is cut at the cap; a window shorter than a format's minimum is an error."""
+    preset = settings.preset()
+    cap_s = preset.max_duration_s if preset is not None else None
+    excerpt = settings.start_s > 0 or settings.end_s is not None
+    if settings.loop and not excerpt:  # a loop picks its bars, unless an excerpt is given (then that is looped)
+        max_s = settings.clip_length_s or cap_s or LOOP_MAX_S
+        window = loop_window(analysis, max_s=max_s, min_s=min(LOOP_MIN_S, max_s))
+    elif settings.clip_length_s is not None:
+        window = best_clip(analysis, settings.clip_length_s)
+    else:
+        end = analysis.duration_s if settings.end_s is None else min(settings.end_s, analysis.duration_s)
+        if settings.start_s >= end:
+            raise MvgenError(f"--start {settings.start_s:g} s is not before the end ({end:g} s)", analysis.audio.path)
+        window = ClipWindow(settings.start_s, end, 0.0, "the excerpt asked for")
+        if cap_s is not None and settings.end_s is None and end - settings.start_s > cap_s:
+            window = best_clip(analysis, cap_s) if settings.start_s == 0 else ClipWindow(settings.start_s, settings.start_s + cap_s, 0.0, f"the {preset.name} format's {cap_s:g} s from the start asked for")
+    if preset is not None and preset.min_duration_s is not None and window.end_s - window.start_s < preset.min_duration_s - 1e-6:
+        raise MvgenError(f"the video would be {window.end_s - window.start_s:.2f} s; the {preset.name} format needs at least {preset.min_duration_s:g} s", analysis.audio.path)
+    return window
+
+
+def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, float]:
+    """``(start_s, end_s)`` of the video: the excerpt, the best clip or the loop (see :func:`clip_window`)."""
+    window = clip_window(analysis, settings)
+    return window.start_s, window.end_s
+
+
+def loop_draft(specs, settings: RenderSettings) -> np.ndarray:
+    """The frames ``specs`` drawn small (short side :data:`~mvgen.clips.LOOP_DRAFT_SIZE`, half detail,
+    the settings' aspect) by the procedural renderer: uint8 RGB, shape ``(N, H, W, 3)``, for
+    :func:`~mvgen.clips.calmest_cut`."""
+    width, height = settings.model_copy(update={"size": LOOP_DRAFT_SIZE}).frame_size()
+    renderer = procedural_renderer(width, height, len(specs), detail=0.5, compile=False)
+    step = settings.batch_frames
+    return np.concatenate([renderer.render(specs[i : i + step]).cpu().numpy() for i in range(0, len(specs), step)])

@@ -44,7 +44,7 @@ def _cuda() -> Check:
 
 
 def _ffmpeg() -> Check:
-    from mvgen.audio import ffmpeg_exe
+    from mvgen.media.audio import ffmpeg_exe
     from mvgen.errors import MvgenError
 
     try:
@@ -57,7 +57,7 @@ def _ffmpeg() -> Check:
 
 
 def _classifier() -> Check:
-    from mvgen.checkpoints import DEFAULT_MODEL, default_checkpoint
+    from mvgen.classify.checkpoints import DEFAULT_MODEL, default_checkpoint
 
     folder = default_checkpoint()
     if folder is not None:
@@ -72,7 +72,7 @@ def _classifier() -> Check:
 
 def _diffusion_model() -> Check:
     """Whether the default diffusion model is in the Hugging Face cache (optional: procedural needs none)."""
-    from mvgen.diffusion import DEFAULT_MODEL
+    from mvgen.renderers.diffusion import DEFAULT_MODEL
 
     try:
         from huggingface_hub import try_to_load_from_cache

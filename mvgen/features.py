@@ -20,7 +20,7 @@ _BLOCK_FRAMES = 4096  # about 48 s of audio per block
 LOW_HZ = (30.0, 150.0)
 MID_HZ = (1000.0, 5000.0)
 HIGH_HZ = (6000.0, 11025.0)
-#: Band edges (Hz) of :attr:`DetailFrames.band_power`: sub, low, mid, high and air (see mvgen.reactive).
+#: Band edges (Hz) of :attr:`DetailFrames.band_power`: sub, low, mid, high and air (see mvgen.analysis.reactive).
 DETAIL_BANDS_HZ: tuple[tuple[float, float], ...] = ((0.0, 60.0), (60.0, 250.0), (250.0, 2000.0), (2000.0, 8000.0), (8000.0, np.inf))
 #: Harmonic/percussive separation of the power spectrogram (Fitzgerald 2010, "Harmonic/percussive
 #: separation using median filtering"): the harmonic part is the median over this many frames
@@ -64,7 +64,7 @@ _K_BIQUADS = (
 
 @dataclass(frozen=True)
 class DetailFrames:
-    """The per-frame raw material of :mod:`mvgen.reactive`'s audio features, on the same grid as
+    """The per-frame raw material of :mod:`mvgen.analysis.reactive`'s audio features, on the same grid as
     :class:`FrameFeatures`; powers are relative to a full-scale sine (1.0 = 0 dBFS).
 
     band_power: power in the :data:`DETAIL_BANDS_HZ`, shape ``(T, 5)``.
@@ -96,7 +96,7 @@ class FrameFeatures:
         clap band / hat band,
         shape ``(T,)``, >= 0, in log-magnitude units per frame.
     rms_db, low_db, mid_db, high_db: frame energy in dB (0 dB = full-scale sine), shape ``(T,)``.
-    detail: the raw material of the audio features of :mod:`mvgen.reactive`, when asked for.
+    detail: the raw material of the audio features of :mod:`mvgen.analysis.reactive`, when asked for.
     """
 
     sr: int

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The source checkout's root: its models/ and styles/ are used first, then the copies installed
+#: inside the package (see pyproject.toml's package-dir).
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def cache_dir() -> Path:
@@ -25,9 +28,14 @@ def models_dir() -> Path:
     if env:
         return Path(env).expanduser()
     checkout = _REPO_ROOT / "models"
-    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_models"
+    return checkout if checkout.is_dir() else _PACKAGE / "_models"
 
 
-def examples_dir() -> Path:
-    """The demo material of the source checkout."""
-    return _REPO_ROOT / "examples"
+def default_styles_dir() -> Path:
+    """The default styles: ``$MVGEN_STYLES_DIR``, else ``styles/`` of a source checkout, else the
+    copy installed inside the package (``mvgen/_styles``)."""
+    env = os.environ.get("MVGEN_STYLES_DIR")
+    if env:
+        return Path(env).expanduser()
+    checkout = _REPO_ROOT / "styles"
+    return checkout if checkout.is_dir() else _PACKAGE / "_styles"

@@ -27,7 +27,7 @@ def every_ffmpeg() -> list:
 @pytest.fixture(params=every_ffmpeg())
 def ffmpeg(request, monkeypatch):
     """The test runs with every ffmpeg at hand (Debian's 5.1 and the bundled one), chosen as mvgen does: $MVGEN_FFMPEG."""
-    from mvgen.audio import ffmpeg_exe
+    from mvgen.media.audio import ffmpeg_exe
 
     monkeypatch.setenv("MVGEN_FFMPEG", request.param)
     assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(request.param)
@@ -64,7 +64,7 @@ def synth_track():
 def house_wav(tmp_path_factory, synth_track):
     """A 42 s synthetic future-house track (seed 21, quarter-length sections) as a 22.05 kHz WAV, written
     once for the session: the short real track the render, end-card, cover and branding tests draw."""
-    from mvgen.audio import write_audio
+    from mvgen.media.audio import write_audio
 
     y, _ = synth_track(["future_house"], seed=21, bars_scale=0.25)
     path = tmp_path_factory.mktemp("house") / "track.wav"

@@ -6,8 +6,8 @@ import mir_eval
 import numpy as np
 import pytest
 
-from mvgen import analysis as analysis_module
-from mvgen.analysis import SCHEMA_VERSION, Analysis, analyze, analyze_signal
+from mvgen.analysis import track as analysis_module
+from mvgen.analysis.track import SCHEMA_VERSION, Analysis, analyze, analyze_signal
 from mvgen.genres import GENRES
 
 SR = 22050
@@ -84,7 +84,7 @@ def test_silence_and_short_clips_warn_but_do_not_crash():
 
 @pytest.mark.slow
 def test_analyze_file_is_cached_and_round_trips(tmp_path, synth_track, monkeypatch):
-    from mvgen.audio import write_audio
+    from mvgen.media.audio import write_audio
 
     y, truth = synth_track(["slap_house"], seed=4)
     path = tmp_path / "track.flac"
@@ -109,7 +109,7 @@ def test_analyze_file_is_cached_and_round_trips(tmp_path, synth_track, monkeypat
 @pytest.mark.slow
 def test_an_old_cached_analysis_is_recomputed(tmp_path, synth_track):
     """A cache entry of an older schema (an upgrade between two runs) is recomputed, never a crash."""
-    from mvgen.audio import write_audio
+    from mvgen.media.audio import write_audio
 
     y, _ = synth_track(["deep_house"], seed=7)
     path = tmp_path / "track.wav"
@@ -148,8 +148,8 @@ def test_non_music_is_beatless_and_outside_the_model(tmp_path):
 def test_audio_features_survive_the_json_round_trip_and_old_caches_are_recomputed(tmp_path, synth_track):
     """The per-frame audio features are part of the cached analysis; a cache entry without them
     (written before they existed) is recomputed, not served."""
-    from mvgen.audio import write_audio
-    from mvgen.reactive import FEATURES
+    from mvgen.media.audio import write_audio
+    from mvgen.analysis.reactive import FEATURES
 
     y, _ = synth_track(["tech_house"], seed=2, bars_scale=0.25)
     path = tmp_path / "track.wav"

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.assemble import ChunkWriter, encode_pixels, frame_shape, mux, probe_video
-from mvgen.audio import ffmpeg_exe
+from mvgen.media.assemble import ChunkWriter, mux, probe_video
+
+from mvgen.media.pixels import encode_pixels, frame_shape
+from mvgen.media.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 
 

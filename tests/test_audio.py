@@ -1,4 +1,4 @@
-"""Tests for mvgen.audio on real signals: a 440 Hz tone with clicks at known times, written in every
+"""Tests for mvgen.media.audio on real signals: a 440 Hz tone with clicks at known times, written in every
 supported format (wav/flac/ogg by soundfile, mp3/m4a by the ffmpeg binary) at test time."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mvgen import audio as audio_module
-from mvgen.audio import AudioError, AudioInfo, ffmpeg_exe, file_hash, load_audio, probe_audio, write_audio
+from mvgen.media import audio as audio_module
+from mvgen.media.audio import AudioError, AudioInfo, ffmpeg_exe, file_hash, load_audio, probe_audio, write_audio
 from mvgen.errors import MvgenError
 
 TONE_HZ = 440.0

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mvgen.assemble import probe_video
-from mvgen.audio import write_audio
+from mvgen.media.assemble import probe_video
+from mvgen.media.audio import write_audio
 from mvgen.batch import load_manifest, run_batch
 from mvgen.errors import MvgenError
 
@@ -164,7 +164,7 @@ def test_a_job_whose_output_is_being_written_elsewhere_fails_alone(tmp_path, syn
     manifest would) fails that job with the one-line reason; the other job is rendered."""
     import os
 
-    from mvgen.render import output_lock
+    from mvgen.workspace import output_lock
 
     manifest = _tiny_project(tmp_path, synth_track, "  a: {length_s: 1, start_s: 0}\n  b: {length_s: 1, start_s: 2}\n")
     busy = tmp_path.resolve() / "renders" / "one_tiny_a.mp4"

@@ -4,7 +4,7 @@ import mir_eval
 import numpy as np
 import pytest
 
-from mvgen.beats import track_beats
+from mvgen.analysis.beats import track_beats
 from mvgen.features import frame_features
 from tests.patterns import SR, four_on_the_floor, grid
 
@@ -125,7 +125,7 @@ def test_reggae_skank_grid_lands_on_the_kick_grid(synth_track):
 def test_kick_strength_tells_a_kick_from_a_bass_note():
     from benchmarks.grooves import sub_bass
 
-    from mvgen.beats import kick_strength, low_band
+    from mvgen.analysis.beats import kick_strength, low_band
     from tests.patterns import add_at, kick
 
     # Kicks on the beats, equally loud sub-bass notes on the off-beats.
@@ -145,7 +145,7 @@ def test_kick_strength_tells_a_kick_from_a_bass_note():
 def test_misleading_accents_keep_the_downbeats(synth_track, variant, genre, seed):
     from benchmarks.grooves import mix_variant
 
-    from mvgen.beats import find_downbeats
+    from mvgen.analysis.beats import find_downbeats
 
     audio, truth = synth_track(genre, seed=seed, bars_scale=0.25)
     y = mix_variant(audio, truth.beats_s, truth.downbeats_s, SR, variant)

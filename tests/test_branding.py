@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from mvgen.branding import (
+from mvgen.brand.branding import (
     LOGO_OPACITY, SAFE_ZONES, TITLE_SAFE, TITLE_SIZE, Branding, PixelBox, build_overlay, fit_text, frame_safe_zone, min_text_px,
     nearest_aspect, plan_layout, safe_zone,
 )  # fmt: skip
 from mvgen.errors import MvgenError
-from mvgen.fonts import default_font
+from mvgen.brand.fonts import default_font
 
 FPS = 30.0
 
@@ -132,9 +132,11 @@ def test_nothing_to_draw_or_overlay_off_gives_no_overlay(tmp_path):
 def rendered():
     """``rendered(aspect)``: 0.4 s of frame specs on a known 124 bpm grid and the procedural renderer's
     yuv420p frames of them at size 180, before encoding (memoized)."""
-    from mvgen.mapper import map_frames
-    from mvgen.render import RenderSettings, procedural_renderer
-    from mvgen.styles import StyleTable, load_styles
+    from mvgen.style.mapper import map_frames
+    from mvgen.settings import RenderSettings
+    from mvgen.renderers.factory import procedural_renderer
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
     from tests.test_modulation import _analysis
 
     memo = {}
@@ -143,7 +145,7 @@ def rendered():
         if aspect not in memo:
             specs = map_frames(_analysis(), StyleTable.from_styles(load_styles()), fps=FPS, start_s=1.0, end_s=1.4, seed=0)
             settings = RenderSettings(size=180, aspect=aspect, fps=FPS, detail=0.5, compile=False)
-            renderer = procedural_renderer(settings, *settings.frame_size(), len(specs))
+            renderer = procedural_renderer(*settings.frame_size(), len(specs), detail=settings.detail, compile=settings.compile)
             frames = torch.cat([renderer.render(specs[b : b + 20], pix_fmt="yuv420p") for b in range(0, len(specs), 20)])
             memo[aspect] = (specs, frames, *settings.frame_size())
         return memo[aspect]
@@ -192,8 +194,8 @@ def test_long_title_shrinks_and_wraps_inside_the_safe_zone(rendered):
 def test_logo_pulse_follows_the_kick(tmp_path):
     """kick -> logo: on kick frames the logo is brighter (more opaque) than at rest; on frames with no
     pulse the bytes are those of the logo at rest; nothing but the logo changes."""
-    from mvgen.mapper import map_frames
-    from mvgen.procedural import ProceduralRenderer
+    from mvgen.style.mapper import map_frames
+    from mvgen.renderers.procedural import ProceduralRenderer
     from tests.test_modulation import _analysis, _events, _features, _frames_of, _table
 
     specs = map_frames(_analysis(_features()), _table(default={"kick": {"logo": 0.5}}), fps=FPS)[: int(4 * FPS)]
@@ -284,8 +286,9 @@ def test_batch_branding_per_track(tmp_path):
 def test_branded_render_end_to_end(tmp_path, house_wav):
     """A real encode, decoded: outside the safe zone the branded and unbranded videos (same seed) agree
     within the codec's noise, inside they differ; the captions are written beside it, timed from the excerpt's start."""
-    from mvgen.assemble import probe_video
-    from mvgen.render import RenderSettings, render_video
+    from mvgen.media.assemble import probe_video
+    from mvgen.settings import RenderSettings
+    from mvgen.pipeline import render_video
     from tests.videos import gray_frames
 
     track = house_wav

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.classifier import CONFIG_NAME, WEIGHTS_NAME, ClassifierConfig, GenreClassifier, load_classifier, predict_profile, save_classifier
+from mvgen.classify.classifier import CONFIG_NAME, WEIGHTS_NAME, ClassifierConfig, GenreClassifier, load_classifier, predict_profile, save_classifier
 from mvgen.errors import MvgenError
 from mvgen.genres import GENRES
 
@@ -70,7 +70,7 @@ def test_whole_track_profile_is_chunk_invariant(model):
 def test_out_of_scope_outcome_and_temperature(model, tmp_path):
     """A model with the extra outcome: shares renormalized over the classes, in_scope = 1 - p(other);
     the temperature flattens the outputs without changing the ranking."""
-    from mvgen.classifier import predict_clips, save_classifier, split_scope
+    from mvgen.classify.classifier import predict_clips, save_classifier, split_scope
 
     config = model.config.model_copy(update={"out_of_scope": True})
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ from mvgen.genres import GENRES
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory, synth_track):
-    from mvgen.audio import write_audio
+    from mvgen.media.audio import write_audio
 
     folder = tmp_path_factory.mktemp("labelled")
     rows = ["path," + ",".join(GENRES) + ",drop_start_s,drop_end_s"]

@@ -46,7 +46,7 @@ def test_bad_input_gives_one_line_error(tmp_path, run_cli):
 
 @pytest.mark.slow
 def test_analyze_prints_and_writes_json(tmp_path, run_cli, synth_track):
-    from mvgen.audio import write_audio
+    from mvgen.media.audio import write_audio
 
     y, truth = synth_track(["future_house"], seed=8)
     path = tmp_path / "track.wav"

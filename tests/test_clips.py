@@ -10,12 +10,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from mvgen.analysis import analyze
-from mvgen.assemble import AAC_PRIMING_S, AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ, CUT_FADE_S, ChunkWriter, mux, probe_video
-from mvgen.audio import ffmpeg_exe, write_audio
+from mvgen.analysis.track import analyze
+from mvgen.media.assemble import AAC_PRIMING_S, AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ, CUT_FADE_S, ChunkWriter, mux, probe_video
+from mvgen.media.audio import ffmpeg_exe, write_audio
 from mvgen.clips import LOOP_MAX_S, best_clip, calmest_cut, cut_candidates, loop_window
 from mvgen.errors import MvgenError
-from mvgen.render import RenderSettings, clip_window, render_video
+from mvgen.settings import RenderSettings
+from mvgen.clips import clip_window
+from mvgen.pipeline import render_video
 from tests.videos import rgb_frames
 
 SR = 22050
@@ -72,7 +74,7 @@ def test_best_clip_edge_cases(tracks):
     loud = sum(max(0.0, min(calm.end_s, s.end_s) - max(calm.start_s, s.start_s)) for s in analysis.sections if s.label == "drop")
     assert loud > 0.5 * calm.length_s, calm
     # the drop first: a first drop too early for a lead-in still beats a later drop placed just right
-    from mvgen.analysis import Drop
+    from mvgen.analysis.track import Drop
 
     early = analysis.model_copy(update={"drops": [Drop(start_s=0.5, end_s=8.0)] + analysis.drops[1:]})
     first = best_clip(early, 15.0)
@@ -105,10 +107,11 @@ def test_loop_specs_and_pixels_are_periodic(tracks):
     """The mapper's loop: the frame after the last is the first (the camera's rotation and drift, the
     seed and the mix); the renderer draws the loop's start and end (phase 0 and 1) identically, and
     without the loop its free-running motion differs after the loop's length."""
-    from mvgen.checkpoints import classifier_labels
-    from mvgen.mapper import map_frames
-    from mvgen.render import procedural_renderer
-    from mvgen.styles import StyleTable, load_styles
+    from mvgen.classify.checkpoints import classifier_labels
+    from mvgen.style.mapper import map_frames
+    from mvgen.renderers.factory import procedural_renderer
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
 
     _, analysis, _ = tracks["future"]
     window = loop_window(analysis)
@@ -126,7 +129,7 @@ def test_loop_specs_and_pixels_are_periodic(tracks):
     assert turned > 10 * abs(specs[0].rotation_deg - specs[-1].rotation_deg)  # without the loop: a drift, not a step
 
     settings = RenderSettings(size=64, aspect="9:16", detail=0.5, compile=False)
-    renderer = procedural_renderer(settings, *settings.frame_size(), 3)
+    renderer = procedural_renderer(*settings.frame_size(), 3, detail=settings.detail, compile=settings.compile)
     start = dataclasses.replace(specs[0], motif_weights={m: 1.0 for m in ("tunnel", "lasers", "particles", "rings", "waves")})
     end = dataclasses.replace(start, loop_phase=1.0)
     frames = renderer.render([start, end]).cpu().numpy().astype(np.float32)
@@ -138,7 +141,7 @@ def test_loop_specs_and_pixels_are_periodic(tracks):
 
 def test_calmest_cut_and_rotation():
     from mvgen.clips import rotate_loop
-    from mvgen.framespec import FrameSpec
+    from mvgen.style.framespec import FrameSpec
 
     # grey levels of a loop: steps of 10 except 12 -> 14 (frame 5); the wrap 40 -> 0 is the largest
     levels = [0, 10, 20, 30, 12, 14, 24, 34, 40]

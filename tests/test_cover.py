@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mvgen.blend import StyleTable
-from mvgen.branding import Branding
-from mvgen.colors import lab_to_srgb, linear_to_srgb, srgb_to_lab
-from mvgen.cover import MIN_PALETTE_L, cover_palette, tint_table
+from mvgen.style.blend import StyleTable
+from mvgen.brand.branding import Branding
+from mvgen.style.colors import lab_to_srgb, linear_to_srgb, srgb_to_lab
+from mvgen.style.cover import MIN_PALETTE_L, cover_palette, tint_table
 from mvgen.errors import MvgenError
-from mvgen.styles import load_styles
+from mvgen.style.styles import load_styles
 
 #: Five flat blocks of known colours, widest first (so the palette order, by share, is known).
 BLOCKS = [((230, 40, 40), 40), ((240, 200, 30), 34), ((40, 170, 60), 28), ((40, 70, 220), 22), ((200, 40, 200), 16)]
@@ -143,8 +143,9 @@ def _share_near_cover_hues(video, width, height) -> tuple[float, np.ndarray]:
 
 @pytest.mark.slow
 def test_tinted_render_wears_the_cover_hues(tmp_path, house_wav):
-    from mvgen.analysis import analyze
-    from mvgen.render import RenderSettings, render_video
+    from mvgen.analysis.track import analyze
+    from mvgen.settings import RenderSettings
+    from mvgen.pipeline import render_video
 
     track = house_wav
     analysis = analyze(track)

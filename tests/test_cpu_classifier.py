@@ -1,4 +1,4 @@
-"""The numpy inference (mvgen.cpu_classifier) against the torch model it reimplements, on synthetic tracks."""
+"""The numpy inference (mvgen.classify.cpu_classifier) against the torch model it reimplements, on synthetic tracks."""
 
 import json
 import subprocess
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.audio import write_audio
-from mvgen.checkpoints import WEIGHTS_NAME, default_checkpoint
-from mvgen.classifier import ClassifierConfig, GenreClassifier, load_classifier, predict_profile, save_classifier, track_windows
-from mvgen.cpu_classifier import DEVICE_ENV, CpuFrontEnd, classifier_backend, load_cpu_classifier
+from mvgen.media.audio import write_audio
+from mvgen.classify.checkpoints import WEIGHTS_NAME, default_checkpoint
+from mvgen.classify.classifier import ClassifierConfig, GenreClassifier, load_classifier, predict_profile, save_classifier, track_windows
+from mvgen.classify.cpu_classifier import DEVICE_ENV, CpuFrontEnd, classifier_backend, load_cpu_classifier
 from mvgen.errors import MvgenError
 
 SMALL = dict(n_mels=32, cqt_bins=48, channels=[4, 8, 8, 8], window_steps=4)
@@ -124,7 +124,7 @@ def test_backend_detects_nvidia_driver_without_torch(tmp_path):
     fake_bin.mkdir()
     (fake_bin / "nvidia-smi").write_text("#!/bin/sh\nexit 0\n")
     (fake_bin / "nvidia-smi").chmod(0o755)
-    code = "import sys; from mvgen.cpu_classifier import classifier_backend; print(classifier_backend(), 'torch' in sys.modules)"
+    code = "import sys; from mvgen.classify.cpu_classifier import classifier_backend; print(classifier_backend(), 'torch' in sys.modules)"
     env = {k: v for k, v in os.environ.items() if k != DEVICE_ENV}
 
     def backend(path: str) -> str:
@@ -150,7 +150,7 @@ def test_checkpoint_missing_weights(track, tmp_path):
 
 _ANALYZE = """
 import json, sys
-from mvgen.analysis import analyze
+from mvgen.analysis.track import analyze
 analysis = analyze(sys.argv[1], use_cache=False)
 print(json.dumps({"torch": "torch" in sys.modules, "nnAudio": "nnAudio" in sys.modules,
                   "scipy": "scipy" in sys.modules, "analysis": analysis.model_dump(mode="json")}))

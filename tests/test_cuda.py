@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.framespec import MOTIFS
+from mvgen.style.framespec import MOTIFS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 def test_procedural_frames_match_the_cpu():
     from tests.test_procedural import spec
 
-    from mvgen.procedural import ProceduralRenderer
+    from mvgen.renderers.procedural import ProceduralRenderer
 
     specs = [spec(index=i, time_s=12.3 + i / 30, drop_burst=0.5 * (i == 1), motif_weights={m: 1.0 for m in MOTIFS[i % 3 :: 2]})
              for i in range(3)]
@@ -31,7 +31,7 @@ def test_procedural_frames_match_the_cpu():
 
 
 def test_genre_profile_matches_the_cpu():
-    from mvgen.classifier import default_checkpoint, load_classifier, predict_profile
+    from mvgen.classify.classifier import default_checkpoint, load_classifier, predict_profile
     from mvgen.synth import render_clip
 
     y, _ = render_clip({"bigroom": 0.6, "deep_house": 0.4}, seed=5, duration_s=20.0)
@@ -49,9 +49,9 @@ def test_genre_profile_matches_the_cpu():
 def test_diffusion_renders_in_half_precision(tmp_path):
     from tests.test_diffusion import analysis, specs_for
 
-    from mvgen.diffusion import DiffusionRenderer, DiffusionSettings
-    from mvgen.random_pipelines import tiny_pipeline
-    from mvgen.styles import load_styles
+    from mvgen.renderers.diffusion import DiffusionRenderer, DiffusionSettings
+    from tests.random_pipelines import tiny_pipeline
+    from mvgen.style.styles import load_styles
 
     styles = load_styles()
     model = tiny_pipeline(tmp_path / "tiny-sd")
@@ -65,15 +65,17 @@ def test_diffusion_renders_in_half_precision(tmp_path):
 
 
 def test_render_video_on_the_gpu(tmp_path):
-    from mvgen.assemble import probe_video
-    from mvgen.audio import write_audio
-    from mvgen.render import RenderSettings, procedural_renderer, render_video
+    from mvgen.media.assemble import probe_video
+    from mvgen.media.audio import write_audio
+    from mvgen.settings import RenderSettings
+    from mvgen.renderers.factory import procedural_renderer
+    from mvgen.pipeline import render_video
     from mvgen.synth import render_clip
 
     y, _ = render_clip("future_house", seed=2, duration_s=6.0)
     write_audio(tmp_path / "t.wav", y, 22050)
     settings = RenderSettings(size=180, fps=30)
-    renderer = procedural_renderer(settings, 320, 180, 180)
+    renderer = procedural_renderer(320, 180, 180, detail=settings.detail, compile=settings.compile)
     assert renderer.device.type == "cuda" and renderer.detail == 1.0 and not renderer.compiled
     info = probe_video(render_video(tmp_path / "t.wav", tmp_path / "v.mp4", settings))
     assert info.n_frames == 180 and info.colour == "tv, bt709"

@@ -1,4 +1,4 @@
-"""mvgen.degrade: each degradation measured on real signals (music, sines, clicks, noise)."""
+"""mvgen.training.degrade: each degradation measured on real signals (music, sines, clicks, noise)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from mvgen import degrade as d
+from mvgen.training import degrade as d
 
 SR = 22050
 NON_FFMPEG = ("reverb", "eq_tilt", "clip", "master", "noise")
@@ -280,8 +280,8 @@ def test_random_degradation_real_and_deterministic(music):
 
 
 def test_synthetic_clips_degrade_p_reproducible_and_off_by_default(monkeypatch):
-    from mvgen.classifier import ClassifierConfig
-    from mvgen.train import synthetic_clips
+    from mvgen.classify.classifier import ClassifierConfig
+    from mvgen.training.train import synthetic_clips
 
     # The codecs (tested above) stand in as a cheap clip here: this test is about the hook, and fast.
     monkeypatch.setitem(d._TABLE, "mp3", d._TABLE["clip"])

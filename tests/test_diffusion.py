@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
-from mvgen.diffusion import DiffusionRenderer, DiffusionSettings, flicker, keyframe_positions, load_pipeline
+from mvgen.analysis.track import Analysis, AudioSummary, Drop, GenreProfile, Section
+from mvgen.renderers.diffusion import DiffusionRenderer, DiffusionSettings, flicker, keyframe_positions, load_pipeline
 from mvgen.errors import MvgenError
 from mvgen.genres import GENRES
-from mvgen.mapper import map_frames
-from mvgen.styles import StyleTable, load_styles
+from mvgen.style.mapper import map_frames
+from mvgen.style.blend import StyleTable
+from mvgen.style.styles import load_styles
 
 FPS = 15.0
 W, H = 64, 36
@@ -26,7 +27,7 @@ W, H = 64, 36
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from mvgen.random_pipelines import tiny_pipeline
+    from tests.random_pipelines import tiny_pipeline
 
     return tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
 
@@ -108,7 +109,7 @@ def test_conditioning_is_the_profile_weighted_blend(tiny_model, styles):
 
 
 def test_keyframes_sit_on_beats():
-    from mvgen.framespec import FrameSpec
+    from mvgen.style.framespec import FrameSpec
 
     def spec(i, pulse):
         return FrameSpec(index=i, time_s=i / FPS, genre_weights=(1.0,) + (0.0,) * 7, palette=((1, 1, 1),), background=(0, 0, 0), section="drop",
@@ -157,7 +158,7 @@ def test_flicker_figure():
 
 @pytest.mark.slow
 def test_fast_decoder_and_fixed_noise_method(tiny_model, styles, tmp_path):
-    from mvgen.random_pipelines import tiny_autoencoder
+    from tests.random_pipelines import tiny_autoencoder
 
     specs = specs_for(analysis(), styles, end_s=1.0)
     fast = renderer(tiny_model, styles, fast_vae=str(tiny_autoencoder(tmp_path / "taesd")))
@@ -207,9 +208,10 @@ def test_missing_model_names_it_and_the_alternative(monkeypatch):
 
 @pytest.mark.slow
 def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
-    from mvgen.assemble import probe_video
-    from mvgen.audio import write_audio
-    from mvgen.render import RenderSettings, render_video
+    from mvgen.media.assemble import probe_video
+    from mvgen.media.audio import write_audio
+    from mvgen.settings import RenderSettings
+    from mvgen.pipeline import render_video
     from tests.videos import gray_frames, interrupt_then_resume
 
     y, _ = synth_track(["bigroom"], seed=4, bars_scale=0.25)
@@ -232,7 +234,7 @@ def test_render_resume_and_cli(tiny_model, tmp_path, synth_track, run_cli):
 @pytest.mark.slow
 def test_sdxl_family_pipeline(styles, tmp_path):
     """SDXL (and SDXL-Turbo) pipelines: two text encoders, so the blend covers the pooled embedding too."""
-    from mvgen.random_pipelines import tiny_sdxl_pipeline
+    from tests.random_pipelines import tiny_sdxl_pipeline
 
     model = tiny_sdxl_pipeline(tmp_path / "tiny-sdxl")
     r = DiffusionRenderer(styles, W, H, DiffusionSettings(model=str(model), size=32), device="cpu")
@@ -289,7 +291,7 @@ def test_keyframes_get_the_modulated_strength_and_prompt_weights(tiny_model, sty
 
 @pytest.mark.slow
 def test_camera_applies_brightness_and_hue(tiny_model, styles):
-    from mvgen.framespec import FrameSpec
+    from mvgen.style.framespec import FrameSpec
 
     r = renderer(tiny_model, styles)
     pictures = torch.zeros(1, 3, r.gen_h, r.gen_w)

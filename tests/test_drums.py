@@ -1,4 +1,4 @@
-"""The drum-onset detector (mvgen.drums): numpy inference against its torch twin, the bundled model's
+"""The drum-onset detector (mvgen.analysis.drums): numpy inference against its torch twin, the bundled model's
 files, and activations that peak on a synth track's known hits and rest between them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mvgen import synth
-from mvgen.drums import DRUM_EVENTS, DRUMS, DrumConfig, DrumDetector, drum_model_dir, load_drum_detector, log_mel
+from mvgen.analysis.drums import DRUM_EVENTS, DRUMS, DrumConfig, DrumDetector, drum_model_dir, load_drum_detector, log_mel
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, HOP
 
@@ -30,7 +30,7 @@ def _random_state(model, rng: np.random.Generator) -> None:
 
 def test_numpy_inference_equals_torch_model():
     torch = pytest.importorskip("torch")
-    from mvgen.drums import torch_model
+    from mvgen.analysis.drums import torch_model
 
     config = DrumConfig(n_mels=12, channels=[7, 5], kernel=3, dilations=[1, 3])
     model = torch_model(config)

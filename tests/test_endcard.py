@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mvgen.assemble import probe_video
-from mvgen.branding import Branding, PixelBox, frame_safe_zone, min_text_px
-from mvgen.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames, yuv420p_to_rgb
+from mvgen.media.assemble import probe_video
+from mvgen.brand.branding import Branding, PixelBox, frame_safe_zone, min_text_px
+from mvgen.brand.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames, yuv420p_to_rgb
 from mvgen.errors import MvgenError
-from mvgen.fonts import load_font
+from mvgen.brand.fonts import load_font
 from tests.videos import audio_lag_samples
 
 
@@ -28,7 +28,7 @@ def _cover(path, size_px=240):
 
 
 def test_safe_zones():
-    """The card's safe zone is the overlay's (mvgen.branding), chosen from the frame's size alone.
+    """The card's safe zone is the overlay's (mvgen.brand.branding), chosen from the frame's size alone.
     The platforms' 9:16 box is x 65-910, y 270-1250 at 1080x1920; in pixels it is rounded inwards to
     even coordinates (whole 4:2:0 chroma samples), so x0 65 -> 66, and at 540x960 (32.5, 135, 455,
     625) -> (34, 136, 454, 624)."""
@@ -133,7 +133,7 @@ def test_small_cover_is_not_enlarged(tmp_path):
 def test_yuv_conversion_inverts_the_encoder():
     import torch
 
-    from mvgen.assemble import encode_pixels
+    from mvgen.media.pixels import encode_pixels
 
     rng = np.random.default_rng(0)
     rgb = rng.random((3, 2, 16, 24)).astype(np.float32)
@@ -164,7 +164,7 @@ def track(house_wav):
 
 @pytest.fixture(scope="module")
 def analysis(track):
-    from mvgen.analysis import analyze
+    from mvgen.analysis.track import analyze
 
     return analyze(track)
 
@@ -175,7 +175,7 @@ def cover(tmp_path_factory):
 
 
 def _settings(branding: Branding, **updates):
-    from mvgen.render import RenderSettings
+    from mvgen.settings import RenderSettings
 
     return RenderSettings(size=H, fps=FPS, start_s=WINDOW[0], end_s=WINDOW[1], detail=0.5, compile=False, chunk_frames=CHUNK, branding=branding, **updates)
 
@@ -193,8 +193,8 @@ def plain(track, analysis, cover, tmp_path_factory):
     """The same excerpt with the same branding and the card turned off (``end_card=False``), rendered
     with the default ffmpeg: the video the card's render must show before the card and under its fade
     (the overlay's artist and title included: it is drawn under the fade too)."""
-    from mvgen.audio import ffmpeg_exe
-    from mvgen.render import render_video
+    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.pipeline import render_video
 
     PLAIN_FFMPEG[:] = [ffmpeg_exe()]
     return render_video(track, tmp_path_factory.mktemp("plain") / "plain.mp4", _settings(_branding(cover), end_card=False), analysis=analysis)
@@ -202,7 +202,7 @@ def plain(track, analysis, cover, tmp_path_factory):
 
 def _decoded_audio(video, sr: int):
     """The video's audio, mono at ``sr`` Hz (the file's is 48 kHz stereo), from its first sample (the encoder's priming included)."""
-    from mvgen.audio import ffmpeg_exe
+    from mvgen.media.audio import ffmpeg_exe
 
     raw = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video), "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.float32)
@@ -215,7 +215,7 @@ def _ffprobe(video) -> dict:
 
 @pytest.mark.slow
 def test_render_ends_with_the_card(track, analysis, cover, plain, tmp_path, ffmpeg):
-    from mvgen.render import render_video
+    from mvgen.pipeline import render_video
     from tests.videos import rgb_frames
 
     video = render_video(track, tmp_path / "card.mp4", _settings(_branding(cover)), analysis=analysis)
@@ -258,7 +258,7 @@ def test_render_ends_with_the_card(track, analysis, cover, plain, tmp_path, ffmp
 
     import soxr
 
-    from mvgen.assemble import AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ
+    from mvgen.media.assemble import AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ
 
     source, sr = soundfile.read(track, dtype="float32")
     # the file has no edit list: the encoder's priming plays first, then the track from that much later
@@ -279,7 +279,7 @@ def test_render_ends_with_the_card(track, analysis, cover, plain, tmp_path, ffmp
 
 @pytest.mark.slow
 def test_no_card_when_turned_off(track, analysis, cover, plain, tmp_path):
-    from mvgen.render import render_video
+    from mvgen.pipeline import render_video
     from tests.videos import rgb_frames
 
     before = rgb_frames(plain, W, H)
@@ -295,7 +295,7 @@ def test_no_card_when_turned_off(track, analysis, cover, plain, tmp_path):
 
 @pytest.mark.slow
 def test_resumed_render_with_a_card_is_the_same(track, analysis, cover, tmp_path):
-    from mvgen.render import render_video
+    from mvgen.pipeline import render_video
     from tests.videos import gray_frames
 
     settings = _settings(_branding(cover))

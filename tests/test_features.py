@@ -4,7 +4,7 @@ import librosa
 import numpy as np
 import pytest
 
-from mvgen.beats import beat_chroma
+from mvgen.analysis.beats import beat_chroma
 from mvgen.features import HOP, N_FFT, chroma_filterbank, frame_features, mel_filterbank
 
 SR = 22050

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from mvgen import synth
-from mvgen.analysis import analyze
-from mvgen.blend import StyleTable
-from mvgen.mapper import map_frames
-from mvgen.styles import load_styles
+from mvgen.analysis.track import analyze
+from mvgen.style.blend import StyleTable
+from mvgen.style.mapper import map_frames
+from mvgen.style.styles import load_styles
 
 FPS = 30.0
 #: Off-grid snares (beats from the breakdown's start): each at least 0.1 beat from every 16th note.

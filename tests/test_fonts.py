@@ -1,9 +1,9 @@
-"""The default font and font-file checks (mvgen.fonts)."""
+"""The default font and font-file checks (mvgen.brand.fonts)."""
 
 import pytest
 
 from mvgen.errors import MvgenError
-from mvgen.fonts import default_font, load_font, resolve_font
+from mvgen.brand.fonts import default_font, load_font, resolve_font
 
 
 def test_default_font_draws_text():

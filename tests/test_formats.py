@@ -14,12 +14,15 @@ import subprocess
 import numpy as np
 import pytest
 
-from mvgen.analysis import Analysis, AudioSummary, Drop, analyze
-from mvgen.assemble import ChunkWriter, mux, probe_media
-from mvgen.audio import ffmpeg_exe, write_audio
+from mvgen.analysis.track import Analysis, AudioSummary, Drop, analyze
+from mvgen.media.assemble import ChunkWriter, mux, probe_media
+from mvgen.media.audio import ffmpeg_exe, write_audio
 from mvgen.errors import MvgenError
-from mvgen.formats import PRESETS, check_preset, encodings, get_preset, length_warning
-from mvgen.render import RenderSettings, default_output, render_video, render_window
+from mvgen.delivery.formats import PRESETS, check_preset, encodings, get_preset, length_warning
+from mvgen.settings import RenderSettings
+from mvgen.workspace import default_output
+from mvgen.pipeline import render_video
+from mvgen.clips import render_window
 from tests.videos import audio_lag_samples
 
 HAS_FFPROBE = shutil.which("ffprobe") is not None

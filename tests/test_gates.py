@@ -1,4 +1,4 @@
-"""Signal gates (mvgen.gates) on the non-music generators (mvgen.negatives), synthetic house and analyze_signal.
+"""Signal gates (mvgen.analysis.gates) on the non-music generators (mvgen.training.negatives), synthetic house and analyze_signal.
 
 Speech needs espeak-ng: those tests skip without it, unless MVGEN_REQUIRE_ESPEAK=1 (then they fail).
 """
@@ -10,7 +10,9 @@ import os
 import numpy as np
 import pytest
 
-from mvgen import gates, negatives
+from mvgen.analysis import gates
+
+from mvgen.training import negatives
 from mvgen.errors import MvgenError
 
 SR = 22050
@@ -74,7 +76,7 @@ def test_signal_gate_shapes_spans_and_given_times():
 def test_sine_at_8khz_gets_no_beats_and_no_drops():
     import soxr
 
-    from mvgen.analysis import analyze_signal
+    from mvgen.analysis.track import analyze_signal
 
     t = np.arange(20 * 8000) / 8000
     y = soxr.resample((0.5 * np.sin(2 * np.pi * 100 * t)).astype(np.float32), 8000, SR).astype(np.float32)
@@ -84,9 +86,9 @@ def test_sine_at_8khz_gets_no_beats_and_no_drops():
 
 
 def test_track_beats_finds_no_pulse_in_a_tone_with_noise():
-    from mvgen.beats import track_beats
+    from mvgen.analysis.beats import track_beats
     from mvgen.features import frame_features
-    from mvgen.structure import drops_from_sections, find_sections
+    from mvgen.analysis.structure import drops_from_sections, find_sections
 
     rng = np.random.default_rng(0)
     t = np.arange(20 * SR) / SR
@@ -98,7 +100,7 @@ def test_track_beats_finds_no_pulse_in_a_tone_with_noise():
 
 
 def test_digital_silence_has_no_tempo():
-    from mvgen.analysis import analyze_signal
+    from mvgen.analysis.track import analyze_signal
 
     assert analyze_signal(np.zeros(30 * SR, np.float32), SR).tempo_bpm is None
 

@@ -7,7 +7,7 @@ import pytest
 
 from mvgen.errors import MvgenError
 from mvgen.genres import GENRES
-from mvgen.labels import read_labels
+from mvgen.training.labels import read_labels
 
 EXAMPLE = Path(__file__).parent / "data" / "housex-example"
 

@@ -1,4 +1,4 @@
-"""mvgen.loudness: EBU R128 measurement on signals of known loudness and peak, and constant-gain normalization."""
+"""mvgen.delivery.loudness: EBU R128 measurement on signals of known loudness and peak, and constant-gain normalization."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from mvgen.assemble import MP4_LAYOUT, AudioEncoding
-from mvgen.audio import ffmpeg_exe, write_audio
+from mvgen.media.assemble import MP4_LAYOUT, AudioEncoding
+from mvgen.media.audio import ffmpeg_exe, write_audio
 from mvgen.errors import MvgenError
 from tests.videos import audio_lag_samples
-from mvgen.loudness import TRUE_PEAK_WARN_DBTP, loudness_curve, measure_loudness, normalize_loudness, normalized_path
+from mvgen.delivery.loudness import TRUE_PEAK_WARN_DBTP, loudness_curve, measure_loudness, normalize_loudness, normalized_path
 
 SR = 48000
 #: ITU-R BS.1770-4's K-weighting at 48 kHz (table 1 and 2): the high shelf, then the high-pass.

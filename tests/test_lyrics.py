@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mvgen.errors import MvgenError
-from mvgen.lyrics import LAST_LINE_S, LyricLine, lines_in_window, load_lyrics, parse_lrc, parse_srt, srt_text, vtt_text, write_captions
+from mvgen.brand.lyrics import LAST_LINE_S, LyricLine, lines_in_window, load_lyrics, parse_lrc, parse_srt, srt_text, vtt_text, write_captions
 
 LRC = """[ar:Someone]
 [ti:Something]
@@ -115,14 +115,16 @@ TIMED = "[00:01.23]first line\n[00:02.51]\n[00:03.01]second line\n[00:04.00]thir
 def excerpt(tmp_path_factory):
     """Frame specs of 6 s from START_S of a known beat grid (124 bpm, the default styles), and the
     procedural renderer's 9:16 frames of them (180x320, yuv420p, before encoding)."""
-    from mvgen.mapper import map_frames
-    from mvgen.render import RenderSettings, procedural_renderer
-    from mvgen.styles import StyleTable, load_styles
+    from mvgen.style.mapper import map_frames
+    from mvgen.settings import RenderSettings
+    from mvgen.renderers.factory import procedural_renderer
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
     from tests.test_modulation import _analysis
 
     specs = map_frames(_analysis(), StyleTable.from_styles(load_styles()), fps=FPS, start_s=START_S, end_s=START_S + 6.0, seed=0)
     settings = RenderSettings(size=180, aspect="9:16", fps=FPS, detail=0.5, compile=False)
-    renderer = procedural_renderer(settings, *settings.frame_size(), len(specs))
+    renderer = procedural_renderer(*settings.frame_size(), len(specs), detail=settings.detail, compile=settings.compile)
     frames = torch.cat([renderer.render(specs[b : b + 16], pix_fmt="yuv420p") for b in range(0, len(specs), 16)])
     return tmp_path_factory.mktemp("lyrics"), specs, frames, settings
 
@@ -130,7 +132,7 @@ def excerpt(tmp_path_factory):
 def test_each_line_appears_and_leaves_on_its_frame(excerpt):
     """On each line's first frame (the first whose time >= its start) the lyrics band changes, and one
     frame before it does not: compared with the same frames without lyrics, before encoding."""
-    from mvgen.branding import Branding, build_overlay
+    from mvgen.brand.branding import Branding, build_overlay
 
     folder, specs, frames, settings = excerpt
     lrc = folder / "timed.lrc"

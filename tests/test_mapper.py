@@ -3,25 +3,26 @@
 import numpy as np
 import pytest
 
-from mvgen.analysis import Analysis, AudioSummary, Drop, GenreProfile, Section
+from mvgen.analysis.track import Analysis, AudioSummary, Drop, GenreProfile, Section
 from mvgen.genres import GENRES
-from mvgen.mapper import DOWNBEAT_PULSE, BEAT_PULSE, map_frames
-from mvgen.styles import SEED_POLICIES
+from mvgen.style.mapper import DOWNBEAT_PULSE, BEAT_PULSE, map_frames
+from mvgen.style.styles import SEED_POLICIES
 
 FPS = 30.0
 
 
 @pytest.fixture(scope="module")
 def table():
-    from mvgen.styles import StyleTable, load_styles
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
 
     return StyleTable.from_styles(load_styles())
 
 
 def _table_with(policy):
     """The default styles, every one with seed policy ``policy``."""
-    from mvgen.blend import StyleTable
-    from mvgen.styles import load_styles
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
 
     styles = {k: s.model_copy(update={"diffusion": s.diffusion.model_copy(update={"seed_policy": policy})}) for k, s in load_styles().items()}
     return StyleTable.from_styles(styles)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mvgen.genres import GENRE_NAMES, GENRES
-from mvgen.metrics import ABBREVIATIONS, EvalReport, evaluate_predictions, format_report, mean_js_divergence
+from mvgen.training.metrics import ABBREVIATIONS, EvalReport, evaluate_predictions, format_report, mean_js_divergence
 
 K = len(GENRES)
 
@@ -199,7 +199,7 @@ def test_abbreviations_are_distinct_over_all_pairs():
 
 
 def test_expected_calibration_error_on_known_cases():
-    from mvgen.metrics import expected_calibration_error
+    from mvgen.training.metrics import expected_calibration_error
 
     targets = np.eye(2)[[0] * 10]
     # Says 90 % and is right 9 times out of 10: calibrated.

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mvgen.analysis import Analysis, AudioSummary, GenreProfile
-from mvgen.blend import StyleTable
+from mvgen.analysis.track import Analysis, AudioSummary, GenreProfile
+from mvgen.style.blend import StyleTable
 from mvgen.errors import MvgenError
-from mvgen.framespec import MOTIFS
+from mvgen.style.framespec import MOTIFS
 from mvgen.genres import GENRES
-from mvgen.mapper import IMPULSE_FLOOR, IMPULSE_RELEASE_S, map_frames, modulation_sources, release_envelope
-from mvgen.reactive import FEATURES, SOURCES, AudioFeatures
-from mvgen.styles import TARGETS, load_styles, validate_styles
+from mvgen.style.mapper import IMPULSE_FLOOR, IMPULSE_RELEASE_S, map_frames, modulation_sources, release_envelope
+from mvgen.analysis.reactive import FEATURES, SOURCES, AudioFeatures
+from mvgen.style.styles import TARGETS, load_styles, validate_styles
 
 FPS = 30.0
 HOP_S = 256 / 22050  # the analysis feature grid
@@ -281,7 +281,7 @@ def _modulated_values(spec) -> tuple:
 
 def test_every_target_moves_on_its_source_and_only_then(features):
     """kick -> each target in turn: frames differ from the unmodulated ones on the kicks, and only while the kick's envelope lasts."""
-    from mvgen.styles import MODULATION_TARGETS
+    from mvgen.style.styles import MODULATION_TARGETS
 
     analysis = _analysis(features)
     still = [_modulated_values(s) for s in map_frames(analysis, _table(), fps=FPS)]
@@ -300,7 +300,7 @@ def test_every_target_moves_on_its_source_and_only_then(features):
 def test_procedural_pixels_follow_the_source(features):
     """snare -> brightness through the mapper and the procedural renderer: each frame's extra light
     over the unmodulated frame follows the snare, and the frames are identical where it is silent."""
-    from mvgen.procedural import ProceduralRenderer
+    from mvgen.renderers.procedural import ProceduralRenderer
 
     analysis = _analysis(features)
     window = slice(int(5.5 * FPS), int(10.0 * FPS))  # three snares, then the silent stretch

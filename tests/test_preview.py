@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from mvgen.analysis import analyze
-from mvgen.audio import write_audio
+from mvgen.analysis.track import analyze
+from mvgen.media.audio import write_audio
 from mvgen.genres import GENRE_NAMES
-from mvgen.preview import write_preview
-from mvgen.colors import GENRE_COLORS
+from mvgen.report.preview import write_preview
+from mvgen.style.colors import GENRE_COLORS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -118,7 +118,8 @@ def test_page_draws_the_timeline_seeks_and_shows_the_profile(track, tmp_path, br
 
 @pytest.mark.slow
 def test_preview_with_a_video_links_it(track, tmp_path, browser, run_cli):
-    from mvgen.render import RenderSettings, render_video
+    from mvgen.settings import RenderSettings
+    from mvgen.pipeline import render_video
 
     video = render_video(track, tmp_path / "v.mp4", RenderSettings(size=64, fps=10, end_s=3.0))
     result = run_cli("preview", track, "--video", video, "-o", tmp_path / "site" / "p.html")

@@ -8,8 +8,8 @@ import warnings
 import pytest
 import torch
 
-from mvgen.framespec import MOTIFS, FrameSpec
-from mvgen.procedural import ProceduralRenderer
+from mvgen.style.framespec import MOTIFS, FrameSpec
+from mvgen.renderers.procedural import ProceduralRenderer
 
 W, H = 160, 90
 WARM = ((0.79, 0.45, 0.23), (0.54, 0.23, 0.18), (0.85, 0.63, 0.4), (0.29, 0.16, 0.23), (0.91, 0.76, 0.62))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from mvgen import synth
-from mvgen.analysis import analyze
-from mvgen.audio import write_audio
-from mvgen.classifier import default_checkpoint
+from mvgen.analysis.track import analyze
+from mvgen.media.audio import write_audio
+from mvgen.classify.classifier import default_checkpoint
 from mvgen.genres import GENRES
 
 pytestmark = pytest.mark.skipif(default_checkpoint() is None, reason="bundled classifier not installed")

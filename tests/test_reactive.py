@@ -8,7 +8,7 @@ import pytest
 
 from mvgen import synth
 from mvgen.features import HOP
-from mvgen.reactive import FEATURES, AudioFeatures, compute_audio_features
+from mvgen.analysis.reactive import FEATURES, AudioFeatures, compute_audio_features
 
 SR = 22050
 FPS = 30.0

@@ -6,10 +6,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from mvgen import assemble
-from mvgen.analysis import analyze
-from mvgen.assemble import probe_video
-from mvgen.render import RenderSettings, StaleWorkError, render_video
+from mvgen.media import assemble
+from mvgen.analysis.track import analyze
+from mvgen.media.assemble import probe_video
+from mvgen.settings import RenderSettings
+from mvgen.workspace import StaleWorkError
+from mvgen.pipeline import render_video
 from tests.videos import gray_frames, interrupt_then_resume
 
 FPS = 30.0
@@ -86,7 +88,7 @@ def test_aspect_presets(track, tmp_path, aspect, size):
 
 @pytest.mark.slow
 def test_teaser_is_around_the_first_drop(track, tmp_path):
-    from mvgen.render import render_window
+    from mvgen.clips import render_window
 
     analysis = analyze(track)
     settings = RenderSettings(size=64, fps=15, teaser_s=6.0)
@@ -233,10 +235,10 @@ def test_output_lock_is_released_when_its_holder_dies(tmp_path):
     """A holder killed outright (SIGKILL: no cleanup at all) does not block the next render."""
     import sys
 
-    from mvgen.render import OutputBusyError, output_lock
+    from mvgen.workspace import OutputBusyError, output_lock
 
     out = tmp_path / "v.mp4"
-    code = f"from mvgen.render import output_lock; import sys, time\nwith output_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"
+    code = f"from mvgen.workspace import output_lock; import sys, time\nwith output_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -295,7 +297,7 @@ def test_disk_full_keeps_the_chunks_and_resume_completes(track, tmp_path, monkey
     the finished chunks kept, no output; --resume after space is freed completes the video."""
     import errno
 
-    from mvgen import render
+    from mvgen import pipeline as render
     from mvgen.errors import MvgenError
 
     class FullDisk(render.ChunkWriter):

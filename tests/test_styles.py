@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from mvgen.errors import MvgenError
-from mvgen.framespec import MOTIFS
+from mvgen.style.framespec import MOTIFS
 from mvgen.genres import GENRES
-from mvgen.blend import BlendedStyle, StyleTable, blend_styles
-from mvgen.colors import hex_to_rgb, linear_to_srgb, srgb_to_linear
-from mvgen.styles import (
+from mvgen.style.blend import BlendedStyle, StyleTable, blend_styles
+from mvgen.style.colors import hex_to_rgb, linear_to_srgb, srgb_to_linear
+from mvgen.paths import default_styles_dir
+from mvgen.style.styles import (
     MOTION_FIELDS,
     Style,
-    default_styles_dir,
+
     init_styles,
     load_style_file,
     load_styles,
@@ -290,20 +291,6 @@ def test_init_for_a_model_writes_one_style_per_class_and_other(tmp_path):
     assert validate_styles(tmp_path / "mine", labels=MINE) == []
     assert load_styles(tmp_path / "mine", labels=MINE) == load_styles(labels=MINE)
     assert "bigroom" in validate_styles(tmp_path / "mine" / "reggae.yaml", labels=GENRES)[0]  # not a class of the default model
-
-
-def test_blending_names_still_import_from_styles():
-    """The blending moved to mvgen.blend and the conversions to mvgen.colors; older imports get the same objects."""
-    import mvgen.blend
-    import mvgen.colors
-    import mvgen.styles
-
-    for name in ("PALETTE_SIZE", "BlendedStyle", "StyleTable", "check_weights", "blend_styles"):
-        assert getattr(mvgen.styles, name) is getattr(mvgen.blend, name)
-    for name in ("hex_to_rgb", "srgb_to_linear", "linear_to_srgb"):
-        assert getattr(mvgen.styles, name) is getattr(mvgen.colors, name)
-    with pytest.raises(AttributeError, match="no_such_name"):
-        mvgen.styles.no_such_name  # noqa: B018
 
 
 def test_the_dominant_style_sets_the_blended_seed_policy(defaults):

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from mvgen.audio import write_audio
+from mvgen.media.audio import write_audio
 
 CLASSES = ("drum_and_bass", "hardstyle", "reggae")
 #: Seeds per class: training tracks and held-out tracks (other seeds, never seen in training).
@@ -34,7 +34,7 @@ def _write_clips(folder, rows, styles, seeds, label_of):
 @pytest.fixture(scope="module")
 def catalogue(tmp_path_factory):
     """``labels.csv`` (hard labels; house tracks and noise as ``other``) and ``held_out.csv``."""
-    from mvgen import negatives
+    from mvgen.training import negatives
 
     folder = tmp_path_factory.mktemp("catalogue")
     rows = ["path,label"]
@@ -77,7 +77,7 @@ def test_head_only_model_learns_new_classes(model, catalogue, run_cli, tmp_path)
 
 @pytest.mark.slow
 def test_new_names_in_analysis_timeline_styles_and_render(model, catalogue, run_cli, tmp_path):
-    from mvgen.styles import load_style_file
+    from mvgen.style.styles import load_style_file
     from tests.videos import rgb_frames
 
     track = catalogue / f"reggae-{HELD_OUT_SEEDS[0]}.wav"

@@ -1,4 +1,4 @@
-"""mvgen.deliverables: the thumbnail is the most striking frame near the drop; the loops are short, muted and endless."""
+"""mvgen.delivery.deliverables: the thumbnail is the most striking frame near the drop; the loops are short, muted and endless."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mvgen.analysis import Analysis, AudioSummary, Drop
-from mvgen.assemble import ChunkWriter
-from mvgen.audio import ffmpeg_exe
-from mvgen.deliverables import (
+from mvgen.analysis.track import Analysis, AudioSummary, Drop
+from mvgen.media.assemble import ChunkWriter
+from mvgen.media.audio import ffmpeg_exe
+from mvgen.delivery.deliverables import (
     CANDIDATE_FPS, THUMBNAIL_MAX_BYTES, THUMBNAIL_SIZE_PX, animation_timing, best_thumbnail, decode_frames, drop_time_s, loop_preview, striking_score,
     thumbnail_image,
 )

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from mvgen.analysis import SignalSpan, Analysis, AudioSummary, Drop, GenreProfile, Section
+from mvgen.analysis.track import SignalSpan, Analysis, AudioSummary, Drop, GenreProfile, Section
 from mvgen.genres import GENRES
-from mvgen.colors import GENRE_COLORS, OUT_OF_SCOPE_COLOR
-from mvgen.timeline import SectionGenres, format_timeline, section_genres
-from mvgen.timeline_plot import plot_timeline
+from mvgen.style.colors import GENRE_COLORS, OUT_OF_SCOPE_COLOR
+from mvgen.report.timeline import SectionGenres, format_timeline, section_genres
+from mvgen.report.timeline_plot import plot_timeline
 
 STEP_S = 0.5
 
@@ -235,17 +235,19 @@ def test_where_the_model_is_unsure_reads_and_draws_as_such(tmp_path):
     assert hatch > 0.1
 
 
-def test_old_names_still_import_from_timeline():
-    """The picture moved to mvgen.timeline_plot and the colours to mvgen.colors (shared with the preview page)."""
-    import mvgen.colors
-    import mvgen.timeline
-    import mvgen.timeline_plot
+def test_clock_rounds_once_at_the_minute_edge():
+    from mvgen.clock import format_clock
+    from mvgen.style.colors import FALLBACK_COLORS, OUT_OF_SCOPE_COLOR, genre_color
 
-    assert mvgen.timeline.plot_timeline is mvgen.timeline_plot.plot_timeline
-    for name in ("GENRE_COLORS", "OUT_OF_SCOPE_COLOR", "SECTION_COLORS", "DROP_COLOR", "genre_color"):
-        assert getattr(mvgen.timeline, name) is getattr(mvgen.colors, name)
-    assert mvgen.colors.genre_color("other", 0) == mvgen.colors.OUT_OF_SCOPE_COLOR
-    assert mvgen.colors.genre_color("afro_house", 1) == mvgen.colors.FALLBACK_COLORS[1]  # a class of the user's own
+    assert format_clock(59.996, 2) == "1:00.00"  # never 0:60.00
+    assert format_clock(59.994, 2) == "0:59.99"
+    assert format_clock(59.96) == "1:00.0" and format_clock(59.94) == "0:59.9"
+    assert format_clock(59.6, 0) == "1:00" and format_clock(59.4, 0) == "0:59"
+    assert format_clock(3600 + 65.31) == "61:05.3"  # minutes go on past the hour, as on a deck
+    assert format_clock(-0.4) == "0:00.0"
+    assert genre_color("other", 0) == OUT_OF_SCOPE_COLOR
+    assert genre_color("afro_house", 1) == FALLBACK_COLORS[1]  # a class of the user's own
+
 
 
 def test_text_summary_does_not_load_matplotlib():
@@ -253,6 +255,6 @@ def test_text_summary_does_not_load_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, mvgen.timeline; print('matplotlib' in sys.modules)"
+    code = "import sys, mvgen.report.timeline; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.classifier import ClassifierConfig, load_classifier, predict_clips
+from mvgen.classify.classifier import ClassifierConfig, load_classifier, predict_clips
 from mvgen.genres import GENRES
-from mvgen.train import Clip, TrainConfig, class_weights, cut_clips, soft_cross_entropy, split_by_track, synthetic_clips, train
+from mvgen.training.train import Clip, TrainConfig, class_weights, cut_clips, soft_cross_entropy, split_by_track, synthetic_clips, train
 
 TINY = dict(n_mels=32, cqt_bins=48, channels=[8, 16, 16, 16], window_steps=4)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mvgen.audio import ffmpeg_exe
-from mvgen.render import RenderSettings, render_video
+from mvgen.media.audio import ffmpeg_exe
+from mvgen.settings import RenderSettings
+from mvgen.pipeline import render_video
 
 
 def gray_frames(path: str | Path, width: int, height: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from mvgen.audio import write_audio
+from mvgen.media.audio import write_audio
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.synth.arrangement import (
@@ -498,9 +498,9 @@ def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, d
 def write_track(path: str | Path, audio: np.ndarray, truth: SynthTruth) -> Path:
     """Write ``audio`` ((n,) or (2, n), format from the suffix: .wav/.flac/.ogg) and its truth as ``path.with_suffix('.json')``.
 
-    The audio goes through :func:`mvgen.audio.write_audio` (16-bit PCM in WAV and FLAC), the JSON
+    The audio goes through :func:`mvgen.media.audio.write_audio` (16-bit PCM in WAV and FLAC), the JSON
     sidecar through :func:`mvgen.fileio.write_atomic`: a reader never sees half a file. Returns the
-    sidecar path. Raises :class:`MvgenError` (:class:`~mvgen.audio.AudioError` for the audio) naming
+    sidecar path. Raises :class:`MvgenError` (:class:`~mvgen.media.audio.AudioError` for the audio) naming
     the file that cannot be written.
     """
     path = Path(path)

@@ -1,0 +1,14 @@
+"""Analysis: audio -> :class:`Analysis` (tempo, beats, downbeats, drops, sections, audio features,
+signal gates and the genre profile), cached by the file's content hash.
+
+- :mod:`~mvgen.analysis.track`: :func:`analyze` and the typed, cached :class:`Analysis`
+- :mod:`~mvgen.analysis.beats`: the beat grid (tempo spans, phase, downbeats)
+- :mod:`~mvgen.analysis.structure`: sections and drops on the bar grid
+- :mod:`~mvgen.analysis.gates`: silence, tones, noise and speech told from music
+- :mod:`~mvgen.analysis.drums`: the kick / snare / hat onset model
+- :mod:`~mvgen.analysis.reactive`: per-frame audio features, the styles' modulation sources
+"""
+
+from mvgen.analysis.track import Analysis, analyze
+
+__all__ = ["Analysis", "analyze"]

@@ -1,0 +1,298 @@
+"""A small learned drum-onset detector: per analysis frame, how likely a kick, a snare (or clap) and a
+hi-hat start there (automatic drum transcription, the madmom / ADTLib way: a convolutional network
+over a log-mel spectrogram, one sigmoid activation per instrument and frame).
+
+Inference is numpy (:class:`DrumDetector`, weights read with ``safetensors.numpy``, BatchNorm folded
+into the convolutions as :mod:`mvgen.classify.cpu_classifier` does): the analysis never imports torch. The
+torch twin (:func:`torch_model`) exists for training (:func:`train`, run by ``models/build_drums.py``)
+and for the tests that compare the two.
+
+What counts as which (the classes of :data:`DRUM_EVENTS`, the synth's :class:`~mvgen.synth.SynthEvents`
+kinds): kick = kicks; snare = the backbeat clap / snare / snap / rim sound, its build-up rolls and
+off-grid extra hits; hats = closed and open hi-hats. Percussion grooves (rim shots of a groove,
+congas, shakers) and crashes are none of them: the model is trained to stay still on them.
+
+The network (:func:`torch_model`): the log-mel frames ``(T, n_mels)`` through an input BatchNorm, then
+1-D convolutions along time with the mel bands as channels (each ``kernel`` frames wide, dilated per
+layer: a context of :attr:`DrumConfig.context_frames` frames each side), BatchNorm and ReLU, and a
+1x1 convolution to the 3 logits. Time-only convolutions keep the cost to a few matrix products per
+track (spectrogram and network: about 0.14 s CPU for 3 minutes, benchmarks/bench_features.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
+from mvgen.classify.cpu_classifier import BLAS_THREADS, _batch_norm, _blas_threads
+from mvgen.errors import MvgenError
+from mvgen.features import ANALYSIS_SR, HOP, N_FFT, mel_filterbank
+from mvgen.paths import models_dir
+
+#: The detector's outputs, in order.
+DRUMS: tuple[str, ...] = ("kick", "snare", "hats")
+#: Which :class:`~mvgen.synth.SynthEvents` hit kinds each output stands for (see the module docstring).
+DRUM_EVENTS: dict[str, tuple[str, ...]] = {
+    "kick": ("kicks",),
+    "snare": ("claps", "snare_rolls", "extra_snares"),
+    "hats": ("hats_closed", "hats_open"),
+}
+#: Name of the bundled drum model's folder inside :func:`mvgen.paths.models_dir`.
+DEFAULT_DRUM_MODEL = "mvgen-drums-v1"
+#: Added to the level-normalized mel power before the log: the spectrogram's floor, 80 dB under
+#: the track's mean power per band, so silence and dither read alike.
+LOG_FLOOR = 1e-8
+
+
+class DrumConfig(BaseModel):
+    """Everything needed to rebuild a drum detector; saved as ``config.json`` beside the weights."""
+
+    format_version: int = 1
+    architecture: str = Field("tconv", description="log-mel -> 1-D convolutions over time -> per-frame sigmoids (mvgen.analysis.drums)")
+    labels: list[str] = Field(default_factory=lambda: list(DRUMS), description="the outputs, in order")
+    sr: int = ANALYSIS_SR
+    n_fft: int = N_FFT
+    hop_length: int = HOP
+    n_mels: int = 48
+    fmin_hz: float = 30.0
+    channels: list[int] = Field(default_factory=lambda: [64, 64], description="channels of the hidden convolutions")
+    kernel: int = Field(5, description="frames per convolution tap window (odd)")
+    dilations: list[int] = Field(default_factory=lambda: [1, 2], description="dilation of each hidden convolution")
+    provenance: dict = Field(default_factory=dict, description="training data, command, metrics")
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of context each side of a frame that its activation sees."""
+        return sum(d * (self.kernel // 2) for d in self.dilations)
+
+
+def log_mel(y: np.ndarray, config: DrumConfig) -> np.ndarray:
+    """Log-mel spectrogram ``(T, n_mels)`` float32 of mono ``y`` (shape ``(n,)``, at ``config.sr`` Hz) on the
+    analysis frame grid of :func:`mvgen.features.frame_features` (``T = 1 + n // hop``, frame ``t``
+    centred on sample ``t * hop``, zero-padded ends, periodic Hann window): the natural log of the mel
+    power over the track's mean frame power (so the level of a master does not matter), plus
+    :data:`LOG_FLOOR`."""
+    if y.ndim != 1:
+        raise ValueError(f"y must be mono with shape (n,), got shape {y.shape}")
+    n_fft, hop = config.n_fft, config.hop_length
+    n_frames = 1 + len(y) // hop
+    x = np.zeros(len(y) + n_fft + hop, dtype=np.float32)
+    x[n_fft // 2 : n_fft // 2 + len(y)] = y
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:n_frames]
+    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    fb = mel_filterbank(config.sr, n_fft, config.n_mels, config.fmin_hz, config.sr / 2)[0].T.astype(np.float32)  # (bins, mels)
+    mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
+    block = 1024  # frames per FFT block: a few MB of spectra at a time
+    for a in range(0, n_frames, block):
+        spectrum = np.fft.rfft(frames[a : a + block] * window, axis=1)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        mel[a : a + block] = power @ fb
+    level = float(np.mean(mel.sum(axis=1), dtype=np.float64)) if n_frames else 0.0
+    return np.log(mel / np.float32(max(level, 1e-12)) + np.float32(LOG_FLOOR))
+
+
+@dataclass(frozen=True)
+class _TConv:
+    """A 1-D convolution over time (zero padding keeping the length) with eval-mode BatchNorm folded in:
+    ``weight (kernel * C_in, C_out)``, rows tap-major; ``bias (C_out,)``; ``dilation`` frames between taps."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    kernel: int
+    dilation: int
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``x (T, C_in)`` -> ``(T, C_out)``, as one product over the stacked taps (im2col)."""
+        half = self.dilation * (self.kernel // 2)
+        t, c = x.shape
+        padded = np.zeros((t + 2 * half, c), dtype=np.float32)
+        padded[half : half + t] = x
+        stacked = np.empty((t, self.kernel, c), dtype=np.float32)
+        for k in range(self.kernel):
+            stacked[:, k] = padded[k * self.dilation : k * self.dilation + t]
+        return stacked.reshape(t, self.kernel * c) @ self.weight + self.bias
+
+
+def _tconv(state: dict[str, np.ndarray], conv: str, norm: str | None, dilation: int) -> _TConv:
+    weight = state[f"{conv}.weight"].astype(np.float64)  # (C_out, C_in, kernel)
+    bias = state[f"{conv}.bias"].astype(np.float64) if f"{conv}.bias" in state else np.zeros(weight.shape[0])
+    if norm is not None:
+        scale, shift = _batch_norm(state, norm)
+        weight, bias = weight * scale[:, None, None], bias * scale + shift
+    kernel = weight.shape[2]
+    rows = weight.transpose(2, 1, 0).reshape(kernel * weight.shape[1], weight.shape[0])
+    return _TConv(np.ascontiguousarray(rows, dtype=np.float32), bias.astype(np.float32), kernel, dilation)
+
+
+class DrumDetector:
+    """The drum model's inference in numpy; build with :func:`load_drum_detector`."""
+
+    def __init__(self, config: DrumConfig, state: dict[str, np.ndarray]):
+        self.config = config
+        self.input_scale, self.input_shift = (a.astype(np.float32) for a in _batch_norm(state, "input_norm"))
+        n = len(config.channels)
+        self.layers = [_tconv(state, f"body.{3 * i}", f"body.{3 * i + 1}", d) for i, d in enumerate(config.dilations)]
+        self.head = _tconv(state, f"body.{3 * n}", None, 1)
+
+    def logits(self, spec: np.ndarray) -> np.ndarray:
+        """Logits ``(T, 3)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`log_mel`)."""
+        h = spec * self.input_scale + self.input_shift
+        for layer in self.layers:
+            h = np.maximum(layer(h), 0.0)
+        return self.head(h)
+
+    def activations(self, y: np.ndarray) -> np.ndarray:
+        """Per-frame onset probabilities ``(T, 3)`` (:data:`DRUMS` order) of mono ``y`` at ``config.sr`` Hz,
+        on the analysis frame grid (``T = 1 + len(y) // hop``). BLAS runs with :data:`BLAS_THREADS` threads."""
+        with _blas_threads(BLAS_THREADS):
+            z = self.logits(log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config))
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float32)
+
+
+def drum_model_dir() -> Path:
+    """The bundled drum model's folder (it may be missing in a partial checkout)."""
+    return models_dir() / DEFAULT_DRUM_MODEL
+
+
+def load_drum_detector(folder: str | os.PathLike | None = None) -> DrumDetector:
+    """Load a drum model folder (``config.json`` + ``model.safetensors``; default: the bundled one).
+
+    Raises :class:`MvgenError` naming the folder when it is missing or does not match its config."""
+    from safetensors.numpy import load_file
+
+    path = Path(folder) if folder is not None else drum_model_dir()
+    if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
+        raise MvgenError(f"{path}: not a drum model folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    config = DrumConfig.model_validate_json((path / CONFIG_NAME).read_text())
+    try:
+        return DrumDetector(config, load_file(str(path / WEIGHTS_NAME)))
+    except KeyError as exc:
+        raise MvgenError(f"{path}: weights do not match the config (missing {exc.args[0]!r})") from None
+
+
+_BUNDLED: DrumDetector | None = None
+
+
+def bundled_drum_detector() -> DrumDetector | None:
+    """The bundled drum model, loaded once per process; None when its folder is absent."""
+    global _BUNDLED
+    if _BUNDLED is None and (drum_model_dir() / WEIGHTS_NAME).is_file():
+        _BUNDLED = load_drum_detector()
+    return _BUNDLED
+
+
+# --- training (torch; never imported by the analysis) ---------------------------------------------
+
+#: Target of the frames next to an event's frame (the event's own frame is 1): an onset between two
+#: frame centres belongs to both a little, and the peak-picking downstream tolerates one frame.
+NEIGHBOUR_TARGET = 0.5
+
+
+def torch_model(config: DrumConfig):
+    """The torch twin of :class:`DrumDetector` (``input_norm``, ``body`` = [conv, BN, ReLU] per hidden
+    layer, then the 1x1 head); input ``(B, n_mels, T)``, output logits ``(B, 3, T)``."""
+    import torch.nn as nn
+
+    class DrumNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.input_norm = nn.BatchNorm1d(config.n_mels)
+            layers: list[nn.Module] = []
+            c_in = config.n_mels
+            for c, d in zip(config.channels, config.dilations):
+                layers += [nn.Conv1d(c_in, c, config.kernel, padding=d * (config.kernel // 2), dilation=d), nn.BatchNorm1d(c), nn.ReLU()]
+                c_in = c
+            layers.append(nn.Conv1d(c_in, len(config.labels), 1))
+            self.body = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.body(self.input_norm(x))
+
+    return DrumNet()
+
+
+def event_targets(events, n_frames: int, hop_s: float) -> np.ndarray:
+    """Training targets ``(T, 3)`` of a :class:`~mvgen.synth.SynthEvents`: 1 on each hit's nearest frame,
+    :data:`NEIGHBOUR_TARGET` on the frames beside it (the larger value wins)."""
+    out = np.zeros((n_frames, len(DRUMS)), dtype=np.float32)
+    for j, drum in enumerate(DRUMS):
+        idx = np.round(events.times_s(*DRUM_EVENTS[drum]) / hop_s).astype(int)
+        for offset, value in ((-1, NEIGHBOUR_TARGET), (1, NEIGHBOUR_TARGET), (0, 1.0)):
+            i = idx + offset
+            i = i[(i >= 0) & (i < n_frames)]
+            out[i, j] = np.maximum(out[i, j], value)
+    return out
+
+
+def train(
+    train_set: list[tuple[np.ndarray, np.ndarray]],
+    val_set: list[tuple[np.ndarray, np.ndarray]],
+    config: DrumConfig,
+    *,
+    epochs: int = 12,
+    crop_frames: int = 512,
+    batch: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    log=print,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Train on ``(log_mel (T, n_mels), targets (T, 3))`` pairs with weighted binary cross-entropy
+    (each class's positive frames weighted by ``sqrt(negatives / positives)``, so rare snares count);
+    returns the state (numpy arrays, the best epoch by validation loss) and the training metrics."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = torch_model(config)
+    pos = sum(t.sum(axis=0) for _, t in train_set)
+    total = sum(len(t) for _, t in train_set)
+    pos_weight = torch.tensor(np.sqrt((total - pos) / np.maximum(pos, 1.0)), dtype=torch.float32)[:, None]  # (3, 1): outputs are (B, 3, T)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, total // (crop_frames * batch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    lengths = np.array([len(t) for _, t in train_set], dtype=np.float64)
+
+    def crops():
+        xs, ys = [], []
+        for k in rng.choice(len(train_set), batch, p=lengths / lengths.sum()):
+            spec, target = train_set[k]
+            a = int(rng.integers(0, max(1, len(spec) - crop_frames)))
+            x, y = spec[a : a + crop_frames], target[a : a + crop_frames]
+            if len(x) < crop_frames:
+                x = np.pad(x, ((0, crop_frames - len(x)), (0, 0)), mode="edge")
+                y = np.pad(y, ((0, crop_frames - len(y)), (0, 0)))
+            xs.append(x.T)
+            ys.append(y.T)
+        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+    def val_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            losses = [float(loss_fn(model(torch.from_numpy(s.T[None])), torch.from_numpy(t.T[None]))) for s, t in val_set]
+        model.train()
+        return float(np.mean(losses))
+
+    best, best_state, history = np.inf, None, []
+    for epoch in range(epochs):
+        running = 0.0
+        for _ in range(steps_per_epoch):
+            x, y = crops()
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach())
+        v = val_loss()
+        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": v})
+        log(f"epoch {epoch}: train loss {running / steps_per_epoch:.4f}, validation loss {v:.4f}")
+        if v < best:
+            best = v
+            best_state = {k: t.detach().cpu().numpy().copy() for k, t in model.state_dict().items() if t.dtype.is_floating_point}
+    return best_state, {"history": history, "best_val_loss": best, "pos_weight": pos_weight[:, 0].tolist()}

@@ -1,0 +1,381 @@
+"""Track analysis: tempo, beats, downbeats, drops and sections as one typed, cached ``Analysis``.
+
+Entry point: :func:`analyze` (options: :class:`AnalysisOptions`). The signal-only part is
+:func:`analyze_signal` (a :class:`SignalAnalysis`), the genre part :func:`genre_profile`. The result is
+saved as JSON with a schema version and cached by the audio file's content hash plus
+:data:`ANALYSIS_VERSION`, so analyzing or rendering the same track again skips the work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mvgen._version import __version__
+from mvgen.media.audio import file_hash, load_audio, probe_audio
+from mvgen.analysis.beats import find_downbeats, track_beats
+from mvgen.errors import MvgenError
+from mvgen.features import ANALYSIS_SR, frame_features
+from mvgen.fileio import write_atomic
+from mvgen.analysis.gates import dominant_kind, gate_spans, signal_gate
+from mvgen.genres import OUT_OF_SCOPE
+from mvgen.paths import cache_dir
+from mvgen.classify.predictions import WindowPredictions, smooth_profile
+from mvgen.analysis.reactive import FEATURES_VERSION, AudioFeatures, compute_audio_features
+from mvgen.analysis.structure import SECTION_LABELS, drops_from_sections, find_sections
+
+#: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans;
+#: 3: per-frame audio features).
+SCHEMA_VERSION = 3
+#: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
+#: the beat phase from the kick, downbeats from more cues).
+ANALYSIS_VERSION = "3.2"
+MIN_DURATION_S = 2.0
+
+
+class AudioSummary(BaseModel):
+    """The analyzed file: path, content hash, native format and duration (s)."""
+
+    path: str
+    content_hash: str
+    sr: int
+    channels: int
+    duration_s: float
+
+
+class TempoSpan(BaseModel):
+    """A span of constant tempo, ``[start_s, end_s)``."""
+
+    start_s: float
+    end_s: float
+    bpm: float
+
+
+class Section(BaseModel):
+    """A section ``[start_s, end_s)``: one of intro, build-up, drop, breakdown, outro."""
+
+    start_s: float
+    end_s: float
+    label: str = Field(pattern="^(" + "|".join(SECTION_LABELS) + ")$")
+
+
+class Drop(BaseModel):
+    """A drop: a loud, full-energy span ``[start_s, end_s)``."""
+
+    start_s: float
+    end_s: float
+
+
+class GenreProfile(BaseModel):
+    """Soft genre profile over the classifier's own classes ``labels``, one row per window centred at ``times_s[i]``.
+
+    ``probabilities[i]``: the class shares (summing to 1, order ``labels``) *if* the window is
+    within the model's classes; ``in_scope[i]``: the calibrated probability that it is (0 where the
+    signal gates found silence, a tone, noise or speech). What the model says of a window is the pair.
+    """
+
+    labels: list[str]
+    times_s: list[float]
+    probabilities: list[list[float]]
+    in_scope: list[float] = Field(description="probability per window that the audio is within the model's classes, in [0, 1]")
+    model: str = Field("", description="the classifier: folder name or Hub id")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> "GenreProfile":
+        n = len(self.times_s)
+        if len(self.probabilities) != n or len(self.in_scope) != n:
+            raise ValueError(f"times_s, probabilities and in_scope must have one entry per window, got {n}, {len(self.probabilities)}, {len(self.in_scope)}")
+        if any(len(row) != len(self.labels) for row in self.probabilities):
+            raise ValueError(f"every probability row must have one value per label ({len(self.labels)})")
+        return self
+
+    def scoped(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The profile with the out-of-scope outcome as one more class: ``(labels + ["other"], times_s
+        (W,), shares (W, L + 1))``, each class's share times the window's in-scope confidence and
+        ``other`` the rest; rows sum to 1. What the pictures, the page and the mapper show."""
+        times_s = np.asarray(self.times_s, dtype=np.float64)
+        shares = np.clip(np.asarray(self.probabilities, dtype=np.float64).reshape(len(times_s), len(self.labels)), 0.0, None)
+        # The JSON stores 4 decimals, so rows sum to 1 only within ~1e-4; renormalize so shares add up.
+        sums = shares.sum(axis=1, keepdims=True)
+        shares = np.divide(shares, sums, out=np.full_like(shares, 1.0 / max(len(self.labels), 1)), where=sums > 0)
+        confidence = np.clip(np.asarray(self.in_scope, dtype=np.float64), 0.0, 1.0)[:, None]
+        return list(self.labels) + [OUT_OF_SCOPE], times_s, np.concatenate([shares * confidence, 1.0 - confidence], axis=1)
+
+
+class SignalSpan(BaseModel):
+    """A stretch ``[start_s, end_s)`` of one kind of signal (:data:`mvgen.analysis.gates.KINDS`): music, or what is not."""
+
+    start_s: float
+    end_s: float
+    kind: str = Field(pattern="^(silence|tone|noise|speech|music)$")
+
+
+class SignalAnalysis(BaseModel):
+    """What :func:`analyze_signal` finds in the signal alone: the fields of :class:`Analysis` that do
+    not depend on the file or the genre model. Times in seconds from the start of the signal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    duration_s: float
+    tempo_bpm: float | None = Field(None, description="dominant tempo (bpm); None when there is no steady beat")
+    tempo_spans: list[TempoSpan] = []
+    beats_per_bar: int = 4
+    beats_s: list[float] = []
+    downbeats_s: list[float] = []
+    sections: list[Section] = []
+    drops: list[Drop] = []
+    signal: list[SignalSpan] = []
+    audio_features: AudioFeatures | None = None
+    warnings: list[str] = []
+
+
+class Analysis(BaseModel):
+    """Everything later stages need to know about a track. Times are seconds from the file start."""
+
+    schema_version: int = SCHEMA_VERSION
+    analysis_version: str = ANALYSIS_VERSION
+    mvgen_version: str = __version__
+    audio: AudioSummary
+    duration_s: float
+    tempo_bpm: float | None = Field(description="dominant tempo; None when the track has no steady beat")
+    tempo_spans: list[TempoSpan] = []
+    beats_per_bar: int = 4
+    beats_s: list[float] = []
+    downbeats_s: list[float] = []
+    drops: list[Drop] = []
+    sections: list[Section] = []
+    genre_profile: GenreProfile | None = None
+    signal: list[SignalSpan] = Field([], description="what the signal gates found where: music, silence, tones, noise, speech")
+    audio_features: AudioFeatures | None = Field(None, description="per-frame audio features (loudness, bands, drum onsets, tension, lead): the styles' modulation sources")
+    warnings: list[str] = []
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write as JSON (atomically: a temporary file renamed into place)."""
+        return write_atomic(path, self.model_dump_json(indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Analysis":
+        """Read an analysis JSON; :class:`MvgenError` if it is not one of this schema version."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise MvgenError(f"cannot read analysis JSON ({exc.__class__.__name__})", path) from None
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+            raise MvgenError(f"not an mvgen analysis of schema version {SCHEMA_VERSION}", path)
+        return cls.model_validate(data)
+
+
+class AnalysisOptions(BaseModel):
+    """The options of :func:`analyze`, checked here and nowhere else.
+
+    ``classifier``: the genre model, a checkpoint folder or Hugging Face Hub id; None: the bundled
+    default (no profile when none is installed). ``genre_profile=False``: no genre profile at all
+    (beats, drops and sections only; the CLI's ``--no-profile``). ``use_cache=False`` recomputes
+    (and refreshes the cache); ``cache_directory``: the cache's root (default
+    :func:`mvgen.paths.cache_dir`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    use_cache: bool = True
+    cache_directory: Path | None = None
+    classifier: str | None = Field(None, description="checkpoint folder or Hub id; None: the bundled default")
+    genre_profile: bool = True
+
+    @field_validator("classifier", mode="before")
+    @classmethod
+    def _classifier(cls, value):
+        if isinstance(value, bool):
+            raise ValueError("must be a folder or Hub id, or None for the bundled model (genre_profile=False skips the profile)")
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @classmethod
+    def check(cls, path: str | os.PathLike | None = None, **options) -> "AnalysisOptions":
+        """The options, or :class:`MvgenError` naming ``path`` and the first bad option."""
+        try:
+            return cls(**options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = ".".join(str(part) for part in first["loc"]) or "options"
+            raise MvgenError(f"analyze option {name}: {first['msg'].removeprefix('Value error, ')}", path) from None
+
+
+def _cache_path(content_hash: str, model_id: str, directory: Path | None) -> Path:
+    return (directory or cache_dir()) / "analysis" / f"{content_hash[:32]}-{model_id}-{ANALYSIS_VERSION}.json"
+
+
+def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
+    """The classifier folder to use (None: no genre profile) and a short id of its weights for the cache key."""
+    from mvgen.classify.checkpoints import WEIGHTS_NAME, default_checkpoint, resolve_checkpoint
+
+    if not options.genre_profile:
+        return None, "noprofile"
+    folder = default_checkpoint() if options.classifier is None else resolve_checkpoint(options.classifier)
+    if folder is None:
+        return None, "noprofile"
+    return folder, file_hash(folder / WEIGHTS_NAME)[:12]
+
+
+def _window_predictions(y: np.ndarray, model, sr: int) -> WindowPredictions:
+    """The model's raw (unsmoothed) window predictions of mono ``y`` at ``sr`` Hz."""
+    from mvgen.classify.cpu_classifier import CpuGenreClassifier
+
+    if model.config.sr != sr:
+        import soxr
+
+        y = soxr.resample(y, sr, model.config.sr)
+    if isinstance(model, CpuGenreClassifier):
+        return model.predict_profile(y)
+    from mvgen.classify.classifier import predict_profile
+
+    return predict_profile(model, y)
+
+
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions: WindowPredictions | None = None) -> GenreProfile:
+    """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
+    :class:`~mvgen.classify.classifier.GenreClassifier` or :class:`~mvgen.classify.cpu_classifier.CpuGenreClassifier`;
+    one window every ``model.config.step_s`` seconds.
+    ``model_name`` is recorded in the profile; ``features``: :func:`~mvgen.features.frame_features`
+    of ``y`` when the caller has them; ``predictions``: the model's raw window predictions of ``y``
+    (before smoothing) when the caller has them.
+
+    The in-scope confidence of each window is the model's, times the signal gates' music
+    likelihood (:func:`mvgen.analysis.gates.signal_gate`): silence, tones, noise and speech are out of scope
+    whatever the model says.
+    """
+    raw = _window_predictions(y, model, sr) if predictions is None else predictions
+    predictions = smooth_profile(raw, model.config.step_s)
+    gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
+    in_scope = predictions.in_scope * gate.music_likelihood
+    return GenreProfile(
+        labels=list(model.config.labels),
+        times_s=[round(float(t), 3) for t in predictions.times_s],
+        probabilities=[[round(float(p), 4) for p in row] for row in predictions.probabilities],
+        in_scope=[round(float(c), 4) for c in in_scope],
+        model=model_name,
+    )
+
+
+
+def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> SignalAnalysis:
+    """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz): tempo, beats, downbeats, sections,
+    drops, signal spans, per-frame audio features and warnings, the fields of :class:`Analysis` that
+    depend on the signal alone. Silent, beatless and non-music audio still gets its audio features.
+
+    ``features``: :func:`~mvgen.features.frame_features` of ``y`` when the caller has them (with
+    ``detail=True``, or the audio features recompute them)."""
+    duration_s = len(y) / sr
+    notes: list[str] = []
+    if duration_s < MIN_DURATION_S:
+        notes.append(f"clip is only {duration_s:.2f} s long; beats and sections need at least {MIN_DURATION_S:.0f} s")
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak < 1e-5:
+        notes.append("audio is silent")
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")],
+                              signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")],
+                              audio_features=compute_audio_features(y, sr, features=features), warnings=notes)
+    features = frame_features(y, sr, detail=True) if features is None else features
+    audio_features = compute_audio_features(y, sr, features=features)
+    gate = signal_gate(y, sr, features=features)
+    signal = [SignalSpan(start_s=round(a, 3), end_s=round(min(b, duration_s), 3), kind=k) for a, b, k in gate_spans(gate)]
+    kind = dominant_kind(gate)
+    if kind != "music":  # a test tone, noise, speech or near-silence: no beat grid, no drops
+        article = "" if kind in ("silence", "noise", "speech") else "a steady "
+        notes.append(f"audio is {article}{kind}; analyzed as beatless")
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal,
+                              audio_features=audio_features, warnings=notes)
+    grid = track_beats(features, duration_s, y)
+    notes.extend(grid.warnings)
+    downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
+    spans = find_sections(features, grid.beats_s, downbeats, duration_s)
+    return SignalAnalysis(
+        duration_s=duration_s,
+        tempo_bpm=None if grid.tempo_bpm is None else round(grid.tempo_bpm, 3),
+        tempo_spans=[TempoSpan(start_s=s.start_s, end_s=min(s.end_s, duration_s), bpm=round(s.bpm, 3)) for s in grid.segments],
+        beats_per_bar=beats_per_bar,
+        beats_s=[round(float(t), 4) for t in grid.beats_s],
+        downbeats_s=[round(float(t), 4) for t in downbeats],
+        sections=[Section(start_s=round(s.start_s, 4), end_s=round(s.end_s, 4), label=s.label) for s in spans],
+        drops=[Drop(start_s=round(a, 4), end_s=round(b, 4)) for a, b in drops_from_sections(spans)],
+        signal=signal,
+        audio_features=audio_features,
+        warnings=notes,
+    )
+
+
+def _load_model(folder: Path):
+    """The genre classifier of ``folder``: the numpy inference unless a CUDA GPU can be used
+    (:func:`mvgen.classify.cpu_classifier.classifier_backend`), so a CPU-only analysis never imports torch."""
+    from mvgen.classify.cpu_classifier import classifier_backend, load_cpu_classifier
+
+    if classifier_backend() == "numpy":
+        return load_cpu_classifier(folder)
+    from mvgen.classify.classifier import load_classifier
+
+    return load_classifier(folder)
+
+
+_genre_profile = genre_profile  # analyze's keyword of the same name hides the function there
+
+
+def analyze(
+    path: str | os.PathLike,
+    *,
+    classifier: str | os.PathLike | None = None,
+    genre_profile: bool = True,
+    use_cache: bool = True,
+    cache_directory: str | os.PathLike | None = None,
+) -> Analysis:
+    """Analyze the audio file at ``path`` (any format :func:`mvgen.media.audio.load_audio` decodes).
+
+    ``classifier``: a checkpoint folder or Hub id for the genre profile; None uses the bundled
+    default when installed. ``genre_profile=False`` skips the profile (``Analysis.genre_profile`` is
+    None). Results are cached by content hash, classifier weights and :data:`ANALYSIS_VERSION`;
+    ``use_cache=False`` recomputes (and refreshes the cache); ``cache_directory`` overrides the
+    cache's root. The options are checked by :class:`AnalysisOptions`. Raises :class:`MvgenError`
+    for unreadable input or a bad option.
+    """
+    options = AnalysisOptions.check(path, classifier=classifier, genre_profile=genre_profile, use_cache=use_cache, cache_directory=cache_directory)
+    info = probe_audio(path)
+    content_hash = file_hash(path)
+    classifier_dir, model_id = _resolve_classifier(options)
+    model_name = "" if classifier_dir is None else (options.classifier or classifier_dir.name)
+    cached = _cache_path(content_hash, model_id, options.cache_directory)
+    analysis = None
+    if options.use_cache and cached.is_file():
+        try:
+            analysis = Analysis.load(cached)
+            if analysis.audio_features is None or analysis.audio_features.version != FEATURES_VERSION:
+                raise MvgenError("cached analysis lacks this version's audio features", cached)
+            analysis = analysis.model_copy(update={"audio": analysis.audio.model_copy(update={"path": str(path)})})
+        except (MvgenError, ValueError):
+            analysis = None  # stale or damaged cache entry: recompute
+    if analysis is None:
+        profile = None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The model loads while the audio decodes (importing torch and nnAudio, on the GPU path,
+            # takes longer than decoding and the beat analysis of a whole track), then the classifier
+            # runs beside the beat analysis: both mostly run outside the GIL, on different cores.
+            model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
+            y = load_audio(path, sr=ANALYSIS_SR, mono=True)
+            predictions = pool.submit(lambda: _window_predictions(y, model.result(), ANALYSIS_SR)) if model is not None and len(y) else None
+            features = frame_features(y, ANALYSIS_SR, detail=True) if len(y) else None
+            found = analyze_signal(y, ANALYSIS_SR, features=features)
+            if predictions is not None and found.duration_s > 0:
+                profile = _genre_profile(y, model.result(), model_name=model_name, features=features, predictions=predictions.result())
+        del y
+        summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
+        analysis = Analysis(audio=summary, genre_profile=profile, **dict(found))
+        try:
+            analysis.save(cached)
+        except OSError:
+            pass  # a read-only cache must not stop the analysis
+    for note in analysis.warnings:
+        warnings.warn(f"{path}: {note}", stacklevel=2)
+    return analysis

@@ -1,0 +1,221 @@
+"""`mvgen preview`: a self-contained, offline HTML page of a track's genre timeline with a synced player.
+
+Entry point: :func:`write_preview`. The page holds the analysis as JSON, draws it on a canvas with
+inline JavaScript (no CDN, no external file): the soft sub-genre profile as a stacked area, section
+bands, drops, beats and downbeats. The track's audio is embedded (AAC, base64), or with ``video`` the
+rendered video is linked by its path relative to the page. A playhead follows the player; clicking
+the timeline seeks; hovering shows the exact profile at that moment. The page exposes
+``window.mvgenPreview`` (``duration_s``, ``profileAt(t)``, ``seek(t)``) for scripting and tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from mvgen.analysis.track import Analysis, analyze
+from mvgen.media.audio import ffmpeg_exe
+from mvgen.errors import MvgenError
+from mvgen.fileio import write_atomic
+from mvgen.genres import OUT_OF_SCOPE, display_name
+from mvgen.style.colors import DROP_COLOR, SECTION_COLORS, genre_color
+
+
+def _audio_data_uri(track: Path, bitrate: str = "128k") -> str:
+    """The track as AAC in an MP4 container, as a data URI (about 1 MB per minute)."""
+    args = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(track), "-vn", "-c:a", "aac", "-b:a", bitrate,
+            "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "pipe:1"]
+    result = subprocess.run(args, capture_output=True)
+    if result.returncode != 0 or not result.stdout:
+        raise MvgenError(f"cannot encode the audio for the page: {' '.join(result.stderr.decode(errors='replace').split())[-200:]}", track)
+    return "data:audio/mp4;base64," + base64.b64encode(result.stdout).decode("ascii")
+
+
+def preview_data(analysis: Analysis) -> dict:
+    """What the page draws, JSON-able: times in seconds, the profile as rows of shares over the model's
+    classes and ``other`` (where the model is unsure: drawn hatched, "outside the model's genres")."""
+    profile = analysis.genre_profile
+    labels, times_s, shares = profile.scoped() if profile and profile.times_s else ([], [], [])
+    return {
+        "title": Path(analysis.audio.path).name,
+        "duration_s": analysis.duration_s,
+        "tempo_bpm": analysis.tempo_bpm,
+        "beats_s": analysis.beats_s,
+        "downbeats_s": analysis.downbeats_s,
+        "drops": [[d.start_s, d.end_s] for d in analysis.drops],
+        "sections": [[s.start_s, s.end_s, s.label] for s in analysis.sections],
+        "genres": [{"key": k, "name": display_name(k), "color": genre_color(k, j), "unsure": k == OUT_OF_SCOPE} for j, k in enumerate(labels)],
+        "profile_times_s": [float(t) for t in times_s],
+        "profile": [[round(float(v), 4) for v in row] for row in shares],
+        "section_colors": SECTION_COLORS,
+        "drop_color": DROP_COLOR,
+    }
+
+
+#: Kinds of deliverable whose file is a picture the page can show inline.
+INLINE_PICTURES = ("thumbnail", "loop")
+
+
+def deliverables_html(deliverables: Sequence, page: Path) -> str:
+    """The page's list of a track's deliverables: each file (linked relative to ``page``), its kind, a
+    picture for thumbnails and loops, and its platform checks (all passed, or which failed and why;
+    every check in a ``<details>``). ``deliverables``: objects with ``path``, ``kind``, ``passed`` and
+    ``checks`` (each with ``name``, ``passed``, ``why``): :class:`mvgen.delivery.deliverables.Deliverable` or
+    the batch report's :class:`mvgen.batch.DeliverableResult`."""
+    if not deliverables:
+        return ""
+    rows = []
+    for d in deliverables:
+        href = html.escape(os.path.relpath(Path(d.path).resolve(), page.resolve().parent))
+        failed = [c for c in d.checks if not c.passed]
+        verdict = f'<span class="ok">&#10003; all {len(d.checks)} checks passed</span>' if not failed else \
+            '<span class="bad">&#10007; ' + "; ".join(html.escape(f"{c.name}: {c.why}") for c in failed) + "</span>"
+        every = "".join(f'<li class="{"ok" if c.passed else "bad"}">{html.escape(c.name)}: {html.escape(c.why)}</li>' for c in d.checks)
+        picture = f'<img src="{href}" alt="">' if d.kind in INLINE_PICTURES else ""
+        rows.append(f'<tr data-kind="{html.escape(d.kind)}" data-passed="{int(not failed)}"><td><a href="{href}">{html.escape(Path(d.path).name)}</a>{picture}</td>'
+                    f"<td>{html.escape(d.kind)}</td><td>{verdict}<details><summary>checks</summary><ul>{every}</ul></details></td></tr>")
+    return ('<section id="deliverables"><h2>Deliverables</h2><table><thead><tr><th>file</th><th>kind</th><th>platform checks</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table></section>")
+
+
+def write_preview(track: str | os.PathLike, out: str | os.PathLike, video: str | os.PathLike | None = None,
+                  analysis: Analysis | None = None, deliverables: Sequence = ()) -> Path:
+    """Write the preview page of ``track`` to ``out`` (.html) and return its path.
+
+    ``video``: a rendered video to play instead of the audio, linked relative to the page.
+    ``deliverables``: the track's files with their platform checks, listed under the timeline (see
+    :func:`deliverables_html`).
+    """
+    track, out = Path(track), Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise MvgenError("the preview must be an .html file", out)
+    analysis = analysis or analyze(track)
+    if video is not None:
+        video = Path(video)
+        if not video.is_file():
+            raise MvgenError("no such video file", video)
+        media = f'<video id="player" controls preload="auto" src="{html.escape(os.path.relpath(video.resolve(), out.resolve().parent))}"></video>'
+    else:
+        media = f'<audio id="player" controls preload="auto" src="{_audio_data_uri(track)}"></audio>'
+    page = _TEMPLATE.replace("__TITLE__", html.escape(Path(analysis.audio.path).name)).replace("__MEDIA__", media)
+    page = page.replace("__DELIVERABLES__", deliverables_html(deliverables, out))
+    page = page.replace("__DATA__", json.dumps(preview_data(analysis)).replace("</", "<\\/"))
+    return write_atomic(out, page)
+
+
+_TEMPLATE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__ - mvgen genre timeline</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+ body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d1f27; background: #fafafa; }
+ h1 { font-size: 18px; margin: 0 0 4px; } .meta { color: #666; margin-bottom: 12px; }
+ #wrap { position: relative; } canvas { width: 100%; height: 260px; display: block; cursor: crosshair; background: #fff; border: 1px solid #ddd; }
+ #tip { position: absolute; pointer-events: none; background: rgba(20,22,30,.92); color: #fff; padding: 6px 8px; border-radius: 4px; font-size: 12px; display: none; white-space: nowrap; }
+ #legend span { display: inline-block; margin: 8px 14px 0 0; } #legend i { display: inline-block; width: 10px; height: 10px; margin-right: 5px; border-radius: 2px; }
+ audio, video { width: 100%; margin-top: 12px; } video { max-height: 360px; background: #000; }
+ #deliverables h2 { font-size: 15px; margin: 18px 0 6px; } #deliverables table { border-collapse: collapse; width: 100%; background: #fff; }
+ #deliverables td, #deliverables th { border-top: 1px solid #e3e3e3; padding: 6px 8px; text-align: left; vertical-align: top; }
+ #deliverables img { display: block; max-width: 240px; max-height: 135px; margin-top: 4px; } .ok { color: #17803d; } .bad { color: #b3261e; }
+ #deliverables details { color: #555; font-size: 12px; } #deliverables ul { margin: 4px 0; padding-left: 18px; }
+</style></head>
+<body>
+<h1>__TITLE__</h1><div class="meta" id="meta"></div>
+<div id="wrap"><canvas id="timeline" width="1200" height="260" data-drawn="0"></canvas><div id="tip"></div></div>
+<div id="legend"></div>
+__MEDIA__
+__DELIVERABLES__
+<script id="mvgen-data" type="application/json">__DATA__</script>
+<script>
+(function () {
+  "use strict";
+  const D = JSON.parse(document.getElementById("mvgen-data").textContent);
+  const canvas = document.getElementById("timeline"), ctx = canvas.getContext("2d");
+  const player = document.getElementById("player"), tip = document.getElementById("tip");
+  const W = canvas.width, H = canvas.height, BAND = 22, TICKS = 18, top = BAND, bottom = H - TICKS;
+  const x = t => t / D.duration_s * W, timeAt = px => Math.max(0, Math.min(D.duration_s, px / W * D.duration_s));
+  const fmt = t => Math.floor(t / 60) + ":" + (t % 60).toFixed(2).padStart(5, "0");
+  document.getElementById("meta").textContent = fmt(D.duration_s) + (D.tempo_bpm ? "  ·  " + D.tempo_bpm.toFixed(2) + " bpm" : "") +
+    "  ·  " + D.beats_s.length + " beats  ·  " + D.drops.length + " drops";
+
+  function profileAt(t) {  // linear interpolation between profile rows; null without a profile
+    const T = D.profile_times_s, P = D.profile;
+    if (!T.length) return null;
+    if (t <= T[0]) return P[0].slice();
+    if (t >= T[T.length - 1]) return P[P.length - 1].slice();
+    let lo = 0, hi = T.length - 1;
+    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (T[mid] <= t) lo = mid; else hi = mid; }
+    const a = (t - T[lo]) / (T[hi] - T[lo]);
+    return P[lo].map((p, g) => p * (1 - a) + P[hi][g] * a);
+  }
+
+  // "Outside the model's genres" is hatched, so it never reads as one more genre.
+  const hatch = (() => {
+    const c = document.createElement("canvas"); c.width = c.height = 8;
+    const g = c.getContext("2d"); g.fillStyle = "#eceef2"; g.fillRect(0, 0, 8, 8);
+    g.strokeStyle = "#8a8f9c"; g.lineWidth = 1.2; g.beginPath(); g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6); g.stroke();
+    return ctx.createPattern(c, "repeat");
+  })();
+  const fillOf = g => g.unsure ? hatch : g.color;
+  const swatch = g => g.unsure ? "background:repeating-linear-gradient(135deg,#8a8f9c 0 1.5px,#eceef2 1.5px 4px)" : "background:" + g.color;
+
+  let base = null;
+  function draw() {
+    ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, W, H);
+    for (const [s, e, label] of D.sections) {  // section bands with labels
+      const band = D.section_colors[label] || "#e8e8e8";
+      ctx.fillStyle = band; ctx.fillRect(x(s), 0, x(e) - x(s), BAND - 2);
+      const [r, g, b] = [1, 3, 5].map(i => parseInt(band.slice(i, i + 2), 16));
+      ctx.fillStyle = 0.2126 * r + 0.7152 * g + 0.0722 * b < 110 ? "#fff" : "#333"; ctx.font = "11px system-ui, sans-serif"; ctx.fillText(label, x(s) + 4, 14, Math.max(0, x(e) - x(s) - 6));
+    }
+    for (let px = 0; px < W; px++) {  // stacked area, one column per pixel
+      const p = profileAt(timeAt(px + 0.5));
+      if (!p) break;
+      let y = bottom;
+      p.forEach((share, g) => { const h = share * (bottom - top); ctx.fillStyle = fillOf(D.genres[g]); ctx.fillRect(px, y - h, 1, h + 0.5); y -= h; });
+    }
+    ctx.fillStyle = D.drop_color;  // drops: a bar under the profile
+    for (const [s, e] of D.drops) ctx.fillRect(x(s), bottom, x(e) - x(s), 4);
+    ctx.fillStyle = "#555";
+    for (const b of D.beats_s) ctx.fillRect(Math.round(x(b)), bottom + 6, 1, 5);
+    ctx.fillStyle = "#111";
+    for (const b of D.downbeats_s) ctx.fillRect(Math.round(x(b)), bottom + 5, 1, TICKS - 5);
+    base = ctx.getImageData(0, 0, W, H);
+    canvas.dataset.drawn = "1";
+  }
+
+  function drawPlayhead() {
+    if (!base) return;
+    ctx.putImageData(base, 0, 0);
+    const px = Math.round(x(player.currentTime || 0));
+    ctx.fillStyle = "#000"; ctx.fillRect(px - 1, 0, 2, H);
+  }
+
+  function seek(t) { player.currentTime = Math.max(0, Math.min(D.duration_s, t)); drawPlayhead(); return player.currentTime; }
+  function canvasX(ev) { const r = canvas.getBoundingClientRect(); return (ev.clientX - r.left) / r.width * W; }
+  canvas.addEventListener("click", ev => seek(timeAt(canvasX(ev))));
+  canvas.addEventListener("mousemove", ev => {
+    const t = timeAt(canvasX(ev)), p = profileAt(t);
+    const rows = p ? p.map((share, g) => [share, D.genres[g]]).sort((a, b) => b[0] - a[0]).filter(r => r[0] >= 0.005)
+      .map(([share, g]) => '<i style="display:inline-block;width:8px;height:8px;' + swatch(g) + '"></i> ' + g.name + " " + (100 * share).toFixed(1) + "%") : ["no genre profile"];
+    tip.innerHTML = "<b>" + fmt(t) + "</b><br>" + rows.join("<br>");
+    const r = canvas.getBoundingClientRect();
+    tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - 180) + "px"; tip.style.top = (ev.clientY - r.top + 12) + "px";
+    tip.style.display = "block";
+  });
+  canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+  player.addEventListener("timeupdate", drawPlayhead);
+  player.addEventListener("seeked", drawPlayhead);
+  (function tick() { if (!player.paused) drawPlayhead(); requestAnimationFrame(tick); })();
+
+  document.getElementById("legend").innerHTML = D.genres.map(g => '<span><i style="' + swatch(g) + '"></i>' + g.name + "</span>").join("");
+  draw(); drawPlayhead();
+  window.mvgenPreview = { duration_s: D.duration_s, profileAt: profileAt, seek: seek, timeAt: timeAt, data: D };
+})();
+</script>
+</body></html>
+"""

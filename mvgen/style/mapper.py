@@ -1,0 +1,463 @@
+"""The style mapper: ``Analysis`` + styles -> one :class:`~mvgen.style.framespec.FrameSpec` per output frame.
+
+A pure, deterministic function (:func:`map_frames`). Frame ``i`` is shown at ``start_s + i / fps``.
+The soft genre profile is interpolated to frame times and smoothed, so the look changes
+continuously as the mix changes; the genre styles are blended only as far as the model is sure the
+music is within its classes, and the rest of the weight goes to the neutral ``other`` style; beats
+drive a pulse that peaks on the frame nearest each beat (stronger on downbeats), and those frames
+are flagged (``FrameSpec.on_beat``, ``on_downbeat``); drops land with a burst and a flash. Every
+frame's seed follows the dominant style's ``seed_policy`` (per track, per section or per bar).
+
+Modulation (``Style.modulate``): each frame reads the sources (:func:`modulation_sources`): the
+analysis's audio features (:attr:`Analysis.audio_features`, resampled to the frames; 0 when the
+analysis has none) and the grid sources (``beat`` and ``downbeat``: 1 on the frame nearest each
+beat / downbeat; ``bar``: the bar phase, 0 -> 1 over each bar). The impulsive ones (kick, snare,
+hats, beat, downbeat) peak on their event's frame and decay with :data:`IMPULSE_RELEASE_S`, so a hit
+punches instead of flickering for one frame. The styles' matrices blend by the frame's genre weights
+(``w @ M``, as palettes and motion), and each target moves by ``sum over sources of amount * source``
+(:func:`modulation_offsets`), added to its unmodulated value:
+
+    zoom (zoom factor), rotation (degrees), flash (0..1), speed (cycles per beat), density (0..1):
+        added to the FrameSpec field, clamped to :data:`ZOOM_RANGE`, -, [0, 1], :data:`SPEED_RANGE`,
+        :data:`DENSITY_RANGE`;
+    drift: added to the drift amount (``motion.drift``, clamped to :data:`DRIFT_RANGE`) that scales
+        the slow wander; shake: a shake of that many ``shake_on_kick`` units (``SHAKE_SCALE`` of the
+        frame height each) in a new direction every frame, added to the kick shake;
+    brightness: added to ``FrameSpec.brightness`` (a gain, 1 unmodulated; :data:`BRIGHTNESS_RANGE`);
+    hue: ``FrameSpec.hue_shift_deg`` (degrees, 0 unmodulated);
+    <motif>, <motif>.speed, <motif>.density: ``FrameSpec.motif_boost``, ``motif_speed``,
+        ``motif_density`` (offsets the renderer adds for that motif; only motifs some style modulates);
+    strength: ``FrameSpec.strength_offset`` (added to the diffusion strength);
+    logo: ``FrameSpec.logo`` (the branding logo's pulse, 0 unmodulated; :data:`LOGO_RANGE`);
+    prompt: per style, not blended: style k's prompt gain is ``1 + sum amount_k * source`` (clamped
+        to :data:`PROMPT_GAIN_RANGE`) and ``FrameSpec.prompt_weights`` is ``genre_weights * gain``.
+
+Where every source a target listens to is 0 the target is exactly its unmodulated value.
+
+Loops (``loop=True``, the Spotify Canvas): the window is one period of a seamless loop. Its frames
+are mapped as one cycle (at a frame rate stretched by less than half a frame per loop, so the
+period is a whole number of frames), every event (beats, downbeats, the drop's burst, sections)
+falls in the cycle as in the music, and what runs freely with time is made periodic instead of
+cross-faded: the camera's rotation and drift follow :func:`loop_turns` of the loop phase, the
+genre weights are their mean over the loop (no slow drift of the palette) and the seed is the
+loop's first (no new pattern at the wrap); the renderer does the same for its own free motion
+(``FrameSpec.loop_s`` and ``loop_phase``), so the frame after the last is the first.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from mvgen.analysis.track import Analysis
+from mvgen.style.framespec import MOTIFS, FrameSpec
+from mvgen.genres import OUT_OF_SCOPE, smooth_over_time
+from mvgen.analysis import reactive
+from mvgen.analysis.reactive import FEATURES, IMPULSIVE, SOURCES
+from mvgen.style.styles import TARGETS, style_keys
+
+#: Pulse height on the frame nearest a downbeat and on other beats.
+DOWNBEAT_PULSE = 1.0
+BEAT_PULSE = 0.75
+#: Section energy by label; build-ups ramp from the first to the second value.
+SECTION_ENERGY = {"intro": 0.35, "build-up": (0.35, 0.9), "drop": 1.0, "breakdown": 0.25, "outro": 0.3}
+#: Time constant (s) of the pulse's decay after each beat: gone well before the next beat at any
+#: dance tempo (a beat is 0.33-0.6 s at 100-180 bpm).
+PULSE_DECAY_S = 0.12
+#: Beat length (s) assumed when the analysis found no steady beat (120 bpm): only the slow camera
+#: moves (rotation, drift) use it then, as there are no beats to pulse on.
+BEATLESS_BEAT_S = 0.5
+
+# Camera. Offsets are fractions of the frame height; each is scaled by the blended style's motion
+# field (0..1) and its reactivity, so these constants are the size of a full-strength effect.
+#: Kick shake at ``shake_on_kick`` 1 on a full-energy downbeat: 2 % of the frame height, enough to
+#: feel the kick without blurring the picture.
+SHAKE_SCALE = 0.02
+#: The beat zoom scales with the section's energy from this share (energy 0) to all of it (energy 1),
+#: so calm parts still breathe on the beat and drops punch.
+ZOOM_ENERGY_FLOOR = 0.5
+#: Drift at ``drift`` 1: the sideways and the up-and-down amplitude (a slow wander, wider than high)...
+DRIFT_AMPLITUDE_X = 0.08
+DRIFT_AMPLITUDE_Y = 0.05
+#: ...and periods in bars. 16 bars is a phrase; 11 is prime to it, so the path (a Lissajous figure)
+#: does not repeat for 176 bars and never visibly loops.
+DRIFT_PERIOD_X_BARS = 16
+DRIFT_PERIOD_Y_BARS = 11
+#: A drop's burst decays with a time constant of this many bars.
+BURST_DECAY_BARS = 0.5
+#: The drop flash is ``burst ** FLASH_SHARPNESS``: the same start, decaying this many times faster
+#: (a time constant of 1/16 bar), a flash rather than a fade.
+FLASH_SHARPNESS = 8
+#: In drops, the strobe lights on every other beat while the pulse is above this: the beat's own
+#: frame, and after a downbeat (peak 1.0) the next ~40 ms too (0.12 s * ln(1 / 0.7)).
+STROBE_PULSE_THRESHOLD = 0.7
+
+
+# Modulation (see the module docstring).
+#: Release time constant (s) of the impulsive sources' envelope: a hit is at full height on its
+#: frame and decays by e every 50 ms (at 30 fps: 51 % on the next frame, 13 % three frames on), a
+#: punch of ~0.1 s that ends well before the next 16th note at 128 bpm (0.117 s) and keeps the
+#: modulated value's Pearson correlation with a one-frame event track at ~0.86 at 30 fps.
+IMPULSE_RELEASE_S = 0.05
+#: Below this the envelope is 0 (less than one 8-bit step of the stored features, 1/255), so a
+#: target is exactly still again ~0.35 s after the last hit instead of creeping for seconds.
+IMPULSE_FLOOR = 1e-3
+#: Sources given the release envelope: the drum onsets and the grid pulses.
+ENVELOPED_SOURCES: tuple[str, ...] = IMPULSIVE + ("beat", "downbeat")
+#: Clamps of modulated values. Zoom factor: from half (wide) to 3x; drift amount (motion.drift
+#: units); brightness gain; speed (cycles per beat, the procedural renderer's limit); density; the
+#: prompt gain of a style. Unmodulated values always lie inside them.
+ZOOM_RANGE = (0.5, 3.0)
+DRIFT_RANGE = (0.0, 2.0)
+BRIGHTNESS_RANGE = (0.0, 3.0)
+SPEED_RANGE = (0.0, 4.0)
+DENSITY_RANGE = (0.0, 1.0)
+PROMPT_GAIN_RANGE = (0.0, 3.0)
+#: The logo pulse (``FrameSpec.logo``, an offset on a gain of 1): from hidden (-1) to three times as bright.
+LOGO_RANGE = (-1.0, 2.0)
+_T = {name: j for j, name in enumerate(TARGETS)}
+
+
+def release_envelope(x: np.ndarray, fps: float, release_s: float = IMPULSE_RELEASE_S, floor: float = IMPULSE_FLOOR) -> np.ndarray:
+    """:func:`mvgen.analysis.reactive.release_envelope` of a per-frame event series ``x`` (shape ``(N,)``) at ``fps``."""
+    return reactive.release_envelope(x, 1.0 / fps, release_s, floor)
+
+
+def modulation_sources(analysis: Analysis, times_s: np.ndarray, fps: float) -> np.ndarray:
+    """Every modulation source at the frames shown at ``times_s`` (s) at ``fps``: shape ``(N, len(SOURCES))``
+    in [0, 1], columns in :data:`~mvgen.analysis.reactive.SOURCES` order.
+
+    Audio features from ``analysis.audio_features`` (zeros when it has none), grid sources from its
+    beats (``beat``: 1 on the frame nearest each beat, downbeats included; ``downbeat``; ``bar``: the
+    bar phase); :data:`ENVELOPED_SOURCES` get :func:`release_envelope`.
+    """
+    times_s = np.asarray(times_s, dtype=np.float64)
+    values = np.zeros((len(times_s), len(SOURCES)))
+    features = getattr(analysis, "audio_features", None)
+    if features is not None:
+        audio = features.at_frames(times_s, fps)
+        for name in FEATURES:
+            values[:, SOURCES.index(name)] = audio[name]
+    beats = np.asarray(analysis.beats_s, dtype=np.float64)
+    downbeats = np.asarray(analysis.downbeats_s, dtype=np.float64)
+    on_downbeat = mark_flags(times_s, fps, downbeats)
+    values[:, SOURCES.index("beat")] = mark_flags(times_s, fps, beats) | on_downbeat
+    values[:, SOURCES.index("downbeat")] = on_downbeat
+    beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else BEATLESS_BEAT_S
+    values[:, SOURCES.index("bar")] = _phase(times_s, downbeats, beat_s * analysis.beats_per_bar)
+    for name in ENVELOPED_SOURCES:
+        j = SOURCES.index(name)
+        values[:, j] = release_envelope(values[:, j], fps)
+    return values
+
+
+def modulation_offsets(weights: np.ndarray, sources: np.ndarray, modulation: np.ndarray) -> np.ndarray:
+    """Per frame and target, ``sum_k w[k] sum_s source[s] * M[k, s, target]``: shape ``(N, len(TARGETS))``.
+
+    ``weights``: (N, K) genre weights; ``sources``: (N, len(SOURCES)); ``modulation``: (K,
+    len(SOURCES), len(TARGETS)) the styles' matrices (:attr:`~mvgen.style.blend.StyleTable.modulation`).
+    The ``prompt`` column is per style (see :func:`map_frames`), not this blend.
+    """
+    return np.einsum("nk,ns,kst->nt", weights, sources, modulation, optimize=True)
+
+
+def frame_times(duration_s: float, fps: float, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
+    """Display times (s) of the frames covering ``[start_s, end_s)``: ``start_s + i / fps``, shape ``(N,)``."""
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    end_s = duration_s if end_s is None else min(end_s, duration_s)
+    if not 0.0 <= start_s < end_s:
+        raise ValueError(f"start_s must be in [0, end_s), got start_s={start_s}, end_s={end_s}")
+    n = int(round((end_s - start_s) * fps))
+    return start_s + np.arange(max(n, 1)) / fps
+
+
+def genre_weights_at(analysis: Analysis, times_s: np.ndarray, smooth_s: float = 2.0, labels=None) -> np.ndarray:
+    """Style weights at each time, shape ``(N, len(labels))``, rows summing to 1.
+
+    ``labels`` are the style keys (default: the 8 HouseX-v2 classes and ``other``; a
+    :class:`~mvgen.style.styles.StyleTable`'s ``labels``). Each class gets its profile share times the
+    window's in-scope confidence, and :data:`~mvgen.genres.OUT_OF_SCOPE` the rest, so an unsure model
+    fades to the neutral style. The profile is linearly interpolated between its windows and smoothed
+    with a Gaussian of ``smooth_s`` seconds (standard deviation); without a profile every frame is
+    ``other``.
+    """
+    labels = list(style_keys() if labels is None else labels)
+    if OUT_OF_SCOPE not in labels:
+        raise ValueError(f"labels must include {OUT_OF_SCOPE!r} (the neutral style), got {labels}")
+    profile = analysis.genre_profile
+    if profile is None or not profile.times_s:
+        weights = np.zeros((len(times_s), len(labels)))
+        weights[:, labels.index(OUT_OF_SCOPE)] = 1.0
+        return weights
+    scoped_labels, t, scoped = profile.scoped()
+    missing = [g for g in scoped_labels if g not in labels]
+    if missing:
+        raise ValueError(f"no style for the class {missing[0]!r} of the analysis's model (styles: {', '.join(labels)}); load the styles with that model's classes")
+    p = np.zeros((len(t), len(labels)))
+    p[:, [labels.index(g) for g in scoped_labels]] = scoped
+    if smooth_s > 0 and len(t) > 1:
+        step = float(np.median(np.diff(t)))
+        sigma = smooth_s / step
+        radius = int(np.ceil(3 * sigma))
+        kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        p = smooth_over_time(p, kernel / kernel.sum())
+    weights = np.stack([np.interp(times_s, t, p[:, j]) for j in range(p.shape[1])], axis=1)
+    weights = np.clip(weights, 0.0, None)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def beat_pulse(times_s: np.ndarray, fps: float, beats_s: np.ndarray, downbeats_s: np.ndarray, decay_s: float = PULSE_DECAY_S) -> np.ndarray:
+    """Pulse in [0, 1] per frame, shape ``(N,)``: the frame nearest each beat gets the peak
+    (:data:`DOWNBEAT_PULSE` or :data:`BEAT_PULSE`), later frames decay with time constant ``decay_s``."""
+    pulse = np.zeros(len(times_s))
+    if len(beats_s) == 0 or len(times_s) == 0:
+        return pulse
+    start_s = times_s[0]
+    beat_frames = np.round((np.asarray(beats_s) - start_s) * fps).astype(int)
+    is_down = np.isin(np.round(np.asarray(beats_s), 4), np.round(np.asarray(downbeats_s), 4))
+    peaks = np.where(is_down, DOWNBEAT_PULSE, BEAT_PULSE)
+    frames = np.arange(len(times_s))
+    last = np.searchsorted(beat_frames, frames, side="right") - 1
+    valid = last >= 0
+    elapsed_s = (frames[valid] - beat_frames[last[valid]]) / fps
+    pulse[valid] = peaks[last[valid]] * np.exp(-elapsed_s / decay_s)
+    return pulse
+
+
+def nearest_frames(times_s: np.ndarray, fps: float, marks_s: np.ndarray) -> np.ndarray:
+    """Frame index (into ``times_s``, which start at ``times_s[0]`` and step ``1 / fps``) nearest each
+    mark, shape ``(len(marks_s),)``; marks before or after the frames give indices outside
+    ``[0, len(times_s))``. The same rounding as :func:`beat_pulse`, so the flags and the pulse agree."""
+    if len(times_s) == 0:
+        return np.zeros(0, dtype=int)
+    return np.round((np.asarray(marks_s, dtype=np.float64) - times_s[0]) * fps).astype(int)
+
+
+def mark_flags(times_s: np.ndarray, fps: float, marks_s: np.ndarray) -> np.ndarray:
+    """Boolean per frame, shape ``(N,)``: true on the frame nearest each of ``marks_s`` (beats, downbeats)."""
+    flags = np.zeros(len(times_s), dtype=bool)
+    frames = nearest_frames(times_s, fps, marks_s)
+    flags[frames[(frames >= 0) & (frames < len(times_s))]] = True
+    return flags
+
+
+def frame_seeds(times_s: np.ndarray, fps: float, policies, section_index: np.ndarray, downbeats_s: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``FrameSpec.seed`` per frame, shape ``(N,)``, following each frame's seed policy (``policies``,
+    one of :data:`~mvgen.style.styles.SEED_POLICIES` per frame: the dominant style's).
+
+    ``per-track``: one seed for the whole track; ``per-section``: a new seed at each section start
+    (``section_index``: the frame's section); ``per-bar``: a new seed on the frame nearest each
+    downbeat (the ``on_downbeat`` frames), or per section when the track has no downbeats. Seeds
+    depend on absolute positions (section and bar numbers from the track's start), so an excerpt or
+    a resumed render gets the seeds of the full render.
+    """
+    downbeats = np.sort(np.asarray(downbeats_s, dtype=np.float64))
+    # bar number of each frame: downbeats whose nearest frame is this one or earlier (those before the
+    # excerpt count too, so numbers are absolute)
+    bar_index = np.searchsorted(nearest_frames(times_s, fps, downbeats), np.arange(len(times_s)), side="right")
+    seeds = np.empty(len(times_s), dtype=np.int64)
+    for k, policy in enumerate(policies):
+        if policy == "per-track":
+            seeds[k] = _seed(seed, "track")
+        elif policy == "per-bar" and len(downbeats):
+            seeds[k] = _seed(seed, "bar", int(bar_index[k]))
+        elif policy in ("per-section", "per-bar"):
+            seeds[k] = _seed(seed, "section", int(section_index[k]))
+        else:
+            raise ValueError(f"unknown seed policy {policy!r} (allowed: per-track, per-section, per-bar)")
+    return seeds
+
+
+def loop_turns(rate, phase, loop_s, *, sin=np.sin, round=np.round, where=np.where):
+    """Cycles done by a motion running at ``rate`` cycles per second, made periodic over a loop of
+    ``loop_s`` seconds, at loop phase ``phase`` in [0, 1) (arrays broadcast; ``loop_s`` > 0).
+
+    The motion does a whole number of cycles per loop: the nearest to ``rate * loop_s`` (its speed
+    changes by at most half a cycle per loop). When that is 0 (a slow drift, less than half a cycle
+    per loop) it sways instead, ``rate * loop_s / (2 pi) * sin(2 pi phase)``: back and forth with
+    the drift's own peak speed. Either way the value at phase 1 is the value at phase 0. The math
+    functions default to numpy's; the procedural renderer passes torch's (the same formula on its
+    tensors).
+    """
+    cycles = rate * loop_s
+    whole = round(cycles)
+    return where(whole != 0, whole * phase, cycles / (2.0 * np.pi) * sin(2.0 * np.pi * phase))
+
+
+def _phase(times_s: np.ndarray, marks_s: np.ndarray, period_s: float) -> np.ndarray:
+    """Position in [0, 1) of each time between consecutive marks (extrapolated with ``period_s``)."""
+    if len(marks_s) == 0:
+        return np.mod(times_s / period_s, 1.0)
+    marks = np.concatenate([[marks_s[0] - period_s * k for k in range(int(marks_s[0] / period_s) + 2, 0, -1)], marks_s, [marks_s[-1] + period_s]])
+    i = np.clip(np.searchsorted(marks, times_s, side="right") - 1, 0, len(marks) - 2)
+    span = marks[i + 1] - marks[i]
+    return np.clip((times_s - marks[i]) / np.maximum(span, 1e-9), 0.0, 0.999999)
+
+
+def _seed(*parts) -> int:
+    return zlib.crc32(repr(parts).encode()) & 0x7FFFFFFF
+
+
+def map_frames(
+    analysis: Analysis,
+    styles,
+    fps: float = 30.0,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    smooth_s: float = 2.0,
+    seed: int = 0,
+    loop: bool = False,
+) -> list[FrameSpec]:
+    """One :class:`FrameSpec` per frame of ``[start_s, end_s)`` at ``fps``.
+
+    ``styles``: a :class:`mvgen.style.styles.StyleTable` (anything with ``labels`` and ``blend(weights
+    (K,))`` returning a blended style), built for the analysis's model classes. Deterministic: the
+    same inputs give the same frames.
+
+    ``loop=True``: the window is one period of a seamless loop (whole bars, see the module
+    docstring): the frame after the last is the first (:func:`mvgen.clips.rotate_loop` shows it from
+    another frame).
+    """
+    loop_s = 0.0
+    if loop:
+        end = analysis.duration_s if end_s is None else min(end_s, analysis.duration_s)
+        if not 0.0 <= start_s < end:
+            raise ValueError(f"start_s must be in [0, end_s), got start_s={start_s}, end_s={end}")
+        loop_s = end - start_s
+        # a whole number of frames per loop: the cycle's frame rate is stretched to fit
+        fps = max(1, int(round(loop_s * fps))) / loop_s
+        end_s = end
+    times = frame_times(analysis.duration_s, fps, start_s, end_s)
+    loop_phase = (times - times[0]) / loop_s if loop_s else np.zeros(len(times))
+    style_labels = tuple(styles.labels)
+    weights = genre_weights_at(analysis, times, smooth_s, style_labels)
+    if loop_s:  # the loop's mean mix on every frame: no palette drift to jump back at the wrap
+        weights = np.repeat(weights.mean(axis=0, keepdims=True), len(times), axis=0)
+    beats = np.asarray(analysis.beats_s, dtype=np.float64)
+    downbeats = np.asarray(analysis.downbeats_s, dtype=np.float64)
+    beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else BEATLESS_BEAT_S
+    bar_s = beat_s * analysis.beats_per_bar
+    pulse = beat_pulse(times, fps, beats, downbeats)
+    on_downbeat = mark_flags(times, fps, downbeats)
+    on_beat = mark_flags(times, fps, beats) | on_downbeat  # a downbeat is a beat
+    beat_phase = _phase(times, beats, beat_s)
+    bar_phase = _phase(times, downbeats, bar_s)
+
+    sections = analysis.sections or []
+    starts = np.array([s.start_s for s in sections]) if sections else np.array([0.0])
+    section_index = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, max(len(sections) - 1, 0))
+    energy = np.full(len(times), 0.5)
+    labels = []
+    for k, t in enumerate(times):
+        section = sections[section_index[k]] if sections else None
+        label = section.label if section else "intro"
+        labels.append(label)
+        level = SECTION_ENERGY.get(label, 0.5)
+        if isinstance(level, tuple):
+            progress = (t - section.start_s) / max(section.end_s - section.start_s, 1e-9)
+            level = level[0] + (level[1] - level[0]) * np.clip(progress, 0.0, 1.0)
+        energy[k] = level
+
+    burst = np.zeros(len(times))
+    for drop in analysis.drops:
+        frame = int(round((drop.start_s - times[0]) * fps))
+        later = np.arange(len(times)) - frame
+        burst = np.maximum(burst, np.where(later >= 0, np.exp(-later / (fps * bar_s * BURST_DECAY_BARS)), 0.0))
+
+    in_drop = np.array([label == "drop" for label in labels])
+    frame_index = np.round((times - times[0]) * fps).astype(int)
+    blends = [styles.blend(w) for w in weights]
+    # Duck-typed tables without a seed policy keep the per-section seeds of old.
+    seeds = frame_seeds(times, fps, [getattr(b, "seed_policy", "per-section") for b in blends], section_index, downbeats, seed)
+    if loop_s:  # one pattern for the whole loop: a new seed at the wrap would be a cut
+        seeds[:] = seeds[0]
+
+    # modulation, for all frames at once (duck-typed tables without a matrix modulate nothing)
+    matrix = getattr(styles, "modulation", None)
+    matrix = np.zeros((len(style_labels), len(SOURCES), len(TARGETS))) if matrix is None else np.asarray(matrix, dtype=np.float64)
+    used = np.any(matrix != 0.0, axis=(0, 1))  # (T,) targets some style modulates
+    if used.any():
+        sources = modulation_sources(analysis, times, fps)
+        mod = modulation_offsets(weights, sources, matrix)
+    else:
+        sources, mod = np.zeros((len(times), len(SOURCES))), np.zeros((len(times), len(TARGETS)))
+    prompt_weights = None  # (N, K) when some style modulates its prompt: each style's gain, not blended
+    if used[_T["prompt"]]:
+        prompt_weights = weights * np.clip(1.0 + sources @ matrix[:, :, _T["prompt"]].T, *PROMPT_GAIN_RANGE)
+    boosted = [m for m in MOTIFS if used[_T[m]]]
+    sped = [m for m in MOTIFS if used[_T[f"{m}.speed"]]]
+    densified = [m for m in MOTIFS if used[_T[f"{m}.density"]]]
+
+    specs = []
+    for k, t in enumerate(times):
+        blended = blends[k]
+        motion = blended.motion
+        react = motion.reactivity
+        d = mod[k]
+        beat_number = int(np.searchsorted(beats, t + 0.5 / fps, side="right")) if len(beats) else int(t / beat_s)
+        rng = np.random.default_rng(_seed(seed, "beat", beat_number))
+        angle = rng.uniform(0, 2 * np.pi)
+        kick = pulse[k] ** 2 * energy[k]
+        shake = motion.shake_on_kick * react * kick * SHAKE_SCALE
+        shake_x, shake_y = shake * np.cos(angle), shake * np.sin(angle)
+        if d[_T["shake"]]:  # a rumble: a new direction every frame
+            extra = max(d[_T["shake"]], 0.0) * SHAKE_SCALE
+            jitter = np.random.default_rng(_seed(seed, "shake", int(frame_index[k]) + int(round(times[0] * fps)))).uniform(0, 2 * np.pi)
+            shake_x, shake_y = shake_x + extra * np.cos(jitter), shake_y + extra * np.sin(jitter)
+        strobe = motion.strobe * react * in_drop[k] * (pulse[k] > STROBE_PULSE_THRESHOLD) * (beat_number % 2 == 0)
+        drift = np.clip(motion.drift + d[_T["drift"]], *DRIFT_RANGE)
+        zoom = 1.0 + motion.zoom_per_beat * react * pulse[k] * (ZOOM_ENERGY_FLOOR + (1.0 - ZOOM_ENERGY_FLOOR) * energy[k])
+        motif_weights = dict(blended.motif_weights)
+        # the free-running camera: rotation (degrees) and the drift's phases (radians)
+        if loop_s:
+            rotation_rate = motion.rotation_deg_per_bar * react / bar_s  # degrees per second
+            turned = rotation_rate * times[0] + 360.0 * loop_turns(rotation_rate / 360.0, loop_phase[k], loop_s)
+            drift_phase_x, drift_phase_y = (2 * np.pi * (times[0] / period + loop_turns(1.0 / period, loop_phase[k], loop_s))
+                                            for period in (DRIFT_PERIOD_X_BARS * bar_s, DRIFT_PERIOD_Y_BARS * bar_s))
+        else:
+            turned = motion.rotation_deg_per_bar * react * t / bar_s
+            drift_phase_x, drift_phase_y = 2 * np.pi * t / (DRIFT_PERIOD_X_BARS * bar_s), 2 * np.pi * t / (DRIFT_PERIOD_Y_BARS * bar_s)
+        specs.append(
+            FrameSpec(
+                index=int(frame_index[k]),
+                time_s=float(t),
+                genre_weights=tuple(float(w) for w in weights[k]),
+                genre_labels=style_labels,
+                palette=tuple(tuple(float(c) for c in rgb) for rgb in blended.palette),
+                background=tuple(float(c) for c in blended.background),
+                section=labels[k],
+                beat_pulse=float(pulse[k]),
+                on_beat=bool(on_beat[k]),
+                on_downbeat=bool(on_downbeat[k]),
+                beat_phase=float(beat_phase[k]),
+                bar_phase=float(bar_phase[k]),
+                energy=float(energy[k]),
+                drop_burst=float(burst[k]),
+                zoom=float(np.clip(zoom + d[_T["zoom"]], *ZOOM_RANGE)),
+                rotation_deg=float(turned + d[_T["rotation"]]),
+                drift_x=float(drift * DRIFT_AMPLITUDE_X * np.sin(drift_phase_x + seed)),
+                drift_y=float(drift * DRIFT_AMPLITUDE_Y * np.sin(drift_phase_y + 2 * seed)),
+                shake_x=float(shake_x),
+                shake_y=float(shake_y),
+                flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** FLASH_SHARPNESS + strobe + d[_T["flash"]], 0.0, 1.0)),
+                motif_weights=motif_weights,
+                speed=float(np.clip(blended.speed + d[_T["speed"]], *SPEED_RANGE)),
+                density=float(np.clip(blended.density + d[_T["density"]], *DENSITY_RANGE)),
+                seed=int(seeds[k]),
+                strength_range=tuple(float(v) for v in blended.strength),
+                brightness=float(np.clip(1.0 + d[_T["brightness"]], *BRIGHTNESS_RANGE)),
+                hue_shift_deg=float(d[_T["hue"]]),
+                motif_boost={m: float(d[_T[m]]) for m in boosted},
+                motif_speed={m: float(d[_T[f"{m}.speed"]]) for m in sped},
+                motif_density={m: float(d[_T[f"{m}.density"]]) for m in densified},
+                strength_offset=float(d[_T["strength"]]),
+                prompt_weights=() if prompt_weights is None else tuple(float(v) for v in prompt_weights[k]),
+                logo=float(np.clip(d[_T["logo"]], *LOGO_RANGE)),
+                loop_s=float(loop_s),
+                loop_phase=float(loop_phase[k]),
+            )
+        )
+    return specs
+
