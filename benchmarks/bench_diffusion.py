@@ -56,11 +56,11 @@ def main() -> None:
     import torch
 
     from mvgen.media.assemble import ChunkWriter
-    from mvgen.renderers.diffusion import DiffusionRenderer, DiffusionSettings, _quiet_libraries, flicker, load_pipeline
-    from mvgen.style.mapper import map_frames
-    from tests.random_pipelines import sd_turbo_pipeline, tiny_autoencoder
+    from mvgen.renderers.diffusion import DiffusionRenderer, DiffusionSettings, flicker, load_pipeline, quiet_libraries
     from mvgen.style.blend import StyleTable
+    from mvgen.style.mapper import map_frames
     from mvgen.style.styles import load_styles
+    from tests.random_pipelines import sd_turbo_pipeline, tiny_autoencoder  # the repo root is on sys.path (top of this file)
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a real pipeline instead of random SD-turbo weights")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd UNet and decoder")
     args = parser.parse_args()
-    _quiet_libraries()
+    quiet_libraries()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.float16 if device.type == "cuda" else torch.float32

@@ -36,7 +36,7 @@ STAGES = """
 import time, sys
 t = [time.perf_counter()]
 import numpy as np
-from mvgen.analysis.track import _load_model, _window_predictions, analyze_signal, genre_profile
+from mvgen.analysis.track import analyze_signal, genre_profile, load_genre_model, window_predictions
 from mvgen.media.audio import load_audio
 from mvgen.classify.checkpoints import default_checkpoint
 from mvgen.features import frame_features
@@ -44,8 +44,8 @@ t.append(time.perf_counter())
 y = load_audio(sys.argv[1], sr=22050, mono=True); t.append(time.perf_counter())
 features = frame_features(y); t.append(time.perf_counter())
 analyze_signal(y, features=features); t.append(time.perf_counter())
-model = _load_model(default_checkpoint()); t.append(time.perf_counter())
-predictions = _window_predictions(y, model, 22050); t.append(time.perf_counter())
+model = load_genre_model(default_checkpoint()); t.append(time.perf_counter())
+predictions = window_predictions(y, model, 22050); t.append(time.perf_counter())
 genre_profile(y, model, features=features, predictions=predictions); t.append(time.perf_counter())
 names = ["imports (numpy, mvgen.analysis.track)", "decode", "frame_features", "analyze_signal", "classifier load (imports included)",
          "classifier inference", "rest of genre_profile (signal gates, smoothing)"]

@@ -9,10 +9,14 @@
    :data:`EXTRA_SNARES_P` of the tracks, some sections get random off-grid extra snares. Each track is
    degraded like a release with probability :data:`DEGRADE_P` per degradation (``mvgen.training.degrade``:
    reverb, EQ tilt, clipping, mastering limiter, noise, MP3/AAC round trip).
-2. Trains :func:`mvgen.analysis.drums.train` on the log-mel frames and the truth's events (targets of
-   :func:`mvgen.analysis.drums.event_targets`).
+2. Trains :func:`train` (the network's torch twin, :func:`torch_model`) on the log-mel frames and the
+   truth's events (targets of :func:`event_targets`).
 3. Writes ``config.json`` (with the provenance) and ``model.safetensors``; the model card's held-out
    figures come from ``benchmarks/bench_features.py --quality``.
+
+The training code lives here, not in :mod:`mvgen.analysis.drums`: the installed package only runs the
+model (numpy inference), so torch training is build-only like this script. tests/test_drums.py
+imports :func:`torch_model` from here to check the numpy inference against it.
 """
 
 from __future__ import annotations
@@ -30,10 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mvgen import synth  # noqa: E402
-
-from mvgen.training import degrade
+from mvgen.analysis.drums import DEFAULT_DRUM_MODEL, DRUM_EVENTS, DRUMS, DrumConfig, log_mel  # noqa: E402
 from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
-from mvgen.analysis.drums import DEFAULT_DRUM_MODEL, DrumConfig, event_targets, log_mel, train  # noqa: E402
+from mvgen.training import degrade  # noqa: E402
 
 TRAIN_SEED0 = 2000
 VAL_SEED0 = 3000
@@ -46,6 +49,117 @@ EXTRA_SNARES_COUNT = (2, 12)
 #: Probability of each degradation (mvgen.training.degrade.random_degradation), and of a track staying clean.
 DEGRADE_P = 0.35
 CLEAN_P = 0.25
+
+
+#: Target of the frames next to an event's frame (the event's own frame is 1): an onset between two
+#: frame centres belongs to both a little, and the peak-picking downstream tolerates one frame.
+NEIGHBOUR_TARGET = 0.5
+
+
+def torch_model(config: DrumConfig):
+    """The torch twin of :class:`mvgen.analysis.drums.DrumDetector` (``input_norm``, ``body`` = [conv,
+    BN, ReLU] per hidden layer, then the 1x1 head); input ``(B, n_mels, T)``, output logits ``(B, 3, T)``.
+    The state dict's names are the ones :class:`~mvgen.analysis.drums.DrumDetector` reads."""
+    import torch.nn as nn
+
+    class DrumNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.input_norm = nn.BatchNorm1d(config.n_mels)
+            layers: list[nn.Module] = []
+            c_in = config.n_mels
+            for c, d in zip(config.channels, config.dilations):
+                layers += [nn.Conv1d(c_in, c, config.kernel, padding=d * (config.kernel // 2), dilation=d), nn.BatchNorm1d(c), nn.ReLU()]
+                c_in = c
+            layers.append(nn.Conv1d(c_in, len(config.labels), 1))
+            self.body = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.body(self.input_norm(x))
+
+    return DrumNet()
+
+
+def event_targets(events, n_frames: int, hop_s: float) -> np.ndarray:
+    """Training targets ``(T, 3)`` of a :class:`~mvgen.synth.SynthEvents`: 1 on each hit's nearest frame,
+    :data:`NEIGHBOUR_TARGET` on the frames beside it (the larger value wins)."""
+    out = np.zeros((n_frames, len(DRUMS)), dtype=np.float32)
+    for j, drum in enumerate(DRUMS):
+        idx = np.round(events.times_s(*DRUM_EVENTS[drum]) / hop_s).astype(int)
+        for offset, value in ((-1, NEIGHBOUR_TARGET), (1, NEIGHBOUR_TARGET), (0, 1.0)):
+            i = idx + offset
+            i = i[(i >= 0) & (i < n_frames)]
+            out[i, j] = np.maximum(out[i, j], value)
+    return out
+
+
+def train(
+    train_set: list[tuple[np.ndarray, np.ndarray]],
+    val_set: list[tuple[np.ndarray, np.ndarray]],
+    config: DrumConfig,
+    *,
+    epochs: int = 12,
+    crop_frames: int = 512,
+    batch: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    log=print,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Train on ``(log_mel (T, n_mels), targets (T, 3))`` pairs with weighted binary cross-entropy
+    (each class's positive frames weighted by ``sqrt(negatives / positives)``, so rare snares count);
+    returns the state (numpy arrays, the best epoch by validation loss) and the training metrics."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = torch_model(config)
+    pos = sum(t.sum(axis=0) for _, t in train_set)
+    total = sum(len(t) for _, t in train_set)
+    pos_weight = torch.tensor(np.sqrt((total - pos) / np.maximum(pos, 1.0)), dtype=torch.float32)[:, None]  # (3, 1): outputs are (B, 3, T)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, total // (crop_frames * batch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    lengths = np.array([len(t) for _, t in train_set], dtype=np.float64)
+
+    def crops():
+        xs, ys = [], []
+        for k in rng.choice(len(train_set), batch, p=lengths / lengths.sum()):
+            spec, target = train_set[k]
+            a = int(rng.integers(0, max(1, len(spec) - crop_frames)))
+            x, y = spec[a : a + crop_frames], target[a : a + crop_frames]
+            if len(x) < crop_frames:
+                x = np.pad(x, ((0, crop_frames - len(x)), (0, 0)), mode="edge")
+                y = np.pad(y, ((0, crop_frames - len(y)), (0, 0)))
+            xs.append(x.T)
+            ys.append(y.T)
+        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+    def val_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            losses = [float(loss_fn(model(torch.from_numpy(s.T[None])), torch.from_numpy(t.T[None]))) for s, t in val_set]
+        model.train()
+        return float(np.mean(losses))
+
+    best, best_state, history = np.inf, None, []
+    for epoch in range(epochs):
+        running = 0.0
+        for _ in range(steps_per_epoch):
+            x, y = crops()
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach())
+        v = val_loss()
+        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": v})
+        log(f"epoch {epoch}: train loss {running / steps_per_epoch:.4f}, validation loss {v:.4f}")
+        if v < best:
+            best = v
+            best_state = {k: t.detach().cpu().numpy().copy() for k, t in model.state_dict().items() if t.dtype.is_floating_point}
+    return best_state, {"history": history, "best_val_loss": best, "pos_weight": pos_weight[:, 0].tolist()}
 
 
 def _arrangement(seed: int) -> synth.Arrangement:

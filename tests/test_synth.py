@@ -352,19 +352,19 @@ def test_bad_input_is_a_value_error_naming_the_parameter(call, message):
 
 
 def test_unknown_instrument_is_a_value_error_listing_the_instruments():
-    from mvgen.synth.instruments import INSTRUMENTS, _note
+    from mvgen.synth.instruments import INSTRUMENTS, play_note
 
     with pytest.raises(ValueError, match=re.escape(f"unknown instrument 'kazoo'; valid: {', '.join(INSTRUMENTS)}")):
-        _note("kazoo", {}, 110.0, 100, 80, SR, 1, 0.0, 0.5, 0.02)
+        play_note("kazoo", {}, 110.0, 100, 80, SR, 1, 0.0, 0.5, 0.02)
 
 
 def test_the_instrument_table_has_every_instrument_a_recipe_names_and_no_other():
     from mvgen.synth.instruments import INSTRUMENTS
-    from mvgen.synth.recipes import _COMMON, _RECIPES
+    from mvgen.synth.recipes import COMMON_RECIPE, RECIPES
 
     named = {"drone"}  # under beatless pads
-    for recipe in _RECIPES.values():
-        q = {**_COMMON, **recipe}
+    for recipe in RECIPES.values():
+        q = {**COMMON_RECIPE, **recipe}
         for part in ("lead", "lead2", "comp", "pad", "bass_sound" if q["bass_sound"] else "bass"):
             named |= set(q[part]) if isinstance(q[part], list) else {q[part]}
     assert named - {"none", "pad"} == set(INSTRUMENTS)  # comp "pad": chords on the style's pad
@@ -433,9 +433,11 @@ def test_drum_hits_are_where_the_recipe_puts_them(style):
 
 @pytest.mark.parametrize("style", _DRUMMED)
 def test_other_style_kicks_start_on_their_grid_steps(style):
+    from mvgen.synth.patterns import DrawnStyle
+
     y, truth = synth.render_clip(style, seed=2, sr=SR, duration_s=6.0)
     sixteenth_s = 60.0 / truth.tempo_bpm / 4
-    steps = [i for i, c in enumerate(synth._Style.draw(style, 2).q["kick_steps"]) if c != "."]
+    steps = [i for i, c in enumerate(DrawnStyle.draw(style, 2).q["kick_steps"]) if c != "."]
     kicks = [b + s * sixteenth_s for b in truth.downbeats_s for s in steps]
     assert abs(_mean_kick_offset_ms(y, kicks)) <= 2.0
 

@@ -392,7 +392,7 @@ def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: flo
     if len(beats) < 4:
         return segment
     half = segment.period_s / 2
-    vote = _log_ratio(_sample(percussive, hop_s, beats).mean(), _sample(percussive, hop_s, beats + half).mean())
+    vote = _log_ratio(peak_near(percussive, hop_s, beats).mean(), peak_near(percussive, hop_s, beats + half).mean())
     if low is not None:
         on, off = kick_strength(low, beats), kick_strength(low, beats + half)
         hit = KICK_HIT_FRACTION * np.percentile(np.concatenate([on, off]), KICK_HIT_PERCENTILE)
@@ -405,8 +405,9 @@ def _resolve_half_beat(segment: TempoSegment, percussive: np.ndarray, hop_s: flo
     return TempoSegment(segment.start_s, segment.end_s, segment.period_s, segment.phase_s + half)
 
 
-def _sample(envelope: np.ndarray, hop_s: float, times_s: np.ndarray, radius: int = 1) -> np.ndarray:
-    """Max of the envelope within ``radius`` frames of each time, shape like ``times_s``."""
+def peak_near(envelope: np.ndarray, hop_s: float, times_s: np.ndarray, *, radius: int = 1) -> np.ndarray:
+    """Max of ``envelope`` (one value per frame, ``hop_s`` s apart) within ``radius`` frames of each of
+    ``times_s`` (s), shape like ``times_s``, so that an onset a frame off its beat still counts."""
     idx = np.round(times_s / hop_s).astype(int)
     out = np.zeros(len(idx))
     for d in range(-radius, radius + 1):
@@ -438,7 +439,7 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
     lo, hi = audible[0] * hop_s - 0.1, audible[-1] * hop_s + 0.1
     beats = beats[(beats >= max(lo, 0.0)) & (beats <= min(hi, duration_s))]
     # The grid starts at the first beat with a real onset, not in a noise or pad lead-in.
-    strength = _sample(env, hop_s, beats)
+    strength = peak_near(env, hop_s, beats)
     if len(beats) and strength.max() > 0:
         beats = beats[np.argmax(strength >= 0.25 * np.median(strength[strength > 0])) :]
     # Segment seams can leave two beats closer than half a period.
@@ -601,7 +602,7 @@ def find_downbeats(y: np.ndarray, features: FrameFeatures, beats_s: np.ndarray) 
     low = low_band(y, features.sr)
     loud = _beat_means(features.rms_db.astype(np.float64), hop_s, beats_s)
     low_db = _beat_means(features.low_db.astype(np.float64), hop_s, beats_s)
-    clap_z = _zscore(_sample(features.onset_mid.astype(np.float64), hop_s, beats_s))
+    clap_z = _zscore(peak_near(features.onset_mid.astype(np.float64), hop_s, beats_s))
 
     pattern = np.column_stack([chroma, _zscore(loud)[:, None] * 0.3, clap_z[:, None] * 0.3])
     meter_score = {m: np.mean([_bar_similarity(pattern, m * j) for j in (1, 2, 4)]) for m in (3, 4)}

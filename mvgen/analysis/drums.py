@@ -3,20 +3,21 @@ hi-hat start there (automatic drum transcription, the madmom / ADTLib way: a con
 over a log-mel spectrogram, one sigmoid activation per instrument and frame).
 
 Inference is numpy (:class:`DrumDetector`, weights read with ``safetensors.numpy``, BatchNorm folded
-into the convolutions as :mod:`mvgen.classify.cpu_classifier` does): the analysis never imports torch. The
-torch twin (:func:`torch_model`) exists for training (:func:`train`, run by ``models/build_drums.py``)
-and for the tests that compare the two.
+into the convolutions as :mod:`mvgen.classify.cpu_classifier` does): the analysis never imports torch.
+The network's torch twin (``torch_model``), its training (``train``) and the training targets
+(``event_targets``) are build-only code in ``models/build_drums.py``, outside the installed package;
+tests/test_drums.py checks that this inference computes what the torch twin computes.
 
 What counts as which (the classes of :data:`DRUM_EVENTS`, the synth's :class:`~mvgen.synth.SynthEvents`
 kinds): kick = kicks; snare = the backbeat clap / snare / snap / rim sound, its build-up rolls and
 off-grid extra hits; hats = closed and open hi-hats. Percussion grooves (rim shots of a groove,
 congas, shakers) and crashes are none of them: the model is trained to stay still on them.
 
-The network (:func:`torch_model`): the log-mel frames ``(T, n_mels)`` through an input BatchNorm, then
-1-D convolutions along time with the mel bands as channels (each ``kernel`` frames wide, dilated per
-layer: a context of :attr:`DrumConfig.context_frames` frames each side), BatchNorm and ReLU, and a
-1x1 convolution to the 3 logits. Time-only convolutions keep the cost to a few matrix products per
-track (spectrogram and network: about 0.14 s CPU for 3 minutes, benchmarks/bench_features.py).
+The network: the log-mel frames ``(T, n_mels)`` through an input BatchNorm, then 1-D convolutions
+along time with the mel bands as channels (each ``kernel`` frames wide, dilated per layer: a context
+of :attr:`DrumConfig.context_frames` frames each side), BatchNorm and ReLU, and a 1x1 convolution to
+the 3 logits. Time-only convolutions keep the cost to a few matrix products per track (spectrogram
+and network: about 0.14 s CPU for 3 minutes, benchmarks/bench_features.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
-from mvgen.classify.cpu_classifier import BLAS_THREADS, _batch_norm, _blas_threads
+from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT, mel_filterbank
 from mvgen.paths import models_dir
@@ -122,7 +123,7 @@ def _tconv(state: dict[str, np.ndarray], conv: str, norm: str | None, dilation: 
     weight = state[f"{conv}.weight"].astype(np.float64)  # (C_out, C_in, kernel)
     bias = state[f"{conv}.bias"].astype(np.float64) if f"{conv}.bias" in state else np.zeros(weight.shape[0])
     if norm is not None:
-        scale, shift = _batch_norm(state, norm)
+        scale, shift = fold_batch_norm(state, norm)
         weight, bias = weight * scale[:, None, None], bias * scale + shift
     kernel = weight.shape[2]
     rows = weight.transpose(2, 1, 0).reshape(kernel * weight.shape[1], weight.shape[0])
@@ -134,7 +135,7 @@ class DrumDetector:
 
     def __init__(self, config: DrumConfig, state: dict[str, np.ndarray]):
         self.config = config
-        self.input_scale, self.input_shift = (a.astype(np.float32) for a in _batch_norm(state, "input_norm"))
+        self.input_scale, self.input_shift = (a.astype(np.float32) for a in fold_batch_norm(state, "input_norm"))
         n = len(config.channels)
         self.layers = [_tconv(state, f"body.{3 * i}", f"body.{3 * i + 1}", d) for i, d in enumerate(config.dilations)]
         self.head = _tconv(state, f"body.{3 * n}", None, 1)
@@ -149,7 +150,7 @@ class DrumDetector:
     def activations(self, y: np.ndarray) -> np.ndarray:
         """Per-frame onset probabilities ``(T, 3)`` (:data:`DRUMS` order) of mono ``y`` at ``config.sr`` Hz,
         on the analysis frame grid (``T = 1 + len(y) // hop``). BLAS runs with :data:`BLAS_THREADS` threads."""
-        with _blas_threads(BLAS_THREADS):
+        with blas_threads(BLAS_THREADS):
             z = self.logits(log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config))
         return (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float32)
 
@@ -184,115 +185,3 @@ def bundled_drum_detector() -> DrumDetector | None:
     if _BUNDLED is None and (drum_model_dir() / WEIGHTS_NAME).is_file():
         _BUNDLED = load_drum_detector()
     return _BUNDLED
-
-
-# --- training (torch; never imported by the analysis) ---------------------------------------------
-
-#: Target of the frames next to an event's frame (the event's own frame is 1): an onset between two
-#: frame centres belongs to both a little, and the peak-picking downstream tolerates one frame.
-NEIGHBOUR_TARGET = 0.5
-
-
-def torch_model(config: DrumConfig):
-    """The torch twin of :class:`DrumDetector` (``input_norm``, ``body`` = [conv, BN, ReLU] per hidden
-    layer, then the 1x1 head); input ``(B, n_mels, T)``, output logits ``(B, 3, T)``."""
-    import torch.nn as nn
-
-    class DrumNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.input_norm = nn.BatchNorm1d(config.n_mels)
-            layers: list[nn.Module] = []
-            c_in = config.n_mels
-            for c, d in zip(config.channels, config.dilations):
-                layers += [nn.Conv1d(c_in, c, config.kernel, padding=d * (config.kernel // 2), dilation=d), nn.BatchNorm1d(c), nn.ReLU()]
-                c_in = c
-            layers.append(nn.Conv1d(c_in, len(config.labels), 1))
-            self.body = nn.Sequential(*layers)
-
-        def forward(self, x):
-            return self.body(self.input_norm(x))
-
-    return DrumNet()
-
-
-def event_targets(events, n_frames: int, hop_s: float) -> np.ndarray:
-    """Training targets ``(T, 3)`` of a :class:`~mvgen.synth.SynthEvents`: 1 on each hit's nearest frame,
-    :data:`NEIGHBOUR_TARGET` on the frames beside it (the larger value wins)."""
-    out = np.zeros((n_frames, len(DRUMS)), dtype=np.float32)
-    for j, drum in enumerate(DRUMS):
-        idx = np.round(events.times_s(*DRUM_EVENTS[drum]) / hop_s).astype(int)
-        for offset, value in ((-1, NEIGHBOUR_TARGET), (1, NEIGHBOUR_TARGET), (0, 1.0)):
-            i = idx + offset
-            i = i[(i >= 0) & (i < n_frames)]
-            out[i, j] = np.maximum(out[i, j], value)
-    return out
-
-
-def train(
-    train_set: list[tuple[np.ndarray, np.ndarray]],
-    val_set: list[tuple[np.ndarray, np.ndarray]],
-    config: DrumConfig,
-    *,
-    epochs: int = 12,
-    crop_frames: int = 512,
-    batch: int = 32,
-    lr: float = 3e-3,
-    seed: int = 0,
-    log=print,
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Train on ``(log_mel (T, n_mels), targets (T, 3))`` pairs with weighted binary cross-entropy
-    (each class's positive frames weighted by ``sqrt(negatives / positives)``, so rare snares count);
-    returns the state (numpy arrays, the best epoch by validation loss) and the training metrics."""
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = torch_model(config)
-    pos = sum(t.sum(axis=0) for _, t in train_set)
-    total = sum(len(t) for _, t in train_set)
-    pos_weight = torch.tensor(np.sqrt((total - pos) / np.maximum(pos, 1.0)), dtype=torch.float32)[:, None]  # (3, 1): outputs are (B, 3, T)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, total // (crop_frames * batch))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    lengths = np.array([len(t) for _, t in train_set], dtype=np.float64)
-
-    def crops():
-        xs, ys = [], []
-        for k in rng.choice(len(train_set), batch, p=lengths / lengths.sum()):
-            spec, target = train_set[k]
-            a = int(rng.integers(0, max(1, len(spec) - crop_frames)))
-            x, y = spec[a : a + crop_frames], target[a : a + crop_frames]
-            if len(x) < crop_frames:
-                x = np.pad(x, ((0, crop_frames - len(x)), (0, 0)), mode="edge")
-                y = np.pad(y, ((0, crop_frames - len(y)), (0, 0)))
-            xs.append(x.T)
-            ys.append(y.T)
-        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
-
-    def val_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            losses = [float(loss_fn(model(torch.from_numpy(s.T[None])), torch.from_numpy(t.T[None]))) for s, t in val_set]
-        model.train()
-        return float(np.mean(losses))
-
-    best, best_state, history = np.inf, None, []
-    for epoch in range(epochs):
-        running = 0.0
-        for _ in range(steps_per_epoch):
-            x, y = crops()
-            loss = loss_fn(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            running += float(loss.detach())
-        v = val_loss()
-        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": v})
-        log(f"epoch {epoch}: train loss {running / steps_per_epoch:.4f}, validation loss {v:.4f}")
-        if v < best:
-            best = v
-            best_state = {k: t.detach().cpu().numpy().copy() for k, t in model.state_dict().items() if t.dtype.is_floating_point}
-    return best_state, {"history": history, "best_val_loss": best, "pos_weight": pos_weight[:, 0].tolist()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mvgen.analysis.beats import _sample, interval_means
+from mvgen.analysis.beats import interval_means, peak_near
 from mvgen.features import FrameFeatures
 
 SECTION_LABELS = ("intro", "build-up", "drop", "breakdown", "outro")
@@ -63,7 +63,7 @@ def bar_features(features: FrameFeatures, edges_s: np.ndarray, beats_s: np.ndarr
     kick = np.zeros(len(starts))
     if len(beats_s):
         onset_low = features.onset_low.astype(np.float64)
-        at_beats = _sample(onset_low, features.hop_s, beats_s)
+        at_beats = peak_near(onset_low, features.hop_s, beats_s)
         # Kick strength: low-band onsets on the beats relative to the typical low-band flux.
         reference = np.percentile(at_beats, 90) if len(at_beats) else 1.0
         bar_of_beat = np.searchsorted(edges_s, beats_s, side="right") - 1

@@ -222,8 +222,9 @@ def _resolve_classifier(options: AnalysisOptions) -> tuple[Path | None, str]:
     return folder, file_hash(folder / WEIGHTS_NAME)[:12]
 
 
-def _window_predictions(y: np.ndarray, model, sr: int) -> WindowPredictions:
-    """The model's raw (unsmoothed) window predictions of mono ``y`` at ``sr`` Hz."""
+def window_predictions(y: np.ndarray, model, sr: int) -> WindowPredictions:
+    """The raw (unsmoothed) window predictions of mono ``y`` (shape ``(n,)``, float32) at ``sr`` Hz by a
+    model of :func:`load_genre_model` (either backend); ``y`` is resampled to the model's rate first."""
     from mvgen.classify.cpu_classifier import CpuGenreClassifier
 
     if model.config.sr != sr:
@@ -249,7 +250,7 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     likelihood (:func:`mvgen.analysis.gates.signal_gate`): silence, tones, noise and speech are out of scope
     whatever the model says.
     """
-    raw = _window_predictions(y, model, sr) if predictions is None else predictions
+    raw = window_predictions(y, model, sr) if predictions is None else predictions
     predictions = smooth_profile(raw, model.config.step_s)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
     in_scope = predictions.in_scope * gate.music_likelihood
@@ -309,7 +310,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
     )
 
 
-def _load_model(folder: Path):
+def load_genre_model(folder: Path):
     """The genre classifier of ``folder``: the numpy inference unless a CUDA GPU can be used
     (:func:`mvgen.classify.cpu_classifier.classifier_backend`), so a CPU-only analysis never imports torch."""
     from mvgen.classify.cpu_classifier import classifier_backend, load_cpu_classifier
@@ -362,9 +363,9 @@ def analyze(
             # The model loads while the audio decodes (importing torch and nnAudio, on the GPU path,
             # takes longer than decoding and the beat analysis of a whole track), then the classifier
             # runs beside the beat analysis: both mostly run outside the GIL, on different cores.
-            model = pool.submit(_load_model, classifier_dir) if classifier_dir is not None else None
+            model = pool.submit(load_genre_model, classifier_dir) if classifier_dir is not None else None
             y = load_audio(path, sr=ANALYSIS_SR, mono=True)
-            predictions = pool.submit(lambda: _window_predictions(y, model.result(), ANALYSIS_SR)) if model is not None and len(y) else None
+            predictions = pool.submit(lambda: window_predictions(y, model.result(), ANALYSIS_SR)) if model is not None and len(y) else None
             features = frame_features(y, ANALYSIS_SR, detail=True) if len(y) else None
             found = analyze_signal(y, ANALYSIS_SR, features=features)
             if predictions is not None and found.duration_s > 0:

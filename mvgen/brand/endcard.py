@@ -389,12 +389,3 @@ def yuv420p_to_rgb(planes: np.ndarray, width: int, height: int) -> np.ndarray:
     r, b = y + 1.5748 * cr, y + 1.8556 * cb
     g = (y - 0.2126 * r - 0.0722 * b) / 0.7152
     return (np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def draw_still(branding: Branding, width_px: int, height_px: int, underlay_rgb: np.ndarray | None = None, aspect: str | None = None) -> np.ndarray:
-    """The end card of ``branding`` on a ``width_px`` x ``height_px`` frame (of ``aspect``, see
-    :class:`EndCard`), fully faded in, ``(H, W, 3)`` uint8 (for previews and looking at it);
-    MvgenError when the branding has nothing to show."""
-    if not has_card_content(branding):
-        raise MvgenError("the branding has no cover, artist or title: no end card")
-    return EndCard(branding, width_px, height_px, fps=30.0, n_frames=max(1, round(branding.end_card_s * 30)), aspect=aspect).still(underlay_rgb)

@@ -77,7 +77,7 @@ def classifier_backend() -> Literal["numpy", "torch"]:
     return "torch" if has_gpu else "numpy"
 
 
-def _blas_threads(n: int):
+def blas_threads(n: int):
     """Context in which BLAS uses ``n`` threads (process-wide while it lasts); a no-op without threadpoolctl,
     which only the speed depends on (it comes with scikit-learn)."""
     try:
@@ -220,14 +220,16 @@ class _Conv:
 
 
 def _folded(state: dict[str, np.ndarray], conv: str, norm: str) -> _Conv:
-    scale, shift = _batch_norm(state, norm)
+    scale, shift = fold_batch_norm(state, norm)
     weight = state[f"{conv}.weight"].astype(np.float64)  # (C_out, C_in, 3, 3)
     taps = weight.transpose(2, 3, 1, 0).reshape(9, weight.shape[1], weight.shape[0]) * scale
     return _Conv(taps=np.ascontiguousarray(taps, dtype=np.float32), bias=shift.astype(np.float32))
 
 
-def _batch_norm(state: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Eval-mode BatchNorm as ``x * scale + shift`` per channel (float64)."""
+def fold_batch_norm(state: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Eval-mode BatchNorm ``name`` of a torch state dict (its ``weight``, ``bias``, ``running_mean`` and
+    ``running_var``, each ``(C,)``) as ``x * scale + shift`` per channel: ``(scale, shift)``, each ``(C,)``
+    float64, to fold into the convolution before it (also used by :mod:`mvgen.analysis.drums`)."""
     scale = state[f"{name}.weight"].astype(np.float64) / np.sqrt(state[f"{name}.running_var"].astype(np.float64) + BN_EPS)
     return scale, state[f"{name}.bias"] - state[f"{name}.running_mean"] * scale
 
@@ -276,7 +278,7 @@ class CpuGenreClassifier:
     def __init__(self, config: ClassifierConfig, state: dict[str, np.ndarray]):
         self.config = config
         self.front_end = CpuFrontEnd(config)
-        self.input_scale, self.input_shift = (a.astype(np.float32) for a in _batch_norm(state, "input_norm"))
+        self.input_scale, self.input_shift = (a.astype(np.float32) for a in fold_batch_norm(state, "input_norm"))
         self.blocks = [(_folded(state, f"backbone.{i}.0", f"backbone.{i}.1"), _folded(state, f"backbone.{i}.3", f"backbone.{i}.4")) for i in range(len(config.channels))]
         self.head_weight = state["head.1.weight"].T.astype(np.float32)  # (2 C, outputs)
         self.head_bias = state["head.1.bias"].astype(np.float32)
@@ -317,7 +319,7 @@ class CpuGenreClassifier:
         with :data:`BLAS_THREADS` threads meanwhile."""
         plan = plan_windows(len(y), self.config, chunk_steps)
         outputs = np.zeros((plan.n_windows, len(self.config.output_labels)), dtype=np.float32)
-        with _blas_threads(BLAS_THREADS):
+        with blas_threads(BLAS_THREADS):
             for c in plan.chunks:
                 h = self.features(self.front_end(plan.chunk_audio(y, c)))
                 outputs[c.w0 : c.w1] = self.window_probabilities(h)[c.w0 - c.s0 : c.w1 - c.s0]

@@ -73,8 +73,10 @@ class DiffusionSettings(BaseModel):
     compile: bool = Field(False, description="torch.compile the UNet and the decoder")
 
 
-def _quiet_libraries() -> None:
-    # diffusers and transformers log loading progress and advice to stderr; mvgen shows its own progress
+def quiet_libraries() -> None:
+    """Silence diffusers' and transformers' loading logs and progress bars (errors still show): they write
+    progress and advice to stderr, and mvgen shows its own progress. Process-wide; also run by
+    benchmarks/bench_diffusion.py before it builds its random-weight pipelines."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is first imported
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     import diffusers
@@ -164,7 +166,7 @@ def load_pipeline(model: str = DEFAULT_MODEL, device: str | torch.device | None 
     The Hub cache is tried first (no network), then the Hub unless ``HF_HUB_OFFLINE`` is set. Raises
     :class:`MvgenError` naming the model, how to get it and the procedural alternative.
     """
-    _quiet_libraries()
+    quiet_libraries()
     from diffusers import AutoPipelineForText2Image
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -25,9 +25,9 @@ bar starts.
 The package has these parts, each importing only the ones above it:
 
 * :mod:`~mvgen.synth.recipes`: the data. Style lists and tempo ranges, the style recipes
-  (``_COMMON``, ``_RECIPES``), scales, chord progressions, hat cells, bass motifs and chord
-  rhythms; the seeded random streams (``_rng``) and the recipe draw (``_draw``).
-* :mod:`~mvgen.synth.patterns`: a style as drawn for one track (``_Style``): its values and its
+  (``COMMON_RECIPE``, ``RECIPES``), scales, chord progressions, hat cells, bass motifs and chord
+  rhythms; the seeded random streams (``rng_stream``) and the recipe draw (``draw_recipe``).
+* :mod:`~mvgen.synth.patterns`: a style as drawn for one track (``DrawnStyle``): its values and its
   bass, lead and chord note patterns.
 * :mod:`~mvgen.synth.dsp`: DSP building blocks: pitch, filters, oscillators, envelopes, drive, buses.
 * :mod:`~mvgen.synth.instruments`: the instrument table (:data:`~mvgen.synth.instruments.INSTRUMENTS`,
@@ -37,7 +37,8 @@ The package has these parts, each importing only the ones above it:
 * :mod:`~mvgen.synth.rendering`: tracks, sections, drums, grooves, build-up effects, reverb and
   master; :func:`render`, :func:`render_clip` and :func:`write_track`.
 
-This module re-exports the public API; ``from mvgen import synth`` is the way to use it.
+This module re-exports the public API; ``from mvgen import synth`` is the way to use it. The parts'
+other public names are the building blocks they share with each other, not re-exported here.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from mvgen.synth.arrangement import (
     SynthTruth,
     default_arrangement,
 )
-from mvgen.synth.patterns import _Style  # noqa: F401  (the tests read a style's drawn recipe)
 from mvgen.synth.recipes import OTHER_STYLES, STYLES, TEMPO_RANGES_BPM, style_key
 from mvgen.synth.rendering import SR_RANGE, render, render_clip, write_track
 

@@ -1,9 +1,9 @@
 """Arrangements and ground truth: the public models, the timeline of a track and its truth.
 
 :class:`SectionSpec` and :class:`Arrangement` describe a track; :func:`default_arrangement` builds the
-standard one. :func:`_resolve` fills in the tempo and key drawn with the seed, :func:`_timeline` lays
-the sections out in time and samples (:class:`_Span`), and :func:`_truth` turns that into a
-:class:`SynthTruth` with its :class:`GenreProfileTruth`.
+standard one. :func:`resolve_arrangement` fills in the tempo and key drawn with the seed,
+:func:`timeline` lays the sections out in time and samples (:class:`TimelineSection`), and
+:func:`build_truth` turns that into a :class:`SynthTruth` with its :class:`GenreProfileTruth`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from mvgen.genres import GENRES
-from mvgen.synth.recipes import _RECIPES, STYLES, TEMPO_RANGES_BPM, _rng, _style_vector
+from mvgen.synth.recipes import RECIPES, STYLES, TEMPO_RANGES_BPM, rng_stream, style_vector
 
 SectionLabel = Literal["intro", "build-up", "drop", "breakdown", "outro"]
 SECTION_LABELS: tuple[str, ...] = get_args(SectionLabel)
@@ -33,14 +33,15 @@ _STANDARD_BARS = {"intro": 16, "build-up": 8, "drop": 16, "breakdown": 16, "outr
 # Public models
 
 
-def _check_range(name: str, value: float, lo: float, hi: float) -> None:
+def check_range(name: str, value: float, lo: float, hi: float) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is finite and in ``lo..hi`` (inclusive)."""
     if not (lo <= value <= hi) or not math.isfinite(value):
         raise ValueError(f"{name} must be in {lo:g}..{hi:g}, got {value}")
 
 
 def _check_bpm(bpm: float | None) -> float | None:
     if bpm is not None:
-        _check_range("bpm", bpm, *BPM_RANGE)
+        check_range("bpm", bpm, *BPM_RANGE)
     return bpm
 
 
@@ -84,7 +85,7 @@ class SectionSpec(BaseModel):
     @field_validator("genres")
     @classmethod
     def _genres(cls, genres: dict[str, float]) -> dict[str, float]:
-        vector = _style_vector(genres)
+        vector = style_vector(genres)
         return {g: float(w) for g, w in zip(STYLES, vector) if w > 0}
 
 
@@ -106,14 +107,14 @@ class Arrangement(BaseModel):
     @field_validator("beats_per_bar")
     @classmethod
     def _beats_per_bar(cls, beats_per_bar: int) -> int:
-        _check_range("beats_per_bar", beats_per_bar, 2, 12)
+        check_range("beats_per_bar", beats_per_bar, 2, 12)
         return beats_per_bar
 
     @field_validator("key")
     @classmethod
     def _key(cls, key: int | None) -> int | None:
         if key is not None:
-            _check_range("key", key, 0, 11)
+            check_range("key", key, 0, 11)
         return key
 
     @model_validator(mode="after")
@@ -243,7 +244,7 @@ class SynthTruth(BaseModel):
 
 
 @dataclass
-class _Span:
+class TimelineSection:
     """One section on the timeline: exact start time (s), first sample and length in samples.
 
     ``drums``: whether it has a beat (the spec's ``drums`` and its dominant style's recipe).
@@ -273,36 +274,38 @@ class _Span:
         return int(round((self.start_s + beat * self.beat_s) * self.sr)) - self.start
 
 
-def _resolve(arrangement: Arrangement, seed: int) -> Arrangement:
+def resolve_arrangement(arrangement: Arrangement, seed: int) -> Arrangement:
     """Re-validate (model_copy skips validation) and fill the tempo and key drawn with the seed."""
     arrangement = Arrangement.model_validate(arrangement.model_dump())
     if arrangement.bpm is None or arrangement.key is None:
-        bpm, key = _draw_bpm_key(arrangement.sections[0].genres, seed)
+        bpm, key = draw_bpm_key(arrangement.sections[0].genres, seed)
         arrangement = Arrangement.model_validate(
             {**arrangement.model_dump(), "bpm": arrangement.bpm if arrangement.bpm is not None else bpm, "key": arrangement.key if arrangement.key is not None else key}
         )
     return arrangement
 
 
-def _dominant(genres: Mapping[str, float]) -> str:
-    return STYLES[int(np.argmax(_style_vector(genres)))]
+def dominant_style(genres: Mapping[str, float]) -> str:
+    """The key in :data:`STYLES` of the heaviest style of a blend ``{name: weight}`` (the first one on a tie)."""
+    return STYLES[int(np.argmax(style_vector(genres)))]
 
 
-def _draw_bpm_key(genres: Mapping[str, float], seed: int) -> tuple[float, int]:
+def draw_bpm_key(genres: Mapping[str, float], seed: int) -> tuple[float, int]:
     """Tempo from the dominant style's range and a root pitch class, from the seed."""
-    rng = _rng(seed, 0)
-    lo, hi = TEMPO_RANGES_BPM[_dominant(genres)]
+    rng = rng_stream(seed, 0)
+    lo, hi = TEMPO_RANGES_BPM[dominant_style(genres)]
     return float(rng.integers(lo, hi + 1)), int(rng.integers(12))
 
 
-def _timeline(arrangement: Arrangement, sr: int) -> list[_Span]:
+def timeline(arrangement: Arrangement, sr: int) -> list[TimelineSection]:
+    """The sections of a resolved arrangement (tempo filled in) laid out back to back at ``sr`` Hz."""
     spans, start_s = [], 0.0
     for i, spec in enumerate(arrangement.sections):
         bpm = spec.bpm if spec.bpm is not None else arrangement.bpm
         end_s = start_s + spec.bars * arrangement.beats_per_bar * 60.0 / bpm
         start = int(round(start_s * sr))
-        drums = spec.drums and _RECIPES[_dominant(spec.genres)].get("drums", True)
-        spans.append(_Span(i, spec, start_s, end_s, bpm, start, int(round(end_s * sr)) - start, arrangement.beats_per_bar, sr, drums))
+        drums = spec.drums and RECIPES[dominant_style(spec.genres)].get("drums", True)
+        spans.append(TimelineSection(i, spec, start_s, end_s, bpm, start, int(round(end_s * sr)) - start, arrangement.beats_per_bar, sr, drums))
         start_s = end_s
     return spans
 
@@ -311,7 +314,7 @@ def _timeline(arrangement: Arrangement, sr: int) -> list[_Span]:
 # Ground truth
 
 
-def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: int, events: SynthEvents | None = None) -> SynthTruth:
+def build_truth(arrangement: Arrangement, seed: int, sr: int, spans: list[TimelineSection], n: int, events: SynthEvents | None = None) -> SynthTruth:
     """Ground truth of the first ``n`` samples of a resolved arrangement; ``events`` as rendered (cut at ``n``)."""
     duration_s = n / sr
     beats, downbeats, sections = [], [], []
@@ -336,7 +339,7 @@ def _truth(arrangement: Arrangement, seed: int, sr: int, spans: list[_Span], n: 
                 drops.append((s.start_s, s.end_s))
     times = (np.arange(max(1, math.ceil(duration_s / PROFILE_HOP_S - 0.5))) + 0.5) * PROFILE_HOP_S  # centres inside the track
     starts = np.array([s.start_s for s in sections])
-    vectors = np.stack([_style_vector(s.genres) for s in sections])
+    vectors = np.stack([style_vector(s.genres) for s in sections])
     probabilities = vectors[np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(sections) - 1)]
     return SynthTruth(
         seed=seed,
@@ -386,13 +389,13 @@ def default_arrangement(genres: Sequence[str | Mapping[str, float]] | Mapping[st
     part each, five to seven one section each in order. Bar counts are scaled by ``bars_scale``
     (0.05..16, at least 1 bar each); tempo and key are drawn with ``seed``.
     """
-    _check_range("bars_scale", bars_scale, 0.05, 16.0)
+    check_range("bars_scale", bars_scale, 0.05, 16.0)
     parts = [genres] if isinstance(genres, (str, Mapping)) else list(genres)
     if not 1 <= len(parts) <= len(_STANDARD_LABELS):
         raise ValueError(f"genres must give 1..{len(_STANDARD_LABELS)} parts, got {len(parts)}")
     blends = [{p: 1.0} if isinstance(p, str) else dict(p) for p in parts]
     for blend in blends:
-        _style_vector(blend)  # names and weights are checked before anything is drawn
+        style_vector(blend)  # names and weights are checked before anything is drawn
     if len(blends) in _PART_LAYOUTS:
         owner = [_PART_LAYOUTS[len(blends)][part] for part, sections in enumerate(_MAJOR_PARTS) for _ in sections]
     else:
@@ -401,5 +404,5 @@ def default_arrangement(genres: Sequence[str | Mapping[str, float]] | Mapping[st
         SectionSpec(label=label, bars=max(1, round(_STANDARD_BARS[label] * bars_scale)), genres=blends[o])
         for label, o in zip(_STANDARD_LABELS, owner)
     ]
-    bpm, key = _draw_bpm_key(sections[0].genres, seed)
+    bpm, key = draw_bpm_key(sections[0].genres, seed)
     return Arrangement(sections=sections, bpm=bpm, key=key)

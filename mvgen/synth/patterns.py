@@ -1,8 +1,8 @@
 """Note patterns and the drawn style: the bass, lead and chord parts one style plays in one track.
 
-:class:`_Style` draws a style's recipe (:mod:`mvgen.synth.recipes`) for a seed, with its two-bar
-bass, lead and chord patterns and its percussion steps; :func:`_blend` mixes a drawn value over the
-styles of a blend.
+:class:`DrawnStyle` draws a style's recipe (:mod:`mvgen.synth.recipes`) for a seed, with its two-bar
+bass, lead and chord patterns and its percussion steps; :func:`blend_value` mixes a drawn value over
+the styles of a blend.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mvgen.synth.recipes import _BASS_MOTIFS, _COMMON, _COMP_RHYTHMS, _RECIPES, STYLES, _draw, _rng
+from mvgen.synth.recipes import BASS_MOTIFS, COMMON_RECIPE, COMP_RHYTHMS, RECIPES, STYLES, draw_recipe, rng_stream
 
 # --------------------------------------------------------------------------------------------
 # Patterns: a note is (16th step in the bar, length in 16ths, pitch, velocity, bend semitones).
 # Bass pitch is semitones above the chord root; lead pitch is a chord-tone index (-1: whole chord).
-# Patterns are written for a 16-step bar and tiled or cut to other metres (see _tile).
+# Patterns are written for a 16-step bar and tiled or cut to other metres (see tile_bar).
 
 Note = tuple[float, float, int, float, float]
 
@@ -65,8 +65,8 @@ def _bass_pattern(kind: str, q: dict, rng: np.random.Generator) -> list[list[Not
     elif kind == "slap":
         cells = [((2, 1.5, 0), (3, 1, 12)), ((0, 1, 0), (2, 1.5, 12)), ((1, 1, 0), (2, 1, 12), (3, 1, 0)), ((2, 2, 12),), ((0, 1.5, 0), (3, 1, 12))]
         bars = [per_beat(cells) for _ in range(2)]
-    elif kind in _BASS_MOTIFS:
-        motifs = _BASS_MOTIFS[kind]
+    elif kind in BASS_MOTIFS:
+        motifs = BASS_MOTIFS[kind]
         bars = [[(s, n, p, 1.0, float(glide[0]) if glide else 0.0) for s, n, p, *glide in motifs[int(rng.integers(len(motifs)))]] for _ in range(2)]
     else:
         raise AssertionError(kind)
@@ -111,13 +111,13 @@ def _lead_pattern(kind: str, rng: np.random.Generator) -> list[list[Note]]:
 
 
 def _comp_pattern(kind: str, rhythm: str, rng: np.random.Generator) -> list[list[Note]]:
-    """One bar (repeated) of chord hits; pads hold the whole bar, a named ``rhythm`` (_COMP_RHYTHMS) is fixed."""
+    """One bar (repeated) of chord hits; pads hold the whole bar, a named ``rhythm`` (COMP_RHYTHMS) is fixed."""
     if kind == "none":
         return [[], []]
     if kind == "pad":
         return [[(0, 16, -1, 1.0, 0.0)]] * 2
     if rhythm != "drawn":
-        onsets, length = _COMP_RHYTHMS[rhythm]
+        onsets, length = COMP_RHYTHMS[rhythm]
         return [[(s, length, -1, 1.0, 0.0) for s in onsets]] * 2
     sets = ((2, 6, 10, 14), (3, 6, 11), (0, 3, 6, 10), (2, 7, 10, 13))
     onsets = sets[int(rng.integers(len(sets)))]
@@ -125,7 +125,7 @@ def _comp_pattern(kind: str, rhythm: str, rng: np.random.Generator) -> list[list
     return [[(s, length, -1, 1.0, 0.0) for s in onsets]] * 2
 
 
-def _tile(bar: Sequence[Note], steps_per_bar: int) -> list[Note]:
+def tile_bar(bar: Sequence[Note], steps_per_bar: int) -> list[Note]:
     """Repeat or cut a 16-step bar pattern to ``steps_per_bar`` steps (other metres)."""
     out = []
     for offset in range(0, steps_per_bar, 16):
@@ -134,7 +134,7 @@ def _tile(bar: Sequence[Note], steps_per_bar: int) -> list[Note]:
 
 
 @dataclass
-class _Style:
+class DrawnStyle:
     """One style's drawn production choices for one track."""
 
     genre: str
@@ -146,16 +146,16 @@ class _Style:
     congas: list[int]
 
     @classmethod
-    def draw(cls, genre: str, seed: int) -> _Style:
-        rng = _rng(seed, 2, STYLES.index(genre))
-        q = _draw({**_COMMON, **_RECIPES[genre]}, rng)
+    def draw(cls, genre: str, seed: int) -> DrawnStyle:
+        rng = rng_stream(seed, 2, STYLES.index(genre))
+        q = draw_recipe({**COMMON_RECIPE, **RECIPES[genre]}, rng)
         q["drawbars"] = rng.uniform(0.1, 1.0, 7)  # organ registration
         rims = sorted(int(s) for s in rng.choice([3, 6, 7, 10, 11, 14, 15], size=int(rng.integers(2, 5)), replace=False))
         congas = sorted(int(s) for s in rng.choice([2, 5, 9, 12, 13], size=int(rng.integers(1, 4)), replace=False))
         return cls(genre, q, _bass_pattern(q["bass"], q, rng), _lead_pattern(q["lead"], rng), _comp_pattern(q["comp"], q["comp_rhythm"], rng), rims, congas)
 
 
-def _blend(styles: Sequence[_Style], weights: Sequence[float], name: str, log: bool = False) -> float:
+def blend_value(styles: Sequence[DrawnStyle], weights: Sequence[float], name: str, *, log: bool = False) -> float:
     """Weighted mean of one drawn parameter (geometric for frequencies)."""
     values = np.array([s.q[name] for s in styles], dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64) / np.sum(weights)

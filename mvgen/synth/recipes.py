@@ -1,11 +1,11 @@
 """Recipe data of the synth: the styles, their tempo ranges and production recipes, and the seeded draws.
 
 * :data:`OTHER_STYLES`, :data:`STYLES` and :data:`TEMPO_RANGES_BPM`; :func:`style_key` normalizes a
-  style name, :func:`_style_vector` turns a blend into a probability vector over :data:`STYLES`.
-* ``_COMMON`` and ``_RECIPES``: every style's production traits, drawn per seed by :func:`_draw`.
-* ``_SCALES`` and ``_PROGRESSIONS`` (harmony), ``_HAT_CELLS`` (hat grooves), ``_BASS_MOTIFS`` and
-  ``_COMP_RHYTHMS`` (the fixed bass lines and chord rhythms of the other styles).
-* :func:`_rng`: the independent random stream of one purpose of one seed. Every draw of the synth
+  style name, :func:`style_vector` turns a blend into a probability vector over :data:`STYLES`.
+* ``COMMON_RECIPE`` and ``RECIPES``: every style's production traits, drawn per seed by :func:`draw_recipe`.
+* ``SCALES`` and ``PROGRESSIONS`` (harmony), ``HAT_CELLS`` (hat grooves), ``BASS_MOTIFS`` and
+  ``COMP_RHYTHMS`` (the fixed bass lines and chord rhythms of the other styles).
+* :func:`rng_stream`: the independent random stream of one purpose of one seed. Every draw of the synth
   comes from one of these, so the order of entries here is part of the output: changing it changes
   the audio.
 """
@@ -77,7 +77,7 @@ def style_key(name: str) -> str:
         raise ValueError(f"unknown sub-genre or style {name!r}; valid: {', '.join(STYLES)}") from None
 
 
-def _style_vector(weights: Mapping[str, float]) -> np.ndarray:
+def style_vector(weights: Mapping[str, float]) -> np.ndarray:
     """``{name: weight}`` as a probability vector over :data:`STYLES` (shape ``(17,)``, sums to 1).
 
     :func:`~mvgen.genres.weights_to_vector` over all styles: weights must be >= 0 with a positive sum.
@@ -96,21 +96,21 @@ def _style_vector(weights: Mapping[str, float]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Style recipes: (lo, hi) is drawn uniformly, [a, b, ...] is a choice, anything else is fixed.
 # Levels are linear amplitudes before the section gains; Hz, s, ms, cents and beats as named.
-# Only fixed values may be added to _COMMON: a drawn one would shift every house draw after it.
+# Only fixed values may be added to COMMON_RECIPE: a drawn one would shift every house draw after it.
 
 # Drum patterns: one character per 16th of a 4/4 bar, "x" a hit, "o" a ghost note (softer), "." a
 # rest; tiled or cut to other metres like the note patterns (see _pattern_steps).
 _FOUR_ON_THE_FLOOR = "x...x...x...x..."
 _BACKBEAT = "....x.......x..."
-_HIT_VELOCITY = {"x": 1.0, "o": 0.35}
+HIT_VELOCITY = {"x": 1.0, "o": 0.35}
 
-_COMMON = dict(
+COMMON_RECIPE = dict(
     drums=True,  # False: the style has no beat at all (ambient): its sections are beatless
     kick_steps=_FOUR_ON_THE_FLOOR,
     snare_steps=_BACKBEAT,  # the clap, snare or rim of "clap"
-    hat_fill="none",  # a _HAT_CELLS cell replacing the last beat of every second bar (trap rolls)
+    hat_fill="none",  # a HAT_CELLS cell replacing the last beat of every second bar (trap rolls)
     bass_sound=None,  # instrument of the bass line when not the one named like its pattern ("bass")
-    comp_rhythm="drawn",  # a _COMP_RHYTHMS name, or "drawn" for the house chord-hit patterns
+    comp_rhythm="drawn",  # a COMP_RHYTHMS name, or "drawn" for the house chord-hit patterns
     drone_level=0.0,  # a low drone under beatless pads (ambient)
     kick_tuned=False,
     kick_attack_ms=(0.2, 0.6),
@@ -139,7 +139,7 @@ _COMMON = dict(
     mode=["minor"],
 )
 
-_RECIPES: dict[str, dict] = {
+RECIPES: dict[str, dict] = {
     "deep_house": dict(
         kick_hz=(45.0, 52.0), kick_sweep_hz=(85.0, 120.0), kick_sweep_ms=(22.0, 35.0), kick_decay_s=(0.13, 0.18),
         kick_click=(0.0, 0.05), kick_attack_ms=(1.0, 2.5), kick_drive=(1.0, 1.3), kick_level=(0.8, 0.9),
@@ -345,20 +345,20 @@ _RECIPES: dict[str, dict] = {
     ),
 }
 
-_SCALES = {
+SCALES = {
     "minor": (0, 2, 3, 5, 7, 8, 10),
     "dorian": (0, 2, 3, 5, 7, 9, 10),
     "major": (0, 2, 4, 5, 7, 9, 11),
 }
 # Chord roots as scale degrees (0-based), one chord per bar.
-_PROGRESSIONS = {
+PROGRESSIONS = {
     "minor": ((0, 5, 2, 6), (0, 3, 5, 4), (0, 6, 5, 6), (0, 5, 3, 4), (0, 3, 6, 2)),
     "dorian": ((0, 3, 0, 3), (0, 6, 3, 4), (0, 1, 3, 0), (0, 5, 3, 6)),
     "major": ((0, 4, 5, 3), (5, 3, 0, 4), (0, 5, 3, 4), (3, 4, 5, 0)),
 }
 
 # Hat cells for one beat: (16th step, open hat, velocity).
-_HAT_CELLS = {
+HAT_CELLS = {
     "offbeat": ((2, True, 1.0),),
     "offbeat+16": ((0, False, 0.35), (1, False, 0.5), (2, True, 1.0), (3, False, 0.5)),
     "offbeat+8": ((0, False, 0.45), (2, True, 1.0)),
@@ -373,7 +373,7 @@ _HAT_CELLS = {
 
 # One-bar bass motifs of the other styles, one drawn per bar: (16th step, length in 16ths, semitones
 # above the chord root[, glide: semitones away from the pitch that the note slides in from]).
-_BASS_MOTIFS: dict[str, tuple[tuple[tuple, ...], ...]] = {
+BASS_MOTIFS: dict[str, tuple[tuple[tuple, ...], ...]] = {
     "none": ((),),
     "roots8": (  # rock: the root in 8ths, now and then an octave or a fifth at the end of the bar
         tuple((s, 1.6, 0) for s in range(0, 16, 2)),
@@ -404,7 +404,7 @@ _BASS_MOTIFS: dict[str, tuple[tuple[tuple, ...], ...]] = {
 }
 
 # Fixed chord-hit rhythms of the other styles (recipe "comp_rhythm"): onsets (16th steps), length (16ths).
-_COMP_RHYTHMS: dict[str, tuple[tuple[int, ...], float]] = {
+COMP_RHYTHMS: dict[str, tuple[tuple[int, ...], float]] = {
     "offbeats": ((2, 6, 10, 14), 1.0),  # the reggae / dancehall skank: a short chop on every off-beat
     "eighths": (tuple(range(0, 16, 2)), 1.5),  # rock chugging
     "halves": ((0, 8), 7.5),
@@ -413,15 +413,17 @@ _COMP_RHYTHMS: dict[str, tuple[tuple[int, ...], float]] = {
 
 
 # --------------------------------------------------------------------------------------------
-# Seeded draws: every random number of the synth comes from an _rng stream.
+# Seeded draws: every random number of the synth comes from a stream of rng_stream.
 
 
-def _rng(seed: int, *stream: int) -> np.random.Generator:
+def rng_stream(seed: int, *stream: int) -> np.random.Generator:
     """An independent generator for one purpose (``stream``) of one seed."""
     return np.random.default_rng(np.random.SeedSequence([seed, *stream]))
 
 
-def _draw(recipe: Mapping, rng: np.random.Generator) -> dict:
+def draw_recipe(recipe: Mapping, rng: np.random.Generator) -> dict:
+    """One draw of a recipe: a ``(lo, hi)`` tuple becomes a uniform float, a list one of its items, anything
+    else stays; the draws are taken from ``rng`` in the recipe's order."""
     out = {}
     for name, value in recipe.items():
         if isinstance(value, tuple):

@@ -25,18 +25,19 @@ from mvgen.synth.arrangement import (
     SectionSpec,
     SynthEvents,
     SynthTruth,
-    _check_range,
-    _draw_bpm_key,
-    _dominant,
-    _resolve,
-    _Span,
-    _timeline,
-    _truth,
+    TimelineSection,
+    build_truth,
+    check_range,
+    dominant_style,
+    draw_bpm_key,
+    resolve_arrangement,
+    timeline,
 )
-from mvgen.synth.dsp import _filt, _hz, _register, _scatter, _sweep
-from mvgen.synth.instruments import _clap, _hat, _kick, _note, _perc_sounds
-from mvgen.synth.patterns import _blend, _Style, _tile
-from mvgen.synth.recipes import _COMMON, _HAT_CELLS, _HIT_VELOCITY, _PROGRESSIONS, _RECIPES, _SCALES, STYLES, _draw, _rng
+from mvgen.synth.dsp import butter_filter, in_register, midi_to_hz, scatter_hits, sweep_filter
+from mvgen.synth.instruments import clap_hit, hat_hit, kick_hit, perc_sounds, play_note
+from mvgen.synth.patterns import DrawnStyle, blend_value, tile_bar
+from mvgen.synth.recipes import COMMON_RECIPE, HAT_CELLS, HIT_VELOCITY, PROGRESSIONS, RECIPES, SCALES, STYLES, draw_recipe, rng_stream
+
 
 SR_RANGE = (8000, 192000)
 _PEAK_DBFS = -1.0
@@ -63,14 +64,14 @@ class _Events:
         self._pending: list[tuple[str, int, float]] = []
 
     def hits(self, name: str, starts: Sequence[int], gains: Sequence[float], n: int) -> None:
-        """Hits at section-relative samples ``starts`` with ``gains``; those :func:`_scatter` skips (outside ``[0, n)``) are left out."""
+        """Hits at section-relative samples ``starts`` with ``gains``; those :func:`scatter_hits` skips (outside ``[0, n)``) are left out."""
         self._pending.extend((name, int(s), float(g)) for s, g in zip(starts, gains) if 0 <= s < n)
 
-    def span(self, name: str, span: _Span, first_beat: float, end_beat: float) -> None:
+    def span(self, name: str, span: TimelineSection, first_beat: float, end_beat: float) -> None:
         """A span of a section from ``first_beat`` to ``end_beat`` (beats from its start)."""
         self.found[name].append((span.start_s + first_beat * span.beat_s, span.start_s + end_beat * span.beat_s))
 
-    def close_section(self, span: _Span, gain: np.ndarray | float) -> None:
+    def close_section(self, span: TimelineSection, gain: np.ndarray | float) -> None:
         for name, s, g in self._pending:
             level = g * float(gain[s] if isinstance(gain, np.ndarray) else gain)
             self.found[name].append(((span.start + s) / self.sr, level))
@@ -103,12 +104,12 @@ class _Track:
         self.seed, self.sr, self.channels = seed, sr, channels
         self.key = arrangement.key
         used = {g for s in arrangement.sections for g in s.genres}
-        self.styles = {g: _Style.draw(g, seed) for g in STYLES if g in used}
-        dominant = _dominant(arrangement.sections[0].genres)
-        rng = _rng(seed, 1)
-        mode = _draw(dict(m=_RECIPES[dominant].get("mode", _COMMON["mode"])), rng)["m"]
-        self.scale = _SCALES[mode]
-        options = _PROGRESSIONS[mode]
+        self.styles = {g: DrawnStyle.draw(g, seed) for g in STYLES if g in used}
+        dominant = dominant_style(arrangement.sections[0].genres)
+        rng = rng_stream(seed, 1)
+        mode = draw_recipe(dict(m=RECIPES[dominant].get("mode", COMMON_RECIPE["mode"])), rng)["m"]
+        self.scale = SCALES[mode]
+        options = PROGRESSIONS[mode]
         prog = list(options[int(rng.integers(len(options)))])
         if rng.random() < 0.5:  # an 8-bar progression: the second half ends differently
             prog = prog + prog[:3] + [int(rng.choice([d for d in range(7) if d != prog[3]]))]
@@ -121,18 +122,18 @@ class _Track:
         degree = self.progression[bar % len(self.progression)]
         return [self.scale[(degree + 2 * i) % 7] + 12 * ((degree + 2 * i) // 7) for i in range(n_tones)]
 
-    def note(self, kind: str, style: _Style, midi: float, n: int, gate: int, bend: float, beat_s: float, attack_s: float) -> np.ndarray:
+    def note(self, kind: str, style: DrawnStyle, midi: float, n: int, gate: int, bend: float, beat_s: float, attack_s: float) -> np.ndarray:
         """A cached rendered note; house music repeats, so most notes are rendered once."""
         key = (kind, style.genre, midi, n, gate, bend, beat_s if kind == "growl" else 0.0, attack_s)
         x = self._notes.get(key)
         if x is None:
-            x = _note(kind, style.q, _hz(midi), n, gate, self.sr, self.channels, bend, beat_s, attack_s)
+            x = play_note(kind, style.q, midi_to_hz(midi), n, gate, self.sr, self.channels, bend, beat_s, attack_s)
             self._notes[key] = x
         return x
 
 
 def _play(
-    track: _Track, span: _Span, bus: np.ndarray, style: _Style, kind: str, part: str, level: float,
+    track: _Track, span: TimelineSection, bus: np.ndarray, style: DrawnStyle, kind: str, part: str, level: float,
     bars: range | None = None, n_tones: int = 3, events: _Events | None = None,
 ) -> None:
     """Render one part (``bass``, ``lead``, ``comp``, ``pad``) of a style over a section into ``bus``;
@@ -146,7 +147,7 @@ def _play(
     for bar in bars:
         chord = track.chord(bar, n_tones)
         root_pc = (track.key + chord[0]) % 12
-        pattern = [(0, steps, -1, 1.0, 0.0)] if patterns is None else _tile(patterns[bar % 2], steps)
+        pattern = [(0, steps, -1, 1.0, 0.0)] if patterns is None else tile_bar(patterns[bar % 2], steps)
         for step, length, pitch, vel, bend in pattern:
             beat = bar * span.beats_per_bar + step / 4.0
             start = span.at(beat)
@@ -155,13 +156,13 @@ def _play(
             # Breakdown and beatless pads swell in; chords under a beat hit on the bar line.
             attack_s = min(0.4, gate / track.sr / 3) if part == "pad" else 0.02
             if part == "bass":
-                notes = [_register(root_pc, 36 if kind == "slap" else 28) + pitch]
+                notes = [in_register(root_pc, 36 if kind == "slap" else 28) + pitch]
             elif pitch < 0:  # whole chord
-                low = _register(root_pc, 48 if part != "lead" else 55)
+                low = in_register(root_pc, 48 if part != "lead" else 55)
                 notes = [low + c - chord[0] for c in chord] + ([low + 12] if part == "lead" else [])
             else:
                 triad = track.chord(bar, 3)
-                low = _register(root_pc, 62)
+                low = in_register(root_pc, 62)
                 notes = [low + triad[pitch % 3] - triad[0] + 12 * (pitch // 3)]
             for midi in notes:
                 x = track.note(kind, style, midi, n, gate, bend, span.beat_s, attack_s)
@@ -199,7 +200,7 @@ def _label_gain(label: str, n: int, n_section: int) -> np.ndarray | float:
 def _pattern_steps(pattern: str, steps_per_bar: int) -> list[tuple[int, float]]:
     """``(16th step, velocity)`` of the hits of a drum pattern string, tiled or cut to ``steps_per_bar``."""
     return [
-        (offset + i, _HIT_VELOCITY[c])
+        (offset + i, HIT_VELOCITY[c])
         for offset in range(0, steps_per_bar, len(pattern))
         for i, c in enumerate(pattern)
         if c != "." and offset + i < steps_per_bar
@@ -209,7 +210,7 @@ def _pattern_steps(pattern: str, steps_per_bar: int) -> list[tuple[int, float]]:
 Hits = list[tuple[float, float]]  # (position in beats from the section start, velocity)
 
 
-def _drum_grid(span: _Span, q: Mapping) -> tuple[Hits, Hits]:
+def _drum_grid(span: TimelineSection, q: Mapping) -> tuple[Hits, Hits]:
     """Kick and clap (snare, rim) hits of a section: one grid for every style of a blend, from the recipe
     ``q`` of the dominant one (house: four on the floor, the clap on 2 and 4)."""
     spec, bpb = span.spec, span.beats_per_bar
@@ -233,7 +234,7 @@ def _drum_grid(span: _Span, q: Mapping) -> tuple[Hits, Hits]:
     return kicks, claps
 
 
-def _music(track: _Track, span: _Span, style: _Style, n: int, events: _Events | None = None) -> np.ndarray:
+def _music(track: _Track, span: TimelineSection, style: DrawnStyle, n: int, events: _Events | None = None) -> np.ndarray:
     """Bass, lead, chords and pads of one style over a section, bus (C, n), before sidechain; ``events`` records lead and bass spans."""
     q, label, bars = style.q, span.spec.label, span.spec.bars
     first_half, second_half = range(0, max(1, bars // 2)), range(bars // 2, bars)
@@ -254,7 +255,7 @@ def _music(track: _Track, span: _Span, style: _Style, n: int, events: _Events | 
         else:  # without a lead, the bass comes back, filtered, under the pad
             low = np.zeros_like(part)
             _play(track, span, low, style, bass, "bass", q["bass_level"] * 0.5, bars=second_half, events=events)
-            part += _filt(low, "lowpass", 350.0, track.sr)
+            part += butter_filter(low, "lowpass", 350.0, track.sr)
         if q["comp"] not in ("none", "pad"):
             play(q["comp"], "comp", q["comp_level"] * 0.8, n_tones=q["comp_tones"])
     else:
@@ -271,11 +272,11 @@ def _music(track: _Track, span: _Span, style: _Style, n: int, events: _Events | 
     return part
 
 
-def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarray, events: _Events) -> None:
+def _render_section(track: _Track, span: TimelineSection, mix: np.ndarray, send: np.ndarray, events: _Events) -> None:
     """Render one section into the track buses ``mix`` (C, n) and ``send`` (n,) (the reverb send); record its ``events``."""
     sr, spec, label = track.sr, span.spec, span.spec.label
     n = span.n + int(_TAIL_S * sr)
-    rng = _rng(track.seed, 3, span.index)
+    rng = rng_stream(track.seed, 3, span.index)
     weights = {g: w for g, w in spec.genres.items() if w >= _MIN_BLEND_WEIGHT}
     styles = [track.styles[g] for g in weights]
     norm = math.sqrt(sum(w * w for w in weights.values()))
@@ -303,32 +304,32 @@ def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarra
     if sweep is not None and span.drums:
         x = np.minimum(np.arange(n, dtype=np.float32) / span.n, 1.0)
         x = {"build-up": x**2, "outro": np.clip(2.0 * x - 1.0, 0.0, 1.0)}.get(label, x)
-        music = _sweep(music, sweep[0] * (sweep[1] / sweep[0]) ** x, sr)
+        music = sweep_filter(music, sweep[0] * (sweep[1] / sweep[0]) ** x, sr)
 
     if span.drums:
-        drum_rng = _rng(track.seed, 5, span.index)
-        kick = {name: _blend(styles, amps, name, log=name.endswith("hz")) for name in _KICK_PARAMS}
+        drum_rng = rng_stream(track.seed, 5, span.index)
+        kick = {name: blend_value(styles, amps, name, log=name.endswith("hz")) for name in _KICK_PARAMS}
         kick["kick_hz"] = _kick_hz(track, styles, amps)
-        _scatter(kit, _kick(kick, sr, span.beat_s, drum_rng) * kick["kick_level"], kicks, [v for _, v in kick_hits])
+        scatter_hits(kit, kick_hit(kick, sr, span.beat_s, drum_rng) * kick["kick_level"], kicks, [v for _, v in kick_hits])
         events.hits("kicks", kicks, [kick["kick_level"] * v for _, v in kick_hits], n)
-        clap = _clap(lead_style.q["clap"], _blend(styles, amps, "clap_decay_s"), _blend(styles, amps, "clap_hz", log=True), sr, drum_rng)
-        clap_at, clap_level, reverb = [span.at(b) for b, _ in clap_hits], _blend(styles, amps, "clap_level"), _blend(styles, amps, "reverb")
-        _scatter(kit, clap, clap_at, [clap_level * v for _, v in clap_hits])
-        _scatter(wet, clap, clap_at, [clap_level * v * reverb for _, v in clap_hits])
+        clap = clap_hit(lead_style.q["clap"], blend_value(styles, amps, "clap_decay_s"), blend_value(styles, amps, "clap_hz", log=True), sr, drum_rng)
+        clap_at, clap_level, reverb = [span.at(b) for b, _ in clap_hits], blend_value(styles, amps, "clap_level"), blend_value(styles, amps, "reverb")
+        scatter_hits(kit, clap, clap_at, [clap_level * v for _, v in clap_hits])
+        scatter_hits(wet, clap, clap_at, [clap_level * v * reverb for _, v in clap_hits])
         events.hits("claps", clap_at, [clap_level * v for _, v in clap_hits], n)
         if spec.extra_snares_beats:  # an empty list adds nothing, so arrangements without keep their audio
             extra_at = [span.at(b) for b in spec.extra_snares_beats]
-            _scatter(kit, clap, extra_at, [clap_level] * len(extra_at))
-            _scatter(wet, clap, extra_at, [clap_level * reverb] * len(extra_at))
+            scatter_hits(kit, clap, extra_at, [clap_level] * len(extra_at))
+            scatter_hits(wet, clap, extra_at, [clap_level * reverb] * len(extra_at))
             events.hits("extra_snares", extra_at, [clap_level] * len(extra_at), n)
         if label == "build-up":
             _build_fx(track, span, kit, wet, clap, lead_style, rng, events)
         if label == "drop":  # a crash on the first downbeat of every 8-bar phrase
-            crash = _filt(drum_rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
+            crash = butter_filter(drum_rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
             crash *= np.exp(-np.arange(len(crash), dtype=np.float32) / (0.5 * sr))
             phrases = range(0, spec.bars, 8)
             crash_at, crash_gains = [span.at(bar * span.beats_per_bar) for bar in phrases], [0.25 if bar == 0 else 0.12 for bar in phrases]
-            _scatter(kit, crash, crash_at, crash_gains)
+            scatter_hits(kit, crash, crash_at, crash_gains)
             events.hits("crashes", crash_at, crash_gains, n)
 
     gain = _label_gain(label, n, span.n)
@@ -341,20 +342,20 @@ def _render_section(track: _Track, span: _Span, mix: np.ndarray, send: np.ndarra
 _KICK_PARAMS = ("kick_sweep_hz", "kick_sweep_ms", "kick_decay_s", "kick_click", "kick_attack_ms", "kick_drive", "kick_level")
 
 
-def _kick_hz(track: _Track, styles: Sequence[_Style], amps: Sequence[float]) -> float:
+def _kick_hz(track: _Track, styles: Sequence[DrawnStyle], amps: Sequence[float]) -> float:
     """Kick body pitch: bigroom and hardstyle tune their long kick tail to the key root (F1..E2, 44-82 Hz), others draw it."""
-    tuned = _hz(_register(track.key, 29))
+    tuned = midi_to_hz(in_register(track.key, 29))
     values = [tuned if s.q["kick_tuned"] else s.q["kick_hz"] for s in styles]
     w = np.asarray(amps) / np.sum(amps)
     return float(np.exp(np.sum(w * np.log(values))))
 
 
-def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: float, rng: np.random.Generator, events: _Events) -> None:
+def _grooves(track: _Track, span: TimelineSection, kit: np.ndarray, style: DrawnStyle, amp: float, rng: np.random.Generator, events: _Events) -> None:
     """Hats and percussion of one style over a section (swung 16ths where it swings), into ``kit``; recorded in ``events``."""
     q, sr, bpb, label = style.q, track.sr, span.beats_per_bar, span.spec.label
-    hat_rng = _rng(track.seed, 6, span.index, STYLES.index(style.genre))
-    closed, open_ = _hat(False, q, sr, hat_rng), _hat(True, q, sr, hat_rng)
-    perc = _perc_sounds(sr, track.key, hat_rng)
+    hat_rng = rng_stream(track.seed, 6, span.index, STYLES.index(style.genre))
+    closed, open_ = hat_hit(False, q, sr, hat_rng), hat_hit(True, q, sr, hat_rng)
+    perc = perc_sounds(sr, track.key, hat_rng)
     n_beats = span.n_beats
     last = n_beats if label != "outro" else int(n_beats * 0.75)
 
@@ -362,8 +363,8 @@ def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: fl
         swing = q["swing"] if int(step) % 2 == 1 else 0.0
         return span.at(beat + (step + swing) / 4.0)
 
-    cells = _HAT_CELLS[q["hats"]]
-    fill = _HAT_CELLS.get(q["hat_fill"])  # replaces the last beat of every second bar
+    cells = HAT_CELLS[q["hats"]]
+    fill = HAT_CELLS.get(q["hat_fill"])  # replaces the last beat of every second bar
     for is_open in (False, True):
         starts, gains, pans = [], [], []
         for beat in range(last):
@@ -374,25 +375,25 @@ def _grooves(track: _Track, span: _Span, kit: np.ndarray, style: _Style, amp: fl
                     starts.append(step_sample(beat, step))
                     gains.append(amp * q["hat_level"] * vel * float(rng.uniform(0.85, 1.0)))
                     pans.append(0.3 * (1 if step % 2 else -1))
-        _scatter(kit, open_ if is_open else closed, starts, gains, pans)
+        scatter_hits(kit, open_ if is_open else closed, starts, gains, pans)
         events.hits("hats_open" if is_open else "hats_closed", starts, gains, kit.shape[1])
 
     level = amp * q["perc_level"] * (0.6 if label in ("intro", "outro") else 1.0)
     steps = 4 * bpb
     shakers = [step_sample(b, s) for b in range(last) for s in range(4)]
     shaker_gains = [0.12 * level * (1.0 if i % 2 else 0.6) for i in range(len(shakers))]
-    _scatter(kit, perc["shaker"], shakers, shaker_gains, [0.5] * len(shakers))
+    scatter_hits(kit, perc["shaker"], shakers, shaker_gains, [0.5] * len(shakers))
     events.hits("shakers", shakers, shaker_gains, kit.shape[1])
     if q["perc_level"] >= 0.25:
         rims = [step_sample(bar * bpb + s // 4, s % 4) for bar in range(last // bpb) for s in style.rims if s < steps]
-        _scatter(kit, perc["rim"], rims, [0.25 * level] * len(rims), [-0.4] * len(rims))
+        scatter_hits(kit, perc["rim"], rims, [0.25 * level] * len(rims), [-0.4] * len(rims))
         events.hits("rims", rims, [0.25 * level] * len(rims), kit.shape[1])
         congas = [step_sample(bar * bpb + s // 4, s % 4) for bar in range(last // bpb) for s in style.congas if s < steps]
-        _scatter(kit, perc["conga"], congas, [0.3 * level] * len(congas), [0.4] * len(congas))
+        scatter_hits(kit, perc["conga"], congas, [0.3 * level] * len(congas), [0.4] * len(congas))
         events.hits("congas", congas, [0.3 * level] * len(congas), kit.shape[1])
 
 
-def _build_fx(track: _Track, span: _Span, kit: np.ndarray, send: np.ndarray, snare: np.ndarray, style: _Style, rng: np.random.Generator, events: _Events) -> None:
+def _build_fx(track: _Track, span: TimelineSection, kit: np.ndarray, send: np.ndarray, snare: np.ndarray, style: DrawnStyle, rng: np.random.Generator, events: _Events) -> None:
     """Snare roll accelerating from quarters to 32nds, and a rising filtered-noise riser; recorded in ``events``."""
     sr, n_beats = track.sr, span.n_beats
     positions, beat = [], 0.0
@@ -403,14 +404,14 @@ def _build_fx(track: _Track, span: _Span, kit: np.ndarray, send: np.ndarray, sna
     roll = style.q.get("roll_level", 1.0) * 0.32
     starts = [span.at(b) for b in positions]
     gains = [roll * (0.25 + 0.75 * (b / n_beats) ** 1.5) for b in positions]
-    _scatter(kit, snare, starts, gains)
-    _scatter(send, snare, starts, [0.3 * g for g in gains])
+    scatter_hits(kit, snare, starts, gains)
+    scatter_hits(send, snare, starts, [0.3 * g for g in gains])
     events.hits("snare_rolls", starts, gains, kit.shape[1])
     events.span("risers", span, 0.0, n_beats)
     n = span.n
     x = np.arange(n, dtype=np.float32) / n
     noise = rng.standard_normal((kit.shape[0], n)).astype(np.float32)
-    riser = _sweep(noise, 300.0 * (40.0 ** x), sr, kind="lowpass", n_bands=5) * (0.12 * x**2)
+    riser = sweep_filter(noise, 300.0 * (40.0 ** x), sr, kind="lowpass", n_bands=5) * (0.12 * x**2)
     kit[:, :n] += riser
 
 
@@ -421,7 +422,7 @@ def _reverb(send: np.ndarray, rt60_s: float, sr: int, channels: int, rng: np.ran
     n_ir = int(min(rt60_s, 2.5) * rate)
     t = np.arange(n_ir, dtype=np.float32) / rate
     noise = rng.standard_normal((2, n_ir)).astype(np.float32)
-    ir = _filt(_filt(noise, "lowpass", 5000.0, rate), "highpass", 200.0, rate) * np.exp(-6.9 * t / rt60_s)
+    ir = butter_filter(butter_filter(noise, "lowpass", 5000.0, rate), "highpass", 200.0, rate) * np.exp(-6.9 * t / rt60_s)
     ir[:, : int(0.012 * rate)] = 0.0  # pre-delay
     ir /= np.sqrt(np.sum(ir[0] ** 2))
     bank = np.stack([(ir[0] + ir[1]) / 2, (ir[0] - ir[1]) / 2])[:channels]
@@ -440,7 +441,7 @@ def _master(mid_side: np.ndarray) -> np.ndarray:
     return (out * np.float32(10.0 ** (_PEAK_DBFS / 20.0) / max(float(np.max(np.abs(out))), 1e-9))).astype(np.float32)
 
 
-def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, spans: list[_Span]) -> tuple[np.ndarray, SynthEvents]:
+def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, spans: list[TimelineSection]) -> tuple[np.ndarray, SynthEvents]:
     """The mastered audio ``(C, n)`` of a resolved arrangement, mono (C = 1) or left/right (C = 2), and its events."""
     track = _Track(arrangement, seed, sr, channels)
     events = _Events(sr)
@@ -449,7 +450,7 @@ def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, s
     send = np.zeros(mix.shape[1], np.float32)
     for span in spans:
         _render_section(track, span, mix, send, events)
-    mix += 0.6 * _reverb(send, track.rt60_s, sr, channels, _rng(seed, 4))
+    mix += 0.6 * _reverb(send, track.rt60_s, sr, channels, rng_stream(seed, 4))
     return _master(mix[:, :n_total]), events.result()
 
 
@@ -467,11 +468,11 @@ def render(arrangement: Arrangement, seed: int, sr: int = 44100, stereo: bool = 
     dominant style's range); the truth's ``arrangement`` has them filled in.
     """
     _check_seed_sr(seed, sr)
-    arrangement = _resolve(arrangement, seed)
-    spans = _timeline(arrangement, sr)
+    arrangement = resolve_arrangement(arrangement, seed)
+    spans = timeline(arrangement, sr)
     audio, events = _render_audio(arrangement, seed, sr, 2 if stereo else 1, spans)
     audio = audio if stereo else audio[0]
-    return audio, _truth(arrangement, seed, sr, spans, audio.shape[-1], events)
+    return audio, build_truth(arrangement, seed, sr, spans, audio.shape[-1], events)
 
 
 def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, duration_s: float = 8.0, label: str = "drop") -> tuple[np.ndarray, SynthTruth]:
@@ -483,16 +484,16 @@ def render_clip(genres: Mapping[str, float] | str, seed: int, sr: int = 22050, d
     """
     _check_seed_sr(seed, sr)
     genres = {genres: 1.0} if isinstance(genres, str) else genres
-    _check_range("duration_s", duration_s, 0.5, 120.0)
+    check_range("duration_s", duration_s, 0.5, 120.0)
     if label not in SECTION_LABELS:
         raise ValueError(f"label must be one of {', '.join(SECTION_LABELS)}, got {label!r}")
-    bpm, key = _draw_bpm_key(genres, seed)
+    bpm, key = draw_bpm_key(genres, seed)
     bars = math.ceil(duration_s / (4 * 60.0 / bpm))
     arrangement = Arrangement(sections=[SectionSpec(label=label, bars=bars, genres=dict(genres))], bpm=bpm, key=key)
-    spans = _timeline(arrangement, sr)
+    spans = timeline(arrangement, sr)
     n = int(round(duration_s * sr))
     audio, events = _render_audio(arrangement, seed, sr, 1, spans)
-    return audio[0, :n], _truth(arrangement, seed, sr, spans, n, events)
+    return audio[0, :n], build_truth(arrangement, seed, sr, spans, n, events)
 
 
 def write_track(path: str | Path, audio: np.ndarray, truth: SynthTruth) -> Path:
