@@ -3,7 +3,7 @@ kind, calibration, and accuracy under the degradations of real releases, on held
 
     python benchmarks/bench_scope.py [--model models/mvgen-synth-v2] [--real-cache ~/.cache/mvgen-bench] [--json out.json]
 
-What is held out (never seen in training by ``models/build_default.py``):
+What is held out (never seen in training by ``models/build/default.py``):
 
 * in scope: synthetic single-genre drops, seeds from ``HELD_OUT_SEED0`` (the build trains on 0..N);
 * out of scope, synthetic music: the non-house styles of ``mvgen.synth`` (drum & bass, hardstyle,

@@ -66,7 +66,7 @@ def _classifier() -> Check:
         "classifier",
         False,
         f"bundled sub-genre classifier {DEFAULT_MODEL} not found in {models_dir()}",
-        fix="reinstall mvgen, set MVGEN_MODELS_DIR to a folder holding it, or rebuild it with `python models/build_default.py`",
+        fix="reinstall mvgen, set MVGEN_MODELS_DIR to a folder holding it, or rebuild it with `python models/build/default.py`",
     )
 
 

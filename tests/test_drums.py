@@ -1,4 +1,4 @@
-"""The drum-onset detector (mvgen.analysis.drums): numpy inference against its torch twin (models/build_drums.py),
+"""The drum-onset detector (mvgen.analysis.drums): numpy inference against its torch twin (models/build/drums.py),
 the bundled model's files, and activations that peak on a synth track's known hits and rest between them."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _random_state(model, rng: np.random.Generator) -> None:
 
 def test_numpy_inference_equals_torch_model():
     torch = pytest.importorskip("torch")
-    from models.build_drums import torch_model  # the twin is build-only, outside the package
+    from models.build.drums import torch_model  # the twin is build-only, outside the package
 
     config = DrumConfig(n_mels=12, channels=[7, 5], kernel=3, dilations=[1, 3])
     model = torch_model(config)

@@ -136,3 +136,13 @@ def test_every_module_imports_on_its_own(name):
     if name.endswith("__main__"):
         pytest.skip("runs the CLI")
     importlib.import_module(name)
+
+
+def test_the_wheel_ships_every_stage_folder():
+    # setuptools installs only the packages pyproject.toml lists: a stage folder left out of the list
+    # would import from a checkout and fail in an installed mvgen
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {".".join(init.parent.relative_to(PACKAGE.parent).parts) for init in PACKAGE.rglob("__init__.py")}
+    listed = {name for name in config["packages"] if not name.startswith("mvgen._")}
+    assert listed == folders

@@ -5,7 +5,7 @@ over a log-mel spectrogram, one sigmoid activation per instrument and frame).
 Inference is numpy (:class:`DrumDetector`, weights read with ``safetensors.numpy``, BatchNorm folded
 into the convolutions as :mod:`mvgen.classify.cpu_classifier` does): the analysis never imports torch.
 The network's torch twin (``torch_model``), its training (``train``) and the training targets
-(``event_targets``) are build-only code in ``models/build_drums.py``, outside the installed package;
+(``event_targets``) are build-only code in ``models/build/drums.py``, outside the installed package;
 tests/test_drums.py checks that this inference computes what the torch twin computes.
 
 What counts as which (the classes of :data:`DRUM_EVENTS`, the synth's :class:`~mvgen.synth.SynthEvents`

@@ -1,6 +1,6 @@
 """Build mvgen's bundled sub-genre classifier from synthetic house music, reproducibly.
 
-    python models/build_default.py [--work build/classifier] [--tracks 1200] [--epochs 20] [--real-cache ~/.cache/mvgen-bench]
+    python models/build/default.py [--work build/classifier] [--tracks 1200] [--epochs 20] [--real-cache ~/.cache/mvgen-bench]
 
 1. Renders a corpus with ``mvgen.synth``:
    * in scope: per seed one of the 8 house sub-genres (every third seed a blend of two, labelled
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: models/build/ is two levels down
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -173,7 +173,7 @@ then point mvgen at it: `mvgen analyze track.mp3 --classifier models/housex/best
 ## Rebuild this model
 
     python benchmarks/real_negatives.py --cache ~/.cache/mvgen-bench   # once: the real out-of-scope music
-    python models/build_default.py
+    python models/build/default.py
 """
 
 
@@ -256,7 +256,7 @@ def main() -> None:
     model_config = ClassifierConfig(out_of_scope=True, provenance={
         "data": "mvgen.synth (house in scope; non-house styles out of scope), mvgen.training.negatives, benchmarks/real_negatives.py (train split)",
         "tracks": args.tracks, "negative_tracks": args.negative_tracks, "non_music_seeds": args.non_music_seeds, "degrade_p": DEGRADE_P,
-        "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build_default.py"})
+        "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build/default.py"})
     train_config = TrainConfig(epochs=args.epochs, batch_size=32, patience=5)
 
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Build mvgen's bundled drum-onset detector (``models/mvgen-drums-v1``) from synthetic tracks, reproducibly.
 
-    python models/build_drums.py [--work /tmp/mvgen-drums] [--train-tracks 500] [--val-tracks 17] [--epochs 14] [--channels 64 64] [--jobs 2]
+    python models/build/drums.py [--work /tmp/mvgen-drums] [--train-tracks 500] [--val-tracks 17] [--epochs 14] [--channels 64 64] [--jobs 2]
 
 1. Renders short arrangements (``bars_scale`` :data:`BARS_SCALE`, 22050 Hz mono) with ``mvgen.synth``
    across all of :data:`mvgen.synth.STYLES` (house and non-house; 1 to 3 styles per track, one per
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: models/build/ is two levels down
 sys.path.insert(0, str(ROOT))
 
 from mvgen import synth  # noqa: E402
@@ -230,7 +230,7 @@ def main() -> None:
         "val_seeds": [seeds["val"][0], seeds["val"][-1]],
         "augmentation": f"mvgen.training.degrade.random_degradation p={DEGRADE_P} (clean share {CLEAN_P}), gain -12..0 dB, "
         f"extra snares in {EXTRA_SNARES_P} of the tracks",
-        "command": "python models/build_drums.py " + " ".join(sys.argv[1:]),
+        "command": "python models/build/drums.py " + " ".join(sys.argv[1:]),
         "train_frames": int(sum(len(x) for x, _ in sets["train"])),
         **metrics,
     }
