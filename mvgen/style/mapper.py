@@ -38,7 +38,7 @@ Loops (``loop=True``, the Spotify Canvas): the window is one period of a seamles
 are mapped as one cycle (at a frame rate stretched by less than half a frame per loop, so the
 period is a whole number of frames), every event (beats, downbeats, the drop's burst, sections)
 falls in the cycle as in the music, and what runs freely with time is made periodic instead of
-cross-faded: the camera's rotation and drift follow :func:`loop_turns` of the loop phase, the
+cross-faded: the camera's rotation and drift follow :func:`~mvgen.style.framespec.loop_turns` of the loop phase, the
 genre weights are their mean over the loop (no slow drift of the palette) and the seed is the
 loop's first (no new pattern at the wrap); the renderer does the same for its own free motion
 (``FrameSpec.loop_s`` and ``loop_phase``), so the frame after the last is the first.
@@ -51,7 +51,7 @@ import zlib
 import numpy as np
 
 from mvgen.analysis.track import Analysis
-from mvgen.style.framespec import MOTIFS, FrameSpec
+from mvgen.style.framespec import MOTIFS, FrameSpec, loop_turns
 from mvgen.genres import OUT_OF_SCOPE, smooth_over_time
 from mvgen.analysis import reactive
 from mvgen.analysis.reactive import FEATURES, IMPULSIVE, SOURCES
@@ -268,22 +268,6 @@ def frame_seeds(times_s: np.ndarray, fps: float, policies, section_index: np.nda
         else:
             raise ValueError(f"unknown seed policy {policy!r} (allowed: per-track, per-section, per-bar)")
     return seeds
-
-
-def loop_turns(rate, phase, loop_s, *, sin=np.sin, round=np.round, where=np.where):
-    """Cycles done by a motion running at ``rate`` cycles per second, made periodic over a loop of
-    ``loop_s`` seconds, at loop phase ``phase`` in [0, 1) (arrays broadcast; ``loop_s`` > 0).
-
-    The motion does a whole number of cycles per loop: the nearest to ``rate * loop_s`` (its speed
-    changes by at most half a cycle per loop). When that is 0 (a slow drift, less than half a cycle
-    per loop) it sways instead, ``rate * loop_s / (2 pi) * sin(2 pi phase)``: back and forth with
-    the drift's own peak speed. Either way the value at phase 1 is the value at phase 0. The math
-    functions default to numpy's; the procedural renderer passes torch's (the same formula on its
-    tensors).
-    """
-    cycles = rate * loop_s
-    whole = round(cycles)
-    return where(whole != 0, whole * phase, cycles / (2.0 * np.pi) * sin(2.0 * np.pi * phase))
 
 
 def _phase(times_s: np.ndarray, marks_s: np.ndarray, period_s: float) -> np.ndarray:
