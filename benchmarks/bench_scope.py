@@ -45,15 +45,15 @@ SCOPE_THRESHOLD = 0.5
 
 
 def in_scope_clips(model_config, n_seeds: int, seed0: int = HELD_OUT_SEED0):
-    """Held-out single-genre synthetic drop clips (``mvgen.training.train.Clip``), one per seed."""
+    """Held-out single-genre synthetic drop clips (``mvgen.training.train.LabelledClip``), one per seed."""
     from mvgen import synth
-    from mvgen.training.train import SHIFT_S, Clip, map_target
+    from mvgen.training.train import SHIFT_S, LabelledClip, map_target
 
     clips = []
     for seed in range(seed0, seed0 + n_seeds):
         genre = GENRES[seed % len(GENRES)]
         audio, truth = synth.render_clip(genre, seed=seed, sr=model_config.sr, duration_s=model_config.window_s + SHIFT_S)
-        clips.append(Clip(np.asarray(audio, np.float32), map_target(np.mean(truth.genre_profile.probabilities, axis=0), truth.genre_profile.labels, model_config), genre))
+        clips.append(LabelledClip(np.asarray(audio, np.float32), map_target(np.mean(truth.genre_profile.probabilities, axis=0), truth.genre_profile.labels, model_config), genre))
     return clips
 
 
@@ -141,12 +141,12 @@ def real_dance_figures(model, dance_cache: Path | None) -> dict:
 def degradation_figures(model, clips, seed: int = 0) -> dict:
     """:func:`clip_figures` of ``clips`` after each degradation of :mod:`mvgen.training.degrade` (one per clip, seeded)."""
     from mvgen.training import degrade
-    from mvgen.training.train import Clip
+    from mvgen.training.train import LabelledClip
 
     figures = {}
     for kind in degrade.DEGRADATIONS:
         rng = np.random.default_rng([seed, 11])
-        degraded = [Clip(degrade.degrade(c.audio, model.config.sr, kind, rng), c.target, c.track_id) for c in clips]
+        degraded = [LabelledClip(degrade.degrade(c.audio, model.config.sr, kind, rng), c.target, c.track_id) for c in clips]
         figures[kind] = clip_figures(model, degraded)
     return figures
 

@@ -95,7 +95,10 @@ class Format(_Strict):
         return {k: v for k, v in given.items() if v is not None}
 
 
-class Clip(_Strict):
+class ClipSpec(_Strict):
+    """One entry of a manifest's ``clips:`` (a request: ``{length_s: 15}``, ``{start_s: 40, length_s: 5}`` or ``{}``
+    for the full track); each track resolves it to a :class:`mvgen.analysis.windows.ClipWindow` when it renders."""
+
     length_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="None: the full track")
     start_s: float | None = Field(None, ge=0, description="None: the strongest window of at most length_s (mvgen.clips.best_clip)")
 
@@ -123,7 +126,7 @@ class Manifest(_Strict):
     styles: str | None = None
     seed: int = 0
     formats: dict[str, Format] = Field(default_factory=lambda: {"16x9": Format()})
-    clips: dict[str, Clip] = Field(default_factory=lambda: {"full": Clip()})
+    clips: dict[str, ClipSpec] = Field(default_factory=lambda: {"full": ClipSpec()})
     tracks: list[TrackEntry] = Field(min_length=1)
     loudness: LoudnessTarget | None = Field(None, description="also write a copy at this integrated loudness (LUFS), e.g. -14")
     thumbnail: bool = False

@@ -1,9 +1,10 @@
 """Picking windows of a track: the best clip of a given length (``--clip``) and the seamless loop (Canvas).
 
 Entry points: :func:`best_clip` (``--clip 15|30|60``, ``clips:`` in batch manifests and the old
-``--teaser``) and :func:`loop_window` (``RenderSettings.loop``, the Spotify Canvas). Both return a
-:class:`ClipWindow` whose in and out points are downbeats of the analysis, so a cut lands on the
-first beat of a bar; a video of the window starts exactly on its in point and has
+``--teaser``) and :func:`loop_window` (``RenderSettings.loop``, the Spotify Canvas: the loop rule
+of :func:`mvgen.analysis.windows.phrase_loop`, which the GIF and WebP previews share). Both return a
+:class:`~mvgen.analysis.windows.ClipWindow` whose in and out points are downbeats of the analysis,
+so a cut lands on the first beat of a bar; a video of the window starts exactly on its in point and has
 ``round(length_s * fps)`` frames, so its end is within half a frame of the out point.
 
 Lengths are whole numbers of bars, the largest that fits the requested seconds: platforms cap a
@@ -24,11 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from mvgen.analysis.track import Analysis
+from mvgen.analysis.windows import WINDOW_TOLERANCE_S, ClipWindow, phrase_loop
 from mvgen.errors import MvgenError
 from mvgen.style.framespec import FrameSpec
 from mvgen.clock import format_clock
@@ -50,35 +51,12 @@ DROP_CONTAINED = 0.5
 DROP_SLACK_S = 0.05
 #: Section changes inside a window for full novelty (two: e.g. build-up -> drop -> breakdown).
 NOVELTY_CHANGES = 2
-#: Seamless loops (Spotify Canvas): at most / at least this long (s), and the bar counts tried first.
+#: Seamless loops (Spotify Canvas): at most / at least this long (s), the Canvas's own limits.
 LOOP_MAX_S = 8.0
 LOOP_MIN_S = 3.0
-LOOP_BARS = (8, 4, 2, 1)
 #: Short side (pixels) of the small draft of a loop that :func:`calmest_cut` measures: enough to see
 #: the picture's motion (rings, ribbons, the camera), a few percent of a 1080 px render's time.
 LOOP_DRAFT_SIZE = 64
-#: Tolerance (s) when comparing a window length with the request (downbeats are stored to 0.1 ms).
-_EPS_S = 1e-3
-
-
-@dataclass(frozen=True)
-class ClipWindow:
-    """A window ``[start_s, end_s)`` of a track (s from its start), picked for a clip or a loop.
-
-    score: the picker's score (see :mod:`mvgen.clips`; 0 for a window not chosen among others);
-    why: one line saying why, e.g. ``"first drop at 1:02, energy 0.93"``;
-    n_bars: whole bars in the window (0 when it is not bar-aligned: no downbeats, or the whole track).
-    """
-
-    start_s: float
-    end_s: float
-    score: float
-    why: str
-    n_bars: int = 0
-
-    @property
-    def length_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 def check_length(length_s, name: str = "length_s") -> float:
@@ -136,7 +114,7 @@ def _score(analysis: Analysis, start_s: float, end_s: float, curve) -> tuple[int
         if (k == 0, term) > (tier == 2, drop_term):
             tier, drop_term, drop_note = (2 if k == 0 else 1), term, _drop_note(analysis, k)
     energy = _mean_between(*curve, start_s, end_s)
-    changes = sum(start_s + _EPS_S < s.start_s < end_s - _EPS_S for s in analysis.sections)
+    changes = sum(start_s + WINDOW_TOLERANCE_S < s.start_s < end_s - WINDOW_TOLERANCE_S for s in analysis.sections)
     novelty = min(1.0, changes / NOVELTY_CHANGES)
     score = DROP_WEIGHT * drop_term + ENERGY_WEIGHT * energy + NOVELTY_WEIGHT * novelty
     return tier, score, f"{drop_note}, energy {energy:.2f}, {changes} section change{'s' if changes != 1 else ''}"
@@ -157,14 +135,14 @@ def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
     length_s = check_length(length_s)
     duration = analysis.duration_s
     curve = _energy_curve(analysis)
-    if duration <= length_s + _EPS_S:
+    if duration <= length_s + WINDOW_TOLERANCE_S:
         _, score, why = _score(analysis, 0.0, duration, curve)
         return ClipWindow(0.0, duration, score, f"the whole track ({duration:.1f} s <= {length_s:g} s); {why}")
     downbeats = _downbeats(analysis)
     candidates: list[tuple[float, float, int]] = []
     for i, start in enumerate(downbeats):
         # the most bars from this downbeat that fit; later downbeats end later, so the last that fits
-        j = int(np.searchsorted(downbeats, start + length_s + _EPS_S, side="right")) - 1
+        j = int(np.searchsorted(downbeats, start + length_s + WINDOW_TOLERANCE_S, side="right")) - 1
         if j > i:
             candidates.append((float(start), float(downbeats[j]), j - i))
     if candidates:
@@ -173,7 +151,7 @@ def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
         most = max(n for _, _, n in candidates)
         candidates = [c for c in candidates if c[2] == most]
     else:
-        starts = np.arange(0.0, duration - length_s + _EPS_S, 0.5)
+        starts = np.arange(0.0, duration - length_s + WINDOW_TOLERANCE_S, 0.5)
         candidates = [(float(s), float(s) + length_s, 0) for s in starts]
     best, best_key = None, None
     for start, end, n_bars in candidates:
@@ -184,9 +162,10 @@ def best_clip(analysis: Analysis, length_s: float) -> ClipWindow:
 
 
 def loop_window(analysis: Analysis, max_s: float = LOOP_MAX_S, min_s: float = LOOP_MIN_S) -> ClipWindow:
-    """The seamless loop: the longest whole number of bars between ``min_s`` and ``max_s`` seconds
-    starting on the first drop's downbeat (4 bars at 128 bpm: 7.5 s), preferring :data:`LOOP_BARS`
-    (8, 4, 2 or 1 bars: phrases loop musically) over other counts.
+    """The seamless loop (:func:`~mvgen.analysis.windows.phrase_loop`): the longest whole number of bars
+    between ``min_s`` and ``max_s`` seconds starting on the first drop's downbeat (4 bars at 128 bpm:
+    7.5 s), preferring :data:`~mvgen.analysis.windows.LOOP_BARS` (8, 4, 2 or 1 bars: phrases loop
+    musically) over other counts.
 
     Without drops the loop starts on the downbeat that starts :func:`best_clip`'s window of
     ``max_s``; without downbeats it is ``max_s`` seconds from there. Raises :class:`MvgenError` for bad lengths or a
@@ -197,25 +176,12 @@ def loop_window(analysis: Analysis, max_s: float = LOOP_MAX_S, min_s: float = LO
         raise MvgenError(f"min_s ({min_s:g} s) must not be above max_s ({max_s:g} s)")
     if analysis.duration_s < min_s:
         raise MvgenError(f"the track is {analysis.duration_s:.1f} s long; a loop needs at least {min_s:g} s", analysis.audio.path)
-    downbeats = _downbeats(analysis)
     if analysis.drops:
         anchor, note = analysis.drops[0].start_s, _drop_note(analysis, 0)
     else:
         clip = best_clip(analysis, max_s)
         anchor, note = clip.start_s, f"no drop; the strongest {max_s:g} s from {format_clock(clip.start_s, 0)}"
-    if len(downbeats) >= 2:
-        i = int(np.argmin(np.abs(downbeats - anchor)))
-        ends = downbeats[i + 1 :] - downbeats[i]
-        # bar counts whose span fits [min_s, max_s], preferred counts first, then the longest
-        fits = [n for n in range(1, len(ends) + 1) if min_s - _EPS_S <= ends[n - 1] <= max_s + _EPS_S]
-        preferred = [n for n in fits if n in LOOP_BARS]
-        if fits:
-            n = max(preferred) if preferred else max(fits)
-            start, end = float(downbeats[i]), float(downbeats[i + n])
-            return ClipWindow(start, end, 0.0, f"{n} bar{'s' if n > 1 else ''} ({end - start:.2f} s) from the {note}", n)
-    start = min(max(0.0, anchor), max(0.0, analysis.duration_s - max_s))
-    end = min(start + max_s, analysis.duration_s)
-    return ClipWindow(start, end, 0.0, f"{end - start:.2f} s (no bars to fit) from the {note}")
+    return phrase_loop(_downbeats(analysis), anchor_s=anchor, span_s=(0.0, analysis.duration_s), max_s=max_s, min_s=min_s, note=note)
 
 
 #: A loop's cut (its first frame) is never where the drop's burst or a flash is above this: players
@@ -254,7 +220,7 @@ def rotate_loop(specs: list[FrameSpec], first: int) -> list[FrameSpec]:
 
 
 def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
-    """The window of the video as a :class:`~mvgen.clips.ClipWindow`: a loop (``settings.loop``,
+    """The window of the video as a :class:`~mvgen.analysis.windows.ClipWindow`: a loop (``settings.loop``,
     :func:`~mvgen.clips.loop_window` of at most ``clip_s``, the format's cap or 8 s), the best clip
     (``clip_s`` or ``teaser_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``.
     A length-capped format (Shorts, X) renders the best clip of its cap from a longer track, and an

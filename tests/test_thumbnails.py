@@ -12,8 +12,8 @@ from mvgen.analysis.track import Analysis, AudioSummary, Drop
 from mvgen.media.assemble import ChunkWriter
 from mvgen.media.audio import ffmpeg_exe
 from mvgen.delivery.deliverables import (
-    CANDIDATE_FPS, THUMBNAIL_MAX_BYTES, THUMBNAIL_SIZE_PX, animation_timing, best_thumbnail, decode_frames, drop_time_s, loop_preview, striking_score,
-    thumbnail_image,
+    CANDIDATE_FPS, PREVIEW_LOOP_MAX_S, PREVIEW_LOOP_MIN_S, THUMBNAIL_MAX_BYTES, THUMBNAIL_SIZE_PX, animation_timing, best_thumbnail, decode_frames,
+    drop_time_s, loop_preview, loop_window_s, striking_score, thumbnail_image,
 )
 from mvgen.errors import MvgenError
 
@@ -53,8 +53,11 @@ def _video(path, segments, width=320, height=180):
 
 
 def _analysis(drop_s: float, tempo_bpm: float = 120.0, duration_s: float = 20.0) -> Analysis:
+    """A 4/4 track at ``tempo_bpm`` whose bars run through its drop at ``drop_s``."""
+    beat_s = 60.0 / tempo_bpm
+    beats = np.arange(drop_s % (4 * beat_s), duration_s, beat_s)
     return Analysis(audio=AudioSummary(path="x.wav", content_hash="0", sr=44100, channels=2, duration_s=duration_s), duration_s=duration_s,
-                    tempo_bpm=tempo_bpm, drops=[Drop(start_s=drop_s, end_s=duration_s)])
+                    tempo_bpm=tempo_bpm, beats_s=beats.tolist(), downbeats_s=beats[::4].tolist(), drops=[Drop(start_s=drop_s, end_s=duration_s)])
 
 
 def test_the_thumbnail_is_the_most_striking_candidate(tmp_path, ffmpeg):
@@ -116,7 +119,7 @@ def test_loop_is_short_muted_and_endless(tmp_path, ffmpeg, kind):
     video = tmp_path / "av.mp4"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(silent), "-f", "lavfi", "-i", "sine=frequency=440:duration=8",
                     "-c:v", "copy", "-c:a", "aac", "-shortest", str(video)], check=True)
-    analysis = _analysis(drop_s=2.0, tempo_bpm=128.0)  # 4/4 at 128 bpm: a bar is 1.875 s; 4 s rounds to 2 bars
+    analysis = _analysis(drop_s=2.0, tempo_bpm=128.0)  # 4/4 at 128 bpm: a bar is 1.875 s; the most bars in 2-5 s are 2
     preview = loop_preview(video, tmp_path / f"loop.{kind}", analysis=analysis)
     assert preview.start_s == pytest.approx(2.0) and preview.length_s == pytest.approx(3.75)
     with Image.open(preview.path) as image:
@@ -133,6 +136,29 @@ def test_loop_is_short_muted_and_endless(tmp_path, ffmpeg, kind):
     assert preview.size_bytes == preview.path.stat().st_size < 2_000_000
     header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(preview.path)], capture_output=True, text=True).stderr
     assert "Video:" in header and "Audio:" not in header
+
+
+def test_the_preview_loops_whole_phrases_as_the_canvas_does():
+    """The preview takes the Canvas's loop rule (mvgen.analysis.windows.phrase_loop) with its own bounds: whole
+    phrases (1, 2, 4 or 8 bars) from the drop's downbeat; never the 3 bars that 4 s rounds to at 160-180 bpm."""
+    from mvgen.clips import loop_window
+
+    for bpm, bars in ((128.0, 2), (120.0, 2), (174.0, 2), (160.0, 2), (100.0, 2), (90.0, 1)):
+        analysis = _analysis(drop_s=8.0, tempo_bpm=bpm, duration_s=40.0)
+        bar_s = 4 * 60.0 / bpm
+        start_s, length_s = loop_window_s(analysis, None, 40.0)
+        assert start_s == pytest.approx(8.0) and length_s == pytest.approx(bars * bar_s), (bpm, length_s / bar_s)
+        assert PREVIEW_LOOP_MIN_S <= length_s <= PREVIEW_LOOP_MAX_S
+        canvas = loop_window(analysis)  # the same downbeat, as many bars or more (3-8 s)
+        assert canvas.start_s == pytest.approx(8.0) and canvas.n_bars in (2, 4) and canvas.length_s >= length_s
+    # in video time, inside the video: a 15 s clip from 6 s shows the drop at 2 s; a clip after the drop loops from its start
+    analysis = _analysis(drop_s=8.0, tempo_bpm=128.0, duration_s=40.0)
+    assert loop_window_s(analysis, (6.125, 21.125), 15.0) == pytest.approx((1.875, 3.75))
+    assert loop_window_s(analysis, (11.75, 26.75), 15.0) == pytest.approx((0.0, 3.75))
+    # no bars: the longest allowed from the drop (else the start), moved back to end inside the video
+    assert loop_window_s(None, None, 3.0) == pytest.approx((0.0, 3.0)) and loop_window_s(None, None, 30.0) == pytest.approx((0.0, PREVIEW_LOOP_MAX_S))
+    beatless = analysis.model_copy(update={"beats_s": [], "downbeats_s": []})
+    assert loop_window_s(beatless, None, 10.0) == pytest.approx((10.0 - PREVIEW_LOOP_MAX_S, PREVIEW_LOOP_MAX_S))
 
 
 def test_loop_input_checks(tmp_path):

@@ -8,13 +8,13 @@ import torch
 
 from mvgen.classify.classifier import ClassifierConfig, load_classifier, predict_clips
 from mvgen.genres import GENRES
-from mvgen.training.train import Clip, TrainConfig, class_weights, cut_clips, soft_cross_entropy, split_by_track, synthetic_clips, train
+from mvgen.training.train import LabelledClip, TrainConfig, class_weights, cut_clips, soft_cross_entropy, split_by_track, synthetic_clips, train
 
 TINY = dict(n_mels=32, cqt_bins=48, channels=[8, 16, 16, 16], window_steps=4)
 
 
 def test_split_keeps_tracks_whole():
-    clips = [Clip(np.zeros(10, np.float32), np.eye(8, dtype=np.float32)[i % 8], f"t{i // 3}") for i in range(60)]
+    clips = [LabelledClip(np.zeros(10, np.float32), np.eye(8, dtype=np.float32)[i % 8], f"t{i // 3}") for i in range(60)]
     train_clips, val_clips = split_by_track(clips, val_fraction=0.25, seed=1)
     assert not {c.track_id for c in train_clips} & {c.track_id for c in val_clips}
     assert len({c.track_id for c in val_clips}) == 5

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_scope import NEGATIVE_CLIP_S  # noqa: E402
 
 from mvgen.classify.classifier import ClassifierConfig, load_classifier, predict_clips  # noqa: E402
-from mvgen.training.train import SHIFT_S, Clip, TrainConfig, negative_clips, split_by_track, synthetic_clips, train  # noqa: E402
+from mvgen.training.train import SHIFT_S, LabelledClip, TrainConfig, negative_clips, split_by_track, synthetic_clips, train  # noqa: E402
 
 NAME = "mvgen-synth-v2"
 HELD_OUT_SEED0 = 100_000
@@ -205,7 +205,7 @@ def write_card(target: Path) -> None:
     (target / "README.md").write_text(text)
 
 
-def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed: int = 0) -> list[Clip]:
+def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed: int = 0) -> list[LabelledClip]:
     """Clips of the ``train`` tracks of ``benchmarks/real_negatives.py`` in ``real_cache``, labelled out of scope."""
     from bench_scope import real_negative_tracks
 
@@ -216,11 +216,11 @@ def real_negative_clips(real_cache: Path | None, config: ClassifierConfig, seed:
     clips = []
     for i, y in enumerate(real_negative_tracks(real_cache, "train", config.sr)):
         for audio in cut_clips(y, config.sr, [(0.0, len(y) / config.sr)], clip_s=config.window_s + SHIFT_S, n_per_span=REAL_CLIPS_PER_TRACK, rng=rng):
-            clips.append(Clip(audio, target.copy(), f"real-negative-{i}"))
+            clips.append(LabelledClip(audio, target.copy(), f"real-negative-{i}"))
     return clips
 
 
-def corpus(args, model_config: ClassifierConfig) -> list[Clip]:
+def corpus(args, model_config: ClassifierConfig) -> list[LabelledClip]:
     """The training corpus (in scope, synthetic and non-music negatives, real negatives), each clip with its group id."""
     from mvgen import synth
     from mvgen.training import negatives

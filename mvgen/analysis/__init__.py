@@ -7,6 +7,8 @@ signal gates and the genre profile), cached by the file's content hash.
 - :mod:`~mvgen.analysis.gates`: silence, tones, noise and speech told from music
 - :mod:`~mvgen.analysis.drums`: the kick / snare / hat onset model
 - :mod:`~mvgen.analysis.reactive`: per-frame audio features, the styles' modulation sources
+- :mod:`~mvgen.analysis.windows`: windows of a track on its bar grid (:class:`~mvgen.analysis.windows.ClipWindow`;
+  :func:`~mvgen.analysis.windows.phrase_loop`, the loop of the Canvas and of the GIF and WebP previews)
 """
 
 from mvgen.analysis.track import Analysis, analyze

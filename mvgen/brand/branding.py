@@ -445,34 +445,48 @@ def _text_rgba(canvas: PixelBox, items: Sequence[tuple[int, int, FittedText]], a
     return rgba, canvas.x0 + crop[0], canvas.y0 + crop[1]
 
 
+def fit_size(size_px: tuple[int, int], box_px: tuple[int, int]) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a picture of ``size_px`` scaled, up or down and aspect kept, to
+    fit a box of ``box_px`` ``(width, height)``; each side at least 1."""
+    w, h = size_px
+    scale = min(box_px[0] / w, box_px[1] / h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def fit_never_enlarge(size_px: tuple[int, int], box_px: tuple[int, int], *, source, what: str, box_name: str, advice: str) -> tuple[int, int]:
+    """:func:`fit_size` for a raster image that is only ever scaled down (the logo, the end card's
+    cover): one smaller than its box keeps ``size_px``, as an enlarged raster is blurry, and a
+    warning says so: ``"<source>: the <what> is WxH px, smaller than <box_name>: drawn at its own
+    size, not enlarged (blurry); <advice>"``."""
+    w, h = size_px
+    if min(box_px[0] / w, box_px[1] / h) > 1.0:
+        warnings.warn(f"{source}: the {what} is {w}x{h} px, smaller than {box_name}: drawn at its own size, not enlarged (blurry); {advice}", stacklevel=3)
+        return w, h
+    return fit_size(size_px, box_px)
+
+
 def _load_logo(path: str, box: PixelBox):
     """The logo as a premultiplied ``RGBa`` Pillow image fitting ``box`` (aspect kept). PNG (or any
-    raster) is resampled with Lanczos, never enlarged (a smaller file is drawn at its own size, with a
-    warning); SVG is rasterized at the size it is drawn at (resvg)."""
+    raster) is resampled with Lanczos, never enlarged (:func:`fit_never_enlarge`); SVG is rasterized
+    at the size it is drawn at (resvg)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
-    def fit(w: int, h: int) -> tuple[int, int]:
-        scale = min(box.width / w, box.height / h)
-        return max(1, round(w * scale)), max(1, round(h * scale))
-
+    box_px = (box.width, box.height)
     try:
         if Path(path).suffix.lower() in (".svg", ".svgz"):
             import resvg_py
 
             natural = Image.open(io.BytesIO(resvg_py.svg_to_bytes(svg_path=str(path))))
-            w, h = fit(*natural.size)
+            w, h = fit_size(natural.size, box_px)
             image = Image.open(io.BytesIO(resvg_py.svg_to_bytes(svg_path=str(path), width=w, height=h)))
             return image.convert("RGBA").convert("RGBa")
         with Image.open(path) as opened:
             image = opened.convert("RGBA").convert("RGBa")  # premultiplied, so Lanczos does not bleed hidden colours
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise MvgenError(f"not a readable logo ({' '.join(str(exc).split())[:120]})", path) from None
-    w, h = fit(*image.size)
-    if w > image.width:
-        warnings.warn(f"{path}: the logo ({image.width}x{image.height} px) is smaller than the {w}x{h} px it would be drawn at; drawn at its own size (use a larger file or an SVG)", stacklevel=2)
-        return image
+    w, h = fit_never_enlarge(image.size, box_px, source=path, what="logo", box_name=f"its {box.width}x{box.height} px box", advice="use a larger file or an SVG")
     return image.resize((w, h), Image.LANCZOS)
 
 

@@ -12,7 +12,7 @@ What it shows (a designer's choices, all sizes relative to the frame):
 - the background: the cover art filling the frame, blurred and darkened (without a cover: the
   video's frame under the card, blurred and darkened), so the card wears the release's colours;
 - the cover, centred and sharp: scaled down with a Lanczos filter, never up (a cover smaller than
-  its slot is drawn at its own size, with a warning);
+  its slot is drawn at its own size, with a warning: :func:`mvgen.brand.branding.fit_never_enlarge`);
 - artist, title and the call to action (the cover's most colourful colour, lifted to a readable
   lightness), in the default font or ``--font``; fitted to the column by the overlay's own fitter
   (:func:`mvgen.brand.branding.fit_text`: shrunk, then wrapped, a word wider than the column broken
@@ -34,13 +34,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mvgen.brand.branding import LINE_GAP, Branding, FittedText, PixelBox, fit_text, frame_safe_zone, min_text_px, shrink_floor_px
+from mvgen.brand.branding import LINE_GAP, Branding, FittedText, PixelBox, fit_never_enlarge, fit_text, frame_safe_zone, min_text_px, shrink_floor_px
 from mvgen.errors import MvgenError
 
 #: The card lasts at most this fraction of the video: a 15 s clip gets the default 3 s, a 10 s clip 2 s.
@@ -159,16 +158,6 @@ class CardLayout:
     texts: tuple[PlacedText, ...]
 
 
-def _cover_size(cover_px: tuple[int, int], slot_px: int, cover_path) -> tuple[int, int]:
-    w, h = cover_px
-    scale = min(slot_px / w, slot_px / h)
-    if scale > 1.0:
-        warnings.warn(f"{cover_path}: the cover is {w}x{h} px, smaller than the end card's {slot_px} px slot: drawn at its own size, "
-                      f"not enlarged (blurry); a cover of {slot_px} px or more fills it", stacklevel=3)
-        scale = 1.0
-    return max(1, round(w * scale)), max(1, round(h * scale))
-
-
 class EndCard:
     """The end card of one render: built (cover read, texts fitted, layout made) before anything
     renders, so a bad cover or font fails first; :meth:`write` composes and encodes its frames.
@@ -217,7 +206,9 @@ class EndCard:
         cover_wh = (0, 0)
         if self.cover_image is not None:
             fw, fh = COVER_SLOT_SIDE if side else COVER_SLOT_STACKED
-            cover_wh = _cover_size(self.cover_image.size, int(min(fw * safe.width, fh * safe.height)), self.branding.cover)
+            slot_px = int(min(fw * safe.width, fh * safe.height))
+            cover_wh = fit_never_enlarge(self.cover_image.size, (slot_px, slot_px), source=self.branding.cover, what="cover",
+                                         box_name=f"the end card's {slot_px} px slot", advice=f"a cover of {slot_px} px or more fills it")
         column_w = safe.width - cover_wh[0] - gap if side else safe.width
         available_h = safe.height if side else safe.height - (cover_wh[1] + gap if cover_wh[1] else 0)
         accent = accent_colour(self.branding.cover)

@@ -12,8 +12,10 @@ thumbnail size and limit). A frame of another aspect (9:16, 1:1) is shown whole,
 over a blurred, darkened copy of itself that covers the 16:9 canvas: nothing is cropped away and there
 are no black bars (a crop of a vertical frame keeps a third of it; pillarbox bars look unfinished).
 
-Loop: :data:`LOOP_TARGET_S` seconds from the first drop, rounded to whole bars so the motion returns
-on the beat, :data:`LOOP_WIDTH_PX` wide at :data:`LOOP_FPS`, no audio, looping forever.
+Loop: whole bars from the first drop's downbeat, the Canvas's rule (:func:`mvgen.analysis.windows.phrase_loop`:
+the most bars, 1, 2, 4 or 8 preferred) within :data:`PREVIEW_LOOP_MIN_S` to :data:`PREVIEW_LOOP_MAX_S`
+seconds (2 bars at 96-190 bpm: 3.75 s at 128 bpm), :data:`LOOP_WIDTH_PX` wide at :data:`LOOP_FPS`,
+no audio, looping forever.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from mvgen.analysis.windows import phrase_loop
 from mvgen.media.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
@@ -63,8 +66,12 @@ FULL_SHARPNESS = 0.02
 GOOD_MEAN_LUMA = (0.15, 0.85)
 CLIPPED_SHARE = 0.5
 
-#: The animated loop: target length (s, rounded to whole bars), width (pixels), frame rate.
-LOOP_TARGET_S = 4.0
+#: The animated loop's length (s): whole bars within these bounds (4/4: 2 bars at 96-190 bpm, 1 bar
+#: below). Short, as a web page loads it whole (a GIF is ~0.7 MB per second at 480 px), and not so
+#: short that it is over before it reads.
+PREVIEW_LOOP_MIN_S = 2.0
+PREVIEW_LOOP_MAX_S = 5.0
+#: Its width (pixels) and frame rate.
 LOOP_WIDTH_PX = 480
 LOOP_FPS = 12.0
 LOOP_KINDS = ("gif", "webp")
@@ -233,16 +240,18 @@ class _TooBig(Exception):
     """A JPEG over the size limit: its temporary file is dropped and a lower quality tried."""
 
 
-def loop_window_s(analysis: Analysis | None, window_s: tuple[float, float] | None, duration_s: float, target_s: float = LOOP_TARGET_S) -> tuple[float, float]:
-    """``(start_s, length_s)`` of the loop in video time: from the first drop (else the start), ``target_s``
-    rounded to whole bars when the tempo is known, within the video."""
-    start_s = drop_time_s(analysis, window_s) or 0.0
-    length_s = target_s
-    if analysis is not None and analysis.tempo_bpm:
-        bar_s = 60.0 / analysis.tempo_bpm * analysis.beats_per_bar
-        length_s = max(1, round(target_s / bar_s)) * bar_s
-    length_s = min(length_s, duration_s)
-    return max(0.0, min(start_s, duration_s - length_s)), length_s
+def loop_window_s(analysis: Analysis | None, window_s: tuple[float, float] | None, duration_s: float, *,
+                  max_s: float = PREVIEW_LOOP_MAX_S, min_s: float = PREVIEW_LOOP_MIN_S) -> tuple[float, float]:
+    """``(start_s, length_s)`` of the loop in video time (``duration_s`` long, showing the track from
+    ``window_s``'s start): :func:`~mvgen.analysis.windows.phrase_loop` of ``min_s`` to ``max_s`` seconds
+    from the first drop the video shows (else its start), inside the video; without an analysis
+    ``max_s`` seconds from the start."""
+    offset_s = window_s[0] if window_s is not None else 0.0  # track time of the video's first frame
+    drop_s = drop_time_s(analysis, window_s)
+    downbeats = analysis.downbeats_s if analysis is not None else []
+    loop = phrase_loop(downbeats, anchor_s=offset_s + (drop_s or 0.0), span_s=(offset_s, offset_s + duration_s), max_s=max_s, min_s=min_s,
+                       note="first drop" if drop_s is not None else "video's start")
+    return loop.start_s - offset_s, loop.length_s
 
 
 def loop_preview(video: str | os.PathLike, out: str | os.PathLike, analysis: Analysis | None = None, window_s: tuple[float, float] | None = None,

@@ -26,7 +26,7 @@ density that motif draws with.
 Loops (``FrameSpec.loop_s`` > 0, see :mod:`mvgen.style.mapper`): every term that runs freely with
 ``time_s`` (the tunnel's segments and colour drift, the lasers' wander, the particles' flight and
 twinkle, the rings' wobble, the waves' flow) is evaluated by :func:`_clock` as a function of
-``loop_phase`` with a whole number of cycles per loop (:func:`mvgen.style.mapper.loop_turns`), and the
+``loop_phase`` with a whole number of cycles per loop (:func:`mvgen.style.framespec.loop_turns`), and the
 particle cells are hashed modulo the cells that fly past in one loop, so the frame at phase 1 is
 the frame at phase 0. The beat- and bar-driven motion is periodic already (a loop is whole bars).
 """
@@ -42,8 +42,7 @@ import torch.nn.functional as F
 
 from mvgen.media.pixels import encode_pixels, resize_planes
 from mvgen.renderers.base import FrameRenderer
-from mvgen.style.framespec import MOTIFS, FrameSpec
-from mvgen.style.mapper import loop_turns
+from mvgen.style.framespec import MOTIFS, FrameSpec, loop_turns
 
 _LUT = 1024  # entries in each frame's palette gradient
 _MASK = 0xFFFFFFFF
@@ -111,7 +110,7 @@ def _clock(p: dict[str, torch.Tensor], rate, period: float, loop: bool) -> torch
     """The phase of a free-running motion at ``rate`` units per second whose pattern repeats every
     ``period`` units (``_TAU`` for an angle in radians, 1 for a palette position or a cell count):
     ``time_s * rate``, or on loop frames (``loop``: some frame of the batch loops, a host-side
-    flag that spares the other renders the work) :func:`~mvgen.style.mapper.loop_turns` of the loop
+    flag that spares the other renders the work) :func:`~mvgen.style.framespec.loop_turns` of the loop
     phase times ``period``, so it is the same at the loop's start and end. ``rate``: a float or a
     tensor broadcasting with ``p["time_s"]``."""
     free = p["time_s"] * rate

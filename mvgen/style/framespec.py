@@ -1,4 +1,5 @@
-"""``FrameSpec``: everything a renderer needs to draw one output frame.
+"""``FrameSpec``: everything a renderer needs to draw one output frame; :func:`loop_turns`, the periodic
+motion of a loop that the mapper and the renderers both follow.
 
 The mapper (:mod:`mvgen.style.mapper`) turns an ``Analysis`` plus styles into one ``FrameSpec`` per frame;
 renderers (procedural or diffusion) draw them. Frame ``index`` is shown at ``index / fps`` seconds.
@@ -7,6 +8,8 @@ renderers (procedural or diffusion) draw them. Frame ``index`` is shown at ``ind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 #: Visual motifs the procedural renderer can draw (style files choose and weight them).
 MOTIFS = ("tunnel", "lasers", "particles", "grid", "rings", "waves")
@@ -56,7 +59,7 @@ class FrameSpec:
     A frame of a seamless loop (``RenderSettings.loop``) also has:
     loop_s: the loop's period (s; 0: not a loop); loop_phase: the frame's position in it, in [0, 1).
       A renderer evaluates whatever runs freely with ``time_s`` as a function of ``loop_phase``
-      (a whole number of cycles per loop, see :func:`mvgen.style.mapper.loop_turns`), so the frame after
+      (a whole number of cycles per loop, see :func:`loop_turns`), so the frame after
       the last is the first.
     """
 
@@ -96,3 +99,19 @@ class FrameSpec:
     logo: float = 0.0
     loop_s: float = 0.0
     loop_phase: float = 0.0
+
+
+def loop_turns(rate, phase, loop_s, *, sin=np.sin, round=np.round, where=np.where):
+    """Cycles done by a motion running at ``rate`` cycles per second, made periodic over a loop of
+    ``loop_s`` seconds, at loop phase ``phase`` in [0, 1) (arrays broadcast; ``loop_s`` > 0).
+
+    The motion does a whole number of cycles per loop: the nearest to ``rate * loop_s`` (its speed
+    changes by at most half a cycle per loop). When that is 0 (a slow drift, less than half a cycle
+    per loop) it sways instead, ``rate * loop_s / (2 pi) * sin(2 pi phase)``: back and forth with
+    the drift's own peak speed. Either way the value at phase 1 is the value at phase 0. The math
+    functions default to numpy's; the procedural renderer passes torch's (the same formula on its
+    tensors).
+    """
+    cycles = rate * loop_s
+    whole = round(cycles)
+    return where(whole != 0, whole * phase, cycles / (2.0 * np.pi) * sin(2.0 * np.pi * phase))

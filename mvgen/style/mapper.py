@@ -38,7 +38,7 @@ Loops (``loop=True``, the Spotify Canvas): the window is one period of a seamles
 are mapped as one cycle (at a frame rate stretched by less than half a frame per loop, so the
 period is a whole number of frames), every event (beats, downbeats, the drop's burst, sections)
 falls in the cycle as in the music, and what runs freely with time is made periodic instead of
-cross-faded: the camera's rotation and drift follow :func:`loop_turns` of the loop phase, the
+cross-faded: the camera's rotation and drift follow :func:`~mvgen.style.framespec.loop_turns` of the loop phase, the
 genre weights are their mean over the loop (no slow drift of the palette) and the seed is the
 loop's first (no new pattern at the wrap); the renderer does the same for its own free motion
 (``FrameSpec.loop_s`` and ``loop_phase``), so the frame after the last is the first.
@@ -46,12 +46,14 @@ loop's first (no new pattern at the wrap); the renderer does the same for its ow
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
 from mvgen.analysis.track import Analysis
-from mvgen.style.framespec import MOTIFS, FrameSpec
+from mvgen.style.framespec import MOTIFS, FrameSpec, loop_turns
 from mvgen.genres import OUT_OF_SCOPE, smooth_over_time
 from mvgen.analysis import reactive
 from mvgen.analysis.reactive import FEATURES, IMPULSIVE, SOURCES
@@ -270,22 +272,6 @@ def frame_seeds(times_s: np.ndarray, fps: float, policies, section_index: np.nda
     return seeds
 
 
-def loop_turns(rate, phase, loop_s, *, sin=np.sin, round=np.round, where=np.where):
-    """Cycles done by a motion running at ``rate`` cycles per second, made periodic over a loop of
-    ``loop_s`` seconds, at loop phase ``phase`` in [0, 1) (arrays broadcast; ``loop_s`` > 0).
-
-    The motion does a whole number of cycles per loop: the nearest to ``rate * loop_s`` (its speed
-    changes by at most half a cycle per loop). When that is 0 (a slow drift, less than half a cycle
-    per loop) it sways instead, ``rate * loop_s / (2 pi) * sin(2 pi phase)``: back and forth with
-    the drift's own peak speed. Either way the value at phase 1 is the value at phase 0. The math
-    functions default to numpy's; the procedural renderer passes torch's (the same formula on its
-    tensors).
-    """
-    cycles = rate * loop_s
-    whole = round(cycles)
-    return where(whole != 0, whole * phase, cycles / (2.0 * np.pi) * sin(2.0 * np.pi * phase))
-
-
 def _phase(times_s: np.ndarray, marks_s: np.ndarray, period_s: float) -> np.ndarray:
     """Position in [0, 1) of each time between consecutive marks (extrapolated with ``period_s``)."""
     if len(marks_s) == 0:
@@ -320,31 +306,105 @@ def map_frames(
     docstring): the frame after the last is the first (:func:`mvgen.clips.rotate_loop` shows it from
     another frame).
     """
+    # 1. the frames' clock: display times; a loop's frame rate stretched to a whole number of frames
     loop_s = 0.0
     if loop:
-        end = analysis.duration_s if end_s is None else min(end_s, analysis.duration_s)
-        if not 0.0 <= start_s < end:
-            raise ValueError(f"start_s must be in [0, end_s), got start_s={start_s}, end_s={end}")
-        loop_s = end - start_s
-        # a whole number of frames per loop: the cycle's frame rate is stretched to fit
-        fps = max(1, int(round(loop_s * fps))) / loop_s
-        end_s = end
+        fps, end_s, loop_s = _loop_clock(analysis, fps, start_s, end_s)
     times = frame_times(analysis.duration_s, fps, start_s, end_s)
-    loop_phase = (times - times[0]) / loop_s if loop_s else np.zeros(len(times))
+
+    # 2. the mix: genre weights per frame (a loop's mean on every frame), each blended into one style
     style_labels = tuple(styles.labels)
     weights = genre_weights_at(analysis, times, smooth_s, style_labels)
     if loop_s:  # the loop's mean mix on every frame: no palette drift to jump back at the wrap
         weights = np.repeat(weights.mean(axis=0, keepdims=True), len(times), axis=0)
+    blends = [styles.blend(w) for w in weights]
+
+    # 3. the music at each frame: beats, sections and their energy, drop bursts
+    music = _music_at_frames(analysis, times, fps, loop_s)
+
+    # 4. seeds, by the dominant style's policy (duck-typed tables without one keep the per-section seeds of old)
+    seeds = frame_seeds(times, fps, [getattr(b, "seed_policy", "per-section") for b in blends], music.section_index, music.downbeats, seed)
+    if loop_s:  # one pattern for the whole loop: a new seed at the wrap would be a cut
+        seeds[:] = seeds[0]
+
+    # 5. modulation, for all frames at once
+    modulation = _modulate(analysis, styles, weights, times, fps)
+
+    # 6. one FrameSpec per frame: the blended style's camera and lights on the music, plus the modulation
+    return [_frame_spec(music, k, blends[k], weights[k], style_labels, modulation, int(seeds[k]), seed) for k in range(len(times))]
+
+
+def _loop_clock(analysis: Analysis, fps: float, start_s: float, end_s: float | None) -> tuple[float, float, float]:
+    """``(fps, end_s, loop_s)`` of a loop over ``[start_s, end_s)``: the frame rate stretched so that the
+    loop (``loop_s`` seconds, the window cut at the track's end) is a whole number of frames."""
+    end = analysis.duration_s if end_s is None else min(end_s, analysis.duration_s)
+    if not 0.0 <= start_s < end:
+        raise ValueError(f"start_s must be in [0, end_s), got start_s={start_s}, end_s={end}")
+    loop_s = end - start_s
+    return max(1, int(round(loop_s * fps))) / loop_s, end, loop_s
+
+
+@dataclasses.dataclass(frozen=True)
+class _Music:
+    """The music at each of ``N`` frames shown at ``times`` (s) at ``fps``, arrays of shape ``(N,)``
+    (``beats``, ``downbeats``: the analysis's, s): what :func:`_frame_spec` draws on."""
+
+    times: np.ndarray
+    fps: float
+    loop_s: float
+    loop_phase: np.ndarray
+    frame_index: np.ndarray
+    beats: np.ndarray
+    downbeats: np.ndarray
+    beat_s: float
+    bar_s: float
+    pulse: np.ndarray
+    on_beat: np.ndarray
+    on_downbeat: np.ndarray
+    beat_phase: np.ndarray
+    bar_phase: np.ndarray
+    section_index: np.ndarray
+    labels: list[str]
+    energy: np.ndarray
+    in_drop: np.ndarray
+    burst: np.ndarray
+
+
+def _music_at_frames(analysis: Analysis, times: np.ndarray, fps: float, loop_s: float) -> _Music:
+    """Beat pulse, flags and phases, section labels and energy (:func:`_section_energy`) and drop bursts
+    (:func:`_drop_burst`) at the frames ``times``; a loop's phase (0 -> 1 over ``loop_s``, 0: no loop)."""
     beats = np.asarray(analysis.beats_s, dtype=np.float64)
     downbeats = np.asarray(analysis.downbeats_s, dtype=np.float64)
     beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else BEATLESS_BEAT_S
     bar_s = beat_s * analysis.beats_per_bar
-    pulse = beat_pulse(times, fps, beats, downbeats)
     on_downbeat = mark_flags(times, fps, downbeats)
-    on_beat = mark_flags(times, fps, beats) | on_downbeat  # a downbeat is a beat
-    beat_phase = _phase(times, beats, beat_s)
-    bar_phase = _phase(times, downbeats, bar_s)
+    section_index, labels, energy = _section_energy(analysis, times)
+    return _Music(
+        times=times,
+        fps=fps,
+        loop_s=loop_s,
+        loop_phase=(times - times[0]) / loop_s if loop_s else np.zeros(len(times)),
+        frame_index=np.round((times - times[0]) * fps).astype(int),
+        beats=beats,
+        downbeats=downbeats,
+        beat_s=beat_s,
+        bar_s=bar_s,
+        pulse=beat_pulse(times, fps, beats, downbeats),
+        on_beat=mark_flags(times, fps, beats) | on_downbeat,  # a downbeat is a beat
+        on_downbeat=on_downbeat,
+        beat_phase=_phase(times, beats, beat_s),
+        bar_phase=_phase(times, downbeats, bar_s),
+        section_index=section_index,
+        labels=labels,
+        energy=energy,
+        in_drop=np.array([label == "drop" for label in labels]),
+        burst=_drop_burst(analysis, times, fps, bar_s),
+    )
 
+
+def _section_energy(analysis: Analysis, times: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``(section_index (N,), labels [N], energy (N,))`` at ``times``: each frame's section (``intro``
+    without sections) and its :data:`SECTION_ENERGY` (a build-up ramps over its length)."""
     sections = analysis.sections or []
     starts = np.array([s.start_s for s in sections]) if sections else np.array([0.0])
     section_index = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, max(len(sections) - 1, 0))
@@ -359,105 +419,127 @@ def map_frames(
             progress = (t - section.start_s) / max(section.end_s - section.start_s, 1e-9)
             level = level[0] + (level[1] - level[0]) * np.clip(progress, 0.0, 1.0)
         energy[k] = level
+    return section_index, labels, energy
 
+
+def _drop_burst(analysis: Analysis, times: np.ndarray, fps: float, bar_s: float) -> np.ndarray:
+    """Drop burst per frame, shape ``(N,)``: 1 on the frame where a drop lands, decaying with a time
+    constant of :data:`BURST_DECAY_BARS` bars of ``bar_s`` seconds (the largest of overlapping drops)."""
     burst = np.zeros(len(times))
     for drop in analysis.drops:
         frame = int(round((drop.start_s - times[0]) * fps))
         later = np.arange(len(times)) - frame
         burst = np.maximum(burst, np.where(later >= 0, np.exp(-later / (fps * bar_s * BURST_DECAY_BARS)), 0.0))
+    return burst
 
-    in_drop = np.array([label == "drop" for label in labels])
-    frame_index = np.round((times - times[0]) * fps).astype(int)
-    blends = [styles.blend(w) for w in weights]
-    # Duck-typed tables without a seed policy keep the per-section seeds of old.
-    seeds = frame_seeds(times, fps, [getattr(b, "seed_policy", "per-section") for b in blends], section_index, downbeats, seed)
-    if loop_s:  # one pattern for the whole loop: a new seed at the wrap would be a cut
-        seeds[:] = seeds[0]
 
-    # modulation, for all frames at once (duck-typed tables without a matrix modulate nothing)
+class _Modulation(NamedTuple):
+    """The styles' modulation at ``N`` frames: ``offsets`` ``(N, len(TARGETS))`` (:func:`modulation_offsets`),
+    ``prompt_weights`` ``(N, K)`` or None when no style modulates its prompt, and the motifs whose
+    boost, speed or density some style modulates."""
+
+    offsets: np.ndarray
+    prompt_weights: np.ndarray | None
+    boosted: list[str]
+    sped: list[str]
+    densified: list[str]
+
+
+def _modulate(analysis: Analysis, styles, weights: np.ndarray, times: np.ndarray, fps: float) -> _Modulation:
+    """The modulation of the frames ``times`` with genre ``weights`` ``(N, K)`` (duck-typed tables
+    without a matrix modulate nothing)."""
     matrix = getattr(styles, "modulation", None)
-    matrix = np.zeros((len(style_labels), len(SOURCES), len(TARGETS))) if matrix is None else np.asarray(matrix, dtype=np.float64)
+    matrix = np.zeros((weights.shape[1], len(SOURCES), len(TARGETS))) if matrix is None else np.asarray(matrix, dtype=np.float64)
     used = np.any(matrix != 0.0, axis=(0, 1))  # (T,) targets some style modulates
     if used.any():
         sources = modulation_sources(analysis, times, fps)
-        mod = modulation_offsets(weights, sources, matrix)
+        offsets = modulation_offsets(weights, sources, matrix)
     else:
-        sources, mod = np.zeros((len(times), len(SOURCES))), np.zeros((len(times), len(TARGETS)))
-    prompt_weights = None  # (N, K) when some style modulates its prompt: each style's gain, not blended
+        sources, offsets = np.zeros((len(times), len(SOURCES))), np.zeros((len(times), len(TARGETS)))
+    prompt_weights = None  # each style's gain, not blended
     if used[_T["prompt"]]:
         prompt_weights = weights * np.clip(1.0 + sources @ matrix[:, :, _T["prompt"]].T, *PROMPT_GAIN_RANGE)
-    boosted = [m for m in MOTIFS if used[_T[m]]]
-    sped = [m for m in MOTIFS if used[_T[f"{m}.speed"]]]
-    densified = [m for m in MOTIFS if used[_T[f"{m}.density"]]]
+    return _Modulation(
+        offsets=offsets,
+        prompt_weights=prompt_weights,
+        boosted=[m for m in MOTIFS if used[_T[m]]],
+        sped=[m for m in MOTIFS if used[_T[f"{m}.speed"]]],
+        densified=[m for m in MOTIFS if used[_T[f"{m}.density"]]],
+    )
 
-    specs = []
-    for k, t in enumerate(times):
-        blended = blends[k]
-        motion = blended.motion
-        react = motion.reactivity
-        d = mod[k]
-        beat_number = int(np.searchsorted(beats, t + 0.5 / fps, side="right")) if len(beats) else int(t / beat_s)
-        rng = np.random.default_rng(_seed(seed, "beat", beat_number))
-        angle = rng.uniform(0, 2 * np.pi)
-        kick = pulse[k] ** 2 * energy[k]
-        shake = motion.shake_on_kick * react * kick * SHAKE_SCALE
-        shake_x, shake_y = shake * np.cos(angle), shake * np.sin(angle)
-        if d[_T["shake"]]:  # a rumble: a new direction every frame
-            extra = max(d[_T["shake"]], 0.0) * SHAKE_SCALE
-            jitter = np.random.default_rng(_seed(seed, "shake", int(frame_index[k]) + int(round(times[0] * fps)))).uniform(0, 2 * np.pi)
-            shake_x, shake_y = shake_x + extra * np.cos(jitter), shake_y + extra * np.sin(jitter)
-        strobe = motion.strobe * react * in_drop[k] * (pulse[k] > STROBE_PULSE_THRESHOLD) * (beat_number % 2 == 0)
-        drift = np.clip(motion.drift + d[_T["drift"]], *DRIFT_RANGE)
-        zoom = 1.0 + motion.zoom_per_beat * react * pulse[k] * (ZOOM_ENERGY_FLOOR + (1.0 - ZOOM_ENERGY_FLOOR) * energy[k])
-        motif_weights = dict(blended.motif_weights)
-        # the free-running camera: rotation (degrees) and the drift's phases (radians)
-        if loop_s:
-            rotation_rate = motion.rotation_deg_per_bar * react / bar_s  # degrees per second
-            turned = rotation_rate * times[0] + 360.0 * loop_turns(rotation_rate / 360.0, loop_phase[k], loop_s)
-            drift_phase_x, drift_phase_y = (2 * np.pi * (times[0] / period + loop_turns(1.0 / period, loop_phase[k], loop_s))
-                                            for period in (DRIFT_PERIOD_X_BARS * bar_s, DRIFT_PERIOD_Y_BARS * bar_s))
-        else:
-            turned = motion.rotation_deg_per_bar * react * t / bar_s
-            drift_phase_x, drift_phase_y = 2 * np.pi * t / (DRIFT_PERIOD_X_BARS * bar_s), 2 * np.pi * t / (DRIFT_PERIOD_Y_BARS * bar_s)
-        specs.append(
-            FrameSpec(
-                index=int(frame_index[k]),
-                time_s=float(t),
-                genre_weights=tuple(float(w) for w in weights[k]),
-                genre_labels=style_labels,
-                palette=tuple(tuple(float(c) for c in rgb) for rgb in blended.palette),
-                background=tuple(float(c) for c in blended.background),
-                section=labels[k],
-                beat_pulse=float(pulse[k]),
-                on_beat=bool(on_beat[k]),
-                on_downbeat=bool(on_downbeat[k]),
-                beat_phase=float(beat_phase[k]),
-                bar_phase=float(bar_phase[k]),
-                energy=float(energy[k]),
-                drop_burst=float(burst[k]),
-                zoom=float(np.clip(zoom + d[_T["zoom"]], *ZOOM_RANGE)),
-                rotation_deg=float(turned + d[_T["rotation"]]),
-                drift_x=float(drift * DRIFT_AMPLITUDE_X * np.sin(drift_phase_x + seed)),
-                drift_y=float(drift * DRIFT_AMPLITUDE_Y * np.sin(drift_phase_y + 2 * seed)),
-                shake_x=float(shake_x),
-                shake_y=float(shake_y),
-                flash=float(np.clip(motion.flash_on_drop * react * burst[k] ** FLASH_SHARPNESS + strobe + d[_T["flash"]], 0.0, 1.0)),
-                motif_weights=motif_weights,
-                speed=float(np.clip(blended.speed + d[_T["speed"]], *SPEED_RANGE)),
-                density=float(np.clip(blended.density + d[_T["density"]], *DENSITY_RANGE)),
-                seed=int(seeds[k]),
-                strength_range=tuple(float(v) for v in blended.strength),
-                brightness=float(np.clip(1.0 + d[_T["brightness"]], *BRIGHTNESS_RANGE)),
-                hue_shift_deg=float(d[_T["hue"]]),
-                motif_boost={m: float(d[_T[m]]) for m in boosted},
-                motif_speed={m: float(d[_T[f"{m}.speed"]]) for m in sped},
-                motif_density={m: float(d[_T[f"{m}.density"]]) for m in densified},
-                strength_offset=float(d[_T["strength"]]),
-                prompt_weights=() if prompt_weights is None else tuple(float(v) for v in prompt_weights[k]),
-                logo=float(np.clip(d[_T["logo"]], *LOGO_RANGE)),
-                loop_s=float(loop_s),
-                loop_phase=float(loop_phase[k]),
-            )
-        )
-    return specs
 
+def _free_motion(music: _Music, k: int, degrees_per_bar: float) -> tuple[float, float, float]:
+    """``(rotation_deg, drift_phase_x, drift_phase_y)`` (radians) of frame ``k``: the camera's motion
+    that runs freely with time, made periodic over a loop (:func:`~mvgen.style.framespec.loop_turns`)."""
+    t, bar_s = music.times[k], music.bar_s
+    if music.loop_s:
+        start_s, phase, loop_s = music.times[0], music.loop_phase[k], music.loop_s
+        rotation_rate = degrees_per_bar / bar_s  # degrees per second
+        turned = rotation_rate * start_s + 360.0 * loop_turns(rotation_rate / 360.0, phase, loop_s)
+        drift_phase_x, drift_phase_y = (2 * np.pi * (start_s / period + loop_turns(1.0 / period, phase, loop_s))
+                                        for period in (DRIFT_PERIOD_X_BARS * bar_s, DRIFT_PERIOD_Y_BARS * bar_s))
+        return turned, drift_phase_x, drift_phase_y
+    return degrees_per_bar * t / bar_s, 2 * np.pi * t / (DRIFT_PERIOD_X_BARS * bar_s), 2 * np.pi * t / (DRIFT_PERIOD_Y_BARS * bar_s)
+
+
+def _frame_spec(music: _Music, k: int, blended, weights: np.ndarray, style_labels: tuple[str, ...], modulation: _Modulation, frame_seed: int, seed: int) -> FrameSpec:
+    """Frame ``k``: the ``blended`` style's look and camera (kick shake, strobe, beat zoom, free
+    motion, drop flash) on the ``music``, moved by the ``modulation``; ``weights`` ``(K,)`` its mix."""
+    t, fps, pulse, energy = music.times[k], music.fps, music.pulse[k], music.energy[k]
+    motion = blended.motion
+    react = motion.reactivity
+    d = modulation.offsets[k]
+    beats = music.beats
+    beat_number = int(np.searchsorted(beats, t + 0.5 / fps, side="right")) if len(beats) else int(t / music.beat_s)
+    rng = np.random.default_rng(_seed(seed, "beat", beat_number))
+    angle = rng.uniform(0, 2 * np.pi)
+    kick = pulse ** 2 * energy
+    shake = motion.shake_on_kick * react * kick * SHAKE_SCALE
+    shake_x, shake_y = shake * np.cos(angle), shake * np.sin(angle)
+    if d[_T["shake"]]:  # a rumble: a new direction every frame
+        extra = max(d[_T["shake"]], 0.0) * SHAKE_SCALE
+        jitter = np.random.default_rng(_seed(seed, "shake", int(music.frame_index[k]) + int(round(music.times[0] * fps)))).uniform(0, 2 * np.pi)
+        shake_x, shake_y = shake_x + extra * np.cos(jitter), shake_y + extra * np.sin(jitter)
+    strobe = motion.strobe * react * music.in_drop[k] * (pulse > STROBE_PULSE_THRESHOLD) * (beat_number % 2 == 0)
+    drift = np.clip(motion.drift + d[_T["drift"]], *DRIFT_RANGE)
+    zoom = 1.0 + motion.zoom_per_beat * react * pulse * (ZOOM_ENERGY_FLOOR + (1.0 - ZOOM_ENERGY_FLOOR) * energy)
+    turned, drift_phase_x, drift_phase_y = _free_motion(music, k, motion.rotation_deg_per_bar * react)
+    prompt_weights = modulation.prompt_weights
+    return FrameSpec(
+        index=int(music.frame_index[k]),
+        time_s=float(t),
+        genre_weights=tuple(float(w) for w in weights),
+        genre_labels=style_labels,
+        palette=tuple(tuple(float(c) for c in rgb) for rgb in blended.palette),
+        background=tuple(float(c) for c in blended.background),
+        section=music.labels[k],
+        beat_pulse=float(pulse),
+        on_beat=bool(music.on_beat[k]),
+        on_downbeat=bool(music.on_downbeat[k]),
+        beat_phase=float(music.beat_phase[k]),
+        bar_phase=float(music.bar_phase[k]),
+        energy=float(energy),
+        drop_burst=float(music.burst[k]),
+        zoom=float(np.clip(zoom + d[_T["zoom"]], *ZOOM_RANGE)),
+        rotation_deg=float(turned + d[_T["rotation"]]),
+        drift_x=float(drift * DRIFT_AMPLITUDE_X * np.sin(drift_phase_x + seed)),
+        drift_y=float(drift * DRIFT_AMPLITUDE_Y * np.sin(drift_phase_y + 2 * seed)),
+        shake_x=float(shake_x),
+        shake_y=float(shake_y),
+        flash=float(np.clip(motion.flash_on_drop * react * music.burst[k] ** FLASH_SHARPNESS + strobe + d[_T["flash"]], 0.0, 1.0)),
+        motif_weights=dict(blended.motif_weights),
+        speed=float(np.clip(blended.speed + d[_T["speed"]], *SPEED_RANGE)),
+        density=float(np.clip(blended.density + d[_T["density"]], *DENSITY_RANGE)),
+        seed=frame_seed,
+        strength_range=tuple(float(v) for v in blended.strength),
+        brightness=float(np.clip(1.0 + d[_T["brightness"]], *BRIGHTNESS_RANGE)),
+        hue_shift_deg=float(d[_T["hue"]]),
+        motif_boost={m: float(d[_T[m]]) for m in modulation.boosted},
+        motif_speed={m: float(d[_T[f"{m}.speed"]]) for m in modulation.sped},
+        motif_density={m: float(d[_T[f"{m}.density"]]) for m in modulation.densified},
+        strength_offset=float(d[_T["strength"]]),
+        prompt_weights=() if prompt_weights is None else tuple(float(v) for v in prompt_weights[k]),
+        logo=float(np.clip(d[_T["logo"]], *LOGO_RANGE)),
+        loop_s=float(music.loop_s),
+        loop_phase=float(music.loop_phase[k]),
+    )

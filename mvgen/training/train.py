@@ -49,8 +49,8 @@ class TrainConfig(BaseModel):
 
 
 @dataclass
-class Clip:
-    """A labelled excerpt: mono audio at the classifier's rate (shape ``(n,)``), soft target over the model's
+class LabelledClip:
+    """A labelled excerpt for training: mono audio at the classifier's rate (shape ``(n,)``), soft target over the model's
     ``output_labels`` (the classes, then ``other`` when the model has it), and its track (or source) id."""
 
     audio: np.ndarray
@@ -105,7 +105,7 @@ def map_target(weights: np.ndarray, outputs: Sequence[str], config: ClassifierCo
     return target / target.sum()
 
 
-def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, *, clips_per_drop: int = 4, seed: int = 0, on_track: Callable | None = None) -> list[Clip]:
+def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, *, clips_per_drop: int = 4, seed: int = 0, on_track: Callable | None = None) -> list[LabelledClip]:
     """Decode labelled tracks (:class:`mvgen.training.labels.LabelledTrack`) and cut clips from their drops.
 
     Tracks without listed drops use the drops mvgen's analysis finds (or the whole track).
@@ -123,14 +123,14 @@ def clips_from_tracks(tracks: Iterable, config: ClassifierConfig, *, clips_per_d
             spans = [(d.start_s, d.end_s) for d in analyze(track.path, genre_profile=False).drops] or [(0.0, len(y) / config.sr)]
         target = map_target(track.weights, track.outputs, config, source=track.path)
         for audio in cut_clips(y, config.sr, spans, clip_s=clip_s, n_per_span=clips_per_drop, rng=rng):
-            clips.append(Clip(audio, target, str(track.path)))
+            clips.append(LabelledClip(audio, target, str(track.path)))
         if on_track is not None:
             on_track()
     return clips
 
 
 def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, *, blend_every: int = 3, on_track: Callable | None = None,
-                    styles: Sequence[str] = GENRES, degrade_p: float = 0.0) -> list[Clip]:
+                    styles: Sequence[str] = GENRES, degrade_p: float = 0.0) -> list[LabelledClip]:
     """Clips of synthetic tracks: per seed, one style of ``styles`` (``mvgen.synth`` keys; the seed picks
     it in turn), or every ``blend_every``-th seed a blend of two.
 
@@ -164,7 +164,7 @@ def synthetic_clips(seeds: Iterable[int], config: ClassifierConfig, *, blend_eve
             # that are not classes of the model to its out-of-scope outcome.
             profile = truth.genre_profile
             weights = np.mean(np.asarray(profile.probabilities, np.float64), axis=0)
-            clips.append(Clip(audio, map_target(weights, profile.labels, config, source=f"synth seed {seed}"), f"synth-{seed}"))
+            clips.append(LabelledClip(audio, map_target(weights, profile.labels, config, source=f"synth seed {seed}"), f"synth-{seed}"))
         if on_track is not None:
             on_track()
     return clips
@@ -183,7 +183,7 @@ def out_of_scope_target(config: ClassifierConfig) -> np.ndarray:
     return target
 
 
-def negative_clips(kinds: Sequence[str], seeds: Iterable[int], config: ClassifierConfig) -> list[Clip]:
+def negative_clips(kinds: Sequence[str], seeds: Iterable[int], config: ClassifierConfig) -> list[LabelledClip]:
     """Non-music clips of :mod:`mvgen.training.negatives` (one per kind and seed), labelled out of scope.
 
     Speech needs espeak-ng; without it speech is left out (the other kinds still come).
@@ -197,11 +197,11 @@ def negative_clips(kinds: Sequence[str], seeds: Iterable[int], config: Classifie
     for seed in seeds:
         for kind in kinds:
             audio = negatives.negative_clip(kind, seed, sr=config.sr, duration_s=duration_s)
-            clips.append(Clip(np.asarray(audio, np.float32), target.copy(), f"negative-{kind}-{seed}"))
+            clips.append(LabelledClip(np.asarray(audio, np.float32), target.copy(), f"negative-{kind}-{seed}"))
     return clips
 
 
-def builtin_negatives(config: ClassifierConfig, *, seed: int = 0, per_kind: int = BUILTIN_NEGATIVES_PER_KIND) -> list[Clip]:
+def builtin_negatives(config: ClassifierConfig, *, seed: int = 0, per_kind: int = BUILTIN_NEGATIVES_PER_KIND) -> list[LabelledClip]:
     """Out-of-scope examples mvgen makes itself, for any taxonomy: every kind of :mod:`mvgen.training.negatives`
     (silence, tones, sweeps, drones, noise, speech) and the synthetic styles of :mod:`mvgen.synth`
     that are not classes of the model, ``per_kind`` seeds each (seeds from ``10_000 * (seed + 1)``,
@@ -217,7 +217,7 @@ def builtin_negatives(config: ClassifierConfig, *, seed: int = 0, per_kind: int 
     return clips
 
 
-def split_by_track(clips: Sequence[Clip], *, val_fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+def split_by_track(clips: Sequence[LabelledClip], *, val_fraction: float, seed: int) -> tuple[list[LabelledClip], list[LabelledClip]]:
     """Train/validation split that keeps all clips of a track on one side."""
     val_tracks = validation_tracks([c.track_id for c in clips], val_fraction=val_fraction, seed=seed)
     return [c for c in clips if c.track_id not in val_tracks], [c for c in clips if c.track_id in val_tracks]
@@ -249,7 +249,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: tor
 
 
 @torch.no_grad()
-def spectrograms(model: GenreClassifier, clips: Sequence[Clip], *, device: torch.device, batch_size: int = 32) -> torch.Tensor:
+def spectrograms(model: GenreClassifier, clips: Sequence[LabelledClip], *, device: torch.device, batch_size: int = 32) -> torch.Tensor:
     """Front-end output of every clip, shape ``(N, C, F, T)``, kept on the CPU."""
     out = []
     n = min(len(c.audio) for c in clips)
@@ -351,8 +351,8 @@ class TrainResult(BaseModel):
 
 
 def train(
-    train_clips: Sequence[Clip],
-    val_clips: Sequence[Clip],
+    train_clips: Sequence[LabelledClip],
+    val_clips: Sequence[LabelledClip],
     out_dir: str | os.PathLike,
     *,
     model_config: ClassifierConfig | None = None,
@@ -567,7 +567,7 @@ def labelled_windows(base: GenreClassifier, tracks: Iterable, config: Classifier
     return WindowSet.concat(sets)
 
 
-def clip_windows(base: GenreClassifier, clips: Sequence[Clip]) -> WindowSet:
+def clip_windows(base: GenreClassifier, clips: Sequence[LabelledClip]) -> WindowSet:
     """:func:`window_features` of training clips (e.g. built-in negatives), each clip one group."""
     return WindowSet.concat([window_features(base, c.audio, base.config, c.target, c.track_id) for c in clips])
 
