@@ -193,7 +193,7 @@ def plain(track, analysis, cover, tmp_path_factory):
     """The same excerpt with the same branding and the card turned off (``end_card=False``), rendered
     with the default ffmpeg: the video the card's render must show before the card and under its fade
     (the overlay's artist and title included: it is drawn under the fade too)."""
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
     from mvgen.pipeline import render_video
 
     PLAIN_FFMPEG[:] = [ffmpeg_exe()]
@@ -202,7 +202,7 @@ def plain(track, analysis, cover, tmp_path_factory):
 
 def _decoded_audio(video, sr: int):
     """The video's audio, mono at ``sr`` Hz (the file's is 48 kHz stereo), from its first sample (the encoder's priming included)."""
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
 
     raw = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video), "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.float32)
