@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from mvgen.media.assemble import probe_video
 from mvgen.brand.branding import Branding, PixelBox, frame_safe_zone, min_text_px
-from mvgen.brand.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames, yuv420p_to_rgb
+from mvgen.brand.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames
 from mvgen.errors import MvgenError
 from mvgen.brand.fonts import load_font
 from tests.videos import audio_lag_samples
@@ -133,7 +133,7 @@ def test_small_cover_is_not_enlarged(tmp_path):
 def test_yuv_conversion_inverts_the_encoder():
     import torch
 
-    from mvgen.media.pixels import encode_pixels
+    from mvgen.media.pixels import encode_pixels, yuv420p_to_rgb
 
     rng = np.random.default_rng(0)
     rgb = rng.random((3, 2, 16, 24)).astype(np.float32)
