@@ -37,7 +37,7 @@ def main() -> None:
     from bench_speed import make_track
     from mvgen.analysis.track import analyze
     from mvgen.media.assemble import VIDEO_CODEC, ChunkWriter, probe_video
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
     from mvgen.style.mapper import map_frames
     from mvgen.media.pixels import PIX_FMT
     from mvgen.settings import RenderSettings

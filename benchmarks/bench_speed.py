@@ -69,7 +69,7 @@ def time_process(code: str, path: Path, repeats: int, env: dict[str, str]) -> tu
 
 def make_track(folder: Path, minutes: float) -> tuple[Path, float]:
     from mvgen import synth
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
 
     genres, bpm = ["deep_house", "future_house", "bigroom"], 124.0
     bars = sum(s.bars for s in synth.default_arrangement(genres, seed=7).sections)

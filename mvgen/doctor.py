@@ -44,7 +44,7 @@ def _cuda() -> Check:
 
 
 def _ffmpeg() -> Check:
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
     from mvgen.errors import MvgenError
 
     try:

@@ -27,7 +27,7 @@ def every_ffmpeg() -> list:
 @pytest.fixture(params=every_ffmpeg())
 def ffmpeg(request, monkeypatch):
     """The test runs with every ffmpeg at hand (Debian's 5.1 and the bundled one), chosen as mvgen does: $MVGEN_FFMPEG."""
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
 
     monkeypatch.setenv("MVGEN_FFMPEG", request.param)
     assert os.path.realpath(ffmpeg_exe()) == os.path.realpath(request.param)

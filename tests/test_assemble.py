@@ -9,7 +9,7 @@ import torch
 from mvgen.media.assemble import ChunkWriter, mux, probe_video
 
 from mvgen.media.pixels import encode_pixels, frame_shape
-from mvgen.media.audio import ffmpeg_exe
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
 
 

@@ -15,7 +15,8 @@ import pytest
 import soundfile as sf
 
 from mvgen.media import audio as audio_module
-from mvgen.media.audio import AudioError, AudioInfo, ffmpeg_exe, file_hash, load_audio, probe_audio, write_audio
+from mvgen.media.audio import AudioError, AudioInfo, file_hash, load_audio, probe_audio, write_audio
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
 
 TONE_HZ = 440.0

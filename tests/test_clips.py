@@ -12,7 +12,8 @@ import pytest
 
 from mvgen.analysis.track import analyze
 from mvgen.media.assemble import AAC_PRIMING_S, AAC_PRIMING_SAMPLES, AUDIO_SAMPLE_RATE_HZ, CUT_FADE_S, ChunkWriter, mux, probe_video
-from mvgen.media.audio import ffmpeg_exe, write_audio
+from mvgen.media.audio import write_audio
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.clips import LOOP_MAX_S, best_clip, calmest_cut, cut_candidates, loop_window
 from mvgen.errors import MvgenError
 from mvgen.settings import RenderSettings

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from mvgen.media.assemble import probe_video
 from mvgen.brand.branding import Branding, PixelBox, frame_safe_zone, min_text_px
-from mvgen.brand.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames, yuv420p_to_rgb
+from mvgen.brand.endcard import ARTIST_SIZE, CALL_TO_ACTION_SIZE, FADE_S, TITLE_SIZE, EndCard, card_frames
 from mvgen.errors import MvgenError
 from mvgen.brand.fonts import load_font
 from tests.videos import audio_lag_samples
@@ -133,7 +133,7 @@ def test_small_cover_is_not_enlarged(tmp_path):
 def test_yuv_conversion_inverts_the_encoder():
     import torch
 
-    from mvgen.media.pixels import encode_pixels
+    from mvgen.media.pixels import encode_pixels, yuv420p_to_rgb
 
     rng = np.random.default_rng(0)
     rgb = rng.random((3, 2, 16, 24)).astype(np.float32)
@@ -193,7 +193,7 @@ def plain(track, analysis, cover, tmp_path_factory):
     """The same excerpt with the same branding and the card turned off (``end_card=False``), rendered
     with the default ffmpeg: the video the card's render must show before the card and under its fade
     (the overlay's artist and title included: it is drawn under the fade too)."""
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
     from mvgen.pipeline import render_video
 
     PLAIN_FFMPEG[:] = [ffmpeg_exe()]
@@ -202,7 +202,7 @@ def plain(track, analysis, cover, tmp_path_factory):
 
 def _decoded_audio(video, sr: int):
     """The video's audio, mono at ``sr`` Hz (the file's is 48 kHz stereo), from its first sample (the encoder's priming included)."""
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
 
     raw = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(video), "-map", "0:a:0", "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.float32)

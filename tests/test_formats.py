@@ -16,7 +16,8 @@ import pytest
 
 from mvgen.analysis.track import Analysis, AudioSummary, Drop, analyze
 from mvgen.media.assemble import ChunkWriter, mux, probe_media
-from mvgen.media.audio import ffmpeg_exe, write_audio
+from mvgen.media.audio import write_audio
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.delivery.formats import PRESETS, check_preset, encodings, get_preset, length_warning
 from mvgen.settings import RenderSettings

@@ -11,7 +11,8 @@ import pytest
 from scipy import signal
 
 from mvgen.media.assemble import MP4_LAYOUT, AudioEncoding
-from mvgen.media.audio import ffmpeg_exe, write_audio
+from mvgen.media.audio import write_audio
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
 from tests.videos import audio_lag_samples
 from mvgen.delivery.loudness import TRUE_PEAK_WARN_DBTP, loudness_curve, measure_loudness, normalize_loudness, normalized_path

@@ -10,7 +10,7 @@ from PIL import Image
 
 from mvgen.analysis.track import Analysis, AudioSummary, Drop
 from mvgen.media.assemble import ChunkWriter
-from mvgen.media.audio import ffmpeg_exe
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.delivery.deliverables import (
     CANDIDATE_FPS, PREVIEW_LOOP_MAX_S, PREVIEW_LOOP_MIN_S, THUMBNAIL_MAX_BYTES, THUMBNAIL_SIZE_PX, animation_timing, best_thumbnail, decode_frames,
     drop_time_s, loop_preview, loop_window_s, striking_score, thumbnail_image,

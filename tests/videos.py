@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mvgen.media.audio import ffmpeg_exe
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.settings import RenderSettings
 from mvgen.pipeline import render_video
 

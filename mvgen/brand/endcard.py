@@ -41,6 +41,7 @@ import numpy as np
 
 from mvgen.brand.branding import LINE_GAP, Branding, FittedText, PixelBox, fit_never_enlarge, fit_text, frame_safe_zone, min_text_px, shrink_floor_px
 from mvgen.errors import MvgenError
+from mvgen.media.pixels import PIX_FMT, encode_pixels, yuv420p_to_rgb
 
 #: The card lasts at most this fraction of the video: a 15 s clip gets the default 3 s, a 10 s clip 2 s.
 MAX_CARD_FRACTION = 0.2
@@ -335,9 +336,6 @@ class EndCard:
 
         from mvgen.media.assemble import ChunkWriter
 
-        from mvgen.media.pixels import encode_pixels
-        from mvgen.media.pixels import PIX_FMT
-
         def encode(frame: np.ndarray) -> np.ndarray:
             # the renderer's own RGB -> Y'CbCr conversion, so the card's pixels are encoded as the body's
             rgb = torch.from_numpy(frame[None]).permute(3, 0, 1, 2).float() / 255.0
@@ -367,16 +365,3 @@ class _RgbFrames(Sequence):
 
     def __getitem__(self, i):
         return yuv420p_to_rgb(self.planes[i : i + 1], self.width, self.height)[0]
-
-
-def yuv420p_to_rgb(planes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The renderer's BT.709 limited-range ``yuv420p`` frames ``(B, W * H * 3 // 2)`` uint8 -> RGB
-    ``(B, H, W, 3)`` uint8, the inverse of :func:`mvgen.media.pixels.encode_pixels` (chroma repeated 2x2)."""
-    planes = np.asarray(planes, dtype=np.float32).reshape(len(planes), -1)
-    n = width * height
-    y = (planes[:, :n].reshape(-1, height, width) - 16.0) / 219.0
-    cb, cr = ((planes[:, n + i * n // 4 : n + (i + 1) * n // 4].reshape(-1, height // 2, width // 2) - 128.0) / 224.0 for i in (0, 1))
-    cb, cr = (c.repeat(2, axis=1).repeat(2, axis=2) for c in (cb, cr))
-    r, b = y + 1.5748 * cr, y + 1.8556 * cb
-    g = (y - 0.2126 * r - 0.0722 * b) / 0.7152
-    return (np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

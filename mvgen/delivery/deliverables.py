@@ -33,9 +33,9 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mvgen.analysis.windows import phrase_loop
-from mvgen.media.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
+from mvgen.media.ffmpeg import ffmpeg_exe, read_header
 from mvgen.delivery.loudness import TARGET_RANGE_LUFS, TRUE_PEAK_WARN_DBTP, Loudness, Normalized, measure_loudness, normalize_loudness
 
 if TYPE_CHECKING:
@@ -108,11 +108,10 @@ def _video_duration_s(video: Path) -> float:
     """The container's duration, from ffmpeg's header (no decoding)."""
     if not video.is_file():
         raise MvgenError("no such file", video)
-    text = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(video)], capture_output=True, text=True, errors="replace").stderr
-    found = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
-    if found is None or not re.search(r"Stream #0:\d+.*: Video:", text):
+    header = read_header(video)
+    if header.duration_s is None or header.stream("Video") is None:
         raise MvgenError("not a video file ffmpeg can read", video)
-    return int(found.group(1)) * 3600 + int(found.group(2)) * 60 + float(found.group(3))
+    return header.duration_s
 
 
 def drop_time_s(analysis: Analysis | None, window_s: tuple[float, float] | None) -> float | None:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mvgen.media.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
+from mvgen.media.ffmpeg import ffmpeg_exe, parse_header, read_header
 
 #: A true peak above this (dBTP) after AAC encoding is a warning: lossy decoders (and the platforms'
 #: own transcodes) can clip such peaks (EBU R128 s1 / AES TD1004 recommend -1 dBTP for lossy delivery).
@@ -106,7 +106,8 @@ def _ebur128(path: str | os.PathLike, frame_log: bool) -> str | None:
     if result.returncode != 0:
         if re.search(r"matches no streams|does not contain any stream|Output file .* does not contain", result.stderr):
             return None
-        if "Stream #0" in result.stderr and not re.search(r"Stream #0:\d+.*: Audio:", result.stderr):
+        dump = parse_header(result.stderr)
+        if dump.streams and dump.stream("Audio") is None:  # the input was read: it has no audio
             return None
         raise MvgenError(f"loudness measurement failed: {' '.join(result.stderr.split())[-300:]}", path)
     return result.stderr
@@ -170,9 +171,9 @@ class Normalized:
 
 
 def _audio_rate_hz(path: Path) -> int | None:
-    text = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace").stderr
-    found = re.search(r"Stream #0:\d+.*?: Audio: .*?, (\d+) Hz", text)
-    return int(found.group(1)) if found else None
+    """Sample rate (Hz) of the first audio stream of ``path``, None if it has none."""
+    audio = read_header(path).stream("Audio")
+    return audio.sample_rate_hz if audio else None
 
 
 def _codec_options(codec_args: list[str]) -> dict[str, str]:

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mvgen.media.audio import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
+from mvgen.media.ffmpeg import ffmpeg_exe, layout_channels, parse_header
+from mvgen.media.mp4 import iter_boxes, read_top_level
 from mvgen.media.pixels import PIX_FMTS, frame_shape
 
 #: Colour tags of every video: BT.709 primaries, transfer and matrix at limited ("tv") range, the
@@ -280,23 +281,21 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     import re
 
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
-    text = subprocess.run(args, capture_output=True, text=True).stderr
-    video = re.search(r"Stream #0:\d+.*?: Video: (\w+).*?, (\w+)(?:\(([^)]*)\))?, (\d+)x(\d+).*?, ([\d.]+) fps", text)
-    if video is None:
+    header = parse_header(subprocess.run(args, capture_output=True, text=True).stderr)
+    video, audio = header.stream("Video"), header.stream("Audio")
+    if video is None or None in (video.pix_fmt, video.size, video.fps):
         raise MvgenError("no video stream found", path)
-    audio = re.search(r"Stream #0:\d+.*?: Audio: (\w+)", text)
-    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
-    frames = re.findall(r"frame=\s*(\d+)", text)
+    frames = re.findall(r"frame=\s*(\d+)", header.text)
     return VideoInfo(
-        video_codec=video.group(1),
-        pix_fmt=video.group(2),
-        colour=", ".join(t for t in (video.group(3) or "").split(", ") if t not in ("", "progressive")) or None,
-        width=int(video.group(4)),
-        height=int(video.group(5)),
-        fps=float(video.group(6)),
+        video_codec=video.codec,
+        pix_fmt=video.pix_fmt,
+        colour=", ".join(t for t in (video.colour or "").split(", ") if t not in ("", "progressive")) or None,
+        width=video.size[0],
+        height=video.size[1],
+        fps=video.fps,
         n_frames=int(frames[-1]) if frames else 0,
-        duration_s=int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else 0.0,
-        audio_codec=audio.group(1) if audio else None,
+        duration_s=header.duration_s or 0.0,
+        audio_codec=audio.codec if audio else None,
     )
 
 
@@ -406,45 +405,14 @@ def _span_s(packets, time_base: Fraction) -> float:
     return float((max(p.pts + p.duration for p in packets) - min(p.pts for p in packets)) * time_base)
 
 
-def _boxes(data: bytes, start: int, end: int):
-    """(type, payload start, payload end) of the ISO BMFF boxes in ``data[start:end]``."""
-    while start + 8 <= end:
-        size, kind = int.from_bytes(data[start : start + 4], "big"), data[start + 4 : start + 8].decode("latin-1")
-        header = 8
-        if size == 1:
-            size, header = int.from_bytes(data[start + 8 : start + 16], "big"), 16
-        elif size == 0:
-            size = end - start
-        if size < header:
-            return
-        yield kind, start + header, min(start + size, end)
-        start += size
-
-
 def _layout(path: Path) -> tuple[bool, bool]:
     """(moov before mdat, some track has an edit list), from the file's box structure."""
-    with open(path, "rb") as fh:
-        order: list[str] = []
-        moov = b""
-        while header := fh.read(16):
-            if len(header) < 8:
-                break
-            size, kind = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
-            head = 16 if size == 1 else 8
-            if size == 1:
-                size = int.from_bytes(header[8:16], "big")
-            order.append(kind)
-            if kind == "moov":
-                fh.seek(fh.tell() - len(header))
-                moov = fh.read(size)
-                continue
-            if size == 0 or size < head:
-                break
-            fh.seek(fh.tell() - len(header) + size)
-    faststart = "moov" in order and "mdat" in order and order.index("moov") < order.index("mdat")
-    edits = any(kind == "edts" and any(k == "elst" for k, _, _ in _boxes(moov, s, e))
-                for _, ts, te in ((k, s, e) for k, s, e in _boxes(moov, 8, len(moov)) if k == "trak")
-                for kind, s, e in _boxes(moov, ts, te))
+    top = read_top_level(path)
+    faststart = b"moov" in top.kinds and b"mdat" in top.kinds and top.kinds.index(b"moov") < top.kinds.index(b"mdat")
+    moov = top.moov or b""
+    edits = any(kind == b"edts" and any(k == b"elst" for k, _, _ in iter_boxes(moov, s, e))
+                for _, ts, te in ((k, s, e) for k, s, e in iter_boxes(moov) if k == b"trak")
+                for kind, s, e in iter_boxes(moov, ts, te))
     return faststart, edits
 
 
@@ -508,10 +476,6 @@ def _read_ffprobe(path: Path, exe: str, common: dict) -> MediaProbe:
     )  # fmt: skip
 
 
-#: Channel counts of the layout names ffmpeg prints.
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
-
-
 def _read_ffmpeg(path: Path, common: dict) -> MediaProbe:
     import re
 
@@ -520,10 +484,10 @@ def _read_ffmpeg(path: Path, common: dict) -> MediaProbe:
             "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-"]  # fmt: skip
     result = subprocess.run(args, capture_output=True, text=True)
     text = result.stderr
-    video = re.search(r"Stream #0:(\d+)\S*: Video: (\w+)(?: \(([^)]*)\))?.*?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+)", text)
-    if result.returncode != 0 or video is None:
+    dump = parse_header(text)
+    video, audio = dump.stream("Video"), dump.stream("Audio")
+    if result.returncode != 0 or video is None or video.pix_fmt is None or video.size is None:
         raise MvgenError(f"no video stream found ({' '.join(text.split())[-200:]})", path)
-    audio = re.search(r"Stream #0:(\d+)\S*: Audio: (\w+)(?: \(([^)]*)\))?", text)
     header: dict[tuple[str, int], str] = {}
     packets: dict[int, list[Packet]] = {}
     for line in result.stdout.splitlines():
@@ -539,15 +503,14 @@ def _read_ffmpeg(path: Path, common: dict) -> MediaProbe:
         flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith("F=")), 1)  # no F=: a plain keyframe
         packets.setdefault(int(fields[0]), []).append(Packet(int(fields[2]), int(fields[1]), int(fields[3]), int(fields[4]), bool(flags & 1), bool(flags & 4)))
     # framecrc numbers the streams it copies (all of them, in order); the stream dump numbers them the same way
-    v, a = int(video.group(1)), (int(audio.group(1)) if audio else None)
-    layout = header.get(("channel_layout_name", a), "") if a is not None else ""
-    channels = _LAYOUT_CHANNELS.get(layout) or (int(m.group(1)) if (m := re.match(r"(\d+) channels", layout)) else None)
+    v, a = video.index, (audio.index if audio else None)
+    channels = layout_channels(header[("channel_layout_name", a)]) if ("channel_layout_name", a) in header else None
     return MediaProbe(
         tool="ffmpeg", **common,
-        video_codec=video.group(2), video_profile=video.group(3), pix_fmt=video.group(4),
-        width=int(video.group(5)), height=int(video.group(6)), video_time_base=Fraction(header[("tb", v)]),
+        video_codec=video.codec, video_profile=video.profile, pix_fmt=video.pix_fmt,
+        width=video.size[0], height=video.size[1], video_time_base=Fraction(header[("tb", v)]),
         video_packets=tuple(packets.get(v, [])), picture_types="".join(re.findall(r"\btype:([IPBSip?])", text)),
-        audio_codec=audio.group(2) if audio else None, audio_profile=audio.group(3) if audio else None,
+        audio_codec=audio.codec if audio else None, audio_profile=audio.profile if audio else None,
         sample_rate_hz=int(header[("sample_rate", a)]) if a is not None and ("sample_rate", a) in header else None,
         channels=channels, audio_time_base=Fraction(header[("tb", a)]) if a is not None else None,
         audio_packets=tuple(packets.get(a, [])) if a is not None else (),

@@ -16,7 +16,6 @@ import hashlib
 import math
 import os
 import re
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -29,8 +28,10 @@ import soxr
 
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
+from mvgen.media.ffmpeg import ffmpeg_exe, ffmpeg_input, layout_channels, read_header
+from mvgen.media.mp4 import find_box, iter_boxes, read_top_level
 
-__all__ = ["AudioError", "AudioInfo", "ffmpeg_exe", "probe_audio", "load_audio", "write_audio", "file_hash"]
+__all__ = ["AudioError", "AudioInfo", "probe_audio", "load_audio", "write_audio", "file_hash"]
 
 MIN_SR = 8000
 MAX_SR = 192000
@@ -38,7 +39,6 @@ _BLOCK_FRAMES = 1 << 16  # input frames per soundfile read: ~1.5 s at 44.1 kHz, 
 _PIPE_CHUNK_BYTES = 1 << 20
 _HASH_BLOCK_BYTES = 1 << 20
 _PROBE_TIMEOUT_S = 60
-_MP4_MOOV_MAX_BYTES = 64 << 20  # a moov box this big is not an audio file's: skip the exact length
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
 # Containers and streams that go straight to ffmpeg: libsndfile cannot read them (MP4, ADTS,
 # Matroska), or (MP3) reads them but prints mpg123 warnings on stderr and stops silently at damage.
@@ -47,8 +47,6 @@ _FFMPEG_SUFFIXES = {".mp3", ".m4a", ".m4b", ".mp4", ".aac", ".mka", ".webm", ".w
 _AUDIO_KINDS = {"wav", "aiff", "flac", "ogg", "caf", "au"} | _FFMPEG_KINDS
 # Lines ffmpeg logs at warning level while probing that explain nothing about a failure.
 _FFMPEG_NOISE = ("detected only with low score", "Estimating duration from bitrate", "filesize and duration do not match")
-# ffmpeg channel-layout names whose channel count is not written in the name itself.
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "cube": 8, "hexadecagonal": 16}
 
 
 class AudioError(MvgenError):
@@ -82,30 +80,6 @@ class AudioInfo:
 # --------------------------------------------------------------------------------------- ffmpeg
 
 
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary: ``$MVGEN_FFMPEG``, else ``ffmpeg`` on ``PATH``, else the one bundled
-    with ``imageio-ffmpeg``. Cached per environment; raises :class:`MvgenError` when there is none."""
-    return _find_ffmpeg(os.environ.get("MVGEN_FFMPEG") or None, os.environ.get("PATH"))
-
-
-@functools.lru_cache(maxsize=8)
-def _find_ffmpeg(override: str | None, search_path: str | None) -> str:
-    if override is not None:
-        found = shutil.which(override, path=search_path)
-        if found is None:
-            raise MvgenError("$MVGEN_FFMPEG does not name an executable ffmpeg", override)
-        return found
-    found = shutil.which("ffmpeg", path=search_path)
-    if found is not None:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError, OSError):
-        raise MvgenError("ffmpeg not found: pip install imageio-ffmpeg, put ffmpeg on PATH, or set $MVGEN_FFMPEG") from None
-
-
 @functools.lru_cache(maxsize=8)
 def _ffmpeg_has_soxr(exe: str) -> bool:
     """Whether ``exe`` was built with libsoxr (then ffmpeg resamples with the same library as soxr)."""
@@ -114,11 +88,6 @@ def _ffmpeg_has_soxr(exe: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return "--enable-libsoxr" in out.stdout
-
-
-def _ffmpeg_input(path: Path) -> str:
-    # "file:" stops ffmpeg reading a leading "-" as an option or "name:" as a protocol.
-    return "file:" + os.fspath(path)
 
 
 def _ffmpeg_reason(stderr: str, path: Path) -> str:
@@ -294,86 +263,47 @@ def _sf_reason(exc: Exception) -> str:
     return reason.strip().rstrip(".") or "libsndfile could not read it"
 
 
-def _layout_channels(layout: str) -> int | None:
-    match = re.fullmatch(r"(\d+) channels(?: \(.*\))?", layout)
-    if match:
-        return int(match.group(1))
-    name = layout.split("(")[0].strip()
-    if name in _LAYOUT_CHANNELS:
-        return _LAYOUT_CHANNELS[name]
-    if re.fullmatch(r"\d+(\.\d+){1,2}", name):  # "5.1" -> 6, "7.1.4" -> 12
-        return sum(int(part) for part in name.split("."))
-    return None
-
-
 def _probe_ffmpeg(path: Path, kind: str | None, sf_reason: str | None) -> AudioInfo:
     """AudioInfo from the stream description that ``ffmpeg -i`` prints."""
-    exe = ffmpeg_exe()
     try:
-        run = subprocess.run([exe, "-nostdin", "-hide_banner", "-i", _ffmpeg_input(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=_PROBE_TIMEOUT_S)
+        header = read_header(path, timeout_s=_PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise AudioError(f"ffmpeg took over {_PROBE_TIMEOUT_S} s to read the header", path) from None
-    except OSError as exc:
-        raise MvgenError(f"cannot run ffmpeg: {exc.strerror or exc}", exe) from None
-    text = run.stderr.decode("utf-8", errors="replace")
-    if "Input #0" not in text:
+    text = header.text
+    if not header.found:
         if kind in _AUDIO_KINDS:
             raise AudioError(f"truncated or corrupt audio: {sf_reason or _ffmpeg_reason(text, path)}", path)
         raise AudioError("not a recognised audio file", path)
-    stream = re.search(r"Stream #0:\d+\S*: Audio: (.*)", text)
+    stream = header.stream("Audio")
     if stream is None:
         raise AudioError("contains no audio samples" if kind in _AUDIO_KINDS else "not a recognised audio file", path)
-    fields = [field.strip() for field in re.split(r",(?![^()]*\))", stream.group(1))]
-    rate_at = next((i for i, field in enumerate(fields) if re.fullmatch(r"\d+ Hz", field)), None)
-    if rate_at is None or rate_at + 1 >= len(fields):
+    sr, layout = stream.sample_rate_hz, stream.channel_layout
+    if sr is None or layout is None:
         raise AudioError("truncated or corrupt audio: no sample rate or channel layout in the stream header", path)
-    sr = int(fields[rate_at].split()[0])
-    channels = _layout_channels(fields[rate_at + 1])
+    channels = layout_channels(layout)
     if channels is None:
-        raise AudioError(f"unsupported channel layout '{fields[rate_at + 1]}'", path)
+        raise AudioError(f"unsupported channel layout '{layout}'", path)
     _check_rate(sr, path)
     if "filesize and duration do not match" in text:  # an MP3 whose Xing header counts more frames than remain
         raise AudioError("truncated or corrupt audio: the file is shorter than its header says", path)
 
-    demuxer = re.search(r"Input #0, ([^ ]+), from", text)
-    names = demuxer.group(1).rstrip(",").split(",") if demuxer else ["unknown"]
+    names = header.demuxers or ("unknown",)
     if "mov" in names or "mp4" in names:
-        fmt = "M4A" if "Video:" not in text or path.suffix.lower() in (".m4a", ".m4b") else "MP4"
+        fmt = "M4A" if header.stream("Video") is None or path.suffix.lower() in (".m4a", ".m4b") else "MP4"
     else:
         fmt = names[0].upper()
 
-    duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text)
-    if duration:
-        duration_s = int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3))
+    if header.duration_s is not None:
+        duration_s = header.duration_s
         frames = round(duration_s * sr)
     else:  # "Duration: N/A" (raw streams): count by decoding
-        frames = _count_frames_ffmpeg(path, exe, channels)
+        frames = _count_frames_ffmpeg(path, ffmpeg_exe(), channels)
         duration_s = frames / sr
     if fmt in ("M4A", "MP4") and (exact := _mp4_frames(path, sr)) is not None:
         frames, duration_s = exact, exact / sr  # ffmpeg prints the duration to 10 ms only
     if frames <= 0:
         raise AudioError("contains no audio samples", path)
     return AudioInfo(path=path, sr=sr, channels=channels, frames=frames, duration_s=duration_s, format=fmt)
-
-
-def _mp4_boxes(data: bytes, start: int, end: int):
-    """``(type, body start, body end)`` of each box in ``data[start:end]``; stops at a malformed one."""
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        head = 8
-        if size == 1 and pos + 16 <= end:
-            size, head = struct.unpack_from(">Q", data, pos + 8)[0], 16
-        elif size == 0:
-            size = end - pos
-        if size < head or pos + size > end:
-            return
-        yield kind, pos + head, pos + size
-        pos += size
-
-
-def _mp4_child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    return next(((a, b) for k, a, b in _mp4_boxes(data, start, end) if k == kind), None)
 
 
 def _mp4_frames(path: Path, sr: int) -> int | None:
@@ -390,42 +320,23 @@ def _mp4_frames(path: Path, sr: int) -> int | None:
     anything unexpected.
     """
     try:
-        with open(path, "rb") as f:
-            size, pos, moov = os.fstat(f.fileno()).st_size, 0, None
-            while pos + 8 <= size:  # top-level boxes, skipping over mdat
-                f.seek(pos)
-                head = f.read(16)
-                box_size, kind = struct.unpack(">I4s", head[:8])
-                header = 8
-                if box_size == 1:
-                    box_size, header = struct.unpack(">Q", head[8:16])[0], 16
-                elif box_size == 0:
-                    box_size = size - pos
-                if box_size < header:
-                    return None
-                if kind == b"moov":
-                    if box_size > _MP4_MOOV_MAX_BYTES:
-                        return None
-                    f.seek(pos + header)
-                    moov = f.read(box_size - header)
-                    break
-                pos += box_size
-        if moov is None or b"mvex" in (k for k, _, _ in _mp4_boxes(moov, 0, len(moov))):
+        moov = read_top_level(path).moov
+        if moov is None or b"mvex" in (k for k, _, _ in iter_boxes(moov)):
             return None
-        mvhd = _mp4_child(moov, 0, len(moov), b"mvhd")
+        mvhd = find_box(moov, 0, len(moov), b"mvhd")
         movie_scale = struct.unpack_from(">I", moov, mvhd[0] + (20 if moov[mvhd[0]] == 1 else 12))[0]
-        for kind, a, b in _mp4_boxes(moov, 0, len(moov)):
-            mdia = _mp4_child(moov, a, b, b"mdia") if kind == b"trak" else None
-            hdlr = mdia and _mp4_child(moov, *mdia, b"hdlr")
+        for kind, a, b in iter_boxes(moov):
+            mdia = find_box(moov, a, b, b"mdia") if kind == b"trak" else None
+            hdlr = mdia and find_box(moov, *mdia, b"hdlr")
             if hdlr is None or moov[hdlr[0] + 8 : hdlr[0] + 12] != b"soun":
                 continue
-            mdhd = _mp4_child(moov, *mdia, b"mdhd")
+            mdhd = find_box(moov, *mdia, b"mdhd")
             if moov[mdhd[0]] == 1:
                 media_scale, media_end = struct.unpack_from(">IQ", moov, mdhd[0] + 20)
             else:
                 media_scale, media_end = struct.unpack_from(">II", moov, mdhd[0] + 12)
-            edts = _mp4_child(moov, a, b, b"edts")
-            elst = edts and _mp4_child(moov, *edts, b"elst")
+            edts = find_box(moov, a, b, b"edts")
+            elst = edts and find_box(moov, *edts, b"elst")
             start, segment = 0, None
             if elst is not None:
                 wide = moov[elst[0]] == 1
@@ -618,7 +529,7 @@ def _ffmpeg_decode_command(exe: str, info: AudioInfo, sr: int | None, mono: bool
     cmd = [exe, "-nostdin", "-hide_banner", "-v", "error"]
     if offset_s > 0:
         cmd += ["-ss", f"{offset_s:.6f}"]  # input seek: fast, and sample-accurate for audio
-    cmd += ["-i", _ffmpeg_input(info.path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
+    cmd += ["-i", ffmpeg_input(info.path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
     if duration_s is not None:
         cmd += ["-t", f"{duration_s:.6f}"]
     filters = []

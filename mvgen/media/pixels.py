@@ -1,5 +1,6 @@
 """The frame format contract between the renderers and the encoder: what the renderers draw, how
-R'G'B' becomes the encoder's BT.709 limited-range Y'CbCr 4:2:0 planes, and back.
+R'G'B' becomes the encoder's BT.709 limited-range Y'CbCr 4:2:0 planes (:func:`encode_pixels`), and
+back (:func:`yuv420p_to_rgb`); and the hue rotation the renderers turn their colours with.
 
 The renderers draw :data:`PIX_FMT` and :class:`~mvgen.media.assemble.ChunkWriter` takes it as it is
 (no conversion in ffmpeg); the end card and the frame tests read it back with the inverse.
@@ -7,6 +8,9 @@ The renderers draw :data:`PIX_FMT` and :class:`~mvgen.media.assemble.ChunkWriter
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -67,6 +71,11 @@ def resize_planes(planes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 #: BT.709 limited ("tv") range 8-bit codes: Y' in [0, 1] -> 16..235, Cb and Cr in [-0.5, 0.5] -> 16..240.
 LUMA_SCALE, LUMA_OFFSET = 219.0, 16.0
 CHROMA_SCALE, CHROMA_OFFSET = 224.0, 128.0
+#: BT.709 luma weights of R', G' and B' (Kr, Kg, Kb): Y' = Kr R' + Kg G' + Kb B'.
+LUMA_KR, LUMA_KG, LUMA_KB = 0.2126, 0.7152, 0.0722
+#: BT.709 colour differences: Cb = (B' - Y') / CB_DIVISOR, Cr = (R' - Y') / CR_DIVISOR, the divisors
+#: 2 (1 - Kb) and 2 (1 - Kr), so that both span [-0.5, 0.5].
+CB_DIVISOR, CR_DIVISOR = 1.8556, 1.5748
 
 
 def rgb_to_ycbcr(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -74,8 +83,8 @@ def rgb_to_ycbcr(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     [-0.5, 0.5] for inputs in [0, 1]. Linear (the limited-range offsets come with the quantization in
     :func:`encode_pixels`), so it maps premultiplied colours to premultiplied colours."""
     r, g, b = rgb.unbind(0)
-    luma = 0.2126 * r + 0.7152 * g + 0.0722 * b  # BT.709
-    return luma, (b - luma) / 1.8556, (r - luma) / 1.5748
+    luma = LUMA_KR * r + LUMA_KG * g + LUMA_KB * b
+    return luma, (b - luma) / CB_DIVISOR, (r - luma) / CR_DIVISOR
 
 
 def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> torch.Tensor:
@@ -102,3 +111,30 @@ def encode_pixels(rgb: torch.Tensor, pix_fmt: str, width: int, height: int) -> t
     # +0.5 and the truncation of .to(uint8): rounded to the nearest code
     return torch.cat([quantize(luma, (height, width), LUMA_SCALE, LUMA_OFFSET + 0.5), quantize(cb, half, CHROMA_SCALE, CHROMA_OFFSET + 0.5),
                       quantize(cr, half, CHROMA_SCALE, CHROMA_OFFSET + 0.5)], dim=1)
+
+
+def yuv420p_to_rgb(planes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The renderer's BT.709 limited-range ``yuv420p`` frames ``(B, W * H * 3 // 2)`` uint8 -> RGB
+    ``(B, H, W, 3)`` uint8, the inverse of :func:`encode_pixels` (chroma repeated 2x2)."""
+    planes = np.asarray(planes, dtype=np.float32).reshape(len(planes), -1)
+    n = width * height
+    y = (planes[:, :n].reshape(-1, height, width) - LUMA_OFFSET) / LUMA_SCALE
+    cb, cr = ((planes[:, n + i * n // 4 : n + (i + 1) * n // 4].reshape(-1, height // 2, width // 2) - CHROMA_OFFSET) / CHROMA_SCALE for i in (0, 1))
+    cb, cr = (c.repeat(2, axis=1).repeat(2, axis=2) for c in (cb, cr))
+    r, b = y + CR_DIVISOR * cr, y + CB_DIVISOR * cb
+    g = (y - LUMA_KR * r - LUMA_KB * b) / LUMA_KG
+    return (np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def hue_rotation(deg: torch.Tensor) -> torch.Tensor:
+    """Matrices turning the hue of RGB colours by ``deg`` degrees (shape ``(B,)``) while keeping their
+    luminance, shape ``(B, 3, 3)`` (apply as ``m @ rgb``): the SVG/CSS ``hueRotate`` colour matrix
+    (Rec. 709 luma weights)."""
+    rad = torch.as_tensor(deg, dtype=torch.float32) * (math.pi / 180.0)
+    c, s = torch.cos(rad), torch.sin(rad)
+    rows = [
+        0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928,
+        0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283,
+        0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072,
+    ]
+    return torch.stack(rows, dim=-1).view(*rad.shape, 3, 3)

@@ -28,7 +28,7 @@ Modulation (the styles' ``modulate``, applied by the mapper): a keyframe's denoi
 style range's plus ``FrameSpec.strength_offset``; its conditioning weighs the style prompts by
 ``FrameSpec.prompt_weights`` (the genre weights times each style's modulated prompt gain) instead of
 the genre weights; every frame's picture is scaled by ``brightness`` and hue-turned by
-``hue_shift_deg`` (:func:`mvgen.renderers.procedural.hue_rotation`), with camera and flash as above. Strength
+``hue_shift_deg`` (:func:`mvgen.media.pixels.hue_rotation`), with camera and flash as above. Strength
 and prompt act on keyframes only (frames between them interpolate the keyframes' latents), and
 keyframes sit on the beats, where the drums' modulation peaks.
 """
@@ -48,11 +48,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, Field
 
-from mvgen.media.pixels import encode_pixels
+from mvgen.media.pixels import encode_pixels, hue_rotation
 from mvgen.renderers.base import FrameRenderer
 from mvgen.errors import MvgenError
 from mvgen.style.framespec import FrameSpec
-from mvgen.renderers.procedural import hue_rotation
 
 #: Default model: a distilled model that draws a usable picture in one or two steps.
 DEFAULT_MODEL = "stabilityai/sd-turbo"

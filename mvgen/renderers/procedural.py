@@ -18,7 +18,7 @@ cyclic gradient of the palette, summed by weight, then glow, beat pulse, drop bu
 vignette, filmic tone mapping and flash are applied.
 
 Modulation (the mapper's, from the styles' ``modulate``): ``hue_shift_deg`` turns the palette and the
-background (:func:`hue_rotation`), ``brightness`` scales the light before tone mapping, and per motif
+background (:func:`mvgen.media.pixels.hue_rotation`), ``brightness`` scales the light before tone mapping, and per motif
 ``motif_boost`` is added to its drawn weight (after the normalization of ``motif_weights``, so a
 boost shows even on the style's main motif) and ``motif_speed`` / ``motif_density`` to the speed and
 density that motif draws with.
@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from mvgen.media.pixels import encode_pixels, resize_planes
+from mvgen.media.pixels import encode_pixels, hue_rotation, resize_planes
 from mvgen.renderers.base import FrameRenderer
 from mvgen.style.framespec import MOTIFS, FrameSpec, loop_turns
 
@@ -53,20 +53,6 @@ _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 #: Largest drawn weight of a motif after its ``motif_boost`` (normalized weights are at most 1): a
 #: boosted motif may outshine the mix, but not blow the whole frame out.
 MOTIF_WEIGHT_MAX = 2.0
-
-
-def hue_rotation(deg: torch.Tensor) -> torch.Tensor:
-    """Matrices turning the hue of RGB colours by ``deg`` degrees (shape ``(B,)``) while keeping their
-    luminance, shape ``(B, 3, 3)`` (apply as ``m @ rgb``): the SVG/CSS ``hueRotate`` colour matrix
-    (Rec. 709 luma weights)."""
-    rad = torch.as_tensor(deg, dtype=torch.float32) * (math.pi / 180.0)
-    c, s = torch.cos(rad), torch.sin(rad)
-    rows = [
-        0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928,
-        0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283,
-        0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072,
-    ]
-    return torch.stack(rows, dim=-1).view(*rad.shape, 3, 3)
 
 
 def _turned(rgb: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mvgen.analysis.track import Analysis, analyze
-from mvgen.media.audio import ffmpeg_exe
+from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.genres import OUT_OF_SCOPE, display_name

@@ -247,9 +247,9 @@ def lossy(y: np.ndarray, sr: int, rng: np.random.Generator, codec: str, *, kbps:
     (encoder priming, decoder delay) is measured once per ffmpeg, codec and bitrate by
     cross-correlation on noise and cut off, so the output lines up with the input; the codec's
     tail padding is cut at the input's length. Decoded overs are clipped at +-1.0, as 16-bit
-    decoding would. ffmpeg is :func:`mvgen.media.audio.ffmpeg_exe`.
+    decoding would. ffmpeg is :func:`mvgen.media.ffmpeg.ffmpeg_exe`.
     """
-    from mvgen.media.audio import ffmpeg_exe
+    from mvgen.media.ffmpeg import ffmpeg_exe
 
     y = _check(y)
     if codec not in LOSSY_KBPS:
