@@ -44,6 +44,7 @@ when the true peak is above -1 dBTP.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import signal
@@ -57,8 +58,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mvgen.delivery.deliverables import DeliverableOptions, LoudnessTarget
-from mvgen.brand.branding import Branding, build_overlay
-from mvgen.errors import MvgenError
+from mvgen.brand.branding import Branding, plan_overlay
+from mvgen.errors import MvgenError, field_name, validation_problem
 from mvgen.fileio import write_atomic
 from mvgen.delivery.formats import PRESETS
 from mvgen.settings import RenderSettings
@@ -86,7 +87,7 @@ class Format(_Strict):
         try:
             RenderSettings(**self.picture())
         except ValidationError as exc:
-            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ").replace("format '", "preset '")) from None
+            raise ValueError(validation_problem(exc.errors()[0]).replace("format '", "preset '")) from None
         return self
 
     def picture(self) -> dict:
@@ -204,10 +205,6 @@ def _checked(job: Job) -> list[DeliverableResult]:
             for d in check_deliverables(job.output, job.settings.preset())]
 
 
-def _where(loc: tuple) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-
-
 def load_manifest(path: str | os.PathLike) -> tuple[Manifest, list[Job]]:
     """Read and validate a manifest; returns it with its jobs. Raises :class:`MvgenError` listing every problem."""
     path = Path(path)
@@ -227,7 +224,7 @@ def load_manifest(path: str | os.PathLike) -> tuple[Manifest, list[Job]]:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         # report these, then check the rest without the broken items, so every problem shows at once
-        problems = [f"{_where(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        problems = [f"{field_name(e['loc'], brackets=True)}: {validation_problem(e)}" for e in exc.errors()]
         data, skip = _without_errors(data, [e["loc"] for e in exc.errors()])
         try:
             manifest = Manifest.model_validate(data)
@@ -264,95 +261,185 @@ def _without_errors(data: dict, locs: list[tuple]) -> tuple[dict, set]:
 def plan_jobs(manifest: Manifest, base: Path, skip: set = frozenset()) -> tuple[list[Job], list[str]]:
     """Expand tracks (globs) x formats x clips into jobs; returns ``(jobs, problems)``.
 
-    ``skip``: track indices and ``(kind, name)`` items already reported invalid."""
-    problems: list[str] = []
+    ``skip``: track indices and ``(kind, name)`` items already reported invalid. The steps: the output
+    name (:func:`_name_problems`) and the classifier (:func:`_manifest_classifier`) checked; each track
+    entry checked (:func:`_check_entry`) and, with no problem, expanded into its jobs (:func:`_entry_jobs`);
+    then no two jobs may write one output (:func:`_duplicate_outputs`)."""
+    named, problems = _name_problems(manifest.name)
+    classifier, more = _manifest_classifier(manifest, base)
+    problems += more
     out_dir = (base / manifest.output_dir).resolve()
-    fields = {f for _, f, _, _ in string.Formatter().parse(manifest.name) if f is not None}
-    unknown = sorted(fields - set(PLACEHOLDERS))
-    if unknown:
-        problems.append(f"name: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
-    if not manifest.name.endswith(".mp4"):
-        problems.append("name: must end with .mp4")
-    classifier = manifest.classifier
-    if classifier is not None and (base / classifier).exists():
-        classifier = str(base / classifier)  # a folder beside the manifest; else a Hub id
-    elif classifier is not None and classifier.count("/") != 1:
-        problems.append(f"classifier: no such folder (and not a Hub id like 'owner/name'): {classifier}")
     jobs: list[Job] = []
     for i, entry in enumerate(manifest.tracks):
         if i in skip:
             continue
         where = f"tracks[{i}]"
-        n_before = len(problems)
-        for kind, chosen, defined in (("format", entry.formats, manifest.formats), ("clip", entry.clips, manifest.clips)):
-            for name in chosen or []:
-                if name not in defined and (kind + "s", name) not in skip and not (kind == "format" and name in PRESETS):
-                    presets = f"; presets: {', '.join(PRESETS)}" if kind == "format" else ""
-                    problems.append(f"{where}.{kind}s: unknown {kind} '{name}' (defined: {', '.join(defined) or 'none'}{presets})")
-        styles = entry.styles if entry.styles is not None else manifest.styles
-        deliverables = DeliverableOptions(  # each value already checked by the manifest's own fields
-            loudness=entry.loudness if entry.loudness is not None else manifest.loudness,
-            thumbnail=entry.thumbnail if entry.thumbnail is not None else manifest.thumbnail,
-            preview_loop=entry.preview_loop or manifest.preview_loop,
-        )
-        if styles is not None and not (base / styles).exists():
-            problems.append(f"{where}.styles: no such file or folder: {styles}")
-        renderer = entry.renderer or manifest.renderer
-        model = entry.model or manifest.model
-        if model is not None and renderer != "diffusion":
-            problems.append(f"{where}.model: a model is only used with renderer: diffusion")
-        pattern = str(base / entry.path)
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(entry.path) else ([pattern] if Path(pattern).exists() else [])
-        matches = [m for m in matches if Path(m).is_file()]
-        if not matches:
-            problems.append(f"{where}.path: {'no file matches' if glob.has_magic(entry.path) else 'no such file'}: {entry.path}")
-        branding = _branding(entry.branding, base) if entry.branding is not None else None
-        for fmt_name in entry.formats or list(manifest.formats):
-            if branding is not None and (fmt_name in manifest.formats or fmt_name in PRESETS):
-                fmt = manifest.formats.get(fmt_name) or Format(preset=fmt_name)
-                try:  # files, layout and lyrics of every format, before anything renders
-                    picture = RenderSettings(**fmt.picture(), branding=branding)
-                    build_overlay(picture.branding, *picture.frame_size(), picture.aspect)
-                except (MvgenError, ValidationError) as exc:
-                    problems.append(f"{where}.branding: {exc}")
-                    break
-        if unknown or len(problems) > n_before or any(k in skip for k in [("formats", f) for f in entry.formats or []] + [("clips", c) for c in entry.clips or []]):
-            continue
-        for track in matches:
-            for fmt_name in entry.formats or list(manifest.formats):
-                fmt = manifest.formats.get(fmt_name) or Format(preset=fmt_name)  # a bare preset name
-                for clip_name in entry.clips or list(manifest.clips):
-                    clip = manifest.clips[clip_name]
-                    settings = dict(**fmt.picture(), renderer=renderer, seed=entry.seed if entry.seed is not None else manifest.seed,
-                                    styles=str(base / styles) if styles is not None else None, classifier=classifier)
-                    if model is not None:
-                        settings["diffusion"] = {"model": model}
-                    if branding is not None:
-                        settings["branding"] = branding
-                    if clip.length_s is not None and clip.start_s is None:
-                        settings["clip_s"] = clip.length_s
-                    elif clip.start_s is not None:
-                        settings["start_s"] = clip.start_s
-                        if clip.length_s is not None:
-                            settings["end_s"] = clip.start_s + clip.length_s
-                    try:
-                        checked = RenderSettings(**settings)
-                    except ValidationError as exc:  # e.g. a clip longer than a preset allows
-                        problems.append(f"{where}: format {fmt_name}, clip {clip_name}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
-                        continue
-                    name = manifest.name.format(track=Path(track).stem, format=fmt_name, clip=clip_name, aspect=checked.aspect.replace(":", "x"), size=checked.size, fps=f"{checked.fps:g}")
-                    output = (out_dir / name).resolve()
-                    if out_dir not in output.parents:
-                        problems.append(f"{where}: output {name!r} would be outside output_dir {manifest.output_dir}")
-                        continue
-                    jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=checked, format=fmt_name, clip=clip_name,
-                                    deliverables=deliverables))
+        plan, more = _check_entry(entry, manifest, base, classifier, where, skip)
+        problems += more
+        if plan is not None and named:
+            more_jobs, more = _entry_jobs(plan, manifest, out_dir, where)
+            jobs += more_jobs
+            problems += more
+    return jobs, problems + _duplicate_outputs(jobs)
+
+
+def _name_problems(name: str) -> tuple[bool, list[str]]:
+    """Whether the output ``name`` pattern can be filled in (its placeholders are all known), and its problems."""
+    fields = {f for _, f, _, _ in string.Formatter().parse(name) if f is not None}
+    unknown = sorted(fields - set(PLACEHOLDERS))
+    problems = []
+    if unknown:
+        problems.append(f"name: unknown placeholder {{{unknown[0]}}} (allowed: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
+    if not name.endswith(".mp4"):
+        problems.append("name: must end with .mp4")
+    return not unknown, problems
+
+
+def _manifest_classifier(manifest: Manifest, base: Path) -> tuple[str | None, list[str]]:
+    """The manifest's classifier: a folder beside the manifest (made absolute) or a Hub id; and its problems."""
+    classifier = manifest.classifier
+    if classifier is not None and (base / classifier).exists():
+        return str(base / classifier), []
+    if classifier is not None and classifier.count("/") != 1:
+        return classifier, [f"classifier: no such folder (and not a Hub id like 'owner/name'): {classifier}"]
+    return classifier, []
+
+
+def _format(manifest: Manifest, name: str) -> Format:
+    """The manifest's format ``name``, or the platform preset of that name (a preset needs no entry)."""
+    return manifest.formats.get(name) or Format(preset=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class _EntryPlan:
+    """A checked track entry, with its values resolved (the entry's, else the manifest's)."""
+
+    tracks: list[str] = dataclasses.field(metadata={"doc": "the files its path (or glob) matches"})
+    formats: list[str]
+    clips: list[str]
+    options: dict = dataclasses.field(metadata={"doc": "RenderSettings fields every job of the entry shares"})
+    deliverables: DeliverableOptions
+
+
+def _check_entry(entry: TrackEntry, manifest: Manifest, base: Path, classifier: str | None, where: str, skip: set) -> tuple[_EntryPlan | None, list[str]]:
+    """Check one track entry: the formats and clips it names exist, its styles are there, a model goes
+    with the diffusion renderer, its path matches files, its branding fits every format it is drawn in.
+    Returns its plan, or None when it is not to be expanded (a problem here, or a format or clip it names
+    that was reported invalid already), and its problems (``where``: the entry, as the messages name it)."""
+    formats, clips = entry.formats or list(manifest.formats), entry.clips or list(manifest.clips)
+    problems = _reference_problems(entry, manifest, where, skip)
+    styles = entry.styles if entry.styles is not None else manifest.styles
+    if styles is not None and not (base / styles).exists():
+        problems.append(f"{where}.styles: no such file or folder: {styles}")
+    renderer = entry.renderer or manifest.renderer
+    model = entry.model or manifest.model
+    if model is not None and renderer != "diffusion":
+        problems.append(f"{where}.model: a model is only used with renderer: diffusion")
+    tracks, more = _track_files(entry.path, base, where)
+    problems += more
+    branding = _branding(entry.branding, base) if entry.branding is not None else None
+    if branding is not None:
+        problems += _branding_problems(branding, formats, manifest, where)
+    named_invalid = [("formats", f) for f in entry.formats or []] + [("clips", c) for c in entry.clips or []]
+    if problems or any(item in skip for item in named_invalid):
+        return None, problems
+    options = dict(renderer=renderer, seed=entry.seed if entry.seed is not None else manifest.seed,
+                   styles=str(base / styles) if styles is not None else None, classifier=classifier)
+    if model is not None:
+        options["diffusion"] = {"model": model}
+    if branding is not None:
+        options["branding"] = branding
+    deliverables = DeliverableOptions(  # each value already checked by the manifest's own fields
+        loudness=entry.loudness if entry.loudness is not None else manifest.loudness,
+        thumbnail=entry.thumbnail if entry.thumbnail is not None else manifest.thumbnail,
+        preview_loop=entry.preview_loop or manifest.preview_loop,
+    )
+    return _EntryPlan(tracks, formats, clips, options, deliverables), []
+
+
+def _reference_problems(entry: TrackEntry, manifest: Manifest, where: str, skip: set) -> list[str]:
+    """The formats and clips ``entry`` names that the manifest does not define (a format may be a preset's
+    name); those already reported invalid (in ``skip``) are not reported again."""
+    problems = []
+    for kind, chosen, defined in (("format", entry.formats, manifest.formats), ("clip", entry.clips, manifest.clips)):
+        for name in chosen or []:
+            if name not in defined and (kind + "s", name) not in skip and not (kind == "format" and name in PRESETS):
+                presets = f"; presets: {', '.join(PRESETS)}" if kind == "format" else ""
+                problems.append(f"{where}.{kind}s: unknown {kind} '{name}' (defined: {', '.join(defined) or 'none'}{presets})")
+    return problems
+
+
+def _track_files(path: str, base: Path, where: str) -> tuple[list[str], list[str]]:
+    """The files an entry's ``path`` (relative to ``base``; a glob, or one file) matches, sorted; and the problem if none does."""
+    pattern = str(base / path)
+    matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(path) else ([pattern] if Path(pattern).exists() else [])
+    matches = [m for m in matches if Path(m).is_file()]
+    if not matches:
+        return [], [f"{where}.path: {'no file matches' if glob.has_magic(path) else 'no such file'}: {path}"]
+    return matches, []
+
+
+def _branding_problems(branding: Branding, formats: list[str], manifest: Manifest, where: str) -> list[str]:
+    """The first problem of ``branding`` (files, layout, lyrics) in any of the ``formats`` it is drawn in:
+    laid out at each format's picture, never drawn (:func:`mvgen.brand.branding.plan_overlay`)."""
+    for name in formats:
+        if name not in manifest.formats and name not in PRESETS:
+            continue  # an unknown format: reported by _reference_problems
+        fmt = _format(manifest, name)
+        try:
+            picture = RenderSettings(**fmt.picture(), branding=branding)
+            plan_overlay(picture.branding, *picture.frame_size(), picture.aspect)
+        except MvgenError as exc:
+            return [f"{where}.branding: {exc}"]
+        except ValidationError as exc:
+            return [f"{where}.branding: {validation_problem(exc.errors()[0])}"]
+    return []
+
+
+def _clip_options(clip: Clip) -> dict:
+    """The RenderSettings fields of a manifest clip: the best clip of ``length_s`` (``clip_s``), or the
+    excerpt from ``start_s`` (of ``length_s`` if given); none for the full track."""
+    if clip.length_s is not None and clip.start_s is None:
+        return {"clip_s": clip.length_s}
+    if clip.start_s is None:
+        return {}
+    return {"start_s": clip.start_s} | ({"end_s": clip.start_s + clip.length_s} if clip.length_s is not None else {})
+
+
+def _entry_jobs(plan: _EntryPlan, manifest: Manifest, out_dir: Path, where: str) -> tuple[list[Job], list[str]]:
+    """A checked entry's jobs: each of its tracks in each of its formats and clips, named by the manifest's
+    ``name`` inside ``out_dir``; and the problems of the combinations that cannot be rendered (a clip
+    longer than a preset allows, an output outside ``out_dir``)."""
+    jobs: list[Job] = []
+    problems: list[str] = []
+    for track in plan.tracks:
+        for fmt_name in plan.formats:
+            fmt = _format(manifest, fmt_name)
+            for clip_name in plan.clips:
+                try:
+                    checked = RenderSettings(**fmt.picture(), **plan.options, **_clip_options(manifest.clips[clip_name]))
+                except ValidationError as exc:  # e.g. a clip longer than a preset allows
+                    problems.append(f"{where}: format {fmt_name}, clip {clip_name}: {validation_problem(exc.errors()[0])}")
+                    continue
+                name = manifest.name.format(track=Path(track).stem, format=fmt_name, clip=clip_name, aspect=checked.aspect.replace(":", "x"), size=checked.size, fps=f"{checked.fps:g}")
+                output = (out_dir / name).resolve()
+                if out_dir not in output.parents:
+                    problems.append(f"{where}: output {name!r} would be outside output_dir {manifest.output_dir}")
+                    continue
+                jobs.append(Job(track=str(Path(track).resolve()), output=str(output), settings=checked, format=fmt_name, clip=clip_name,
+                                deliverables=plan.deliverables))
+    return jobs, problems
+
+
+def _duplicate_outputs(jobs: list[Job]) -> list[str]:
+    """A problem for each job whose output another, earlier job writes already."""
+    problems = []
     seen: dict[str, Job] = {}
     for job in jobs:
         if job.output in seen:
             problems.append(f"name: two outputs would be {Path(job.output).name} ({Path(seen[job.output].track).name} and {Path(job.track).name}); add {{track}}, {{format}} or {{clip}}")
         seen[job.output] = job
-    return jobs, problems
+    return problems
 
 
 def _branding(branding: Branding, base: Path) -> Branding:
@@ -392,10 +479,8 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
     import torch
 
     from mvgen.analysis.track import Analysis
-    from mvgen.delivery.deliverables import make_deliverables
+    from mvgen.pipeline import render_track
     from mvgen.workspace import StaleWorkError
-    from mvgen.pipeline import render_video
-    from mvgen.clips import render_window
 
     if threads:
         torch.set_num_threads(threads)
@@ -413,11 +498,10 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
                 progress.put((job.output, done, total))
 
         try:
-            render_video(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
+            rendered = render_track(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
         except StaleWorkError:  # left by a run with other settings: start over
-            render_video(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
-        made = make_deliverables(job.output, parsed, job.deliverables, window_s=render_window(parsed, settings), preset=settings.preset())
-        return job.result("done", time.perf_counter() - started, made=made)
+            rendered = render_track(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
+        return job.result("done", time.perf_counter() - started, made=rendered.deliver(job.deliverables))
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - one failing job must not stop the others

@@ -158,19 +158,6 @@ def _progress():
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
 
 
-def _label_set(labels: Path):
-    """The labelled tracks of ``labels``, every audio file checked before any long decoding."""
-    from mvgen.media.audio import probe_audio
-    from mvgen.training.labels import read_labels
-
-    label_set = read_labels(labels)
-    if not label_set.tracks:
-        raise MvgenError("no labelled tracks", labels)
-    for track in label_set.tracks:  # fail before any long decoding, naming the first bad file
-        probe_audio(track.path)
-    return label_set
-
-
 def _labelled_clips(tracks, model_config, clips_per_drop: int, seed: int):
     from mvgen.training.train import clips_from_tracks
 
@@ -196,10 +183,11 @@ def train(
     device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda when usable)."),
 ) -> None:
     """Train the genre classifier on labelled tracks (split by track; resumes an interrupted run)."""
-    from mvgen.classify.classifier import ClassifierConfig, default_checkpoint, load_classifier
+    from mvgen.classify.classifier import default_checkpoint, load_classifier
     from mvgen.training import train as training
+    from mvgen.training.labels import read_labels
 
-    label_set = _label_set(labels)
+    label_set = read_labels(labels, check_audio=True)
     provenance = {"labels": str(labels), "command": " ".join(sys.argv), "from": base}
     base_model = None
     if base is not None:
@@ -226,8 +214,7 @@ def train(
         return
 
     settings = training.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed)
-    model_config = (base_model.config.model_copy(update={"labels": list(label_set.labels), "out_of_scope": True, "temperature": 1.0, "provenance": provenance})
-                    if base_model is not None else ClassifierConfig(labels=list(label_set.labels), out_of_scope=True, provenance=provenance))
+    model_config = training.head_config(base_model.config if base_model is not None else None, label_set.labels, provenance=provenance)
     clips = _labelled_clips(label_set.tracks, model_config, settings.clips_per_drop, seed)
     if negatives:
         with err.status("built-in out-of-scope examples"):
@@ -256,18 +243,16 @@ def evaluate(
     seed: int = typer.Option(0, help="Seed of the clip positions."),
 ) -> None:
     """Evaluate a classifier on labelled tracks: the paper's metrics, soft-label metrics and the calibration error."""
-    from mvgen.classify.classifier import default_checkpoint, load_classifier, predict_clips
-    from mvgen.training.metrics import evaluate_predictions, expected_calibration_error, format_report
+    from mvgen.classify.classifier import default_checkpoint, load_classifier
+    from mvgen.training.labels import read_labels
+    from mvgen.training.metrics import evaluate_clips, format_report
 
     source = classifier or default_checkpoint()
     if source is None:
         raise MvgenError("no bundled classifier installed; pass --classifier FOLDER_OR_HUB_ID")
     model = load_classifier(source)
-    clips = _labelled_clips(_label_set(labels).tracks, model.config, 4, seed)
-    probabilities = predict_clips(model, [c.audio for c in clips])
-    targets = np.stack([c.target for c in clips])
-    report = evaluate_predictions(targets, probabilities, labels=model.config.output_labels)
-    report = report.model_copy(update={"calibration_error": expected_calibration_error(probabilities, targets)})
+    clips = _labelled_clips(read_labels(labels, check_audio=True).tracks, model.config, 4, seed)
+    report = evaluate_clips(model, clips)
     out.print(format_report(report), markup=False, highlight=False)
     if json_path is not None:
         json_path.write_text(report.model_dump_json(indent=1))
@@ -336,73 +321,79 @@ def render(
     The video's loudness (integrated LUFS, true peak) is measured and printed; the master's audio is never changed."""
     from pydantic import ValidationError
 
-    from mvgen.brand.branding import Branding, build_overlay
     from mvgen.delivery.deliverables import DeliverableOptions
-    from mvgen.classify.checkpoints import classifier_labels
-    from mvgen.renderers.diffusion import DEFAULT_MODEL
-    from mvgen.settings import RenderSettings
-    from mvgen.workspace import default_output, output_lock
-    from mvgen.pipeline import render_video
     from mvgen.interrupts import sigterm_interrupts
-    from mvgen.style.styles import load_styles
+    from mvgen.pipeline import render_track
+    from mvgen.settings import RenderSettings
 
     if format is not None:
         for flag, value in (("aspect", aspect), ("fps", fps)):
             if value is not None:
                 raise MvgenError(f"--{flag}: --format {format} sets it; leave it out (only --size may change a format)")
+    if clip is not None and teaser is not None and clip != teaser:
+        raise MvgenError(f"--teaser {teaser:g} is the old name of --clip {clip:g}; give one of them")
+    renamed = {("clip_s",): "teaser"} if clip is None and teaser is not None else {}  # a bad length is named by the flag given
     picture = {k: v for k, v in (("size", size), ("aspect", aspect), ("fps", fps)) if v is not None}  # left out: the defaults, or the format's
+    files = {k: None if v is None else str(v) for k, v in dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}
     end_card_options = {k: v for k, v in (("end_card_s", end_card), ("call_to_action", call_to_action)) if v is not None}
+    diffusion = dict(fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method, **({"model": model} if model else {}))  # left out: the default model
     try:
-        files = {k: None if v is None else str(v) for k, v in dict(logo=logo, cover=cover, font=font, lyrics=lyrics).items()}
-        branding = Branding(artist=artist, title=title, label=label, release_date=release_date, **files, **end_card_options, palette_from_cover=palette_from_cover)
-        settings = RenderSettings(**picture, format=format, start_s=start, end_s=end, clip_s=clip, teaser_s=teaser, styles=None if styles is None else str(styles), classifier=classifier, seed=seed, detail=detail, compile=compile,
-                                   renderer=renderer, diffusion=dict(model=model or DEFAULT_MODEL, fast_vae=fast_vae, steps=steps, size=diffusion_size, method=method), branding=branding)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        flags = {"start_s": "start", "end_s": "end", "clip_s": "clip", "teaser_s": "teaser", "diffusion.size": "diffusion-size", "diffusion.fast_vae": "fast-vae", "branding.release_date": "release-date",
-                 "end_card_s": "end-card", "branding.end_card_s": "end-card", "call_to_action": "call-to-action", "branding.call_to_action": "call-to-action"}
-        field = ".".join(str(part) for part in first["loc"])
-        if not field:  # a check across options (--clip with --start, a format's limits): its message names them
-            raise MvgenError(first["msg"].removeprefix("Value error, ")) from None
-        flag = flags.get(field, field.removeprefix("diffusion.").removeprefix("branding."))
-        raise MvgenError(f"--{flag}: {first['msg'].removeprefix('Value error, ')}") from None
-    try:
+        settings = RenderSettings(**picture, format=format, start_s=start, end_s=end, clip_s=clip if clip is not None else teaser, styles=None if styles is None else str(styles),
+                                  classifier=classifier, seed=seed, detail=detail, compile=compile, renderer=renderer, diffusion=diffusion,
+                                  branding=dict(artist=artist, title=title, label=label, release_date=release_date, **files, **end_card_options, palette_from_cover=palette_from_cover))
         deliverables = DeliverableOptions(loudness=loudness, thumbnail=thumbnail, preview_loop=preview_loop)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise MvgenError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg'].removeprefix('Value error, ')}") from None
-    if settings.branding.palette_from_cover and settings.branding.cover is None:
-        raise MvgenError("--palette-from-cover needs --cover IMAGE (the release artwork whose colours the video takes)")
-    # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept
+        raise _option_error(exc, renamed) from None
+    # SIGTERM (timeout, systemd, Kubernetes, Ray) stops the render as Ctrl-C does: encoders ended, chunks kept.
+    # Every input is checked by the library before the analysis, and the output locked (another render writing it fails this one at once).
     with sigterm_interrupts():
         try:
-            target = out_path if out_path is not None else default_output(track, settings)
-            if target.suffix.lower() == ".mp4" and target.parent.is_dir():
-                # a render already writing this output fails this one now, not after the analysis (render_video takes the lock for real)
-                with output_lock(target):
-                    pass
-            load_styles(settings.styles, labels=classifier_labels(classifier))  # style errors before the analysis, not after it
-            build_overlay(settings.branding, *settings.frame_size(), settings.aspect)  # a bad logo, font, cover or lyrics file too
-            analysis = _analyze(track, classifier=classifier)
             with _progress() as progress:
                 task = progress.add_task("rendering", total=None)
-                video = render_video(track, out_path, settings, resume=resume, analysis=analysis, on_progress=lambda d, n: progress.update(task, completed=d, total=n),
-                                     on_status=lambda text: progress.update(task, description=text))
+                rendered = render_track(track, out_path, settings, resume=resume, on_progress=lambda d, n: progress.update(task, completed=d, total=n),
+                                        on_status=lambda text: progress.update(task, description=text))
         except KeyboardInterrupt as exc:
             err.print("mvgen: interrupted; run the same command with --resume to continue", markup=False)
             raise typer.Exit(getattr(exc, "exit_code", 130)) from None
-    out.print(f"video written to {video}")
-    _deliver(video, analysis, settings, deliverables)
+    out.print(f"video written to {rendered.video}")
+    _deliver(rendered, deliverables)
 
 
-def _deliver(video: Path, analysis, settings, options) -> None:
+#: Render flags whose name is not their field's by the rule of :func:`flag_name`.
+FLAG_EXCEPTIONS = {("diffusion", "size"): "diffusion-size"}  # --size is the video's
+
+
+def flag_name(loc: tuple) -> str:
+    """The ``mvgen render`` flag (without ``--``) of the :class:`~mvgen.settings.RenderSettings` or
+    :class:`~mvgen.delivery.deliverables.DeliverableOptions` field at pydantic location ``loc``.
+
+    The rule: the field's own name (the last part of a nested one), less a unit suffix ``_s``, with
+    ``-`` for ``_``: ``start_s`` -> ``start``, ``("branding", "end_card_s")`` -> ``end-card``,
+    ``("diffusion", "fast_vae")`` -> ``fast-vae``; :data:`FLAG_EXCEPTIONS` lists the others."""
+    loc = tuple(loc)
+    if loc in FLAG_EXCEPTIONS:
+        return FLAG_EXCEPTIONS[loc]
+    return str(loc[-1]).removesuffix("_s").replace("_", "-")
+
+
+def _option_error(exc, renamed: dict[tuple, str]) -> MvgenError:
+    """The first error of a pydantic ``ValidationError`` of the render options as ``"--<flag>: <problem>"``
+    (``renamed``: flags given under another name than :func:`flag_name`'s); a check across options
+    (no field: ``--clip`` with ``--start``, a format's limits) is its message alone, which names them."""
+    from mvgen.errors import validation_problem
+
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    if not loc:
+        return MvgenError(validation_problem(first))
+    return MvgenError(f"--{renamed.get(loc) or flag_name(loc)}: {validation_problem(first)}")
+
+
+def _deliver(rendered, options) -> None:
     """Measure the video's loudness and write the deliverables ``options`` asks for; print what was written."""
-    from mvgen.delivery.deliverables import make_deliverables
-    from mvgen.clips import render_window
-
     with err.status("loudness" + (", normalized copy" if options.loudness is not None else "") + (", thumbnail" if options.thumbnail else "")
                     + (f", {options.preview_loop} loop" if options.preview_loop else "")):
-        made = make_deliverables(video, analysis, options, window_s=render_window(analysis, settings), preset=settings.preset())
+        made = rendered.deliver(options)
     out.print("loudness: " + (made.loudness.describe() if made.loudness is not None else "no audio"), markup=False)
     for warning in made.warnings:
         _show_warning(warning, UserWarning, "", 0)
@@ -415,11 +406,11 @@ def _deliver(video: Path, analysis, settings, options) -> None:
     if made.preview_loop is not None:
         p = made.preview_loop
         out.print(f"loop written to {p.path}: {p.duration_s:.2f} s from {format_clock(p.start_s, 2)}, {p.n_frames} frames, {p.size_bytes / 1e3:.0f} kB", markup=False)
-    preset = settings.preset()
+    preset = rendered.settings.preset()
     if preset is not None:  # the platform's published limits, checked on the file written
         from mvgen.delivery.deliverables import check_file
 
-        checked = check_file(video, video, preset)
+        checked = check_file(rendered.video, rendered.video, preset)
         failed = [f"{c.name}: {c.why}" for c in checked.checks if not c.passed]
         out.print(f"{preset.name} checks: " + (f"all {len(checked.checks)} passed" if not failed else "FAILED " + "; ".join(failed)), markup=False)
 

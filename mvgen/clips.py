@@ -222,17 +222,17 @@ def rotate_loop(specs: list[FrameSpec], first: int) -> list[FrameSpec]:
 def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
     """The window of the video as a :class:`~mvgen.analysis.windows.ClipWindow`: a loop (``settings.loop``,
     :func:`~mvgen.clips.loop_window` of at most ``clip_s``, the format's cap or 8 s), the best clip
-    (``clip_s`` or ``teaser_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``.
+    (``clip_s``, :func:`~mvgen.clips.best_clip`) or the excerpt ``[start_s, end_s)``.
     A length-capped format (Shorts, X) renders the best clip of its cap from a longer track, and an
     excerpt with only a start is cut at the cap; a window shorter than a format's minimum is an error."""
     preset = settings.preset()
     cap_s = preset.max_duration_s if preset is not None else None
     excerpt = settings.start_s > 0 or settings.end_s is not None
     if settings.loop and not excerpt:  # a loop picks its bars, unless an excerpt is given (then that is looped)
-        max_s = settings.clip_length_s or cap_s or LOOP_MAX_S
+        max_s = settings.clip_s or cap_s or LOOP_MAX_S
         window = loop_window(analysis, max_s=max_s, min_s=min(LOOP_MIN_S, max_s))
-    elif settings.clip_length_s is not None:
-        window = best_clip(analysis, settings.clip_length_s)
+    elif settings.clip_s is not None:
+        window = best_clip(analysis, settings.clip_s)
     else:
         end = analysis.duration_s if settings.end_s is None else min(settings.end_s, analysis.duration_s)
         if settings.start_s >= end:

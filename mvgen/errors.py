@@ -21,9 +21,13 @@ class MvgenError(Exception):
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def field_name(loc: tuple) -> str:
-    """A pydantic error location as a dotted field name (``("diffusion", "size")`` -> ``"diffusion.size"``)."""
-    return ".".join(str(part) for part in loc)
+def field_name(loc: tuple, *, brackets: bool = False) -> str:
+    """A pydantic error location as a dotted field name (``("diffusion", "size")`` -> ``"diffusion.size"``);
+    ``brackets``: list indices as ``[i]``, as a YAML file's reader counts its items (``("tracks", 2, "path")``
+    -> ``"tracks[2].path"``) rather than ``"tracks.2.path"``."""
+    if not brackets:
+        return ".".join(str(part) for part in loc)
+    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc).replace(".[", "[")
 
 
 def validation_problem(error: dict) -> str:

@@ -1,11 +1,13 @@
 """The render pipeline: analysis -> frame specs -> frames -> encoded chunks -> the finished video.
 
 Entry points: :func:`render` (the library's ``mvgen.render``: options checked as
-:class:`~mvgen.settings.RenderSettings` fields) and :func:`render_video` (settings given whole).
-The steps, in order: lock the output and prepare its branding (:mod:`mvgen.workspace`,
-:mod:`mvgen.brand`); analyze the track; map the styles to one frame spec per frame in the video's
-window (:mod:`mvgen.clips`, :mod:`mvgen.style`); draw and encode the body chunk by chunk, then the
-end card; mux with the audio. Work happens in ``.<output>.work/`` (see :mod:`mvgen.workspace`), so
+:class:`~mvgen.settings.RenderSettings` fields), :func:`render_video` (settings given whole) and
+:func:`render_track` (the same, returning the :class:`Rendered` video with the analysis it was drawn
+from, which makes its deliverables). The steps, in order: check every input the settings name (the
+branding's files and layout, rasterizing its overlay once, and the styles), so a bad one fails
+before anything slow runs or anything is written; lock the output (:mod:`mvgen.workspace`); analyze
+the track; map the styles to one frame spec per frame in the video's window (:mod:`mvgen.clips`,
+:mod:`mvgen.style`); draw and encode the body chunk by chunk, then the end card; mux with the audio. Work happens in ``.<output>.work/`` (see :mod:`mvgen.workspace`), so
 an interrupted render resumes from its last finished chunk.
 """
 
@@ -14,14 +16,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mvgen.analysis import Analysis, analyze
-from mvgen.brand.branding import build_overlay, write_sidecars
+from mvgen.brand.branding import Overlay, build_overlay, write_sidecars
 from mvgen.clips import calmest_cut, clip_window, cut_candidates, loop_draft, rotate_loop
 from mvgen.errors import MvgenError, validation_error
 from mvgen.media.assemble import CUT_FADE_S, ChunkWriter, gop_frames, mux
@@ -30,6 +32,9 @@ from mvgen.renderers.factory import procedural_renderer
 from mvgen.delivery.formats import encodings
 from mvgen.settings import RenderSettings
 from mvgen.workspace import DISK_FULL, StaleWorkError, WorkManifest, default_output, output_lock, work_key
+
+if TYPE_CHECKING:
+    from mvgen.delivery.deliverables import DeliverableOptions, Deliverables
 
 
 def render(
@@ -77,30 +82,84 @@ def render(
     return render_video(path, out, settings, resume=resume, on_progress=on_progress, analysis=analysis, on_status=on_status)
 
 
-def render_video(
+def render_video(track: str | os.PathLike, out: str | os.PathLike | None = None, settings: RenderSettings | None = None, **options: Any) -> Path:
+    """Render the music video of ``track`` and return the path of the finished file: :func:`render_track`'s
+    video (``options``: its keyword options ``resume``, ``on_progress``, ``analysis``, ``on_status``)."""
+    return render_track(track, out, settings, **options).video
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A finished render: the video, and the analysis, window and settings it was drawn from."""
+
+    video: Path
+    analysis: Analysis
+    window_s: tuple[float, float] = field(metadata={"doc": "(start, end) of the track the video shows, seconds"})
+    settings: RenderSettings
+
+    def deliver(self, options: DeliverableOptions) -> Deliverables:
+        """Measure the video's loudness and write what ``options`` asks for beside it
+        (:func:`mvgen.delivery.deliverables.make_deliverables`, with the format's length warning)."""
+        from mvgen.delivery.deliverables import make_deliverables
+
+        return make_deliverables(self.video, self.analysis, options, window_s=self.window_s, preset=self.settings.preset())
+
+
+def render_track(
     track: str | os.PathLike,
     out: str | os.PathLike | None = None,
     settings: RenderSettings | None = None,
+    *,
     resume: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     analysis: Analysis | None = None,
     on_status: Callable[[str], None] | None = None,
-) -> Path:
-    """Render the music video of ``track`` and return the path of the finished file.
+) -> Rendered:
+    """Render the music video of ``track`` into ``out`` (default: beside the track, :func:`~mvgen.workspace.default_output`).
 
+    Every input the settings name (branding files and layout, styles) is checked first, then the
+    output is locked, then the track analyzed (unless ``analysis`` is given) and drawn.
     ``on_progress(done_frames, total_frames)`` is called as batches finish (resumed chunks count
-    as done at once); ``on_status(text)`` names slow steps before they start (loading a model,
-    denoising keyframes, compiling the renderer). Raises :class:`MvgenError` for bad input, a full
-    disk (finished chunks kept for ``resume=True``) and :class:`OutputBusyError` when another
-    process is rendering ``out``; a ``KeyboardInterrupt`` (or :class:`Terminated`) leaves the work
-    folder for ``resume=True``.
+    as done at once); ``on_status(text)`` names slow steps before they start (analyzing the track,
+    loading a model, denoising keyframes, compiling the renderer). Raises :class:`MvgenError` for bad
+    input, a full disk (finished chunks kept for ``resume=True``) and :class:`OutputBusyError` when
+    another process is rendering ``out``; a ``KeyboardInterrupt`` (or :class:`Terminated`) leaves the
+    work folder for ``resume=True``.
     """
     settings = settings or RenderSettings()
     out = Path(out) if out is not None else default_output(track, settings)
     if out.suffix.lower() != ".mp4":
         raise MvgenError("the output must be an .mp4 file", out)
+    inputs = _prepare(track, settings, analyzed=analysis is not None)
     with output_lock(out):
-        return _render_locked(track, out, settings, resume, on_progress, analysis, on_status)
+        return _render_locked(track, out, settings, inputs, resume, on_progress, analysis, on_status)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What a render reads besides the track, checked before anything slow runs: the branding overlay
+    (rasterized once; None: nothing drawn over the video), and the styles of the classes ``labels``."""
+
+    overlay: Overlay | None
+    labels: tuple[str, ...]
+    styles: dict
+
+
+def _prepare(track, settings: RenderSettings, *, analyzed: bool) -> _Inputs:
+    """The render's overlay and styles: a bad logo, font, cover, lyrics or style file is an error here,
+    and so is a track that is not audio (unless its analysis is ``analyzed`` already), before the output
+    is locked (which makes its folder) and the track analyzed."""
+    from mvgen.classify.checkpoints import classifier_labels
+    from mvgen.media.audio import probe_audio
+    from mvgen.style.styles import load_styles
+
+    width, height = settings.frame_size()
+    overlay = build_overlay(settings.branding, width, height, settings.aspect)
+    labels = tuple(classifier_labels(settings.classifier))
+    styles = load_styles(settings.styles, labels=labels)
+    if not analyzed:
+        probe_audio(track)  # headers only
+    return _Inputs(overlay, labels, styles)
 
 
 def _draw(renderer, overlay, specs) -> np.ndarray:
@@ -128,16 +187,17 @@ class _Plan:
         return -(-len(self.body) // self.chunk_frames)
 
 
-def _plan(analysis: Analysis, settings: RenderSettings, status: Callable[[str], None]) -> _Plan:
+def _plan(analysis: Analysis, settings: RenderSettings, inputs: _Inputs, status: Callable[[str], None]) -> _Plan:
     """Styles, window and frame specs of the video, and how its frames split into chunks and the end card."""
     from mvgen.brand.endcard import card_frames
-    from mvgen.classify.checkpoints import classifier_labels
     from mvgen.style.blend import StyleTable
     from mvgen.style.mapper import map_frames
     from mvgen.style.styles import load_styles
 
-    labels = analysis.genre_profile.labels if analysis.genre_profile else classifier_labels(settings.classifier)
-    styles = load_styles(settings.styles, labels=labels)
+    styles = inputs.styles
+    if analysis.genre_profile and tuple(analysis.genre_profile.labels) != inputs.labels:
+        # an analysis given by the caller, made by another classifier: the styles of its classes
+        styles = load_styles(settings.styles, labels=analysis.genre_profile.labels)
     clip = clip_window(analysis, settings)
     window = (clip.start_s, clip.end_s)
     table = StyleTable.from_styles(styles)
@@ -192,16 +252,17 @@ def _open_work(work: Path, key: str, settings: RenderSettings, window: tuple[flo
     return manifest
 
 
-def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_progress, analysis: Analysis | None, on_status) -> Path:
+def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, resume: bool, on_progress, analysis: Analysis | None, on_status) -> Rendered:
     from mvgen.brand.endcard import EndCard
 
     status = on_status or (lambda text: None)
-    # 1. branding: files, layout and lyrics checked, and the overlay rasterized once, before the analysis
+    overlay = inputs.overlay  # 1. branding and styles: checked and the overlay rasterized once, by _prepare
     width, height = settings.frame_size()
-    overlay = build_overlay(settings.branding, width, height, settings.aspect)
-    # 2. analysis (cached), styles, window and frame specs
-    analysis = analysis or analyze(track, classifier=settings.classifier)
-    plan = _plan(analysis, settings, status)
+    # 2. analysis (cached), window and frame specs
+    if analysis is None:
+        status(f"analyzing {track}")
+        analysis = analyze(track, classifier=settings.classifier)
+    plan = _plan(analysis, settings, inputs, status)
     specs, window = plan.specs, plan.window
     card = EndCard(settings.branding, width, height, settings.fps, plan.n_card, aspect=settings.aspect) if plan.n_card else None
     # 3. the renderer, and the encoding of every chunk
@@ -262,4 +323,4 @@ def _render_locked(track, out: Path, settings: RenderSettings, resume: bool, on_
         # the chunk being written is removed (ChunkWriter's abort); the finished ones are kept
         raise MvgenError(f"the disk is full ({exc.strerror or exc}); free some space and run the same command with --resume to continue", out) from None
     shutil.rmtree(work, ignore_errors=True)
-    return out
+    return Rendered(out, analysis, window, settings)

@@ -24,7 +24,6 @@ class RenderSettings(BaseModel):
     fps: float = Field(30.0, gt=0, le=120)
     start_s: float = Field(0.0, ge=0)
     end_s: float | None = Field(None, gt=0)
-    teaser_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="the old name of clip_s (the same picker)")
     clip_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="render the strongest window of at most this many seconds, whole bars from downbeat to downbeat (mvgen.clips.best_clip)")
     loop: bool = Field(False, description="render a seamless loop (mvgen.clips.loop_window: whole bars from the first drop, at most clip_s or 8 s; or the excerpt start_s-end_s given) with periodic motion and no audio")
     renderer: Literal["procedural", "diffusion"] = "procedural"
@@ -50,7 +49,7 @@ class RenderSettings(BaseModel):
     @model_validator(mode="after")
     def _follow_format(self) -> "RenderSettings":
         """A format sets aspect and fps (a different one given alongside is an error) and, unless given,
-        size; an excerpt or teaser longer than the platform allows (or shorter) is an error up front."""
+        size; an excerpt or clip longer than the platform allows (or shorter) is an error up front."""
         if self.format is None:
             return self
         preset = PRESETS[self.format]
@@ -64,7 +63,7 @@ class RenderSettings(BaseModel):
             object.__setattr__(self, "loop", True)
         if not preset.allows_text and self.branding.overlay:
             object.__setattr__(self, "branding", self.branding.model_copy(update={"overlay": False}))
-        asked = self.clip_length_s if self.clip_length_s else (self.end_s - self.start_s if self.end_s is not None else None)
+        asked = self.clip_s if self.clip_s else (self.end_s - self.start_s if self.end_s is not None else None)
         if asked is not None and preset.limit_duration_s is not None and asked > preset.limit_duration_s:
             raise ValueError(f"{asked:g} s is longer than the {self.format} format allows ({preset.limit_duration_s:g} s)")
         if asked is not None and preset.min_duration_s is not None and asked < preset.min_duration_s:
@@ -77,18 +76,11 @@ class RenderSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_window(self) -> "RenderSettings":
-        if self.teaser_s is not None and self.clip_s is not None and self.teaser_s != self.clip_s:
-            raise ValueError(f"teaser_s (--teaser {self.teaser_s:g}) is the old name of clip_s (--clip {self.clip_s:g}); give one of them")
-        if self.clip_length_s is not None and (self.start_s or self.end_s is not None):
+        if self.clip_s is not None and (self.start_s or self.end_s is not None):
             raise ValueError("a clip (clip_s, --clip) picks its own window; give it without start_s/end_s (--start/--end)")
         if self.loop and self.renderer != "procedural":
             raise ValueError(f"loop: only the procedural renderer draws periodic motion (renderer: {self.renderer}); the diffusion keyframes do not loop")
         return self
-
-    @property
-    def clip_length_s(self) -> float | None:
-        """The clip's requested length (s): ``clip_s``, or its old name ``teaser_s``; None: no clip."""
-        return self.clip_s if self.clip_s is not None else self.teaser_s
 
     def frame_size(self) -> tuple[int, int]:
         """(width, height) in pixels, both even (yuv420p needs even sizes)."""

@@ -54,6 +54,8 @@ DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
+    """Where a render of ``track`` goes when no output is given: beside it, as
+    ``<stem>[-<format> | -<aspect>][-loop | -clip<N>s].mp4`` (a 16:9 full-length render: ``<stem>.mp4``)."""
     track = Path(track)
     if settings.format is not None:
         suffix = "-" + settings.format
@@ -61,10 +63,8 @@ def default_output(track: str | os.PathLike, settings: RenderSettings) -> Path:
         suffix = "" if settings.aspect == "16:9" else "-" + settings.aspect.replace(":", "x")
     if settings.loop and (settings.format is None or not settings.preset().loop):
         clip = "-loop"
-    elif settings.clip_s:
-        clip = f"-clip{settings.clip_s:g}s"
     else:
-        clip = f"-teaser{settings.teaser_s:g}s" if settings.teaser_s else ""
+        clip = f"-clip{settings.clip_s:g}s" if settings.clip_s else ""
     return track.with_name(f"{track.stem}{suffix}{clip}.mp4")
 
 

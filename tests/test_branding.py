@@ -13,8 +13,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from mvgen.brand.branding import (
-    LOGO_OPACITY, SAFE_ZONES, TITLE_SAFE, TITLE_SIZE, Branding, PixelBox, build_overlay, fit_text, frame_safe_zone, min_text_px,
-    nearest_aspect, plan_layout, safe_zone,
+    LOGO_OPACITY, SAFE_ZONES, TITLE_SAFE, TITLE_SIZE, Branding, Layer, PixelBox, build_overlay, fit_text, frame_safe_zone, min_text_px,
+    nearest_aspect, plan_layout, plan_overlay, safe_zone,
 )  # fmt: skip
 from mvgen.errors import MvgenError
 from mvgen.brand.fonts import default_font
@@ -123,6 +123,35 @@ def test_nothing_to_draw_or_overlay_off_gives_no_overlay(tmp_path):
     assert build_overlay(Branding(), 320, 180, "16:9") is None
     assert build_overlay(Branding(title="x", end_card_s=3.0), 320, 180, "16:9") is not None
     assert build_overlay(Branding(title="x", overlay=False), 320, 180, "16:9") is None  # e.g. Spotify Canvas
+
+
+def _no_drawing(monkeypatch) -> None:
+    """Make every rasterized layer (the end of all drawing: text, logo, lyrics) an error."""
+
+    def drawn(*args, **kwargs):
+        raise AssertionError("the check drew a layer")
+
+    monkeypatch.setattr(Layer, "from_rgba", staticmethod(drawn))
+
+
+def test_the_check_lays_out_without_drawing(tmp_path, monkeypatch):
+    """plan_overlay reads the files, loads the font, lays out the text and fits every lyric line, drawing
+    nothing; build_overlay draws that same plan."""
+    lrc = tmp_path / "a.lrc"
+    lrc.write_text("[00:01.00]first words\n[00:03.00]second words\n", encoding="utf-8")
+    branded = Branding(title="Midnight", logo=str(_logo(tmp_path / "logo.png")), lyrics=str(lrc))
+    drawn = build_overlay(branded, 180, 320, "9:16")
+    _no_drawing(monkeypatch)
+    plan = plan_overlay(branded, 180, 320, "9:16")
+    assert plan.layout == drawn.layout and [line for line, _ in plan.lyrics] == [line for line, _ in drawn.lyrics]
+    assert all(fitted.width_px <= plan.layout.lyrics_band.width for _, fitted in plan.lyrics)
+    assert plan_overlay(Branding(title="x", overlay=False), 320, 180, "16:9") is None
+    lrc.write_text("[00:01.00]" + "word " * 300 + "\n", encoding="utf-8")
+    with pytest.raises(MvgenError, match=r"a\.lrc: the lyric line at 1\.00 s .* does not fit in the safe zone of a 180x320 frame"):
+        plan_overlay(branded, 180, 320, "9:16")
+    (tmp_path / "bad.svg").write_text("<svg this is not")
+    with pytest.raises(MvgenError, match=r"bad\.svg: not a readable logo"):
+        plan_overlay(Branding(logo=str(tmp_path / "bad.svg")), 320, 180, "16:9")
 
 
 # --------------------------------------------------------------------------- on the renderer's frames
@@ -277,6 +306,27 @@ def test_batch_branding_per_track(tmp_path):
     with pytest.raises(MvgenError) as info:
         load_manifest(tmp_path / "m.yaml")
     assert str(info.value) == f"{tmp_path / 'm.yaml'}: tracks[0].branding: {tmp_path / 'gone.png'}: image file not found"
+
+
+def test_batch_checks_the_branding_of_every_format_without_drawing_it(tmp_path, monkeypatch):
+    from mvgen.batch import load_manifest
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    _logo(tmp_path / "logo.png")
+    (tmp_path / "a.lrc").write_text("[00:01.00]first words\n", encoding="utf-8")
+    formats = "formats: {reels: {aspect: '9:16', size: 180}, wide: {size: 180}}\n"
+    (tmp_path / "m.yaml").write_text(formats + "tracks:\n  - path: a.wav\n    branding: {title: T, logo: logo.png, lyrics: a.lrc}\n")
+    _no_drawing(monkeypatch)
+    _, jobs = load_manifest(tmp_path / "m.yaml")
+    assert [job.format for job in jobs] == ["reels", "wide"]
+    (tmp_path / "a.lrc").write_text("[00:01.00]" + "word " * 300 + "\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(formats + "tracks:\n  - path: a.wav\n    branding: {lyrics: a.lrc}\n  - path: a.wav\n    branding: {palette_from_cover: true}\n")
+    with pytest.raises(MvgenError) as info:
+        load_manifest(tmp_path / "m.yaml")
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2  # the manifest's own fields first, then each track's files and layout
+    assert lines[0] == f"{tmp_path / 'm.yaml'}: tracks[1].branding.palette_from_cover: needs a cover image (cover, --cover IMAGE): the release artwork whose colours the video takes"
+    assert lines[1].startswith(f"{tmp_path / 'm.yaml'}: tracks[0].branding: {tmp_path / 'a.lrc'}: the lyric line at 1.00 s")
 
 
 # --------------------------------------------------------------------------- end to end

@@ -86,3 +86,39 @@ def test_doctor(run_cli):
     no_model = run_cli("doctor", env={"MVGEN_MODELS_DIR": "/nonexistent"})
     assert no_model.returncode == 1 and "classifier" in no_model.stderr
     assert "MVGEN_MODELS_DIR" in no_model.stdout
+
+
+@pytest.mark.parametrize(
+    "args,flag",
+    [
+        (["--size", "10"], "size"), (["--fps", "0"], "fps"), (["--aspect", "3:2"], "aspect"), (["--start", "-1"], "start"),
+        (["--end", "0"], "end"), (["--clip", "-3"], "clip"), (["--teaser", "-3"], "teaser"), (["--detail", "2"], "detail"),
+        (["--renderer", "paint"], "renderer"), (["--diffusion-size", "5"], "diffusion-size"), (["--steps", "0"], "steps"),
+        (["--method", "paint"], "method"), (["--end-card", "-1"], "end-card"), (["--palette-from-cover"], "palette-from-cover"),
+        (["--loudness", "3"], "loudness"), (["--preview-loop", "mov"], "preview-loop"),
+    ],
+)
+def test_a_bad_render_option_is_named_by_its_flag(tmp_path, args, flag):
+    """Each bad value is one line naming the flag given (flag_name: the field's name, less its unit,
+    hyphenated), before anything is read or written; a check across options is its message alone."""
+    from typer.testing import CliRunner
+
+    from mvgen.cli import app
+
+    result = CliRunner(env={"MVGEN_DEBUG": None}).invoke(app, ["render", str(tmp_path / "t.wav"), *args])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"mvgen: error: --{flag}: "), result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_option_clashes_are_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from mvgen.cli import app
+
+    runner = CliRunner(env={"MVGEN_DEBUG": None})
+    for args, message in ((["--clip", "15", "--teaser", "30"], "--teaser 30 is the old name of --clip 15; give one of them"),
+                          (["--teaser", "15", "--start", "2"], "a clip (clip_s, --clip) picks its own window; give it without start_s/end_s (--start/--end)"),
+                          (["--end-card", "-1"], "--end-card: Input should be greater than or equal to 0")):
+        result = runner.invoke(app, ["render", str(tmp_path / "t.wav"), *args])
+        assert result.exit_code == 1 and result.stderr.strip().splitlines() == [f"mvgen: error: {message}"], result.stderr

@@ -247,7 +247,8 @@ def test_cli_clip_and_bad_lengths(tracks, tmp_path, run_cli):
     for args, message in ((["--clip", "-3"], "--clip: Input should be greater than 0"),
                           (["--clip", "nan"], "--clip: Input should be a finite number"),
                           (["--clip", "15", "--start", "2"], "a clip (clip_s, --clip) picks its own window; give it without start_s/end_s (--start/--end)"),
-                          (["--clip", "15", "--teaser", "30"], "teaser_s (--teaser 30) is the old name of clip_s (--clip 15); give one of them")):
+                          (["--teaser", "-3"], "--teaser: Input should be greater than 0"),
+                          (["--clip", "15", "--teaser", "30"], "--teaser 30 is the old name of --clip 15; give one of them")):
         failed = run_cli("render", track, *args)
         assert failed.returncode == 1 and failed.stderr.strip().splitlines() == [f"mvgen: error: {message}"], failed.stderr
 
@@ -259,9 +260,9 @@ def test_batch_clips_use_the_picker(tmp_path):
     (tmp_path / "m.yaml").write_text("clips:\n  c: {length_s: 15}\n  hook: {length_s: 5, start_s: 40}\n  full: {}\ntracks:\n  - path: a.wav\n")
     _, jobs = load_manifest(tmp_path / "m.yaml")
     by_clip = {job.clip: job.settings for job in jobs}
-    assert by_clip["c"].clip_s == 15 and by_clip["c"].clip_length_s == 15 and by_clip["c"].start_s == 0
+    assert by_clip["c"].clip_s == 15 and by_clip["c"].start_s == 0
     assert by_clip["hook"].clip_s is None and (by_clip["hook"].start_s, by_clip["hook"].end_s) == (40, 45)
-    assert by_clip["full"].clip_length_s is None
+    assert by_clip["full"].clip_s is None
     (tmp_path / "m.yaml").write_text("clips:\n  c: {length_s: .nan}\ntracks:\n  - path: a.wav\n")
     with pytest.raises(MvgenError, match=r"clips.c.length_s: Input should be a finite number"):
         load_manifest(tmp_path / "m.yaml")
@@ -271,14 +272,13 @@ def test_settings_pick_one_window(tracks):
     from pydantic import ValidationError
 
     _, analysis, _ = tracks["future"]
-    teaser, clip = RenderSettings(teaser_s=15), RenderSettings(clip_s=15)
-    assert clip_window(analysis, teaser) == clip_window(analysis, clip) == best_clip(analysis, 15)  # --teaser is --clip's old name
+    assert clip_window(analysis, RenderSettings(clip_s=15)) == best_clip(analysis, 15)
     assert clip_window(analysis, RenderSettings(loop=True)) == loop_window(analysis)
     assert clip_window(analysis, RenderSettings(loop=True, clip_s=4)).length_s <= 4  # a shorter loop on request
     given = clip_window(analysis, RenderSettings(loop=True, start_s=3, end_s=7))  # an excerpt given is looped as it is
     assert (given.start_s, given.end_s) == (3, 7)
     for bad, message in ((dict(clip_s=15, end_s=30), "picks its own window"), (dict(clip_s=15, start_s=3), "picks its own window"),
-                         (dict(clip_s=15, teaser_s=30), "old name of clip_s"), (dict(loop=True, renderer="diffusion"), "only the procedural renderer"),
+                         (dict(loop=True, renderer="diffusion"), "only the procedural renderer"),
                          (dict(clip_s=0), "greater than 0"), (dict(clip_s=float("inf")), "finite number")):
         with pytest.raises(ValidationError, match=message):
             RenderSettings(**bad)

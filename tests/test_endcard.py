@@ -320,7 +320,7 @@ def test_resumed_render_with_a_card_is_the_same(track, analysis, cover, tmp_path
 @pytest.mark.slow
 def test_cli_end_card_options(track, cover, tmp_path, run_cli):
     failed = run_cli("render", track, "--out", tmp_path / "x.mp4", "--palette-from-cover")
-    assert failed.returncode == 1 and failed.stderr.strip().splitlines() == ["mvgen: error: --palette-from-cover needs --cover IMAGE (the release artwork whose colours the video takes)"]
+    assert failed.returncode == 1 and failed.stderr.strip().splitlines() == ["mvgen: error: --palette-from-cover: needs a cover image (cover, --cover IMAGE): the release artwork whose colours the video takes"]
     failed = run_cli("render", track, "--out", tmp_path / "x.mp4", "--end-card", "-1")
     assert failed.returncode == 1 and failed.stderr.strip() == "mvgen: error: --end-card: Input should be greater than or equal to 0"
     assert not list(tmp_path.glob("*.mp4"))

@@ -150,7 +150,7 @@ def test_length_rules_of_excerpts():
     with pytest.raises(ValueError, match="190 s is longer than the shorts format allows"):
         RenderSettings(format="shorts", end_s=190.0)
     with pytest.raises(ValueError, match="2 s is shorter than the canvas format needs"):
-        RenderSettings(format="canvas", teaser_s=2.0)
+        RenderSettings(format="canvas", clip_s=2.0)
     with pytest.raises(MvgenError, match="needs at least 3 s"):  # a loop of the canvas format
         render_window(_long_analysis(2.5, 1.0), RenderSettings(format="canvas"))
 

@@ -92,3 +92,17 @@ def test_class_names_are_checked(tmp_path):
     csv.write_text("path,Reggae,reggae\na.wav,1,0\n")
     with pytest.raises(MvgenError, match="distinct"):
         read_labels(csv)
+
+
+def test_checking_the_audio_names_the_first_bad_file(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", np.zeros(22050, np.float32), 22050)
+    csv = tmp_path / "labels.csv"
+    csv.write_text("path,label\na.wav,reggae\nmissing.wav,rock\n")
+    assert len(read_labels(csv).tracks) == 2  # only read: the audio is not opened
+    with pytest.raises(MvgenError) as info:
+        read_labels(csv, check_audio=True)
+    assert str(info.value) == f"{tmp_path / 'missing.wav'}: file not found"
+    csv.write_text("path,label\na.wav,reggae\na.wav,rock\n")
+    assert [t.path.name for t in read_labels(csv, check_audio=True).tracks] == ["a.wav", "a.wav"]

@@ -8,6 +8,7 @@ import pytest
 
 from mvgen.media import assemble
 from mvgen.analysis.track import analyze
+from mvgen.errors import MvgenError
 from mvgen.media.assemble import probe_video
 from mvgen.settings import RenderSettings
 from mvgen.workspace import StaleWorkError
@@ -20,6 +21,20 @@ FPS = 30.0
 @pytest.fixture(scope="module")
 def track(house_wav):
     return house_wav
+
+
+def test_inputs_are_checked_before_the_output_is_locked_or_the_track_analyzed(tmp_path):
+    """A bad style file fails a render before its track is read; a track that is not audio fails it before
+    the output's folder is made (the lock makes it) and anything is written."""
+    notes = tmp_path / "notes.wav"
+    notes.write_text("these are my notes, not audio\n" * 50)
+    styles = tmp_path / "bad.yaml"
+    styles.write_text("genre: deep_house\npalette:\n  colors: ['#ff0000', 'red']\n")
+    with pytest.raises(MvgenError, match=r"bad\.yaml:3: palette\.colors\.1: 'red' is not a hex colour"):
+        render_video(notes, tmp_path / "out" / "v.mp4", RenderSettings(styles=str(styles)))
+    with pytest.raises(MvgenError, match=r"notes\.wav: not a recognised audio file"):
+        render_video(notes, tmp_path / "out" / "v.mp4", RenderSettings())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "notes.wav"]
 
 
 @pytest.mark.slow
@@ -87,13 +102,13 @@ def test_aspect_presets(track, tmp_path, aspect, size):
 
 
 @pytest.mark.slow
-def test_teaser_is_around_the_first_drop(track, tmp_path):
+def test_clip_is_around_the_first_drop(track, tmp_path):
     from mvgen.clips import render_window
 
     analysis = analyze(track)
-    settings = RenderSettings(size=64, fps=15, teaser_s=6.0)
+    settings = RenderSettings(size=64, fps=15, clip_s=6.0)
     start, end = render_window(analysis, settings)
-    # the teaser is --clip's picker (mvgen.clips.best_clip): whole bars from downbeat to downbeat, at
+    # a clip (--clip, --teaser) is picked by mvgen.clips.best_clip: whole bars from downbeat to downbeat, at
     # most the length asked for (3 bars, 5.76 s at 125 bpm), where it used to be exactly 6 s
     bar_s = 4 * 60.0 / analysis.tempo_bpm
     assert 6.0 - bar_s < end - start <= 6.0 and start in analysis.downbeats_s and end in analysis.downbeats_s

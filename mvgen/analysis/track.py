@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mvgen._version import __version__
 from mvgen.media.audio import file_hash, load_audio, probe_audio
 from mvgen.analysis.beats import find_downbeats, track_beats
-from mvgen.errors import MvgenError
+from mvgen.errors import MvgenError, validation_error
 from mvgen.features import ANALYSIS_SR, frame_features
 from mvgen.fileio import write_atomic
 from mvgen.analysis.gates import dominant_kind, gate_spans, signal_gate
@@ -201,9 +201,7 @@ class AnalysisOptions(BaseModel):
         try:
             return cls(**options)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            name = ".".join(str(part) for part in first["loc"]) or "options"
-            raise MvgenError(f"analyze option {name}: {first['msg'].removeprefix('Value error, ')}", path) from None
+            raise validation_error(exc, path, what="analyze option") from None
 
 
 def _cache_path(content_hash: str, model_id: str, directory: Path | None) -> Path:

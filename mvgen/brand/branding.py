@@ -2,7 +2,8 @@
 
 :class:`Branding` is the options model (``mvgen render --artist ... --logo ...``, and per track in
 batch manifests). :meth:`Branding.check` reads every file it names before anything renders, so a
-missing or unreadable logo, cover, font or lyrics file is one clear error up front.
+missing or unreadable logo, cover, font or lyrics file is one clear error up front; :func:`plan_overlay`
+also lays everything out (fonts loaded, text and lyrics fitted) without drawing it.
 
 The overlay drawn during the video (the end card is :mod:`mvgen.brand.endcard`'s):
 
@@ -12,7 +13,7 @@ The overlay drawn during the video (the end card is :mod:`mvgen.brand.endcard`'s
   centred between them. Sizes follow the frame's short side; text that does not fit is shrunk down
   to :data:`MIN_TEXT_PX_AT_1080`, then wrapped, never cut; white with a dark outline and a soft
   shadow, legible on any picture.
-* Rasterized once (:func:`build_overlay`): Pillow draws the text and the logo (SVG through resvg)
+* Rasterized once per render (:func:`build_overlay`, from :func:`plan_overlay`'s plan): Pillow draws the text and the logo (SVG through resvg)
   at the output size, and each lyric line once; every layer is converted once to the encoder's
   BT.709 limited-range Y'CbCr at luma and chroma resolution, with its coverage, and cropped to
   where it draws (:class:`Layer`).
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from mvgen.errors import MvgenError
 from mvgen.brand.fonts import load_font, resolve_font
@@ -77,6 +78,14 @@ class Branding(BaseModel):
     palette_from_cover: bool = False
     overlay: bool = Field(True, description="draw the text, logo and lyrics over the video (False: formats that allow no text, e.g. Spotify Canvas)")
 
+    @field_validator("palette_from_cover")
+    @classmethod
+    def _needs_a_cover(cls, wanted: bool, info: ValidationInfo) -> bool:
+        # cover is declared above, so it is already in info.data
+        if wanted and info.data.get("cover") is None:
+            raise ValueError("needs a cover image (cover, --cover IMAGE): the release artwork whose colours the video takes")
+        return wanted
+
     @property
     def has_text(self) -> bool:
         return any((self.artist, self.title, self.label, self.release_date))
@@ -100,15 +109,14 @@ class Branding(BaseModel):
             lyrics = Path(self.lyrics)
             if not lyrics.is_file():
                 raise MvgenError("lyrics file not found", lyrics)
-        if self.palette_from_cover and self.cover is None:
-            raise MvgenError("palette_from_cover needs a cover image (--cover)")
 
 
 def _check_image(path: Path) -> None:
-    """Check that ``path`` is an image Pillow can decode (SVG logos are checked by their own loader)."""
+    """Check that ``path`` is an image Pillow can decode, or an SVG file that parses (it is drawn by resvg)."""
     if not path.is_file():
         raise MvgenError("image file not found", path)
     if path.suffix.lower() == ".svg":
+        _check_svg(path)
         return
     from PIL import Image, UnidentifiedImageError
 
@@ -117,6 +125,18 @@ def _check_image(path: Path) -> None:
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise MvgenError(f"not a readable image ({exc})", os.fspath(path)) from None
+
+
+def _check_svg(path: Path) -> None:
+    """Check that ``path`` is well-formed XML whose root is ``<svg>``, without drawing it (resvg does, once per render)."""
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError) as exc:
+        raise MvgenError(f"not a readable logo ({' '.join(str(exc).split())[:120]})", path) from None
+    if root.tag.rsplit("}", 1)[-1] != "svg":
+        raise MvgenError(f"not a readable logo (the root element is <{root.tag}>, not <svg>)", path)
 
 
 # --------------------------------------------------------------------------- layout
@@ -642,11 +662,23 @@ class Overlay:
 TIME_TOLERANCE_S = 1e-6
 
 
-def build_overlay(branding: Branding, width: int, height: int, aspect: str) -> Overlay | None:
-    """Check ``branding``'s files, lay it out for a ``width`` x ``height`` frame of ``aspect`` and
-    rasterize it once (Pillow, resvg for SVG logos). None when it draws nothing over the video (no text,
-    logo or lyrics, or ``branding.overlay`` off). Raises :class:`MvgenError` ("<file>: <problem>")
-    for a missing or unreadable file and for text that cannot fit; cheap enough to call up front.
+@dataclasses.dataclass(frozen=True)
+class OverlayPlan:
+    """A branding overlay checked and laid out, nothing drawn yet (:func:`plan_overlay`): the frame's
+    :class:`Layout`, the logo file (None: no logo) and each lyric line with its text fitted to the lyrics band."""
+
+    layout: Layout
+    logo: str | None
+    lyrics: tuple[tuple[LyricLine, FittedText], ...]
+
+
+def plan_overlay(branding: Branding, width: int, height: int, aspect: str) -> OverlayPlan | None:
+    """Check ``branding`` for a ``width`` x ``height`` frame of ``aspect`` without drawing anything: its
+    files read (:meth:`Branding.check`), the font loaded, the text block laid out (:func:`plan_layout`)
+    and every lyric line fitted (:func:`fit_text`). None when it draws nothing over the video (no text,
+    logo or lyrics, or ``branding.overlay`` off). Raises :class:`MvgenError` ("<file>: <problem>") for a
+    missing or unreadable file and for text that cannot fit. Batch manifests check every format's
+    branding with it; a render rasterizes the plan once (:func:`build_overlay`).
     """
     from mvgen.brand.lyrics import load_lyrics
 
@@ -656,20 +688,36 @@ def build_overlay(branding: Branding, width: int, height: int, aspect: str) -> O
         return None
     layout = plan_layout(branding, width, height, aspect)
     short = min(width, height)
-    canvas = layout.safe  # everything is drawn inside the safe zone, so nothing can land outside it
-    text = Layer.from_rgba(*_text_rgba(canvas, layout.texts, short=short)) if layout.texts else None
-    logo = None
-    if branding.logo is not None:
-        image = _load_logo(branding.logo, layout.logo_box)
-        rgba = np.asarray(image, np.float32) / 255.0 * LOGO_OPACITY  # premultiplied: every channel scales
-        logo = Layer.from_rgba(rgba, layout.logo_box.x1 - image.width, layout.logo_box.y0)
-    lyric_layers = []
     band = layout.lyrics_band
+    lyrics = []
     for line in lines:
         fitted = fit_text(line.text, str(resolve_font(branding.font)), round(LYRICS_SIZE * short), shrink_floor_px(LYRICS_SIZE * short, layout.min_text_px), band.width)
         if fitted.height_px > band.height:
             raise MvgenError(f"the lyric line at {line.start_s:.2f} s ({line.text[:30]!r}) does not fit in the safe zone of a {width}x{height} frame even wrapped; shorten it", branding.lyrics)
-        lyric_layers.append((line, Layer.from_rgba(*_text_rgba(canvas, [(band.x0, band.y1 - fitted.height_px, fitted)], align="centre", short=short))))
+        lyrics.append((line, fitted))
+    return OverlayPlan(layout, branding.logo, tuple(lyrics))
+
+
+def build_overlay(branding: Branding, width: int, height: int, aspect: str) -> Overlay | None:
+    """Check and lay out ``branding`` for a ``width`` x ``height`` frame of ``aspect`` (:func:`plan_overlay`),
+    then rasterize it once (Pillow, resvg for SVG logos). None when it draws nothing over the video.
+    Raises :class:`MvgenError` as :func:`plan_overlay` does, and for a logo that cannot be drawn.
+    """
+    plan = plan_overlay(branding, width, height, aspect)
+    if plan is None:
+        return None
+    layout = plan.layout
+    short = min(width, height)
+    canvas = layout.safe  # everything is drawn inside the safe zone, so nothing can land outside it
+    text = Layer.from_rgba(*_text_rgba(canvas, layout.texts, short=short)) if layout.texts else None
+    logo = None
+    if plan.logo is not None:
+        image = _load_logo(plan.logo, layout.logo_box)
+        rgba = np.asarray(image, np.float32) / 255.0 * LOGO_OPACITY  # premultiplied: every channel scales
+        logo = Layer.from_rgba(rgba, layout.logo_box.x1 - image.width, layout.logo_box.y0)
+    band = layout.lyrics_band
+    lyric_layers = [(line, Layer.from_rgba(*_text_rgba(canvas, [(band.x0, band.y1 - fitted.height_px, fitted)], align="centre", short=short)))
+                    for line, fitted in plan.lyrics]
     return Overlay(layout, text, logo, lyric_layers)
 
 

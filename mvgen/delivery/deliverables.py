@@ -3,7 +3,7 @@
 
 Both look at the first drop, where a track (and so its video) is at full energy. Times are in seconds
 of the *video* unless named ``track_*``; a video rendered from ``window_s = (start_s, end_s)`` of the
-track (:func:`mvgen.pipeline.render_window`) shows track time ``t`` at video time ``t - start_s``.
+track (:func:`mvgen.clips.render_window`) shows track time ``t`` at video time ``t - start_s``.
 
 Thumbnail: candidate frames are decoded every 1 / :data:`CANDIDATE_FPS` s over :data:`THUMBNAIL_WINDOW_S`
 seconds from the first drop (the whole video when it shows no drop), each is scored by

@@ -25,7 +25,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from mvgen.style.colors import hex_colour, hex_to_rgb
-from mvgen.errors import MvgenError
+from mvgen.errors import MvgenError, field_name, validation_problem
 from mvgen.style.framespec import MOTIFS
 from mvgen.paths import default_styles_dir
 from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
@@ -346,9 +346,7 @@ def _describe(error: dict) -> tuple[tuple, str]:
         allowed = ", ".join(part.strip(" '") for part in expected.replace(" or ", ", ").split(","))
         return loc, f"{_show(value)} is not allowed (allowed: {allowed})"
     if kind in ("value_error", "assertion_error"):
-        message = error["msg"]
-        for prefix in ("Value error, ", "Assertion failed, "):
-            message = message.removeprefix(prefix)
+        message = validation_problem(error)
         if loc == ("modulate",) and ": " in message:  # "<source>.<target>: ..." from Style._amounts: point at that entry
             where, message = message.split(": ", 1)
             source, target = where.split(".", 1)
@@ -373,7 +371,7 @@ def _style_problems(data: Any, path: Path | None, base: Style | None, allowed: S
         for error in exc.errors(include_url=False):
             loc, text = _describe(error)
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
-            field = ".".join(str(p) for p in loc) or "(file)"
+            field = field_name(loc) or "(file)"
             problems.append((line, f"{name}:{line}", " ".join(f"{field}: {text}".split())))
         problems.sort(key=lambda problem: problem[0])  # file order (stable for problems on one line)
     if style is not None and path is not None and path.stem in allowed and style.genre != path.stem:

@@ -176,9 +176,23 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_labels(source: str | Path) -> LabelSet:
-    """Tracks from a CSV file, a HouseX-v2 folder, or a folder of HouseX-v2 folders."""
-    source = Path(source)
+def read_labels(source: str | Path, *, check_audio: bool = False) -> LabelSet:
+    """Tracks from a CSV file, a HouseX-v2 folder, or a folder of HouseX-v2 folders.
+
+    ``check_audio``: also refuse a set without tracks and read every track's audio header
+    (:func:`mvgen.media.audio.probe_audio`), so a bad file is an error naming it before any long decoding."""
+    label_set = _read_labels(Path(source))
+    if check_audio:
+        from mvgen.media.audio import probe_audio
+
+        if not label_set.tracks:
+            raise MvgenError("no labelled tracks", source)
+        for track in label_set.tracks:
+            probe_audio(track.path)
+    return label_set
+
+
+def _read_labels(source: Path) -> LabelSet:
     if source.is_file():
         return read_csv(source)
     if not source.is_dir():

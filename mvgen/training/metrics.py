@@ -162,6 +162,18 @@ def evaluate_predictions(targets: np.ndarray, predictions: np.ndarray, labels: S
     )
 
 
+def evaluate_clips(model, clips: Sequence) -> EvalReport:
+    """:func:`evaluate_predictions` of a :class:`~mvgen.classify.classifier.GenreClassifier`'s predictions
+    (:func:`~mvgen.classify.classifier.predict_clips`) for labelled clips (each with its mono ``audio`` and
+    its ``target`` over the model's outputs), with the calibration error of those predictions."""
+    from mvgen.classify.classifier import predict_clips
+
+    probabilities = predict_clips(model, [c.audio for c in clips])
+    targets = np.stack([c.target for c in clips])
+    report = evaluate_predictions(targets, probabilities, labels=model.config.output_labels)
+    return report.model_copy(update={"calibration_error": expected_calibration_error(probabilities, targets)})
+
+
 def _abbreviation(label: str) -> str:
     return ABBREVIATIONS.get(label, label[:5].upper())
 

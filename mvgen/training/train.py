@@ -532,8 +532,11 @@ class WindowSet:
         return cls(np.concatenate([s.features for s in sets]), np.concatenate([s.targets for s in sets]), np.concatenate([s.groups for s in sets]))
 
 
-def head_config(base: ClassifierConfig, labels: Sequence[str], *, provenance: dict | None = None) -> ClassifierConfig:
-    """The config of a model with ``base``'s front end and backbone and a head over ``labels`` plus ``other``."""
+def head_config(base: ClassifierConfig | None, labels: Sequence[str], *, provenance: dict | None = None) -> ClassifierConfig:
+    """The config of a model with a new head over ``labels`` plus ``other``, on ``base``'s front end and
+    backbone (head-only training, or fine-tuning from ``base``); None: the default ones (training from scratch)."""
+    if base is None:
+        return ClassifierConfig(labels=list(labels), out_of_scope=True, provenance=provenance or {})
     return base.model_copy(update={"labels": list(labels), "out_of_scope": True, "temperature": 1.0, "provenance": provenance or {}})
 
 
