@@ -14,7 +14,8 @@
 
 Regenerate only from a commit whose house audio is the house-only synth's (b44d990): made at
 15f319b, whose audio had the sha256 of b44d990's on the machine that made it and whose drawn
-styles and timelines equal b44d990's::
+styles and timelines equal b44d990's (the sha256 that the old test stored, made on an AVX2 machine,
+came out there too with numpy's AVX-512 kernels turned off: NPY_DISABLE_CPU_FEATURES)::
 
     git archive 15f319b | tar -x -C /tmp/ref && PYTHONPATH=/tmp/ref python tests/house_reference.py
 """
@@ -35,7 +36,7 @@ SKETCH_BLOCK = 4096
 SKETCH_DIMS = 8
 #: Largest RMS of the difference to the reference audio in any block (-90 dBFS): about 20 times
 #: the worst CPU-to-CPU difference measured (1.6e-6, numpy with and without AVX-512 and AVX2), and
-#: a tenth of what a change to a sound makes (the clap 0.1 % louder: 1.2e-4 to 3.4e-4).
+#: a quarter or less of what a change to a sound makes (the clap 0.1 % louder: 1.2e-4 to 3.4e-4).
 AUDIO_TOLERANCE_RMS = 3e-5
 #: Decimals kept in the stored sketch: a rounding error of 5e-7 against a tolerance of 0.002.
 SKETCH_DECIMALS = 6
