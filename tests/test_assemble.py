@@ -1,5 +1,6 @@
 """Assembly: chunked H.264 encoding through ffmpeg, concatenation and muxing are frame-exact."""
 
+import signal
 import subprocess
 
 import numpy as np
@@ -72,6 +73,44 @@ def test_failed_chunk_leaves_nothing(tmp_path):
         ChunkWriter(tmp_path / "f.mp4", 64, 36, 30, pix_fmt="nv12")
     with pytest.raises(ValueError, match="yuv420p needs an even width and height, got 63x36"):
         ChunkWriter(tmp_path / "g.mp4", 63, 36, 30, pix_fmt="yuv420p")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interruption_as_the_encoder_starts_stops_it_and_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C just after the encoder process starts, before the writer has recorded it: the writer
+    stops it (killed and reaped) before the interruption goes on, so no encoder outlives a render."""
+    started = []
+
+    class InterruptedAtStart(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C now
+
+    monkeypatch.setattr(subprocess, "Popen", InterruptedAtStart)
+    with pytest.raises(KeyboardInterrupt):
+        ChunkWriter(tmp_path / "c.mp4", 64, 36, 30)
+    assert len(started) == 1 and started[0].returncode is not None, "the encoder is still running"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interruption_while_a_chunk_finishes_stops_its_encoder_and_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) while close() waits for the encoder to finish: the encoder is killed and
+    reaped before the interruption goes on, and its partial file is removed."""
+    writer = ChunkWriter(tmp_path / "c.mp4", 64, 36, 30)
+    writer.write(np.zeros((30, 36, 64, 3), np.uint8))
+    wait, interrupted = writer.process.wait, []
+
+    def interrupted_once(timeout=None):
+        if not interrupted:  # Popen.wait re-raises the KeyboardInterrupt that cut it short
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        return wait(timeout)
+
+    monkeypatch.setattr(writer.process, "wait", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        writer.close()
+    assert interrupted and writer.process.returncode is not None, "the encoder is still running"
     assert list(tmp_path.iterdir()) == []
 
 

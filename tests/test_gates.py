@@ -1,6 +1,7 @@
 """Signal gates (mvgen.analysis.gates) on the non-music generators (mvgen.training.negatives), synthetic house and analyze_signal.
 
-Speech needs espeak-ng: those tests skip without it, unless MVGEN_REQUIRE_ESPEAK=1 (then they fail).
+Speech needs espeak-ng: those tests skip without it, unless MVGEN_REQUIRE_ESPEAK=1 (then they fail; .ci/run sets it,
+after installing espeak-ng).
 """
 
 from __future__ import annotations

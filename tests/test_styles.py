@@ -250,10 +250,15 @@ def test_blend_is_fast(defaults):
 
     table = StyleTable.from_styles(defaults)
     weights = np.full(9, 1 / 9)
-    start = time.perf_counter()
-    for _ in range(1000):
-        table.blend(weights)
-    assert time.perf_counter() - start < 1.0  # ~40 us per frame in practice
+
+    def cpu_s_per_1000() -> float:
+        # this process's CPU time, not the wall clock: other processes on a busy machine do not count
+        start = time.process_time()
+        for _ in range(1000):
+            table.blend(weights)
+        return time.process_time() - start
+
+    assert min(cpu_s_per_1000() for _ in range(3)) < 1.0  # ~40 us per frame in practice
 
 
 # ---------------------------------------------------------------- a taxonomy of the user's own

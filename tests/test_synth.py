@@ -1,6 +1,5 @@
 """The synthetic house generator: determinism, exact ground truth, arrangement, sub-genre traits, inputs."""
 
-import hashlib
 import json
 import re
 
@@ -12,6 +11,7 @@ from scipy import signal
 from mvgen import synth
 from mvgen.errors import MvgenError
 from mvgen.genres import GENRES, weights_to_vector
+from tests import house_reference
 
 SR = 22050
 
@@ -501,26 +501,22 @@ def test_schema_1_truth_still_loads_with_eight_house_columns():
     assert np.array_equal(loaded.genre_profile.vector_over(["rock", "bigroom"])[:, 1], np.ones(len(truth.genre_profile.times_s)))
 
 
-def _sha256(audio):
-    return hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
-
-
-# sha256 of the float32 audio that the house-only synth (commit b44d990, before the other styles)
-# rendered: adding styles must not change a single house sample or random stream. Exact float
-# results can differ between numpy/scipy builds; regenerate these only from that commit.
-_HOUSE_REFERENCE = {
-    "clip": "91cb79e3837484f7f1e4378a9ffd59a09f3bfe689a3a15d5a2b2958c3d50ff75",
-    "blend": "acba94b30ccb2cc3a7a6141738bfc86a0b8645f7fb1977b6c8e9dbbb81c640e2",
-    "track": "2bbdea7e46a7166a8878c91653b5d824a83f9bc9a794bbba6aaee49f47b5a02d",
-}
-
-
-def test_house_audio_is_bit_identical_to_the_house_only_synth():
-    clip, _ = synth.render_clip("deep_house", seed=15, sr=16000, duration_s=3.0, label="drop")
-    blend, _ = synth.render_clip({"future_rave": 0.6, "tech_house": 0.4}, seed=9, sr=16000, duration_s=3.0, label="build-up")
-    arrangement = synth.default_arrangement(["bigroom", {"bass_house": 0.7, "slap_house": 0.3}], seed=2, bars_scale=0.1)
-    track, _ = synth.render(arrangement, seed=2, sr=16000, stereo=True)
-    assert {"clip": _sha256(clip), "blend": _sha256(blend), "track": _sha256(track)} == _HOUSE_REFERENCE
+def test_house_sounds_and_random_streams_are_the_house_only_synths():
+    """Adding styles changed no house random stream (drawn styles, event times and levels exactly)
+    and no house sound (audio within float noise of the house-only synth's, block by block)."""
+    reference = json.loads(house_reference.REFERENCE_PATH.read_text())
+    drawn = house_reference.style_draws(GENRES)
+    assert sorted(reference["styles"]) == sorted(f"{genre}@{seed}" for genre, seed in drawn)
+    for genre, seed in drawn:
+        style = house_reference.drawn_style(synth._Style.draw(genre, seed))
+        expected = reference["styles"][f"{genre}@{seed}"]
+        # traits added for the other styles are constants in the house recipes: they draw nothing
+        assert {k: style["q"][k] for k in expected["q"]} == expected["q"], (genre, seed)
+        assert {k: v for k, v in style.items() if k != "q"} == {k: v for k, v in expected.items() if k != "q"}, (genre, seed)
+    for name, (audio, truth) in house_reference.render_all(synth).items():
+        assert house_reference.truth_fields(truth) == reference["truths"][name], name
+        difference = house_reference.sketch(audio) - np.asarray(reference["sketches"][name])
+        assert house_reference.block_rms(difference).max() < house_reference.AUDIO_TOLERANCE_RMS, name
 
 
 def test_trap_hats_roll_into_32nds_at_the_end_of_every_second_bar():

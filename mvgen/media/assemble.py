@@ -23,6 +23,7 @@ import numpy as np
 
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
+from mvgen.interrupts import deferred_interrupts
 from mvgen.media.ffmpeg import ffmpeg_exe, layout_channels, parse_header
 from mvgen.media.mp4 import iter_boxes, read_top_level
 from mvgen.media.pixels import PIX_FMTS, frame_shape
@@ -130,11 +131,20 @@ class ChunkWriter:
             "-f", "rawvideo", *source, "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "pipe:0",
             *convert, *encoding.args(), "-r", f"{fps}", "-an", str(self.tmp),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, **DETACHED)
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
         self._broken = False
         self._feeder = threading.Thread(target=self._feed, name="mvgen-encoder-feed", daemon=True)
-        self._feeder.start()
+        # Ctrl-C or SIGTERM while the encoder starts waits until it runs and is kept in self.process,
+        # then stops it (abort): an encoder started but not yet recorded would outlive the render.
+        process = None
+        try:
+            with deferred_interrupts():
+                process = self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, **DETACHED)
+                self._feeder.start()
+        except BaseException:
+            if process is not None:
+                self.abort()
+            raise
 
     def _feed(self) -> None:
         while (frames := self._queue.get()) is not None:
@@ -165,13 +175,22 @@ class ChunkWriter:
         return " ".join(self.process.stderr.read().decode(errors="replace").split())[-300:]
 
     def close(self) -> Path:
-        """Finish encoding and move the file into place; returns its path."""
-        self._finish_feed()
+        """Finish encoding and move the file into place; returns its path.
+
+        An interruption (Ctrl-C, SIGTERM) or error while the encoder finishes stops it as
+        :meth:`abort` does before it goes on: the encoder never outlives the writer.
+        """
         try:
-            self.process.stdin.close()
-        except OSError:
-            pass  # a broken pipe: the exit status below tells
-        if self.process.wait() != 0:
+            self._finish_feed()
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass  # a broken pipe: the exit status below tells
+            status = self.process.wait()
+        except BaseException:
+            self.abort()
+            raise
+        if status != 0:
             message = self._stderr()
             self._discard()
             raise MvgenError(f"video encoder failed: {message}", self.path)
@@ -187,7 +206,11 @@ class ChunkWriter:
             pass
 
     def abort(self) -> None:
-        """Stop the encoder and remove the partial file."""
+        """Stop the encoder and remove the partial file; returns once the encoder has exited.
+
+        It is killed at once, with no grace period: the partial file is thrown away, so there is
+        nothing for it to finish, and the render exits sooner.
+        """
         self._broken = True
         if self.process.poll() is None:
             self.process.kill()
