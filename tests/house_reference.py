@@ -82,7 +82,7 @@ def truth_fields(truth) -> dict:
 
 
 def drawn_style(style) -> dict:
-    """A drawn style (``synth._Style``) as JSON: recipe values and note patterns, tuples as lists."""
+    """A drawn style (``mvgen.synth.patterns.DrawnStyle``) as JSON: recipe values and note patterns, tuples as lists."""
     return json.loads(json.dumps(
         {"q": style.q, "bass": style.bass, "lead": style.lead, "comp": style.comp, "rims": style.rims, "congas": style.congas},
         default=lambda value: value.tolist(),  # numpy arrays and scalars
@@ -98,7 +98,7 @@ def make_reference(synth, genres) -> dict:
     """The reference file's content, from the given ``mvgen.synth`` module and house ``genres``."""
     renders = render_all(synth)
     return {
-        "styles": {f"{genre}@{seed}": drawn_style(synth._Style.draw(genre, seed)) for genre, seed in style_draws(genres)},
+        "styles": {f"{genre}@{seed}": drawn_style(synth.patterns.DrawnStyle.draw(genre, seed)) for genre, seed in style_draws(genres)},
         "truths": {name: truth_fields(truth) for name, (_, truth) in renders.items()},
         "sketches": {name: np.round(sketch(audio), SKETCH_DECIMALS).tolist() for name, (audio, _) in renders.items()},
     }

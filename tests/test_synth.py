@@ -504,11 +504,13 @@ def test_schema_1_truth_still_loads_with_eight_house_columns():
 def test_house_sounds_and_random_streams_are_the_house_only_synths():
     """Adding styles changed no house random stream (drawn styles, event times and levels exactly)
     and no house sound (audio within float noise of the house-only synth's, block by block)."""
+    from mvgen.synth.patterns import DrawnStyle
+
     reference = json.loads(house_reference.REFERENCE_PATH.read_text())
     drawn = house_reference.style_draws(GENRES)
     assert sorted(reference["styles"]) == sorted(f"{genre}@{seed}" for genre, seed in drawn)
     for genre, seed in drawn:
-        style = house_reference.drawn_style(synth._Style.draw(genre, seed))
+        style = house_reference.drawn_style(DrawnStyle.draw(genre, seed))
         expected = reference["styles"][f"{genre}@{seed}"]
         # traits added for the other styles are constants in the house recipes: they draw nothing
         assert {k: style["q"][k] for k in expected["q"]} == expected["q"], (genre, seed)
