@@ -119,3 +119,16 @@ def test_probe_of_a_non_video_names_the_file(tmp_path):
     bad.write_text("no video")
     with pytest.raises(MvgenError, match="x.mp4"):
         probe_video(bad)
+
+
+def test_ffmpeg_meeting_a_full_disk_is_a_full_disk(tmp_path):
+    # ffmpeg's own write failing with ENOSPC (its trailer, say) is reported as the disk being full,
+    # as the render's own writes are, so the render keeps its chunks and says to --resume
+    import errno
+
+    from mvgen.media.assemble import ffmpeg_failure
+
+    full = ffmpeg_failure("video encoder failed", "[out#0/mp4] Error writing trailer: No space left on device", tmp_path / "c.mp4")
+    assert isinstance(full, OSError) and full.errno == errno.ENOSPC and full.filename == str(tmp_path / "c.mp4")
+    other = ffmpeg_failure("video encoder failed", "Invalid argument", tmp_path / "c.mp4")
+    assert isinstance(other, MvgenError) and str(other) == f"{tmp_path / 'c.mp4'}: video encoder failed: Invalid argument"

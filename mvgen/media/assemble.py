@@ -10,6 +10,7 @@ batch of frames is in memory at a time.
 from __future__ import annotations
 
 import contextlib
+import errno
 import dataclasses
 import math
 import os
@@ -101,6 +102,19 @@ class AudioEncoding:
 DETACHED = {"start_new_session": True} if os.name == "posix" else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
 
 
+#: What ffmpeg prints (strerror of ENOSPC) when a write of its own meets a full disk.
+_DISK_FULL_TEXT = os.strerror(errno.ENOSPC)
+
+
+def ffmpeg_failure(what: str, stderr: str, path: str | os.PathLike) -> Exception:
+    """The error for an ffmpeg run that failed: an ``OSError(ENOSPC)`` when ffmpeg met a full disk, so
+    callers treat it like their own writes' full disk (a render keeps its chunks for ``--resume``),
+    else an :class:`MvgenError` with the end of ffmpeg's messages."""
+    if _DISK_FULL_TEXT in stderr:
+        return OSError(errno.ENOSPC, _DISK_FULL_TEXT, os.fspath(path))
+    return MvgenError(f"{what}: {stderr}", path)
+
+
 class ChunkWriter:
     """Writes uint8 frames (``rgb24`` or ``yuv420p``, see :data:`PIX_FMTS`) to one H.264 file through an ffmpeg pipe.
 
@@ -161,7 +175,7 @@ class ChunkWriter:
         if frames.dtype != np.uint8 or frames.shape[1:] != self.frame_shape:
             raise ValueError(f"{self.pix_fmt} frames must be uint8 of shape (B, {', '.join(map(str, self.frame_shape))}), got {frames.dtype} {frames.shape}")
         if self._broken:
-            raise MvgenError(f"video encoder stopped: {self._stderr()}", self.path)
+            raise ffmpeg_failure("video encoder stopped", self._stderr(), self.path)
         self._queue.put(frames)
         self.frames += len(frames)
 
@@ -193,7 +207,7 @@ class ChunkWriter:
         if status != 0:
             message = self._stderr()
             self._discard()
-            raise MvgenError(f"video encoder failed: {message}", self.path)
+            raise ffmpeg_failure("video encoder failed", message, self.path)
         self.process.stderr.close()
         self._tmp_scope.close()  # renames the finished file into place
         return self.path
@@ -273,7 +287,7 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike | None, start_s: float
         with atomic_path(out_path, suffix=".part.mp4") as tmp:  # the mp4 suffix tells ffmpeg the container
             result = subprocess.run([*args, str(tmp)], capture_output=True, text=True, **DETACHED)
             if result.returncode != 0:
-                raise MvgenError(f"muxing failed: {' '.join(result.stderr.split())[-300:]}", out_path)
+                raise ffmpeg_failure("muxing failed", " ".join(result.stderr.split())[-300:], out_path)
             if max_bytes is not None and tmp.stat().st_size > max_bytes:
                 raise MvgenError(f"the video is {tmp.stat().st_size} bytes, over the format's cap of {max_bytes} bytes", out_path)
     finally:
