@@ -151,7 +151,8 @@ def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess
         raise RealMusicError(f"real_music: '{cmd[0]}' is not installed; this script needs Debian's apt and dpkg ({exc})") from exc
 
 
-def _download_deb(package: str, deb_dir: Path) -> Path:
+def download_deb(package: str, deb_dir: Path) -> Path:
+    """The path of ``package``'s .deb in ``deb_dir``, downloaded there with ``apt-get download`` unless already present."""
     found = sorted(deb_dir.glob(f"{package}_*.deb"))
     if found:
         return found[-1]
@@ -168,7 +169,7 @@ def _download_deb(package: str, deb_dir: Path) -> Path:
     return found[-1]
 
 
-def _extract(deb: Path, members: list[str], out_dir: Path) -> None:
+def extract_members(deb: Path, members: list[str], out_dir: Path) -> None:
     """Take the given files (and the package's copyright file) out of a .deb, with dpkg-deb."""
     proc = _run(["dpkg-deb", "--fsys-tarfile", str(deb)])
     if proc.returncode != 0:
@@ -201,8 +202,8 @@ def fetch(cache_dir: Path | str, tracks: list[Track] | None = None) -> list[Path
         out_dir = cache / "modules" / package
         if all((out_dir / Path(m).name).exists() for m in members):
             continue
-        deb = _download_deb(package, cache / "debs")
-        _extract(deb, members, out_dir)
+        deb = download_deb(package, cache / "debs")
+        extract_members(deb, members, out_dir)
         deb.unlink()  # the modules and the copyright file are all that is kept
     if (cache / "debs").is_dir() and not any((cache / "debs").iterdir()):
         (cache / "debs").rmdir()

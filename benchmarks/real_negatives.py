@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_music import RealMusicError, _download_deb, _extract, remove_stale, render_rows  # noqa: E402
+from real_music import RealMusicError, download_deb, extract_members, remove_stale, render_rows  # noqa: E402
 
 TRACKER_SUFFIXES = (".xm", ".it", ".s3m", ".mod", ".stm")
 EXCERPT_START_S = 10.0
@@ -183,8 +183,8 @@ def fetch(cache_dir: Path | str, tracks: list[Track] | None = None) -> list[Path
         out_dir = src / package
         if all((out_dir / Path(m).name).exists() for m in members) and (out_dir / "copyright").exists():
             continue
-        deb = _download_deb(package, cache / "debs")
-        _extract(deb, members, out_dir)
+        deb = download_deb(package, cache / "debs")
+        extract_members(deb, members, out_dir)
         deb.unlink()
     if (cache / "debs").is_dir() and not any((cache / "debs").iterdir()):
         (cache / "debs").rmdir()
