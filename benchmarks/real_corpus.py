@@ -67,8 +67,11 @@ from real_music import TRACKS, RealMusicError, download_deb, extract_members, on
 SR = 44100
 MAX_S = 60.0  # excerpt length: long enough for a tracker to settle, short enough for a < 1.5 GB cache
 TEMPO_CHANGE_MAX_S = 90.0  # pieces filed for their tempo changes keep more, so that the changes fall inside
+CHART_START_S = 30.0  # Frets on Fire excerpts start 30 s into the song, past the intros
 LEAD_IN_S = 0.5  # a MIDI excerpt starts this long before its first note (not on a bar line, on purpose)
 ONSET_OK = 1.1  # real_music's threshold: the grid is on the beats when either half-beat ratio reaches it
+PICKUP_MIN_BEATS = 0.25  # music starting at least this much of a beat before bar 1 is a pickup
+CHART_MAX_LAG_S = 0.25  # chart_offset searches the chart's alignment within this much either way
 TEMPO_CHANGE_REL = 0.01  # tempos differing by more than 1 % count as a tempo change
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # fluid-soundfont-gm
 APT_TOOLS = {"fluidsynth": "fluidsynth", "mma": "mma", "ffmpeg": "ffmpeg"}  # program -> Debian package
@@ -109,7 +112,7 @@ class Piece:
     groove: str = ""  # mma: the groove's name
     tempo_bpm: float = 0.0  # mma: the tempo it is played at (quarter notes a minute)
     time_sig: tuple[int, int] = (4, 4)  # mma: the meter, written into the MIDI file
-    start_s: float = 0.0  # chart: where the excerpt starts in the recording
+    start_s: float | None = None  # where the excerpt starts (default: just before the first note; charts: 30 s in)
 
     @property
     def split_source(self) -> str:
@@ -126,12 +129,12 @@ _FOF = "usr/share/games/fretsonfire/data/songs/"
 _MMA = "usr/share/mma/lib/"
 
 
-def _st(name, file, style, why):
-    return Piece(f"simutrans-{name}", "midi", "simutrans-data", _ST + file, style, why)
+def _st(name, file, style, why, start_s=None):
+    return Piece(f"simutrans-{name}", "midi", "simutrans-data", _ST + file, style, why, start_s=start_s)
 
 
-def _msx(name, style, why):
-    return Piece(f"openmsx-{name.replace('_', '-')}", "midi", "openttd-openmsx", f"{_MSX}{name}.mid", style, why)
+def _msx(name, style, why, start_s=None):
+    return Piece(f"openmsx-{name.replace('_', '-')}", "midi", "openttd-openmsx", f"{_MSX}{name}.mid", style, why, start_s=start_s)
 
 
 def _mma(lib_file, groove, tempo, style, why, time_sig=(4, 4)):
@@ -139,9 +142,9 @@ def _mma(lib_file, groove, tempo, style, why, time_sig=(4, 4)):
                  style, why, groove=groove, tempo_bpm=tempo, time_sig=time_sig)
 
 
-def _fof(package, song, start_s, style, why):
+def _fof(package, song, style, why):
     slug = song.lower().replace(" ", "-").replace("_", "-")
-    return Piece(f"fof-{slug}", "chart", package, f"{_FOF}{package.rsplit('-', 1)[1]}/{song}/notes.mid", style, why, start_s=start_s)
+    return Piece(f"fof-{slug}", "chart", package, f"{_FOF}{package.rsplit('-', 1)[1]}/{song}/notes.mid", style, why)
 
 
 _SWUNG = "hi-hats on the beat and 2/3 through it (swung eighths)"
@@ -163,32 +166,33 @@ PIECES: list[Piece] = [
     _st("inevitably-engrossed", "37-inevitably-engrossed.mid", "funk_swing", "130 bpm shuffle: " + _SWUNG),
     _st("dusty-eyes", "21-Dusty-Eyes.mid", "funk_swing", "85 bpm shuffle: " + _SWUNG),
     _st("wayside-blues", "15-The-Wayside-Blues.mid", "triple_meter", "12/8 blues (time signature 12/8, one 6/8 bar)"),
-    _st("above-the-sky", "44-Above-the-sky.mid", "tempo_changes_pickups", "a 1/8 pickup bar at 60 bpm, then 180 bpm"),
-    _st("salty-breeze", "47-Salty-Breeze.mid", "tempo_changes_pickups", "a 1/8 pickup bar at 60 bpm, then 120 bpm"),
-    _st("last-sunday", "49-Last-Sunday.mid", "tempo_changes_pickups", "a 1/8 pickup bar at 60 bpm, then 113 bpm"),
-    _st("snowy-road", "50-Snowy-Road.mid", "tempo_changes_pickups", "a 1/8 pickup bar, 9 tempos"),
-    _st("dreamy-oriental-nights", "52-Dreamy-Oriental-Nights.mid", "tempo_changes_pickups", "a 1/8 pickup bar, 6 tempos"),
-    _st("stucked-convoi", "11-Stucked-Convoi.mid", "tempo_changes_pickups", "41 tempo events (80-120 bpm)"),
-    _st("runaway", "29-Runaway.mid", "tempo_changes_pickups", "4 tempos, 100-120 bpm"),
-    _st("float-on-by", "25-Float-on-by.mid", "tempo_changes_pickups", "76 then 101 bpm"),
-    _st("driving-on-the-midnight-highway", "43-Driving-on-the-midnight-highway.mid", "tempo_changes_pickups", "5 tempos, 50-60 bpm and up"),
+    _st("journey-home", "08-The-journey-home.mid", "tempo_changes_pickups", "pickup: 3 beats before bar 2 (the file's bar 1 starts with rests)"),
+    _st("variable-journeys", "22-Variable-Journeys.mid", "tempo_changes_pickups", "pickup: 2 beats before the first full bar"),
+    _st("libertador", "41-Libertador.mid", "tempo_changes_pickups", "pickup: 2 beats before the first full bar"),
+    _st("faded-things", "36-faded-things.mid", "tempo_changes_pickups", "pickup: 2 beats at 185 bpm"),
+    _st("needlessly-striking", "24-needlessly-striking.mid", "tempo_changes_pickups", "pickup: 1 beat at 216 bpm"),
+    _st("driving-on-the-midnight-highway", "43-Driving-on-the-midnight-highway.mid", "tempo_changes_pickups", "a 1-beat pickup, then 60, 50 and 116 bpm"),
+    _st("dreamy-oriental-nights", "52-Dreamy-Oriental-Nights.mid", "tempo_changes_pickups", "a pickup, then 70 and 126 bpm"),
+    _st("snowy-road", "50-Snowy-Road.mid", "tempo_changes_pickups", "10 tempo events, 128-148 bpm"),
+    _st("float-on-by", "25-Float-on-by.mid", "tempo_changes_pickups", "76 then 101 bpm (at 32 s)"),
     # ---- openttd-openmsx (dev): GM MIDI by OpenMSX's composers (readme.txt in the package)
     _msx("boogi_marabi_redfarn", "triple_meter", "time signature 3/4, 153 bpm"),
     _msx("the_hobo_redfarn", "triple_meter", "time signature 6/4, 126 bpm"),
     _msx("5432gone_redfarn", "triple_meter", "time signature 5/4 (odd meter, filed here for its non-4 bar)"),
     _msx("city_blues_redfarn", "funk_swing", "title (blues); 120 bpm, hats on the off-beat 8ths, snare 2 and 4"),
-    _msx("moo_redfarn", "funk_swing", "120 bpm shuffle: hats on the beat and 2/3 (swung), snare 2 and 4"),
+    _msx("moo_redfarn", "tempo_changes_pickups", "pickup: 1 beat before bar 2; 120 bpm shuffle"),
+    _msx("train_filled_with_cash", "tempo_changes_pickups", "pickup: 3 beats before bar 2; 90 bpm"),
     _msx("slow_neasy_redfarn", "funk_swing", "135 bpm shuffle: hats on the beat and 2/3 (swung)"),
     _msx("keep_on_rolling", "funk_swing", "104 bpm, ghost snares on the triplet 16ths"),
     _msx("ultimate_run", "rock_pop", "150 bpm, kick 1 and 3, snare 2 and 4, straight 8ths"),
     _msx("say_what_redfarn", "rock_pop", "143 bpm, kick 1, 3, 3-and; snare 2 and 4; straight 8ths"),
     _msx("no_work_song_redfarn", "rock_pop", "110 bpm, kick 1, 2-and, 3, 4-and; snare 2 and 4"),
     _msx("harp_harmony", "rock_pop", "130 bpm, kick 1 and 3, snare 2 and 4"),
-    _msx("run_for_your_life", "rock_pop", "170 bpm, snare 2 and 4, straight 8ths"),
-    _msx("flying_scotsman", "hardcore", "200 bpm, kick on 1 and 3, snare on 3, straight 8ths (fast, not hardcore techno)"),
+    _msx("run_for_your_life", "tempo_changes_pickups", "pickup: 1.5 beats; 170 bpm rock, snare 2 and 4"),
+    _msx("flying_scotsman", "rock_pop", "200 bpm, kick on 1 and 3, snare on 3, straight 8ths"),
     _msx("modern_motion", "house_techno_trance", "title; 120 bpm, kick only on 1 of every bar, 8th hats"),
     _msx("careless_perc_redfarn", "ballad", "64 bpm, kick on every beat, no snare"),
-    _msx("be_sharp_bw_redfarn", "tempo_changes_pickups", "17 tempo events (ritardando 109 to 81 bpm)"),
+    _msx("be_sharp_bw_redfarn", "tempo_changes_pickups", "17 tempo events from 134 s (ritardando 109 to 81 bpm)", start_s=60.0),
     _msx("midnight_snow_run", "tempo_changes_pickups", "65 tempo events (accelerando from 120 bpm)"),
     _msx("chuggachugga", "tempo_changes_pickups", "180 bpm slowing to 69 at the end"),
     _msx("ttsong_iii_imuh3", "tempo_changes_pickups", "a 2/4 bar among 4/4 bars"),
@@ -200,9 +204,9 @@ PIECES: list[Piece] = [
     _mma("zoom/reggae", "REGG01", 76, "reggae_dancehall", "groove 'reggae' (Zoom): stick on the off-beats"),
     _mma("zoom/reggae", "REGG03", 80, "reggae_dancehall", "groove 'reggae' (Zoom), another pattern"),
     _mma("zoom/ska", "SKA01", 140, "reggae_dancehall", "groove 'ska' (Zoom): the skank on the off-beats"),
-    _mma("zoom/dnb", "DnB01", 87, "dnb_jungle", "groove 'dnb' (Zoom), written in half time: 87 quarter notes = 174 bpm drum and bass"),
-    _mma("zoom/dnb", "DnB03", 87, "dnb_jungle", "groove 'dnb' (Zoom), another pattern, half time as DnB01"),
-    _mma("zoom/dnb", "DnB06", 87, "dnb_jungle", "groove 'dnb' (Zoom), with congas, half time as DnB01"),
+    _mma("zoom/dnb", "DnB01", 172, "dnb_jungle", "groove 'dnb' (Zoom): kick 1, 2-and, 4-and; snare 2, 3-and; at drum and bass's 172 bpm"),
+    _mma("zoom/dnb", "DnB03", 172, "dnb_jungle", "groove 'dnb' (Zoom), another pattern, at 172 bpm"),
+    _mma("zoom/dnb", "DnB06", 172, "dnb_jungle", "groove 'dnb' (Zoom), with congas, at 172 bpm"),
     _mma("zoom/house", "HOUS01", 124, "house_techno_trance", "groove 'house' (Zoom)"),
     _mma("zoom/techno", "TECH01", 130, "house_techno_trance", "groove 'techno' (Zoom)"),
     _mma("alexis/teamtechno", "TeamTechno", 128, "house_techno_trance", "groove 'TeamTechno' by Alexis"),
@@ -241,15 +245,15 @@ PIECES: list[Piece] = [
     _mma("stdlib/waltz", "Waltz", 100, "triple_meter", "groove 'Waltz' (stdlib), 3/4", (3, 4)),
     _mma("casio/jazzwaltz", "JazzWaltz", 150, "triple_meter", "groove 'JazzWaltz' (Casio), 3/4", (3, 4)),
     _mma("casio/popwaltz", "PopWaltz", 100, "triple_meter", "groove 'PopWaltz' (Casio), 3/4", (3, 4)),
-    # ---- Frets on Fire: recorded bands with the charter's tempo map
-    _fof("fretsonfire-songs-muldjord", "armygeddon", 30.0, "rock_pop", "Muldjord, a Danish metal band (copyright file); 170 bpm"),
-    _fof("fretsonfire-songs-muldjord", "chaos_god", 30.0, "rock_pop", "Muldjord (metal); 170 bpm"),
-    _fof("fretsonfire-songs-muldjord", "internal_degeneration", 30.0, "rock_pop", "Muldjord (metal); 190 bpm"),
-    _fof("fretsonfire-songs-muldjord", "mutilated_mime", 30.0, "rock_pop", "Muldjord (metal); 180 bpm"),
-    _fof("fretsonfire-songs-sectoid", "Feelings", 30.0, "ballad", "Sectoid, 'Feelings'; 95 bpm"),
-    _fof("fretsonfire-songs-sectoid", "Escape from chaosland", 30.0, "rock_pop", "Sectoid (rock)"),
-    _fof("fretsonfire-songs-sectoid", "Metal madness", 30.0, "rock_pop", "Sectoid, title (metal)"),
-    _fof("fretsonfire-songs-sectoid", "War of freedom", 30.0, "rock_pop", "Sectoid (rock)"),
+    # ---- Frets on Fire: recorded bands with the charter's tempo map. Left out: muldjord's
+    # "armygeddon" and sectoid's "Metal madness", whose charts do not sit on the recording
+    # (chart_offset: best lag -162 ms with a flat peak, 1.19; +238 ms, at the edge of the search)
+    _fof("fretsonfire-songs-muldjord", "chaos_god", "rock_pop", "Muldjord (metal); 170 bpm"),
+    _fof("fretsonfire-songs-muldjord", "internal_degeneration", "rock_pop", "Muldjord (metal); 190 bpm"),
+    _fof("fretsonfire-songs-muldjord", "mutilated_mime", "rock_pop", "Muldjord (metal); 180 bpm"),
+    _fof("fretsonfire-songs-sectoid", "Feelings", "ballad", "Sectoid, 'Feelings'; 95 bpm"),
+    _fof("fretsonfire-songs-sectoid", "Escape from chaosland", "rock_pop", "Sectoid (rock)"),
+    _fof("fretsonfire-songs-sectoid", "War of freedom", "rock_pop", "Sectoid (rock)"),
 ] + [
     # ---- real_music.TRACKS: the dance modules (swung ri-li jeu2 filed under swing)
     Piece(t.name, "module", t.package, t.member,
@@ -289,7 +293,8 @@ def midi_grid(mid_path: Path | str) -> dict:
 
     Returns ``beats_s``, ``downbeats_s`` (seconds from the file's start, ascending), ``bars``
     (per bar: start in seconds, numerator/denominator, beats in it), ``tempos`` ((time_s, bpm of
-    a quarter note) at every tempo event), ``first_note_s`` and ``end_s`` (last note-off).
+    a quarter note) at every tempo event), ``first_note_s``, ``end_s`` (last note-off) and
+    ``notes_s`` (every distinct note-on time).
     A beat is 1/denominator of a whole note, a dotted quarter in compound meters (6/8, 9/8, 12/8).
     A first bar shorter than the next one is a pickup: its beats count back from bar 1 and it has
     no downbeat. A time signature event inside a bar ends that bar there.
@@ -357,6 +362,7 @@ def midi_grid(mid_path: Path | str) -> dict:
         "bars": [(float(to_s(t)), sig, nb) for t, sig, nb in bar_info],
         "tempos": [(float(to_s(t)), 60e6 / us) for t, us in tempos],
         "first_note_s": float(to_s(min(notes_on))), "end_s": float(to_s(end_tick)),
+        "notes_s": to_s(sorted(set(notes_on))),
     }
 
 
@@ -370,8 +376,13 @@ def excerpt_reference(grid: dict, start_s: float, end_s: float) -> dict:
     for t, sig, nb in bars:
         if not meter_changes or meter_changes[-1][1] != sig:
             meter_changes.append((round(t - start_s, 5), sig))
-    in_force = [bpm for t, bpm in grid["tempos"] if t <= start_s][-1:]
-    bpms = in_force + [bpm for t, bpm in grid["tempos"] if start_s < t < end_s]
+    # tempos from the first note on: an empty lead-in bar at another tempo is no tempo change
+    music_s = max(start_s, grid["first_note_s"])
+    in_force = [bpm for t, bpm in grid["tempos"] if t <= music_s][-1:]
+    bpms = in_force + [bpm for t, bpm in grid["tempos"] if music_s < t < end_s]
+    first_down = downbeats[0] + start_s if len(downbeats) else None
+    period = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.0
+    pickup = first_down - grid["first_note_s"] if first_down is not None and grid["first_note_s"] >= start_s else 0.0
     ibi = np.diff(beats)
     return {
         "beats_s": [round(float(b), 5) for b in beats],
@@ -381,6 +392,9 @@ def excerpt_reference(grid: dict, start_s: float, end_s: float) -> dict:
         "tempo_bpm": round(float(60.0 / np.median(ibi)), 3) if len(ibi) else None,
         "tempo_changes": bool(len(bpms) > 1 and (max(bpms) - min(bpms)) > TEMPO_CHANGE_REL * min(bpms)),
         "tempo_range_bpm": [round(min(bpms), 2), round(max(bpms), 2)] if bpms else [],
+        # an anacrusis: music before bar 1 (seconds of it; 0 when the music starts on a downbeat)
+        # (less than a quarter beat early is a note played ahead of bar 1, not a pickup)
+        "pickup_s": round(pickup, 4) if pickup > PICKUP_MIN_BEATS * period else 0.0,
     }
 
 
@@ -397,13 +411,14 @@ def _trim_midi(mid_path: Path, end_s: float, out: Path) -> None:
     elapsed, tempo = 0.0, 500000
     for msg in mido.merge_tracks(mid.tracks):
         elapsed += mido.tick2second(msg.time, mid.ticks_per_beat, tempo)
+        if elapsed > end_s:
+            break  # nothing after the excerpt: fluidsynth renders until the last event
         if msg.type == "set_tempo":
             tempo = msg.tempo
-        if elapsed > end_s and msg.type in ("note_on",):
-            continue
-        if msg.type == "end_of_track":
-            continue
-        merged.append(msg)
+        if msg.type != "end_of_track":
+            merged.append(msg)
+    # every channel's notes released where the excerpt ends, so no voice rings on
+    merged += [mido.Message("control_change", channel=ch, control=123, value=0, time=0) for ch in range(16)]
     merged.append(mido.MetaMessage("end_of_track", time=0))
     trimmed = mido.MidiFile(ticks_per_beat=mid.ticks_per_beat, type=0)
     trimmed.tracks.append(merged)
@@ -456,18 +471,20 @@ def render_chart(song_dir: Path, piece: Piece, out_wav: Path) -> dict:
     import soundfile as sf
 
     grid = midi_grid(song_dir / "notes.mid")
+    start = CHART_START_S if piece.start_s is None else piece.start_s
     stems = [p for p in (song_dir / "song.ogg", song_dir / "guitar.ogg") if p.exists()]
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "mix.wav"
-        cmd = ["ffmpeg", "-v", "error", "-y", "-ss", f"{piece.start_s}", "-t", f"{piece.max_s}", "-i", str(stems[0])]
+        cmd = ["ffmpeg", "-v", "error", "-y", "-ss", f"{start}", "-t", f"{piece.max_s}", "-i", str(stems[0])]
         if len(stems) > 1:
-            cmd += ["-ss", f"{piece.start_s}", "-t", f"{piece.max_s}", "-i", str(stems[1]),
+            cmd += ["-ss", f"{start}", "-t", f"{piece.max_s}", "-i", str(stems[1]),
                     "-filter_complex", "amix=inputs=2:duration=longest:normalize=0"]
         _run(cmd + ["-ar", str(SR), "-ac", "2", str(raw)], f"ffmpeg on {song_dir.name}")
         audio, _ = sf.read(str(raw), dtype="float32", always_2d=True)
-    end = piece.start_s + len(audio) / SR
+    end = start + len(audio) / SR
     _write_wav(audio, out_wav)
-    return {**excerpt_reference(grid, piece.start_s, end), "excerpt_s": [piece.start_s, round(end, 4)]}
+    return {**excerpt_reference(grid, start, end), "excerpt_s": [start, round(end, 4)],
+            "chart_check": chart_offset(out_wav, grid, start)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,10 +500,10 @@ def fetch_sources(cache: Path, pieces: list[Piece]) -> dict[str, Path]:
         members = [p.source]
         if p.kind == "chart":
             members = [str(Path(p.source).with_name(f)) for f in ("notes.mid", "song.ogg", "guitar.ogg")]
-        sub = Path(p.source).parent.name if p.kind == "chart" else ""
+        sub = Path(p.source).parent.name if p.kind in ("chart", "mma") else ""
         wanted.setdefault((p.package, sub), []).extend(members)
     if any(p.kind == "mma" for p in pieces):
-        mma_lib = Path("/usr/share/mma/lib")  # mma reads its groove library from the installed package
+        mma_lib = Path("/usr/share/mma/lib")  # mma plays the grooves of its installed library (the files kept here are for the record)
         if not mma_lib.is_dir():
             raise RealMusicError("real_corpus: mma is not installed; run 'apt-get install -y mma'")
     folders: dict[tuple[str, str], Path] = {}
@@ -498,8 +515,6 @@ def fetch_sources(cache: Path, pieces: list[Piece]) -> dict[str, Path]:
         for sub, members in subs:
             out = cache / "corpus" / "sources" / package / sub if sub else cache / "corpus" / "sources" / package
             folders[(package, sub)] = out
-            if package == "mma":
-                continue  # played from the installed groove library (same files as the package's)
             if all((out / Path(m).name).exists() for m in members if not m.endswith("guitar.ogg")):
                 continue
             deb = deb or download_deb(package, cache / "debs")
@@ -511,13 +526,7 @@ def fetch_sources(cache: Path, pieces: list[Piece]) -> dict[str, Path]:
                 (out / "copyright").replace(out.parent / "copyright")
         if deb is not None:
             deb.unlink()
-    if "mma" in by_package:
-        doc = Path("/usr/share/doc/mma/copyright")
-        dest = cache / "corpus" / "sources" / "mma"
-        dest.mkdir(parents=True, exist_ok=True)
-        if doc.exists():
-            shutil.copyfile(doc, dest / "copyright")
-    return {p.name: folders[(p.package, Path(p.source).parent.name if p.kind == "chart" else "")] for p in pieces if p.kind != "module"}
+    return {p.name: folders[(p.package, Path(p.source).parent.name if p.kind in ("chart", "mma") else "")] for p in pieces if p.kind != "module"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,6 +552,30 @@ def downbeat_ratio(wav: Path, downbeats_s, beats_s, sr: int = 22050) -> float:
     if len(down) < 2 or len(others) < 2:
         return float("nan")
     return at(down) / max(at(others), 1e-9)
+
+
+def chart_offset(wav: Path, grid: dict, start_s: float, sr: int = 22050) -> dict:
+    """How well a chart's notes line up with the recording: the lag that best matches them.
+
+    The onset strength of the mix is correlated with a pulse at every chart note (the guitar
+    part the charter placed by ear on this recording) for lags within ``CHART_MAX_LAG_S``.
+    ``lag_ms``: the best lag (positive: the audio's onsets come after the chart's notes);
+    ``peak_over_median``: the correlation there over its median across lags (about 1: no match).
+    A chart (and so its tempo map) on the recording gives a clear peak near 0 ms.
+    """
+    import librosa
+
+    y, sr = librosa.load(str(wav), sr=sr, mono=True)
+    hop = 128
+    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop, n_fft=512)
+    notes = grid["notes_s"][(grid["notes_s"] >= start_s) & (grid["notes_s"] < start_s + len(y) / sr)] - start_s
+    frames = np.round(notes * sr / hop).astype(int)
+    max_lag = int(CHART_MAX_LAG_S * sr / hop)
+    lags = np.arange(-max_lag, max_lag + 1)
+    corr = np.array([env[np.clip(frames + lag, 0, len(env) - 1)].mean() for lag in lags])
+    best = int(np.argmax(corr))
+    return {"lag_ms": round(float(lags[best] * hop / sr * 1000), 1), "peak_over_median": round(float(corr[best] / np.median(corr)), 2),
+            "notes": int(len(frames))}
 
 
 def check(wav: Path, ref: dict) -> dict:
@@ -578,7 +611,7 @@ def build_piece(cache: Path, piece: Piece, folder: Path | None) -> dict:
                        f"{Path(piece.source).name}) at {piece.tempo_bpm:g} bpm in {piece.time_sig[0]}/{piece.time_sig[1]} over the chords "
                        f"{' '.join(CHART)}; rendered with fluidsynth (FluidR3_GM)")
     elif piece.kind == "midi":
-        ref = render_midi(folder / Path(piece.source).name, out_wav, piece.max_s)
+        ref = render_midi(folder / Path(piece.source).name, out_wav, piece.max_s, start_s=piece.start_s)
         ref["grid"] = "the MIDI file's tempo map and time signatures (pickup bar counted back from bar 1); rendered with fluidsynth (FluidR3_GM)"
     else:
         ref = render_chart(folder, piece, out_wav)
