@@ -284,12 +284,13 @@ def real_pieces(cache: Path) -> list[dict]:
 
     Each: ``name``, ``wav``, ``beats_s``, ``downbeats_s`` (None where the reference has none),
     ``beats_per_bar`` (None where unknown), ``tempo_bpm``, ``style``, ``split`` ("dev" or "held_out").
+    A piece in both folders (the corpus may take in ``real_music.py``'s tracks) counts once, as the corpus has it.
     """
     pieces = []
     for folder, from_corpus in ((cache / "corpus", True), (cache / "tracks", False)):
         for ref_path in sorted(folder.glob("*.beats.json")):
             wav = ref_path.with_name(ref_path.name.replace(".beats.json", ".wav"))
-            if not wav.exists():
+            if not wav.exists() or any(p["name"] == wav.stem for p in pieces):
                 continue
             ref = json.loads(ref_path.read_text())
             downbeats = ref.get("downbeats_s") or None
