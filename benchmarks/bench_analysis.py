@@ -429,7 +429,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracks", type=int, default=24, help="number of synthetic tracks (100..180 bpm)")
     parser.add_argument("--bars-scale", type=float, default=1.0, help="length of the synthetic arrangements (1.0: about 3 minutes at 128 bpm)")
-    parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_music.py")
+    parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_music.py (tracks/) and, with --real, real_corpus.py (corpus/)")
     parser.add_argument("--grooves", action="store_true", help="add the misleading grooves (non-house styles, mixed house variants)")
     parser.add_argument("--styles", action="store_true", help="add every synth style (several seeds, both ends of its tempo range)")
     parser.add_argument("--real", action="store_true", help="only real music (CACHE/corpus and CACHE/tracks), beside madmom, BeatNet and librosa")
