@@ -17,13 +17,24 @@ skank and/or sub-bass louder than the kick, a snare pickup into every bar, chord
 ahead of the bar, a crash accent on beat 3). Real tracks marked ``held_out`` by ``real_music.py``
 (never tuned on) are summarized on their own.
 
+``--real`` runs only real music, with published trackers beside mvgen (``benchmarks/anchors.py``:
+madmom and BeatNet, cached next to the audio, computed in their own virtualenv by subprocess where
+missing) and librosa: every piece of ``CACHE/corpus`` (``benchmarks/real_corpus.py``) and of
+``CACHE/tracks`` (``real_music.py``, style ``house_techno_trance``), per style and overall, the
+development and held-out splits apart: beat F (70 ms), AMLt (``mir_eval.beat.continuity``), tempo
+Acc1 (within 4 %) and Acc2 (also at double, half, triple or a third), downbeat F overall and where
+the system's beat grid is right (beat F >= 0.95), the share with the right meter (beats per bar)
+and the time per piece.
+
     python benchmarks/bench_analysis.py [--tracks 24] [--grooves] [--styles] [--real-cache ~/.cache/mvgen-bench] [--json out.json]
+    python benchmarks/bench_analysis.py --real [--real-cache ~/.cache/mvgen-bench] [--anchors-python benchmarks/.anchors-venv/bin/python] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,12 +51,29 @@ from mvgen.features import ANALYSIS_SR, frame_features  # noqa: E402
 from mvgen.genres import GENRES  # noqa: E402
 from mvgen.analysis.structure import loudness_drops  # noqa: E402
 
+from benchmarks.anchors import ANCHORS, DEFAULT_VENV, read_anchor  # noqa: E402
+
+#: Tempo accuracy: an estimate is right within this fraction of the reference (Acc1, Acc2).
+TEMPO_TOLERANCE = 0.04
+#: Acc2 also accepts the tempo at these metrical levels (double, half, triple, a third).
+TEMPO_LEVELS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
+
+
+def tempo_within(est_bpm: float | None, ref_bpm: float, levels: tuple[float, ...] = (1.0,)) -> bool:
+    """Whether ``est_bpm`` is within :data:`TEMPO_TOLERANCE` of ``ref_bpm`` times one of ``levels``."""
+    return est_bpm is not None and any(abs(est_bpm / (ref_bpm * level) - 1.0) <= TEMPO_TOLERANCE for level in levels)
+
+
+def downbeat_f(reference, estimated) -> float:
+    """Downbeat F-measure (mir_eval, 70 ms), the first 5 s left out as for beats."""
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(reference, float)), mir_eval.beat.trim_beats(np.asarray(estimated, float))))
+
 
 def beat_scores(reference: np.ndarray, estimated: np.ndarray, ref_bpm: float, est_bpm: float | None) -> dict:
     ref, est = mir_eval.beat.trim_beats(np.asarray(reference)), mir_eval.beat.trim_beats(np.asarray(estimated))
     return {
         "f_measure": float(mir_eval.beat.f_measure(ref, est)),
-        "tempo_ok": bool(est_bpm is not None and abs(est_bpm / ref_bpm - 1.0) <= 0.04),
+        "tempo_ok": tempo_within(est_bpm, ref_bpm),
     }
 
 
@@ -81,7 +109,7 @@ def evaluate(name: str, y: np.ndarray, beats: np.ndarray, bpm: float, downbeats=
     row["librosa"] = beat_scores(beats, lb_beats, bpm, lb_bpm)
     row["bpm"], row["mvgen_bpm"], row["librosa_bpm"] = bpm, ours.tempo_bpm, lb_bpm
     if downbeats is not None:
-        row["downbeat_f"] = float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(downbeats)), mir_eval.beat.trim_beats(np.array(ours.downbeats_s))))
+        row["downbeat_f"] = downbeat_f(downbeats, ours.downbeats_s)
     if drops is not None:
         duration_s = len(y) / ANALYSIS_SR
         ours_drops = [(d.start_s, d.end_s) for d in ours.drops]
@@ -238,15 +266,184 @@ def summarize(label: str, rows: list[dict]) -> dict:
     return summary
 
 
+#: --real: the systems compared, in the order of the table's columns.
+REAL_SYSTEMS = ("mvgen", *ANCHORS, "librosa")
+#: --real: the style of ``real_music.py``'s tracker modules (its ``style`` field is a free description).
+REAL_MUSIC_STYLE = "house_techno_trance"
+#: --real: ``real_music.py`` counts bars as 4 beats from each pattern's start (see its docstring),
+#: so its tracks with downbeats are in 4/4.
+REAL_MUSIC_BEATS_PER_BAR = 4
+
+
+#: --real: seconds of the first piece analysed once, untimed, before the timed runs.
+WARM_UP_S = 20.0
+
+
+def real_pieces(cache: Path) -> list[dict]:
+    """The reference of every piece in ``CACHE/corpus`` (``real_corpus.py``) and ``CACHE/tracks`` (``real_music.py``).
+
+    Each: ``name``, ``wav``, ``beats_s``, ``downbeats_s`` (None where the reference has none),
+    ``beats_per_bar`` (None where unknown), ``tempo_bpm``, ``style``, ``split`` ("dev" or "held_out").
+    A piece in both folders (the corpus may take in ``real_music.py``'s tracks) counts once, as the corpus has it.
+    """
+    pieces = []
+    for folder, from_corpus in ((cache / "corpus", True), (cache / "tracks", False)):
+        for ref_path in sorted(folder.glob("*.beats.json")):
+            wav = ref_path.with_name(ref_path.name.replace(".beats.json", ".wav"))
+            if not wav.exists() or any(p["name"] == wav.stem for p in pieces):
+                continue
+            ref = json.loads(ref_path.read_text())
+            downbeats = ref.get("downbeats_s") or None
+            meter = ref.get("beats_per_bar") if from_corpus else (REAL_MUSIC_BEATS_PER_BAR if downbeats else None)
+            pieces.append({"name": wav.stem, "wav": wav, "beats_s": ref["beats_s"], "downbeats_s": downbeats, "beats_per_bar": meter,
+                           "tempo_bpm": float(ref["tempo_bpm"]), "style": ref["style"] if from_corpus else REAL_MUSIC_STYLE,
+                           "split": ref.get("split", "dev")})
+    return pieces
+
+
+def ensure_anchors(wavs: list[Path], anchors_python: Path) -> None:
+    """Run ``anchors.py`` in the anchors' virtualenv on the files that lack an up-to-date result (says so when it cannot)."""
+    missing = [w for w in wavs if any(read_anchor(w, anchor) is None for anchor in ANCHORS)]
+    if not missing:
+        return
+    if not anchors_python.exists():
+        print(f"(no anchors' virtualenv at {anchors_python}: run benchmarks/anchors_setup.sh; {len(missing)} pieces without madmom/BeatNet)")
+        return
+    print(f"running the anchors on {len(missing)} pieces ({anchors_python})", flush=True)
+    subprocess.run([str(anchors_python), str(Path(__file__).resolve().parent / "anchors.py"), *map(str, missing)], check=True)
+
+
+def tempo_from_beats(beats_s) -> float | None:
+    """Tempo (bpm) from the median interval of a beat sequence (the anchors give beats, not a tempo)."""
+    return float(60.0 / np.median(np.diff(beats_s))) if len(beats_s) > 1 else None
+
+
+def grid_scores(piece: dict, beats_s, tempo_bpm: float | None, downbeats_s=None, beats_per_bar: int | None = None) -> dict:
+    """One system's figures on one piece; downbeat F and meter are None where the reference or the system has none."""
+    ref, est = mir_eval.beat.trim_beats(np.asarray(piece["beats_s"], float)), mir_eval.beat.trim_beats(np.asarray(beats_s, float))
+    scores = beat_scores(piece["beats_s"], np.asarray(beats_s, float), piece["tempo_bpm"], tempo_bpm)
+    return {
+        "beat_f": scores["f_measure"],
+        "amlt": float(mir_eval.beat.continuity(ref, est)[3]),
+        "acc1": scores["tempo_ok"],
+        "acc2": tempo_within(tempo_bpm, piece["tempo_bpm"], TEMPO_LEVELS),
+        "tempo_bpm": tempo_bpm,
+        "downbeat_f": None if piece["downbeats_s"] is None or downbeats_s is None else downbeat_f(piece["downbeats_s"], downbeats_s),
+        "meter_ok": None if piece["beats_per_bar"] is None or beats_per_bar is None else beats_per_bar == piece["beats_per_bar"],
+    }
+
+
+def real_anchor_rows(cache: Path, anchors_python: Path) -> list[dict]:
+    """mvgen, the anchors and librosa on every real piece: one row per piece, ``systems`` maps a system to :func:`grid_scores` and ``time_s``."""
+    from mvgen.media.audio import load_audio
+
+    pieces = real_pieces(cache)
+    ensure_anchors([p["wav"] for p in pieces], anchors_python)
+    if pieces:  # first calls compile (numba) and import: keep that out of the first piece's time
+        warm_up = load_audio(pieces[0]["wav"], sr=ANALYSIS_SR)[: int(WARM_UP_S * ANALYSIS_SR)]
+        analyze_signal(warm_up, ANALYSIS_SR)
+        librosa_beats(warm_up, ANALYSIS_SR)
+    rows = []
+    for piece in pieces:
+        y = load_audio(piece["wav"], sr=ANALYSIS_SR)
+        systems = {}
+        t0 = time.perf_counter()
+        ours = analyze_signal(y, ANALYSIS_SR)
+        systems["mvgen"] = {**grid_scores(piece, ours.beats_s, ours.tempo_bpm, ours.downbeats_s, ours.beats_per_bar), "time_s": time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        lb_bpm, lb_beats = librosa_beats(y, ANALYSIS_SR)
+        systems["librosa"] = {**grid_scores(piece, lb_beats, lb_bpm), "time_s": time.perf_counter() - t0}
+        for anchor in ANCHORS:
+            found = read_anchor(piece["wav"], anchor)
+            if found is not None:
+                systems[anchor] = {**grid_scores(piece, found["beats_s"], tempo_from_beats(found["beats_s"]), found["downbeats_s"], found["beats_per_bar"]),
+                                   "time_s": found["time_s"]}
+        row = {"track": piece["name"], "style": piece["style"], "split": piece["split"], "bpm": piece["tempo_bpm"],
+               "beats_per_bar": piece["beats_per_bar"], "systems": {name: systems[name] for name in REAL_SYSTEMS if name in systems}}
+        rows.append(row)
+        print(f"{row['track']:<32} {row['split']:<8} ref {row['bpm']:6.2f}" + "".join(
+            f"  {name} {s['beat_f']:.3f} {s['tempo_bpm'] or 0:6.1f}" for name, s in row["systems"].items()), flush=True)
+    return rows
+
+
+def _mean(values) -> float | None:
+    values = [float(v) for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def system_summary(rows: list[dict], system: str) -> dict:
+    """One system's figures over ``rows`` (means; ``*_n``: how many pieces each mean is over)."""
+    mine = [r["systems"][system] for r in rows if system in r["systems"]]
+    grid_right = [s["downbeat_f"] for s in mine if s["downbeat_f"] is not None and s["beat_f"] >= GRID_RIGHT_F]
+    summary = {"pieces": len(mine)}
+    for key in ("beat_f", "amlt", "acc1", "acc2", "downbeat_f", "meter_ok", "time_s"):
+        summary[key] = _mean(s[key] for s in mine)
+    summary["downbeat_f_n"] = sum(s["downbeat_f"] is not None for s in mine)
+    summary["downbeat_f_grid_right"], summary["downbeat_f_grid_right_n"] = _mean(grid_right), len(grid_right)
+    summary["meter_ok_n"] = sum(s["meter_ok"] is not None for s in mine)
+    return summary
+
+
+#: --real: the table's lines: label, summary key, key of the count shown beside the mean (or None).
+REAL_TABLE = (("beat F (70 ms)", "beat_f", None), ("AMLt", "amlt", None), ("tempo Acc1 (4 %)", "acc1", None),
+              ("tempo Acc2 (x2 /2 x3 /3)", "acc2", None), ("downbeat F", "downbeat_f", "downbeat_f_n"),
+              (f"downbeat F, beat F >= {GRID_RIGHT_F}", "downbeat_f_grid_right", "downbeat_f_grid_right_n"),
+              ("meter right", "meter_ok", "meter_ok_n"), ("time per piece (s)", "time_s", None))
+
+
+def real_table(label: str, rows: list[dict]) -> dict:
+    """Print the systems side by side over ``rows`` and return their summaries (system -> :func:`system_summary`)."""
+    summaries = {system: system_summary(rows, system) for system in REAL_SYSTEMS}
+    print(f"\n{label}: {len(rows)} pieces")
+    print(f"  {'':<28}" + "".join(f"{system:>13}" for system in REAL_SYSTEMS))
+    for text, key, count in REAL_TABLE:
+        cells = []
+        for system in REAL_SYSTEMS:
+            value = summaries[system][key]
+            cell = "-" if value is None else f"{value:.3f}" if key != "time_s" else f"{value:.1f}"
+            if value is not None and count is not None:
+                cell += f" ({summaries[system][count]})"
+            cells.append(f"{cell:>13}")
+        print(f"  {text:<28}" + "".join(cells))
+    return summaries
+
+
+def real_report(rows: list[dict]) -> dict:
+    """Per split (dev, held out), per style and overall: :func:`real_table`."""
+    report = {}
+    for split, split_label in (("dev", "development"), ("held_out", "held out, never tuned on")):
+        mine = [r for r in rows if r["split"] == split]
+        if not mine:
+            continue
+        styles = sorted({r["style"] for r in mine})
+        if len(styles) == 1:  # the overall table is the style's: print it once
+            report[split] = {"overall": real_table(f"real music ({split_label}), all {styles[0]}", mine)}
+            report[split][styles[0]] = report[split]["overall"]
+            continue
+        report[split] = {style: real_table(f"real music ({split_label}), {style}", [r for r in mine if r["style"] == style]) for style in styles}
+        report[split]["overall"] = real_table(f"real music ({split_label}), all styles", mine)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracks", type=int, default=24, help="number of synthetic tracks (100..180 bpm)")
     parser.add_argument("--bars-scale", type=float, default=1.0, help="length of the synthetic arrangements (1.0: about 3 minutes at 128 bpm)")
-    parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_music.py")
+    parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_music.py (tracks/) and, with --real, real_corpus.py (corpus/)")
     parser.add_argument("--grooves", action="store_true", help="add the misleading grooves (non-house styles, mixed house variants)")
     parser.add_argument("--styles", action="store_true", help="add every synth style (several seeds, both ends of its tempo range)")
+    parser.add_argument("--real", action="store_true", help="only real music (CACHE/corpus and CACHE/tracks), beside madmom, BeatNet and librosa")
+    parser.add_argument("--anchors-python", type=Path, default=DEFAULT_VENV / "bin" / "python", help="python of the anchors' virtualenv (benchmarks/anchors_setup.sh)")
     parser.add_argument("--json", type=Path, help="write all rows and summaries here")
     args = parser.parse_args()
+    if args.real:
+        rows = real_anchor_rows(args.real_cache, args.anchors_python)
+        if not rows:
+            print(f"(no real music in {args.real_cache}/corpus or {args.real_cache}/tracks; run benchmarks/real_corpus.py or real_music.py first)")
+        result = {"summary": real_report(rows), "rows": rows}
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1))
+        return
     synthetic = synthetic_rows(args.tracks, args.bars_scale)
     grooves = groove_rows(args.bars_scale) if args.grooves else []
     styles = style_rows(args.bars_scale) if args.styles else []
