@@ -203,10 +203,12 @@ def style_table(rows: list[dict]) -> None:
 
 
 def real_rows(cache: Path) -> list[dict]:
+    """The default mode's real music: ``real_music.py``'s tracker tracks (``CACHE/tracks``) only; the
+    corpus of ``real_corpus.py`` (``CACHE/corpus``, which holds those tracks again) is ``--real``'s."""
     from mvgen.media.audio import load_audio
 
     rows = []
-    for ref_path in sorted(cache.glob("**/*.beats.json")):
+    for ref_path in sorted((cache / "tracks").glob("*.beats.json")):
         ref = json.loads(ref_path.read_text())
         wav = ref_path.with_name(ref_path.name.replace(".beats.json", ".wav"))
         if not wav.exists():

@@ -245,7 +245,8 @@ def real(folder: Path) -> None:
 
     ratios: dict[str, list[float]] = {p: [] for p in PATHS}
     on_beat: dict[str, list[float]] = {p: [] for p in PATHS}
-    for wav, path in ((w, p) for w in sorted(folder.glob("**/*.wav")) for p in PATHS):
+    # real_music.py's tracker tracks (CACHE/tracks), as before the corpus of real_corpus.py shared the cache
+    for wav, path in ((w, p) for w in sorted((folder / "tracks").glob("*.wav")) for p in PATHS):
         beats_file = wav.with_suffix(".beats.json")
         if not beats_file.is_file():
             continue
