@@ -175,3 +175,27 @@ def test_tempo_octave_follows_the_truth(synth_track, style, seed):
     result, f = _grid_f((audio, truth))
     assert result.tempo_bpm == pytest.approx(truth.tempo_bpm, rel=0.04)
     assert f >= 0.95
+
+
+def test_a_mix_of_tracks_at_different_tempi_gets_a_grid_per_track(monkeypatch):
+    """A long sequence of tracks (a DJ mix, an album side) is read block by block: each track's run
+    of blocks gets its own grid. Scaled down: 3 tracks of 40 s at 100, 128 and 174 bpm, with the
+    long-audio threshold at 60 s and 10 s blocks (the real ones: 10 minutes and 30 s)."""
+    import mvgen.analysis.beats as beats
+
+    parts, start = [], 0.0
+    for bpm in (100.0, 128.0, 174.0):
+        part = start + grid(bpm, 40.0, phase_s=0.11)
+        parts.append(part)
+        start = part[-1] + 60.0 / bpm
+    reference = np.concatenate(parts)
+    audio = four_on_the_floor(reference, start)
+    monkeypatch.setattr(beats, "MIX_BLOCK_S", 10.0)
+    monkeypatch.setattr(beats, "LONG_AUDIO_S", 1e9)  # read as one track: one tempo cannot serve all three
+    assert _f_measure(reference, _track(audio).beats_s) < 0.9
+    monkeypatch.setattr(beats, "LONG_AUDIO_S", 60.0)
+    result = _track(audio)
+    assert sorted({round(s.bpm) for s in result.segments}) == [100, 128, 174]
+    for part in parts:
+        inside = result.beats_s[(result.beats_s > part[0] - 0.1) & (result.beats_s < part[-1] + 0.1)]
+        assert _f_measure(part, inside) >= 0.95

@@ -416,23 +416,65 @@ def peak_near(envelope: np.ndarray, hop_s: float, times_s: np.ndarray, *, radius
     return out
 
 
+#: Audio longer than this (s) is read as a sequence of tracks (a DJ mix, a radio show, an album side):
+#: its tempo is estimated block by block and each run of blocks at one tempo gets a grid of its own,
+#: where one estimate over the whole hour finds no steady beat at all. Single tracks stay well below.
+LONG_AUDIO_S = 600.0
+#: Block length (s) of a long audio's tempo estimates: several bars even at 60 bpm, short against a track.
+MIX_BLOCK_S = 30.0
+
+
+def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> list[tuple[int, int, float, float]]:
+    """The parts of the envelope that carry a beat: ``(start_frame, stop_frame, coarse_bpm, confidence)``.
+
+    Up to :data:`LONG_AUDIO_S` the whole track is one part (or none, below :data:`MIN_CONFIDENCE`).
+    Longer audio is cut in :data:`MIX_BLOCK_S` blocks; consecutive blocks of the same tempo (2 %) form
+    one part, fitted on its own, and blocks without a steady beat are left beatless.
+    """
+    if duration_s <= LONG_AUDIO_S:
+        bpm, confidence = estimate_tempo(env, hop_s)
+        return [(0, len(env), bpm, confidence)] if confidence >= MIN_CONFIDENCE else []
+    block = int(round(MIX_BLOCK_S / hop_s))
+    parts: list[list] = []
+    for start in range(0, len(env), block):
+        stop = min(start + block, len(env))
+        if stop - start < block // 2 and parts:  # a short tail joins the block before it
+            parts[-1][1] = stop
+            continue
+        bpm, confidence = estimate_tempo(env[start:stop], hop_s)
+        steady = confidence >= MIN_CONFIDENCE
+        if parts and parts[-1][1] == start and steady and _same_tempo(bpm, parts[-1][2]):
+            parts[-1][1] = stop
+            parts[-1][3].append(confidence)
+        elif steady:
+            parts.append([start, stop, bpm, [confidence]])
+    return [(a, b, bpm, float(np.mean(c))) for a, b, bpm, c in parts]
+
+
 def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None = None) -> BeatGrid:
     """Fit the beat grid of a track; downbeats are filled in by :func:`find_downbeats`.
 
     ``y``: the mono audio the features were computed from (shape ``(n,)`` at ``features.sr``);
-    with it the half-beat phase is chosen from the kick (see :func:`_resolve_half_beat`).
+    with it the half-beat phase is chosen from the kick (see :func:`_resolve_half_beat`). Audio
+    longer than :data:`LONG_AUDIO_S` gets one grid per run of its tempo (see :func:`_beat_parts`).
     """
     env = pulse_envelope(features)
     hop_s = features.hop_s
     empty = np.zeros(0)
     if features.n_frames == 0 or float(np.percentile(features.onset, 95)) < MIN_ONSET_FLUX:
         return BeatGrid(None, empty, empty, 4, [], 0.0, ["no onsets found; the track is analyzed as beatless"])
-    coarse_bpm, confidence = estimate_tempo(env, hop_s)
-    if confidence < MIN_CONFIDENCE:
+    parts = _beat_parts(env, hop_s, duration_s)
+    if not parts:
+        _, confidence = estimate_tempo(env, hop_s)
         return BeatGrid(None, empty, empty, 4, [], confidence, ["no steady beat found; the track is analyzed as beatless"])
     percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
     low = None if y is None else low_band(y, features.sr)
-    segments = [_resolve_half_beat(fit_grid(env, hop_s, bpm, a, b), percussive, hop_s, low) for a, b, bpm in _tempo_spans(env, hop_s, coarse_bpm)]
+    segments = [
+        _resolve_half_beat(fit_grid(env, hop_s, bpm, start + a, start + b), percussive, hop_s, low)
+        for start, stop, coarse_bpm, _ in parts
+        for a, b, bpm in _tempo_spans(env[start:stop], hop_s, coarse_bpm)
+    ]
+    confidence = float(np.average([c for *_, c in parts], weights=[b - a for a, b, *_ in parts]))
     beats = np.concatenate([_segment_beats(s) for s in segments])
     # Keep beats inside the audible part of the track (no grid over leading/trailing silence).
     audible = np.flatnonzero(features.rms_db > features.rms_db.max() - 50.0)

@@ -34,8 +34,9 @@ from mvgen.analysis.structure import SECTION_LABELS, drops_from_sections, find_s
 #: 3: per-frame audio features).
 SCHEMA_VERSION = 3
 #: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
-#: the beat phase from the kick, downbeats from more cues).
-ANALYSIS_VERSION = "3.2"
+#: the beat phase from the kick, downbeats from more cues; 3.3: audio over 10 minutes gets a grid per
+#: run of its tempo, where it was beatless).
+ANALYSIS_VERSION = "3.3"
 MIN_DURATION_S = 2.0
 
 
