@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
-from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm
+from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm, hann_window
 from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT, mel_filterbank
 from mvgen.paths import models_dir
@@ -85,7 +85,7 @@ def log_mel(y: np.ndarray, config: DrumConfig) -> np.ndarray:
     x = np.zeros(len(y) + n_fft + hop, dtype=np.float32)
     x[n_fft // 2 : n_fft // 2 + len(y)] = y
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:n_frames]
-    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    window = hann_window(n_fft).astype(np.float32)
     fb = mel_filterbank(config.sr, n_fft, config.n_mels, config.fmin_hz, config.sr / 2)[0].T.astype(np.float32)  # (bins, mels)
     mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
     block = 1024  # frames per FFT block: a few MB of spectra at a time

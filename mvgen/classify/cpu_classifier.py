@@ -87,7 +87,7 @@ def blas_threads(n: int):
     return threadpool_limits(limits=n, user_api="blas")
 
 
-def _hann(n: int) -> np.ndarray:
+def hann_window(n: int) -> np.ndarray:
     """Periodic Hann window of ``n`` samples (scipy's ``get_window("hann", n, fftbins=True)``), float64."""
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
 
@@ -138,7 +138,7 @@ class _Cqt:
         for k, (freq_hz, length) in enumerate(zip(freqs_hz, lengths)):
             n = int(length)
             start = int(np.ceil(self.width / 2.0 - length / 2.0)) - (1 if n % 2 == 1 else 0)
-            sig = _hann(n) * np.exp(np.arange(-n // 2, n // 2) * 2j * np.pi * freq_hz / config.sr) / length
+            sig = hann_window(n) * np.exp(np.arange(-n // 2, n // 2) * 2j * np.pi * freq_hz / config.sr) / length
             # nnAudio stores complex64 kernels and scales the output by sqrt(length); the same product here.
             kernels[k, start : start + n] = (sig / np.abs(sig).sum()).astype(np.complex64) * np.sqrt(np.float32(length))
         self.block = math.gcd(self.hop, CQT_BLOCK_SAMPLES)
@@ -179,7 +179,7 @@ class CpuFrontEnd:
 
     def __init__(self, config: ClassifierConfig):
         self.config = config
-        self.window = _hann(config.n_fft).astype(np.float32)
+        self.window = hann_window(config.n_fft).astype(np.float32)
         self.mel_fb = mel_filterbank(config.sr, config.n_fft, config.n_mels, MEL_FMIN_HZ, config.sr / 2)[0]
         self.cqt = _Cqt(config) if config.front_end == "mel+cqt" else None
         self.resize = _bilinear_rows(config.cqt_bins, config.n_mels) if self.cqt is not None else None
