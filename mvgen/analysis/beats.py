@@ -424,8 +424,9 @@ LONG_AUDIO_S = 600.0
 MIX_BLOCK_S = 30.0
 
 
-def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> list[tuple[int, int, float, float]]:
-    """The parts of the envelope that carry a beat: ``(start_frame, stop_frame, coarse_bpm, confidence)``.
+def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> tuple[list[tuple[int, int, float, float]], float]:
+    """The parts of the envelope that carry a beat, ``(start_frame, stop_frame, coarse_bpm, confidence)``,
+    and the tempo confidence of the whole: the track's own up to :data:`LONG_AUDIO_S`, else the parts' mean by length (0 without parts).
 
     Up to :data:`LONG_AUDIO_S` the whole track is one part (or none, below :data:`MIN_CONFIDENCE`).
     Longer audio is cut in :data:`MIX_BLOCK_S` blocks; consecutive blocks of the same tempo (2 %) form
@@ -433,7 +434,7 @@ def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> list[tuple[
     """
     if duration_s <= LONG_AUDIO_S:
         bpm, confidence = estimate_tempo(env, hop_s)
-        return [(0, len(env), bpm, confidence)] if confidence >= MIN_CONFIDENCE else []
+        return ([(0, len(env), bpm, confidence)] if confidence >= MIN_CONFIDENCE else []), confidence
     block = int(round(MIX_BLOCK_S / hop_s))
     parts: list[list] = []
     for start in range(0, len(env), block):
@@ -448,7 +449,9 @@ def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> list[tuple[
             parts[-1][3].append(confidence)
         elif steady:
             parts.append([start, stop, bpm, [confidence]])
-    return [(a, b, bpm, float(np.mean(c))) for a, b, bpm, c in parts]
+    found = [(a, b, bpm, float(np.mean(c))) for a, b, bpm, c in parts]
+    confidence = float(np.average([c for *_, c in found], weights=[b - a for a, b, *_ in found])) if found else 0.0
+    return found, confidence
 
 
 def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None = None) -> BeatGrid:
@@ -463,9 +466,8 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
     empty = np.zeros(0)
     if features.n_frames == 0 or float(np.percentile(features.onset, 95)) < MIN_ONSET_FLUX:
         return BeatGrid(None, empty, empty, 4, [], 0.0, ["no onsets found; the track is analyzed as beatless"])
-    parts = _beat_parts(env, hop_s, duration_s)
+    parts, confidence = _beat_parts(env, hop_s, duration_s)
     if not parts:
-        _, confidence = estimate_tempo(env, hop_s)
         return BeatGrid(None, empty, empty, 4, [], confidence, ["no steady beat found; the track is analyzed as beatless"])
     percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
     low = None if y is None else low_band(y, features.sr)
@@ -474,7 +476,6 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
         for start, stop, coarse_bpm, _ in parts
         for a, b, bpm in _tempo_spans(env[start:stop], hop_s, coarse_bpm)
     ]
-    confidence = float(np.average([c for *_, c in parts], weights=[b - a for a, b, *_ in parts]))
     beats = np.concatenate([_segment_beats(s) for s in segments])
     # Keep beats inside the audible part of the track (no grid over leading/trailing silence).
     audible = np.flatnonzero(features.rms_db > features.rms_db.max() - 50.0)
