@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_music import TRACKS, RealMusicError, download_deb, extract_members, onset_contrast, remove_stale, render_with_beats  # noqa: E402
+from real_music import TRACKS, RealMusicError, download_deb, extract_members, onset_at, onset_contrast, remove_stale, render_with_beats  # noqa: E402
 
 SR = 44100
 MAX_S = 60.0  # excerpt length: long enough for a tracker to settle, short enough for a < 1.5 GB cache
@@ -545,14 +545,9 @@ def downbeat_ratio(wav: Path, downbeats_s, beats_s, sr: int = 22050) -> float:
     beats = np.asarray(beats_s, float)
     others = beats[np.min(np.abs(beats[:, None] - down[None, :]), axis=1) > 0.01] if len(down) else beats
 
-    def at(times):
-        frames = np.round(times * sr / hop).astype(int)
-        frames = frames[(frames >= 1) & (frames < len(env) - 6)]
-        return float(np.mean([env[f - 1: f + 6].max() for f in frames])) if len(frames) else float("nan")
-
     if len(down) < 2 or len(others) < 2:
         return float("nan")
-    return at(down) / max(at(others), 1e-9)
+    return onset_at(env, down, sr, hop) / max(onset_at(env, others, sr, hop), 1e-9)
 
 
 def chart_offset(wav: Path, grid: dict, start_s: float, sr: int = 22050) -> dict:

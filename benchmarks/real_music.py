@@ -399,6 +399,15 @@ def render_with_beats(module_path: Path | str, out_wav: Path | str, sr: int = 44
 # checking a reference against the audio
 
 
+def onset_at(env: np.ndarray, times_s, sr: int, hop: int) -> float:
+    """Mean onset strength of ``env`` (frames of ``hop`` samples at ``sr``) at ``times_s``: the max
+    over -6 ms .. +29 ms of each time, since the envelope peaks a frame or two after an attack
+    (nan when no time falls inside the envelope)."""
+    frames = np.round(np.asarray(times_s, float) * sr / hop).astype(int)
+    frames = frames[(frames >= 1) & (frames < len(env) - 6)]
+    return float(np.mean([env[f - 1 : f + 6].max() for f in frames])) if len(frames) else float("nan")
+
+
 def onset_contrast(wav: Path | str, beats_s, sr: int = 22050) -> dict:
     """How much more onset strength the reference beats have than the same grid half a beat later.
 
@@ -417,16 +426,10 @@ def onset_contrast(wav: Path | str, beats_s, sr: int = 22050) -> dict:
     beats = np.asarray(beats_s, float)
     period = float(np.median(np.diff(beats)))
 
-    def at(env, times):
-        frames = np.round(times * sr / hop).astype(int)
-        frames = frames[(frames >= 1) & (frames < len(env) - 6)]
-        # max over -6 ms .. +29 ms: the envelope peaks a frame or two after an attack
-        return float(np.mean([env[f - 1: f + 6].max() for f in frames]))
-
     return {
-        "half_ratio": at(full, beats) / at(full, beats + period / 2),
-        "half_ratio_low": at(low, beats) / at(low, beats + period / 2),
-        "quarter_ratio": at(full, beats) / at(full, beats + period / 4),
+        "half_ratio": onset_at(full, beats, sr, hop) / onset_at(full, beats + period / 2, sr, hop),
+        "half_ratio_low": onset_at(low, beats, sr, hop) / onset_at(low, beats + period / 2, sr, hop),
+        "quarter_ratio": onset_at(full, beats, sr, hop) / onset_at(full, beats + period / 4, sr, hop),
     }
 
 
@@ -576,12 +579,7 @@ def kick_check(module_path: Path | str, beats_s, sr: int = 22050, max_s: float =
             continue
         env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop, n_fft=512)
 
-        def at(times, env=env):
-            frames = np.round(times * sr / hop).astype(int)
-            frames = frames[(frames >= 1) & (frames < len(env) - 6)]
-            return float(np.mean([env[f - 1: f + 6].max() for f in frames]))
-
-        on, off = at(beats), at(beats + period / 2)
+        on, off = onset_at(env, beats, sr, hop), onset_at(env, beats + period / 2, sr, hop)
         name = names[number - 1] if number - 1 < len(names) else ""
         named = bool(re.search(r"(?<![a-z])(bass ?drum|kick|bd(?![a-z]))", name, re.IGNORECASE))
         candidates.append(((not named, len(set(pitches)), -len(pitches)), {
