@@ -245,12 +245,6 @@ def clip_window(analysis: Analysis, settings: RenderSettings) -> ClipWindow:
     return window
 
 
-def render_window(analysis: Analysis, settings: RenderSettings) -> tuple[float, float]:
-    """``(start_s, end_s)`` of the video: the excerpt, the best clip or the loop (see :func:`clip_window`)."""
-    window = clip_window(analysis, settings)
-    return window.start_s, window.end_s
-
-
 def loop_draft(specs, settings: RenderSettings) -> np.ndarray:
     """The frames ``specs`` drawn small (short side :data:`~mvgen.clips.LOOP_DRAFT_SIZE`, half detail,
     the settings' aspect) by the procedural renderer: uint8 RGB, shape ``(N, H, W, 3)``, for

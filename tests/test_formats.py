@@ -23,12 +23,16 @@ from mvgen.delivery.formats import PRESETS, check_preset, encodings, get_preset,
 from mvgen.settings import RenderSettings
 from mvgen.workspace import default_output
 from mvgen.pipeline import render_video
-from mvgen.clips import render_window
+from mvgen.clips import clip_window
 from tests.videos import audio_lag_samples
 
 HAS_FFPROBE = shutil.which("ffprobe") is not None
 #: Test renders keep the presets' encoding, length and audio but draw this short side (the picture check reports it).
 TINY_PX = 64
+
+
+def _span(window) -> tuple[float, float]:
+    return window.start_s, window.end_s
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,7 @@ def test_every_preset_encodes_to_its_upload_spec(track, analysis, tmp_path, name
 def test_canvas_is_a_loop_of_whole_bars_from_the_drop_without_audio(track, analysis, tmp_path):
     settings = RenderSettings(format="canvas", size=TINY_PX, detail=0.5, compile=False)
     assert settings.loop and not settings.branding.overlay  # a seamless loop, no text or logo (Spotify's policy)
-    start_s, end_s = render_window(analysis, settings)
+    start_s, end_s = _span(clip_window(analysis, settings))
     bar_s = 60.0 / analysis.tempo_bpm * analysis.beats_per_bar
     bars = (end_s - start_s) / bar_s
     assert 3.0 <= end_s - start_s <= 8.0 and bars == pytest.approx(round(bars), abs=0.01) and start_s <= analysis.drops[0].start_s < end_s
@@ -128,7 +132,7 @@ def test_length_caps_take_a_window_with_the_drop(name, length_s):
     """A 200 s track at 128 bpm: the capped formats render a window of whole bars, the most that fit
     their cap (mvgen.clips), around the first drop (at 150 s); the others the whole track."""
     analysis = _long_analysis(200.0, 150.0)
-    start_s, end_s = render_window(analysis, RenderSettings(format=name))
+    start_s, end_s = _span(clip_window(analysis, RenderSettings(format=name)))
     bar_s = 4 * 60.0 / 128.0
     assert length_s - bar_s < end_s - start_s <= length_s + 1e-6 and start_s <= 150.0 <= end_s
     if length_s < 200.0:
@@ -145,14 +149,14 @@ def test_an_excerpt_past_the_default_cap_is_warned_about():
 
 def test_length_rules_of_excerpts():
     analysis = _long_analysis(200.0, 150.0)
-    assert render_window(analysis, RenderSettings(format="shorts", start_s=30.0)) == (30.0, 90.0)  # cut at the cap
-    assert render_window(analysis, RenderSettings(format="shorts", end_s=150.0)) == (0.0, 150.0)  # asked for: up to 180 s
+    assert _span(clip_window(analysis, RenderSettings(format="shorts", start_s=30.0))) == (30.0, 90.0)  # cut at the cap
+    assert _span(clip_window(analysis, RenderSettings(format="shorts", end_s=150.0))) == (0.0, 150.0)  # asked for: up to 180 s
     with pytest.raises(ValueError, match="190 s is longer than the shorts format allows"):
         RenderSettings(format="shorts", end_s=190.0)
     with pytest.raises(ValueError, match="2 s is shorter than the canvas format needs"):
         RenderSettings(format="canvas", clip_s=2.0)
     with pytest.raises(MvgenError, match="needs at least 3 s"):  # a loop of the canvas format
-        render_window(_long_analysis(2.5, 1.0), RenderSettings(format="canvas"))
+        _span(clip_window(_long_analysis(2.5, 1.0), RenderSettings(format="canvas")))
 
 
 def test_a_size_cap_bounds_the_bitrate_even_on_noise(tmp_path):

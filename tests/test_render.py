@@ -103,11 +103,12 @@ def test_aspect_presets(track, tmp_path, aspect, size):
 
 @pytest.mark.slow
 def test_clip_is_around_the_first_drop(track, tmp_path):
-    from mvgen.clips import render_window
+    from mvgen.clips import clip_window
 
     analysis = analyze(track)
     settings = RenderSettings(size=64, fps=15, clip_s=6.0)
-    start, end = render_window(analysis, settings)
+    window = clip_window(analysis, settings)
+    start, end = window.start_s, window.end_s
     # a clip (--clip, --teaser) is picked by mvgen.clips.best_clip: whole bars from downbeat to downbeat, at
     # most the length asked for (3 bars, 5.76 s at 125 bpm), where it used to be exactly 6 s
     bar_s = 4 * 60.0 / analysis.tempo_bpm

@@ -3,7 +3,7 @@
 
 Both look at the first drop, where a track (and so its video) is at full energy. Times are in seconds
 of the *video* unless named ``track_*``; a video rendered from ``window_s = (start_s, end_s)`` of the
-track (:func:`mvgen.clips.render_window`) shows track time ``t`` at video time ``t - start_s``.
+track (:func:`mvgen.clips.clip_window`) shows track time ``t`` at video time ``t - start_s``.
 
 Thumbnail: candidate frames are decoded every 1 / :data:`CANDIDATE_FPS` s over :data:`THUMBNAIL_WINDOW_S`
 seconds from the first drop (the whole video when it shows no drop), each is scored by
@@ -204,7 +204,7 @@ def best_thumbnail(video: str | os.PathLike, analysis: Analysis | None, out_jpg:
     """Write the most striking frame near the first drop as a 1280x720 JPEG of at most 2 MB; see the module's notes.
 
     ``analysis``: the track's (for its drops; None: search the whole video). ``window_s``: the track
-    span the video shows (``render_window``'s result; None: from the track's start).
+    span the video shows (:func:`mvgen.clips.clip_window`'s start and end; None: from the track's start).
     """
     from PIL import Image
 
@@ -375,7 +375,7 @@ def existing_deliverables(video: str | os.PathLike) -> Deliverables:
 def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, options: DeliverableOptions, window_s: tuple[float, float] | None = None,
                       preset=None) -> Deliverables:
     """Measure ``video``'s loudness and write what ``options`` asks for beside it (names: :func:`~mvgen.delivery.loudness.normalized_path`,
-    :func:`thumbnail_path`, :func:`preview_loop_path`). ``window_s``: the track span the video shows (``render_window``);
+    :func:`thumbnail_path`, :func:`preview_loop_path`). ``window_s``: the track span the video shows (:func:`mvgen.clips.clip_window`'s start and end);
     ``preset``: the :class:`mvgen.delivery.formats.Preset` it was rendered for, whose length warning joins the warnings."""
     from mvgen.delivery.formats import length_warning
 
