@@ -173,11 +173,16 @@ def default_times(duration_s: float, window_s: float = WINDOW_S, step_s: float =
     return np.arange(window_s / 2.0, duration_s - window_s / 2.0 + 1e-9, step_s)
 
 
+#: Frames per block of :func:`_spectral_frames`: its spectra of a 1-hour mix at once would take 1 GB.
+_SPECTRAL_BLOCK_FRAMES = 2048
+
+
 def _spectral_frames(y: np.ndarray, n_fft: int, group: int, every: int) -> tuple[np.ndarray, ...]:
     """Hann frames of ``n_fft`` samples, ``group`` consecutive ones out of every ``every`` (to save time).
 
     Returns per analysed frame: centre (s, in samples), peak fraction, whitened flatness, energy and
-    spectral change from the previous frame of its group (NaN for a group's first frame).
+    spectral change from the previous frame of its group (NaN for a group's first frame). Computed in
+    blocks of :data:`_SPECTRAL_BLOCK_FRAMES` frames (whole groups), so memory does not grow with the track.
     """
     n_slots = len(y) // n_fft
     slots = np.arange(n_slots)
@@ -185,7 +190,15 @@ def _spectral_frames(y: np.ndarray, n_fft: int, group: int, every: int) -> tuple
     if len(slots) == 0:
         z = np.zeros(0)
         return z, z, z, z, z
-    frames = y[: n_slots * n_fft].reshape(n_slots, n_fft)[slots]
+    block = max(group, _SPECTRAL_BLOCK_FRAMES // group * group)  # a group never straddles two blocks
+    parts = [_spectral_block(y, n_fft, slots[i : i + block]) for i in range(0, len(slots), block)]
+    peak, flat, energy, change = (np.concatenate([part[j] for part in parts]) for j in range(4))
+    return (slots + 0.5) * n_fft, peak, flat, energy, change
+
+
+def _spectral_block(y: np.ndarray, n_fft: int, slots: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Peak fraction, whitened flatness, energy and spectral change of the frames ``slots`` (see :func:`_spectral_frames`)."""
+    frames = y[slots[:, None] * n_fft + np.arange(n_fft)]
     spectrum = np.fft.rfft(frames * np.hanning(n_fft), axis=1)  # float64: faster than float32 in numpy 2
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32) + np.float32(1e-12)
     log_p = np.log(power)
@@ -203,8 +216,7 @@ def _spectral_frames(y: np.ndarray, n_fft: int, group: int, every: int) -> tuple
     change = np.full(len(slots), np.nan)
     follows = np.flatnonzero(np.diff(slots) == 1) + 1
     change[follows] = 1.0 - np.sum(mag[follows] * mag[follows - 1], axis=1)
-    centres = (slots + 0.5) * n_fft
-    return centres, peak, flat, energy, change
+    return peak, flat, energy, change
 
 
 def _windows(n: int, length: int, starts: np.ndarray) -> np.ndarray:
