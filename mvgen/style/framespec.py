@@ -114,4 +114,7 @@ def loop_turns(rate, phase, loop_s, *, sin=np.sin, round=np.round, where=np.wher
     """
     cycles = rate * loop_s
     whole = round(cycles)
+    # Phase 1 is phase 0 exactly (not 2 pi N, whose sine and cosine differ from 0's in the last bit and, now
+    # and then, round a pixel differently).
+    phase = phase % 1.0
     return where(whole != 0, whole * phase, cycles / (2.0 * np.pi) * sin(2.0 * np.pi * phase))
