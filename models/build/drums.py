@@ -33,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]  # the repository: models/build/ is two levels down
 sys.path.insert(0, str(ROOT))
 
+from models.build.frame_training import train_frames  # noqa: E402
 from mvgen import synth  # noqa: E402
 from mvgen.analysis.drums import DEFAULT_DRUM_MODEL, DRUM_EVENTS, DRUMS, DrumConfig, log_mel  # noqa: E402
 from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
@@ -111,55 +112,13 @@ def train(
     import torch
 
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     model = torch_model(config)
     pos = sum(t.sum(axis=0) for _, t in train_set)
     total = sum(len(t) for _, t in train_set)
     pos_weight = torch.tensor(np.sqrt((total - pos) / np.maximum(pos, 1.0)), dtype=torch.float32)[:, None]  # (3, 1): outputs are (B, 3, T)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, total // (crop_frames * batch))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    lengths = np.array([len(t) for _, t in train_set], dtype=np.float64)
-
-    def crops():
-        xs, ys = [], []
-        for k in rng.choice(len(train_set), batch, p=lengths / lengths.sum()):
-            spec, target = train_set[k]
-            a = int(rng.integers(0, max(1, len(spec) - crop_frames)))
-            x, y = spec[a : a + crop_frames], target[a : a + crop_frames]
-            if len(x) < crop_frames:
-                x = np.pad(x, ((0, crop_frames - len(x)), (0, 0)), mode="edge")
-                y = np.pad(y, ((0, crop_frames - len(y)), (0, 0)))
-            xs.append(x.T)
-            ys.append(y.T)
-        return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
-
-    def val_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            losses = [float(loss_fn(model(torch.from_numpy(s.T[None])), torch.from_numpy(t.T[None]))) for s, t in val_set]
-        model.train()
-        return float(np.mean(losses))
-
-    best, best_state, history = np.inf, None, []
-    for epoch in range(epochs):
-        running = 0.0
-        for _ in range(steps_per_epoch):
-            x, y = crops()
-            loss = loss_fn(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            running += float(loss.detach())
-        v = val_loss()
-        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": v})
-        log(f"epoch {epoch}: train loss {running / steps_per_epoch:.4f}, validation loss {v:.4f}")
-        if v < best:
-            best = v
-            best_state = {k: t.detach().cpu().numpy().copy() for k, t in model.state_dict().items() if t.dtype.is_floating_point}
-    return best_state, {"history": history, "best_val_loss": best, "pos_weight": pos_weight[:, 0].tolist()}
+    state, metrics = train_frames(model, torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight), train_set, val_set,
+                                  epochs=epochs, crop_frames=crop_frames, batch=batch, lr=lr, seed=seed, log=log)
+    return state, {**metrics, "pos_weight": pos_weight[:, 0].tolist()}
 
 
 def _arrangement(seed: int) -> synth.Arrangement:

@@ -23,15 +23,14 @@ and network: about 0.14 s CPU for 3 minutes, benchmarks/bench_features.py).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
+from mvgen.classify.checkpoints import WEIGHTS_NAME
+from mvgen.analysis.frame_models import in_blocks, load_frame_model, time_conv
 from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm, hann_window
-from mvgen.errors import MvgenError
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT, mel_filterbank
 from mvgen.paths import models_dir
 
@@ -82,52 +81,23 @@ def log_mel(y: np.ndarray, config: DrumConfig) -> np.ndarray:
         raise ValueError(f"y must be mono with shape (n,), got shape {y.shape}")
     n_fft, hop = config.n_fft, config.hop_length
     n_frames = 1 + len(y) // hop
-    x = np.zeros(len(y) + n_fft + hop, dtype=np.float32)
-    x[n_fft // 2 : n_fft // 2 + len(y)] = y
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:n_frames]
     window = hann_window(n_fft).astype(np.float32)
     fb = mel_filterbank(config.sr, n_fft, config.n_mels, config.fmin_hz, config.sr / 2)[0].T.astype(np.float32)  # (bins, mels)
     mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
-    block = 1024  # frames per FFT block: a few MB of spectra at a time
+    block = 1024  # frames per FFT block: a few MB of spectra at a time, and no padded copy of the whole track
     for a in range(0, n_frames, block):
-        spectrum = np.fft.rfft(frames[a : a + block] * window, axis=1)
+        b = min(a + block, n_frames)
+        s0 = a * hop - n_fft // 2  # first sample of frame a (frames are centred, the ends zero-padded)
+        segment = np.zeros((b - a - 1) * hop + n_fft, dtype=np.float32)
+        lo, hi = max(s0, 0), min(s0 + len(segment), len(y))
+        if hi > lo:
+            segment[lo - s0 : hi - s0] = y[lo:hi]
+        frames = np.lib.stride_tricks.sliding_window_view(segment, n_fft)[::hop]
+        spectrum = np.fft.rfft(frames * window, axis=1)
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-        mel[a : a + block] = power @ fb
+        mel[a:b] = power @ fb
     level = float(np.mean(mel.sum(axis=1), dtype=np.float64)) if n_frames else 0.0
     return np.log(mel / np.float32(max(level, 1e-12)) + np.float32(LOG_FLOOR))
-
-
-@dataclass(frozen=True)
-class _TConv:
-    """A 1-D convolution over time (zero padding keeping the length) with eval-mode BatchNorm folded in:
-    ``weight (kernel * C_in, C_out)``, rows tap-major; ``bias (C_out,)``; ``dilation`` frames between taps."""
-
-    weight: np.ndarray
-    bias: np.ndarray
-    kernel: int
-    dilation: int
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``x (T, C_in)`` -> ``(T, C_out)``, as one product over the stacked taps (im2col)."""
-        half = self.dilation * (self.kernel // 2)
-        t, c = x.shape
-        padded = np.zeros((t + 2 * half, c), dtype=np.float32)
-        padded[half : half + t] = x
-        stacked = np.empty((t, self.kernel, c), dtype=np.float32)
-        for k in range(self.kernel):
-            stacked[:, k] = padded[k * self.dilation : k * self.dilation + t]
-        return stacked.reshape(t, self.kernel * c) @ self.weight + self.bias
-
-
-def _tconv(state: dict[str, np.ndarray], conv: str, norm: str | None, dilation: int) -> _TConv:
-    weight = state[f"{conv}.weight"].astype(np.float64)  # (C_out, C_in, kernel)
-    bias = state[f"{conv}.bias"].astype(np.float64) if f"{conv}.bias" in state else np.zeros(weight.shape[0])
-    if norm is not None:
-        scale, shift = fold_batch_norm(state, norm)
-        weight, bias = weight * scale[:, None, None], bias * scale + shift
-    kernel = weight.shape[2]
-    rows = weight.transpose(2, 1, 0).reshape(kernel * weight.shape[1], weight.shape[0])
-    return _TConv(np.ascontiguousarray(rows, dtype=np.float32), bias.astype(np.float32), kernel, dilation)
 
 
 class DrumDetector:
@@ -137,11 +107,15 @@ class DrumDetector:
         self.config = config
         self.input_scale, self.input_shift = (a.astype(np.float32) for a in fold_batch_norm(state, "input_norm"))
         n = len(config.channels)
-        self.layers = [_tconv(state, f"body.{3 * i}", f"body.{3 * i + 1}", d) for i, d in enumerate(config.dilations)]
-        self.head = _tconv(state, f"body.{3 * n}", None, 1)
+        self.layers = [time_conv(state, f"body.{3 * i}", f"body.{3 * i + 1}", d) for i, d in enumerate(config.dilations)]
+        self.head = time_conv(state, f"body.{3 * n}", None, 1)
 
     def logits(self, spec: np.ndarray) -> np.ndarray:
-        """Logits ``(T, 3)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`log_mel`)."""
+        """Logits ``(T, 3)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`log_mel`), computed in blocks
+        (:func:`~mvgen.analysis.frame_models.in_blocks`)."""
+        return in_blocks(self._logits, spec, self.config.context_frames)
+
+    def _logits(self, spec: np.ndarray) -> np.ndarray:
         h = spec * self.input_scale + self.input_shift
         for layer in self.layers:
             h = np.maximum(layer(h), 0.0)
@@ -164,16 +138,7 @@ def load_drum_detector(folder: str | os.PathLike | None = None) -> DrumDetector:
     """Load a drum model folder (``config.json`` + ``model.safetensors``; default: the bundled one).
 
     Raises :class:`MvgenError` naming the folder when it is missing or does not match its config."""
-    from safetensors.numpy import load_file
-
-    path = Path(folder) if folder is not None else drum_model_dir()
-    if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
-        raise MvgenError(f"{path}: not a drum model folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    config = DrumConfig.model_validate_json((path / CONFIG_NAME).read_text())
-    try:
-        return DrumDetector(config, load_file(str(path / WEIGHTS_NAME)))
-    except KeyError as exc:
-        raise MvgenError(f"{path}: weights do not match the config (missing {exc.args[0]!r})") from None
+    return load_frame_model(Path(folder) if folder is not None else drum_model_dir(), DrumConfig, DrumDetector, "drum")
 
 
 _BUNDLED: DrumDetector | None = None

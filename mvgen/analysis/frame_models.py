@@ -1,0 +1,88 @@
+"""What the analysis' frame models (drums, beats) share: 1-D convolutions over time in numpy, and the
+loading of a model folder.
+
+The models are trained in torch (``models/build/``) and run here without it: each ``nn.Conv1d`` (with
+the eval-mode ``nn.BatchNorm1d`` after it folded in) becomes one :class:`TimeConv`, a single matrix
+product over the stacked taps. A model folder holds ``config.json`` and ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
+from mvgen.classify.cpu_classifier import fold_batch_norm
+from mvgen.errors import MvgenError
+
+#: Frames per block of a model's inference (plus its receptive field on each side, see :func:`in_blocks`):
+#: a 1-hour mix runs in blocks, so its temporaries stay a few tens of MB.
+INFERENCE_BLOCK_FRAMES = 16384
+
+Config = TypeVar("Config", bound=BaseModel)
+Model = TypeVar("Model")
+
+
+@dataclass(frozen=True)
+class TimeConv:
+    """A 1-D convolution over time (zero padding keeping the length) with eval-mode BatchNorm folded in:
+    ``weight (kernel * C_in, C_out)``, rows tap-major; ``bias (C_out,)``; ``dilation`` frames between taps."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    kernel: int
+    dilation: int
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``x (T, C_in)`` -> ``(T, C_out)``, as one product over the stacked taps (im2col)."""
+        half = self.dilation * (self.kernel // 2)
+        t, c = x.shape
+        padded = np.zeros((t + 2 * half, c), dtype=np.float32)
+        padded[half : half + t] = x
+        stacked = np.empty((t, self.kernel, c), dtype=np.float32)
+        for k in range(self.kernel):
+            stacked[:, k] = padded[k * self.dilation : k * self.dilation + t]
+        return stacked.reshape(t, self.kernel * c) @ self.weight + self.bias
+
+
+def time_conv(state: dict[str, np.ndarray], conv: str, norm: str | None, dilation: int) -> TimeConv:
+    weight = state[f"{conv}.weight"].astype(np.float64)  # (C_out, C_in, kernel)
+    bias = state[f"{conv}.bias"].astype(np.float64) if f"{conv}.bias" in state else np.zeros(weight.shape[0])
+    if norm is not None:
+        scale, shift = fold_batch_norm(state, norm)
+        weight, bias = weight * scale[:, None, None], bias * scale + shift
+    kernel = weight.shape[2]
+    rows = weight.transpose(2, 1, 0).reshape(kernel * weight.shape[1], weight.shape[0])
+    return TimeConv(np.ascontiguousarray(rows, dtype=np.float32), bias.astype(np.float32), kernel, dilation)
+
+
+def load_frame_model(path: Path, config_type: type[Config], build: Callable[[Config, dict[str, np.ndarray]], Model], kind: str) -> Model:
+    """``build(config, state)`` from the model folder ``path`` (``config.json`` read as ``config_type``,
+    ``model.safetensors`` read with ``safetensors.numpy``). Raises :class:`MvgenError` naming the folder when
+    it is not a ``kind`` model folder or its weights do not match its config."""
+    from safetensors.numpy import load_file
+
+    if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
+        raise MvgenError(f"{path}: not a {kind} model folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    config = config_type.model_validate_json((path / CONFIG_NAME).read_text())
+    try:
+        return build(config, load_file(str(path / WEIGHTS_NAME)))
+    except KeyError as exc:
+        raise MvgenError(f"{path}: weights do not match the config (missing {exc.args[0]!r})") from None
+
+
+def in_blocks(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, context: int) -> np.ndarray:
+    """``fn`` (frames ``(T, C_in)`` -> ``(T, C_out)``, each output frame depending on at most ``context``
+    input frames either side) over ``x`` in blocks of :data:`INFERENCE_BLOCK_FRAMES` frames, each with
+    ``context`` frames of ``x`` around it: the same result as ``fn(x)``, in a fraction of its memory."""
+    parts = []
+    for a in range(0, len(x), INFERENCE_BLOCK_FRAMES):
+        b = min(a + INFERENCE_BLOCK_FRAMES, len(x))
+        lo, hi = max(a - context, 0), min(b + context, len(x))
+        parts.append(fn(x[lo:hi])[a - lo : b - lo])
+    return np.concatenate(parts) if parts else fn(x)
