@@ -11,10 +11,11 @@ keep the surrounding grid; audio with no periodicity gets no beats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mvgen.analysis.beat_model import BeatActivations
 from mvgen.features import FrameFeatures, chroma_filterbank
 
 MIN_BPM = 60.0
@@ -35,8 +36,11 @@ _N_PHASE_BINS = 96
 #: accent on beat 1 misled as often as they helped, so they are left out); the held-out tracks
 #: were only measured afterwards. Phrase edges are sparse (a few per track), so their t is small
 #: and their weight large. Neighbouring settings (phrase edge 2-3, loudness 0.5-1, kick 0.25-0.5)
-#: choose the same phases on every development track.
-DOWNBEAT_CUE_WEIGHTS = {"bass_change": 1.0, "phrase_edge": 2.0, "loudness_jump": 0.5, "backbeat": 0.5, "kick": 0.5}
+#: choose the same phases on every development track. "network" is the learned tracker's downbeat
+#: activation (mvgen.analysis.beat_model), when it runs: on the development pieces out of fold, downbeat F
+#: where the grid is right was 0.731 from the other cues and 0.782 / 0.782 / 0.756 with the network as a
+#: cue of weight 0.5 / 1 / 2 (the network alone, the bar grid of the highest downbeat log-odds: 0.614).
+DOWNBEAT_CUE_WEIGHTS = {"bass_change": 1.0, "phrase_edge": 2.0, "loudness_jump": 0.5, "backbeat": 0.5, "kick": 0.5, "network": 1.0}
 #: Cap of each cue's t statistic: a dense, perfectly regular cue (claps on every beat of a
 #: pattern, t up to 17) is reliable about the pattern, not about which beat is the downbeat, and
 #: must not outvote every other cue on its own.
@@ -184,11 +188,13 @@ def _peak_offset(values: np.ndarray, i: int) -> float:
     return float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5)) if denom != 0 else 0.0
 
 
-def fit_grid(envelope: np.ndarray, hop_s: float, bpm: float, start: int = 0, stop: int | None = None) -> TempoSegment:
+def fit_grid(envelope: np.ndarray, hop_s: float, bpm: float, start: int = 0, stop: int | None = None, *, lead_s: float = ONSET_LEAD_S) -> TempoSegment:
     """Fit period and phase of a beat grid near ``bpm`` to ``envelope[start:stop]``.
 
     Searches the period within +-1.5 % of ``bpm`` coarse to fine (to 1e-5 relative) for the sharpest
-    folded envelope; the phase is the folded peak, refined to a fraction of a frame.
+    folded envelope; the phase is the folded peak, refined to a fraction of a frame, plus ``lead_s``
+    (how long the envelope peaks before the beat: :data:`ONSET_LEAD_S` for spectral flux, 0 for the
+    learned activation, which is trained to peak on the beat's frame).
     """
     stop = len(envelope) if stop is None else stop
     frames = np.arange(start, stop, dtype=np.float64)
@@ -209,7 +215,7 @@ def fit_grid(envelope: np.ndarray, hop_s: float, bpm: float, start: int = 0, sto
     padded = np.concatenate([hist[-1:], hist, hist[:1]])
     phase_bins = peak + _peak_offset(padded, peak + 1)
     phase_frames = (phase_bins + 0.5) / _N_PHASE_BINS * period
-    return TempoSegment(start * hop_s, stop * hop_s, period * hop_s, phase_frames * hop_s + ONSET_LEAD_S)
+    return TempoSegment(start * hop_s, stop * hop_s, period * hop_s, phase_frames * hop_s + lead_s)
 
 
 def _same_tempo(a: float, b: float, tol: float = 0.02) -> bool:
@@ -331,10 +337,14 @@ def low_band(y: np.ndarray, sr: int) -> LowBand:
         x = x[: len(x) // 2 * 2]
         if len(x) < 4:
             break
-        smooth = 0.5 * x
-        smooth[1:] += 0.25 * x[:-1]
-        smooth[:-1] += 0.25 * x[1:]
-        x, rate = smooth[::2].copy(), rate / 2
+        # Sample 2k of the smoothed signal, (x[2k-1] + 2 x[2k] + x[2k+1]) / 4, built in one half-length
+        # array (the full-length smoothed copy of a 1-hour mix would cost 300 MB for a moment).
+        even, odd = x[0::2], x[1::2]
+        half = even * np.float32(2.0)
+        half += odd
+        half[1:] += odd[:-1]
+        half *= np.float32(0.25)
+        x, rate = half, rate / 2
     return LowBand(x, rate)
 
 
@@ -424,26 +434,27 @@ LONG_AUDIO_S = 600.0
 MIX_BLOCK_S = 30.0
 
 
-def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> tuple[list[tuple[int, int, float, float]], float]:
-    """The parts of the envelope that carry a beat, ``(start_frame, stop_frame, coarse_bpm, confidence)``,
+def _beat_parts(n_frames: int, hop_s: float, duration_s: float, tempo, min_confidence: float) -> tuple[list[tuple[int, int, float, float]], float]:
+    """The parts of a track's ``n_frames`` frames that carry a beat, ``(start_frame, stop_frame, coarse_bpm, confidence)``,
     and the tempo confidence of the whole: the track's own up to :data:`LONG_AUDIO_S`, else the parts' mean by length (0 without parts).
 
     Up to :data:`LONG_AUDIO_S` the whole track is one part (or none, below :data:`MIN_CONFIDENCE`).
     Longer audio is cut in :data:`MIX_BLOCK_S` blocks; consecutive blocks of the same tempo (2 %) form
-    one part, fitted on its own, and blocks without a steady beat are left beatless.
+    one part, fitted on its own, and blocks without a steady beat are left beatless. ``tempo(start, stop)``
+    gives the ``(bpm, confidence)`` of frames ``start:stop``; below ``min_confidence`` they have no steady beat.
     """
     if duration_s <= LONG_AUDIO_S:
-        bpm, confidence = estimate_tempo(env, hop_s)
-        return ([(0, len(env), bpm, confidence)] if confidence >= MIN_CONFIDENCE else []), confidence
+        bpm, confidence = tempo(0, n_frames)
+        return ([(0, n_frames, bpm, confidence)] if confidence >= min_confidence else []), confidence
     block = int(round(MIX_BLOCK_S / hop_s))
     parts: list[list] = []
-    for start in range(0, len(env), block):
-        stop = min(start + block, len(env))
+    for start in range(0, n_frames, block):
+        stop = min(start + block, n_frames)
         if stop - start < block // 2 and parts:  # a short tail joins the block before it
             parts[-1][1] = stop
             continue
-        bpm, confidence = estimate_tempo(env[start:stop], hop_s)
-        steady = confidence >= MIN_CONFIDENCE
+        bpm, confidence = tempo(start, stop)
+        steady = confidence >= min_confidence
         if parts and parts[-1][1] == start and steady and _same_tempo(bpm, parts[-1][2]):
             parts[-1][1] = stop
             parts[-1][3].append(confidence)
@@ -454,28 +465,125 @@ def _beat_parts(env: np.ndarray, hop_s: float, duration_s: float) -> tuple[list[
     return found, confidence
 
 
-def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None = None) -> BeatGrid:
+#: Tempo candidates of the learned activation: each autocorrelation peak times these.
+_ACTIVATION_RELATIVES = (0.5, 2.0, 2.0 / 3.0, 1.5, 0.75, 4.0 / 3.0)
+#: The beat level: of the candidate tempi, the fastest whose grid's mean beat log-odds (see
+#: :func:`grid_log_odds`) is within this many nats of the best candidate's wins. A grid at half the tempo
+#: keeps every other beat and so the same mean: the faster one wins. At double the tempo, or at 2/3 or 4/3,
+#: half the points fall between beats, where the network doubts (an eighth note at 0.3 against beats at
+#: 0.7 lowers the mean by 0.85). Being relative, the rule holds where the network is unsure of the beats
+#: themselves (out-of-style music at 0.4 per beat). Chosen on the development pieces out of fold (three
+#: models, each trained without the packages it is measured on): beat F 0.793 / 0.799 / 0.779 / 0.790 /
+#: 0.801 / 0.801 and AMLt 0.919 / 0.918 / 0.885 / 0.852 / 0.868 / 0.868 at 0.5 / 0.6 / 0.7 / 0.85 / 1.0 /
+#: 1.2, flat within a piece or two; from 0.85 up a synthetic 74 bpm ballad is read at 148.
+LEVEL_TOLERANCE = 0.6
+#: Below this mean beat activation on the chosen grid (see :func:`activation_tempo`) a track or a block
+#: of a mix has no steady beat.
+MIN_ACTIVATION_CONFIDENCE = 0.2
+#: Phase step (frames) of the grid search of :func:`grid_log_odds`.
+_PHASE_STEP_FRAMES = 0.5
+
+
+def _peak_pooled(activation: np.ndarray) -> np.ndarray:
+    """Max of ``activation`` over each frame and its two neighbours, so a beat between two frames counts whole."""
+    out = activation.copy()
+    out[1:] = np.maximum(out[1:], activation[:-1])
+    out[:-1] = np.maximum(out[:-1], activation[1:])
+    return out
+
+
+def beat_log_odds(activation: np.ndarray) -> np.ndarray:
+    """Per-frame evidence for a beat, shape like ``activation``: the log-odds of the peak-pooled activation
+    (:func:`_peak_pooled`)."""
+    p = np.clip(_peak_pooled(np.asarray(activation, dtype=np.float64)), 1e-4, 1.0 - 1e-4)
+    return np.log(p / (1.0 - p))
+
+
+def _best_grid(log_odds: np.ndarray, hop_s: float, bpm: float) -> tuple[float, np.ndarray]:
+    """The grid near ``bpm`` (period within +-0.5 %, phase to :data:`_PHASE_STEP_FRAMES`) with the largest mean
+    of ``log_odds`` at its points: ``(mean, frame indices of its points)``."""
+    best, best_idx = -np.inf, np.zeros(0, dtype=int)
+    for rel in np.arange(-0.005, 0.0051, 0.001):
+        period = 60.0 / (bpm * hop_s) * (1.0 + rel)
+        points = np.arange(max(int((len(log_odds) - 1) / period), 1)) * period
+        idx = np.minimum(np.round(np.arange(0.0, period, _PHASE_STEP_FRAMES)[:, None] + points[None, :]).astype(int), len(log_odds) - 1)
+        means = log_odds[idx].mean(axis=1)
+        k = int(np.argmax(means))
+        if means[k] > best:
+            best, best_idx = float(means[k]), idx[k]
+    return best, best_idx
+
+
+def grid_log_odds(log_odds: np.ndarray, hop_s: float, bpm: float) -> float:
+    """How beat-like the points of a constant grid near ``bpm`` are: the largest mean of the per-frame beat
+    evidence ``log_odds`` (:func:`beat_log_odds`) at the grid's points, over periods within +-0.5 % and
+    every phase. Onset envelopes cannot tell the beat level this way: a loud eighth note is as much an
+    onset as a beat, while the network, hearing seconds of context, doubts it."""
+    return _best_grid(log_odds, hop_s, bpm)[0]
+
+
+def activation_tempo(activation: np.ndarray, hop_s: float) -> tuple[float, float]:
+    """Tempo (bpm, 0.25 bpm steps) of a learned beat activation (shape ``(T,)``, frames ``hop_s`` s apart) and
+    a confidence in [0, 1]: the mean peak-pooled activation on the chosen grid's points.
+
+    Candidates are the autocorrelation salience's peaks and their 1/2, 2, 2/3, 3/2, 3/4 and 4/3; the fastest
+    whose grid is within :data:`LEVEL_TOLERANCE` of the most beat-like grid (:func:`grid_log_odds`) wins.
+    """
+    if len(activation) < 8 / hop_s or not np.any(activation > 0):
+        return 0.0, 0.0
+    ac = _autocorrelation(activation)
+    bpm = _candidate_bpms()
+    weighted = _tempo_salience(ac, hop_s, bpm) * _prior(bpm)
+    is_peak = np.r_[False, (weighted[1:-1] >= weighted[:-2]) & (weighted[1:-1] > weighted[2:]), False]
+    peaks = np.flatnonzero(is_peak)
+    peaks = peaks[np.argsort(-weighted[peaks])][:5] if len(peaks) else np.array([int(np.argmax(weighted))])
+    candidates = {float(bpm[i]) for i in peaks}
+    candidates |= {round(c * f * 4) / 4 for c in candidates for f in _ACTIVATION_RELATIVES if MIN_BPM <= c * f <= MAX_BPM}
+    log_odds = beat_log_odds(activation)
+    scored = {c: _best_grid(log_odds, hop_s, c) for c in sorted(candidates)}
+    top = max(mean for mean, _ in scored.values())
+    best = max(c for c, (mean, _) in scored.items() if mean >= top - LEVEL_TOLERANCE)
+    return best, float(np.clip(_peak_pooled(activation)[scored[best][1]].mean(), 0.0, 1.0))
+
+
+def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None = None, activations: BeatActivations | None = None) -> BeatGrid:
     """Fit the beat grid of a track; downbeats are filled in by :func:`find_downbeats`.
 
-    ``y``: the mono audio the features were computed from (shape ``(n,)`` at ``features.sr``);
-    with it the half-beat phase is chosen from the kick (see :func:`_resolve_half_beat`). Audio
-    longer than :data:`LONG_AUDIO_S` gets one grid per run of its tempo (see :func:`_beat_parts`).
+    ``activations``: the learned beat activation (:mod:`mvgen.analysis.beat_model`, on the features' frame
+    grid); with it the grid is fitted to the activation (tempo by :func:`activation_tempo`, phase from its
+    peaks). Without it the grid is fitted to the onset envelope (:func:`pulse_envelope`), and with ``y``,
+    the mono audio the features were computed from (shape ``(n,)`` at ``features.sr``), the half-beat
+    phase is chosen from the kick (see :func:`_resolve_half_beat`). Audio longer than
+    :data:`LONG_AUDIO_S` gets one grid per run of its tempo (see :func:`_beat_parts`).
     """
-    env = pulse_envelope(features)
     hop_s = features.hop_s
     empty = np.zeros(0)
     if features.n_frames == 0 or float(np.percentile(features.onset, 95)) < MIN_ONSET_FLUX:
         return BeatGrid(None, empty, empty, 4, [], 0.0, ["no onsets found; the track is analyzed as beatless"])
-    parts, confidence = _beat_parts(env, hop_s, duration_s)
+    if activations is not None:
+        env = activations.beat.astype(np.float64)
+        parts, confidence = _beat_parts(len(env), hop_s, duration_s, lambda a, b: activation_tempo(env[a:b], hop_s), MIN_ACTIVATION_CONFIDENCE)
+        if not parts:
+            # The network hears no beat it is sure of (music unlike any it learned from, e.g. a skank-led
+            # ska groove); the onset grid, with its own refusal of beatless audio, decides instead.
+            grid = track_beats(features, duration_s, y)
+            return replace(grid, warnings=[*grid.warnings, "the beat model found no steady beat; the beat grid comes from the onsets alone"])
+    else:
+        env = pulse_envelope(features)
+        parts, confidence = _beat_parts(len(env), hop_s, duration_s, lambda a, b: estimate_tempo(env[a:b], hop_s), MIN_CONFIDENCE)
     if not parts:
         return BeatGrid(None, empty, empty, 4, [], confidence, ["no steady beat found; the track is analyzed as beatless"])
-    percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
-    low = None if y is None else low_band(y, features.sr)
-    segments = [
-        _resolve_half_beat(fit_grid(env, hop_s, bpm, start + a, start + b), percussive, hop_s, low)
-        for start, stop, coarse_bpm, _ in parts
-        for a, b, bpm in _tempo_spans(env[start:stop], hop_s, coarse_bpm)
-    ]
+    spans = [(start + a, start + b, bpm) for start, stop, coarse_bpm, _ in parts for a, b, bpm in _tempo_spans(env[start:stop], hop_s, coarse_bpm)]
+    if activations is not None:
+        # The activation chose the tempo and the spans; the grid is fitted to the onsets it calls beats (the
+        # onset envelope, kept within a frame of the activation's peaks), whose spectral flux times a beat
+        # to a fraction of a frame, where the activation is trained to the nearest frame only.
+        on_beats = pulse_envelope(features) * np.clip(_peak_pooled(env), 0.0, 1.0)
+        segments = [fit_grid(on_beats, hop_s, bpm, a, b) for a, b, bpm in spans]
+    else:
+        percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
+        low = None if y is None else low_band(y, features.sr)
+        segments = [_resolve_half_beat(fit_grid(env, hop_s, bpm, a, b), percussive, hop_s, low) for a, b, bpm in spans]
     beats = np.concatenate([_segment_beats(s) for s in segments])
     # Keep beats inside the audible part of the track (no grid over leading/trailing silence).
     audible = np.flatnonzero(features.rms_db > features.rms_db.max() - 50.0)
@@ -568,20 +676,18 @@ def _checkerboard_novelty(features: np.ndarray, half: int) -> np.ndarray:
     section starts, which in dance music is on a downbeat.
     """
     unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    sim = unit @ unit.T
-    # Block sums from a 2-D cumulative sum: S[a:b, c:d] in O(1).
-    cum = np.zeros((len(sim) + 1, len(sim) + 1))
-    cum[1:, 1:] = sim.cumsum(axis=0).cumsum(axis=1)
-    i = np.arange(half, len(sim) - half + 1)  # beats with ``half`` beats on either side (the last may end the track)
+    n = len(unit)
+    i = np.arange(half, n - half + 1)  # beats with ``half`` beats on either side (the last may end the track)
+    out = np.zeros(n)
     if len(i) == 0:
-        return np.zeros(len(sim))
-
-    def block(r0, r1, c0, c1):
-        return cum[r1, c1] - cum[r0, c1] - cum[r1, c0] + cum[r0, c0]
-
-    within = block(i - half, i, i - half, i) + block(i, i + half, i, i + half)
-    across = block(i - half, i, i, i + half)
-    out = np.zeros(len(sim))
+        return out
+    # Only the 2*half beats around each beat matter: their Gram matrices, window by window, instead of the
+    # whole B x B similarity (800 MB with its cumulative sums for the 7000 beats of a 1-hour mix).
+    padded = np.concatenate([unit, np.zeros((1, unit.shape[1]))])  # the last beat's window may end the track
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half, axis=0)[i - half].transpose(0, 2, 1)  # (len(i), 2*half, D)
+    before, after = windows[:, :half], windows[:, half:]
+    within = np.einsum("wad,wbd->w", before, before) + np.einsum("wad,wbd->w", after, after)
+    across = np.einsum("wad,wbd->w", before, after)
     out[i] = np.maximum(within - 2 * across, 0.0) / half**2
     return out
 
@@ -628,7 +734,7 @@ def _downbeat_cue_t(chroma: np.ndarray, low: LowBand, beats_s: np.ndarray, loud:
     return out
 
 
-def find_downbeats(y: np.ndarray, features: FrameFeatures, beats_s: np.ndarray) -> tuple[np.ndarray, int]:
+def find_downbeats(y: np.ndarray, features: FrameFeatures, beats_s: np.ndarray, activations: BeatActivations | None = None) -> tuple[np.ndarray, int]:
     """Choose the meter (4, or 3 when clearly so) and which beat of the bar is the downbeat.
 
     Each cue gives, for every candidate phase, a t statistic over the bars (see :func:`_phase_t`),
@@ -636,7 +742,8 @@ def find_downbeats(y: np.ndarray, features: FrameFeatures, beats_s: np.ndarray) 
     (:data:`DOWNBEAT_CUE_WEIGHTS`) picks the phase. Cues: bass-note changes (bass pitch classes
     from the low band), phrase and section edges (checkerboard novelty of beat-level harmony,
     bass and loudness at a two-bar scale), loudness jumps (drops, breaks), claps or snares on
-    beats 2 and 4, and the kick. Returns ``(downbeats_s, beats_per_bar)``.
+    beats 2 and 4, the kick, and with ``activations`` the learned tracker's downbeat activation at each
+    beat. Returns ``(downbeats_s, beats_per_bar)``.
     """
     if len(beats_s) < 8:
         return beats_s[:1].copy(), 4
@@ -653,6 +760,8 @@ def find_downbeats(y: np.ndarray, features: FrameFeatures, beats_s: np.ndarray) 
     m = beats_per_bar
 
     cue_t = _downbeat_cue_t(chroma, low, beats_s, loud, low_db, clap_z, m)
+    if activations is not None:
+        cue_t["network"] = _phase_t(_bars(peak_near(activations.downbeat.astype(np.float64), activations.hop_s, beats_s), m))
     score = sum(DOWNBEAT_CUE_WEIGHTS[name] * np.clip(t, -DOWNBEAT_T_CAP, DOWNBEAT_T_CAP) for name, t in cue_t.items())
     phase = int(np.argmax(score))
     return beats_s[phase::m].copy(), beats_per_bar

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mvgen._version import __version__
 from mvgen.media.audio import file_hash, load_audio, probe_audio
+from mvgen.analysis.beat_model import bundled_beat_tracker
 from mvgen.analysis.beats import find_downbeats, track_beats
 from mvgen.errors import MvgenError, validation_error
 from mvgen.features import ANALYSIS_SR, frame_features
@@ -35,8 +36,9 @@ from mvgen.analysis.structure import SECTION_LABELS, drops_from_sections, find_s
 SCHEMA_VERSION = 3
 #: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
 #: the beat phase from the kick, downbeats from more cues; 3.3: audio over 10 minutes gets a grid per
-#: run of its tempo, where it was beatless).
-ANALYSIS_VERSION = "3.3"
+#: run of its tempo, where it was beatless; 4.0: beats, tempo and meter from the learned tracker
+#: mvgen-beats-v1 when it is installed, its downbeat activation one more downbeat cue).
+ANALYSIS_VERSION = "4.0"
 MIN_DURATION_S = 2.0
 
 
@@ -263,13 +265,15 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
 
 
 
-def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> SignalAnalysis:
+def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_model: bool = True) -> SignalAnalysis:
     """Analyze mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz): tempo, beats, downbeats, sections,
     drops, signal spans, per-frame audio features and warnings, the fields of :class:`Analysis` that
     depend on the signal alone. Silent, beatless and non-music audio still gets its audio features.
 
     ``features``: :func:`~mvgen.features.frame_features` of ``y`` when the caller has them (with
-    ``detail=True``, or the audio features recompute them)."""
+    ``detail=True``, or the audio features recompute them). ``beat_model``: beats from the bundled learned
+    tracker (:mod:`mvgen.analysis.beat_model`) when it is installed; False fits the hand-made grid to the
+    onset envelope alone (the earlier method, kept as the fallback and the benchmarks' baseline)."""
     duration_s = len(y) / sr
     notes: list[str] = []
     if duration_s < MIN_DURATION_S:
@@ -290,9 +294,11 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None) -> Si
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
         return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal,
                               audio_features=audio_features, warnings=notes)
-    grid = track_beats(features, duration_s, y)
+    tracker = bundled_beat_tracker() if beat_model and sr == ANALYSIS_SR else None
+    activations = tracker.activations(y) if tracker is not None else None
+    grid = track_beats(features, duration_s, y, activations)
     notes.extend(grid.warnings)
-    downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s) if grid.tempo_bpm else (grid.beats_s, 4)
+    downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s, activations) if grid.tempo_bpm else (grid.beats_s, 4)
     spans = find_sections(features, grid.beats_s, downbeats, duration_s)
     return SignalAnalysis(
         duration_s=duration_s,

@@ -1,0 +1,129 @@
+"""A small learned beat and downbeat tracker: per analysis frame, how likely a beat and a downbeat fall
+there (the line of Böck, Davies & Krebs 2019, "Multi-task learning of tempo and beat": a temporal
+convolutional network over a log-mel spectrogram, one sigmoid activation per frame and output).
+
+The activations are decoded by the grid fit of :mod:`mvgen.analysis.beats` (constant-tempo spans,
+sub-frame phase, the beatless refusal), which is what the videos need: a grid, not a list of peaks.
+
+Inference is numpy (:class:`BeatTracker`, weights read with ``safetensors.numpy``, BatchNorm folded into
+the convolutions, :mod:`mvgen.analysis.convolution`): the analysis never imports torch. The torch twin,
+the training and the data are build-only code in ``models/build/beats.py``; tests/test_beat_model.py
+checks that this inference computes what the torch twin computes.
+
+The network: the log-mel frames ``(T, n_mels)`` (the drum model's spectrogram, :func:`~mvgen.analysis.drums.log_mel`)
+through an input BatchNorm; a front convolution (3 frames) to ``channels``; then one residual block per
+dilation (a ``kernel``-frame convolution, BatchNorm, ReLU, added to its input), the dilations doubling
+so that each frame sees :attr:`BeatConfig.context_frames` frames (about 12 s) each side: enough for the
+network to hear the bar and the tempo, not only the onset; then a 1x1 convolution to the 2 logits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mvgen.analysis.frame_models import in_blocks, load_frame_model, time_conv
+from mvgen.analysis.drums import log_mel
+from mvgen.classify.checkpoints import WEIGHTS_NAME
+from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm
+from mvgen.features import ANALYSIS_SR, HOP, N_FFT
+from mvgen.paths import models_dir
+
+#: The tracker's outputs, in order.
+BEAT_OUTPUTS: tuple[str, ...] = ("beat", "downbeat")
+#: Name of the bundled beat model's folder inside :func:`mvgen.paths.models_dir`.
+DEFAULT_BEAT_MODEL = "mvgen-beats-v1"
+
+
+class BeatConfig(BaseModel):
+    """Everything needed to rebuild a beat tracker; saved as ``config.json`` beside the weights."""
+
+    format_version: int = 1
+    architecture: str = Field("tcn", description="log-mel -> front conv -> residual dilated convs over time -> per-frame sigmoids (mvgen.analysis.beat_model)")
+    labels: list[str] = Field(default_factory=lambda: list(BEAT_OUTPUTS), description="the outputs, in order")
+    sr: int = ANALYSIS_SR
+    n_fft: int = N_FFT
+    hop_length: int = HOP
+    n_mels: int = 48
+    fmin_hz: float = 30.0
+    channels: int = Field(32, description="channels of every hidden convolution")
+    front_kernel: int = Field(3, description="frames per tap window of the front convolution (odd)")
+    kernel: int = Field(5, description="frames per tap window of each residual block (odd)")
+    dilations: list[int] = Field(default_factory=lambda: [2**i for i in range(9)], description="dilation of each residual block")
+    provenance: dict = Field(default_factory=dict, description="training data, command, metrics")
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_length / self.sr
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of context each side of a frame that its activation sees."""
+        return self.front_kernel // 2 + sum(d * (self.kernel // 2) for d in self.dilations)
+
+
+@dataclass(frozen=True)
+class BeatActivations:
+    """Per-frame beat and downbeat probabilities, each shape ``(T,)`` in [0, 1], frames ``hop_s`` s apart
+    (frame ``t`` centred on ``t * hop_s``)."""
+
+    beat: np.ndarray
+    downbeat: np.ndarray
+    hop_s: float
+
+
+class BeatTracker:
+    """The beat model's inference in numpy; build with :func:`load_beat_tracker`."""
+
+    def __init__(self, config: BeatConfig, state: dict[str, np.ndarray]):
+        self.config = config
+        self.input_scale, self.input_shift = (a.astype(np.float32) for a in fold_batch_norm(state, "input_norm"))
+        self.front = time_conv(state, "front.0", "front.1", 1)
+        self.blocks = [time_conv(state, f"blocks.{i}.0", f"blocks.{i}.1", d) for i, d in enumerate(config.dilations)]
+        self.head = time_conv(state, "head", None, 1)
+
+    def logits(self, spec: np.ndarray) -> np.ndarray:
+        """Logits ``(T, 2)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`~mvgen.analysis.drums.log_mel`),
+        computed in blocks (:func:`~mvgen.analysis.frame_models.in_blocks`)."""
+        return in_blocks(self._logits, spec, self.config.context_frames)
+
+    def _logits(self, spec: np.ndarray) -> np.ndarray:
+        h = np.maximum(self.front(spec * self.input_scale + self.input_shift), 0.0)
+        for block in self.blocks:
+            h = h + np.maximum(block(h), 0.0)
+        return self.head(h)
+
+    def activations(self, y: np.ndarray) -> BeatActivations:
+        """Beat and downbeat activations of mono ``y`` (shape ``(n,)``, at ``config.sr`` Hz) on the analysis
+        frame grid (``T = 1 + len(y) // hop``). BLAS runs with :data:`BLAS_THREADS` threads."""
+        with blas_threads(BLAS_THREADS):
+            z = self.logits(log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config))
+        p = (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float32)
+        return BeatActivations(beat=p[:, 0], downbeat=p[:, 1], hop_s=self.config.hop_s)
+
+
+def beat_model_dir() -> Path:
+    """The bundled beat model's folder (it may be missing in a partial checkout)."""
+    return models_dir() / DEFAULT_BEAT_MODEL
+
+
+def load_beat_tracker(folder: str | os.PathLike | None = None) -> BeatTracker:
+    """Load a beat model folder (``config.json`` + ``model.safetensors``; default: the bundled one).
+
+    Raises :class:`MvgenError` naming the folder when it is missing or does not match its config."""
+    return load_frame_model(Path(folder) if folder is not None else beat_model_dir(), BeatConfig, BeatTracker, "beat")
+
+
+_BUNDLED: BeatTracker | None = None
+
+
+def bundled_beat_tracker() -> BeatTracker | None:
+    """The bundled beat model, loaded once per process; None when its folder is absent."""
+    global _BUNDLED
+    if _BUNDLED is None and (beat_model_dir() / WEIGHTS_NAME).is_file():
+        _BUNDLED = load_beat_tracker()
+    return _BUNDLED

@@ -1,0 +1,163 @@
+"""The learned beat and downbeat tracker (mvgen.analysis.beat_model) and its decoding (mvgen.analysis.beats):
+numpy inference against its torch twin (models/build/beats.py), blocked inference against whole-track
+inference, the bundled model on synth tracks of several styles and meters with known grids, and the
+decoder's choice of the beat level on activations built with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mvgen import synth
+from mvgen.analysis import frame_models
+from mvgen.analysis.beat_model import BEAT_OUTPUTS, BeatConfig, BeatTracker, beat_model_dir, load_beat_tracker
+from mvgen.analysis.beats import activation_tempo, peak_near
+from mvgen.analysis.track import analyze_signal
+from mvgen.errors import MvgenError
+from mvgen.features import ANALYSIS_SR, HOP
+
+HOP_S = HOP / ANALYSIS_SR
+
+
+def _random_state(model, rng: np.random.Generator) -> None:
+    """Random weights and BatchNorm statistics, so that folding the norms is really tested."""
+    import torch
+
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.dtype.is_floating_point:
+                continue
+            if name.endswith("running_var"):
+                t.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, t.shape).astype(np.float32)))
+            else:
+                t.copy_(torch.from_numpy(rng.normal(0, 0.3, t.shape).astype(np.float32)))
+
+
+def _tiny(torch):
+    from models.build.beats import torch_model  # the twin is build-only, outside the package
+
+    config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4])
+    model = torch_model(config)
+    _random_state(model, np.random.default_rng(0))
+    model.eval()
+    state = {k: v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    return config, model, state
+
+
+def test_numpy_inference_equals_torch_model():
+    torch = pytest.importorskip("torch")
+    config, model, state = _tiny(torch)
+    spec = np.random.default_rng(1).normal(-5, 2, (400, config.n_mels)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(spec.T[None].copy()))[0].numpy().T
+    got = BeatTracker(config, state).logits(spec)
+    assert got.shape == (400, len(BEAT_OUTPUTS))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+def test_blocked_inference_equals_whole_track(monkeypatch):
+    """A long mix runs in blocks with the receptive field around each: the result must not change."""
+    torch = pytest.importorskip("torch")
+    config, _, state = _tiny(torch)
+    tracker = BeatTracker(config, state)
+    spec = np.random.default_rng(3).normal(-5, 2, (1000, config.n_mels)).astype(np.float32)
+    whole = tracker.logits(spec)
+    monkeypatch.setattr(frame_models, "INFERENCE_BLOCK_FRAMES", 97)
+    assert config.context_frames < 97 < len(spec)
+    np.testing.assert_allclose(tracker.logits(spec), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_model_folder_errors_name_the_folder(tmp_path):
+    with pytest.raises(MvgenError, match=str(tmp_path)):
+        load_beat_tracker(tmp_path)
+    bundled = beat_model_dir()
+    (tmp_path / "config.json").write_text((bundled / "config.json").read_text())
+    from safetensors.numpy import save_file
+
+    save_file({"input_norm.weight": np.ones(48, dtype=np.float32)}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(MvgenError, match="weights do not match"):
+        load_beat_tracker(tmp_path)
+
+
+def test_bundled_model_documents_its_training():
+    tracker = load_beat_tracker()
+    config = tracker.config
+    assert config.labels == list(BEAT_OUTPUTS)
+    assert config.context_frames * HOP_S > 8.0  # hears several bars either side: the tempo, not only onsets
+    assert "held-out never read" in config.provenance["data"]
+    assert (beat_model_dir() / "README.md").is_file()
+
+
+def _grid_activation(n_frames: int, beats_s: np.ndarray, on: float, between: float) -> np.ndarray:
+    """An activation with probability ``on`` at each beat's frame and ``between`` at each eighth note, 0.01 elsewhere."""
+    act = np.full(n_frames, 0.01)
+    half = np.diff(beats_s).mean() / 2
+    for times, value in ((beats_s + half, between), (beats_s, on)):
+        idx = np.round(times / HOP_S).astype(int)
+        act[idx[idx < n_frames]] = value
+    return act
+
+
+@pytest.mark.parametrize("bpm", [72.0, 128.0, 174.0])
+def test_activation_tempo_picks_the_beat_level_over_eighth_notes(bpm):
+    """Eighth notes the network half believes (0.35) must not double the tempo; beats it is sure of must not
+    be halved or read at 2/3: the grid is scored by the log-odds at its points."""
+    duration_s = 60.0
+    beats = np.arange(0.3, duration_s - 1.0, 60.0 / bpm)
+    act = _grid_activation(int(duration_s / HOP_S), beats, on=0.8, between=0.35)
+    found, confidence = activation_tempo(act, HOP_S)
+    assert found == pytest.approx(bpm, rel=0.01)
+    assert confidence > 0.6
+    # no beat evidence at all: low confidence
+    assert activation_tempo(np.full(len(act), 0.02), HOP_S)[1] < 0.1
+
+
+def _f(reference, estimated) -> float:
+    import mir_eval
+
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(reference)), mir_eval.beat.trim_beats(np.asarray(estimated))))
+
+
+#: Styles outside 4/4 house, with their tempo ranges' ends among the seeds (drum & bass near 170, a ballad
+#: near 70, syncopated hip hop and trap, reggae's one drop).
+STYLES = ["drum_and_bass", "hip_hop", "trap", "reggae", "rock", "pop_ballad", "tech_house"]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_bundled_model_finds_the_grid_of_each_style(style, synth_track):
+    y, truth = synth_track([style], seed=5, bars_scale=0.25)
+    tracker = load_beat_tracker()
+    act = tracker.activations(y)
+    beats = np.asarray(truth.beats_s)
+    on = peak_near(act.beat, act.hop_s, beats)
+    between = peak_near(act.beat, act.hop_s, beats[:-1] + np.diff(beats) / 2)
+    assert np.median(on) > 0.5 > np.median(between)
+    result = analyze_signal(y, ANALYSIS_SR)
+    assert result.tempo_bpm == pytest.approx(truth.tempo_bpm, rel=0.01)
+    assert _f(truth.beats_s, result.beats_s) >= 0.95
+    assert _f(truth.downbeats_s, result.downbeats_s) >= 0.9
+
+
+def test_three_four_is_detected_not_forced_to_four(synth_track):
+    y, truth = synth_track(["pop_ballad"], seed=3, bars_scale=0.25, beats_per_bar=3)
+    assert truth.beats_per_bar == 3
+    result = analyze_signal(y, ANALYSIS_SR)
+    assert result.beats_per_bar == 3
+    assert _f(truth.beats_s, result.beats_s) >= 0.95
+    assert _f(truth.downbeats_s, result.downbeats_s) >= 0.9
+
+
+def test_an_unsure_network_leaves_the_grid_to_the_onsets(synth_track):
+    """Music the network hears no beat in (here: an activation of zeros) still gets the onset grid, with a
+    warning saying so, not a beatless analysis."""
+    from mvgen.analysis.beat_model import BeatActivations
+    from mvgen.analysis.beats import track_beats
+    from mvgen.features import frame_features
+
+    y, truth = synth_track(["tech_house"], seed=4, bars_scale=0.25)
+    features = frame_features(y, ANALYSIS_SR, detail=True)
+    silent = BeatActivations(beat=np.zeros(features.n_frames, dtype=np.float32), downbeat=np.zeros(features.n_frames, dtype=np.float32), hop_s=HOP_S)
+    grid = track_beats(features, len(y) / ANALYSIS_SR, y, silent)
+    assert grid.tempo_bpm == pytest.approx(truth.tempo_bpm, rel=1e-3)
+    assert _f(truth.beats_s, grid.beats_s) >= 0.95
+    assert any("beat model found no steady beat" in w for w in grid.warnings)
