@@ -17,7 +17,8 @@ skank and/or sub-bass louder than the kick, a snare pickup into every bar, chord
 ahead of the bar, a crash accent on beat 3). Real tracks marked ``held_out`` by ``real_music.py``
 (never tuned on) are summarized on their own.
 
-``--real`` runs only real music, with published trackers beside mvgen (``benchmarks/anchors.py``:
+``--real`` runs only real music, with mvgen twice (``mvgen``: the learned tracker ``models/mvgen-beats-v1``;
+``mvgen-grid``: the hand-made grid without it) and published trackers beside it (``benchmarks/anchors.py``:
 madmom and BeatNet, cached next to the audio, computed in their own virtualenv by subprocess where
 missing) and librosa: every piece of ``CACHE/corpus`` (``benchmarks/real_corpus.py``) and of
 ``CACHE/tracks`` (``real_music.py``, style ``house_techno_trance``), per style and overall, the
@@ -269,7 +270,9 @@ def summarize(label: str, rows: list[dict]) -> dict:
 
 
 #: --real: the systems compared, in the order of the table's columns.
-REAL_SYSTEMS = ("mvgen", *ANCHORS, "librosa")
+#: "mvgen": the learned tracker (models/mvgen-beats-v1); "mvgen-grid": the hand-made grid without it (the
+#: previous method, analyze_signal(beat_model=False)).
+REAL_SYSTEMS = ("mvgen", "mvgen-grid", *ANCHORS, "librosa")
 #: --real: the style of ``real_music.py``'s tracker modules (its ``style`` field is a free description).
 REAL_MUSIC_STYLE = "house_techno_trance"
 #: --real: ``real_music.py`` counts bars as 4 beats from each pattern's start (see its docstring),
@@ -352,6 +355,9 @@ def real_anchor_rows(cache: Path, anchors_python: Path) -> list[dict]:
         t0 = time.perf_counter()
         ours = analyze_signal(y, ANALYSIS_SR)
         systems["mvgen"] = {**grid_scores(piece, ours.beats_s, ours.tempo_bpm, ours.downbeats_s, ours.beats_per_bar), "time_s": time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        grid = analyze_signal(y, ANALYSIS_SR, beat_model=False)
+        systems["mvgen-grid"] = {**grid_scores(piece, grid.beats_s, grid.tempo_bpm, grid.downbeats_s, grid.beats_per_bar), "time_s": time.perf_counter() - t0}
         t0 = time.perf_counter()
         lb_bpm, lb_beats = librosa_beats(y, ANALYSIS_SR)
         systems["librosa"] = {**grid_scores(piece, lb_beats, lb_bpm), "time_s": time.perf_counter() - t0}
