@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,10 @@ _ANALYZE = """
 import json, sys
 from mvgen import analyze
 a = analyze(sys.argv[1], genre_profile=False, use_cache=False)
-json.dump({"beats_s": a.beats_s, "tempo_spans": [[s.start_s, s.end_s, s.bpm] for s in a.tempo_spans]}, open(sys.argv[2], "w"))
+# The process's own peak (VmHWM, since its exec): the parent's ru_maxrss for its children would count
+# the moment between fork and exec, when the child still shares the parent's pages (the joined mix).
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+json.dump({"beats_s": a.beats_s, "tempo_spans": [[s.start_s, s.end_s, s.bpm] for s in a.tempo_spans], "peak_mb": peak_kb / 1024}, open(sys.argv[2], "w"))
 """
 
 
@@ -72,8 +74,8 @@ def main() -> None:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", _ANALYZE, str(mix), str(out)], check=True, cwd=ROOT)
         elapsed = time.perf_counter() - t0
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         found = json.loads(out.read_text())
+        peak_mb = found["peak_mb"]
     beats = np.asarray(found["beats_s"])
     scores = [piece_f(ref["beats_s"], beats, a, b) for ref, a, b in spans]
     print(f"analysis: {elapsed:.1f} s, peak resident {peak_mb:.0f} MB, {len(found['tempo_spans'])} tempo spans")
