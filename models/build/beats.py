@@ -46,6 +46,15 @@ from mvgen.training import degrade  # noqa: E402
 TRAIN_SEED0 = 4000
 #: Development packages of the real corpus used for validation only (a tenth of its pieces, many styles).
 VALIDATION_SOURCES = ("mma/kara", "mma/yamaha", "fretsonfire-songs-muldjord", "criticalmass-data", "solarwolf")
+#: mma's groove libraries on the development side of the corpus's split (benchmarks/real_corpus.py: casio and
+#: stdlib are held out): besides the corpus's own pieces, up to :data:`GROOVES_PER_FILE` main grooves of each
+#: of their files are played over the corpus's chords at a tempo drawn from :data:`GROOVE_BPM` (log-uniform;
+#: the pattern's own tempo is not in the file), :data:`GROOVE_S` s each, :data:`GROOVE_VARIANTS` variants.
+DEV_MMA_LIBRARIES = ("zoom", "alexis", "kara", "yamaha", "pflib")
+GROOVES_PER_FILE = 2
+GROOVE_BPM = (65.0, 185.0)
+GROOVE_S = 45.0
+GROOVE_VARIANTS = 2
 #: Arrangement length scale of the synth tracks (30-60 s, every section kind).
 BARS_SCALE = 0.25
 #: Share of synth tracks in 3/4.
@@ -136,6 +145,49 @@ def real_example(job: tuple[str, int]) -> tuple[np.ndarray, np.ndarray, str]:
     return spec, targets, f"{truth['name']} x{speed:.2f}"
 
 
+def dev_grooves(excluded_sources) -> list[tuple[str, str, float, tuple[int, int]]]:
+    """``(library/file, groove, bpm, time signature)`` of the extra training grooves (see :data:`DEV_MMA_LIBRARIES`),
+    leaving out the libraries of ``excluded_sources`` (``"mma/zoom"``: a validation fold)."""
+    import re
+
+    out = []
+    for library in DEV_MMA_LIBRARIES:
+        if f"mma/{library}" in excluded_sources:
+            continue
+        for path in sorted(Path("/usr/share/mma/lib", library).glob("*.mma")):
+            names = re.findall(r"^\s*DefGroove\s+([A-Za-z0-9_+-]+)", path.read_text(errors="replace"), flags=re.MULTILINE | re.IGNORECASE)
+            main = [n for n in dict.fromkeys(names) if not re.search(r"intro|end|fill|count|sus$|plus$", n, re.IGNORECASE)]
+            time_sig = (3, 4) if "34" in path.stem else (6, 8) if "68" in path.stem else (4, 4)
+            for groove in main[:GROOVES_PER_FILE]:
+                rng = np.random.default_rng(zlib.crc32(f"{library}/{path.stem}/{groove}".encode()))
+                bpm = float(np.round(np.exp(rng.uniform(*np.log(GROOVE_BPM)))))
+                out.append((f"{library}/{path.stem}", groove, bpm, time_sig))
+    return out
+
+
+def groove_example(job) -> tuple[np.ndarray, np.ndarray, str]:
+    """(log-mel, targets, description) of variant ``k`` of a dev-library groove (:func:`dev_grooves`), played by
+    mma and rendered by fluidsynth like the corpus's mma pieces."""
+    import tempfile
+
+    from benchmarks.real_corpus import Piece, render_mma
+    from mvgen.media.audio import load_audio
+
+    (lib_file, groove, bpm, time_sig), variant = job
+    config = BeatConfig()
+    name = f"train-{lib_file.replace('/', '-')}-{groove}".lower()
+    piece = Piece(name, "mma", "mma", f"usr/share/mma/lib/{lib_file}.mma", "training", "extra training groove", groove=groove, tempo_bpm=bpm, time_sig=time_sig)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / f"{name}.wav"
+        ref = render_mma(piece, Path(tmp), wav)
+        y = load_audio(wav, sr=config.sr, mono=True)[: int(GROOVE_S * config.sr)]
+    rng = np.random.default_rng([zlib.crc32(name.encode()), variant, 7])
+    speed = _speed(rng, variant, real=True)
+    spec = log_mel(_augment(y, config.sr, rng, speed), config)
+    targets = grid_targets(np.asarray(ref["beats_s"]) / speed, np.asarray(ref["downbeats_s"]) / speed, len(spec), config.hop_s)
+    return spec, targets, f"{name} {bpm:g} bpm x{speed:.2f}"
+
+
 def synth_example(seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     """(log-mel, targets, description) of the synth training track of ``seed``."""
     config = BeatConfig()
@@ -189,6 +241,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--channels", type=int, default=BeatConfig().channels)
+    parser.add_argument("--grooves", action="store_true", help="also train on the development mma libraries' other grooves (dev_grooves)")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / DEFAULT_BEAT_MODEL)
     parser.add_argument("--validation-sources", nargs="*", default=list(VALIDATION_SOURCES),
                         help="development packages kept for validation (a fold); none: train on every development piece and keep the last epoch")
@@ -206,6 +259,10 @@ def main() -> None:
     real_train = _cached(args.work / f"real-train-{key:08x}-{args.variants}.npz", train_jobs, real_example, args.jobs)
     print(f"real training: {len(pieces['train'])} pieces x {args.variants} variants, {sum(len(x) for x, _ in real_train)} frames ({time.time() - t0:.0f} s)", flush=True)
     val = _cached(args.work / f"real-val-{zlib.crc32(' '.join(pieces['val']).encode()):08x}.npz", [(p, 0) for p in pieces["val"]], real_example, args.jobs) if pieces["val"] else []
+    grooves = dev_grooves(args.validation_sources)
+    groove_jobs = [(g, k) for g in grooves for k in range(GROOVE_VARIANTS)]
+    groove_train = _cached(args.work / f"grooves-{zlib.crc32(repr(grooves).encode()):08x}-{GROOVE_VARIANTS}.npz", groove_jobs, groove_example, args.jobs) if args.grooves else []
+    print(f"dev-library grooves: {len(grooves) if args.grooves else 0} x {GROOVE_VARIANTS} variants, {sum(len(x) for x, _ in groove_train)} frames ({time.time() - t0:.0f} s)", flush=True)
     seeds = list(range(TRAIN_SEED0, TRAIN_SEED0 + args.synth_tracks))
     synth_train = _cached(args.work / f"synth-{seeds[0]}-{len(seeds)}.npz", seeds, synth_example, args.jobs)
     print(f"synth: {len(seeds)} tracks, {sum(len(x) for x, _ in synth_train)} frames ({time.time() - t0:.0f} s)", flush=True)
@@ -213,7 +270,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.jobs)
-    state, metrics = train(real_train + synth_train, val, config, epochs=args.epochs)
+    state, metrics = train(real_train + groove_train + synth_train, val, config, epochs=args.epochs)
     config.provenance = {
         "data": f"real-music corpus development pieces (benchmarks/real_corpus.py; held-out never read): "
         f"{len(pieces['train'])} trained on, {len(pieces['val'])} for validation (packages {', '.join(args.validation_sources)}); "
@@ -221,7 +278,9 @@ def main() -> None:
         "augmentation": f"{args.variants} variants per real piece: speed {SPEED_RANGE[0]}-{SPEED_RANGE[1]} by resampling (first variant 1.0), "
         f"mvgen.training.degrade.random_degradation p={DEGRADE_P} (clean share {CLEAN_P}), gain -12..0 dB",
         "command": "python models/build/beats.py " + " ".join(sys.argv[1:]),
-        "train_frames": int(sum(len(x) for x, _ in real_train + synth_train)),
+        "grooves": f"{len(grooves)} grooves of the development mma libraries ({', '.join(DEV_MMA_LIBRARIES)}; up to {GROOVES_PER_FILE} a file), "
+        f"{GROOVE_BPM[0]:g}-{GROOVE_BPM[1]:g} bpm, {GROOVE_S:g} s, {GROOVE_VARIANTS} variants" if args.grooves else "none",
+        "train_frames": int(sum(len(x) for x, _ in real_train + groove_train + synth_train)),
         **metrics,
     }
     from safetensors.numpy import save_file
