@@ -14,23 +14,10 @@ from mvgen.analysis.beat_model import BEAT_OUTPUTS, BeatConfig, BeatTracker, bea
 from mvgen.analysis.beats import activation_tempo, peak_near
 from mvgen.analysis.track import analyze_signal
 from mvgen.errors import MvgenError
+from tests.torch_twins import randomize_state
 from mvgen.features import ANALYSIS_SR, HOP
 
 HOP_S = HOP / ANALYSIS_SR
-
-
-def _random_state(model, rng: np.random.Generator) -> None:
-    """Random weights and BatchNorm statistics, so that folding the norms is really tested."""
-    import torch
-
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if not t.dtype.is_floating_point:
-                continue
-            if name.endswith("running_var"):
-                t.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, t.shape).astype(np.float32)))
-            else:
-                t.copy_(torch.from_numpy(rng.normal(0, 0.3, t.shape).astype(np.float32)))
 
 
 def _tiny(torch):
@@ -38,7 +25,7 @@ def _tiny(torch):
 
     config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4])
     model = torch_model(config)
-    _random_state(model, np.random.default_rng(0))
+    randomize_state(model, np.random.default_rng(0), scale=0.3)
     model.eval()
     state = {k: v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
     return config, model, state

@@ -9,23 +9,10 @@ import pytest
 from mvgen import synth
 from mvgen.analysis.drums import DRUM_EVENTS, DRUMS, DrumConfig, DrumDetector, drum_model_dir, load_drum_detector, log_mel
 from mvgen.errors import MvgenError
+from tests.torch_twins import randomize_state
 from mvgen.features import ANALYSIS_SR, HOP
 
 HOP_S = HOP / ANALYSIS_SR
-
-
-def _random_state(model, rng: np.random.Generator) -> None:
-    """Random weights and BatchNorm statistics, so that folding the norms is really tested."""
-    import torch
-
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if not t.dtype.is_floating_point:
-                continue
-            if name.endswith("running_var"):
-                t.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, t.shape).astype(np.float32)))
-            else:
-                t.copy_(torch.from_numpy(rng.normal(0, 0.5, t.shape).astype(np.float32)))
 
 
 def test_numpy_inference_equals_torch_model():
@@ -34,7 +21,7 @@ def test_numpy_inference_equals_torch_model():
 
     config = DrumConfig(n_mels=12, channels=[7, 5], kernel=3, dilations=[1, 3])
     model = torch_model(config)
-    _random_state(model, np.random.default_rng(0))
+    randomize_state(model, np.random.default_rng(0))
     model.eval()
     state = {k: v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
     spec = np.random.default_rng(1).normal(-5, 2, (300, config.n_mels)).astype(np.float32)

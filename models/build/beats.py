@@ -1,13 +1,17 @@
 """Build mvgen's bundled beat and downbeat tracker (``models/mvgen-beats-v1``), reproducibly.
 
-    python models/build/beats.py [--corpus ~/.cache/mvgen-bench/corpus] [--work /tmp/mvgen-beats]
+    python models/build/beats.py --grooves --epochs 20 --variants 8 --validation-sources   (the bundled model)
+    python models/build/beats.py [--corpus ~/.cache/mvgen-bench/corpus] [--work /tmp/mvgen-beats] [--grooves]
                                  [--synth-tracks 160] [--variants 4] [--epochs 24] [--jobs 2]
+                                 [--validation-sources PACKAGE ...]   (a fold: these packages for validation)
 
 1. Data, all 22050 Hz mono:
    - the **development** pieces of the real-music corpus (``benchmarks/real_corpus.py``: tracker modules and
      scores rendered with fluidsynth, exact beats and downbeats from their sources); the held-out pieces are
      never read here. The development packages of :data:`VALIDATION_SOURCES` are kept for validation (the
      epoch is chosen on them), the rest are trained on;
+   - with ``--grooves``, more grooves of mma's development libraries (:func:`dev_grooves`), played by mma at
+     tempi drawn from :data:`GROOVE_BPM`;
    - ``mvgen.synth`` renders of all its styles (1 to 3 per track, :data:`TRIPLE_P` of them in 3/4), seeds
      from :data:`TRAIN_SEED0` (disjoint from every test and benchmark seed).
 2. Augmentation, per variant of a piece: a speed change (resampling: tempo and pitch together, factor
@@ -36,11 +40,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]  # the repository: models/build/ is two levels down
 sys.path.insert(0, str(ROOT))
 
-from models.build.frame_training import train_frames  # noqa: E402
+from models.build.frame_training import save_model, train_frames  # noqa: E402
 from mvgen import synth  # noqa: E402
 from mvgen.analysis.beat_model import BEAT_OUTPUTS, DEFAULT_BEAT_MODEL, BeatConfig  # noqa: E402
 from mvgen.analysis.drums import log_mel  # noqa: E402
-from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
 from mvgen.training import degrade  # noqa: E402
 
 TRAIN_SEED0 = 4000
@@ -283,11 +286,7 @@ def main() -> None:
         "train_frames": int(sum(len(x) for x, _ in real_train + groove_train + synth_train)),
         **metrics,
     }
-    from safetensors.numpy import save_file
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}, str(args.out / WEIGHTS_NAME))
-    (args.out / CONFIG_NAME).write_text(json.dumps(config.model_dump(), indent=2) + "\n")
+    save_model(args.out, state, config)
     print(f"wrote {args.out} ({time.time() - t0:.0f} s)")
 
 

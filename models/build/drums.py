@@ -22,7 +22,6 @@ imports :func:`torch_model` from here to check the numpy inference against it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from multiprocessing import Pool
@@ -33,10 +32,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]  # the repository: models/build/ is two levels down
 sys.path.insert(0, str(ROOT))
 
-from models.build.frame_training import train_frames  # noqa: E402
+from models.build.frame_training import save_model, train_frames  # noqa: E402
 from mvgen import synth  # noqa: E402
 from mvgen.analysis.drums import DEFAULT_DRUM_MODEL, DRUM_EVENTS, DRUMS, DrumConfig, log_mel  # noqa: E402
-from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME  # noqa: E402
 from mvgen.training import degrade  # noqa: E402
 
 TRAIN_SEED0 = 2000
@@ -193,11 +191,7 @@ def main() -> None:
         "train_frames": int(sum(len(x) for x, _ in sets["train"])),
         **metrics,
     }
-    from safetensors.numpy import save_file
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}, str(args.out / WEIGHTS_NAME))
-    (args.out / CONFIG_NAME).write_text(json.dumps(config.model_dump(), indent=2) + "\n")
+    save_model(args.out, state, config)
     print(f"wrote {args.out} ({time.time() - t0:.0f} s)")
 
 

@@ -4,7 +4,9 @@ validation loss kept (the last epoch without a validation set). Build-only, like
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -62,3 +64,14 @@ def train_frames(model, loss_fn, train_set, val_set, *, epochs: int, crop_frames
             best = v if v is not None else best
             best_state = {k: t.detach().cpu().numpy().copy() for k, t in model.state_dict().items() if t.dtype.is_floating_point}
     return best_state, {"history": history, "best_val_loss": best if val_set else None}
+
+
+def save_model(out: Path, state: dict[str, np.ndarray], config) -> None:
+    """Write a model folder: ``model.safetensors`` (float32) and ``config.json`` (the pydantic ``config``, with its provenance)."""
+    from safetensors.numpy import save_file
+
+    from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}, str(out / WEIGHTS_NAME))
+    (out / CONFIG_NAME).write_text(json.dumps(config.model_dump(), indent=2) + "\n")

@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mvgen.analysis.frame_models import in_blocks, load_frame_model, time_conv
+from mvgen.analysis.frame_models import bundled_frame_model, in_blocks, load_frame_model, time_conv
 from mvgen.analysis.drums import log_mel
-from mvgen.classify.checkpoints import WEIGHTS_NAME
 from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT
 from mvgen.paths import models_dir
@@ -118,12 +117,6 @@ def load_beat_tracker(folder: str | os.PathLike | None = None) -> BeatTracker:
     return load_frame_model(Path(folder) if folder is not None else beat_model_dir(), BeatConfig, BeatTracker, "beat")
 
 
-_BUNDLED: BeatTracker | None = None
-
-
 def bundled_beat_tracker() -> BeatTracker | None:
     """The bundled beat model, loaded once per process; None when its folder is absent."""
-    global _BUNDLED
-    if _BUNDLED is None and (beat_model_dir() / WEIGHTS_NAME).is_file():
-        _BUNDLED = load_beat_tracker()
-    return _BUNDLED
+    return bundled_frame_model(beat_model_dir(), load_beat_tracker)

@@ -28,8 +28,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mvgen.classify.checkpoints import WEIGHTS_NAME
-from mvgen.analysis.frame_models import in_blocks, load_frame_model, time_conv
+from mvgen.analysis.frame_models import bundled_frame_model, in_blocks, load_frame_model, time_conv
 from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm, hann_window
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT, mel_filterbank
 from mvgen.paths import models_dir
@@ -141,12 +140,6 @@ def load_drum_detector(folder: str | os.PathLike | None = None) -> DrumDetector:
     return load_frame_model(Path(folder) if folder is not None else drum_model_dir(), DrumConfig, DrumDetector, "drum")
 
 
-_BUNDLED: DrumDetector | None = None
-
-
 def bundled_drum_detector() -> DrumDetector | None:
     """The bundled drum model, loaded once per process; None when its folder is absent."""
-    global _BUNDLED
-    if _BUNDLED is None and (drum_model_dir() / WEIGHTS_NAME).is_file():
-        _BUNDLED = load_drum_detector()
-    return _BUNDLED
+    return bundled_frame_model(drum_model_dir(), load_drum_detector)

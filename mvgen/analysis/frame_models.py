@@ -86,3 +86,13 @@ def in_blocks(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, context: in
         lo, hi = max(a - context, 0), min(b + context, len(x))
         parts.append(fn(x[lo:hi])[a - lo : b - lo])
     return np.concatenate(parts) if parts else fn(x)
+
+
+_LOADED: dict[Path, object] = {}
+
+
+def bundled_frame_model(folder: Path, load: Callable[[Path], Model]) -> Model | None:
+    """``load(folder)``, once per process; None when the folder has no weights (a partial checkout)."""
+    if folder not in _LOADED and (folder / WEIGHTS_NAME).is_file():
+        _LOADED[folder] = load(folder)
+    return _LOADED.get(folder)
