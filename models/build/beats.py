@@ -1,6 +1,6 @@
 """Build mvgen's bundled beat and downbeat tracker (``models/mvgen-beats-v1``), reproducibly.
 
-    python models/build/beats.py --grooves --epochs 20 --variants 8 --validation-sources   (the bundled model)
+    python models/build/beats.py --epochs 20 --variants 8 --validation-sources   (the bundled model)
     python models/build/beats.py [--corpus ~/.cache/mvgen-bench/corpus] [--work /tmp/mvgen-beats] [--grooves]
                                  [--synth-tracks 160] [--variants 4] [--epochs 24] [--jobs 2]
                                  [--validation-sources PACKAGE ...]   (a fold: these packages for validation)
@@ -10,8 +10,8 @@
      scores rendered with fluidsynth, exact beats and downbeats from their sources); the held-out pieces are
      never read here. The development packages of :data:`VALIDATION_SOURCES` are kept for validation (the
      epoch is chosen on them), the rest are trained on;
-   - with ``--grooves``, more grooves of mma's development libraries (:func:`dev_grooves`), played by mma at
-     tempi drawn from :data:`GROOVE_BPM`;
+   - with ``--grooves`` (tried, not in the bundled model: see its card), more grooves of mma's development
+     libraries (:func:`dev_grooves`), played by mma at tempi drawn from :data:`GROOVE_BPM`;
    - ``mvgen.synth`` renders of all its styles (1 to 3 per track, :data:`TRIPLE_P` of them in 3/4), seeds
      from :data:`TRAIN_SEED0` (disjoint from every test and benchmark seed).
 2. Augmentation, per variant of a piece: a speed change (resampling: tempo and pitch together, factor

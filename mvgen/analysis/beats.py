@@ -39,8 +39,7 @@ _N_PHASE_BINS = 96
 #: choose the same phases on every development track. "network" is the learned tracker's downbeat
 #: activation (mvgen.analysis.beat_model), when it runs: on the development pieces out of fold, downbeat F
 #: where the grid is right was 0.731 from the other cues and 0.782 / 0.782 / 0.756 with the network as a
-#: cue of weight 0.5 / 1 / 2 (the network alone, the bar grid of the highest downbeat log-odds: 0.614;
-#: measured with the first recipe; with the bundled one, weight 1: 0.792).
+#: cue of weight 0.5 / 1 / 2 (the network alone, the bar grid of the highest downbeat log-odds: 0.614).
 DOWNBEAT_CUE_WEIGHTS = {"bass_change": 1.0, "phrase_edge": 2.0, "loudness_jump": 0.5, "backbeat": 0.5, "kick": 0.5, "network": 1.0}
 #: Cap of each cue's t statistic: a dense, perfectly regular cue (claps on every beat of a
 #: pattern, t up to 17) is reliable about the pattern, not about which beat is the downbeat, and
@@ -475,9 +474,9 @@ _ACTIVATION_RELATIVES = (0.5, 2.0, 2.0 / 3.0, 1.5, 0.75, 4.0 / 3.0)
 #: 0.7 lowers the mean by 0.85). Being relative, the rule holds where the network is unsure of the beats
 #: themselves (out-of-style music at 0.4 per beat). Chosen on the development pieces out of fold (three
 #: models of the bundled model's recipe, each trained without the packages it is measured on): beat F
-#: 0.818 / 0.824 / 0.824 / 0.812 and AMLt 0.935 / 0.918 / 0.918 / 0.902 at 0.5 / 0.6 / 0.85 / 1.0 (the
-#: first recipe, without mma's extra grooves: 0.793 / 0.799 / 0.790 / 0.801), flat within a piece or two;
-#: from 0.85 up a synthetic 74 bpm ballad is read at 148.
+#: 0.793 / 0.799 / 0.779 / 0.790 / 0.801 / 0.801 and AMLt 0.919 / 0.918 / 0.885 / 0.852 / 0.868 / 0.868 at
+#: 0.5 / 0.6 / 0.7 / 0.85 / 1.0 / 1.2, flat within a piece or two; from 0.85 up a synthetic 74 bpm ballad
+#: is read at 148.
 LEVEL_TOLERANCE = 0.6
 #: Below this mean beat activation on the chosen grid (see :func:`activation_tempo`) a track or a block
 #: of a mix has no steady beat.
