@@ -78,7 +78,7 @@ def print_analysis(analysis) -> None:
     tempo = "no steady beat" if analysis.tempo_bpm is None else f"{analysis.tempo_bpm:.2f} bpm"
     if len(analysis.tempo_spans) > 1:
         tempo += " (changes: " + ", ".join(f"{s.bpm:.1f} from {format_clock(s.start_s, 2)}" for s in analysis.tempo_spans) + ")"
-    meter = f"  {analysis.beats_per_bar}/4" if analysis.tempo_bpm is not None else ""
+    meter = f"  {analysis.beats_per_bar}/4  (beat confidence {analysis.beat_confidence:.2f})" if analysis.tempo_bpm is not None else ""
     out.print(f"[bold]{analysis.audio.path}[/]  {format_clock(analysis.duration_s, 2)}  {tempo}{meter}")
     out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{format_clock(d.start_s, 2)}-{format_clock(d.end_s, 2)}" for d in analysis.drops) or "none"))
     from mvgen.genres import display_name

@@ -148,3 +148,12 @@ def test_an_unsure_network_leaves_the_grid_to_the_onsets(synth_track):
     assert grid.tempo_bpm == pytest.approx(truth.tempo_bpm, rel=1e-3)
     assert _f(truth.beats_s, grid.beats_s) >= 0.95
     assert any("beat model found no steady beat" in w for w in grid.warnings)
+
+
+def test_the_grid_says_how_sure_it_is(synth_track):
+    """The analysis carries the grid's confidence: high on a clear groove, 0 where there is no beat."""
+    y, _ = synth_track(["tech_house"], seed=4, bars_scale=0.25)
+    clear = analyze_signal(y, ANALYSIS_SR)
+    assert 0.6 < clear.beat_confidence <= 1.0
+    drone = (0.3 * np.sin(2 * np.pi * 110.0 * np.arange(20 * ANALYSIS_SR) / ANALYSIS_SR)).astype(np.float32)
+    assert analyze_signal(drone, ANALYSIS_SR).beat_confidence == 0.0

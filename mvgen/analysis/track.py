@@ -32,8 +32,8 @@ from mvgen.analysis.reactive import FEATURES_VERSION, AudioFeatures, compute_aud
 from mvgen.analysis.structure import SECTION_LABELS, drops_from_sections, find_sections
 
 #: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans;
-#: 3: per-frame audio features).
-SCHEMA_VERSION = 3
+#: 3: per-frame audio features; 4: the beat grid's confidence).
+SCHEMA_VERSION = 4
 #: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
 #: the beat phase from the kick, downbeats from more cues; 3.3: audio over 10 minutes gets a grid per
 #: run of its tempo, where it was beatless; 4.0: beats, tempo and meter from the learned tracker
@@ -127,6 +127,7 @@ class SignalAnalysis(BaseModel):
 
     duration_s: float
     tempo_bpm: float | None = Field(None, description="dominant tempo (bpm); None when there is no steady beat")
+    beat_confidence: float = Field(0.0, description="how sure the beat grid is, 0..1: the learned tracker's mean beat probability on the grid (the onset grid's sharpness score without the model); 0 for beatless audio")
     tempo_spans: list[TempoSpan] = []
     beats_per_bar: int = 4
     beats_s: list[float] = []
@@ -147,6 +148,7 @@ class Analysis(BaseModel):
     audio: AudioSummary
     duration_s: float
     tempo_bpm: float | None = Field(description="dominant tempo; None when the track has no steady beat")
+    beat_confidence: float = Field(0.0, description="how sure the beat grid is, 0..1: the learned tracker's mean beat probability on the grid (the onset grid's sharpness score without the model); 0 for beatless audio")
     tempo_spans: list[TempoSpan] = []
     beats_per_bar: int = 4
     beats_s: list[float] = []
@@ -303,6 +305,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_
     return SignalAnalysis(
         duration_s=duration_s,
         tempo_bpm=None if grid.tempo_bpm is None else round(grid.tempo_bpm, 3),
+        beat_confidence=round(grid.confidence, 3) if grid.tempo_bpm else 0.0,
         tempo_spans=[TempoSpan(start_s=s.start_s, end_s=min(s.end_s, duration_s), bpm=round(s.bpm, 3)) for s in grid.segments],
         beats_per_bar=beats_per_bar,
         beats_s=[round(float(t), 4) for t in grid.beats_s],
