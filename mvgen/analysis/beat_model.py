@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mvgen.analysis.frame_models import bundled_frame_model, in_blocks, load_frame_model, time_conv
+from mvgen.analysis.frame_models import bundled_frame_model, in_blocks, load_frame_model, sigmoid, time_conv
 from mvgen.analysis.drums import log_mel
 from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT
@@ -101,7 +101,7 @@ class BeatTracker:
         frame grid (``T = 1 + len(y) // hop``). BLAS runs with :data:`BLAS_THREADS` threads."""
         with blas_threads(BLAS_THREADS):
             z = self.logits(log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config))
-        p = (1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))).astype(np.float32)
+        p = sigmoid(z)
         return BeatActivations(beat=p[:, 0], downbeat=p[:, 1], hop_s=self.config.hop_s)
 
 

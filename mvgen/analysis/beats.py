@@ -125,6 +125,16 @@ def _tempo_salience(ac: np.ndarray, hop_s: float, bpm: np.ndarray) -> np.ndarray
     return _interp(ac, lag) + 0.5 * _interp(ac, 2 * lag) + 0.25 * _interp(ac, 4 * lag)
 
 
+def _salience_peaks(envelope: np.ndarray, hop_s: float, n: int = 5) -> set[float]:
+    """The ``n`` highest peaks (bpm) of the envelope's autocorrelation salience weighted by the tempo prior."""
+    bpm = _candidate_bpms()
+    weighted = _tempo_salience(_autocorrelation(envelope), hop_s, bpm) * _prior(bpm)
+    is_peak = np.r_[False, (weighted[1:-1] >= weighted[:-2]) & (weighted[1:-1] > weighted[2:]), False]
+    peaks = np.flatnonzero(is_peak)
+    peaks = peaks[np.argsort(-weighted[peaks])][:n] if len(peaks) else np.array([int(np.argmax(weighted))])
+    return {float(bpm[i]) for i in peaks}
+
+
 def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
     """Coarse tempo (bpm, 0.25 bpm steps) and a confidence in [0, 1].
 
@@ -136,14 +146,7 @@ def estimate_tempo(envelope: np.ndarray, hop_s: float) -> tuple[float, float]:
     """
     if len(envelope) < 8 / hop_s or not np.any(envelope > 0):
         return 0.0, 0.0
-    ac = _autocorrelation(envelope)
-    bpm = _candidate_bpms()
-    salience = _tempo_salience(ac, hop_s, bpm)
-    weighted = salience * _prior(bpm)
-    is_peak = np.r_[False, (weighted[1:-1] >= weighted[:-2]) & (weighted[1:-1] > weighted[2:]), False]
-    peaks = np.flatnonzero(is_peak)
-    peaks = peaks[np.argsort(-weighted[peaks])][:5] if len(peaks) else np.array([int(np.argmax(weighted))])
-    candidates = {float(bpm[i]) for i in peaks}
+    candidates = _salience_peaks(envelope, hop_s)
     # Octaves, and 3:4 / 4:3: a 3-3-2 figure (dembow, tresillo) puts an autocorrelation peak at
     # 4/3 of the beat, whose true tempo is then 3/4 of it (and scores the sharper grid).
     candidates |= {c * f for c in candidates for f in _TEMPO_RELATIVES if MIN_BPM <= c * f <= MAX_BPM}
@@ -496,7 +499,11 @@ def _peak_pooled(activation: np.ndarray) -> np.ndarray:
 def beat_log_odds(activation: np.ndarray) -> np.ndarray:
     """Per-frame evidence for a beat, shape like ``activation``: the log-odds of the peak-pooled activation
     (:func:`_peak_pooled`)."""
-    p = np.clip(_peak_pooled(np.asarray(activation, dtype=np.float64)), 1e-4, 1.0 - 1e-4)
+    return _log_odds(_peak_pooled(np.asarray(activation, dtype=np.float64)))
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1.0 - 1e-4)
     return np.log(p / (1.0 - p))
 
 
@@ -532,19 +539,14 @@ def activation_tempo(activation: np.ndarray, hop_s: float) -> tuple[float, float
     """
     if len(activation) < 8 / hop_s or not np.any(activation > 0):
         return 0.0, 0.0
-    ac = _autocorrelation(activation)
-    bpm = _candidate_bpms()
-    weighted = _tempo_salience(ac, hop_s, bpm) * _prior(bpm)
-    is_peak = np.r_[False, (weighted[1:-1] >= weighted[:-2]) & (weighted[1:-1] > weighted[2:]), False]
-    peaks = np.flatnonzero(is_peak)
-    peaks = peaks[np.argsort(-weighted[peaks])][:5] if len(peaks) else np.array([int(np.argmax(weighted))])
-    candidates = {float(bpm[i]) for i in peaks}
+    candidates = _salience_peaks(activation, hop_s)
     candidates |= {round(c * f * 4) / 4 for c in candidates for f in _ACTIVATION_RELATIVES if MIN_BPM <= c * f <= MAX_BPM}
-    log_odds = beat_log_odds(activation)
+    pooled = _peak_pooled(np.asarray(activation, dtype=np.float64))
+    log_odds = _log_odds(pooled)
     scored = {c: _best_grid(log_odds, hop_s, c) for c in sorted(candidates)}
     top = max(mean for mean, _ in scored.values())
     best = max(c for c, (mean, _) in scored.items() if mean >= top - LEVEL_TOLERANCE)
-    return best, float(np.clip(_peak_pooled(activation)[scored[best][1]].mean(), 0.0, 1.0))
+    return best, float(np.clip(pooled[scored[best][1]].mean(), 0.0, 1.0))
 
 
 def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None = None, activations: BeatActivations | None = None) -> BeatGrid:

@@ -96,3 +96,8 @@ def bundled_frame_model(folder: Path, load: Callable[[Path], Model]) -> Model | 
     if folder not in _LOADED and (folder / WEIGHTS_NAME).is_file():
         _LOADED[folder] = load(folder)
     return _LOADED.get(folder)
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities of ``logits`` as float32 (clipped at +-30, where float32 saturates anyway)."""
+    return (1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))).astype(np.float32)
