@@ -563,6 +563,7 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
     empty = np.zeros(0)
     if features.n_frames == 0 or float(np.percentile(features.onset, 95)) < MIN_ONSET_FLUX:
         return BeatGrid(None, empty, empty, 4, [], 0.0, ["no onsets found; the track is analyzed as beatless"])
+    onsets = pulse_envelope(features)
     if activations is not None:
         env = activations.beat.astype(np.float64)
         parts, confidence = _beat_parts(len(env), hop_s, duration_s, lambda a, b: activation_tempo(env[a:b], hop_s), MIN_ACTIVATION_CONFIDENCE)
@@ -572,7 +573,7 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
             grid = track_beats(features, duration_s, y)
             return replace(grid, warnings=[*grid.warnings, "the beat model found no steady beat; the beat grid comes from the onsets alone"])
     else:
-        env = pulse_envelope(features)
+        env = onsets
         parts, confidence = _beat_parts(len(env), hop_s, duration_s, lambda a, b: estimate_tempo(env[a:b], hop_s), MIN_CONFIDENCE)
     if not parts:
         return BeatGrid(None, empty, empty, 4, [], confidence, ["no steady beat found; the track is analyzed as beatless"])
@@ -581,7 +582,7 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
         # The activation chose the tempo and the spans; the grid is fitted to the onsets it calls beats (the
         # onset envelope, kept within a frame of the activation's peaks), whose spectral flux times a beat
         # to a fraction of a frame, where the activation is trained to the nearest frame only.
-        on_beats = pulse_envelope(features) * np.clip(_peak_pooled(env), 0.0, 1.0)
+        on_beats = onsets * np.clip(_peak_pooled(env), 0.0, 1.0)
         segments = [fit_grid(on_beats, hop_s, bpm, a, b) for a, b, bpm in spans]
     else:
         percussive = _normalized(features.onset) + _normalized(features.onset_mid) - _normalized(features.onset_high)
@@ -592,8 +593,10 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
     audible = np.flatnonzero(features.rms_db > features.rms_db.max() - 50.0)
     lo, hi = audible[0] * hop_s - 0.1, audible[-1] * hop_s + 0.1
     beats = beats[(beats >= max(lo, 0.0)) & (beats <= min(hi, duration_s))]
-    # The grid starts at the first beat with a real onset, not in a noise or pad lead-in.
-    strength = peak_near(env, hop_s, beats)
+    # The grid starts at the first beat with a real onset, not in a noise or pad lead-in (onsets, not the
+    # learned activation, which is unsure in the first seconds, where it hears no past: the demo lost its
+    # first bar and with it the intro's length).
+    strength = peak_near(onsets, hop_s, beats)
     if len(beats) and strength.max() > 0:
         beats = beats[np.argmax(strength >= 0.25 * np.median(strength[strength > 0])) :]
     # Segment seams can leave two beats closer than half a period.
