@@ -37,8 +37,9 @@ SCHEMA_VERSION = 4
 #: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
 #: the beat phase from the kick, downbeats from more cues; 3.3: audio over 10 minutes gets a grid per
 #: run of its tempo, where it was beatless; 4.0: beats, tempo and meter from the learned tracker
-#: mvgen-beats-v1 when it is installed, its downbeat activation one more downbeat cue).
-ANALYSIS_VERSION = "4.0"
+#: mvgen-beats-v1 when it is installed, its downbeat activation one more downbeat cue; 4.1: its grid starts
+#: at the first onset, and the grid's confidence is kept).
+ANALYSIS_VERSION = "4.1"
 MIN_DURATION_S = 2.0
 
 
