@@ -82,7 +82,7 @@ def print_analysis(analysis) -> None:
     out.print(f"[bold]{analysis.audio.path}[/]  {format_clock(analysis.duration_s, 2)}  {tempo}{meter}")
     out.print(f"beats: {len(analysis.beats_s)}  downbeats: {len(analysis.downbeats_s)}  drops: " + (", ".join(f"{format_clock(d.start_s, 2)}-{format_clock(d.end_s, 2)}" for d in analysis.drops) or "none"))
     from mvgen.genres import display_name
-    from mvgen.report.timeline import section_genres
+    from mvgen.report.timeline import section_genres, track_genre_lines
 
     table = Table("section", "start", "end", "bars", "sub-genres", box=None, pad_edge=False)
     downbeats = analysis.downbeats_s
@@ -96,6 +96,9 @@ def print_analysis(analysis) -> None:
         confidence = np.asarray(profile.in_scope)
         out.print(f"genre model {profile.model or '?'} ({len(profile.labels)} classes): within its genres on {np.mean(confidence >= 0.5):.0%} of the track "
                   f"(mean confidence {confidence.mean():.2f}); elsewhere the video uses the neutral style")
+        tracks = track_genre_lines(analysis)
+        if tracks:
+            out.print(("genre: " if len(tracks) == 1 else f"{len(tracks)} tracks:\n  ") + "\n  ".join(tracks))
     not_music = [f"{format_clock(s.start_s, 2)}-{format_clock(s.end_s, 2)} {s.kind}" for s in analysis.signal if s.kind != "music"]
     if not_music:
         out.print("not music: " + ", ".join(not_music))

@@ -39,19 +39,19 @@ def _power_mean_db(db: np.ndarray, hop_s: float, starts_s: np.ndarray, ends_s: n
     return 10.0 * np.log10(np.maximum(interval_means(10.0 ** (db.astype(np.float64) / 10.0), hop_s, starts_s, ends_s), 1e-10))
 
 
-def bar_grid(downbeats_s: np.ndarray, duration_s: float, fallback_bar_s: float = 2.0) -> np.ndarray:
-    """Bar boundaries (s) covering ``[0, duration_s]``: downbeats, or fixed blocks when there are none."""
+def bar_grid(downbeats_s: np.ndarray, duration_s: float, fallback_bar_s: float = 2.0, *, start_s: float = 0.0) -> np.ndarray:
+    """Bar boundaries (s) covering ``[start_s, duration_s]``: downbeats, or fixed blocks when there are none."""
     if len(downbeats_s) >= 2:
         bar_s = float(np.median(np.diff(downbeats_s)))
         edges = list(downbeats_s)
         # Extend the grid over the head and tail so every moment of the track is in some bar.
-        head = np.arange(downbeats_s[0] - bar_s, 0.0, -bar_s)[::-1]
+        head = np.arange(downbeats_s[0] - bar_s, start_s, -bar_s)[::-1]
         tail = np.arange(downbeats_s[-1] + bar_s, duration_s, bar_s)
         edges = np.concatenate([head, edges, tail])
     else:
-        edges = np.arange(0.0, duration_s, fallback_bar_s)
-    edges = edges[(edges > 1e-6) & (edges < duration_s - 1e-6)]
-    return np.concatenate([[0.0], edges, [duration_s]])
+        edges = np.arange(start_s, duration_s, fallback_bar_s)
+    edges = edges[(edges > start_s + 1e-6) & (edges < duration_s - 1e-6)]
+    return np.concatenate([[start_s], edges, [duration_s]])
 
 
 def bar_features(features: FrameFeatures, edges_s: np.ndarray, beats_s: np.ndarray) -> np.ndarray:
@@ -140,11 +140,12 @@ def label_segments(bars: np.ndarray, starts: list[int]) -> list[str]:
     return labels
 
 
-def find_sections(features: FrameFeatures, beats_s: np.ndarray, downbeats_s: np.ndarray, duration_s: float) -> list[SectionSpan]:
-    """Sections covering ``[0, duration_s]``, adjacent sections with the same label merged."""
-    edges = bar_grid(downbeats_s, duration_s)
+def find_sections(features: FrameFeatures, beats_s: np.ndarray, downbeats_s: np.ndarray, duration_s: float, *, start_s: float = 0.0) -> list[SectionSpan]:
+    """Sections covering ``[start_s, duration_s]`` (one track of a mix: pass its beats and downbeats only, and
+    its loudness is judged against itself), adjacent sections with the same label merged."""
+    edges = bar_grid(downbeats_s, duration_s, start_s=start_s)
     if len(edges) < 3:
-        return [SectionSpan(0.0, duration_s, "intro")]
+        return [SectionSpan(start_s, duration_s, "intro")]
     bars = bar_features(features, edges, beats_s)
     starts = segment_bars(bars)
     labels = label_segments(bars, starts)

@@ -27,20 +27,25 @@ from mvgen.fileio import write_atomic
 from mvgen.analysis.gates import dominant_kind, gate_spans, signal_gate
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
-from mvgen.classify.predictions import WindowPredictions, smooth_profile
+from mvgen.classify.predictions import WindowPredictions, smooth_profile, track_genres, with_track_context
+from mvgen.analysis.mix import drum_presence, find_track_spans
 from mvgen.analysis.reactive import FEATURES_VERSION, AudioFeatures, compute_audio_features
 from mvgen.analysis.structure import SECTION_LABELS, drops_from_sections, find_sections
 
 #: Version of the JSON layout of :class:`Analysis` (2: the profile's in-scope confidence, signal spans;
-#: 3: per-frame audio features; 4: the beat grid's confidence).
-SCHEMA_VERSION = 4
+#: 3: per-frame audio features; 4: the beat grid's confidence; 5: the tracks of a mix, each track's genre).
+SCHEMA_VERSION = 5
 #: Bumped whenever analysis results change; part of the cache key (3.2: audio features computed,
 #: the beat phase from the kick, downbeats from more cues; 3.3: audio over 10 minutes gets a grid per
 #: run of its tempo, where it was beatless; 4.0: beats, tempo and meter from the learned tracker
 #: mvgen-beats-v1 when it is installed, its downbeat activation one more downbeat cue; 4.1: its grid starts
-#: at the first onset, and the grid's confidence is kept).
-ANALYSIS_VERSION = "4.1"
+#: at the first onset, and the grid's confidence is kept; 5.0: the tracks of a mix, sections per track,
+#: and a genre profile whose windows without drums take their track's genre).
+ANALYSIS_VERSION = "5.0"
 MIN_DURATION_S = 2.0
+#: The least a window counts towards its track's genre (1 with a full kit playing): windows without drums
+#: still count a little, so a track without drums anywhere (ambient) is judged by all its windows alike.
+MIN_TRACK_EVIDENCE = 0.05
 
 
 class AudioSummary(BaseModel):
@@ -76,6 +81,30 @@ class Drop(BaseModel):
     end_s: float
 
 
+class TrackSpan(BaseModel):
+    """One track of the file, ``[start_s, end_s)``: the whole file, or one track of a DJ mix (:mod:`mvgen.analysis.mix`)."""
+
+    start_s: float
+    end_s: float
+
+
+class TrackGenre(BaseModel):
+    """What the genre model says of one track ``[start_s, end_s)`` as a whole: its windows pooled, those with
+    drums counting most (:func:`mvgen.classify.predictions.track_genres`).
+
+    ``probabilities``: class shares (order ``GenreProfile.labels``) if the track is in scope; ``in_scope``:
+    the calibrated probability that it is. ``label`` and ``confidence`` are what a user reads: the top
+    class and its share times ``in_scope``.
+    """
+
+    start_s: float
+    end_s: float
+    probabilities: list[float]
+    in_scope: float = Field(ge=0.0, le=1.0)
+    label: str
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
 class GenreProfile(BaseModel):
     """Soft genre profile over the classifier's own classes ``labels``, one row per window centred at ``times_s[i]``.
 
@@ -89,6 +118,7 @@ class GenreProfile(BaseModel):
     probabilities: list[list[float]]
     in_scope: list[float] = Field(description="probability per window that the audio is within the model's classes, in [0, 1]")
     model: str = Field("", description="the classifier: folder name or Hub id")
+    tracks: list[TrackGenre] = Field([], description="the genre of each track of the file as a whole (one for a single track)")
 
     @model_validator(mode="after")
     def _shapes(self) -> "GenreProfile":
@@ -133,6 +163,7 @@ class SignalAnalysis(BaseModel):
     beats_per_bar: int = 4
     beats_s: list[float] = []
     downbeats_s: list[float] = []
+    tracks: list[TrackSpan] = []
     sections: list[Section] = []
     drops: list[Drop] = []
     signal: list[SignalSpan] = []
@@ -154,6 +185,7 @@ class Analysis(BaseModel):
     beats_per_bar: int = 4
     beats_s: list[float] = []
     downbeats_s: list[float] = []
+    tracks: list[TrackSpan] = Field([], description="the tracks the file plays: one span, or one per track of a DJ mix")
     drops: list[Drop] = []
     sections: list[Section] = []
     genre_profile: GenreProfile | None = None
@@ -242,7 +274,8 @@ def window_predictions(y: np.ndarray, model, sr: int) -> WindowPredictions:
     return predict_profile(model, y)
 
 
-def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions: WindowPredictions | None = None) -> GenreProfile:
+def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: str = "", features=None, predictions: WindowPredictions | None = None,
+                  signal: SignalAnalysis | None = None) -> GenreProfile:
     """Soft genre profile of mono audio ``y`` (shape ``(n,)``, float32) at ``sr`` Hz with a loaded
     :class:`~mvgen.classify.classifier.GenreClassifier` or :class:`~mvgen.classify.cpu_classifier.CpuGenreClassifier`;
     one window every ``model.config.step_s`` seconds.
@@ -250,20 +283,44 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     of ``y`` when the caller has them; ``predictions``: the model's raw window predictions of ``y``
     (before smoothing) when the caller has them.
 
-    The in-scope confidence of each window is the model's, times the signal gates' music
-    likelihood (:func:`mvgen.analysis.gates.signal_gate`): silence, tones, noise and speech are out of scope
+    Context: ``signal`` (:func:`analyze_signal` of ``y``, when the caller has it) gives the tracks of the file
+    and its drums. Each track's genre is its windows pooled, a window counting by its drum presence
+    (:func:`mvgen.analysis.mix.drum_presence`, at least :data:`MIN_TRACK_EVIDENCE`); each window's
+    prediction is then its own weighed by its drum presence, the rest its track's
+    (:func:`mvgen.classify.predictions.with_track_context`): a breakdown of pads and piano keeps its track's
+    genre, while a window with drums of other music keeps its own verdict. Without ``signal`` each window
+    is judged alone.
+
+    The in-scope confidence of each window is then multiplied by the signal gates' music likelihood
+    (:func:`mvgen.analysis.gates.signal_gate`): silence, tones, noise and speech are out of scope
     whatever the model says.
     """
     raw = window_predictions(y, model, sr) if predictions is None else predictions
     predictions = smooth_profile(raw, model.config.step_s)
+    labels = list(model.config.labels)
+    tracks = []
+    if signal is not None and signal.audio_features is not None and len(predictions.times_s):
+        evidence = drum_presence(signal.audio_features, predictions.times_s, model.config.window_s)
+        bounds = [(t.start_s, t.end_s) for t in signal.tracks] or [(0.0, len(y) / sr)]
+        tracks = track_genres(predictions, np.maximum(evidence, MIN_TRACK_EVIDENCE), bounds)
+        predictions = with_track_context(predictions, evidence, tracks)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
     in_scope = predictions.in_scope * gate.music_likelihood
+    summaries = []
+    for t in tracks:
+        # The gates count here too: a track of speech or noise is not in scope whatever the model says.
+        inside = (predictions.times_s >= t.start_s) & (predictions.times_s < t.end_s)
+        music = float(np.mean(gate.music_likelihood[inside])) if inside.any() else 1.0
+        top = int(np.argmax(t.probabilities))
+        summaries.append(TrackGenre(start_s=round(t.start_s, 3), end_s=round(t.end_s, 3), probabilities=[round(float(p), 4) for p in t.probabilities],
+                                    in_scope=round(t.in_scope * music, 4), label=labels[top], confidence=round(float(t.probabilities[top]) * t.in_scope * music, 4)))
     return GenreProfile(
-        labels=list(model.config.labels),
+        labels=labels,
         times_s=[round(float(t), 3) for t in predictions.times_s],
         probabilities=[[round(float(p), 4) for p in row] for row in predictions.probabilities],
         in_scope=[round(float(c), 4) for c in in_scope],
         model=model_name,
+        tracks=summaries,
     )
 
 
@@ -284,7 +341,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak < 1e-5:
         notes.append("audio is silent")
-        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")],
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], tracks=[TrackSpan(start_s=0.0, end_s=round(duration_s, 3))],
                               signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")],
                               audio_features=compute_audio_features(y, sr, features=features), warnings=notes)
     features = frame_features(y, sr, detail=True) if features is None else features
@@ -295,14 +352,18 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_
     if kind != "music":  # a test tone, noise, speech or near-silence: no beat grid, no drops
         article = "" if kind in ("silence", "noise", "speech") else "a steady "
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
-        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], signal=signal,
+        return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], tracks=[TrackSpan(start_s=0.0, end_s=round(duration_s, 3))], signal=signal,
                               audio_features=audio_features, warnings=notes)
     tracker = bundled_beat_tracker() if beat_model and sr == ANALYSIS_SR else None
     activations = tracker.activations(y) if tracker is not None else None
     grid = track_beats(features, duration_s, y, activations)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s, activations) if grid.tempo_bpm else (grid.beats_s, 4)
-    spans = find_sections(features, grid.beats_s, downbeats, duration_s)
+    tracks = find_track_spans(y, sr, features, audio_features, grid.beats_s)
+    spans = []
+    for start_s, end_s in tracks:  # each track of a mix gets its own intro, drops and breakdowns
+        beats, bars = (np.asarray(x) for x in (grid.beats_s, downbeats))
+        spans += find_sections(features, beats[(beats >= start_s) & (beats < end_s)], bars[(bars >= start_s) & (bars < end_s)], end_s, start_s=start_s)
     return SignalAnalysis(
         duration_s=duration_s,
         tempo_bpm=None if grid.tempo_bpm is None else round(grid.tempo_bpm, 3),
@@ -311,6 +372,7 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_
         beats_per_bar=beats_per_bar,
         beats_s=[round(float(t), 4) for t in grid.beats_s],
         downbeats_s=[round(float(t), 4) for t in downbeats],
+        tracks=[TrackSpan(start_s=a, end_s=b) for a, b in tracks],
         sections=[Section(start_s=round(s.start_s, 4), end_s=round(s.end_s, 4), label=s.label) for s in spans],
         drops=[Drop(start_s=round(a, 4), end_s=round(b, 4)) for a, b in drops_from_sections(spans)],
         signal=signal,
@@ -378,7 +440,7 @@ def analyze(
             features = frame_features(y, ANALYSIS_SR, detail=True) if len(y) else None
             found = analyze_signal(y, ANALYSIS_SR, features=features)
             if predictions is not None and found.duration_s > 0:
-                profile = _genre_profile(y, model.result(), model_name=model_name, features=features, predictions=predictions.result())
+                profile = _genre_profile(y, model.result(), model_name=model_name, features=features, predictions=predictions.result(), signal=found)
         del y
         summary = AudioSummary(path=str(path), content_hash=content_hash, sr=info.sr, channels=info.channels, duration_s=info.duration_s)
         analysis = Analysis(audio=summary, genre_profile=profile, **dict(found))

@@ -124,3 +124,58 @@ def smooth_profile(predictions: WindowPredictions, step_s: float, *, smooth_s: f
         probabilities=weighted / weighted.sum(axis=1, keepdims=True),
         in_scope=smooth_over_time(in_scope, kernel)[:, 0],
     )
+
+
+@dataclass(frozen=True)
+class PooledGenre:
+    """What a classifier says of one track of a file (a whole file, or one track of a mix), ``[start_s, end_s)``.
+
+    probabilities: class shares given the track is in scope, shape ``(labels,)``, sums to 1.
+    in_scope: calibrated probability that the track is within the model's classes.
+    """
+
+    start_s: float
+    end_s: float
+    probabilities: np.ndarray
+    in_scope: float
+
+
+def track_genres(predictions: WindowPredictions, evidence: np.ndarray, bounds_s: list[tuple[float, float]]) -> list[PooledGenre]:
+    """The genre of each track ``bounds_s[k] = (start_s, end_s)``: its windows' predictions pooled, each window
+    weighed by ``evidence`` (shape ``(W,)``, in (0, 1]: how much the window says about the genre; see
+    :func:`with_track_context`); class shares also weighed by each window's in-scope probability."""
+    out = []
+    for start_s, end_s in bounds_s:
+        inside = (predictions.times_s >= start_s) & (predictions.times_s < end_s)
+        if not inside.any():  # a track shorter than one window step: its nearest window
+            inside = np.zeros(len(predictions.times_s), dtype=bool)
+            inside[int(np.argmin(np.abs(predictions.times_s - (start_s + end_s) / 2)))] = True
+        w = evidence[inside]
+        in_scope = float(np.sum(w * predictions.in_scope[inside]) / np.sum(w))
+        shares = np.sum((w * predictions.in_scope[inside])[:, None] * predictions.probabilities[inside], axis=0)
+        total = shares.sum()
+        shares = shares / total if total > 1e-12 else np.full(predictions.probabilities.shape[1], 1.0 / predictions.probabilities.shape[1])
+        out.append(PooledGenre(start_s=float(start_s), end_s=float(end_s), probabilities=shares, in_scope=in_scope))
+    return out
+
+
+def with_track_context(predictions: WindowPredictions, evidence: np.ndarray, tracks: list[PooledGenre]) -> WindowPredictions:
+    """Each window's prediction combined with its track's (:func:`track_genres`): ``evidence[i]`` of the window's
+    own, the rest its track's.
+
+    A window of pads and a piano says little about a genre by itself, and a classifier taught to reject
+    ambient music rejects a house track's breakdown too; the rest of the track says a lot. ``evidence``
+    (shape ``(W,)``, in [0, 1]) is how much the window can say for itself (the analysis gives its drum
+    presence): a breakdown inherits its track's genre, while a window that has drums of other music
+    keeps its own verdict.
+    """
+    starts = np.array([t.start_s for t in tracks])
+    k = np.clip(np.searchsorted(starts, predictions.times_s, side="right") - 1, 0, len(tracks) - 1)
+    track_in = np.array([t.in_scope for t in tracks])[k]
+    track_shares = np.stack([t.probabilities for t in tracks])[k]
+    e = np.clip(np.asarray(evidence, dtype=np.float64), 0.0, 1.0)
+    in_scope = e * predictions.in_scope + (1.0 - e) * track_in
+    shares = (e * predictions.in_scope)[:, None] * predictions.probabilities + ((1.0 - e) * track_in)[:, None] * track_shares
+    total = shares.sum(axis=1, keepdims=True)
+    shares = np.divide(shares, total, out=predictions.probabilities.astype(np.float64).copy(), where=total > 1e-12)
+    return WindowPredictions(times_s=predictions.times_s, probabilities=shares, in_scope=np.clip(in_scope, 0.0, 1.0))

@@ -24,6 +24,7 @@ from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.genres import OUT_OF_SCOPE, display_name
 from mvgen.style.colors import DROP_COLOR, SECTION_COLORS, genre_color
+from mvgen.report.timeline import track_genre_lines
 
 
 def _audio_data_uri(track: Path, bitrate: str = "128k") -> str:
@@ -45,6 +46,7 @@ def preview_data(analysis: Analysis) -> dict:
         "title": Path(analysis.audio.path).name,
         "duration_s": analysis.duration_s,
         "tempo_bpm": analysis.tempo_bpm,
+        "tracks": track_genre_lines(analysis),
         "beats_s": analysis.beats_s,
         "downbeats_s": analysis.downbeats_s,
         "drops": [[d.start_s, d.end_s] for d in analysis.drops],
@@ -140,7 +142,7 @@ __DELIVERABLES__
   const x = t => t / D.duration_s * W, timeAt = px => Math.max(0, Math.min(D.duration_s, px / W * D.duration_s));
   const fmt = t => Math.floor(t / 60) + ":" + (t % 60).toFixed(2).padStart(5, "0");
   document.getElementById("meta").textContent = fmt(D.duration_s) + (D.tempo_bpm ? "  ·  " + D.tempo_bpm.toFixed(2) + " bpm" : "") +
-    "  ·  " + D.beats_s.length + " beats  ·  " + D.drops.length + " drops";
+    "  ·  " + D.beats_s.length + " beats  ·  " + D.drops.length + " drops" + (D.tracks.length ? "  ·  " + D.tracks.join("  ·  ") : "");
 
   function profileAt(t) {  // linear interpolation between profile rows; null without a profile
     const T = D.profile_times_s, P = D.profile;

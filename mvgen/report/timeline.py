@@ -70,6 +70,29 @@ def section_genres(analysis: Analysis, min_share: float = 0.10) -> list[SectionG
     return result
 
 
+#: A track summary names the top class only when the track is in scope at least this likely; below it
+#: the summary says the track is outside the model's genres (the profile's ``other``).
+TRACK_SCOPE_MIN = 0.5
+
+
+def track_genre_lines(analysis: Analysis) -> list[str]:
+    """One line per track of the file (one for a single track, one per track of a DJ mix): its span, its
+    genre as a whole and how sure the model is (``0:00-3:15  Deep House 79% (in scope 80%)``, or
+    ``outside the model's genres (in scope 12%)``); empty without a genre profile."""
+    profile = analysis.genre_profile
+    if profile is None or not profile.tracks:
+        return []
+    lines = []
+    for t in profile.tracks:
+        if t.in_scope >= TRACK_SCOPE_MIN:
+            genre = f"{display_name(t.label)} {t.confidence:.0%}"
+        else:
+            genre = "outside the model's genres"
+        span = f"{format_clock(t.start_s)}-{format_clock(t.end_s)}  " if len(profile.tracks) > 1 else ""
+        lines.append(f"{span}{genre} (in scope {t.in_scope:.0%})")
+    return lines
+
+
 def _fmt_shares(top: list[tuple[str, float]]) -> str:
     return "  ".join(f"{display_name(key)} {share * 100:.0f}%" for key, share in top)
 
@@ -94,6 +117,9 @@ def format_timeline(analysis: Analysis) -> str:
     if arrays is not None and rows:
         labels, _, probabilities = arrays
         lines.append(f"{'whole track':<{span_width + 2 + label_width}}  {_fmt_shares(_top_shares(labels, probabilities.mean(axis=0), 0.10))}")
+    tracks = track_genre_lines(analysis)
+    if tracks:
+        lines.append(("genre: " if len(tracks) == 1 else f"{len(tracks)} tracks:\n  ") + "\n  ".join(tracks))
     not_music = [f"{format_clock(s.start_s)}-{format_clock(s.end_s)} {s.kind}" for s in analysis.signal if s.kind != "music"]
     if not_music:
         lines.append("not music: " + ", ".join(not_music))

@@ -18,6 +18,7 @@ from mvgen.style.colors import DROP_COLOR, OUT_OF_SCOPE_HATCH, SECTION_COLORS, g
 from mvgen.fileio import atomic_path
 from mvgen.genres import OUT_OF_SCOPE, display_name
 from mvgen.clock import format_clock
+from mvgen.report.timeline import track_genre_lines
 from mvgen.report.timeline import profile_arrays, section_genres
 
 _INK = "#22242c"
@@ -166,6 +167,11 @@ def _draw_title(fig, analysis: Analysis, x0: float, x1: float, y: float, base_pt
     drops = len(analysis.drops)
     details.append(f"{drops} drop{'s' if drops != 1 else ''}")
     details.append(f"{len(analysis.sections)} section{'s' if len(analysis.sections) != 1 else ''}")
+    tracks = track_genre_lines(analysis)
+    if len(tracks) == 1:
+        details.insert(0, tracks[0])  # the track's genre as a whole, kept longest as the picture narrows
+    elif tracks:
+        details.insert(0, f"{len(tracks)} tracks")
     right = fig.text(x1, y, "   ·   ".join(details), ha="right", va="center", fontsize=base_pt * 1.05, color=_MUTED)
     renderer = fig.canvas.get_renderer()
     # On a narrow picture the name keeps at least 40% of the width: the least useful details go first.
