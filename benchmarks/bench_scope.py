@@ -152,6 +152,84 @@ def real_dance_figures(model, dance_cache: Path | None) -> dict:
     return {"kept_in_scope": mean(per_track), "kept_without_context": mean(without_context), "per_track": per_track}
 
 
+#: Synthetic house tracks with long breakdowns: bars of the breakdown, which has no drums at all.
+BREAKDOWN_BARS = 32
+
+
+def breakdown_figures(model, n_seeds: int = 1, seed0: int = HELD_OUT_SEED0, log=print) -> dict:
+    """In-scope share of the windows of synthetic house tracks (every sub-genre, held-out seeds) whose
+    breakdown has :data:`BREAKDOWN_BARS` bars without drums: over the whole track and in the breakdown, with
+    and without the track context, and the share of breakdown windows whose top class is the track's."""
+    from mvgen import synth
+    from mvgen.analysis.track import analyze_signal, genre_profile
+    from mvgen.features import frame_features
+
+    rows = {}
+    for genre in GENRES:
+        for seed in range(seed0, seed0 + n_seeds):
+            S, g = synth.SectionSpec, {genre: 1.0}
+            sections = [S(label="intro", bars=8, genres=g), S(label="build-up", bars=8, genres=g), S(label="drop", bars=16, genres=g),
+                        S(label="breakdown", bars=BREAKDOWN_BARS, genres=g, drums=False), S(label="build-up", bars=8, genres=g),
+                        S(label="drop", bars=16, genres=g), S(label="outro", bars=8, genres=g)]
+            audio, truth = synth.render(synth.Arrangement(sections=sections), seed=seed, sr=model.config.sr, stereo=False)
+            y = np.asarray(audio, np.float32)
+            features = frame_features(y, model.config.sr, detail=True)
+            signal = analyze_signal(y, model.config.sr, features=features)
+            row = {}
+            for name, profile in (("with_context", genre_profile(y, model, model.config.sr, features=features, signal=signal)),
+                                  ("without_context", genre_profile(y, model, model.config.sr, features=features))):
+                times, in_scope = np.asarray(profile.times_s), np.asarray(profile.in_scope)
+                breakdown = next(sec for sec in truth.sections if sec.label == "breakdown")
+                inside = (times >= breakdown.start_s) & (times < breakdown.end_s)
+                top = np.asarray(profile.labels)[np.asarray(profile.probabilities)[inside].argmax(axis=1)]
+                row[name] = {"track": float(np.mean(in_scope >= SCOPE_THRESHOLD)), "breakdown": float(np.mean(in_scope[inside] >= SCOPE_THRESHOLD)),
+                             "breakdown_top_is_track_genre": float(np.mean(top == genre))}
+            rows[f"{genre}-{seed}"] = row
+            log(f"  {genre:18s} seed {seed}: in scope, track {row['without_context']['track'] * 100:5.1f} % -> {row['with_context']['track'] * 100:5.1f} %, "
+                f"breakdown {row['without_context']['breakdown'] * 100:5.1f} % -> {row['with_context']['breakdown'] * 100:5.1f} % "
+                f"(its top class the track's: {row['with_context']['breakdown_top_is_track_genre'] * 100:.0f} %)")
+    return rows
+
+
+#: Whole dance tracks for the per-section figures: rendered up to this long (s), so breakdowns are in.
+SECTION_TRACK_MAX_S = 300.0
+
+
+def section_scope_figures(model, dance_cache: Path | None, log=print) -> dict:
+    """The share of profile windows in scope per section type (intro, build-up, drop, breakdown, outro), with
+    and without the track context, over the development dance modules of ``benchmarks/real_music.py``
+    rendered whole (up to :data:`SECTION_TRACK_MAX_S`): what the context changes in real breakdowns."""
+    if dance_cache is None:
+        return {}
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_music import TRACKS, fetch, render_rows
+
+    import soxr
+
+    from mvgen.analysis.track import analyze_signal, genre_profile
+    from mvgen.features import frame_features
+
+    dev = [t for t in TRACKS if t.split == "dev"]
+    counts: dict[str, dict[str, list[int]]] = {}
+    for track, module in zip(dev, fetch(Path(dance_cache).expanduser(), dev)):
+        audio, _, _ = render_rows(module, sr=44100, max_s=SECTION_TRACK_MAX_S)
+        y = soxr.resample(np.asarray(audio, np.float32).mean(axis=1), 44100, model.config.sr).astype(np.float32)
+        features = frame_features(y, model.config.sr, detail=True)
+        signal = analyze_signal(y, model.config.sr, features=features)
+        with_context = np.asarray(genre_profile(y, model, model.config.sr, features=features, signal=signal).in_scope) >= SCOPE_THRESHOLD
+        profile_alone = genre_profile(y, model, model.config.sr, features=features)
+        alone, times = np.asarray(profile_alone.in_scope) >= SCOPE_THRESHOLD, np.asarray(profile_alone.times_s)
+        for section in signal.sections:
+            inside = (times >= section.start_s) & (times < section.end_s)
+            row = counts.setdefault(section.label, {"windows": [0], "with_context": [0], "alone": [0]})
+            row["windows"][0] += int(inside.sum())
+            row["with_context"][0] += int(with_context[inside].sum())
+            row["alone"][0] += int(alone[inside].sum())
+        log(f"  {track.name:28s} {len(y) / model.config.sr:5.0f} s: in scope {alone.mean() * 100:5.1f} % -> {with_context.mean() * 100:5.1f} % with the track context")
+    return {label: {"windows": c["windows"][0], "in_scope_without_context": c["alone"][0] / max(c["windows"][0], 1),
+                    "in_scope": c["with_context"][0] / max(c["windows"][0], 1)} for label, c in counts.items()}
+
+
 def degradation_figures(model, clips, seed: int = 0) -> dict:
     """:func:`clip_figures` of ``clips`` after each degradation of :mod:`mvgen.training.degrade` (one per clip, seeded)."""
     from mvgen.training import degrade
@@ -165,7 +243,7 @@ def degradation_figures(model, clips, seed: int = 0) -> dict:
     return figures
 
 
-def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_cache: Path | None, dance_cache: Path | None = None, log=print) -> dict:
+def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_cache: Path | None, dance_cache: Path | None = None, sections: bool = False, log=print) -> dict:
     """Every figure of this benchmark as a JSON-able dict (also what the model build writes to metrics.json)."""
     t0 = time.perf_counter()
     clips = in_scope_clips(model.config, n_in_scope)
@@ -183,6 +261,11 @@ def evaluate(model, *, n_in_scope: int, n_negative: int, n_degraded: int, real_c
         log(f"real dance music, not house (information): {report['real_dance']['kept_in_scope'] * 100:.1f} % of windows kept in scope "
             f"(without the track context {report['real_dance']['kept_without_context'] * 100:.1f} %), per track "
             + ", ".join(f"{name} {share:.2f}" for name, share in report["real_dance"]["per_track"].items()))
+    report["breakdowns"] = breakdown_figures(model, log=log)
+    report["sections"] = section_scope_figures(model, dance_cache or real_cache, log=log) if sections else {}
+    for label, figures in report["sections"].items():
+        log(f"real dance tracks, {label:<10} ({figures['windows']:4d} windows): in scope {figures['in_scope_without_context'] * 100:5.1f} % without the track context, "
+            f"{figures['in_scope'] * 100:5.1f} % with it")
     report["degraded"] = degradation_figures(model, clips[:n_degraded])
     for kind, figures in report["degraded"].items():
         log(f"in scope after {kind:<8} ({figures['n']} clips): top-1 {figures['top1']:.3f}, kept in scope {figures['kept_in_scope']:.3f}, calibration error {figures['ece']:.3f}")
@@ -200,10 +283,11 @@ def main() -> None:
     parser.add_argument("--in-scope", type=int, default=320, help="held-out in-scope clips")
     parser.add_argument("--negatives", type=int, default=12, help="held-out clips per out-of-scope kind")
     parser.add_argument("--degraded", type=int, default=96, help="in-scope clips per degradation")
+    parser.add_argument("--sections", action="store_true", help="also the in-scope share per section type on whole real dance tracks (renders them: minutes)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     model = load_classifier(args.model or default_checkpoint(), device="cpu")
-    report = evaluate(model, n_in_scope=args.in_scope, n_negative=args.negatives, n_degraded=args.degraded, real_cache=args.real_cache, dance_cache=args.dance_cache)
+    report = evaluate(model, n_in_scope=args.in_scope, n_negative=args.negatives, n_degraded=args.degraded, real_cache=args.real_cache, dance_cache=args.dance_cache, sections=args.sections)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1))
 

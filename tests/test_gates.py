@@ -53,6 +53,22 @@ def test_synthetic_house_is_music_everywhere(synth_track, genre, seed):
     assert np.all(gate.music_likelihood >= 0.5)
 
 
+def test_a_held_chord_between_music_is_music_but_a_tone_after_it_is_not(synth_track):
+    music, _ = synth_track(["tech_house"], seed=1, bars_scale=0.25, sr=SR)
+    t = np.arange(int(12.0 * SR)) / SR
+    chord = (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63))).astype(np.float32)  # A major, held 12 s
+    head = music[: int(20 * SR)]
+    held = gates.signal_gate(chord, SR)
+    assert held.fraction("tone") == 1.0  # alone, a held chord is a steady tone
+    y = np.concatenate([head, chord, head])
+    gate = gates.signal_gate(y, SR)
+    middle = (gate.times_s > 22.0) & (gate.times_s < 30.0)
+    assert all(k == "music" for k, m in zip(gate.kinds, middle) if m) and np.all(gate.music_likelihood[middle] >= 0.5)
+    tail = gates.signal_gate(np.concatenate([head, chord]), SR)  # after the music, nothing follows: a tone
+    assert tail.kinds[-1] == "tone" and tail.music_likelihood[-1] < 0.5
+    assert gates.HELD_CHORD_MAX_S < 60.0
+
+
 def test_tone_with_a_little_noise_is_a_tone():
     rng = np.random.default_rng(5)
     y = negatives.negative_clip("tone", 7, SR, 8.0)

@@ -321,7 +321,34 @@ def signal_gate(y: np.ndarray, sr: int = ANALYSIS_SR, times_s: np.ndarray | None
         kinds.append(kind)
     stacked = np.stack([members[k] for k in NON_MUSIC_KINDS]) if len(times) else np.zeros((len(NON_MUSIC_KINDS), 0))
     likelihood = np.clip(1.0 - stacked.max(axis=0), 0.0, 1.0)
+    kinds, likelihood = _held_chords_are_music(times, kinds, likelihood)
     return SignalGate(times_s=times, window_s=float(window_s), kinds=tuple(kinds), music_likelihood=likelihood, features=feats)
+
+
+#: A run of "tone" windows at most this long (s) with music on both sides is a held chord of that music
+#: (a breakdown's pad), not a test tone or a drone: it counts as music. On synthetic house with 32-bar
+#: drumless breakdowns the pads read "tone" in runs of 0.7-2.3 s between chord changes, and up to 34 s
+#: where a pad holds one chord; test tones and drones run the whole file, or its head or tail.
+HELD_CHORD_MAX_S = 45.0
+
+
+def _held_chords_are_music(times: np.ndarray, kinds: list[str], likelihood: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """``kinds`` and ``likelihood`` with every short "tone" run between music windows made music (see
+    :data:`HELD_CHORD_MAX_S`); its likelihood becomes the lower of its two neighbours'."""
+    kinds, likelihood = list(kinds), likelihood.copy()
+    w, i = len(kinds), 0
+    while i < w:
+        if kinds[i] != "tone":
+            i += 1
+            continue
+        j = i
+        while j < w and kinds[j] == "tone":
+            j += 1
+        if i > 0 and j < w and kinds[i - 1] == "music" and kinds[j] == "music" and times[j - 1] - times[i] <= HELD_CHORD_MAX_S:
+            kinds[i:j] = ["music"] * (j - i)
+            likelihood[i:j] = min(likelihood[i - 1], likelihood[j])
+        i = j
+    return kinds, likelihood
 
 
 def gate_spans(gate: SignalGate) -> list[tuple[float, float, str]]:

@@ -41,8 +41,12 @@ def _power_mean_db(db: np.ndarray, hop_s: float, starts_s: np.ndarray, ends_s: n
 
 def bar_grid(downbeats_s: np.ndarray, duration_s: float, fallback_bar_s: float = 2.0, *, start_s: float = 0.0) -> np.ndarray:
     """Bar boundaries (s) covering ``[start_s, duration_s]``: downbeats, or fixed blocks when there are none."""
+    min_bar_s = 0.0
     if len(downbeats_s) >= 2:
         bar_s = float(np.median(np.diff(downbeats_s)))
+        # The head and tail of the grid leave no sliver bar at either end (a downbeat 11 ms after the
+        # start made a section 0:00.00-0:00.01): a bar under a quarter of the others joins its neighbour.
+        min_bar_s = bar_s / 4
         edges = list(downbeats_s)
         # Extend the grid over the head and tail so every moment of the track is in some bar.
         head = np.arange(downbeats_s[0] - bar_s, start_s, -bar_s)[::-1]
@@ -50,7 +54,7 @@ def bar_grid(downbeats_s: np.ndarray, duration_s: float, fallback_bar_s: float =
         edges = np.concatenate([head, edges, tail])
     else:
         edges = np.arange(start_s, duration_s, fallback_bar_s)
-    edges = edges[(edges > start_s + 1e-6) & (edges < duration_s - 1e-6)]
+    edges = edges[(edges > start_s + max(min_bar_s, 1e-6)) & (edges < duration_s - max(min_bar_s, 1e-6))]
     return np.concatenate([[start_s], edges, [duration_s]])
 
 

@@ -291,9 +291,9 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     genre, while a window with drums of other music keeps its own verdict. Without ``signal`` each window
     is judged alone.
 
-    The in-scope confidence of each window is then multiplied by the signal gates' music likelihood
-    (:func:`mvgen.analysis.gates.signal_gate`): silence, tones, noise and speech are out of scope
-    whatever the model says.
+    The signal gates (:func:`mvgen.analysis.gates.signal_gate`) then veto what is not music: the in-scope
+    confidence of a window is multiplied by twice its music likelihood, at most 1, so silence, tones, noise
+    and speech are out of scope whatever the model says, while music keeps the model's confidence.
     """
     raw = window_predictions(y, model, sr) if predictions is None else predictions
     predictions = smooth_profile(raw, model.config.step_s)
@@ -305,15 +305,18 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
         tracks = track_genres(predictions, np.maximum(evidence, MIN_TRACK_EVIDENCE), bounds)
         predictions = with_track_context(predictions, evidence, tracks)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
-    in_scope = predictions.in_scope * gate.music_likelihood
+    # The gates veto what is not music; they do not dilute music: a window they call music (likelihood
+    # 0.5 and up) keeps the model's confidence, below that it falls to 0 with the likelihood.
+    music = np.clip(2.0 * gate.music_likelihood, 0.0, 1.0)
+    in_scope = predictions.in_scope * music
     summaries = []
     for t in tracks:
         # The gates count here too: a track of speech or noise is not in scope whatever the model says.
         inside = (predictions.times_s >= t.start_s) & (predictions.times_s < t.end_s)
-        music = float(np.mean(gate.music_likelihood[inside])) if inside.any() else 1.0
+        share = float(np.mean(music[inside])) if inside.any() else 1.0
         top = int(np.argmax(t.probabilities))
         summaries.append(TrackGenre(start_s=round(t.start_s, 3), end_s=round(t.end_s, 3), probabilities=[round(float(p), 4) for p in t.probabilities],
-                                    in_scope=round(t.in_scope * music, 4), label=labels[top], confidence=round(float(t.probabilities[top]) * t.in_scope * music, 4)))
+                                    in_scope=round(t.in_scope * share, 4), label=labels[top], confidence=round(float(t.probabilities[top]) * t.in_scope * share, 4)))
     return GenreProfile(
         labels=labels,
         times_s=[round(float(t), 3) for t in predictions.times_s],
