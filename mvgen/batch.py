@@ -54,13 +54,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mvgen.delivery.deliverables import DeliverableOptions, LoudnessTarget
 from mvgen.brand.branding import Branding, plan_overlay
 from mvgen.errors import MvgenError, field_name, validation_problem
 from mvgen.fileio import write_atomic
+from mvgen.safe_yaml import load_yaml
 from mvgen.delivery.formats import PRESETS
 from mvgen.settings import RenderSettings
 
@@ -211,11 +211,9 @@ def load_manifest(path: str | os.PathLike) -> tuple[Manifest, list[Job]]:
     if not path.is_file():
         raise MvgenError("no such manifest file" if not path.exists() else "not a file", path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise MvgenError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except UnicodeDecodeError as exc:
+        raise MvgenError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path) from None
     if not isinstance(data, dict):
         raise MvgenError("a manifest is a YAML mapping with at least 'tracks'", path)
     problems: list[str] = []

@@ -28,6 +28,7 @@ from mvgen.style.colors import hex_colour, hex_to_rgb
 from mvgen.errors import MvgenError, field_name, validation_problem
 from mvgen.style.framespec import MOTIFS
 from mvgen.paths import default_styles_dir
+from mvgen.safe_yaml import compose_yaml, load_yaml
 from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
 from mvgen.analysis.reactive import SOURCES
 
@@ -190,27 +191,15 @@ def _read_text(path: Path) -> str:
         raise MvgenError(f"cannot read the style file ({exc.__class__.__name__}: {exc})".replace("\n", " "), path) from None
 
 
-def _yaml_error(exc: yaml.YAMLError, path: Path) -> MvgenError:
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    text = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-    return MvgenError(" ".join(text.split()), where)
-
-
 def load_style_file(path: str | os.PathLike) -> dict:
-    """The raw mapping of a style file (``yaml.safe_load``; an empty file gives ``{}``).
+    """The raw mapping of a style file (:func:`mvgen.safe_yaml.load_yaml`: safe, aliases limited; an empty
+    file gives ``{}``).
 
     Raises :class:`MvgenError` naming the file (and line, for YAML syntax errors) when the file
-    cannot be read, is not valid YAML or does not hold a mapping.
+    cannot be read, is not valid YAML, expands beyond the limits or does not hold a mapping.
     """
     path = Path(path)
-    text = _read_text(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, path) from None
+    data = load_yaml(_read_text(path), str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -224,8 +213,8 @@ def _key_lines(path: Path | None) -> dict[tuple, int]:
     if path is None:
         return lines
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = compose_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, MvgenError):
         return lines
 
     def walk(node: yaml.Node, prefix: tuple) -> None:
