@@ -21,7 +21,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "mvgen"
 STAGES = {
     # ground: shared basics
     "errors": 0, "paths": 0, "fileio": 0, "genres": 0, "features": 0, "clock": 0, "interrupts": 0, "_version": 0,
-    "media": 1,
+    "media": 1, "safe_yaml": 1,
     "synth": 2,
     "classify": 3,
     "analysis": 4,
