@@ -483,6 +483,41 @@ def preview(
     out.print(f"preview written to {write_preview(track, out_path, video=video, analysis=analysis, deliverables=deliverables)}")
 
 
+@app.command()
+@_command
+def studio(
+    tracks: list[Path] = typer.Argument(..., help="Audio files to shape the styles on."),
+    styles: Path = typer.Option(Path("my-styles"), "--styles", help="The styles folder to edit (created if missing; one <class>.yaml per class)."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", help="Genre classifier: folder or Hub id (default: the bundled one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but 127.0.0.1 exposes the studio to the network."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open the page in a browser."),
+) -> None:
+    """Shape each sub-genre's look while watching the track: a local web page with the genre timeline,
+    the frame at the playhead and an editor for every class's style (Ctrl-C stops it)."""
+    from mvgen.studio import StudioOptions, serve
+
+    for track in tracks:
+        if not track.is_file():
+            raise MvgenError("no such audio file", track)
+    if host != "127.0.0.1":
+        err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it and has the token can read the tracks and write the styles")
+    options = StudioOptions(tracks=tuple(tracks), styles_dir=styles, classifier=classifier, host=host, port=port)
+    with err.status(f"analyzing {len(tracks)} track{'s' if len(tracks) != 1 else ''}"):
+        from mvgen.analysis.track import analyze
+
+        analyses = {track: analyze(track, classifier=classifier) for track in tracks}
+
+    def ready(url: str) -> None:
+        out.print(f"mvgen studio: {url}  (Ctrl-C to stop)")
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    serve(options, on_ready=ready, analyze_track=analyses.__getitem__)
+
+
 formats_app = typer.Typer(help="Platform presets for --format and batch manifests.", no_args_is_help=True)
 app.add_typer(formats_app, name="formats")
 

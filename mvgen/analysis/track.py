@@ -40,8 +40,9 @@ SCHEMA_VERSION = 5
 #: run of its tempo, where it was beatless; 4.0: beats, tempo and meter from the learned tracker
 #: mvgen-beats-v1 when it is installed, its downbeat activation one more downbeat cue; 4.1: its grid starts
 #: at the first onset, and the grid's confidence is kept; 5.0: the tracks of a mix, sections per track,
-#: and a genre profile whose windows without drums take their track's genre).
-ANALYSIS_VERSION = "5.0"
+#: and a genre profile whose windows without drums take their track's genre; 5.1: a chord held between
+#: music is music to the gates, which veto non-music without diluting music).
+ANALYSIS_VERSION = "5.1"
 MIN_DURATION_S = 2.0
 #: The least a window counts towards its track's genre (1 with a full kit playing): windows without drums
 #: still count a little, so a track without drums anywhere (ambient) is judged by all its windows alike.

@@ -15,6 +15,7 @@ frame).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from mvgen.style.colors import hex_colour, hex_to_rgb
 from mvgen.errors import MvgenError, field_name, validation_problem
 from mvgen.style.framespec import MOTIFS
 from mvgen.paths import default_styles_dir
+from mvgen.fileio import write_atomic
 from mvgen.safe_yaml import compose_yaml, load_yaml
 from mvgen.genres import GENRES, OUT_OF_SCOPE, display_name, normalize_key
 from mvgen.analysis.reactive import SOURCES
@@ -345,9 +347,10 @@ def _describe(error: dict) -> tuple[tuple, str]:
     return loc, f"{message}, got {type(value).__name__} {_show(value)}"
 
 
-def _style_problems(data: Any, path: Path | None, base: Style | None, allowed: Sequence[str] = ()) -> tuple[Style | None, list[tuple[str, str]]]:
-    """Validate ``data`` (merged onto ``base``): the style, or None and its problems as (where, text)."""
-    name = str(path) if path is not None else "<style>"
+def _style_problems(data: Any, path: Path | None, base: Style | None, allowed: Sequence[str] = (), name: str | None = None) -> tuple[Style | None, list[tuple[str, str]]]:
+    """Validate ``data`` (merged onto ``base``): the style, or None and its problems as (where, text).
+    ``name`` names the style in the problems when there is no ``path`` (default ``<style>``)."""
+    name = str(path) if path is not None else (name or "<style>")
     if not isinstance(data, Mapping):
         return None, [(f"{name}:1", f"a style must be a mapping of fields ({', '.join(Style.model_fields)}), not a {type(data).__name__}")]
     merged = _merge(base.model_dump(), data) if base is not None else dict(data)
@@ -385,6 +388,68 @@ def parse_style(data: Mapping, path: str | os.PathLike | None = None, base: Styl
         raise MvgenError(text, where)
     assert style is not None
     return style
+
+
+def style_problems(data: Any, base: Style, name: str, *, allowed: Sequence[str] = ()) -> tuple[Style | None, list[str]]:
+    """``data`` (a whole or partial style, as a YAML file would hold it) merged onto ``base`` and checked as
+    ``mvgen styles validate`` checks a file: ``(style, [])``, or ``(None, problems)`` with one line each
+    (``"<name>:1: <field.path>: <problem> (allowed: ...)"``)."""
+    style, problems = _style_problems(data, None, base, allowed, name=name)
+    return style, [f"{where}: {text}" for where, text in problems]
+
+
+def style_files_by_key(folder: str | os.PathLike, *, labels: Sequence[str] = GENRES) -> dict[str, Path]:
+    """The style file of ``folder`` that styles each class (the last in name order, as :func:`load_styles`
+    applies them); files that cannot be read are left out (``mvgen styles validate`` names them)."""
+    folder = Path(folder)
+    keys = style_keys(labels)
+    found: dict[str, Path] = {}
+    for path in _style_files(folder) if folder.is_dir() else []:
+        try:
+            found[_target_genre(load_style_file(path), path, keys)] = path
+        except MvgenError:
+            continue
+    return found
+
+
+def style_changes(old: Style, new: Style) -> list[tuple[tuple, Any]]:
+    """``(field path, new value)`` of every field where ``new`` differs from ``old``: leaves, except that lists
+    and the tables a file replaces as a whole (``procedural.motifs``, ``modulate``) come whole."""
+    def walk(a: Any, b: Any, prefix: tuple) -> list[tuple[tuple, Any]]:
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and prefix not in _REPLACED:
+            return [change for key, value in b.items() for change in walk(a.get(key), value, prefix + (key,))]
+        return [] if a == b else [(prefix, b)]
+
+    return walk(old.model_dump(mode="json"), new.model_dump(mode="json"), ())
+
+
+def update_style_file(path: str | os.PathLike, changes: Sequence[tuple[tuple, Any]], key: str) -> Path:
+    """Write ``changes`` (``(field path, new value)``, e.g. ``(("palette", "colors"), [...])``) into the style
+    file at ``path`` (created with ``genre: key`` when missing), atomically, keeping an existing file's
+    comments, order and other fields (ruamel.yaml round trip). Returns the path."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    path = Path(path)
+    rt = YAML(typ="rt")
+    rt.width = 100
+    doc = None
+    if path.is_file():
+        text = _read_text(path)
+        compose_yaml(text, str(path))  # the limits of user YAML before the round-trip loader reads it
+        doc = rt.load(text)
+    if not isinstance(doc, dict):
+        doc = CommentedMap([("genre", key)])
+    for field_path, value in changes:
+        node = doc
+        for part in field_path[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = CommentedMap()
+            node = node[part]
+        node[field_path[-1]] = list(value) if isinstance(value, tuple) else value
+    buffer = io.StringIO()
+    rt.dump(doc, buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def _style_files(folder: Path) -> list[Path]:

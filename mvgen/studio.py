@@ -1,0 +1,315 @@
+"""``mvgen studio``: a local web page to shape each sub-genre's look while watching the track.
+
+The server (FastAPI on uvicorn) binds 127.0.0.1 and answers only requests that carry its access token
+(the ``token`` query parameter of the printed URL, the cookie the page sets from it, or
+``Authorization: Token <token>``), whose ``Host`` names the server and whose ``Origin``, when sent, is
+the page itself (no DNS rebinding, no cross-site requests). It reads only the tracks it was given (by
+index: no request names a path) and reads and writes only the styles folder (one ``<class>.yaml`` per
+class, or the file that already styles that class). Request bodies are limited to
+:data:`MAX_BODY_BYTES`.
+
+HTTP API (the page uses it; so can scripts):
+
+- ``GET /api/tracks``: the tracks, each with its timeline (sections, drops, beats, genre profile);
+- ``GET /api/audio/{i}``: track ``i``'s audio file;
+- ``GET /api/frame?t=SECONDS&width=PX&track=I``: PNG of the procedural frame at that time with the
+  current styles (16:9, ``width`` from 64 to :data:`MAX_FRAME_WIDTH`);
+- ``GET /api/styles``: the classes; ``GET /api/styles/{class}``: the style as JSON, with the JSON schema;
+- ``PUT /api/styles/{class}``: a whole or partial style (a partial one inherits the rest, as partial
+  YAML files do): 200 with the style, or 422 with the problems ``mvgen styles validate`` would print;
+- ``POST /api/styles/save``: writes the changed styles into the styles folder, atomically, keeping the
+  comments and the order of an existing file (ruamel.yaml round trip); 409 when a file changed on disk
+  since the studio read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from mvgen.errors import MvgenError
+
+#: The largest request body the server reads (bytes): a whole style is a few kB.
+MAX_BODY_BYTES = 256_000
+#: Widest frame the API draws (px); the page asks for its preview size.
+MAX_FRAME_WIDTH = 1280
+#: Cookie the page keeps the token in (HttpOnly, SameSite=Strict).
+TOKEN_COOKIE = "mvgen_studio_token"
+#: Frame rate of the clock the frames are taken on.
+FRAME_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class StudioOptions:
+    """What ``mvgen studio`` serves: ``tracks`` (audio files), the ``styles_dir`` it edits (created if
+    missing), the genre ``classifier`` (None: bundled), where it listens, and its access ``token``."""
+
+    tracks: tuple[Path, ...]
+    styles_dir: Path
+    classifier: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("127.0.0.1", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/?token={self.token}"
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+class Studio:
+    """The studio's state: the tracks' analyses, the styles as edited, and what is on disk."""
+
+    def __init__(self, options: StudioOptions, analyses: list):
+        from mvgen.genres import GENRES
+        from mvgen.style.styles import load_styles, style_files_by_key
+
+        self.options = options
+        self.analyses = analyses
+        profile = analyses[0].genre_profile
+        self.labels = tuple(profile.labels) if profile is not None else tuple(GENRES)
+        options.styles_dir.mkdir(parents=True, exist_ok=True)
+        self.files = style_files_by_key(options.styles_dir, labels=self.labels)
+        has_files = any(options.styles_dir.glob("*.yaml"))
+        self.styles = load_styles(options.styles_dir if has_files else None, labels=self.labels)
+        self.saved = dict(self.styles)  # the styles as on disk
+        self.digests = {key: _digest(self.path_of(key)) for key in self.styles}
+        self.lock = threading.Lock()
+
+    def path_of(self, key: str) -> Path:
+        """The file that styles ``key``: the one already doing so, else ``<styles_dir>/<key>.yaml``."""
+        return self.files.get(key, self.options.styles_dir / f"{key}.yaml")
+
+    def check_key(self, key: str) -> str:
+        if key not in self.styles:
+            raise MvgenError(f"no style {key!r} (allowed: {', '.join(self.styles)})", "/api/styles")
+        return key
+
+    def put_style(self, key: str, data: Any) -> tuple[Any, list[str]]:
+        """Merge ``data`` (whole or partial) onto the current style of ``key``: ``(style, [])`` or ``(None, problems)``."""
+        from mvgen.style.styles import style_problems
+
+        with self.lock:
+            style, problems = style_problems(data, self.styles[key], f"{key}.yaml", allowed=tuple(self.styles))
+            if style is not None:
+                self.styles[key] = style
+        return style, problems
+
+    def save(self) -> tuple[list[Path], list[str]]:
+        """Write every changed style (see the module docstring); ``(written, conflicts)``: nothing is written
+        when any file changed on disk since it was read."""
+        from mvgen.style.styles import style_changes, update_style_file
+
+        with self.lock:
+            changed = [key for key in self.styles if self.styles[key] != self.saved[key]]
+            conflicts = [f"{self.path_of(k)}: changed on disk since the studio read it; reload to see it" for k in changed if _digest(self.path_of(k)) != self.digests[k]]
+            if conflicts:
+                return [], conflicts
+            written = []
+            for key in changed:
+                path = self.path_of(key)
+                update_style_file(path, style_changes(self.saved[key], self.styles[key]), key)
+                self.saved[key] = self.styles[key]
+                self.digests[key] = _digest(path)
+                self.files[key] = path
+                written.append(path)
+            return written, []
+
+    def frame_png(self, track: int, time_s: float, width: int) -> bytes:
+        """PNG of the procedural frame of track ``track`` at ``time_s`` with the current styles, ``width`` px wide (16:9)."""
+        from PIL import Image
+
+        from mvgen.renderers.factory import procedural_renderer
+        from mvgen.style.blend import StyleTable
+        from mvgen.style.mapper import map_frames
+
+        analysis = self.analyses[track]
+        time_s = min(max(0.0, time_s), max(analysis.duration_s - 1.0 / FRAME_FPS, 0.0))
+        height = max(2, 2 * round(width * 9 / 16 / 2))
+        with self.lock:
+            table = StyleTable.from_styles(self.styles)
+        specs = map_frames(analysis, table, FRAME_FPS, start_s=time_s, end_s=time_s + 1.0 / FRAME_FPS)
+        frame = procedural_renderer(width, height, 1, compile=False).render(specs[:1])[0].cpu().numpy()
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, format="PNG", compress_level=1)
+        return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- the web app
+
+
+def _allowed_hosts(options: StudioOptions) -> set[str]:
+    names = {"127.0.0.1", "localhost", options.host}
+    return {f"{name}:{options.port}" for name in names} | ({"[::1]:" + str(options.port)} if options.host == "::1" else set())
+
+
+class _Guard:
+    """ASGI middleware: Host, Origin, token and body size checked before any route runs (see the module docstring)."""
+
+    def __init__(self, app, options: StudioOptions):
+        self.app = app
+        self.options = options
+        self.hosts = _allowed_hosts(options)
+        self.origins = {f"http://{h}" for h in self.hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        problem = None
+        if headers.get("host", "") not in self.hosts:
+            problem = (403, "this studio answers only to its own address (Host header refused)")
+        elif "origin" in headers and headers["origin"] not in self.origins:
+            problem = (403, "cross-site request refused (Origin header)")
+        elif not self._token_ok(scope, headers):
+            problem = (403, "missing or wrong access token: open the URL mvgen studio printed")
+        elif int(headers.get("content-length", "0") or 0) > MAX_BODY_BYTES:
+            problem = (413, f"request body over {MAX_BODY_BYTES} bytes")
+        if problem is not None:
+            return await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
+        return await self.app(scope, _limited(receive), send)
+
+    def _token_ok(self, scope, headers: dict[str, str]) -> bool:
+        from urllib.parse import parse_qs
+
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        auth = headers.get("authorization", "")
+        if not given and auth.lower().startswith("token "):
+            given = auth[6:].strip()
+        if not given:
+            for part in headers.get("cookie", "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == TOKEN_COOKIE:
+                    given = value
+        return bool(given) and secrets.compare_digest(given.encode(), self.options.token.encode())
+
+
+def _limited(receive):
+    """``receive`` that stops a chunked body at :data:`MAX_BODY_BYTES` (a Content-Length is checked before)."""
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                raise MvgenError(f"request body over {MAX_BODY_BYTES} bytes", "request")
+        return message
+
+    return wrapped
+
+
+def create_app(studio: Studio):
+    """The studio's ASGI app (FastAPI), every route behind :class:`_Guard`."""
+    from mvgen.report.preview import preview_data
+    from mvgen.style.styles import Style
+
+    app = FastAPI(title="mvgen studio", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def error(status: int, detail: Any) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(MvgenError)
+    async def _mvgen_error(request: Request, exc: MvgenError):
+        return error(404 if "no style" in str(exc) or "no track" in str(exc) else 400, str(exc))
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(request: Request):
+        response = HTMLResponse(_page_html())
+        response.set_cookie(TOKEN_COOKIE, studio.options.token, httponly=True, samesite="strict")
+        return response
+
+    @app.get("/api/tracks")
+    def tracks():
+        return [{"index": i, "name": Path(a.audio.path).name, **preview_data(a)} for i, a in enumerate(studio.analyses)]
+
+    def track_index(i: int) -> int:
+        if not 0 <= i < len(studio.analyses):
+            raise MvgenError(f"no track {i} (the studio has {len(studio.analyses)})", "/api/tracks")
+        return i
+
+    @app.get("/api/audio/{i}")
+    def audio(i: int):
+        return FileResponse(studio.options.tracks[track_index(i)])
+
+    @app.get("/api/frame")
+    def frame(t: float = Query(0.0), width: int = Query(640, ge=64, le=MAX_FRAME_WIDTH), track: int = Query(0)):
+        if not math.isfinite(t):
+            return error(422, f"t must be a finite number of seconds, got {t}")
+        return Response(studio.frame_png(track_index(track), t, width), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/styles")
+    def styles():
+        return {"classes": list(studio.styles), "labels": list(studio.labels)}
+
+    @app.get("/api/styles/{key}")
+    def get_style(key: str):
+        return {"style": studio.styles[studio.check_key(key)].model_dump(mode="json"), "schema": Style.model_json_schema(),
+                "file": str(studio.path_of(key)), "unsaved": studio.styles[key] != studio.saved[key]}
+
+    @app.put("/api/styles/{key}")
+    async def put_style(key: str, request: Request):
+        studio.check_key(key)
+        try:
+            data = await request.json()
+        except ValueError:
+            return error(400, "the body must be JSON (a style, whole or partial)")
+        style, problems = studio.put_style(key, data)
+        if style is None:
+            return error(422, problems)
+        return {"style": style.model_dump(mode="json"), "unsaved": style != studio.saved[key]}
+
+    @app.post("/api/styles/save")
+    def save():
+        written, conflicts = studio.save()
+        if conflicts:
+            return error(409, conflicts)
+        return {"written": [str(p) for p in written]}
+
+    return _Guard(app, studio.options)
+
+
+def _page_html() -> str:
+    from importlib.resources import files
+
+    return files("mvgen").joinpath("studio.html").read_text(encoding="utf-8")
+
+
+def serve(options: StudioOptions, *, on_ready=None, analyze_track=None) -> None:
+    """Analyze the tracks, then serve the studio until Ctrl-C or SIGTERM (uvicorn stops cleanly on both).
+
+    ``analyze_track(path) -> Analysis``: how each track is analyzed (default :func:`mvgen.analysis.track.analyze`
+    with ``options.classifier``); ``on_ready(url)``: called once the server listens."""
+    import uvicorn
+
+    from mvgen.analysis.track import analyze
+
+    analyze_track = analyze_track or (lambda path: analyze(path, classifier=options.classifier))
+    studio = Studio(options, [analyze_track(path) for path in options.tracks])
+    config = uvicorn.Config(create_app(studio), host=options.host, port=options.port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        original = server.startup
+
+        async def startup(sockets=None):
+            await original(sockets=sockets)
+            on_ready(options.url())
+
+        server.startup = startup
+    server.run()

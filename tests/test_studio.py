@@ -1,0 +1,157 @@
+"""mvgen studio: the local server's API on a real uvicorn server, its guards, and the frames it draws."""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+
+from mvgen.style.styles import validate_styles  # noqa: E402
+from mvgen.studio import MAX_BODY_BYTES, Studio, StudioOptions, create_app  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def deep_house_wav(tmp_path_factory):
+    from mvgen import synth
+    from mvgen.media.audio import write_audio
+
+    audio, _ = synth.render(synth.default_arrangement("deep_house", seed=4, bars_scale=0.25), seed=4, sr=22050, stereo=False)
+    path = tmp_path_factory.mktemp("studio") / "deep.wav"
+    write_audio(path, np.asarray(audio, np.float32), 22050)
+    return path
+
+
+@pytest.fixture
+def server(deep_house_wav, tmp_path):
+    """A studio on a free port over the deep-house track, with a styles folder holding a commented partial file."""
+    import uvicorn
+
+    from mvgen.analysis.track import analyze
+
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    (styles / "deep_house.yaml").write_text("# my deep house\ngenre: deep_house\nmotion:\n  drift: 0.3  # keep it slow\n")
+    options = StudioOptions(tracks=(deep_house_wav,), styles_dir=styles, port=_free_port())
+    studio = Studio(options, [analyze(deep_house_wav, cache_directory=tmp_path / "cache")])
+    uv = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if uv.started:
+            break
+        time.sleep(0.05)
+    yield options, studio
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+def call(options, method, path, body=None, *, token=True, headers=None):
+    """``(status, body bytes, response headers)`` of a request to the studio."""
+    url = f"http://127.0.0.1:{options.port}{path}"
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        all_headers["Authorization"] = f"Token {options.token}"
+    data = body if isinstance(body, bytes) else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def test_every_request_needs_the_token_in_one_of_three_places(server):
+    options, _ = server
+    assert call(options, "GET", "/api/styles", token=False)[0] == 403
+    assert call(options, "GET", "/api/styles", token=False, headers={"Authorization": "Token wrong"})[0] == 403
+    assert call(options, "GET", "/api/styles")[0] == 200  # Authorization: Token
+    assert call(options, "GET", f"/api/styles?token={options.token}", token=False)[0] == 200
+    status, _, headers = call(options, "GET", f"/?token={options.token}", token=False)
+    assert status == 200 and "mvgen_studio_token=" in headers.get("set-cookie", "") and "HttpOnly" in headers["set-cookie"]
+    assert call(options, "GET", "/api/styles", token=False, headers={"Cookie": f"mvgen_studio_token={options.token}"})[0] == 200
+
+
+def test_foreign_hosts_origins_and_big_bodies_are_refused(server):
+    options, _ = server
+    assert call(options, "GET", "/api/styles", headers={"Host": f"attacker.example:{options.port}"})[0] == 403  # DNS rebinding
+    assert call(options, "GET", "/api/styles", headers={"Origin": "http://attacker.example"})[0] == 403
+    assert call(options, "GET", "/api/styles", headers={"Origin": f"http://127.0.0.1:{options.port}"})[0] == 200
+    status, body, _ = call(options, "PUT", "/api/styles/deep_house", b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}")
+    assert status == 413 and b"request body over" in body
+
+
+@pytest.mark.parametrize("path", ["/api/styles/..%2F..%2Fetc%2Fpasswd", "/api/styles/%2Fetc%2Fpasswd", "/api/audio/1", "/api/audio/-1", "/../../etc/passwd"])
+def test_no_request_reaches_a_file_it_names(server, path):
+    options, _ = server
+    status, body, _ = call(options, "GET", path)
+    assert status in (404, 422) and b"root:" not in body
+
+
+def test_a_bad_style_gets_the_validators_message_and_changes_nothing(server):
+    options, studio = server
+    before = studio.styles["deep_house"]
+    status, body, _ = call(options, "PUT", "/api/styles/deep_house", {"motion": {"drift": 7.0}})
+    assert status == 422
+    (problem,) = json.loads(body)["detail"]
+    assert problem.startswith("deep_house.yaml:1: motion.drift:") and "allowed" in problem
+    assert studio.styles["deep_house"] == before
+
+
+def _green_share(png: bytes) -> float:
+    """Share of the frame's saturated, lit pixels whose hue is green (90-150 degrees)."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.float64) / 255.0
+    hsv = np.array([colorsys.rgb_to_hsv(*p) for p in rgb.reshape(-1, 3)[::7]])
+    lit = (hsv[:, 1] > 0.5) & (hsv[:, 2] > 0.25)
+    return float(np.mean((hsv[lit, 0] * 360 > 90) & (hsv[lit, 0] * 360 < 150))) if lit.any() else 0.0
+
+
+def test_a_green_palette_turns_the_frame_green_and_saves_keeping_comments(server):
+    options, studio = server
+    status, before, headers = call(options, "GET", "/api/frame?t=12&width=320")
+    assert status == 200 and headers["content-type"] == "image/png"
+    assert _green_share(before) < 0.3
+    green = {"palette": {"colors": ["#00ff00", "#00ff00", "#00ff00"], "background": "#002000"}}
+    assert call(options, "PUT", "/api/styles/deep_house", green)[0] == 200
+    after = call(options, "GET", "/api/frame?t=12&width=320")[1]
+    assert _green_share(after) > 0.8
+    status, body, _ = call(options, "POST", "/api/styles/save")
+    assert status == 200 and json.loads(body)["written"] == [str(options.styles_dir / "deep_house.yaml")]
+    text = (options.styles_dir / "deep_house.yaml").read_text()
+    assert "# my deep house" in text and "drift: 0.3  # keep it slow" in text and "'#00ff00'" in text
+    assert validate_styles(options.styles_dir) == []
+
+
+def test_a_file_changed_on_disk_is_not_overwritten(server):
+    options, _ = server
+    assert call(options, "PUT", "/api/styles/deep_house", {"motion": {"drift": 0.5}})[0] == 200
+    path = options.styles_dir / "deep_house.yaml"
+    path.write_text(path.read_text() + "# edited in another editor\n")
+    status, body, _ = call(options, "POST", "/api/styles/save")
+    assert status == 409 and "changed on disk" in json.loads(body)["detail"][0]
+    assert path.read_text().endswith("# edited in another editor\n")
+
+
+def test_a_new_class_file_is_created_and_valid(server):
+    options, _ = server
+    assert call(options, "PUT", "/api/styles/other", {"motion": {"drift": 0.05}})[0] == 200
+    assert call(options, "POST", "/api/styles/save")[0] == 200
+    assert (options.styles_dir / "other.yaml").read_text().startswith("genre: other")
+    assert validate_styles(options.styles_dir) == []
