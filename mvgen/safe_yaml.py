@@ -11,6 +11,8 @@ nested deeper than Python can follow is refused with one :class:`~mvgen.errors.M
 
 from __future__ import annotations
 
+import contextlib
+
 import yaml
 
 from mvgen.errors import MvgenError
@@ -30,6 +32,18 @@ def _problem(exc: yaml.YAMLError) -> tuple[str, str]:
     context = getattr(exc, "context", None)
     text = " ".join((f"{problem}" + (f" ({context})" if context else "")).split())
     return (f":{mark.line + 1}" if mark is not None else ""), text
+
+
+@contextlib.contextmanager
+def _errors_named(where: str):
+    """PyYAML's errors (and Python's recursion limit) inside the block as one :class:`MvgenError` line."""
+    try:
+        yield
+    except yaml.YAMLError as exc:
+        line, problem = _problem(exc)
+        raise MvgenError(f"invalid YAML: {problem}", f"{where}{line}") from None
+    except RecursionError:
+        raise MvgenError("YAML nested too deeply; refused", where) from None
 
 
 def _check_expansion(root: yaml.Node, where: str) -> None:
@@ -71,12 +85,8 @@ def compose_yaml(text: str, where: str) -> yaml.Node | None:
         raise MvgenError(f"YAML document larger than {MAX_YAML_BYTES / 1e6:.0f} MB; refused", where)
     loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-    except yaml.YAMLError as exc:
-        line, problem = _problem(exc)
-        raise MvgenError(f"invalid YAML: {problem}", f"{where}{line}") from None
-    except RecursionError:
-        raise MvgenError("YAML nested too deeply; refused", where) from None
+        with _errors_named(where):
+            node = loader.get_single_node()
     finally:
         loader.dispose()
     if node is not None:
@@ -92,11 +102,7 @@ def load_yaml(text: str, where: str) -> object:
         return None
     loader = yaml.SafeLoader("")
     try:
-        return loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        line, problem = _problem(exc)
-        raise MvgenError(f"invalid YAML: {problem}", f"{where}{line}") from None
-    except RecursionError:
-        raise MvgenError("YAML nested too deeply; refused", where) from None
+        with _errors_named(where):
+            return loader.construct_document(node)
     finally:
         loader.dispose()
