@@ -17,18 +17,21 @@ HTTP API (the page uses it; so can scripts):
 - ``GET /api/styles``: the classes; ``GET /api/styles/{class}``: the style as JSON, with the JSON schema;
 - ``PUT /api/styles/{class}``: a whole or partial style (a partial one inherits the rest, as partial
   YAML files do): 200 with the style, or 422 with the problems ``mvgen styles validate`` would print;
-- ``POST /api/styles/save``: writes the changed styles into the styles folder, atomically, keeping the
-  comments and the order of an existing file (ruamel.yaml round trip); 409 when a file changed on disk
-  since the studio read it.
+- ``POST /api/styles/save`` (body ``{"versions": {class: version}}``, the versions the page's GETs gave, or
+  nothing): writes the changed styles into the styles folder, atomically, keeping the comments and the
+  order of an existing file (ruamel.yaml round trip); 409 when a file changed on disk since the studio
+  or the page read it (another editor, or another tab that saved first).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,14 +113,21 @@ class Studio:
                 self.styles[key] = style
         return style, problems
 
-    def save(self) -> tuple[list[Path], list[str]]:
+    def version(self, key: str) -> str:
+        """What a page read of ``key``'s file: its digest when the studio last read or wrote it ("none": no file)."""
+        return self.digests[key] or "none"
+
+    def save(self, versions: Mapping[str, str] | None = None) -> tuple[list[Path], list[str]]:
         """Write every changed style (see the module docstring); ``(written, conflicts)``: nothing is written
-        when any file changed on disk since it was read."""
+        when any file changed on disk since it was read: since the studio read it, and since the page that
+        asks read it (``versions``: class -> :meth:`version` as the page got it; another tab may have saved)."""
         from mvgen.style.styles import style_changes, update_style_file
 
+        versions = versions or {}
         with self.lock:
             changed = [key for key in self.styles if self.styles[key] != self.saved[key]]
-            conflicts = [f"{self.path_of(k)}: changed on disk since the studio read it; reload to see it" for k in changed if _digest(self.path_of(k)) != self.digests[k]]
+            conflicts = [f"{self.path_of(k)}: changed on disk since this page read it; reload to see it" for k in changed
+                         if _digest(self.path_of(k)) != self.digests[k] or versions.get(k, self.version(k)) != self.version(k)]
             if conflicts:
                 return [], conflicts
             written = []
@@ -261,7 +271,7 @@ def create_app(studio: Studio):
     @app.get("/api/styles/{key}")
     def get_style(key: str):
         return {"style": studio.styles[studio.check_key(key)].model_dump(mode="json"), "schema": Style.model_json_schema(),
-                "file": str(studio.path_of(key)), "unsaved": studio.styles[key] != studio.saved[key]}
+                "file": str(studio.path_of(key)), "unsaved": studio.styles[key] != studio.saved[key], "version": studio.version(key)}
 
     @app.put("/api/styles/{key}")
     async def put_style(key: str, request: Request):
@@ -276,11 +286,18 @@ def create_app(studio: Studio):
         return {"style": style.model_dump(mode="json"), "unsaved": style != studio.saved[key]}
 
     @app.post("/api/styles/save")
-    def save():
-        written, conflicts = studio.save()
+    async def save(request: Request):
+        body = await request.body()
+        try:
+            versions = (json.loads(body) if body else {}).get("versions", {})
+        except (ValueError, AttributeError):
+            return error(400, "the body must be JSON: {\"versions\": {class: version}} or nothing")
+        if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
+            return error(422, "versions must map classes to the versions GET /api/styles/{class} gave")
+        written, conflicts = studio.save(versions)
         if conflicts:
             return error(409, conflicts)
-        return {"written": [str(p) for p in written]}
+        return {"written": [str(p) for p in written], "versions": {key: studio.version(key) for key in studio.styles}}
 
     return _Guard(app, studio.options)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -84,3 +83,11 @@ def run_cli():
         return subprocess.run([sys.executable, "-m", "mvgen", *map(str, args)], capture_output=True, text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by selenium (skipped without it, unless MVGEN_REQUIRE_BROWSER=1)."""
+    from tests.browser import start_browser
+
+    yield from start_browser()

@@ -5,21 +5,16 @@ Without a browser these tests skip, unless MVGEN_REQUIRE_BROWSER=1 (CI sets it, 
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from mvgen.analysis.track import analyze
+from tests.browser import wait_until
 from mvgen.media.audio import write_audio
 from mvgen.genres import GENRE_NAMES
 from mvgen.report.preview import write_preview
 from mvgen.style.colors import GENRE_COLORS
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -28,35 +23,6 @@ def track(tmp_path_factory, synth_track):
     path = tmp_path_factory.mktemp("preview") / "track.wav"
     write_audio(path, y, 22050)
     return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("MVGEN_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium and chromedriver are required (apt-get install chromium chromium-driver)")
-        pytest.skip("no chromium/chromedriver on this machine (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--window-size=1400,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def _wait(condition, timeout_s=20.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.mark.slow
@@ -76,8 +42,8 @@ def test_page_draws_the_timeline_seeks_and_shows_the_profile(track, tmp_path, br
     analysis = analyze(track)
     page = write_preview(track, tmp_path / "preview.html", analysis=analysis)
     browser.get(page.as_uri())
-    _wait(lambda: browser.execute_script("return document.getElementById('timeline').dataset.drawn === '1' && window.mvgenPreview !== undefined"))
-    _wait(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))  # metadata: seekable
+    wait_until(lambda: browser.execute_script("return document.getElementById('timeline').dataset.drawn === '1' && window.mvgenPreview !== undefined"))
+    wait_until(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))  # metadata: seekable
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
 
@@ -104,13 +70,13 @@ def test_page_draws_the_timeline_seeks_and_shows_the_profile(track, tmp_path, br
     width = canvas.size["width"]
     target = 0.6 * duration
     ActionChains(browser).move_to_element_with_offset(canvas, int(0.6 * width - width / 2), 0).click().perform()
-    now = _wait(lambda: browser.execute_script("const t = document.getElementById('player').currentTime; return t > 0 ? t : null;"))
+    now = wait_until(lambda: browser.execute_script("const t = document.getElementById('player').currentTime; return t > 0 ? t : null;"))
     assert abs(now - target) < duration / width * 3 + 0.05
 
     # hovering shows the profile at that moment, dominant sub-genre first
     t_hover = profile.times_s[5]
     ActionChains(browser).move_to_element_with_offset(canvas, int(t_hover / duration * width - width / 2), 10).perform()
-    tip = _wait(lambda: browser.find_element(By.ID, "tip").text)
+    tip = wait_until(lambda: browser.find_element(By.ID, "tip").text)
     assert tip.splitlines()[1].startswith(GENRE_NAMES[dominant])
     assert browser.find_element(By.ID, "tip").is_displayed()
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
@@ -127,7 +93,7 @@ def test_preview_with_a_video_links_it(track, tmp_path, browser, run_cli):
     text = (tmp_path / "site" / "p.html").read_text()
     assert 'src="../v.mp4"' in text and "data:audio" not in text
     browser.get((tmp_path / "site" / "p.html").as_uri())
-    _wait(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))
+    wait_until(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))
     assert browser.execute_script("return window.mvgenPreview.seek(1.5)") == pytest.approx(1.5, abs=0.11)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
@@ -144,7 +110,7 @@ def test_page_hatches_where_the_model_is_unsure(track, tmp_path, browser):
     unsure = profile.model_copy(update={"in_scope": [1.0 if t < half else 0.0 for t in profile.times_s]})
     page = write_preview(track, tmp_path / "unsure.html", analysis=analysis.model_copy(update={"genre_profile": unsure}))
     browser.get(page.as_uri())
-    _wait(lambda: browser.execute_script("return document.getElementById('timeline').dataset.drawn === '1' && window.mvgenPreview !== undefined"))
+    wait_until(lambda: browser.execute_script("return document.getElementById('timeline').dataset.drawn === '1' && window.mvgenPreview !== undefined"))
     data = browser.execute_script("return window.mvgenPreview.data.genres")
     assert data[-1]["key"] == "other" and data[-1]["unsure"] and data[-1]["name"] == "outside the model's genres"
 
@@ -163,5 +129,5 @@ def test_page_hatches_where_the_model_is_unsure(track, tmp_path, browser):
     canvas = browser.find_element(By.ID, "timeline")
     width = canvas.size["width"]
     ActionChains(browser).move_to_element_with_offset(canvas, int(0.85 * width - width / 2), 10).perform()
-    tip = _wait(lambda: browser.find_element(By.ID, "tip").text)
+    tip = wait_until(lambda: browser.find_element(By.ID, "tip").text)
     assert tip.splitlines()[1].startswith("outside the model's genres 100")

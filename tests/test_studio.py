@@ -155,3 +155,74 @@ def test_a_new_class_file_is_created_and_valid(server):
     assert call(options, "POST", "/api/styles/save")[0] == 200
     assert (options.styles_dir / "other.yaml").read_text().startswith("genre: other")
     assert validate_styles(options.styles_dir) == []
+
+
+# --------------------------------------------------------------------------- the page, in Chromium
+
+
+def _open(browser, options, key: str = "deep_house") -> None:
+    """Open the studio page (token in the URL, as printed) and pick ``key``'s style; wait for a frame."""
+    from tests.browser import wait_until
+
+    browser.get(options.url())
+    wait_until(lambda: browser.execute_script("const f = document.getElementById('frame'); return f.dataset.time !== '-1' && f.complete && f.naturalWidth > 0;"))
+    browser.execute_script(f"const s = document.getElementById('class'); s.value = '{key}'; s.dispatchEvent(new Event('change'));")
+    wait_until(lambda: browser.execute_script("return document.querySelector('[name=\"palette.colors.0\"]') !== null && document.getElementById('class').value === arguments[0];", key))
+    time.sleep(0.3)  # the class's fields are drawn from its style once loaded
+
+
+def _set(browser, name: str, value) -> None:
+    browser.execute_script("const i = document.querySelector(`[name=\"${arguments[0]}\"]`); i.value = arguments[1]; i.dispatchEvent(new Event('change'));", name, value)
+
+
+def _frame_after(browser, previous: str) -> bytes:
+    """The frame image once it has been replaced (its blob URL changed), as PNG bytes of the element."""
+    from tests.browser import wait_until
+
+    wait_until(lambda: browser.execute_script("const f = document.getElementById('frame'); return f.src !== arguments[0] && f.complete && f.naturalWidth > 0;", previous))
+    time.sleep(0.2)
+    return browser.find_element("id", "frame").screenshot_as_png
+
+
+def test_the_page_turns_the_frame_green_and_refuses_a_bad_value(server, browser):
+    options, studio = server
+    _open(browser, options)
+    before = browser.find_element("id", "frame").screenshot_as_png
+    src = browser.execute_script("return document.getElementById('frame').src")
+    _set(browser, "palette.colors.0", "#00ff00")
+    after = _frame_after(browser, src)
+    assert studio.styles["deep_house"].palette.colors[0] == "#00ff00"
+    assert _green_share(before) < 0.05 and _green_share(after) > 0.1  # the first of its colours: one of the picture's hues
+    # a bad value: the validator's message beside the fields, and no save
+    _set(browser, "motion.drift", "99")
+    from tests.browser import wait_until
+
+    problem = wait_until(lambda: browser.find_element("id", "problems").text)
+    assert "motion.drift" in problem and "allowed" in problem
+    browser.find_element("id", "save").click()
+    assert "fix the problems" in wait_until(lambda: browser.find_element("id", "status").text)
+    assert "99" not in (options.styles_dir / "deep_house.yaml").read_text()
+
+
+def test_two_tabs_the_second_save_is_told_the_file_changed(server, browser):
+    from tests.browser import wait_until
+
+    options, _ = server
+    _open(browser, options)
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    _open(browser, options)
+    second = browser.current_window_handle
+    browser.switch_to.window(first)
+    _set(browser, "motion.drift", "0.4")
+    wait_until(lambda: "unsaved" in browser.find_element("id", "status").text)
+    browser.find_element("id", "save").click()
+    assert "saved:" in wait_until(lambda: browser.find_element("id", "status").text if "saved" in browser.find_element("id", "status").text else None)
+    browser.switch_to.window(second)
+    _set(browser, "motion.drift", "0.6")
+    wait_until(lambda: "unsaved" in browser.find_element("id", "status").text)
+    browser.find_element("id", "save").click()
+    assert "changed on disk" in wait_until(lambda: browser.find_element("id", "status").text if "disk" in browser.find_element("id", "status").text else None)
+    assert "drift: 0.4" in (options.styles_dir / "deep_house.yaml").read_text()
+    browser.close()
+    browser.switch_to.window(first)
