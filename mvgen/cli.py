@@ -488,6 +488,7 @@ def preview(
 def studio(
     tracks: list[Path] = typer.Argument(..., help="Audio files to shape the styles on."),
     styles: Path = typer.Option(Path("my-styles"), "--styles", help="The styles folder to edit (created if missing; one <class>.yaml per class)."),
+    out_dir: Path = typer.Option(Path("renders"), "--out", "-o", help="Where renders started from the page go (one studio-<id> folder each)."),
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Genre classifier: folder or Hub id (default: the bundled one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but 127.0.0.1 exposes the studio to the network."),
     port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port to listen on."),
@@ -502,7 +503,7 @@ def studio(
             raise MvgenError("no such audio file", track)
     if host != "127.0.0.1":
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it and has the token can read the tracks and write the styles")
-    options = StudioOptions(tracks=tuple(tracks), styles_dir=styles, classifier=classifier, host=host, port=port)
+    options = StudioOptions(tracks=tuple(tracks), styles_dir=styles, output_dir=out_dir, classifier=classifier, host=host, port=port)
     with err.status(f"analyzing {len(tracks)} track{'s' if len(tracks) != 1 else ''}"):
         from mvgen.analysis.track import analyze
 

@@ -17,6 +17,11 @@ HTTP API (the page uses it; so can scripts):
 - ``GET /api/styles``: the classes; ``GET /api/styles/{class}``: the style as JSON, with the JSON schema;
 - ``PUT /api/styles/{class}``: a whole or partial style (a partial one inherits the rest, as partial
   YAML files do): 200 with the style, or 422 with the problems ``mvgen styles validate`` would print;
+- ``GET /api/formats``: the platform presets; ``POST /api/render`` (``{"track": 0, "formats": ["youtube"],
+  "length_s": 15, "thumbnail": true}``): a job id; ``GET /api/jobs/{id}``: state, progress and, once done,
+  the outputs with their platform checks. A render snapshots the styles as the page shows them and runs
+  through the batch machinery (a manifest in ``<output_dir>/studio-<id>/``) in its own process, stopped by
+  SIGTERM when the studio stops (unfinished videos resume as any batch does);
 - ``POST /api/styles/save`` (body ``{"versions": {class: version}}``, the versions the page's GETs gave, or
   nothing): writes the changed styles into the styles folder, atomically, keeping the comments and the
   order of an existing file (ruamel.yaml round trip); 409 when a file changed on disk since the studio
@@ -39,7 +44,10 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from mvgen.errors import MvgenError
+from mvgen.fileio import write_atomic
 
 #: The largest request body the server reads (bytes): a whole style is a few kB.
 MAX_BODY_BYTES = 256_000
@@ -51,13 +59,19 @@ TOKEN_COOKIE = "mvgen_studio_token"
 FRAME_FPS = 30.0
 
 
+class _RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 @dataclass(frozen=True)
 class StudioOptions:
     """What ``mvgen studio`` serves: ``tracks`` (audio files), the ``styles_dir`` it edits (created if
-    missing), the genre ``classifier`` (None: bundled), where it listens, and its access ``token``."""
+    missing), the ``output_dir`` its renders go to, the genre ``classifier`` (None: bundled), where it
+    listens, and its access ``token``."""
 
     tracks: tuple[Path, ...]
     styles_dir: Path
+    output_dir: Path = Path("renders")
     classifier: str | None = None
     host: str = "127.0.0.1"
     port: int = 8765
@@ -93,6 +107,7 @@ class Studio:
         self.saved = dict(self.styles)  # the styles as on disk
         self.digests = {key: _digest(self.path_of(key)) for key in self.styles}
         self.lock = threading.Lock()
+        self.jobs: dict[str, RenderJob] = {}
 
     def path_of(self, key: str) -> Path:
         """The file that styles ``key``: the one already doing so, else ``<styles_dir>/<key>.yaml``."""
@@ -158,6 +173,114 @@ class Studio:
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- renders
+
+
+class RenderRequest(_RequestModel):
+    """``POST /api/render``: track ``track`` in each of ``formats`` (presets of ``mvgen formats list``, at ``size``
+    when given), one clip (``length_s`` None: the whole track; ``start_s`` None: its strongest window),
+    optional thumbnail."""
+
+    track: int = 0
+    formats: list[str] = Field(min_length=1, max_length=8)
+    length_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    start_s: float | None = Field(None, ge=0, allow_inf_nan=False)
+    size: int | None = Field(None, ge=64, le=4320, description="short side in pixels (None: the preset's); a smaller one renders a quick draft")
+    thumbnail: bool = False
+
+    @field_validator("formats")
+    @classmethod
+    def _presets(cls, names: list[str]) -> list[str]:
+        from mvgen.delivery.formats import PRESETS
+
+        unknown = [n for n in names if n not in PRESETS]
+        if unknown:
+            raise ValueError(f"unknown format {unknown[0]!r} (formats: {', '.join(PRESETS)})")
+        return names
+
+
+def _render_child(manifest: str, progress) -> None:
+    """A render job's process: the batch of ``manifest``, its progress put on ``progress``; SIGTERM stops it
+    as Ctrl-C stops ``mvgen batch`` (finished videos stay, unfinished ones resume on the next run)."""
+    from mvgen.batch import run_batch
+    from mvgen.interrupts import sigterm_interrupts
+
+    with sigterm_interrupts():
+        try:
+            run_batch(manifest, workers=1, on_progress=lambda done, total, label: progress.put((done, total, label)))
+        except KeyboardInterrupt:
+            progress.put(("stopped", 0, ""))
+
+
+@dataclass
+class RenderJob:
+    """One render started from the page: a manifest of the batch machinery, run in its own process."""
+
+    id: str
+    folder: Path
+    process: Any
+    queue: Any
+    done: float = 0.0
+    total: int = 0
+    label: str = ""
+    stopped: bool = False
+
+    def poll(self) -> dict:
+        """The job as the page shows it: state, progress 0..1, and when done the outputs with their checks."""
+        import queue as queues
+
+        while True:
+            try:
+                done, total, label = self.queue.get_nowait()
+            except (queues.Empty, OSError, EOFError):
+                break
+            if done == "stopped":
+                self.stopped = True
+            else:
+                self.done, self.total, self.label = float(done), int(total), label
+        alive = self.process.is_alive()
+        report_path = self.folder / "renders" / "report.json"
+        state = "running" if alive else ("stopped" if self.stopped else ("done" if report_path.is_file() else "failed"))
+        out: dict[str, Any] = {"id": self.id, "state": state, "progress": self.done / self.total if self.total else 0.0, "label": self.label}
+        if state == "done":
+            report = json.loads(report_path.read_text())
+            out["results"] = [{k: r[k] for k in ("output", "format", "clip", "status", "error", "deliverables")} for r in report["results"]]
+        return out
+
+
+def start_render(studio: "Studio", request: RenderRequest) -> RenderJob:
+    """Snapshot the current styles, write a batch manifest for ``request`` and start it (see :class:`RenderJob`)."""
+    import multiprocessing
+
+    from mvgen.style.styles import style_yaml
+
+    job_id = secrets.token_hex(4)
+    folder = studio.options.output_dir / f"studio-{job_id}"
+    (folder / "styles").mkdir(parents=True)
+    with studio.lock:  # what the page shows now, saved or not
+        for key, style in studio.styles.items():
+            write_atomic(folder / "styles" / f"{key}.yaml", style_yaml(style))
+    clip = {k: v for k, v in (("length_s", request.length_s), ("start_s", request.start_s)) if v is not None}
+    manifest = {"output_dir": "renders", "styles": "styles", "classifier": studio.options.classifier,
+                "formats": {name: {"preset": name, **({"size": request.size} if request.size else {})} for name in request.formats}, "clips": {"clip" if clip else "full": clip},
+                "thumbnail": request.thumbnail, "tracks": [{"path": str(studio.options.tracks[request.track].resolve())}]}
+    write_atomic(folder / "manifest.yaml", json.dumps({k: v for k, v in manifest.items() if v is not None}, indent=1))
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_render_child, args=(str(folder / "manifest.yaml"), queue), daemon=False)
+    process.start()
+    return RenderJob(id=job_id, folder=folder, process=process, queue=queue)
+
+
+def stop_renders(jobs: Mapping[str, RenderJob], timeout_s: float = 30.0) -> None:
+    """SIGTERM every running render and wait for it (unfinished videos resume on the next run)."""
+    for job in jobs.values():
+        if job.process.is_alive():
+            job.process.terminate()
+    for job in jobs.values():
+        job.process.join(timeout_s)
 
 
 # --------------------------------------------------------------------------- the web app
@@ -285,6 +408,31 @@ def create_app(studio: Studio):
             return error(422, problems)
         return {"style": style.model_dump(mode="json"), "unsaved": style != studio.saved[key]}
 
+    @app.get("/api/formats")
+    def formats():
+        from mvgen.delivery.formats import PRESETS
+
+        return {"formats": list(PRESETS)}
+
+    @app.post("/api/render")
+    async def render(request: Request):
+        from pydantic import ValidationError
+
+        try:
+            wanted = RenderRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return error(422, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)])
+        track_index(wanted.track)
+        job = start_render(studio, wanted)
+        studio.jobs[job.id] = job
+        return {"id": job.id}
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: str):
+        if job_id not in studio.jobs:
+            return error(404, f"no render {job_id!r}")
+        return studio.jobs[job_id].poll()
+
     @app.post("/api/styles/save")
     async def save(request: Request):
         body = await request.body()
@@ -329,4 +477,7 @@ def serve(options: StudioOptions, *, on_ready=None, analyze_track=None) -> None:
             on_ready(options.url())
 
         server.startup = startup
-    server.run()
+    try:
+        server.run()
+    finally:
+        stop_renders(studio.jobs)

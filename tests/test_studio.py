@@ -47,7 +47,7 @@ def server(deep_house_wav, tmp_path):
     styles = tmp_path / "styles"
     styles.mkdir()
     (styles / "deep_house.yaml").write_text("# my deep house\ngenre: deep_house\nmotion:\n  drift: 0.3  # keep it slow\n")
-    options = StudioOptions(tracks=(deep_house_wav,), styles_dir=styles, port=_free_port())
+    options = StudioOptions(tracks=(deep_house_wav,), styles_dir=styles, output_dir=tmp_path / "renders", port=_free_port())
     studio = Studio(options, [analyze(deep_house_wav, cache_directory=tmp_path / "cache")])
     uv = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=options.port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -226,3 +226,44 @@ def test_two_tabs_the_second_save_is_told_the_file_changed(server, browser):
     assert "drift: 0.4" in (options.styles_dir / "deep_house.yaml").read_text()
     browser.close()
     browser.switch_to.window(first)
+
+
+def test_a_render_from_the_page_runs_through_the_batch_and_reports_its_checks(server):
+    options, studio = server
+    assert call(options, "PUT", "/api/styles/deep_house", {"palette": {"colors": ["#00ff00", "#00ff00", "#00ff00"]}})[0] == 200
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["nonsense"]})
+    assert status == 422 and "unknown format 'nonsense'" in body.decode()
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "length_s": 2.0, "start_s": 4.0, "size": 144})
+    assert status == 200
+    job_id = json.loads(body)["id"]
+    deadline = time.monotonic() + 240
+    while True:
+        job = json.loads(call(options, "GET", f"/api/jobs/{job_id}")[1])
+        if job["state"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert job["state"] == "done", job
+    (result,) = job["results"]
+    assert result["status"] == "done" and result["deliverables"]
+    video = result["deliverables"][0]
+    assert video["checks"] and {"name", "passed", "why"} <= set(video["checks"][0])
+    from mvgen.media.assemble import probe_video
+
+    video_info = probe_video(result["output"])
+    assert abs(video_info.n_frames / video_info.fps - 2.0) < 0.1
+    # the snapshot of the styles it rendered with holds the unsaved green palette
+    assert "'#00ff00'" in (options.output_dir / f"studio-{job_id}" / "styles" / "deep_house.yaml").read_text()
+    assert call(options, "GET", "/api/jobs/nope")[0] == 404
+
+
+def test_the_page_starts_a_render_and_shows_its_checks(server, browser):
+    from tests.browser import wait_until
+
+    options, _ = server
+    _open(browser, options)
+    browser.execute_script("document.getElementById('clip').value = '2'; document.getElementById('size').value = '144';")
+    browser.find_element("id", "render").click()
+    wait_until(lambda: browser.execute_script("const j = document.querySelector('.job'); return j && j.dataset.state === 'done';"), timeout_s=240)
+    text = browser.find_element("id", "jobs").text
+    assert "done" in text and ".mp4" in text and ("all checks passed" in text or "✗" in text)
+    assert len(list(options.output_dir.glob("studio-*/renders/*.mp4"))) == 1
