@@ -14,6 +14,9 @@ HTTP API (the page uses it; so can scripts):
 - ``GET /api/audio/{i}``: track ``i``'s audio file;
 - ``GET /api/frame?t=SECONDS&width=PX&track=I``: PNG of the procedural frame at that time with the
   current styles (16:9, ``width`` from 64 to :data:`MAX_FRAME_WIDTH`);
+- ``GET /api/clip?t=SECONDS&width=PX&track=I``: MP4 (no audio) of :data:`PLAY_BARS` bars from the downbeat at
+  or before ``t`` with the current styles; headers ``X-Mvgen-Start-S`` / ``X-Mvgen-End-S`` say where in the
+  track it plays (the page's "play 4 bars", in sync with the audio);
 - ``GET /api/styles``: the classes; ``GET /api/styles/{class}``: the style as JSON, with the JSON schema;
 - ``PUT /api/styles/{class}``: a whole or partial style (a partial one inherits the rest, as partial
   YAML files do): 200 with the style, or 422 with the problems ``mvgen styles validate`` would print;
@@ -57,6 +60,11 @@ MAX_FRAME_WIDTH = 1280
 TOKEN_COOKIE = "mvgen_studio_token"
 #: Frame rate of the clock the frames are taken on.
 FRAME_FPS = 30.0
+#: Bars of the page's "play" clip, and the bar length (s) where the track has no downbeats.
+PLAY_BARS = 4
+FALLBACK_BAR_S = 2.0
+#: Widest "play" clip (px): a draft, drawn while the user waits.
+MAX_CLIP_WIDTH = 640
 
 
 class _RequestModel(BaseModel):
@@ -154,6 +162,38 @@ class Studio:
                 self.files[key] = path
                 written.append(path)
             return written, []
+
+    def bars_clip_mp4(self, track: int, time_s: float, width: int, bars: int = PLAY_BARS) -> tuple[bytes, float, float]:
+        """An MP4 (H.264, no audio) of ``bars`` bars of track ``track`` from the downbeat at or before ``time_s``
+        (:data:`FALLBACK_BAR_S` bars without a grid), ``width`` px wide (16:9), with the current styles, and
+        its ``(start_s, end_s)``: the page plays it muted over the track's audio from ``start_s``."""
+        import tempfile
+
+        import numpy as np
+
+        from mvgen.media.assemble import ChunkWriter
+        from mvgen.renderers.factory import procedural_renderer
+        from mvgen.style.blend import StyleTable
+        from mvgen.style.mapper import map_frames
+
+        analysis = self.analyses[track]
+        downbeats = np.asarray(analysis.downbeats_s)
+        bar_s = float(np.median(np.diff(downbeats))) if len(downbeats) > 1 else FALLBACK_BAR_S
+        before = downbeats[downbeats <= time_s + 1e-6]
+        start_s = float(before[-1]) if len(before) else max(0.0, time_s)
+        end_s = min(start_s + bars * bar_s, analysis.duration_s)
+        start_s = max(0.0, min(start_s, end_s - 1.0 / FRAME_FPS))
+        height = max(2, 2 * round(width * 9 / 16 / 2))
+        with self.lock:
+            table = StyleTable.from_styles(self.styles)
+        specs = map_frames(analysis, table, FRAME_FPS, start_s=start_s, end_s=end_s)
+        renderer = procedural_renderer(width, height, len(specs), compile=False)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "clip.mp4"
+            with ChunkWriter(path, width, height, FRAME_FPS) as writer:
+                for i in range(0, len(specs), 16):
+                    writer.write(renderer.render(specs[i : i + 16]).cpu().numpy())
+            return path.read_bytes(), start_s, end_s
 
     def frame_png(self, track: int, time_s: float, width: int) -> bytes:
         """PNG of the procedural frame of track ``track`` at ``time_s`` with the current styles, ``width`` px wide (16:9)."""
@@ -386,6 +426,13 @@ def create_app(studio: Studio):
         if not math.isfinite(t):
             return error(422, f"t must be a finite number of seconds, got {t}")
         return Response(studio.frame_png(track_index(track), t, width), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/clip")
+    def clip(t: float = Query(0.0), width: int = Query(320, ge=64, le=MAX_CLIP_WIDTH), track: int = Query(0)):
+        if not math.isfinite(t):
+            return error(422, f"t must be a finite number of seconds, got {t}")
+        video, start_s, end_s = studio.bars_clip_mp4(track_index(track), t, width)
+        return Response(video, media_type="video/mp4", headers={"Cache-Control": "no-store", "X-Mvgen-Start-S": f"{start_s:.4f}", "X-Mvgen-End-S": f"{end_s:.4f}"})
 
     @app.get("/api/styles")
     def styles():

@@ -267,3 +267,39 @@ def test_the_page_starts_a_render_and_shows_its_checks(server, browser):
     text = browser.find_element("id", "jobs").text
     assert "done" in text and ".mp4" in text and ("all checks passed" in text or "✗" in text)
     assert len(list(options.output_dir.glob("studio-*/renders/*.mp4"))) == 1
+
+
+def test_play_four_bars_is_a_clip_from_the_downbeat(server, tmp_path):
+    from mvgen.media.assemble import probe_video
+
+    options, studio = server
+    analysis = studio.analyses[0]
+    status, video, headers = call(options, "GET", "/api/clip?t=10.3&width=160")
+    assert status == 200 and headers["content-type"] == "video/mp4"
+    start_s, end_s = float(headers["x-mvgen-start-s"]), float(headers["x-mvgen-end-s"])
+    downbeats = np.asarray(analysis.downbeats_s)
+    bar_s = float(np.median(np.diff(downbeats)))
+    assert start_s == pytest.approx(downbeats[downbeats <= 10.3][-1], abs=1e-3) and end_s - start_s == pytest.approx(4 * bar_s, abs=1e-3)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video)
+    info = probe_video(path)
+    assert (info.width, info.height) == (160, 90) and abs(info.n_frames / info.fps - 4 * bar_s) < 2.0 / info.fps
+
+
+def test_the_page_plays_four_bars_in_sync_with_the_audio(server, browser):
+    from tests.browser import wait_until
+
+    options, studio = server
+    _open(browser, options)
+    browser.execute_script("document.getElementById('player').currentTime = 6.0;")
+    wait_until(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))
+    browser.find_element("id", "play-bars").click()
+    wait_until(lambda: browser.execute_script("return document.getElementById('clip').dataset.state === 'playing';"), timeout_s=60)
+    start = float(browser.execute_script("return document.getElementById('clip').dataset.start"))
+    downbeats = np.asarray(studio.analyses[0].downbeats_s)
+    assert start == pytest.approx(downbeats[downbeats <= 6.0][-1], abs=1e-3)
+    time.sleep(1.0)
+    video_t, audio_t = browser.execute_script("return [document.getElementById('clip').currentTime, document.getElementById('player').currentTime];")
+    assert video_t > 0.3 and abs((audio_t - start) - video_t) < 0.3  # the audio plays under the clip, in step (well within a beat)
+    wait_until(lambda: browser.execute_script("return document.getElementById('clip').dataset.state === 'ended';"), timeout_s=30)
+    assert browser.execute_script("return document.getElementById('player').paused && document.getElementById('clip').hidden;")
