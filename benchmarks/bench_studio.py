@@ -5,7 +5,8 @@
 A real server (``mvgen.studio`` on uvicorn, port chosen free) over a track (default: a 3-minute synthetic
 deep-house track) whose analysis is cached first, as when a user reopens the studio. Printed: the time
 from starting the server to its first frame (the page's first request), then the latency of
-``GET /api/frame`` at ``--width`` (16:9) for frames at random times after warm-up, p50 and p95.
+``GET /api/frame`` at ``--width`` (16:9) for frames at random times after warm-up, p50 and p95, and the time
+to draw and encode "play 4 bars" at 320x180.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def main() -> None:
     print(f"track {track.name} ({duration:.0f} s), frames {args.width}x{round(args.width * 9 / 16)}")
     print(f"server start (analysis cached) to first frame: {first_s:.2f} s")
     print(f"frame latency over HTTP after warm-up ({args.frames} frames): p50 {np.percentile(latencies, 50):.0f} ms, p95 {np.percentile(latencies, 95):.0f} ms")
+    clips = []
+    for t in rng.uniform(0, duration - 10, 3):
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/clip?t={t:.3f}&width=320&token={options.token}", timeout=120) as response:
+            response.read()
+        clips.append(time.perf_counter() - start)
+    print(f"'play 4 bars' at 320x180 (drawn and encoded): median {np.median(clips):.2f} s of 3")
     server.should_exit = True
 
 
