@@ -261,12 +261,16 @@ def test_the_page_starts_a_render_and_shows_its_checks(server, browser):
 
     options, _ = server
     _open(browser, options)
-    browser.execute_script("document.getElementById('clip').value = '2'; document.getElementById('size').value = '144';")
+    browser.execute_script("document.getElementById('clip-length').value = '2'; document.getElementById('size').value = '144';")
     browser.find_element("id", "render").click()
     wait_until(lambda: browser.execute_script("const j = document.querySelector('.job'); return j && j.dataset.state === 'done';"), timeout_s=240)
     text = browser.find_element("id", "jobs").text
     assert "done" in text and ".mp4" in text and ("all checks passed" in text or "✗" in text)
-    assert len(list(options.output_dir.glob("studio-*/renders/*.mp4"))) == 1
+    (video,) = options.output_dir.glob("studio-*/renders/*.mp4")
+    from mvgen.media.assemble import probe_video
+
+    info = probe_video(video)
+    assert abs(info.n_frames / info.fps - 2.0) < 0.1 and min(info.width, info.height) == 144  # the clip length and draft size asked for
 
 
 def test_play_four_bars_is_a_clip_from_the_downbeat(server, tmp_path):
@@ -294,12 +298,32 @@ def test_the_page_plays_four_bars_in_sync_with_the_audio(server, browser):
     browser.execute_script("document.getElementById('player').currentTime = 6.0;")
     wait_until(lambda: browser.execute_script("return document.getElementById('player').readyState >= 1"))
     browser.find_element("id", "play-bars").click()
-    wait_until(lambda: browser.execute_script("return document.getElementById('clip').dataset.state === 'playing';"), timeout_s=60)
-    start = float(browser.execute_script("return document.getElementById('clip').dataset.start"))
+    wait_until(lambda: browser.execute_script("return document.getElementById('bars').dataset.state === 'playing';"), timeout_s=60)
+    start = float(browser.execute_script("return document.getElementById('bars').dataset.start"))
     downbeats = np.asarray(studio.analyses[0].downbeats_s)
     assert start == pytest.approx(downbeats[downbeats <= 6.0][-1], abs=1e-3)
     time.sleep(1.0)
-    video_t, audio_t = browser.execute_script("return [document.getElementById('clip').currentTime, document.getElementById('player').currentTime];")
+    video_t, audio_t = browser.execute_script("return [document.getElementById('bars').currentTime, document.getElementById('player').currentTime];")
     assert video_t > 0.3 and abs((audio_t - start) - video_t) < 0.3  # the audio plays under the clip, in step (well within a beat)
-    wait_until(lambda: browser.execute_script("return document.getElementById('clip').dataset.state === 'ended';"), timeout_s=30)
-    assert browser.execute_script("return document.getElementById('player').paused && document.getElementById('clip').hidden;")
+    wait_until(lambda: browser.execute_script("return document.getElementById('bars').dataset.state === 'ended';"), timeout_s=30)
+    assert browser.execute_script("return document.getElementById('player').paused && document.getElementById('bars').hidden;")
+
+
+def test_the_page_edits_motifs_and_the_modulation_matrix(server, browser):
+    from tests.browser import wait_until
+
+    options, studio = server
+    _open(browser, options)
+    n_inputs = browser.execute_script("return document.querySelectorAll('table.matrix input').length;")
+    from mvgen.analysis.reactive import SOURCES
+    from mvgen.style.styles import TARGETS
+
+    assert n_inputs == len(SOURCES) * len(TARGETS)  # the grid comes from the schema: every source x every target
+    _set(browser, "modulate.kick.zoom", "0.05")
+    wait_until(lambda: studio.styles["deep_house"].modulate.get("kick", {}).get("zoom") == 0.05)
+    _set(browser, "procedural.motifs.lasers", "0.7")
+    wait_until(lambda: studio.styles["deep_house"].procedural.motifs.get("lasers") == 0.7)
+    _set(browser, "modulate.kick.rotation", "500")  # rotation allows -90..90 degrees
+    problem = wait_until(lambda: browser.find_element("id", "problems").text)
+    assert "modulate" in problem and "rotation" in problem and "out of range" in problem
+    assert "rotation" not in studio.styles["deep_house"].modulate.get("kick", {})

@@ -163,6 +163,8 @@ class Style(_Model):
             "(see MODULATION_TARGETS for every target's unit and range). A user file's modulate replaces the "
             "default matrix as a whole ({} clears it)."
         ),
+        # each target's allowed amounts and meaning, in the schema too, so editors read them from it
+        json_schema_extra={"x-target-ranges": {target: {"minimum": low, "maximum": high, "meaning": meaning} for target, (low, high, meaning) in MODULATION_TARGETS.items()}},
     )
 
     @field_validator("genre")
