@@ -29,7 +29,7 @@ STAGES = {
     "renderers": 6, "delivery": 6,
     "brand": 7, "report": 7,
     # entry points and the render pipeline, flat on top
-    "settings": 8, "workspace": 9, "clips": 9, "pipeline": 10, "batch": 11, "doctor": 11, "studio": 11, "cli": 12, "__main__": 13,
+    "settings": 8, "workspace": 9, "clips": 9, "pipeline": 10, "batch": 11, "doctor": 11, "studio": 12, "cli": 13, "__main__": 14,
 }
 
 
