@@ -164,3 +164,19 @@ def test_drum_presence_reads_drums_not_pads(breakdown_track, tmp_path):
             assert presence < 0.1
         elif section.label == "drop":
             assert presence > 0.8
+
+
+def test_a_drumless_window_takes_the_genre_around_it_not_the_tracks_mean():
+    """A medley (like the demo): genre A for 60 s, then genre B for 60 s, then an outro without drums."""
+    times = np.arange(0.0, 130.0, 0.75)
+    a, b = np.array([0.95, 0.05]), np.array([0.05, 0.95])
+    probabilities = np.where((times < 60.0)[:, None], a, b)
+    predictions = WindowPredictions(times_s=times, probabilities=probabilities, in_scope=np.where(times < 120.0, 0.95, 0.1))
+    evidence = np.where(times < 120.0, 1.0, 0.0)
+    tracks = track_genres(predictions, np.maximum(evidence, 0.05), [(0.0, 130.0)])
+    assert 0.3 < tracks[0].probabilities[1] < 0.7  # the whole track is a blend
+    local = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, 0.05), context_s=15.0, track_mass=5.0)
+    outro = times >= 120.0
+    assert (local.probabilities[outro, 1] > 0.8).all() and (local.in_scope[outro] > 0.8).all()
+    whole = with_track_context(predictions, evidence, tracks)
+    assert (whole.probabilities[outro, 1] < 0.7).all()  # the whole track's mean, without the neighbourhood

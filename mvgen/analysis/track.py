@@ -41,12 +41,19 @@ SCHEMA_VERSION = 5
 #: mvgen-beats-v1 when it is installed, its downbeat activation one more downbeat cue; 4.1: its grid starts
 #: at the first onset, and the grid's confidence is kept; 5.0: the tracks of a mix, sections per track,
 #: and a genre profile whose windows without drums take their track's genre; 5.1: a chord held between
-#: music is music to the gates, which veto non-music without diluting music).
-ANALYSIS_VERSION = "5.1"
+#: music is music to the gates, which veto non-music without diluting music; 5.2: a drumless window takes
+#: the genre of the music around it in its track, not the whole track's mean).
+ANALYSIS_VERSION = "5.2"
 MIN_DURATION_S = 2.0
 #: The least a window counts towards its track's genre (1 with a full kit playing): windows without drums
 #: still count a little, so a track without drums anywhere (ambient) is judged by all its windows alike.
 MIN_TRACK_EVIDENCE = 0.05
+#: A window without drums takes the genre of the music around it in its track: its neighbours pooled with a
+#: Gaussian of their distance of this sigma (s), and the whole track's pool counted as :data:`TRACK_PRIOR_MASS`
+#: fully drummed windows. So a breakdown takes the genre of the drops around it, and in a track that
+#: changes genre (a medley, like the demo) an outro takes the last drop's, not the whole track's mean.
+CONTEXT_S = 15.0
+TRACK_PRIOR_MASS = 5.0
 
 
 class AudioSummary(BaseModel):
@@ -287,7 +294,8 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     Context: ``signal`` (:func:`analyze_signal` of ``y``, when the caller has it) gives the tracks of the file
     and its drums. Each track's genre is its windows pooled, a window counting by its drum presence
     (:func:`mvgen.analysis.mix.drum_presence`, at least :data:`MIN_TRACK_EVIDENCE`); each window's
-    prediction is then its own weighed by its drum presence, the rest its track's
+    prediction is then its own weighed by its drum presence, the rest the music's around it in its track
+    (:data:`CONTEXT_S`, :data:`TRACK_PRIOR_MASS`)
     (:func:`mvgen.classify.predictions.with_track_context`): a breakdown of pads and piano keeps its track's
     genre, while a window with drums of other music keeps its own verdict. Without ``signal`` each window
     is judged alone.
@@ -304,7 +312,7 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
         evidence = drum_presence(signal.audio_features, predictions.times_s, model.config.window_s)
         bounds = [(t.start_s, t.end_s) for t in signal.tracks] or [(0.0, len(y) / sr)]
         tracks = track_genres(predictions, np.maximum(evidence, MIN_TRACK_EVIDENCE), bounds)
-        predictions = with_track_context(predictions, evidence, tracks)
+        predictions = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, MIN_TRACK_EVIDENCE), context_s=CONTEXT_S, track_mass=TRACK_PRIOR_MASS)
     gate = signal_gate(y, sr, times_s=predictions.times_s, window_s=model.config.window_s, features=features)
     # The gates veto what is not music; they do not dilute music: a window they call music (likelihood
     # 0.5 and up) keeps the model's confidence, below that it falls to 0 with the likelihood.

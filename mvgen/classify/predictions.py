@@ -159,21 +159,57 @@ def track_genres(predictions: WindowPredictions, evidence: np.ndarray, bounds_s:
     return out
 
 
-def with_track_context(predictions: WindowPredictions, evidence: np.ndarray, tracks: list[PooledGenre]) -> WindowPredictions:
-    """Each window's prediction combined with its track's (:func:`track_genres`): ``evidence[i]`` of the window's
-    own, the rest its track's.
+def _local_priors(predictions: WindowPredictions, weights: np.ndarray, tracks: list[PooledGenre], track_of: np.ndarray,
+                  context_s: float, track_mass: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, its neighbourhood's genre within its track: ``(in_scope (W,), shares (W, labels))``, the
+    windows of the same track pooled with ``weights`` times a Gaussian of their distance (sigma ``context_s``),
+    plus the whole track's pool counted as ``track_mass`` windows (what a long stretch without evidence falls
+    back to)."""
+    times = predictions.times_s
+    step_s = float(np.median(np.diff(times))) if len(times) > 1 else context_s
+    half = max(1, int(round(3.0 * context_s / step_s)))
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * step_s / context_s) ** 2)
+
+    def smooth(x: np.ndarray) -> np.ndarray:  # a centred convolution, the same length as x whatever the kernel's
+        return np.convolve(x, kernel)[half : half + len(x)]
+
+    in_prior = np.empty(len(times))
+    share_prior = np.empty(predictions.probabilities.shape)
+    for g, track in enumerate(tracks):
+        idx = np.flatnonzero(track_of == g)
+        if not len(idx):
+            continue
+        w, p = weights[idx], predictions.in_scope[idx]
+        den = smooth(w) + track_mass
+        in_prior[idx] = (smooth(w * p) + track_mass * track.in_scope) / den
+        num = np.stack([smooth(w * p * predictions.probabilities[idx, c]) for c in range(predictions.probabilities.shape[1])], axis=1)
+        num += track_mass * track.in_scope * track.probabilities
+        total = num.sum(axis=1, keepdims=True)
+        share_prior[idx] = np.divide(num, total, out=np.broadcast_to(track.probabilities, num.shape).astype(np.float64).copy(), where=total > 1e-12)
+    return in_prior, share_prior
+
+
+def with_track_context(predictions: WindowPredictions, evidence: np.ndarray, tracks: list[PooledGenre], *,
+                       weights: np.ndarray | None = None, context_s: float | None = None, track_mass: float = 0.0) -> WindowPredictions:
+    """Each window's prediction combined with its context's: ``evidence[i]`` of the window's own, the rest its
+    context's, which is its track's (:func:`track_genres`) or, with ``context_s``, its neighbourhood's within its
+    track (windows pooled by ``weights``, default ``evidence``, times a Gaussian of their distance, sigma
+    ``context_s`` seconds; the whole track's pool counted as ``track_mass`` windows).
 
     A window of pads and a piano says little about a genre by itself, and a classifier taught to reject
     ambient music rejects a house track's breakdown too; the rest of the track says a lot. ``evidence``
     (shape ``(W,)``, in [0, 1]) is how much the window can say for itself (the analysis gives its drum
-    presence): a breakdown inherits its track's genre, while a window that has drums of other music
-    keeps its own verdict.
+    presence): a breakdown inherits its track's genre (in a track that changes genre, that of the music
+    around it), while a window that has drums of other music keeps its own verdict.
     """
     starts = np.array([t.start_s for t in tracks])
     k = np.clip(np.searchsorted(starts, predictions.times_s, side="right") - 1, 0, len(tracks) - 1)
-    track_in = np.array([t.in_scope for t in tracks])[k]
-    track_shares = np.stack([t.probabilities for t in tracks])[k]
     e = np.clip(np.asarray(evidence, dtype=np.float64), 0.0, 1.0)
+    if context_s is None:
+        track_in = np.array([t.in_scope for t in tracks])[k]
+        track_shares = np.stack([t.probabilities for t in tracks])[k]
+    else:
+        track_in, track_shares = _local_priors(predictions, e if weights is None else np.asarray(weights, np.float64), tracks, k, context_s, track_mass)
     in_scope = e * predictions.in_scope + (1.0 - e) * track_in
     shares = (e * predictions.in_scope)[:, None] * predictions.probabilities + ((1.0 - e) * track_in)[:, None] * track_shares
     total = shares.sum(axis=1, keepdims=True)
