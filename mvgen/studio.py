@@ -218,10 +218,21 @@ class Studio:
 # --------------------------------------------------------------------------- renders
 
 
+class TextBranding(_RequestModel):
+    """The branding a render from the page may carry: text only (files such as a cover or a logo would be
+    paths the studio does not serve; give them to ``mvgen render`` or a batch manifest)."""
+
+    artist: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=200)
+    label: str | None = Field(None, max_length=200)
+    release_date: str | None = Field(None, max_length=60)
+    end_card_s: float | None = Field(None, ge=0, le=30)
+
+
 class RenderRequest(_RequestModel):
     """``POST /api/render``: track ``track`` in each of ``formats`` (presets of ``mvgen formats list``, at ``size``
     when given), one clip (``length_s`` None: the whole track; ``start_s`` None: its strongest window),
-    optional thumbnail."""
+    optional thumbnail and text branding."""
 
     track: int = 0
     formats: list[str] = Field(min_length=1, max_length=8)
@@ -229,6 +240,7 @@ class RenderRequest(_RequestModel):
     start_s: float | None = Field(None, ge=0, allow_inf_nan=False)
     size: int | None = Field(None, ge=64, le=4320, description="short side in pixels (None: the preset's); a smaller one renders a quick draft")
     thumbnail: bool = False
+    branding: TextBranding | None = None
 
     @field_validator("formats")
     @classmethod
@@ -305,7 +317,9 @@ def start_render(studio: "Studio", request: RenderRequest) -> RenderJob:
     clip = {k: v for k, v in (("length_s", request.length_s), ("start_s", request.start_s)) if v is not None}
     manifest = {"output_dir": "renders", "styles": "styles", "classifier": studio.options.classifier,
                 "formats": {name: {"preset": name, **({"size": request.size} if request.size else {})} for name in request.formats}, "clips": {"clip" if clip else "full": clip},
-                "thumbnail": request.thumbnail, "tracks": [{"path": str(studio.options.tracks[request.track].resolve())}]}
+                "thumbnail": request.thumbnail,
+                "tracks": [{"path": str(studio.options.tracks[request.track].resolve()),
+                            **({"branding": request.branding.model_dump(exclude_none=True)} if request.branding else {})}]}
     write_atomic(folder / "manifest.yaml", json.dumps({k: v for k, v in manifest.items() if v is not None}, indent=1))
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()

@@ -139,6 +139,23 @@ def test_a_green_palette_turns_the_frame_green_and_saves_keeping_comments(server
     assert validate_styles(options.styles_dir) == []
 
 
+def test_a_saved_folder_renders_green_with_mvgen_render(server, run_cli, tmp_path):
+    from tests.videos import rgb_frames
+
+    options, _ = server
+    green = {"palette": {"colors": ["#00ff00", "#00ff00", "#00ff00"], "background": "#002000"}}
+    assert call(options, "PUT", "/api/styles/deep_house", green)[0] == 200
+    assert call(options, "POST", "/api/styles/save")[0] == 200
+    out = tmp_path / "green.mp4"
+    result = run_cli("render", options.tracks[0], "--styles", options.styles_dir, "--start", "8", "--end", "9", "--size", "144", "-o", out)
+    assert result.returncode == 0, result.stderr
+    frames = rgb_frames(out, 256, 144)
+    lit = frames[len(frames) // 2].reshape(-1, 3)
+    r, g, b = lit[:, 0], lit[:, 1], lit[:, 2]
+    saturated = (np.max(lit, axis=1) > 60) & (np.max(lit, axis=1) - np.min(lit, axis=1) > 0.5 * np.max(lit, axis=1))
+    assert saturated.sum() > 100 and np.mean(g[saturated] > np.maximum(r[saturated], b[saturated])) > 0.9
+
+
 def test_a_file_changed_on_disk_is_not_overwritten(server):
     options, _ = server
     assert call(options, "PUT", "/api/styles/deep_house", {"motion": {"drift": 0.5}})[0] == 200
@@ -199,6 +216,8 @@ def test_the_page_turns_the_frame_green_and_refuses_a_bad_value(server, browser)
 
     problem = wait_until(lambda: browser.find_element("id", "problems").text)
     assert "motion.drift" in problem and "allowed" in problem
+    beside = browser.execute_script("const n = document.querySelector('[name=\"motion.drift\"]').closest('label').nextElementSibling; return n && n.classList.contains('field-problem') ? n.textContent : '';")
+    assert beside == problem  # the same message, beside its control
     browser.find_element("id", "save").click()
     assert "fix the problems" in wait_until(lambda: browser.find_element("id", "status").text)
     assert "99" not in (options.styles_dir / "deep_house.yaml").read_text()
@@ -233,7 +252,10 @@ def test_a_render_from_the_page_runs_through_the_batch_and_reports_its_checks(se
     assert call(options, "PUT", "/api/styles/deep_house", {"palette": {"colors": ["#00ff00", "#00ff00", "#00ff00"]}})[0] == 200
     status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["nonsense"]})
     assert status == 422 and "unknown format 'nonsense'" in body.decode()
-    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "length_s": 2.0, "start_s": 4.0, "size": 144})
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "branding": {"logo": "/etc/passwd"}})
+    assert status == 422  # files are not branding the page can give: only text
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "length_s": 2.0, "start_s": 4.0, "size": 144,
+                                                             "branding": {"artist": "Studio Artist", "title": "Green Mix"}})
     assert status == 200
     job_id = json.loads(body)["id"]
     deadline = time.monotonic() + 240
@@ -253,6 +275,10 @@ def test_a_render_from_the_page_runs_through_the_batch_and_reports_its_checks(se
     assert abs(video_info.n_frames / video_info.fps - 2.0) < 0.1
     # the snapshot of the styles it rendered with holds the unsaved green palette
     assert "'#00ff00'" in (options.output_dir / f"studio-{job_id}" / "styles" / "deep_house.yaml").read_text()
+    from mvgen.batch import load_manifest
+
+    (job_spec,) = load_manifest(options.output_dir / f"studio-{job_id}" / "manifest.yaml")[1]
+    assert (job_spec.settings.branding.artist, job_spec.settings.branding.title) == ("Studio Artist", "Green Mix")
     assert call(options, "GET", "/api/jobs/nope")[0] == 404
 
 
