@@ -10,7 +10,7 @@ the convolutions, :mod:`mvgen.analysis.convolution`): the analysis never imports
 the training and the data are build-only code in ``models/build/beats.py``; tests/test_beat_model.py
 checks that this inference computes what the torch twin computes.
 
-The network: the log-mel frames ``(T, n_mels)`` (the drum model's spectrogram, :func:`~mvgen.analysis.drums.log_mel`)
+The network: the log-mel frames ``(T, n_mels)`` (the drum model's spectrogram, :func:`~mvgen.analysis.frame_models.log_mel`)
 through an input BatchNorm; a front convolution (3 frames) to ``channels``; then one residual block per
 dilation (a ``kernel``-frame convolution, BatchNorm, ReLU, added to its input), the dilations doubling
 so that each frame sees :attr:`BeatConfig.context_frames` frames (about 12 s) each side: enough for the
@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mvgen.analysis.frame_models import bundled_frame_model, in_blocks, load_frame_model, sigmoid, time_conv
-from mvgen.analysis.drums import log_mel
-from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm
+from mvgen.analysis.frame_models import FrameModel, bundled_frame_model, load_frame_model, time_conv
+from mvgen.classify.cpu_classifier import fold_batch_norm
 from mvgen.features import ANALYSIS_SR, HOP, N_FFT
 from mvgen.paths import models_dir
 
@@ -75,7 +74,7 @@ class BeatActivations:
     hop_s: float
 
 
-class BeatTracker:
+class BeatTracker(FrameModel):
     """The beat model's inference in numpy; build with :func:`load_beat_tracker`."""
 
     def __init__(self, config: BeatConfig, state: dict[str, np.ndarray]):
@@ -85,23 +84,17 @@ class BeatTracker:
         self.blocks = [time_conv(state, f"blocks.{i}.0", f"blocks.{i}.1", d) for i, d in enumerate(config.dilations)]
         self.head = time_conv(state, "head", None, 1)
 
-    def logits(self, spec: np.ndarray) -> np.ndarray:
-        """Logits ``(T, 2)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`~mvgen.analysis.drums.log_mel`),
-        computed in blocks (:func:`~mvgen.analysis.frame_models.in_blocks`)."""
-        return in_blocks(self._logits, spec, self.config.context_frames)
-
     def _logits(self, spec: np.ndarray) -> np.ndarray:
         h = np.maximum(self.front(spec * self.input_scale + self.input_shift), 0.0)
         for block in self.blocks:
             h = h + np.maximum(block(h), 0.0)
         return self.head(h)
 
-    def activations(self, y: np.ndarray) -> BeatActivations:
+    def activations(self, y: np.ndarray, *, spectrogram: np.ndarray | None = None) -> BeatActivations:
         """Beat and downbeat activations of mono ``y`` (shape ``(n,)``, at ``config.sr`` Hz) on the analysis
-        frame grid (``T = 1 + len(y) // hop``). BLAS runs with :data:`BLAS_THREADS` threads."""
-        with blas_threads(BLAS_THREADS):
-            z = self.logits(log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config))
-        p = sigmoid(z)
+        frame grid (``T = 1 + len(y) // hop``); ``spectrogram``: its log-mel when the caller has it (the drum
+        model's, :meth:`~mvgen.analysis.frame_models.FrameModel.probabilities`)."""
+        p = self.probabilities(y, spectrogram=spectrogram)
         return BeatActivations(beat=p[:, 0], downbeat=p[:, 1], hop_s=self.config.hop_s)
 
 

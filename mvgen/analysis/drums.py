@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mvgen.analysis.frame_models import bundled_frame_model, in_blocks, load_frame_model, sigmoid, time_conv
-from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm, hann_window
-from mvgen.features import ANALYSIS_SR, HOP, N_FFT, mel_filterbank
+from mvgen.analysis.frame_models import LOG_FLOOR, FrameModel, bundled_frame_model, load_frame_model, log_mel, time_conv  # noqa: F401 - LOG_FLOOR, log_mel re-exported: the drum model's spectrogram
+from mvgen.classify.cpu_classifier import fold_batch_norm
+from mvgen.features import ANALYSIS_SR, HOP, N_FFT
 from mvgen.paths import models_dir
 
 #: The detector's outputs, in order.
@@ -43,9 +43,6 @@ DRUM_EVENTS: dict[str, tuple[str, ...]] = {
 }
 #: Name of the bundled drum model's folder inside :func:`mvgen.paths.models_dir`.
 DEFAULT_DRUM_MODEL = "mvgen-drums-v1"
-#: Added to the level-normalized mel power before the log: the spectrogram's floor, 80 dB under
-#: the track's mean power per band, so silence and dither read alike.
-LOG_FLOOR = 1e-8
 
 
 class DrumConfig(BaseModel):
@@ -70,36 +67,7 @@ class DrumConfig(BaseModel):
         return sum(d * (self.kernel // 2) for d in self.dilations)
 
 
-def log_mel(y: np.ndarray, config: DrumConfig) -> np.ndarray:
-    """Log-mel spectrogram ``(T, n_mels)`` float32 of mono ``y`` (shape ``(n,)``, at ``config.sr`` Hz) on the
-    analysis frame grid of :func:`mvgen.features.frame_features` (``T = 1 + n // hop``, frame ``t``
-    centred on sample ``t * hop``, zero-padded ends, periodic Hann window): the natural log of the mel
-    power over the track's mean frame power (so the level of a master does not matter), plus
-    :data:`LOG_FLOOR`."""
-    if y.ndim != 1:
-        raise ValueError(f"y must be mono with shape (n,), got shape {y.shape}")
-    n_fft, hop = config.n_fft, config.hop_length
-    n_frames = 1 + len(y) // hop
-    window = hann_window(n_fft).astype(np.float32)
-    fb = mel_filterbank(config.sr, n_fft, config.n_mels, config.fmin_hz, config.sr / 2)[0].T.astype(np.float32)  # (bins, mels)
-    mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
-    block = 1024  # frames per FFT block: a few MB of spectra at a time, and no padded copy of the whole track
-    for a in range(0, n_frames, block):
-        b = min(a + block, n_frames)
-        s0 = a * hop - n_fft // 2  # first sample of frame a (frames are centred, the ends zero-padded)
-        segment = np.zeros((b - a - 1) * hop + n_fft, dtype=np.float32)
-        lo, hi = max(s0, 0), min(s0 + len(segment), len(y))
-        if hi > lo:
-            segment[lo - s0 : hi - s0] = y[lo:hi]
-        frames = np.lib.stride_tricks.sliding_window_view(segment, n_fft)[::hop]
-        spectrum = np.fft.rfft(frames * window, axis=1)
-        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-        mel[a:b] = power @ fb
-    level = float(np.mean(mel.sum(axis=1), dtype=np.float64)) if n_frames else 0.0
-    return np.log(mel / np.float32(max(level, 1e-12)) + np.float32(LOG_FLOOR))
-
-
-class DrumDetector:
+class DrumDetector(FrameModel):
     """The drum model's inference in numpy; build with :func:`load_drum_detector`."""
 
     def __init__(self, config: DrumConfig, state: dict[str, np.ndarray]):
@@ -109,23 +77,17 @@ class DrumDetector:
         self.layers = [time_conv(state, f"body.{3 * i}", f"body.{3 * i + 1}", d) for i, d in enumerate(config.dilations)]
         self.head = time_conv(state, f"body.{3 * n}", None, 1)
 
-    def logits(self, spec: np.ndarray) -> np.ndarray:
-        """Logits ``(T, 3)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`log_mel`), computed in blocks
-        (:func:`~mvgen.analysis.frame_models.in_blocks`)."""
-        return in_blocks(self._logits, spec, self.config.context_frames)
-
     def _logits(self, spec: np.ndarray) -> np.ndarray:
         h = spec * self.input_scale + self.input_shift
         for layer in self.layers:
             h = np.maximum(layer(h), 0.0)
         return self.head(h)
 
-    def activations(self, y: np.ndarray) -> np.ndarray:
+    def activations(self, y: np.ndarray, *, spectrogram: np.ndarray | None = None) -> np.ndarray:
         """Per-frame onset probabilities ``(T, 3)`` (:data:`DRUMS` order) of mono ``y`` at ``config.sr`` Hz,
-        on the analysis frame grid (``T = 1 + len(y) // hop``). BLAS runs with :data:`BLAS_THREADS` threads."""
-        with blas_threads(BLAS_THREADS):
-            z = self.logits(log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config))
-        return sigmoid(z)
+        on the analysis frame grid (``T = 1 + len(y) // hop``); ``spectrogram``: its :func:`log_mel`, when
+        the caller has it (:meth:`~mvgen.analysis.frame_models.FrameModel.probabilities`)."""
+        return self.probabilities(y, spectrogram=spectrogram)
 
 
 def drum_model_dir() -> Path:

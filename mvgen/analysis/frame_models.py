@@ -1,5 +1,5 @@
-"""What the analysis' frame models (drums, beats) share: 1-D convolutions over time in numpy, and the
-loading of a model folder.
+"""What the analysis' frame models (drums, beats) share: their log-mel spectrogram, 1-D convolutions over
+time in numpy, blocked inference (:class:`FrameModel`), and the loading of a model folder.
 
 The models are trained in torch (``models/build/``) and run here without it: each ``nn.Conv1d`` (with
 the eval-mode ``nn.BatchNorm1d`` after it folded in) becomes one :class:`TimeConv`, a single matrix
@@ -17,8 +17,9 @@ import numpy as np
 from pydantic import BaseModel
 
 from mvgen.classify.checkpoints import CONFIG_NAME, WEIGHTS_NAME
-from mvgen.classify.cpu_classifier import fold_batch_norm
+from mvgen.classify.cpu_classifier import BLAS_THREADS, blas_threads, fold_batch_norm, hann_window
 from mvgen.errors import MvgenError
+from mvgen.features import mel_filterbank
 
 #: Frames per block of a model's inference (plus its receptive field on each side, see :func:`in_blocks`):
 #: a 1-hour mix runs in blocks, so its temporaries stay a few tens of MB.
@@ -96,6 +97,74 @@ def bundled_frame_model(folder: Path, load: Callable[[Path], Model]) -> Model | 
     if folder not in _LOADED and (folder / WEIGHTS_NAME).is_file():
         _LOADED[folder] = load(folder)
     return _LOADED.get(folder)
+
+
+#: Added to the level-normalized mel power before the log: the spectrogram's floor, 80 dB under
+#: the track's mean power per band, so silence and dither read alike.
+LOG_FLOOR = 1e-8
+#: The config fields that make a frame model's spectrogram: two models equal in them hear the same frames.
+SPECTROGRAM_FIELDS = ("sr", "n_fft", "hop_length", "n_mels", "fmin_hz")
+
+
+def log_mel(y: np.ndarray, config) -> np.ndarray:
+    """Log-mel spectrogram ``(T, n_mels)`` float32 of mono ``y`` (shape ``(n,)``, at ``config.sr`` Hz; ``config``
+    gives ``sr``, ``n_fft``, ``hop_length``, ``n_mels`` and ``fmin_hz``: :data:`SPECTROGRAM_FIELDS`) on the
+    analysis frame grid of :func:`mvgen.features.frame_features` (``T = 1 + n // hop``, frame ``t``
+    centred on sample ``t * hop``, zero-padded ends, periodic Hann window): the natural log of the mel
+    power over the track's mean frame power (so the level of a master does not matter), plus
+    :data:`LOG_FLOOR`."""
+    if y.ndim != 1:
+        raise ValueError(f"y must be mono with shape (n,), got shape {y.shape}")
+    n_fft, hop = config.n_fft, config.hop_length
+    n_frames = 1 + len(y) // hop
+    window = hann_window(n_fft).astype(np.float32)
+    fb = mel_filterbank(config.sr, n_fft, config.n_mels, config.fmin_hz, config.sr / 2)[0].T.astype(np.float32)  # (bins, mels)
+    mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
+    block = 1024  # frames per FFT block: a few MB of spectra at a time, and no padded copy of the whole track
+    for a in range(0, n_frames, block):
+        b = min(a + block, n_frames)
+        s0 = a * hop - n_fft // 2  # first sample of frame a (frames are centred, the ends zero-padded)
+        segment = np.zeros((b - a - 1) * hop + n_fft, dtype=np.float32)
+        lo, hi = max(s0, 0), min(s0 + len(segment), len(y))
+        if hi > lo:
+            segment[lo - s0 : hi - s0] = y[lo:hi]
+        frames = np.lib.stride_tricks.sliding_window_view(segment, n_fft)[::hop]
+        spectrum = np.fft.rfft(frames * window, axis=1)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        mel[a:b] = power @ fb
+    level = float(np.mean(mel.sum(axis=1), dtype=np.float64)) if n_frames else 0.0
+    return np.log(mel / np.float32(max(level, 1e-12)) + np.float32(LOG_FLOOR))
+
+
+class FrameModel:
+    """What the frame models' inference shares: ``config`` (with :data:`SPECTROGRAM_FIELDS` and
+    ``context_frames``) and ``_logits`` (log-mel frames ``(T, n_mels)`` -> logits ``(T, outputs)``), run in blocks."""
+
+    config: BaseModel
+
+    def _logits(self, spec: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def logits(self, spec: np.ndarray) -> np.ndarray:
+        """Logits ``(T, outputs)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`log_mel`), computed in blocks
+        (:func:`in_blocks`)."""
+        return in_blocks(self._logits, spec, self.config.context_frames)
+
+    def spectrogram(self, y: np.ndarray) -> np.ndarray:
+        """This model's :func:`log_mel` of mono ``y``."""
+        return log_mel(np.ascontiguousarray(y, dtype=np.float32), self.config)
+
+    def hears_like(self, other: "FrameModel") -> bool:
+        """Whether ``other`` takes the same spectrogram (so one :meth:`spectrogram` serves both)."""
+        return all(getattr(self.config, f) == getattr(other.config, f) for f in SPECTROGRAM_FIELDS)
+
+    def probabilities(self, y: np.ndarray, *, spectrogram: np.ndarray | None = None) -> np.ndarray:
+        """Per-frame probabilities ``(T, outputs)`` of mono ``y`` at ``config.sr`` Hz on the analysis frame grid
+        (``T = 1 + len(y) // hop``); ``spectrogram``: its :meth:`spectrogram` when the caller has it (one that
+        another model with the same :data:`SPECTROGRAM_FIELDS` computed). BLAS runs with :data:`BLAS_THREADS` threads."""
+        with blas_threads(BLAS_THREADS):
+            z = self.logits(self.spectrogram(y) if spectrogram is None else spectrogram)
+        return sigmoid(z)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:

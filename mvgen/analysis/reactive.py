@@ -401,7 +401,7 @@ def _peak_offsets(x: np.ndarray, peak: np.ndarray) -> np.ndarray:
     return out
 
 
-def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible: np.ndarray, spectrogram: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The drum model's kick, snare and hat onsets, shape ``(T, 3)`` (:data:`mvgen.analysis.drums.DRUMS` order), in
     [0, 1]: the activations, 0 up to :data:`DRUM_ACTIVATION_FLOOR` and 1 from
     :data:`DRUM_ACTIVATION_FULL`, 0 in silent frames, only their local peaks with
@@ -414,7 +414,7 @@ def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible:
     on the grid), and puts 3.5 % of the snares and 5.7 % of the hats there instead of 11 % and
     12 % (24 held-out synth tracks, benchmarks/bench_features.py --quality).
     """
-    act = detector.activations(y)[:n_frames].astype(np.float64)
+    act = detector.activations(y, spectrogram=spectrogram)[:n_frames].astype(np.float64)
     if len(act) < n_frames:
         act = np.pad(act, ((0, n_frames - len(act)), (0, 0)))
     floor = np.array([DRUM_ACTIVATION_FLOOR[name] for name in detector.config.labels])
@@ -429,7 +429,8 @@ def _model_onsets(detector: DrumDetector, y: np.ndarray, n_frames: int, audible:
     return scaled, np.zeros_like(scaled)
 
 
-def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None, drum_model: bool = True) -> AudioFeatures:
+def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *, features: FrameFeatures | None = None, drum_model: bool = True,
+                           spectrogram: np.ndarray | None = None) -> AudioFeatures:
     """The :class:`AudioFeatures` of mono audio ``y`` (shape ``(n,)``, float32 at ``sr`` Hz), on the
     analysis frame grid, each normalized to [0, 1] for this track (see the module docstring).
 
@@ -438,6 +439,7 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
     ``drum_model``: kick, snare and hats from the bundled drum model (:mod:`mvgen.analysis.drums`) when it is
     there and ``y`` is given at :data:`~mvgen.features.ANALYSIS_SR`; False (or no model, or no ``y``):
     from the band flux of the percussive part (the hand-made path, kept as the fallback and baseline).
+    ``spectrogram``: the drum model's log-mel of ``y`` when the caller has it (the beat model hears the same).
     """
     if features is None or features.detail is None:
         if y is None:
@@ -470,7 +472,7 @@ def compute_audio_features(y: np.ndarray | None = None, sr: int = ANALYSIS_SR, *
         # against 0.87 / 0.78), its kick only a little (Pearson r 0.93 against 0.87) while on real
         # music, whose kicks it never heard, it reads them at a third of the flux kick's level: the
         # kick stays the band flux's (benchmarks/bench_features.py --quality --real-cache).
-        drums, where = _model_onsets(detector, y, n, audible)
+        drums, where = _model_onsets(detector, y, n, audible, spectrogram)
         snare, hats = drums[:, 1], drums[:, 2]
         offsets = {"snare": where[:, 1], "hats": where[:, 2]} if DRUM_PEAKS_ONLY else {}
         kick = _flux_kick(d, audible)

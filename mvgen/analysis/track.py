@@ -21,6 +21,7 @@ from mvgen._version import __version__
 from mvgen.media.audio import file_hash, load_audio, probe_audio
 from mvgen.analysis.beat_model import bundled_beat_tracker
 from mvgen.analysis.beats import find_downbeats, track_beats
+from mvgen.analysis.drums import bundled_drum_detector
 from mvgen.errors import MvgenError, validation_error
 from mvgen.features import ANALYSIS_SR, frame_features
 from mvgen.fileio import write_atomic
@@ -357,7 +358,11 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_
                               signal=[SignalSpan(start_s=0.0, end_s=round(duration_s, 3), kind="silence")],
                               audio_features=compute_audio_features(y, sr, features=features), warnings=notes)
     features = frame_features(y, sr, detail=True) if features is None else features
-    audio_features = compute_audio_features(y, sr, features=features)
+    tracker = bundled_beat_tracker() if beat_model and sr == ANALYSIS_SR else None
+    detector = bundled_drum_detector() if sr == ANALYSIS_SR else None
+    # one log-mel for both frame models when they hear alike (the bundled drum and beat models do)
+    spectrogram = tracker.spectrogram(y) if tracker is not None and detector is not None and tracker.hears_like(detector) else None
+    audio_features = compute_audio_features(y, sr, features=features, spectrogram=spectrogram)
     gate = signal_gate(y, sr, features=features)
     signal = [SignalSpan(start_s=round(a, 3), end_s=round(min(b, duration_s), 3), kind=k) for a, b, k in gate_spans(gate)]
     kind = dominant_kind(gate)
@@ -366,8 +371,8 @@ def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_
         notes.append(f"audio is {article}{kind}; analyzed as beatless")
         return SignalAnalysis(duration_s=duration_s, tempo_bpm=None, sections=[Section(start_s=0.0, end_s=duration_s, label="intro")], tracks=[TrackSpan(start_s=0.0, end_s=round(duration_s, 3))], signal=signal,
                               audio_features=audio_features, warnings=notes)
-    tracker = bundled_beat_tracker() if beat_model and sr == ANALYSIS_SR else None
-    activations = tracker.activations(y) if tracker is not None else None
+    activations = tracker.activations(y, spectrogram=spectrogram) if tracker is not None else None
+    del spectrogram
     grid = track_beats(features, duration_s, y, activations)
     notes.extend(grid.warnings)
     downbeats, beats_per_bar = find_downbeats(y, features, grid.beats_s, activations) if grid.tempo_bpm else (grid.beats_s, 4)
