@@ -148,7 +148,8 @@ def test_context_weighs_each_window_by_its_evidence():
     evidence = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])  # drums in the first half, none after
     (track,) = track_genres(predictions, np.maximum(evidence, 0.05), [(0.0, 6.0)])
     assert track.in_scope > 0.85 and track.probabilities[0] > 0.85
-    combined = with_track_context(predictions, evidence, [track])
+    # a context longer than the track and no extra mass: every window without drums takes the track's pool
+    combined = with_track_context(predictions, evidence, [track], weights=np.maximum(evidence, 0.05), context_s=1e6, track_mass=0.0)
     np.testing.assert_allclose(combined.in_scope[:3], 0.95)  # full evidence: the window's own verdict
     np.testing.assert_allclose(combined.in_scope[3:], track.in_scope)  # none: the track's
     assert (combined.probabilities[3:, 0] > 0.85).all()
@@ -178,5 +179,5 @@ def test_a_drumless_window_takes_the_genre_around_it_not_the_tracks_mean():
     local = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, 0.05), context_s=15.0, track_mass=5.0)
     outro = times >= 120.0
     assert (local.probabilities[outro, 1] > 0.8).all() and (local.in_scope[outro] > 0.8).all()
-    whole = with_track_context(predictions, evidence, tracks)
+    whole = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, 0.05), context_s=1e6, track_mass=0.0)
     assert (whole.probabilities[outro, 1] < 0.7).all()  # the whole track's mean, without the neighbourhood

@@ -190,11 +190,11 @@ def _local_priors(predictions: WindowPredictions, weights: np.ndarray, tracks: l
 
 
 def with_track_context(predictions: WindowPredictions, evidence: np.ndarray, tracks: list[PooledGenre], *,
-                       weights: np.ndarray | None = None, context_s: float | None = None, track_mass: float = 0.0) -> WindowPredictions:
-    """Each window's prediction combined with its context's: ``evidence[i]`` of the window's own, the rest its
-    context's, which is its track's (:func:`track_genres`) or, with ``context_s``, its neighbourhood's within its
-    track (windows pooled by ``weights``, default ``evidence``, times a Gaussian of their distance, sigma
-    ``context_s`` seconds; the whole track's pool counted as ``track_mass`` windows).
+                       weights: np.ndarray, context_s: float, track_mass: float) -> WindowPredictions:
+    """Each window's prediction combined with its context's: ``evidence[i]`` of the window's own, the rest the
+    genre of the music around it in its track (:func:`_local_priors`: the track's windows pooled by ``weights``
+    times a Gaussian of their distance, sigma ``context_s`` seconds, and the track's pool of :func:`track_genres`
+    counted as ``track_mass`` windows; a ``context_s`` longer than the track and no mass give the track's pool).
 
     A window of pads and a piano says little about a genre by itself, and a classifier taught to reject
     ambient music rejects a house track's breakdown too; the rest of the track says a lot. ``evidence``
@@ -205,13 +205,9 @@ def with_track_context(predictions: WindowPredictions, evidence: np.ndarray, tra
     starts = np.array([t.start_s for t in tracks])
     k = np.clip(np.searchsorted(starts, predictions.times_s, side="right") - 1, 0, len(tracks) - 1)
     e = np.clip(np.asarray(evidence, dtype=np.float64), 0.0, 1.0)
-    if context_s is None:
-        track_in = np.array([t.in_scope for t in tracks])[k]
-        track_shares = np.stack([t.probabilities for t in tracks])[k]
-    else:
-        track_in, track_shares = _local_priors(predictions, e if weights is None else np.asarray(weights, np.float64), tracks, k, context_s, track_mass)
-    in_scope = e * predictions.in_scope + (1.0 - e) * track_in
-    shares = (e * predictions.in_scope)[:, None] * predictions.probabilities + ((1.0 - e) * track_in)[:, None] * track_shares
+    context_in, context_shares = _local_priors(predictions, np.asarray(weights, np.float64), tracks, k, context_s, track_mass)
+    in_scope = e * predictions.in_scope + (1.0 - e) * context_in
+    shares = (e * predictions.in_scope)[:, None] * predictions.probabilities + ((1.0 - e) * context_in)[:, None] * context_shares
     total = shares.sum(axis=1, keepdims=True)
     shares = np.divide(shares, total, out=predictions.probabilities.astype(np.float64).copy(), where=total > 1e-12)
     return WindowPredictions(times_s=predictions.times_s, probabilities=shares, in_scope=np.clip(in_scope, 0.0, 1.0))
