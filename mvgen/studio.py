@@ -46,6 +46,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.requests import cookie_parser
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -163,6 +164,13 @@ class Studio:
                 written.append(path)
             return written, []
 
+    def table(self):
+        """The styles as the page shows them now, as a :class:`~mvgen.style.blend.StyleTable`."""
+        from mvgen.style.blend import StyleTable
+
+        with self.lock:
+            return StyleTable.from_styles(self.styles)
+
     def bars_clip_mp4(self, track: int, time_s: float, width: int, bars: int = PLAY_BARS) -> tuple[bytes, float, float]:
         """An MP4 (H.264, no audio) of ``bars`` bars of track ``track`` from the downbeat at or before ``time_s``
         (:data:`FALLBACK_BAR_S` bars without a grid), ``width`` px wide (16:9), with the current styles, and
@@ -173,7 +181,6 @@ class Studio:
 
         from mvgen.media.assemble import ChunkWriter
         from mvgen.renderers.factory import procedural_renderer
-        from mvgen.style.blend import StyleTable
         from mvgen.style.mapper import map_frames
 
         analysis = self.analyses[track]
@@ -183,10 +190,8 @@ class Studio:
         start_s = float(before[-1]) if len(before) else max(0.0, time_s)
         end_s = min(start_s + bars * bar_s, analysis.duration_s)
         start_s = max(0.0, min(start_s, end_s - 1.0 / FRAME_FPS))
-        height = max(2, 2 * round(width * 9 / 16 / 2))
-        with self.lock:
-            table = StyleTable.from_styles(self.styles)
-        specs = map_frames(analysis, table, FRAME_FPS, start_s=start_s, end_s=end_s)
+        height = _height(width)
+        specs = map_frames(analysis, self.table(), FRAME_FPS, start_s=start_s, end_s=end_s)
         renderer = procedural_renderer(width, height, len(specs), compile=False)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "clip.mp4"
@@ -200,19 +205,20 @@ class Studio:
         from PIL import Image
 
         from mvgen.renderers.factory import procedural_renderer
-        from mvgen.style.blend import StyleTable
         from mvgen.style.mapper import map_frames
 
         analysis = self.analyses[track]
         time_s = min(max(0.0, time_s), max(analysis.duration_s - 1.0 / FRAME_FPS, 0.0))
-        height = max(2, 2 * round(width * 9 / 16 / 2))
-        with self.lock:
-            table = StyleTable.from_styles(self.styles)
-        specs = map_frames(analysis, table, FRAME_FPS, start_s=time_s, end_s=time_s + 1.0 / FRAME_FPS)
-        frame = procedural_renderer(width, height, 1, compile=False).render(specs[:1])[0].cpu().numpy()
+        specs = map_frames(analysis, self.table(), FRAME_FPS, start_s=time_s, end_s=time_s + 1.0 / FRAME_FPS)
+        frame = procedural_renderer(width, _height(width), 1, compile=False).render(specs[:1])[0].cpu().numpy()
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
+
+
+def _height(width: int) -> int:
+    """The even height of a 16:9 picture ``width`` px wide (what H.264 and the page's frames take)."""
+    return max(2, 2 * round(width * 9 / 16 / 2))
 
 
 # --------------------------------------------------------------------------- renders
@@ -379,10 +385,7 @@ class _Guard:
         if not given and auth.lower().startswith("token "):
             given = auth[6:].strip()
         if not given:
-            for part in headers.get("cookie", "").split(";"):
-                name, _, value = part.strip().partition("=")
-                if name == TOKEN_COOKIE:
-                    given = value
+            given = cookie_parser(headers.get("cookie", "")).get(TOKEN_COOKIE, "")
         return bool(given) and secrets.compare_digest(given.encode(), self.options.token.encode())
 
 
