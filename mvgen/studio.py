@@ -371,11 +371,28 @@ class _Guard:
             problem = (403, "cross-site request refused (Origin header)")
         elif not self._token_ok(scope, headers):
             problem = (403, "missing or wrong access token: open the URL mvgen studio printed")
-        elif int(headers.get("content-length", "0") or 0) > MAX_BODY_BYTES:
-            problem = (413, f"request body over {MAX_BODY_BYTES} bytes")
+        if problem is None:
+            # the body is read here, whatever its framing (Content-Length or chunked), and refused past the limit
+            body, more = b"", True
+            while more and len(body) <= MAX_BODY_BYTES:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                problem = (413, f"request body over {MAX_BODY_BYTES} bytes")
         if problem is not None:
             return await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
-        return await self.app(scope, _limited(receive), send)
+
+        replayed = False
+
+        async def replay():  # the body once, then the connection's own messages (a client's disconnect)
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
 
     def _token_ok(self, scope, headers: dict[str, str]) -> bool:
         from urllib.parse import parse_qs
@@ -387,22 +404,6 @@ class _Guard:
         if not given:
             given = cookie_parser(headers.get("cookie", "")).get(TOKEN_COOKIE, "")
         return bool(given) and secrets.compare_digest(given.encode(), self.options.token.encode())
-
-
-def _limited(receive):
-    """``receive`` that stops a chunked body at :data:`MAX_BODY_BYTES` (a Content-Length is checked before)."""
-    seen = 0
-
-    async def wrapped():
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > MAX_BODY_BYTES:
-                raise MvgenError(f"request body over {MAX_BODY_BYTES} bytes", "request")
-        return message
-
-    return wrapped
 
 
 def create_app(studio: Studio):

@@ -94,6 +94,23 @@ def test_foreign_hosts_origins_and_big_bodies_are_refused(server):
     assert call(options, "GET", "/api/styles", headers={"Origin": f"http://127.0.0.1:{options.port}"})[0] == 200
     status, body, _ = call(options, "PUT", "/api/styles/deep_house", b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}")
     assert status == 413 and b"request body over" in body
+    import http.client  # a chunked body has no Content-Length to refuse it by: it is counted as it comes
+
+    conn = http.client.HTTPConnection("127.0.0.1", options.port, timeout=30)
+    conn.putrequest("PUT", "/api/styles/deep_house")
+    for name, value in (("Authorization", f"Token {options.token}"), ("Transfer-Encoding", "chunked"), ("Content-Type", "application/json")):
+        conn.putheader(name, value)
+    conn.endheaders()
+    chunk = b" " * 65536
+    try:
+        for _ in range(MAX_BODY_BYTES // len(chunk) + 2):
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+    except OSError:
+        pass  # the server may close as soon as it has refused
+    response = conn.getresponse()
+    assert response.status == 413 and b"request body over" in response.read()
+    conn.close()
 
 
 @pytest.mark.parametrize("path", ["/api/styles/..%2F..%2Fetc%2Fpasswd", "/api/styles/%2Fetc%2Fpasswd", "/api/audio/1", "/api/audio/-1", "/../../etc/passwd"])
