@@ -6,7 +6,7 @@ The server (FastAPI on uvicorn) binds 127.0.0.1 and answers only requests that c
 the page itself (no DNS rebinding, no cross-site requests). It reads only the tracks it was given (by
 index: no request names a path) and reads and writes only the styles folder (one ``<class>.yaml`` per
 class, or the file that already styles that class). Request bodies are limited to
-:data:`MAX_BODY_BYTES`.
+:data:`MAX_BODY_BYTES` (a branding file's upload to :data:`MAX_UPLOAD_BYTES`).
 
 HTTP API (the page uses it; so can scripts):
 
@@ -25,6 +25,12 @@ HTTP API (the page uses it; so can scripts):
   the outputs with their platform checks. A render snapshots the styles as the page shows them and runs
   through the batch machinery (a manifest in ``<output_dir>/studio-<id>/``) in its own process, stopped by
   SIGTERM when the studio stops (unfinished videos resume as any batch does);
+- ``PUT /api/branding/{kind}?name=FILE`` (``kind``: cover, logo, font or lyrics; the body is the file's
+  bytes, at most :data:`MAX_UPLOAD_BYTES`; ``name`` gives only the suffix): checked as ``mvgen render``
+  checks ``--cover``/``--logo``/``--font``/``--lyrics`` (422 with the problem, nothing kept), then kept as
+  ``<output_dir>/studio-branding/<kind><suffix>``, a name the server makes, never one the request gives;
+  ``GET /api/branding``: what is kept; ``GET /api/branding/{kind}``: the file; ``DELETE`` drops it.
+  A render's ``branding`` uses a kept file where it says so (``"cover": true``);
 - ``POST /api/styles/save`` (body ``{"versions": {class: version}}``, the versions the page's GETs gave, or
   nothing): writes the changed styles into the styles folder, atomically, keeping the comments and the
   order of an existing file (ruamel.yaml round trip); 409 when a file changed on disk since the studio
@@ -48,13 +54,20 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.requests import cookie_parser
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mvgen.errors import MvgenError
-from mvgen.fileio import write_atomic
+from mvgen.errors import MvgenError, field_name, validation_problem
+from mvgen.fileio import atomic_path, write_atomic
 
 #: The largest request body the server reads (bytes): a whole style is a few kB.
 MAX_BODY_BYTES = 256_000
+#: The largest branding file the page may upload (bytes), per kind: a print-resolution cover (3000 px
+#: square JPEG/PNG) is 2-25 MB, a font family file up to ~20 MB (CJK fonts), a logo or lyrics far less.
+MAX_UPLOAD_BYTES = {"cover": 32_000_000, "logo": 8_000_000, "font": 32_000_000, "lyrics": 1_000_000}
+#: The suffixes each kind of branding file may have (what ``mvgen render`` reads for that option).
+UPLOAD_SUFFIXES = {"cover": (".png", ".jpg", ".jpeg", ".webp"), "logo": (".png", ".svg"), "font": (".ttf", ".otf"), "lyrics": (".lrc", ".srt")}
+#: Folder (inside the output folder) where uploaded branding files are kept.
+BRANDING_FOLDER = "studio-branding"
 #: Widest frame the API draws (px); the page asks for its preview size.
 MAX_FRAME_WIDTH = 1280
 #: Cookie the page keeps the token in (HttpOnly, SameSite=Strict).
@@ -117,6 +130,57 @@ class Studio:
         self.digests = {key: _digest(self.path_of(key)) for key in self.styles}
         self.lock = threading.Lock()
         self.jobs: dict[str, RenderJob] = {}
+
+    # -------------------------------------------------- branding files uploaded from the page
+
+    def branding_files(self) -> dict[str, Path]:
+        """The branding files kept from uploads (this session's or an earlier one's): kind -> path."""
+        folder = self.options.output_dir / BRANDING_FOLDER
+        kept = {}
+        for kind, suffixes in UPLOAD_SUFFIXES.items():
+            for suffix in suffixes:
+                if (folder / f"{kind}{suffix}").is_file():
+                    kept[kind] = folder / f"{kind}{suffix}"
+        return kept
+
+    def keep_branding(self, kind: str, name: str, data: bytes) -> Path:
+        """Check ``data`` (an upload named ``name``) as ``mvgen render`` checks that kind of file, and keep it as
+        ``<output_dir>/studio-branding/<kind><suffix>`` in place of any earlier one; :class:`MvgenError` (nothing
+        kept) naming the upload when it is no such file."""
+        from mvgen.brand.branding import Branding
+        from mvgen.brand.lyrics import load_lyrics
+
+        where = f"{kind} upload {Path(name).name or '(no name)'}"
+        kind = check_branding_kind(kind)
+        suffix = Path(name).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES[kind]:
+            raise MvgenError(f"a {kind} must be a {'/'.join(UPLOAD_SUFFIXES[kind])} file (got {suffix or 'no suffix'!r})", where)
+        if len(data) > MAX_UPLOAD_BYTES[kind]:
+            raise MvgenError(f"{len(data)} bytes is over the {MAX_UPLOAD_BYTES[kind]} bytes a {kind} may have", where)
+        if not data:
+            raise MvgenError("the file is empty", where)
+        target = self.options.output_dir / BRANDING_FOLDER / f"{kind}{suffix}"
+        with self.lock:
+            try:
+                with atomic_path(target, suffix=".part" + suffix) as tmp:
+                    tmp.write_bytes(data)
+                    if kind == "lyrics":
+                        load_lyrics(tmp)
+                    else:
+                        Branding(**{kind: str(tmp)}).check()
+            except MvgenError as exc:  # the message names the upload, not the temporary file it was checked in
+                raise MvgenError(exc.problem, where) from None
+            for suffix_kept in UPLOAD_SUFFIXES[kind]:  # one file per kind: a new suffix replaces the old one
+                if suffix_kept != suffix:
+                    (target.parent / f"{kind}{suffix_kept}").unlink(missing_ok=True)
+        return target
+
+    def drop_branding(self, kind: str) -> bool:
+        """Forget the kept file of ``kind``; whether there was one."""
+        path = self.branding_files().get(check_branding_kind(kind))
+        if path is not None:
+            path.unlink()
+        return path is not None
 
     def path_of(self, key: str) -> Path:
         """The file that styles ``key``: the one already doing so, else ``<styles_dir>/<key>.yaml``."""
@@ -216,6 +280,13 @@ class Studio:
         return buffer.getvalue()
 
 
+def check_branding_kind(kind: str) -> str:
+    """``kind`` if it is a kind of branding file the page may upload, else an :class:`MvgenError` listing them."""
+    if kind not in UPLOAD_SUFFIXES:
+        raise MvgenError(f"no branding file kind {kind!r} (allowed: {', '.join(UPLOAD_SUFFIXES)})", "/api/branding")
+    return kind
+
+
 def _height(width: int) -> int:
     """The even height of a 16:9 picture ``width`` px wide (what H.264 and the page's frames take)."""
     return max(2, 2 * round(width * 9 / 16 / 2))
@@ -224,21 +295,33 @@ def _height(width: int) -> int:
 # --------------------------------------------------------------------------- renders
 
 
-class TextBranding(_RequestModel):
-    """The branding a render from the page may carry: text only (files such as a cover or a logo would be
-    paths the studio does not serve; give them to ``mvgen render`` or a batch manifest)."""
+class PageBranding(_RequestModel):
+    """The branding a render from the page carries: its text, and which of the files uploaded to
+    ``PUT /api/branding/{kind}`` it uses (``True``: the kept file; no request names a path)."""
 
     artist: str | None = Field(None, max_length=200)
     title: str | None = Field(None, max_length=200)
     label: str | None = Field(None, max_length=200)
     release_date: str | None = Field(None, max_length=60)
     end_card_s: float | None = Field(None, ge=0, le=30)
+    call_to_action: str | None = Field(None, max_length=80)
+    palette_from_cover: bool = False
+    cover: bool = False
+    logo: bool = False
+    font: bool = False
+    lyrics: bool = False
+
+    @model_validator(mode="after")
+    def _cover_for_palette(self) -> "PageBranding":
+        if self.palette_from_cover and not self.cover:
+            raise ValueError("palette_from_cover needs the uploaded cover (cover: true): the artwork whose colours the video takes")
+        return self
 
 
 class RenderRequest(_RequestModel):
     """``POST /api/render``: track ``track`` in each of ``formats`` (presets of ``mvgen formats list``, at ``size``
     when given), one clip (``length_s`` None: the whole track; ``start_s`` None: its strongest window),
-    optional thumbnail and text branding."""
+    optional thumbnail and branding."""
 
     track: int = 0
     formats: list[str] = Field(min_length=1, max_length=8)
@@ -246,7 +329,7 @@ class RenderRequest(_RequestModel):
     start_s: float | None = Field(None, ge=0, allow_inf_nan=False)
     size: int | None = Field(None, ge=64, le=4320, description="short side in pixels (None: the preset's); a smaller one renders a quick draft")
     thumbnail: bool = False
-    branding: TextBranding | None = None
+    branding: PageBranding | None = None
 
     @field_validator("formats")
     @classmethod
@@ -308,24 +391,47 @@ class RenderJob:
         return out
 
 
+def _job_branding(studio: "Studio", wanted: PageBranding, folder: Path) -> dict[str, Any]:
+    """The manifest's branding for ``wanted``: its text, and a copy in ``folder`` of each kept file it uses (so a
+    later upload never changes a render under way, nor the files a resumed render checks)."""
+    import shutil
+
+    branding = wanted.model_dump(exclude_none=True, exclude={"cover", "logo", "font", "lyrics", "palette_from_cover"})
+    if wanted.palette_from_cover:
+        branding["palette_from_cover"] = True
+    kept = studio.branding_files()
+    for kind in UPLOAD_SUFFIXES:
+        if getattr(wanted, kind):
+            copy = folder / "branding" / kept[kind].name
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(kept[kind], copy)
+            branding[kind] = str(copy.relative_to(folder))
+    return branding
+
+
 def start_render(studio: "Studio", request: RenderRequest) -> RenderJob:
     """Snapshot the current styles, write a batch manifest for ``request`` and start it (see :class:`RenderJob`)."""
     import multiprocessing
 
     from mvgen.style.styles import style_yaml
 
+    kept = studio.branding_files()
+    missing = [kind for kind in UPLOAD_SUFFIXES if request.branding and getattr(request.branding, kind) and kind not in kept]
+    if missing:
+        raise MvgenError(f"branding.{missing[0]}: no {missing[0]} was uploaded (PUT /api/branding/{missing[0]})", "/api/render")
     job_id = secrets.token_hex(4)
     folder = studio.options.output_dir / f"studio-{job_id}"
     (folder / "styles").mkdir(parents=True)
     with studio.lock:  # what the page shows now, saved or not
         for key, style in studio.styles.items():
             write_atomic(folder / "styles" / f"{key}.yaml", style_yaml(style))
+    branding = _job_branding(studio, request.branding, folder) if request.branding else None
     clip = {k: v for k, v in (("length_s", request.length_s), ("start_s", request.start_s)) if v is not None}
     manifest = {"output_dir": "renders", "styles": "styles", "classifier": studio.options.classifier,
                 "formats": {name: {"preset": name, **({"size": request.size} if request.size else {})} for name in request.formats}, "clips": {"clip" if clip else "full": clip},
                 "thumbnail": request.thumbnail,
                 "tracks": [{"path": str(studio.options.tracks[request.track].resolve()),
-                            **({"branding": request.branding.model_dump(exclude_none=True)} if request.branding else {})}]}
+                            **({"branding": branding} if branding else {})}]}
     write_atomic(folder / "manifest.yaml", json.dumps({k: v for k, v in manifest.items() if v is not None}, indent=1))
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -373,13 +479,17 @@ class _Guard:
             problem = (403, "missing or wrong access token: open the URL mvgen studio printed")
         if problem is None:
             # the body is read here, whatever its framing (Content-Length or chunked), and refused past the limit
-            body, more = b"", True
-            while more and len(body) <= MAX_BODY_BYTES:
+            upload = scope.get("method") == "PUT" and scope.get("path", "").startswith("/api/branding/")
+            limit = max(MAX_UPLOAD_BYTES.values()) if upload else MAX_BODY_BYTES
+            chunks, size, more = [], 0, True
+            while more and size <= limit:
                 message = await receive()
-                body += message.get("body", b"")
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
                 more = message.get("more_body", False)
-            if len(body) > MAX_BODY_BYTES:
-                problem = (413, f"request body over {MAX_BODY_BYTES} bytes")
+            body = b"".join(chunks)
+            if size > limit:
+                problem = (413, f"request body over {limit} bytes")
         if problem is not None:
             return await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
 
@@ -418,7 +528,7 @@ def create_app(studio: Studio):
 
     @app.exception_handler(MvgenError)
     async def _mvgen_error(request: Request, exc: MvgenError):
-        return error(404 if "no style" in str(exc) or "no track" in str(exc) else 400, str(exc))
+        return error(404 if any(f"no {what} " in str(exc) for what in ("style", "track", "branding file kind")) else 400, str(exc))
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request):
@@ -486,11 +596,38 @@ def create_app(studio: Studio):
         try:
             wanted = RenderRequest.model_validate_json(await request.body())
         except ValidationError as exc:
-            return error(422, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)])
+            return error(422, [f"{field_name(e['loc'])}: {validation_problem(e)}" for e in exc.errors(include_url=False)])
         track_index(wanted.track)
-        job = start_render(studio, wanted)
+        try:
+            job = start_render(studio, wanted)
+        except MvgenError as exc:  # a branding file it asks for was not uploaded
+            return error(422, [str(exc)])
         studio.jobs[job.id] = job
         return {"id": job.id}
+
+    @app.get("/api/branding")
+    def branding():
+        return {kind: {"name": path.name, "bytes": path.stat().st_size} for kind, path in studio.branding_files().items()}
+
+    @app.get("/api/branding/{kind}")
+    def branding_file(kind: str):
+        path = studio.branding_files().get(check_branding_kind(kind))
+        if path is None:
+            return error(404, f"no {kind} was uploaded")
+        return FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    @app.put("/api/branding/{kind}")
+    async def upload_branding(kind: str, request: Request, name: str = Query("", max_length=255)):
+        check_branding_kind(kind)
+        try:
+            path = studio.keep_branding(kind, name, await request.body())
+        except MvgenError as exc:
+            return error(422, str(exc))
+        return {"kind": kind, "name": path.name, "bytes": path.stat().st_size}
+
+    @app.delete("/api/branding/{kind}")
+    def drop_branding(kind: str):
+        return {"dropped": studio.drop_branding(kind)}
 
     @app.get("/api/jobs/{job_id}")
     def job(job_id: str):

@@ -370,3 +370,124 @@ def test_the_page_edits_motifs_and_the_modulation_matrix(server, browser):
     problem = wait_until(lambda: browser.find_element("id", "problems").text)
     assert "modulate" in problem and "rotation" in problem and "out of range" in problem
     assert "rotation" not in studio.styles["deep_house"].modulate.get("kick", {})
+
+
+# --------------------------------------------------------------------------- branding files from the page
+
+
+def _png(color, size=(320, 320), mode="RGB") -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _font_bytes() -> bytes:
+    from mvgen.brand.fonts import default_font
+
+    return default_font().read_bytes()
+
+
+def test_branding_files_are_checked_and_kept_only_where_the_server_says(server):
+    options, studio = server
+    folder = options.output_dir / "studio-branding"
+    # good files of each kind are kept under names the server makes, whatever the request called them
+    assert call(options, "PUT", "/api/branding/cover?name=..%2F..%2Fescape.png", _png((255, 0, 255)))[0] == 200
+    assert call(options, "PUT", "/api/branding/logo?name=%2Ftmp%2Flogo.png", _png((255, 255, 255, 200), (200, 80), "RGBA"))[0] == 200
+    assert call(options, "PUT", "/api/branding/font?name=brand.ttf", _font_bytes())[0] == 200
+    assert call(options, "PUT", "/api/branding/lyrics?name=words.lrc", b"[00:00.50]first line\n[00:01.50]second line\n")[0] == 200
+    assert sorted(p.name for p in folder.iterdir()) == ["cover.png", "font.ttf", "logo.png", "lyrics.lrc"]
+    assert not (options.output_dir.parent / "escape.png").exists() and not list(options.output_dir.glob("escape*"))
+    listed = json.loads(call(options, "GET", "/api/branding")[1])
+    assert set(listed) == {"cover", "logo", "font", "lyrics"} and listed["cover"]["name"] == "cover.png"
+    status, body, headers = call(options, "GET", "/api/branding/cover")
+    assert status == 200 and body == (folder / "cover.png").read_bytes()
+    # bad files: the check's message naming the upload, nothing kept, the good file still there
+    cover_before = (folder / "cover.png").read_bytes()
+    refused = {
+        "cover?name=art.png": b"this is not a PNG",
+        "cover?name=art.gif": _png((0, 0, 0)),
+        "cover?name=art.png ": b"",
+        "font?name=font.ttf": b"\x00\x01\x00\x00 not really a font",
+        "lyrics?name=words.lrc": b"no timestamps here\n",
+        "lyrics?name=big.lrc": b"[00:01.00]" + b"la " * 400_000,
+    }
+    for path, data in refused.items():
+        status, body, _ = call(options, "PUT", f"/api/branding/{path}", data)
+        detail = json.loads(body)["detail"]
+        assert status == 422 and detail.startswith(path.split("?")[0] + " upload "), (path, detail)
+    assert "must be a .png/.jpg/.jpeg/.webp file" in json.loads(call(options, "PUT", "/api/branding/cover?name=art.gif", _png((0, 0, 0)))[1])["detail"]
+    assert (folder / "cover.png").read_bytes() == cover_before and not [p for p in folder.iterdir() if p.name.startswith(".")]
+    assert call(options, "PUT", "/api/branding/passwd?name=x.png", _png((0, 0, 0)))[0] == 404  # kinds are a fixed list
+    assert call(options, "PUT", "/api/branding/cover?name=x.png", _png((0, 0, 0)), token=False)[0] == 403
+    # a new cover of another suffix replaces the old one; DELETE forgets a file
+    assert call(options, "PUT", "/api/branding/cover?name=art.webp", _webp((255, 0, 255)))[0] == 200
+    assert not (folder / "cover.png").exists() and (folder / "cover.webp").is_file()
+    assert json.loads(call(options, "DELETE", "/api/branding/logo")[1]) == {"dropped": True}
+    assert "logo" not in json.loads(call(options, "GET", "/api/branding")[1])
+
+
+def _webp(color) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 320), color).save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
+def test_a_render_from_the_page_carries_the_uploaded_cover_and_lyrics(server):
+    options, _ = server
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "branding": {"cover": True}})
+    assert status == 422 and "no cover was uploaded" in body.decode()
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "branding": {"palette_from_cover": True}})
+    assert status == 422 and "palette_from_cover needs the uploaded cover" in body.decode()
+    assert call(options, "PUT", "/api/branding/cover?name=art.png", _png((255, 0, 255)))[0] == 200
+    assert call(options, "PUT", "/api/branding/lyrics?name=words.lrc", b"[00:04.20]studio words\n[00:05.40]end\n")[0] == 200
+    status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "length_s": 5.0, "start_s": 4.0, "size": 144,
+                                                             "branding": {"artist": "Studio Artist", "cover": True, "lyrics": True, "end_card_s": 1.0}})
+    assert status == 200, body
+    job_id = json.loads(body)["id"]
+    # a later upload does not change the render under way: it took a copy
+    assert call(options, "PUT", "/api/branding/cover?name=art.png", _png((0, 255, 0)))[0] == 200
+    deadline = time.monotonic() + 240
+    while (job := json.loads(call(options, "GET", f"/api/jobs/{job_id}")[1]))["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job["state"] == "done", job
+    (result,) = job["results"]
+    assert result["status"] == "done", result
+    from mvgen.media.assemble import probe_video
+    from tests.videos import rgb_frames
+
+    info = probe_video(result["output"])
+    frames = rgb_frames(result["output"], info.width, info.height)
+    last = frames[-1]
+    magenta = (last[..., 0] > 200) & (last[..., 1] < 60) & (last[..., 2] > 200)
+    assert magenta.mean() > 0.05, magenta.mean()  # the end card (1 s of a 5 s clip) shows the cover uploaded when the render started
+    first = frames[0]
+    assert ((first[..., 0] > 200) & (first[..., 1] < 60) & (first[..., 2] > 200)).mean() < 0.01  # the music's frames before it
+    assert len(frames) == info.n_frames
+    srt = [p for p in (options.output_dir / f"studio-{job_id}" / "renders").glob("*.srt")]
+    assert srt and "studio words" in srt[0].read_text()  # the lyrics' captions beside the video
+
+
+def test_the_page_uploads_branding_files_and_shows_a_refused_one_beside_its_control(server, browser, tmp_path):
+    from tests.browser import wait_until
+
+    options, _ = server
+    _open(browser, options)
+    cover = tmp_path / "My Cover.png"
+    cover.write_bytes(_png((255, 0, 255)))
+    browser.find_element("id", "file-cover").send_keys(str(cover))
+    assert wait_until(lambda: browser.find_element("id", "kept-cover").text.startswith("cover.png"))
+    assert (options.output_dir / "studio-branding" / "cover.png").read_bytes() == cover.read_bytes()
+    assert browser.execute_script("return !document.getElementById('palette-cover').disabled && !document.getElementById('cover-thumb').hidden")
+    wait_until(lambda: browser.execute_script("const i = document.getElementById('cover-thumb'); return i.complete && i.naturalWidth === 320;"))
+    bad = tmp_path / "lyrics.lrc"
+    bad.write_text("just words, no times\n")
+    browser.find_element("id", "file-lyrics").send_keys(str(bad))
+    problem = wait_until(lambda: (t := browser.find_element("id", "problem-lyrics").text) != "checking..." and t)
+    assert problem.startswith("lyrics upload lyrics.lrc:") and browser.find_element("id", "kept-lyrics").text == "none"
+    browser.find_element("id", "drop-cover").click()
+    assert wait_until(lambda: browser.find_element("id", "kept-cover").text == "none")
+    assert not (options.output_dir / "studio-branding" / "cover.png").exists()
