@@ -496,18 +496,13 @@ def studio(
 ) -> None:
     """Shape each sub-genre's look while watching the track: a local web page with the genre timeline,
     the frame at the playhead and an editor for every class's style (Ctrl-C stops it)."""
-    from mvgen.studio import StudioOptions, serve
+    from mvgen.studio import StudioOptions, analyze_tracks, serve
 
-    for track in tracks:
-        if not track.is_file():
-            raise MvgenError("no such audio file", track)
     if host != "127.0.0.1":
         err.print(f"[yellow]warning:[/] listening on {host}: anyone who can reach it and has the token can read the tracks and write the styles")
     options = StudioOptions(tracks=tuple(tracks), styles_dir=styles, output_dir=out_dir, classifier=classifier, host=host, port=port)
     with err.status(f"analyzing {len(tracks)} track{'s' if len(tracks) != 1 else ''}"):
-        from mvgen.analysis.track import analyze
-
-        analyses = {track: analyze(track, classifier=classifier) for track in tracks}
+        analyses = analyze_tracks(options)
 
     def ready(url: str) -> None:
         out.print(f"mvgen studio: {url}  (Ctrl-C to stop)")
@@ -516,7 +511,7 @@ def studio(
 
             webbrowser.open(url)
 
-    serve(options, on_ready=ready, analyze_track=analyses.__getitem__)
+    serve(options, analyses=analyses, on_ready=ready)
 
 
 formats_app = typer.Typer(help="Platform presets for --format and batch manifests.", no_args_is_help=True)

@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mvgen.errors import MvgenError, field_name, validation_problem
 from mvgen.fileio import atomic_path, write_atomic
+from mvgen.interrupts import sigterm_interrupts
 
 #: The largest request body the server reads (bytes): a whole style is a few kB.
 MAX_BODY_BYTES = 256_000
@@ -658,17 +659,24 @@ def _page_html() -> str:
     return files("mvgen").joinpath("studio.html").read_text(encoding="utf-8")
 
 
-def serve(options: StudioOptions, *, on_ready=None, analyze_track=None) -> None:
-    """Analyze the tracks, then serve the studio until Ctrl-C or SIGTERM (uvicorn stops cleanly on both).
-
-    ``analyze_track(path) -> Analysis``: how each track is analyzed (default :func:`mvgen.analysis.track.analyze`
-    with ``options.classifier``); ``on_ready(url)``: called once the server listens."""
-    import uvicorn
-
+def analyze_tracks(options: StudioOptions) -> list:
+    """The :class:`mvgen.analysis.track.Analysis` of each of ``options.tracks`` (cached as any analysis is),
+    with ``options.classifier``; :class:`MvgenError` naming a track that is not an audio file."""
     from mvgen.analysis.track import analyze
 
-    analyze_track = analyze_track or (lambda path: analyze(path, classifier=options.classifier))
-    studio = Studio(options, [analyze_track(path) for path in options.tracks])
+    for track in options.tracks:
+        if not track.is_file():
+            raise MvgenError("no such audio file", track)
+    return [analyze(track, classifier=options.classifier) for track in options.tracks]
+
+
+def serve(options: StudioOptions, *, analyses: list | None = None, on_ready=None) -> None:
+    """Serve the studio until Ctrl-C or SIGTERM (uvicorn stops cleanly on both).
+
+    ``analyses``: the tracks' analyses (default :func:`analyze_tracks`); ``on_ready(url)``: called once the server listens."""
+    import uvicorn
+
+    studio = Studio(options, analyses if analyses is not None else analyze_tracks(options))
     config = uvicorn.Config(create_app(studio), host=options.host, port=options.port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     if on_ready is not None:
@@ -679,7 +687,13 @@ def serve(options: StudioOptions, *, on_ready=None, analyze_track=None) -> None:
             on_ready(options.url())
 
         server.startup = startup
-    try:
-        server.run()
-    finally:
-        stop_renders(studio.jobs)
+    # uvicorn stops on Ctrl-C and SIGTERM, then raises the signal again once it has shut down: as
+    # KeyboardInterrupt (SIGTERM too, through sigterm_interrupts), so the renders are stopped and the
+    # command ends normally, stopping being how a server ends
+    with sigterm_interrupts():
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop_renders(studio.jobs)

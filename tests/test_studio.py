@@ -491,3 +491,57 @@ def test_the_page_uploads_branding_files_and_shows_a_refused_one_beside_its_cont
     browser.find_element("id", "drop-cover").click()
     assert wait_until(lambda: browser.find_element("id", "kept-cover").text == "none")
     assert not (options.output_dir / "studio-branding" / "cover.png").exists()
+
+
+def test_the_cli_serves_until_sigterm_and_names_a_missing_track(deep_house_wav, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MVGEN_CACHE_DIR": str(tmp_path / "cache")}
+    missing = subprocess.run([sys.executable, "-m", "mvgen", "studio", str(tmp_path / "nope.wav"), "--no-browser"], capture_output=True, text=True, env=env, timeout=120)
+    assert missing.returncode != 0 and "nope.wav: no such audio file" in missing.stderr and "Traceback" not in missing.stderr
+    port = _free_port()
+    args = [sys.executable, "-m", "mvgen", "studio", str(deep_house_wav), "--styles", str(tmp_path / "styles"), "--out", str(tmp_path / "renders"), "--port", str(port), "--no-browser"]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline()  # printed once the server listens
+        assert line.startswith(f"mvgen studio: http://127.0.0.1:{port}/?token="), line
+        token = line.split("token=")[1].split()[0]
+        options = StudioOptions(tracks=(deep_house_wav,), styles_dir=tmp_path / "styles", port=port, token=token)
+        assert call(options, "GET", "/api/styles")[0] == 200 and call(options, "GET", "/api/styles", token=False)[0] == 403
+        status, body, _ = call(options, "POST", "/api/render", {"track": 0, "formats": ["youtube"], "size": 144})
+        assert status == 200
+        children = _children(process.pid)
+        assert children  # the render's own process
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0  # stopping is how a server ends
+        assert "Traceback" not in process.stderr.read()
+        assert not [pid for pid in children if _alive(pid)]  # its render was stopped with it
+    finally:
+        process.kill()
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    import pathlib
+
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    import pathlib
+
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
