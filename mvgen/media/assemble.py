@@ -4,7 +4,8 @@ Chunks are independent H.264 files of a fixed number of frames in a work folder,
 render resumes from the last finished chunk; the final video concatenates them (stream copy) and
 adds the original audio trimmed to exactly ``n_frames / fps`` seconds, so video and audio durations
 agree to within one frame and frame ``i`` is shown at ``i / fps``. Memory stays bounded: only one
-batch of frames is in memory at a time.
+batch of frames is in memory at a time. The finished file says where it lies in its track (a
+:class:`VideoWindow` as mp4 tags, :data:`WINDOW_TAGS`; read back by :func:`read_video_window`).
 """
 
 from __future__ import annotations
