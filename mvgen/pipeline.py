@@ -328,7 +328,7 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
             shown = VideoWindow(window[0], window[0] + len(specs) / settings.fps)
         mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside, audio=audio_encoding, max_bytes=max_bytes,
             window=shown)
-        write_sidecars(settings.branding, out, (shown.start_s, shown.end_s))  # lyrics as .srt/.vtt captions
+        write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
     except OSError as exc:
         if exc.errno not in DISK_FULL:
             raise

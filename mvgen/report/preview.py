@@ -231,8 +231,7 @@ __DELIVERABLES__
     ctx.fillStyle = VEIL;  // the playing video's window: everything outside it dimmed
     ctx.fillRect(0, 0, x(clip.start_s), H);
     ctx.fillRect(x(clip.end_s), 0, W - x(clip.end_s), H);
-    const c = document.getElementById("clip");
-    c.textContent = clip === WHOLE ? "" : "·  this video: " + fmt(clip.start_s) + " to " + fmt(clip.end_s) + (clip.loop ? " (loop)" : "");
+    document.getElementById("clip").textContent = clip === WHOLE ? "" : "·  this video: " + fmt(clip.start_s) + " to " + fmt(clip.end_s) + (clip.loop ? " (loop)" : "");
     base = ctx.getImageData(0, 0, W, H);
     canvas.dataset.drawn = "1";
   }
