@@ -576,7 +576,8 @@ def preview_path(out_dir: Path, track: str) -> Path:
 
 def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Path) -> list[Path]:
     """One preview page per track with a finished output (:func:`mvgen.report.preview.write_preview`): its genre
-    timeline, a player of its first video, and every deliverable of every format and clip with its checks.
+    timeline, a player of every video of the track (a picker; each drawn at its window in the track), and
+    every deliverable of every format and clip with its checks.
     The analysis comes from the cache the jobs filled; a page that cannot be written is a warning, never
     a failed batch."""
     import warnings
@@ -590,7 +591,7 @@ def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Pat
         try:
             analysis = analyze(track, classifier=settings[done[0].output].classifier)
             deliverables = [d for r in done for d in r.deliverables]
-            pages.append(write_preview(track, preview_path(out_dir, track), video=done[0].output, analysis=analysis, deliverables=deliverables))
+            pages.append(write_preview(track, preview_path(out_dir, track), video=[r.output for r in done], analysis=analysis, deliverables=deliverables))
         except MvgenError as exc:
             warnings.warn(f"preview page of {track} not written: {exc}", stacklevel=2)
     return pages

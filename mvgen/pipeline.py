@@ -26,7 +26,7 @@ from mvgen.analysis import Analysis, analyze
 from mvgen.brand.branding import Overlay, build_overlay, write_sidecars
 from mvgen.clips import calmest_cut, clip_window, cut_candidates, loop_draft, rotate_loop
 from mvgen.errors import MvgenError, validation_error
-from mvgen.media.assemble import CUT_FADE_S, ChunkWriter, gop_frames, mux
+from mvgen.media.assemble import CUT_FADE_S, ChunkWriter, VideoWindow, gop_frames, mux
 from mvgen.media.pixels import PIX_FMT
 from mvgen.renderers.factory import procedural_renderer
 from mvgen.delivery.formats import encodings
@@ -173,7 +173,8 @@ def _draw(renderer, overlay, specs) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Plan:
-    """What a render draws: the window, its frame specs split into body and end card, and the chunking."""
+    """What a render draws: the window, its frame specs split into body and end card, and the chunking.
+    ``loop_cut``: for a loop, the frame of the window its video opens on (0 otherwise)."""
 
     window: tuple[float, float]
     specs: list
@@ -181,6 +182,7 @@ class _Plan:
     n_card: int
     chunk_frames: int
     styles: dict
+    loop_cut: int = 0
 
     @property
     def n_body_chunks(self) -> int:
@@ -206,9 +208,11 @@ def _plan(analysis: Analysis, settings: RenderSettings, inputs: _Inputs, status:
 
         table = tint_table(table, cover_palette(settings.branding.cover))
     specs = map_frames(analysis, table, fps=settings.fps, start_s=window[0], end_s=window[1], seed=settings.seed, loop=settings.loop)
+    loop_cut = 0
     if settings.loop:
         status("choosing the loop's cut")
-        specs = rotate_loop(specs, calmest_cut(loop_draft(specs, settings), allowed=cut_candidates(specs)))
+        loop_cut = calmest_cut(loop_draft(specs, settings), allowed=cut_candidates(specs))
+        specs = rotate_loop(specs, loop_cut)
     # chunks end on GOP boundaries (every chunk starts with a keyframe: a chunk of a whole number of
     # GOPs keeps every GOP of the video the same length)
     gop = gop_frames(settings.fps)
@@ -218,7 +222,7 @@ def _plan(analysis: Analysis, settings: RenderSettings, inputs: _Inputs, status:
     n_card = card_frames(settings.branding, window[1] - window[0], settings.fps, enabled=settings.end_card and not settings.loop)  # a loop has no end
     if n_card:
         n_card = len(specs) - (len(specs) - n_card) // gop * gop
-    return _Plan(window, specs, specs[: len(specs) - n_card], n_card, chunk_frames, styles)
+    return _Plan(window, specs, specs[: len(specs) - n_card], n_card, chunk_frames, styles, loop_cut)
 
 
 def _make_renderer(settings: RenderSettings, plan: _Plan, status: Callable[[str], None]):
@@ -315,7 +319,15 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
                 manifest.save(manifest_path)
         # 7. mux: a loop has no audio (its sound would jump at every repeat); a cut inside the track is faded
         inside = (CUT_FADE_S if window[0] > 0 else 0.0, CUT_FADE_S if window[1] < analysis.duration_s - CUT_FADE_S else 0.0)
-        mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside, audio=audio_encoding, max_bytes=max_bytes)
+        # the file says where it lies in the track (the preview page's playhead): the frames' span, which
+        # ends within half a frame of the window's out point; a loop's frames span its window exactly
+        # (their clock is stretched to a whole number of frames), and it opens on frame loop_cut of them
+        if settings.loop:
+            shown = VideoWindow(window[0], window[1], loop=True, loop_cut_s=plan.loop_cut / len(specs) * (window[1] - window[0]))
+        else:
+            shown = VideoWindow(window[0], window[0] + len(specs) / settings.fps)
+        mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside, audio=audio_encoding, max_bytes=max_bytes,
+            window=shown)
         write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
     except OSError as exc:
         if exc.errno not in DISK_FULL:

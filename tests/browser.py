@@ -1,10 +1,14 @@
-"""Headless Chromium for the page tests (the preview page, the studio): start it, and wait on the page."""
+"""Headless Chromium for the page tests (the preview page, the studio): start it, and wait on the page;
+and the data a preview page draws from."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +45,9 @@ def wait_until(condition, timeout_s: float = 20.0):
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
+
+
+def page_data(page: Path) -> dict:
+    """The JSON a preview page draws from (its ``mvgen-data`` script)."""
+    found = re.search(r'<script id="mvgen-data" type="application/json">(.*?)</script>', Path(page).read_text(), re.S)
+    return json.loads(found.group(1))  # the page writes "</" as "<\/", which JSON reads back

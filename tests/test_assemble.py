@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mvgen.media.assemble import ChunkWriter, mux, probe_video
+from mvgen.media.assemble import MP4_LAYOUT, ChunkWriter, mux, probe_video
 
 from mvgen.media.pixels import encode_pixels, frame_shape
 from mvgen.media.ffmpeg import ffmpeg_exe
@@ -132,3 +132,51 @@ def test_ffmpeg_meeting_a_full_disk_is_a_full_disk(tmp_path):
     assert isinstance(full, OSError) and full.errno == errno.ENOSPC and full.filename == str(tmp_path / "c.mp4")
     other = ffmpeg_failure("video encoder failed", "Invalid argument", tmp_path / "c.mp4")
     assert isinstance(other, MvgenError) and str(other) == f"{tmp_path / 'c.mp4'}: video encoder failed: Invalid argument"
+
+
+def _format_tags(path) -> dict:
+    """The container's metadata tags as Debian's ffprobe reads them (``-show_entries format_tags``)."""
+    import json
+    import shutil
+
+    if shutil.which("ffprobe") is None:
+        pytest.skip("no ffprobe on PATH")
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out).get("format", {}).get("tags", {})
+
+
+def test_the_finished_video_carries_its_window_with_every_ffmpeg(tmp_path, ffmpeg, monkeypatch):
+    """mux writes the window as mp4 tags that ffprobe and read_video_window read back; without
+    use_metadata_tags in the layout ffmpeg drops them (the control), and a file without them reads None."""
+    import mvgen.media.assemble as assemble
+    from mvgen.media.assemble import VideoWindow, read_video_window
+
+    with ChunkWriter(tmp_path / "c.mp4", 64, 36, 10) as writer:
+        writer.write(np.zeros((20, 36, 64, 3), np.uint8))
+    window = VideoWindow(7.5, 9.5)
+    out = mux([tmp_path / "c.mp4"], None, 7.5, 20, 10.0, tmp_path / "clip.mp4", window=window)
+    assert {k: v for k, v in _format_tags(out).items() if k.startswith("mvgen_")} == {
+        "mvgen_start_s": "7.500", "mvgen_end_s": "9.500", "mvgen_loop": "0", "mvgen_loop_cut_s": "0.000"}
+    assert read_video_window(out) == window
+    loop = VideoWindow(11.53, 19.208, loop=True, loop_cut_s=5.983)
+    assert read_video_window(mux([tmp_path / "c.mp4"], None, 0.0, 20, 10.0, tmp_path / "loop.mp4", window=loop)) == loop
+    assert read_video_window(mux([tmp_path / "c.mp4"], None, 0.0, 20, 10.0, tmp_path / "plain.mp4")) is None
+    monkeypatch.setattr(assemble, "MP4_LAYOUT", [a.replace("+use_metadata_tags", "") for a in assemble.MP4_LAYOUT])
+    dropped = mux([tmp_path / "c.mp4"], None, 7.5, 20, 10.0, tmp_path / "dropped.mp4", window=window)
+    assert "mvgen_start_s" not in _format_tags(dropped) and read_video_window(dropped) is None
+
+
+def test_a_video_window_maps_video_time_to_track_time(tmp_path):
+    from mvgen.media.assemble import VideoWindow, read_video_window
+
+    clip = VideoWindow(7.5, 11.0)
+    assert clip.track_time_s(0.0) == 7.5 and clip.track_time_s(2.0) == 9.5
+    loop = VideoWindow(10.0, 18.0, loop=True, loop_cut_s=6.0)  # opens 6 s into its 8 s window, wraps after 2 s
+    assert [loop.track_time_s(t) for t in (0.0, 1.0, 2.0, 3.0, 8.0)] == [16.0, 17.0, 10.0, 11.0, 16.0]
+    bad = tmp_path / "bad.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x36:rate=10:d=1", "-metadata", "mvgen_start_s=soon",
+                    "-metadata", "mvgen_end_s=9", *MP4_LAYOUT, str(bad)], check=True)
+    with pytest.raises(MvgenError, match="bad.mp4: the video's window tags are not numbers"):
+        read_video_window(bad)
+    with pytest.raises(MvgenError, match="not a readable video"):
+        read_video_window(tmp_path / "missing.mp4")

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mvgen.media.assemble import probe_video
+from mvgen.media.assemble import probe_video, read_video_window
 from mvgen.media.audio import write_audio
 from mvgen.batch import load_manifest, run_batch
 from mvgen.errors import MvgenError
+from tests.browser import page_data
 
 MANIFEST = """
 output_dir: renders
@@ -101,6 +102,16 @@ def test_local_batch_isolates_failures_and_reruns_skip_finished(project):
     assert (tall.width, tall.height, tall.n_frames) == (64, 114, 20)
     saved = json.loads((project / "renders" / "report.json").read_text())
     assert saved["path"] == report.path and len(saved["results"]) == 9
+    # the track's page plays every clip, each at its own window in the track (the hook: 3 s to 5 s)
+    videos = page_data(project / "renders" / "one.preview.html")["videos"]
+    assert sorted(v["src"] for v in videos) == ["one/tall_hook.mp4", "one/tall_teaser.mp4", "one/wide_hook.mp4", "one/wide_teaser.mp4"]
+    for v in videos:
+        window = read_video_window(project / "renders" / v["src"])
+        assert v["window"] == {"start_s": window.start_s, "end_s": window.end_s, "loop": False, "loop_cut_s": 0.0}
+        if "hook" in v["src"]:
+            assert (window.start_s, window.end_s) == (3.0, 5.0)
+        else:  # the teaser: the picker's whole bars, 2 bars of 121 bpm
+            assert window.end_s - window.start_s == pytest.approx(2 * 4 * 60 / 121, abs=0.06) and window.start_s > 0
 
     (project / "renders/one/wide_hook.mp4").unlink()
     again = run_batch(project / "batch.yaml")

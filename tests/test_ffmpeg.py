@@ -17,6 +17,8 @@ Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:clip.mp4':
   Duration: 01:02:03.45, start: 0.000000, bitrate: 150 kb/s
   Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709, progressive), 64x36 [SAR 1:1 DAR 16:9], 30 kb/s, 29.97 fps, 30 tbr, 15360 tbn (default)
   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, 5.1(side), fltp, 320 kb/s (default)
+    Metadata:
+      handler_name    : SoundHandler
 Stream mapping:
   Stream #0:0 -> #0:0 (h264 (native) -> wrapped_avframe (native))
 Output #0, null, to 'pipe:':
@@ -35,6 +37,8 @@ def test_the_input_dump_is_read_and_the_output_ignored():
     assert (video.codec, video.profile, video.pix_fmt, video.colour, video.size, video.fps) == ("h264", "High", "yuv420p", "tv, bt709, progressive", (64, 36), 29.97)
     assert (audio.codec, audio.profile, audio.sample_rate_hz, audio.channel_layout) == ("aac", "LC", 48000, "5.1(side)")
     assert audio.size is None and audio.fps is None and video.sample_rate_hz is None
+    assert header.tags == (("encoder", "Lavf59.27.100"),) and header.tag("encoder") == "Lavf59.27.100"  # the container's, not a stream's
+    assert header.tag("handler_name") is None
     unread = parse_header("file:x.mp4: Invalid data found when processing input\n")
     assert not unread.found and unread.streams == () and unread.duration_s is None
     assert parse_header("Input #0, aac, from 'file:x.aac':\n  Duration: N/A, bitrate: 130 kb/s\n").duration_s is None
@@ -52,12 +56,14 @@ def test_channel_layout_names(layout, channels):
 def test_both_ffmpegs_dump_a_file_the_parser_reads(tmp_path, ffmpeg):
     clip = tmp_path / "-clip.mp4"  # a leading "-" is a file name, not an option
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x36:r=25:d=2", "-f", "lavfi", "-i", "sine=r=44100:d=2",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", f"file:{clip}"], check=True)
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-metadata", "title=a: b", "-movflags", "+use_metadata_tags",
+                    f"file:{clip}"], check=True)
     header = read_header(clip)
     video, audio = header.stream("Video"), header.stream("Audio")
     assert header.duration_s == pytest.approx(2.0, abs=0.05) and "mp4" in header.demuxers
     assert (video.codec, video.pix_fmt, video.size, video.fps) == ("h264", "yuv420p", (64, 36), 25.0)
     assert (audio.codec, audio.sample_rate_hz, layout_channels(audio.channel_layout)) == ("aac", 44100, 2)
+    assert header.tag("title") == "a: b" and header.tag("handler_name") is None
     assert not read_header(tmp_path / "missing.mp4").found
 
 

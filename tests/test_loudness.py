@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from mvgen.media.assemble import MP4_LAYOUT, AudioEncoding
+from mvgen.media.assemble import MP4_LAYOUT, AudioEncoding, VideoWindow, read_video_window
 from mvgen.media.audio import write_audio
 from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
@@ -21,6 +21,8 @@ SR = 48000
 #: ITU-R BS.1770-4's K-weighting at 48 kHz (table 1 and 2): the high shelf, then the high-pass.
 K_SHELF = ([1.53512485958697, -2.69169618940638, 1.19839281085285], [1.0, -1.69065929318241, 0.73248077421585])
 K_HIGHPASS = ([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621])
+#: The window tags of the test video (as a render writes them): the normalized copy keeps them.
+WINDOW = VideoWindow(12.25, 53.5)
 
 
 def _bs1770_sine_lufs(amplitude: float, freq_hz: float, channels: int) -> float:
@@ -85,7 +87,7 @@ def music_video(tmp_path_factory, synth_track):
     write_audio(folder / "track.wav", np.stack([audio, audio]), SR)  # stereo, as mvgen's videos are
     video = folder / "track.mp4"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=10", "-i", str(folder / "track.wav"),
-                    "-pix_fmt", "yuv420p", *AudioEncoding().args(), *MP4_LAYOUT, "-shortest", str(video)], check=True)
+                    "-pix_fmt", "yuv420p", *AudioEncoding().args(), *MP4_LAYOUT, *WINDOW.metadata_args(), "-shortest", str(video)], check=True)
     return video
 
 
@@ -120,6 +122,7 @@ def test_normalizing_down_is_one_constant_gain_and_leaves_the_original(music_vid
     assert after == result.after and after.integrated_lufs == pytest.approx(-16, abs=0.5) and after.true_peak_dbtp <= TRUE_PEAK_WARN_DBTP
     assert _sha(music_video) == before_sha  # untouched
     assert _video_md5(out) == before_video  # the video stream copied, not re-encoded
+    assert read_video_window(music_video) == WINDOW and read_video_window(out) == WINDOW  # the copy says where it lies in the track too
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
     # in sync: the re-encoded audio starts where the original's does (each encode's priming cut, no edit list)
     assert abs(audio_lag_samples(out, music_video, 0.0)) <= 48  # 1 ms

@@ -4,7 +4,8 @@ Chunks are independent H.264 files of a fixed number of frames in a work folder,
 render resumes from the last finished chunk; the final video concatenates them (stream copy) and
 adds the original audio trimmed to exactly ``n_frames / fps`` seconds, so video and audio durations
 agree to within one frame and frame ``i`` is shown at ``i / fps``. Memory stays bounded: only one
-batch of frames is in memory at a time.
+batch of frames is in memory at a time. The finished file says where it lies in its track (a
+:class:`VideoWindow` as mp4 tags, :data:`WINDOW_TAGS`; read back by :func:`read_video_window`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from mvgen.errors import MvgenError
 from mvgen.fileio import atomic_path
 from mvgen.interrupts import deferred_interrupts
-from mvgen.media.ffmpeg import ffmpeg_exe, layout_channels, parse_header
+from mvgen.media.ffmpeg import ffmpeg_exe, layout_channels, parse_header, read_header
 from mvgen.media.mp4 import iter_boxes, read_top_level
 from mvgen.media.pixels import PIX_FMTS, frame_shape
 
@@ -55,7 +56,65 @@ AUDIO_BITRATE_KBPS = 320
 #: edit list is how ffmpeg normally starts the video at its first frame despite the B-frame delay,
 #: and hides the AAC encoder's priming; instead the video's composition offsets may be negative
 #: (ctts version 1), so its first frame is still shown at 0, and the audio is cut to match the priming.
-MP4_LAYOUT = ["-movflags", "+faststart+negative_cts_offsets", "-use_editlist", "0"]
+#: ``use_metadata_tags``: without it ffmpeg's mp4 muxer drops every metadata key it does not know
+#: (checked with Debian's ffmpeg 5.1 and the bundled 9.0), such as the window tags
+#: (:data:`WINDOW_TAGS`); a copy written with this layout keeps its source's tags (ffmpeg copies the
+#: first input's global metadata).
+MP4_LAYOUT = ["-movflags", "+faststart+negative_cts_offsets+use_metadata_tags", "-use_editlist", "0"]
+#: The mp4 metadata keys of a video's window in its track (:class:`VideoWindow`): start and end,
+#: track seconds to the millisecond ("7.500"); a seamless loop ("1"/"0"); and for a loop, seconds
+#: into the window where the video's first frame is (a loop opens on its calmest frame, not on its
+#: first bar). Read with ``ffprobe -show_entries format_tags`` or :func:`read_video_window`.
+WINDOW_TAGS = ("mvgen_start_s", "mvgen_end_s", "mvgen_loop", "mvgen_loop_cut_s")
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoWindow:
+    """Where a video lies in its track: it shows ``[start_s, end_s)`` (track seconds). ``loop``: a
+    seamless loop (Spotify Canvas), which plays the window over and over from ``loop_cut_s`` seconds
+    into it (its first frame) and wraps at the end."""
+
+    start_s: float
+    end_s: float
+    loop: bool = False
+    loop_cut_s: float = 0.0
+
+    @property
+    def length_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def track_time_s(self, video_time_s: float) -> float:
+        """The track time (s) of the video's ``video_time_s``: ``start_s`` later, wrapped for a loop."""
+        if self.loop and self.length_s > 0:
+            return self.start_s + (self.loop_cut_s + video_time_s) % self.length_s
+        return self.start_s + video_time_s
+
+    def metadata_args(self) -> list[str]:
+        """ffmpeg output options writing the window as :data:`WINDOW_TAGS` (kept by :data:`MP4_LAYOUT`)."""
+        values = (f"{self.start_s:.3f}", f"{self.end_s:.3f}", "1" if self.loop else "0", f"{self.loop_cut_s:.3f}")
+        return [arg for key, value in zip(WINDOW_TAGS, values) for arg in ("-metadata", f"{key}={value}")]
+
+
+def read_video_window(path: str | os.PathLike) -> VideoWindow | None:
+    """The window tags of the video at ``path`` (see :data:`WINDOW_TAGS`), read from ffmpeg's input
+    dump (the bundled ffmpeg has no ffprobe); None for a video without them (not mvgen's, or older),
+    which callers take as the whole track from 0. :class:`MvgenError` when the file is not a
+    readable video or its tags are not numbers."""
+    header = read_header(path)
+    if not header.found:
+        raise MvgenError("not a readable video", path)
+    start, end, loop, cut = (header.tag(key) for key in WINDOW_TAGS)
+    if start is None or end is None:
+        return None
+    try:
+        window = VideoWindow(float(start), float(end), loop == "1", float(cut or 0.0))
+    except ValueError:
+        raise MvgenError(f"the video's window tags are not numbers: {WINDOW_TAGS[0]}={start!r}, {WINDOW_TAGS[1]}={end!r}", path) from None
+    if not (math.isfinite(window.start_s) and math.isfinite(window.end_s) and 0 <= window.start_s < window.end_s):
+        raise MvgenError(f"the video's window tags are not a window of its track: {WINDOW_TAGS[0]}={start}, {WINDOW_TAGS[1]}={end}", path)
+    return window
+
+
 #: Samples of silence ffmpeg's AAC encoder puts before the audio (its ``initial_padding``), which a
 #: file without an edit list plays; the audio is taken from this much later in the track, so the
 #: music stays on the frames. Seconds at :data:`AUDIO_SAMPLE_RATE_HZ`.
@@ -254,7 +313,8 @@ CUT_FADE_S = 0.015
 
 
 def mux(chunks: list[Path], audio_path: str | os.PathLike | None, start_s: float, n_frames: int, fps: float, out_path: str | os.PathLike,
-        fade_in_s: float = 0.0, fade_out_s: float = 0.0, audio: AudioEncoding | None = AudioEncoding(), max_bytes: int | None = None) -> Path:
+        fade_in_s: float = 0.0, fade_out_s: float = 0.0, audio: AudioEncoding | None = AudioEncoding(), max_bytes: int | None = None,
+        window: VideoWindow | None = None) -> Path:
     """Concatenate chunk files and add the audio from ``start_s`` for ``n_frames / fps`` seconds.
 
     Writes ``out_path`` under a temporary name (renamed when complete), with faststart.
@@ -262,6 +322,7 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike | None, start_s: float
     ``audio``: how the audio is encoded. ``fade_in_s`` / ``fade_out_s``: fades (s) at the start / end
     of the audio, for a cut inside the track (:data:`CUT_FADE_S`), so it does not click.
     ``max_bytes``: a platform's file-size cap; a larger result raises :class:`MvgenError` and is not kept.
+    ``window``: where the video lies in its track, written as the file's :data:`WINDOW_TAGS`.
     """
     out_path = Path(out_path)
     listing = out_path.with_name(f".{out_path.name}.chunks.txt")
@@ -281,7 +342,7 @@ def mux(chunks: list[Path], audio_path: str | os.PathLike | None, start_s: float
         ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "concat", "-safe", "0", "-i", str(listing), *sound,
         "-map", "0:v:0", *audio_out, "-c:v", "copy",
-        "-t", f"{duration_s:.6f}", *MP4_LAYOUT,
+        "-t", f"{duration_s:.6f}", *MP4_LAYOUT, *(window.metadata_args() if window is not None else []),
     ]  # fmt: skip
     try:
         with atomic_path(out_path, suffix=".part.mp4") as tmp:  # the mp4 suffix tells ffmpeg the container

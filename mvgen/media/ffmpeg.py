@@ -5,14 +5,16 @@ imageio-ffmpeg, which has no ffprobe: so every probe here reads ffmpeg's own std
 prints an input dump before anything else::
 
     Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:clip.mp4':
+      Metadata:
+        mvgen_start_s   : 7.500
       Duration: 00:00:02.00, start: 0.000000, bitrate: 150 kb/s
       Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709, progressive), 64x36 [SAR 1:1 DAR 16:9], 30 fps, ...
       Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, stereo, fltp, 320 kb/s (default)
 
 :func:`read_header` runs it and :func:`parse_header` reads such a dump (also out of the stderr of a
-longer ffmpeg job) into an :class:`InputHeader`: the demuxer, the duration and every stream line,
-whose fields the :class:`StreamHeader` properties read. :func:`layout_channels` is the one table of
-ffmpeg's channel-layout names.
+longer ffmpeg job) into an :class:`InputHeader`: the demuxer, the container's metadata tags, the
+duration and every stream line, whose fields the :class:`StreamHeader` properties read.
+:func:`layout_channels` is the one table of ffmpeg's channel-layout names.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ _STREAM_LINE = re.compile(r"^\s*Stream #0:(\d+)\S*: (\w+): (.*)$", re.MULTILINE)
 _FIELD_SEPARATOR = re.compile(r",(?![^()]*\))")
 # "Duration: HH:MM:SS.cc" ("Duration: N/A" for raw streams, which state none).
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+# A line of a metadata block: "    key             : value" (the key padded to a column).
+_TAG_LINE = re.compile(r"^\s+([^\s:][^:]*?)\s*: (.*)$")
 # Where the input dump ends in the stderr of a job that goes on to write an output (whose streams
 # are numbered "Stream #0:N" too).
 _DUMP_END = re.compile(r"^(?:Output #|Stream mapping:)", re.MULTILINE)
@@ -161,6 +165,11 @@ class InputHeader:
     demuxers: tuple[str, ...] = dataclasses.field(metadata={"doc": "the demuxer's names: ('mov', 'mp4', 'm4a', ...), ('wav',)"})
     duration_s: float | None = dataclasses.field(metadata={"doc": "the container's duration (to 10 ms); None where it states none"})
     streams: tuple[StreamHeader, ...]
+    tags: tuple[tuple[str, str], ...] = dataclasses.field(default=(), metadata={"doc": "the container's global metadata, (key, value) in file order"})
+
+    def tag(self, key: str) -> str | None:
+        """The value of the container's metadata tag ``key`` (e.g. "encoder"), None if it has none."""
+        return next((value for name, value in self.tags if name == key), None)
 
     def stream(self, kind: str) -> StreamHeader | None:
         """The first stream of ``kind`` ("Video", "Audio"), None if there is none."""
@@ -185,7 +194,24 @@ def parse_header(text: str) -> InputHeader:
         demuxers=tuple(demuxer.group(1).rstrip(",").split(",")) if demuxer else (),
         duration_s=int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else None,
         streams=streams,
+        tags=_global_tags(dump),
     )
+
+
+def _global_tags(dump: str) -> tuple[tuple[str, str], ...]:
+    """The ``Metadata:`` block right under the ``Input #0`` line (the container's; each stream's own
+    block sits under its stream line), as (key, value) pairs."""
+    lines = dump.splitlines()
+    if len(lines) < 2 or lines[1].strip() != "Metadata:":
+        return ()
+    indent = len(lines[1]) - len(lines[1].lstrip())
+    tags = []
+    for line in lines[2:]:
+        found = _TAG_LINE.match(line)
+        if found is None or len(line) - len(line.lstrip()) <= indent:
+            break
+        tags.append((found.group(1), found.group(2).strip()))
+    return tuple(tags)
 
 
 def read_header(path: str | os.PathLike, *, timeout_s: float | None = None) -> InputHeader:

@@ -3,9 +3,15 @@
 Entry point: :func:`write_preview`. The page holds the analysis as JSON, draws it on a canvas with
 inline JavaScript (no CDN, no external file): the soft sub-genre profile as a stacked area, section
 bands, drops, beats and downbeats. The track's audio is embedded (AAC, base64), or with ``video`` the
-rendered video is linked by its path relative to the page. A playhead follows the player; clicking
-the timeline seeks; hovering shows the exact profile at that moment. The page exposes
-``window.mvgenPreview`` (``duration_s``, ``profileAt(t)``, ``seek(t)``) for scripting and tests.
+rendered videos are linked by their paths relative to the page (several: a picker chooses which plays).
+A video knows its window in the track (its mp4 tags, :func:`mvgen.media.assemble.read_video_window`;
+none: the whole track from 0): the timeline is dimmed outside it, the playhead is at the track time
+of the video's frame (the window's start plus the video's time, wrapped for a loop), and clicking
+the timeline seeks inside the window only: a click before or after it goes to its first or last
+frame (rather than doing nothing, which reads as a broken page; the dimming shows why it stopped
+there). Hovering shows the exact profile at that moment. The page exposes ``window.mvgenPreview``
+(``duration_s``, ``profileAt(t)``, ``seek(t)`` and ``trackTime()`` in track seconds, ``clip()``: the
+playing video's window, ``select(i)``: play the i-th video) for scripting and tests.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mvgen.analysis.track import Analysis, analyze
+from mvgen.media.assemble import VideoWindow, read_video_window
 from mvgen.media.ffmpeg import ffmpeg_exe
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
@@ -85,28 +92,46 @@ def deliverables_html(deliverables: Sequence, page: Path) -> str:
             + "".join(rows) + "</tbody></table></section>")
 
 
-def write_preview(track: str | os.PathLike, out: str | os.PathLike, video: str | os.PathLike | None = None,
+def video_data(videos: Sequence[Path], page: Path, duration_s: float) -> list[dict]:
+    """The page's list of ``videos`` (JSON-able): each one's name, its path relative to ``page`` and its
+    window in the track (track seconds; a video without window tags: the whole track, ``duration_s``,
+    from 0). :class:`MvgenError` for a file that is not there or not a readable video."""
+    entries = []
+    for video in videos:
+        if not video.is_file():
+            raise MvgenError("no such video file", video)
+        window = read_video_window(video) or VideoWindow(0.0, duration_s)
+        entries.append({"name": video.name, "src": os.path.relpath(video.resolve(), page.resolve().parent),
+                        "window": {"start_s": window.start_s, "end_s": window.end_s, "loop": window.loop, "loop_cut_s": window.loop_cut_s}})
+    return entries
+
+
+def write_preview(track: str | os.PathLike, out: str | os.PathLike, video: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
                   analysis: Analysis | None = None, deliverables: Sequence = ()) -> Path:
     """Write the preview page of ``track`` to ``out`` (.html) and return its path.
 
-    ``video``: a rendered video to play instead of the audio, linked relative to the page.
+    ``video``: a rendered video of the track (or several, e.g. a batch's clips: a picker chooses) to play
+    instead of the audio, linked relative to the page; each is drawn at its window in the track.
     ``deliverables``: the track's files with their platform checks, listed under the timeline (see
     :func:`deliverables_html`).
     """
     track, out = Path(track), Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise MvgenError("the preview must be an .html file", out)
+    videos = [] if video is None else [Path(video)] if isinstance(video, (str, os.PathLike)) else [Path(v) for v in video]
     analysis = analysis or analyze(track)
-    if video is not None:
-        video = Path(video)
-        if not video.is_file():
-            raise MvgenError("no such video file", video)
-        media = f'<video id="player" controls preload="auto" src="{html.escape(os.path.relpath(video.resolve(), out.resolve().parent))}"></video>'
+    data = {**preview_data(analysis), "videos": video_data(videos, out, analysis.duration_s)}
+    if videos:
+        first = data["videos"][0]
+        picker = "" if len(videos) < 2 else '<label id="pick">video <select id="videos">' + "".join(
+            f'<option value="{i}">{html.escape(v["name"])}</option>' for i, v in enumerate(data["videos"])) + "</select></label>"
+        loop = " loop" if first["window"]["loop"] else ""
+        media = f'{picker}<video id="player" controls preload="auto"{loop} src="{html.escape(first["src"])}"></video>'
     else:
         media = f'<audio id="player" controls preload="auto" src="{_audio_data_uri(track)}"></audio>'
     page = _TEMPLATE.replace("__TITLE__", html.escape(Path(analysis.audio.path).name)).replace("__MEDIA__", media)
     page = page.replace("__DELIVERABLES__", deliverables_html(deliverables, out))
-    page = page.replace("__DATA__", json.dumps(preview_data(analysis)).replace("</", "<\\/"))
+    page = page.replace("__DATA__", json.dumps(data).replace("</", "<\\/"))
     return write_atomic(out, page)
 
 
@@ -120,13 +145,14 @@ _TEMPLATE = r"""<!DOCTYPE html>
  #tip { position: absolute; pointer-events: none; background: rgba(20,22,30,.92); color: #fff; padding: 6px 8px; border-radius: 4px; font-size: 12px; display: none; white-space: nowrap; }
  #legend span { display: inline-block; margin: 8px 14px 0 0; } #legend i { display: inline-block; width: 10px; height: 10px; margin-right: 5px; border-radius: 2px; }
  audio, video { width: 100%; margin-top: 12px; } video { max-height: 360px; background: #000; }
+ #pick { display: block; margin-top: 12px; } #clip { color: #666; }
  #deliverables h2 { font-size: 15px; margin: 18px 0 6px; } #deliverables table { border-collapse: collapse; width: 100%; background: #fff; }
  #deliverables td, #deliverables th { border-top: 1px solid #e3e3e3; padding: 6px 8px; text-align: left; vertical-align: top; }
  #deliverables img { display: block; max-width: 240px; max-height: 135px; margin-top: 4px; } .ok { color: #17803d; } .bad { color: #b3261e; }
  #deliverables details { color: #555; font-size: 12px; } #deliverables ul { margin: 4px 0; padding-left: 18px; }
 </style></head>
 <body>
-<h1>__TITLE__</h1><div class="meta" id="meta"></div>
+<h1>__TITLE__</h1><div class="meta"><span id="meta"></span> <span id="clip"></span></div>
 <div id="wrap"><canvas id="timeline" width="1200" height="260" data-drawn="0"></canvas><div id="tip"></div></div>
 <div id="legend"></div>
 __MEDIA__
@@ -140,6 +166,22 @@ __DELIVERABLES__
   const player = document.getElementById("player"), tip = document.getElementById("tip");
   const W = canvas.width, H = canvas.height, BAND = 22, TICKS = 18, top = BAND, bottom = H - TICKS;
   const x = t => t / D.duration_s * W, timeAt = px => Math.max(0, Math.min(D.duration_s, px / W * D.duration_s));
+  // Outside the playing video's window the timeline is dimmed by this veil (the music is still readable).
+  const VEIL = "rgba(29, 31, 39, 0.55)";
+  // The playing video's window in the track (s); the audio, or a video without window tags: the whole track from 0.
+  const WHOLE = { start_s: 0, end_s: D.duration_s, loop: false, loop_cut_s: 0 };
+  let clip = D.videos.length ? D.videos[0].window : WHOLE;
+  const clipLength = () => clip.end_s - clip.start_s;
+  function trackTime(videoT) {  // the track time of the video's time videoT: the window's start later, wrapped for a loop
+    if (clip.loop && clipLength() > 0) return clip.start_s + (clip.loop_cut_s + videoT) % clipLength();
+    return Math.min(clip.end_s, clip.start_s + videoT);
+  }
+  function videoTime(t) {  // the video's time showing track time t, t clamped to the window first
+    t = Math.max(clip.start_s, Math.min(clip.end_s, t));
+    let v = t - clip.start_s;
+    if (clip.loop && clipLength() > 0) v = ((v - clip.loop_cut_s) % clipLength() + clipLength()) % clipLength();
+    return isFinite(player.duration) ? Math.min(v, player.duration) : v;
+  }
   const fmt = t => Math.floor(t / 60) + ":" + (t % 60).toFixed(2).padStart(5, "0");
   document.getElementById("meta").textContent = fmt(D.duration_s) + (D.tempo_bpm ? "  ·  " + D.tempo_bpm.toFixed(2) + " bpm" : "") +
     "  ·  " + D.beats_s.length + " beats  ·  " + D.drops.length + " drops" + (D.tracks.length ? "  ·  " + D.tracks.join("  ·  ") : "");
@@ -186,6 +228,10 @@ __DELIVERABLES__
     for (const b of D.beats_s) ctx.fillRect(Math.round(x(b)), bottom + 6, 1, 5);
     ctx.fillStyle = "#111";
     for (const b of D.downbeats_s) ctx.fillRect(Math.round(x(b)), bottom + 5, 1, TICKS - 5);
+    ctx.fillStyle = VEIL;  // the playing video's window: everything outside it dimmed
+    ctx.fillRect(0, 0, x(clip.start_s), H);
+    ctx.fillRect(x(clip.end_s), 0, W - x(clip.end_s), H);
+    document.getElementById("clip").textContent = clip === WHOLE ? "" : "·  this video: " + fmt(clip.start_s) + " to " + fmt(clip.end_s) + (clip.loop ? " (loop)" : "");
     base = ctx.getImageData(0, 0, W, H);
     canvas.dataset.drawn = "1";
   }
@@ -193,18 +239,19 @@ __DELIVERABLES__
   function drawPlayhead() {
     if (!base) return;
     ctx.putImageData(base, 0, 0);
-    const px = Math.round(x(player.currentTime || 0));
+    const px = Math.round(x(trackTime(player.currentTime || 0)));
     ctx.fillStyle = "#000"; ctx.fillRect(px - 1, 0, 2, H);
   }
 
-  function seek(t) { player.currentTime = Math.max(0, Math.min(D.duration_s, t)); drawPlayhead(); return player.currentTime; }
+  function seek(t) { player.currentTime = videoTime(t); drawPlayhead(); return trackTime(player.currentTime); }
   function canvasX(ev) { const r = canvas.getBoundingClientRect(); return (ev.clientX - r.left) / r.width * W; }
   canvas.addEventListener("click", ev => seek(timeAt(canvasX(ev))));
   canvas.addEventListener("mousemove", ev => {
     const t = timeAt(canvasX(ev)), p = profileAt(t);
     const rows = p ? p.map((share, g) => [share, D.genres[g]]).sort((a, b) => b[0] - a[0]).filter(r => r[0] >= 0.005)
       .map(([share, g]) => '<i style="display:inline-block;width:8px;height:8px;' + swatch(g) + '"></i> ' + g.name + " " + (100 * share).toFixed(1) + "%") : ["no genre profile"];
-    tip.innerHTML = "<b>" + fmt(t) + "</b><br>" + rows.join("<br>");
+    const outside = t < clip.start_s || t > clip.end_s ? " (outside this video)" : "";
+    tip.innerHTML = "<b>" + fmt(t) + "</b>" + outside + "<br>" + rows.join("<br>");
     const r = canvas.getBoundingClientRect();
     tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - 180) + "px"; tip.style.top = (ev.clientY - r.top + 12) + "px";
     tip.style.display = "block";
@@ -214,9 +261,19 @@ __DELIVERABLES__
   player.addEventListener("seeked", drawPlayhead);
   (function tick() { if (!player.paused) drawPlayhead(); requestAnimationFrame(tick); })();
 
+  function select(i) {  // play the i-th video (the batch's pages list every clip of the track)
+    clip = D.videos[i].window; player.src = D.videos[i].src; player.loop = clip.loop;
+    if (picker) picker.value = String(i);
+    draw(); drawPlayhead();
+  }
+  const picker = document.getElementById("videos");
+  if (picker) picker.addEventListener("change", () => select(Number(picker.value)));
+  player.addEventListener("loadedmetadata", drawPlayhead);
+
   document.getElementById("legend").innerHTML = D.genres.map(g => '<span><i style="' + swatch(g) + '"></i>' + g.name + "</span>").join("");
   draw(); drawPlayhead();
-  window.mvgenPreview = { duration_s: D.duration_s, profileAt: profileAt, seek: seek, timeAt: timeAt, data: D };
+  window.mvgenPreview = { duration_s: D.duration_s, profileAt: profileAt, seek: seek, timeAt: timeAt, data: D,
+    trackTime: () => trackTime(player.currentTime || 0), clip: () => clip, select: select };
 })();
 </script>
 </body></html>
