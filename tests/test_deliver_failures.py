@@ -39,21 +39,26 @@ def _failing(message: str):
 
 
 def test_a_failing_deliverable_is_reported_and_the_others_are_made(video, monkeypatch):
-    # the thumbnail fails for real (a folder is where its file must go: an OSError, not an MvgenError: a
-    # bug-like failure), the loop with an MvgenError; the normalized copy is still written after them
+    # the thumbnail fails for real (a folder is where its file must go: an OSError), the loop with a bug
+    # (an exception no deliverable raises on purpose); the normalized copy is still written after them
     video.with_suffix(".thumbnail.jpg").mkdir()
-    monkeypatch.setattr(deliverables, "loop_preview", _failing("the loop encoder broke"))
+
+    def buggy_loop(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(deliverables, "loop_preview", buggy_loop)
     made = make_deliverables(video, None, ALL)
     assert made.loudness is not None and made.normalized is not None and made.normalized.path.is_file()
     assert measure_loudness(made.normalized.path).integrated_lufs == pytest.approx(-20, abs=1.0)
     assert made.thumbnail is None and made.preview_loop is None
     thumbnail, loop = made.failures
     assert (thumbnail.kind, thumbnail.path) == ("thumbnail", video.with_suffix(".thumbnail.jpg"))
-    assert thumbnail.problem.startswith("internal error: IsADirectoryError:") and isinstance(thumbnail.error, IsADirectoryError)
-    assert (loop.kind, loop.path, loop.problem) == ("loop", video.with_suffix(".loop.webp"), "the loop encoder broke")
+    assert thumbnail.problem == f"Is a directory: {video.with_suffix('.thumbnail.jpg')}" and isinstance(thumbnail.error, IsADirectoryError)
+    assert (loop.kind, loop.path, loop.problem) == ("loop", video.with_suffix(".loop.webp"), "internal error: ZeroDivisionError: float division by zero")
+    assert isinstance(loop.error, ZeroDivisionError)
     # recorded beside the video, so a later `mvgen preview --video` and a batch rerun show them
     saved = json.loads(failures_path(video).read_text())
-    assert [(f["kind"], f["problem"]) for f in saved["failures"]] == [("thumbnail", thumbnail.problem), ("loop", "the loop encoder broke")]
+    assert [(f["kind"], f["file"], f["problem"]) for f in saved["failures"]] == [("thumbnail", "v.thumbnail.jpg", thumbnail.problem), ("loop", "v.loop.webp", loop.problem)]
     assert recorded_failures(video) == made.failures
     checked = {d.path.name: d for d in check_deliverables(video)}
     assert set(checked) == {"v.mp4", "v.-20LUFS.mp4", "v.thumbnail.jpg", "v.loop.webp"}  # the list is no deliverable
@@ -137,14 +142,15 @@ def test_cli_render_tries_every_deliverable_then_exits_1_naming_the_failed(tmp_p
     assert rows["v.mp4"][1:3] == ["video", "ok"] and rows["v.-16LUFS.mp4"][1:3] == ["normalized", "ok"]
     assert rows["v.thumbnail.jpg"][1:4] == ["thumbnail", "FAILED", "written:"] and rows["v.loop.webp"][1:4] == ["loop", "FAILED", "written:"]
     errors = result.stderr.strip().splitlines()
-    assert errors[-3].startswith("mvgen: error: thumbnail failed: internal error: IsADirectoryError") and errors[-2].startswith("mvgen: error: loop failed: ")
+    assert errors[-3] == f"mvgen: error: thumbnail failed: Is a directory: {tmp_path / 'v.thumbnail.jpg'}"
+    assert errors[-2] == f"mvgen: error: loop failed: Is a directory: {tmp_path / 'v.loop.webp'}"
     assert errors[-1] == "mvgen: error: 2 of 4 deliverables failed (thumbnail, loop); the video and the rest were written"
     # the preview page of the video shows them too, red, with their reasons
     page = tmp_path / "page.html"
     shown = run_cli("preview", house_wav, "--video", out, "-o", page)
     assert shown.returncode == 0, shown.stderr
     html = page.read_text()
-    assert html.count('data-passed="0"') == 2 and html.count('data-passed="1"') == 2 and "IsADirectoryError" in html
+    assert html.count('data-passed="0"') == 2 and html.count('data-passed="1"') == 2 and html.count('<span class="bad">&#10007; written: Is a directory') == 2
 
 
 @pytest.mark.slow

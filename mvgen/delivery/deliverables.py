@@ -442,12 +442,15 @@ def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, optio
 
 def _attempt(failures: list[Failure], kind: str, path: Path, make: Callable[[], T]) -> T | None:
     """``make()``, or None with its failure appended to ``failures``: an :class:`MvgenError` as it
-    reads, any other exception (a bug) as an internal error. Interruptions are not exceptions of this
+    reads, an ``OSError`` as the system's message, any other exception (a bug) as an internal error. Interruptions are not exceptions of this
     kind (``KeyboardInterrupt`` is a ``BaseException``) and go through."""
     try:
         return make()
     except MvgenError as exc:
         failures.append(Failure(kind, path, str(exc), exc))
+    except OSError as exc:  # the system's: a full disk, a folder in the way of the file, no permission
+        where = exc.filename2 or exc.filename  # of a rename, the target: the temporary name means nothing to the user
+        failures.append(Failure(kind, path, f"{exc.strerror or exc}" + (f": {where}" if where else ""), exc))
     except Exception as exc:  # noqa: BLE001 - one deliverable's bug must not cost the others
         failures.append(Failure(kind, path, f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}", exc))
     return None
@@ -459,13 +462,13 @@ def failures_path(video: str | os.PathLike) -> Path:
 
 
 def record_failures(video: str | os.PathLike, failures: Sequence[Failure]) -> Path | None:
-    """Write ``failures`` beside ``video`` (:func:`failures_path`, JSON: kind, path, problem of each) for
+    """Write ``failures`` beside ``video`` (:func:`failures_path`, JSON: kind, file name, problem of each) for
     :func:`check_deliverables`; with none, remove an earlier run's list. Returns the file written, or None."""
     path = failures_path(video)
     if not failures:
         path.unlink(missing_ok=True)
         return None
-    rows = [{"kind": f.kind, "path": str(f.path), "problem": f.problem} for f in failures]
+    rows = [{"kind": f.kind, "file": f.path.name, "problem": f.problem} for f in failures]  # beside the video: named relative to it
     return write_atomic(path, json.dumps({"video": Path(video).name, "failures": rows}, indent=1))
 
 
@@ -476,7 +479,7 @@ def recorded_failures(video: str | os.PathLike) -> tuple[Failure, ...]:
         return ()
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))["failures"]
-        return tuple(Failure(str(r["kind"]), Path(r["path"]), str(r["problem"])) for r in rows)
+        return tuple(Failure(str(r["kind"]), path.parent / str(r["file"]), str(r["problem"])) for r in rows)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MvgenError(f"not a list of failed deliverables mvgen can read ({exc.__class__.__name__}: {exc}); delete it", path) from None
 
