@@ -4,7 +4,9 @@ Entry points: :func:`load_manifest` (validates everything up front and reports e
 once), :func:`plan_jobs` (one :class:`Job` per output file) and :func:`run_batch`. Each track is
 analyzed once for all its outputs; one failing job does not stop the others; running the same
 manifest again skips outputs that exist (they appear only when complete) and retries the rest,
-resuming their unfinished chunks. A report (``report.json`` in the output folder, and a table)
+resuming their unfinished chunks. Every deliverable of a video is attempted; a job with one that
+failed is failed (its video and the other deliverables are kept and listed), and a rerun makes its
+deliverables again without rendering the video again. A report (``report.json`` in the output folder, and a table)
 lists what was produced, skipped and failed, with the reason and the time taken.
 
 Manifest (YAML; paths relative to the manifest's folder)::
@@ -185,24 +187,31 @@ class Job(BaseModel):
     deliverables: DeliverableOptions = Field(default_factory=DeliverableOptions)
 
     def result(self, status: Literal["done", "skipped", "failed"], seconds: float = 0.0, error: BaseException | None = None, made=None) -> JobResult:
-        """This job's :class:`JobResult`; ``made``: its :class:`~mvgen.delivery.deliverables.Deliverables`, if any."""
+        """This job's :class:`JobResult`; ``made``: its :class:`~mvgen.delivery.deliverables.Deliverables`, if any.
+        A video made with a deliverable that failed is a failed job (its error names each one), its
+        files and checks listed as for a finished one."""
         figures = {}
+        failed = ""
         if made is not None:
             figures = dict(files=[str(p) for p in made.files], warnings=list(made.warnings),
                            normalized_lufs=made.normalized.after.integrated_lufs if made.normalized is not None else None)
             if made.loudness is not None:
                 figures.update(integrated_lufs=made.loudness.integrated_lufs, true_peak_dbtp=made.loudness.true_peak_dbtp)
-            figures["deliverables"] = _checked(self)
+            figures["deliverables"] = _checked(self, made.failures if status == "done" else None)
+            if made.failures and status == "done":
+                status = "failed"
+                failed = "deliverables failed: " + "; ".join(f.describe() for f in made.failures)
         return JobResult(output=self.output, track=self.track, format=self.format, clip=self.clip, status=status, seconds=seconds,
-                         error=None if error is None else _error_text(error), **figures)
+                         error=_error_text(error) if error is not None else failed or None, **figures)
 
 
-def _checked(job: Job) -> list[DeliverableResult]:
-    """The job's files on disk, each checked for where it goes (:func:`mvgen.delivery.deliverables.check_deliverables`)."""
+def _checked(job: Job, failures=None) -> list[DeliverableResult]:
+    """The job's files on disk, each checked for where it goes, with the deliverables that failed
+    (``failures``; None: those recorded beside the output) (:func:`mvgen.delivery.deliverables.check_deliverables`)."""
     from mvgen.delivery.deliverables import check_deliverables
 
     return [DeliverableResult(path=str(d.path), kind=d.kind, passed=d.passed, checks=[CheckResult(name=c.name, passed=c.passed, why=c.why) for c in d.checks])
-            for d in check_deliverables(job.output, job.settings.preset())]
+            for d in check_deliverables(job.output, job.settings.preset(), failures)]
 
 
 def load_manifest(path: str | os.PathLike) -> tuple[Manifest, list[Job]]:
@@ -477,7 +486,8 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
     import torch
 
     from mvgen.analysis.track import Analysis
-    from mvgen.pipeline import render_track
+    from mvgen.clips import clip_window
+    from mvgen.pipeline import Rendered, render_track
     from mvgen.workspace import StaleWorkError
 
     if threads:
@@ -495,10 +505,14 @@ def render_job(job: Job, analysis: dict, threads: int | None = None, progress=No
                 last[0] = now
                 progress.put((job.output, done, total))
 
-        try:
-            rendered = render_track(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
-        except StaleWorkError:  # left by a run with other settings: start over
-            rendered = render_track(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
+        if Path(job.output).is_file():  # an earlier run made the video, and some of its deliverables failed: only they are made again
+            window = clip_window(parsed, settings)
+            rendered = Rendered(Path(job.output), parsed, (window.start_s, window.end_s), settings)
+        else:
+            try:
+                rendered = render_track(job.track, job.output, settings, resume=True, analysis=parsed, on_progress=report)
+            except StaleWorkError:  # left by a run with other settings: start over
+                rendered = render_track(job.track, job.output, settings, resume=False, analysis=parsed, on_progress=report)
         return job.result("done", time.perf_counter() - started, made=rendered.deliver(job.deliverables))
     except KeyboardInterrupt:
         raise
@@ -532,7 +546,7 @@ def run_batch(
     results: list[JobResult] = []
     todo = []
     for job in jobs:
-        if Path(job.output).is_file():
+        if already_made(job):
             results.append(_skipped(job))
         else:
             todo.append(job)
@@ -587,7 +601,8 @@ def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Pat
 
     settings = {job.output: job.settings for job in jobs}
     pages = []
-    for track, done in _by_track([r for r in results if r.status != "failed" and Path(r.output).is_file()]).items():
+    # a job whose video was made is on its page, also when a deliverable of it failed (listed in red)
+    for track, done in _by_track([r for r in results if Path(r.output).is_file()]).items():
         try:
             analysis = analyze(track, classifier=settings[done[0].output].classifier)
             deliverables = [d for r in done for d in r.deliverables]
@@ -595,6 +610,14 @@ def write_track_previews(jobs: list[Job], results: list[JobResult], out_dir: Pat
         except MvgenError as exc:
             warnings.warn(f"preview page of {track} not written: {exc}", stacklevel=2)
     return pages
+
+
+def already_made(job: Job) -> bool:
+    """Whether an earlier run finished ``job``: its output is there and none of its deliverables failed
+    (:func:`mvgen.delivery.deliverables.failures_path`; with some, a rerun makes them again, not the video)."""
+    from mvgen.delivery.deliverables import failures_path
+
+    return Path(job.output).is_file() and not failures_path(job.output).exists()
 
 
 def _skipped(job: Job) -> JobResult:

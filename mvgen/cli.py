@@ -393,11 +393,17 @@ def _option_error(exc, renamed: dict[tuple, str]) -> MvgenError:
 
 
 def _deliver(rendered, options) -> None:
-    """Measure the video's loudness and write the deliverables ``options`` asks for; print what was written."""
+    """Measure the video's loudness and write the deliverables ``options`` asks for; print what was
+    written and a table of every file with its checks. Every deliverable is attempted; when any
+    failed, each is named with its reason and the command exits 1 after all were tried."""
+    from rich.text import Text
+
+    from mvgen.delivery.deliverables import check_deliverables
+
     with err.status("loudness" + (", normalized copy" if options.loudness is not None else "") + (", thumbnail" if options.thumbnail else "")
                     + (f", {options.preview_loop} loop" if options.preview_loop else "")):
         made = rendered.deliver(options)
-    out.print("loudness: " + (made.loudness.describe() if made.loudness is not None else "no audio"), markup=False)
+    out.print("loudness: " + (made.loudness.describe() if made.loudness is not None else "not measured" if any(f.kind == "loudness" for f in made.failures) else "no audio"), markup=False)
     for warning in made.warnings:
         _show_warning(warning, UserWarning, "", 0)
     if made.normalized is not None:
@@ -409,13 +415,25 @@ def _deliver(rendered, options) -> None:
     if made.preview_loop is not None:
         p = made.preview_loop
         out.print(f"loop written to {p.path}: {p.duration_s:.2f} s from {format_clock(p.start_s, 2)}, {p.n_frames} frames, {p.size_bytes / 1e3:.0f} kB", markup=False)
+    # every file with its checks (the video against its format's published limits, without one the upload spec), and what failed
     preset = rendered.settings.preset()
-    if preset is not None:  # the platform's published limits, checked on the file written
-        from mvgen.delivery.deliverables import check_file
+    table = Table("file", "kind", "result", "checks", box=None, pad_edge=False)
+    for d in check_deliverables(rendered.video, preset, made.failures):
+        failed = [f"{c.name}: {c.why}" for c in d.checks if not c.passed]
+        table.add_row(Text(d.path.name), Text(d.kind), Text("ok", style="green") if not failed else Text("FAILED", style="red"),
+                      Text(f"all {len(d.checks)} passed" if not failed else "; ".join(failed)))
+    out.print(table)
+    if made.failures:
+        for failure in made.failures:
+            if os.environ.get("MVGEN_DEBUG") and failure.error is not None and not isinstance(failure.error, MvgenError):
+                import traceback
 
-        checked = check_file(rendered.video, rendered.video, preset)
-        failed = [f"{c.name}: {c.why}" for c in checked.checks if not c.passed]
-        out.print(f"{preset.name} checks: " + (f"all {len(checked.checks)} passed" if not failed else "FAILED " + "; ".join(failed)), markup=False)
+                traceback.print_exception(failure.error, file=sys.stderr)
+            err.print(f"mvgen: error: {failure.kind} failed: {' '.join(failure.problem.split())}", markup=False)
+        tried = 1 + (options.loudness is not None) + options.thumbnail + (options.preview_loop is not None)
+        err.print(f"mvgen: error: {len(made.failures)} of {tried} deliverables failed ({', '.join(f.kind for f in made.failures)}); "
+                  f"the video and the rest were written", markup=False)
+        raise typer.Exit(1)
 
 
 @app.command()

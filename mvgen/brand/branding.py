@@ -32,6 +32,7 @@ import bisect
 import dataclasses
 import math
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,9 +43,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from mvgen.errors import MvgenError
+from mvgen.errors import MvgenError, check_input_file
 from mvgen.brand.fonts import load_font, resolve_font
-from mvgen.brand.lyrics import LyricLine
+from mvgen.brand.lyrics import MAX_LYRICS_BYTES, LyricLine
 
 if TYPE_CHECKING:
     from mvgen.style.framespec import FrameSpec
@@ -99,44 +100,70 @@ class Branding(BaseModel):
         return [None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in (self.cover, self.logo, self.font, self.lyrics)]
 
     def check(self) -> None:
-        """Raise :class:`MvgenError` ("<file>: <problem>") for any named file that is missing or unreadable."""
+        """Raise :class:`MvgenError` ("<file>: <problem>") for any named file that is missing, unreadable,
+        of the wrong kind or over its limit (pictures: :data:`mvgen.media.images.MAX_IMAGE_PIXELS`; lyrics:
+        :data:`mvgen.brand.lyrics.MAX_LYRICS_BYTES`, read in full by :func:`plan_overlay`)."""
         if self.font is not None:
             resolve_font(self.font)
         for path in (self.cover, self.logo):
             if path is not None:
                 _check_image(Path(path))
         if self.lyrics is not None:
-            lyrics = Path(self.lyrics)
-            if not lyrics.is_file():
-                raise MvgenError("lyrics file not found", lyrics)
+            check_input_file(self.lyrics, "lyrics file", max_bytes=MAX_LYRICS_BYTES)
 
 
 def _check_image(path: Path) -> None:
-    """Check that ``path`` is an image Pillow can decode, or an SVG file that parses (it is drawn by resvg)."""
-    if not path.is_file():
-        raise MvgenError("image file not found", path)
+    """Check that ``path`` is a picture Pillow decodes whole within the size limit, or an SVG file that
+    parses and whose size is within it (it is drawn by resvg)."""
+    from mvgen.media.images import open_image
+
     if path.suffix.lower() == ".svg":
         _check_svg(path)
         return
-    from PIL import Image, UnidentifiedImageError
+    open_image(path).close()
 
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise MvgenError(f"not a readable image ({exc})", os.fspath(path)) from None
+
+#: CSS pixels per unit of an SVG length (96 per inch), for the size an SVG declares.
+SVG_UNIT_PX = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4}
+_SVG_LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-z]*)\s*$")
+
+
+def svg_size_px(root) -> tuple[float, float] | None:
+    """The size (CSS pixels) an SVG root element declares, as resvg sizes it: its ``width`` and
+    ``height`` (absolute units), else its ``viewBox``'s; None when it says neither (resvg then draws 100x100)."""
+    view_box = [float(v) for v in re.split(r"[\s,]+", root.get("viewBox", "").strip()) if v] if root.get("viewBox") else []
+    size = []
+    for k, name in enumerate(("width", "height")):
+        found = _SVG_LENGTH.match(root.get(name) or "")
+        if found and found.group(2) in SVG_UNIT_PX:
+            size.append(float(found.group(1)) * SVG_UNIT_PX[found.group(2)])
+        elif len(view_box) == 4:
+            size.append(view_box[2 + k])
+        else:
+            return None
+    return size[0], size[1]
 
 
 def _check_svg(path: Path) -> None:
-    """Check that ``path`` is well-formed XML whose root is ``<svg>``, without drawing it (resvg does, once per render)."""
+    """Check that ``path`` is well-formed XML whose root is ``<svg>`` and whose declared size is within
+    :data:`~mvgen.media.images.MAX_IMAGE_PIXELS`, without drawing it (resvg does, once per render, and
+    aborts the whole process on a size it cannot allocate). Entity expansion ("billion laughs") is
+    refused by expat's amplification limit."""
     from xml.etree import ElementTree
 
+    from mvgen.media.images import image_size_problem
+
+    check_input_file(path, "image file")
     try:
         root = ElementTree.parse(path).getroot()
-    except (ElementTree.ParseError, OSError) as exc:
+    except (ElementTree.ParseError, OSError, ValueError) as exc:
         raise MvgenError(f"not a readable logo ({' '.join(str(exc).split())[:120]})", path) from None
     if root.tag.rsplit("}", 1)[-1] != "svg":
         raise MvgenError(f"not a readable logo (the root element is <{root.tag}>, not <svg>)", path)
+    size = svg_size_px(root)
+    problem = image_size_problem(math.ceil(size[0]), math.ceil(size[1])) if size is not None else None
+    if problem is not None:
+        raise MvgenError(f"{problem}, as its width and height (or viewBox) say; make them smaller", path)
 
 
 # --------------------------------------------------------------------------- layout
@@ -493,6 +520,8 @@ def _load_logo(path: str, box: PixelBox):
 
     from PIL import Image, UnidentifiedImageError
 
+    from mvgen.media.images import open_image
+
     box_px = (box.width, box.height)
     try:
         if Path(path).suffix.lower() in (".svg", ".svgz"):
@@ -502,8 +531,7 @@ def _load_logo(path: str, box: PixelBox):
             w, h = fit_size(natural.size, box_px)
             image = Image.open(io.BytesIO(resvg_py.svg_to_bytes(svg_path=str(path), width=w, height=h)))
             return image.convert("RGBA").convert("RGBa")
-        with Image.open(path) as opened:
-            image = opened.convert("RGBA").convert("RGBa")  # premultiplied, so Lanczos does not bleed hidden colours
+        image = open_image(path).convert("RGBA").convert("RGBa")  # premultiplied, so Lanczos does not bleed hidden colours
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise MvgenError(f"not a readable logo ({' '.join(str(exc).split())[:120]})", path) from None
     w, h = fit_never_enlarge(image.size, box_px, source=path, what="logo", box_name=f"its {box.width}x{box.height} px box", advice="use a larger file or an SVG")

@@ -41,6 +41,7 @@ import numpy as np
 
 from mvgen.brand.branding import LINE_GAP, Branding, FittedText, PixelBox, fit_never_enlarge, fit_text, frame_safe_zone, min_text_px, shrink_floor_px
 from mvgen.errors import MvgenError
+from mvgen.media.images import open_image
 from mvgen.media.pixels import PIX_FMT, encode_pixels, yuv420p_to_rgb
 
 #: The card lasts at most this fraction of the video: a 15 s clip gets the default 3 s, a 10 s clip 2 s.
@@ -169,7 +170,7 @@ class EndCard:
     """
 
     def __init__(self, branding: Branding, width_px: int, height_px: int, fps: float, n_frames: int, aspect: str | None = None):
-        from PIL import Image, ImageOps
+        from PIL import ImageOps
 
         from mvgen.brand.fonts import resolve_font
 
@@ -180,12 +181,8 @@ class EndCard:
         self.font = resolve_font(branding.font)
         self.cover_image = None
         if branding.cover is not None:
-            try:
-                with Image.open(branding.cover) as image:
-                    # upright as its EXIF orientation says (a photographed or exported JPEG may be stored turned)
-                    self.cover_image = ImageOps.exif_transpose(image).convert("RGB")
-            except OSError as exc:
-                raise MvgenError(f"not a readable image ({exc})", branding.cover) from None
+            # upright as its EXIF orientation says (a photographed or exported JPEG may be stored turned)
+            self.cover_image = ImageOps.exif_transpose(open_image(branding.cover)).convert("RGB")
         self.layout, self._clips = self._lay_out()
 
     @property

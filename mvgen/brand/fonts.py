@@ -12,7 +12,7 @@ import functools
 import os
 from pathlib import Path
 
-from mvgen.errors import MvgenError
+from mvgen.errors import MvgenError, check_input_file
 
 #: The default font's file name inside matplotlib's font folder.
 DEFAULT_FONT_FILE = "DejaVuSans-Bold.ttf"
@@ -40,8 +40,7 @@ def resolve_font(font: str | os.PathLike | None = None) -> Path:
 def _check_font(path: str) -> None:
     from PIL import ImageFont
 
-    if not os.path.isfile(path):
-        raise MvgenError("font file not found", path)
+    check_input_file(path, "font file")
     try:
         ImageFont.truetype(path, 12)
     except OSError as exc:

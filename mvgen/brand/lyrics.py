@@ -25,10 +25,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mvgen.errors import MvgenError
+from mvgen.errors import check_input_file
 from mvgen.fileio import write_atomic
 
 #: How long the last line of an LRC file stays up (s), as LRC gives no end time (cut at the track's end).
 LAST_LINE_S = 4.0
+#: The largest lyrics file read (bytes): a song's LRC is a few kB and a film's subtitles ~100 kB; past
+#: this it is not lyrics, and reading and parsing it would take seconds to minutes before the render.
+MAX_LYRICS_BYTES = 1024 * 1024
+#: The most timed lines a lyrics file may hold: each is laid out and rasterized once per render
+#: (~0.15 s and ~0.8 MB per line at 1080p), so 1000 lines, an hour-long mix with vocals throughout,
+#: take minutes and ~1 GB; 100,000 would take hours and ~80 GB before the first frame.
+MAX_LYRIC_LINES = 1000
 #: Suffixes :func:`load_lyrics` reads.
 LYRICS_SUFFIXES = (".lrc", ".srt")
 
@@ -57,8 +65,7 @@ def load_lyrics(path: str | os.PathLike, duration_s: float | None = None) -> tup
     suffix = path.suffix.lower()
     if suffix not in LYRICS_SUFFIXES:
         raise MvgenError(f"lyrics must be an .lrc or .srt file (got {path.suffix or 'no suffix'!r})", path)
-    if not path.is_file():
-        raise MvgenError("lyrics file not found", path)
+    check_input_file(path, "lyrics file", max_bytes=MAX_LYRICS_BYTES)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -70,6 +77,8 @@ def load_lyrics(path: str | os.PathLike, duration_s: float | None = None) -> tup
         lines = tuple(dataclasses.replace(l, end_s=min(l.end_s, duration_s)) for l in lines if l.start_s < duration_s)
     if not lines:
         raise MvgenError("no timed lyric line in this file", path)
+    if len(lines) > MAX_LYRIC_LINES:
+        raise MvgenError(f"{len(lines):,} timed lyric lines, over the limit of {MAX_LYRIC_LINES:,} (each is drawn once per render)", path)
     return lines
 
 

@@ -22,24 +22,28 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mvgen.analysis.windows import phrase_loop
 from mvgen.errors import MvgenError
-from mvgen.fileio import atomic_path
+from mvgen.fileio import atomic_path, write_atomic
 from mvgen.media.ffmpeg import ffmpeg_exe, read_header
-from mvgen.delivery.loudness import TARGET_RANGE_LUFS, TRUE_PEAK_WARN_DBTP, Loudness, Normalized, measure_loudness, normalize_loudness
+from mvgen.delivery.loudness import TARGET_RANGE_LUFS, TRUE_PEAK_WARN_DBTP, Loudness, Normalized, measure_loudness, normalize_loudness, normalized_path
 
 if TYPE_CHECKING:
     from mvgen.analysis.track import Analysis
+
+T = TypeVar("T")
 
 #: YouTube's thumbnail: 1280x720 pixels, at most 2 MB.
 THUMBNAIL_SIZE_PX = (1280, 720)
@@ -329,15 +333,42 @@ class DeliverableOptions(BaseModel):
 
 
 @dataclasses.dataclass(frozen=True)
-class Deliverables:
-    """What :func:`make_deliverables` measured and wrote for one video."""
+class Failure:
+    """A deliverable that could not be made: its ``kind`` (``"loudness"``: the video's measurement, or a
+    kind of file of :data:`DELIVERABLE_KINDS`), the ``path`` it was to be written to (the video's, for
+    its loudness) and the ``problem``, one line. ``error``: the exception, for a traceback on request."""
 
-    loudness: Loudness | None = dataclasses.field(metadata={"doc": "the video as rendered; None without audio"})
+    kind: str
+    path: Path
+    problem: str
+    error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    @property
+    def file_kind(self) -> str:
+        """The kind of file (:data:`DELIVERABLE_KINDS`) this failure belongs to."""
+        return "video" if self.kind == "loudness" else self.kind
+
+    def check(self):
+        """This failure as a failed :class:`mvgen.delivery.formats.Check` of its file."""
+        from mvgen.delivery.formats import Check
+
+        return Check("loudness measured" if self.kind == "loudness" else "written", False, self.problem)
+
+    def describe(self) -> str:
+        return f"{self.kind} ({self.path.name}): {self.problem}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Deliverables:
+    """What :func:`make_deliverables` measured and wrote for one video, and what it could not make (``failures``)."""
+
+    loudness: Loudness | None = dataclasses.field(metadata={"doc": "the video as rendered; None without audio (or when it could not be measured: see failures)"})
     normalized: Normalized | None
     thumbnail: Thumbnail | None
     preview_loop: LoopPreview | None
     warnings: tuple[str, ...] = ()
     found: tuple[Path, ...] = dataclasses.field(default=(), metadata={"doc": "deliverables written by an earlier run (see existing_deliverables)"})
+    failures: tuple[Failure, ...] = dataclasses.field(default=(), metadata={"doc": "what was asked for and failed, each with its reason"})
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -376,22 +407,81 @@ def make_deliverables(video: str | os.PathLike, analysis: Analysis | None, optio
                       preset=None) -> Deliverables:
     """Measure ``video``'s loudness and write what ``options`` asks for beside it (names: :func:`~mvgen.delivery.loudness.normalized_path`,
     :func:`thumbnail_path`, :func:`preview_loop_path`). ``window_s``: the track span the video shows (:func:`mvgen.clips.clip_window`'s start and end);
-    ``preset``: the :class:`mvgen.delivery.formats.Preset` it was rendered for, whose length warning joins the warnings."""
+    ``preset``: the :class:`mvgen.delivery.formats.Preset` it was rendered for, whose length warning joins the warnings.
+
+    Every step is attempted whatever became of the others: one that fails (a :class:`MvgenError`, or
+    any other exception, a bug) is in the result's ``failures`` with its reason, and recorded beside
+    the video (:func:`failures_path`) for the checks and the preview page; an interruption (Ctrl-C,
+    :class:`mvgen.interrupts.Terminated`) still stops everything.
+    """
     from mvgen.delivery.formats import length_warning
 
     video = Path(video)
-    loudness = measure_loudness(video)
+    failures: list[Failure] = []
+    loudness = _attempt(failures, "loudness", video, lambda: measure_loudness(video))
     long = length_warning(preset, window_s[1] - window_s[0]) if preset is not None and window_s is not None else None
     warnings = [w for w in [peak_warning(loudness) if loudness is not None else None, long] if w]
     normalized = None
     if options.loudness is not None:
-        if loudness is None:
+        if loudness is None and not failures:
             warnings.append(f"--loudness {options.loudness:g}: the video has no audio; no normalized copy written")
-        else:
-            normalized = normalize_loudness(video, options.loudness)
-    thumbnail = best_thumbnail(video, analysis, thumbnail_path(video), window_s=window_s) if options.thumbnail else None
-    loop = loop_preview(video, preview_loop_path(video, options.preview_loop), analysis, window_s=window_s) if options.preview_loop else None
-    return Deliverables(loudness=loudness, normalized=normalized, thumbnail=thumbnail, preview_loop=loop, warnings=tuple(warnings))
+        else:  # also when the measurement failed: the copy measures again and says for itself what is wrong
+            normalized = _attempt(failures, "normalized", normalized_path(video, options.loudness), lambda: normalize_loudness(video, options.loudness))
+    thumbnail = loop = None
+    if options.thumbnail:
+        thumbnail = _attempt(failures, "thumbnail", thumbnail_path(video), lambda: best_thumbnail(video, analysis, thumbnail_path(video), window_s=window_s))
+    if options.preview_loop:
+        out = preview_loop_path(video, options.preview_loop)
+        loop = _attempt(failures, "loop", out, lambda: loop_preview(video, out, analysis, window_s=window_s))
+    try:
+        record_failures(video, failures)
+    except OSError as exc:  # the list beside the video is a convenience: the caller has the failures
+        warnings.append(f"{failures_path(video)}: not written ({exc.strerror or exc})")
+    return Deliverables(loudness=loudness, normalized=normalized, thumbnail=thumbnail, preview_loop=loop, warnings=tuple(warnings), failures=tuple(failures))
+
+
+def _attempt(failures: list[Failure], kind: str, path: Path, make: Callable[[], T]) -> T | None:
+    """``make()``, or None with its failure appended to ``failures``: an :class:`MvgenError` as it
+    reads, an ``OSError`` as the system's message, any other exception (a bug) as an internal error. Interruptions are not exceptions of this
+    kind (``KeyboardInterrupt`` is a ``BaseException``) and go through."""
+    try:
+        return make()
+    except MvgenError as exc:
+        failures.append(Failure(kind, path, str(exc), exc))
+    except OSError as exc:  # the system's: a full disk, a folder in the way of the file, no permission
+        where = exc.filename2 or exc.filename  # of a rename, the target: the temporary name means nothing to the user
+        failures.append(Failure(kind, path, f"{exc.strerror or exc}" + (f": {where}" if where else ""), exc))
+    except Exception as exc:  # noqa: BLE001 - one deliverable's bug must not cost the others
+        failures.append(Failure(kind, path, f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}", exc))
+    return None
+
+
+def failures_path(video: str | os.PathLike) -> Path:
+    """``track.mp4`` -> ``track.failed.json``: the deliverables the last run could not make, beside the video."""
+    return Path(video).with_suffix(".failed.json")
+
+
+def record_failures(video: str | os.PathLike, failures: Sequence[Failure]) -> Path | None:
+    """Write ``failures`` beside ``video`` (:func:`failures_path`, JSON: kind, file name, problem of each) for
+    :func:`check_deliverables`; with none, remove an earlier run's list. Returns the file written, or None."""
+    path = failures_path(video)
+    if not failures:
+        path.unlink(missing_ok=True)
+        return None
+    rows = [{"kind": f.kind, "file": f.path.name, "problem": f.problem} for f in failures]  # beside the video: named relative to it
+    return write_atomic(path, json.dumps({"video": Path(video).name, "failures": rows}, indent=1))
+
+
+def recorded_failures(video: str | os.PathLike) -> tuple[Failure, ...]:
+    """The failures :func:`record_failures` left beside ``video`` (none without the file)."""
+    path = failures_path(video)
+    if not path.is_file():
+        return ()
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["failures"]
+        return tuple(Failure(str(r["kind"]), path.parent / str(r["file"]), str(r["problem"])) for r in rows)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MvgenError(f"not a list of failed deliverables mvgen can read ({exc.__class__.__name__}: {exc}); delete it", path) from None
 
 
 #: What each kind of deliverable file is.
@@ -415,6 +505,8 @@ class Deliverable:
 
 def _kind_of(path: Path, video: Path) -> str:
     name = path.name
+    if path == failures_path(video):
+        return "record"  # not a deliverable: the list of those that failed
     if name.endswith(".thumbnail.jpg"):
         return "thumbnail"
     if path.suffix.lstrip(".") in LOOP_KINDS:
@@ -475,10 +567,29 @@ def deliverable_files(video: str | os.PathLike) -> list[Path]:
     """``video`` and the files mvgen writes beside it (normalized copies, thumbnail, loops, captions), as they are on disk."""
     video = Path(video)
     beside = sorted(p for p in video.parent.glob(f"{glob.escape(video.stem)}.*") if p != video and not p.name.startswith(".")
-                    and _kind_of(p, video) != "video")
+                    and _kind_of(p, video) not in ("video", "record") and p.is_file())
     return [video, *beside]
 
 
-def check_deliverables(video: str | os.PathLike, preset=None) -> list[Deliverable]:
-    """Every deliverable of ``video`` on disk (see :func:`deliverable_files`), each with its checks (:func:`check_file`)."""
-    return [check_file(path, video, preset) for path in deliverable_files(video)]
+def check_deliverables(video: str | os.PathLike, preset=None, failures: Sequence[Failure] | None = None) -> list[Deliverable]:
+    """Every deliverable of ``video`` on disk (see :func:`deliverable_files`), each with its checks
+    (:func:`check_file`; a file that cannot be checked at all fails a ``readable`` check), and the
+    ``failures`` of the run that made them (None: those recorded beside the video, :func:`recorded_failures`):
+    each adds a failed check to its file, listed even when no file is there (an older file of
+    that name fails too: it is not what this run was asked to make)."""
+    from mvgen.delivery.formats import Check
+
+    checked = []
+    for path in deliverable_files(video):
+        try:
+            checked.append(check_file(path, video, preset))
+        except Exception as exc:  # noqa: BLE001 - a file that cannot be checked is a failed check, the others are still listed
+            problem = str(exc) if isinstance(exc, MvgenError) else f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            checked.append(Deliverable(path, _kind_of(path, video), (Check("readable", False, problem),)))
+    for failure in recorded_failures(video) if failures is None else failures:
+        at = next((k for k, d in enumerate(checked) if d.path == failure.path), None)
+        if at is None:
+            checked.append(Deliverable(failure.path, failure.file_kind, (failure.check(),)))
+        else:
+            checked[at] = dataclasses.replace(checked[at], checks=(*checked[at].checks, failure.check()))
+    return checked

@@ -72,8 +72,8 @@ INLINE_PICTURES = ("thumbnail", "loop")
 
 def deliverables_html(deliverables: Sequence, page: Path) -> str:
     """The page's list of a track's deliverables: each file (linked relative to ``page``), its kind, a
-    picture for thumbnails and loops, and its platform checks (all passed, or which failed and why;
-    every check in a ``<details>``). ``deliverables``: objects with ``path``, ``kind``, ``passed`` and
+    picture for thumbnails and loops, and its platform checks (all passed, or which failed and why, in
+    red: a deliverable that could not be made fails its ``written`` check; every check in a ``<details>``). ``deliverables``: objects with ``path``, ``kind``, ``passed`` and
     ``checks`` (each with ``name``, ``passed``, ``why``): :class:`mvgen.delivery.deliverables.Deliverable` or
     the batch report's :class:`mvgen.batch.DeliverableResult`."""
     if not deliverables:
@@ -85,7 +85,7 @@ def deliverables_html(deliverables: Sequence, page: Path) -> str:
         verdict = f'<span class="ok">&#10003; all {len(d.checks)} checks passed</span>' if not failed else \
             '<span class="bad">&#10007; ' + "; ".join(html.escape(f"{c.name}: {c.why}") for c in failed) + "</span>"
         every = "".join(f'<li class="{"ok" if c.passed else "bad"}">{html.escape(c.name)}: {html.escape(c.why)}</li>' for c in d.checks)
-        picture = f'<img src="{href}" alt="">' if d.kind in INLINE_PICTURES else ""
+        picture = f'<img src="{href}" alt="">' if d.kind in INLINE_PICTURES and Path(d.path).is_file() else ""  # a failed one may have no file
         rows.append(f'<tr data-kind="{html.escape(d.kind)}" data-passed="{int(not failed)}"><td><a href="{href}">{html.escape(Path(d.path).name)}</a>{picture}</td>'
                     f"<td>{html.escape(d.kind)}</td><td>{verdict}<details><summary>checks</summary><ul>{every}</ul></details></td></tr>")
     return ('<section id="deliverables"><h2>Deliverables</h2><table><thead><tr><th>file</th><th>kind</th><th>platform checks</th></tr></thead><tbody>'

@@ -27,6 +27,7 @@ import numpy as np
 
 from mvgen.style.colors import lab_to_linear, lab_to_srgb, linear_to_srgb, srgb_to_lab
 from mvgen.errors import MvgenError
+from mvgen.media.images import open_image
 
 #: Colours in a cover palette (the length of every style palette, :data:`mvgen.style.blend.PALETTE_SIZE`).
 PALETTE_COLOURS = 5
@@ -73,14 +74,9 @@ def cover_pixels(path: str | os.PathLike, max_side_px: int = ANALYSIS_SIZE_PX) -
     its pixels, so the colours keep their proportions (an averaging filter would add mixtures of
     neighbouring colours that the artwork does not show in flat areas).
     Greyscale, palette and alpha images are read as RGB; transparent pixels are left out."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as image:
-            image.load()
-            rgba = image.convert("RGBA")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise MvgenError(f"not a readable image ({exc})", path) from None
+    rgba = open_image(path).convert("RGBA")
     scale = max_side_px / max(rgba.size)
     if scale < 1.0:
         rgba = rgba.resize((max(1, round(rgba.width * scale)), max(1, round(rgba.height * scale))), Image.Resampling.NEAREST)
