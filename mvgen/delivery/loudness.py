@@ -258,8 +258,8 @@ def _reach_target(audio: np.ndarray, rate_hz: int, peaks: np.ndarray, gain_db: f
         if limited.reduction_db == 0.0:
             return gain_db, limited  # a constant gain: the loudness moves by exactly the gain
         if limited.reduction_db > MAX_LIMITING_DB + 0.01:
-            if capped:
-                break
+            if capped:  # back over the cap after a step down from it (not seen): refuse rather than limit more
+                raise refuse(limited.reduction_db)
             # the peak reduction grows dB for dB with the gain: try the most gain allowed, which may still land within the tolerance
             needed_db, capped = limited.reduction_db, True
             gain_db -= limited.reduction_db - MAX_LIMITING_DB
