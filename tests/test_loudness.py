@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -266,8 +267,11 @@ def test_batch_reports_loudness_and_writes_the_deliverables(tmp_path, synth_trac
     expected = [video.with_name("one_tiny_teaser.-16LUFS.mp4"), video.with_name("one_tiny_teaser.thumbnail.jpg"), video.with_name("one_tiny_teaser.loop.gif")]
     assert result.files == [str(p) for p in expected] and all(p.is_file() for p in expected)
     assert result.normalized_lufs == pytest.approx(-16, abs=0.5) == measure_loudness(expected[0]).integrated_lufs
+    # the gain and the peak limiting of the copy go in the report
+    assert result.normalized_gain_db == pytest.approx(-16 - measured.integrated_lufs, abs=1.0) and 0 <= result.normalized_limited_db <= 6
     saved = json.loads((tmp_path / "renders" / "report.json").read_text())["results"][0]
     assert saved["integrated_lufs"] == result.integrated_lufs and saved["files"] == result.files
+    assert (saved["normalized_gain_db"], saved["normalized_limited_db"]) == (result.normalized_gain_db, result.normalized_limited_db)
     # every deliverable is listed with its platform checks, passed or why not
     kinds = {Path(d.path).name: d.kind for d in result.deliverables}
     assert kinds == {video.name: "video", expected[0].name: "normalized", expected[1].name: "thumbnail", expected[2].name: "loop"}
@@ -307,5 +311,8 @@ def test_cli_render_prints_loudness_and_writes_the_deliverables(tmp_path, synth_
     assert ("warning: true peak" in result.stderr) == measured.peak_warning
     normalized = tmp_path / "v.-16LUFS.mp4"
     assert f"normalized copy written to {normalized}" in printed and measure_loudness(normalized).integrated_lufs == pytest.approx(-16, abs=0.5)
+    gain = re.search(re.escape(f"normalized copy written to {normalized}: ") + r".*? dBTP \(gain ([+-]\d+\.\d) dB(, peaks limited by (\d+\.\d) dB)?\)", printed)
+    assert gain is not None, printed  # the gain and the limiting applied are printed
+    assert float(gain.group(1)) == pytest.approx(-16 - measured.integrated_lufs, abs=1.0)
     assert f"thumbnail written to {tmp_path / 'v.thumbnail.jpg'}" in printed and (tmp_path / "v.thumbnail.jpg").is_file()
     assert f"loop written to {tmp_path / 'v.loop.webp'}" in printed and (tmp_path / "v.loop.webp").is_file()
