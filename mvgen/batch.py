@@ -39,7 +39,7 @@ Manifest (YAML; paths relative to the manifest's folder)::
 
 ``loudness``, ``thumbnail`` and ``preview_loop`` may also be set at the top for every track. Every
 output's loudness (integrated LUFS, true peak) is measured and goes in the report, with a warning
-when the true peak is above -1 dBTP.
+when the true peak is above -1 dBTP; a normalized copy's loudness, gain and peak limiting go there too.
 """
 
 from __future__ import annotations
