@@ -220,7 +220,8 @@ def _encode(video: Path, out: Path, audio: np.ndarray, rate_hz: int) -> None:
     codec = AudioEncoding().args() + MP4_LAYOUT
     options = {key.lstrip("-"): value for key, value in zip(codec[::2], codec[1::2])}  # ["-c:a", "aac"] -> {"c:a": "aac"}
     streams = [source["v?"], samples.audio]
-    output = ffmpeg.output(*streams, str(out), vcodec="copy", **options)
+    # the container's tags (a render's window in its track, title...) come from the video, input 0
+    output = ffmpeg.output(*streams, str(out), vcodec="copy", map_metadata=0, **options)
     args = output.compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
     result = subprocess.run(args, input=np.ascontiguousarray(audio.T, dtype=np.float32).tobytes(), capture_output=True)
     if result.returncode != 0:
