@@ -41,7 +41,7 @@ Manifest (YAML; paths relative to the manifest's folder)::
 
 ``loudness``, ``thumbnail`` and ``preview_loop`` may also be set at the top for every track. Every
 output's loudness (integrated LUFS, true peak) is measured and goes in the report, with a warning
-when the true peak is above -1 dBTP.
+when the true peak is above -1 dBTP; a normalized copy's loudness, gain and peak limiting go there too.
 """
 
 from __future__ import annotations
@@ -166,6 +166,8 @@ class JobResult(BaseModel):
     integrated_lufs: float | None = Field(None, description="the output's integrated loudness (LUFS); None: not measured, or no audio")
     true_peak_dbtp: float | None = Field(None, description="the output's true peak (dBTP)")
     normalized_lufs: float | None = Field(None, description="measured integrated loudness of the normalized copy, if one was written")
+    normalized_gain_db: float | None = Field(None, description="the constant gain applied to the normalized copy (dB)")
+    normalized_limited_db: float | None = Field(None, description="how far the normalized copy's peaks were limited at most (dB; 0: not limited)")
     files: list[str] = Field(default_factory=list, description="files written beside the output: normalized copy, thumbnail, loop")
     warnings: list[str] = Field(default_factory=list)
     deliverables: list[DeliverableResult] = Field(default_factory=list, description="every file of the output, each with its platform checks (passed, or why not)")
@@ -193,8 +195,10 @@ class Job(BaseModel):
         figures = {}
         failed = ""
         if made is not None:
-            figures = dict(files=[str(p) for p in made.files], warnings=list(made.warnings),
-                           normalized_lufs=made.normalized.after.integrated_lufs if made.normalized is not None else None)
+            figures = dict(files=[str(p) for p in made.files], warnings=list(made.warnings))
+            if made.normalized is not None:
+                n = made.normalized
+                figures.update(normalized_lufs=n.after.integrated_lufs, normalized_gain_db=round(n.gain_db, 2), normalized_limited_db=round(n.limited_db, 2))
             if made.loudness is not None:
                 figures.update(integrated_lufs=made.loudness.integrated_lufs, true_peak_dbtp=made.loudness.true_peak_dbtp)
             figures["deliverables"] = _checked(self, made.failures if status == "done" else None)

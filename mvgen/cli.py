@@ -408,7 +408,7 @@ def _deliver(rendered, options) -> None:
         _show_warning(warning, UserWarning, "", 0)
     if made.normalized is not None:
         n = made.normalized
-        out.print(f"normalized copy written to {n.path}: {n.after.describe()} (gain {n.gain_db:+.1f} dB{', peaks limited' if n.limited else ''})", markup=False)
+        out.print(f"normalized copy written to {n.path}: {n.after.describe()} ({n.describe()})", markup=False)
     if made.thumbnail is not None:
         t = made.thumbnail
         out.print(f"thumbnail written to {t.path}: frame at {format_clock(t.time_s, 2)}, {t.size_bytes / 1e3:.0f} kB (JPEG quality {t.quality})", markup=False)

@@ -8,12 +8,13 @@ sample and true peak (dBFS / dBTP). Both the bundled ffmpeg and Debian's 5.1 pri
 (the video stream copied, the audio re-encoded as mvgen encodes it, :class:`mvgen.media.assemble.AudioEncoding`). ffmpeg's
 ``loudnorm`` is not used for the gain: in its linear mode it silently falls back to its dynamic mode
 (a moving gain, audible as pumping) whenever the linear gain would push the true peak over its
-ceiling. Here the gain is ``target - measured`` applied by ``volume``; when that would put the peaks
-over the ceiling, a look-ahead peak limiter (``alimiter``, auto-levelling off, run at 4x the sample
-rate so that it sees inter-sample peaks) holds only those peaks down. The result is measured again;
-if AAC's overshoot still leaves the true peak above the ceiling, the limiter's limit is lowered by
-the excess and the audio encoded again; as limiting lowers the loudness too, the gain may be raised by
-up to :data:`MAX_MAKEUP_DB` to make that up (at most :data:`MAX_PASSES` encodes in all).
+ceiling. Here the gain is ``target - measured``; when that would put the peaks over the ceiling, the
+look-ahead true-peak limiter of :mod:`mvgen.delivery.limiter` holds only those peaks down, and as
+limiting lowers the loudness too, the gain is raised until the limited audio measures the target
+(searched on the decoded samples, without encoding). Real masters with peaks at 0 dBFS typically need
+3-4 dB of peak limiting for -14 LUFS; past :data:`MAX_LIMITING_DB` the file is refused. The AAC
+encode is measured; if its overshoot leaves the true peak above the ceiling, the limiter's ceiling is
+lowered by the excess and the audio encoded again (at most :data:`MAX_PASSES` encodes).
 """
 
 from __future__ import annotations
@@ -36,23 +37,22 @@ from mvgen.media.ffmpeg import ffmpeg_exe, parse_header, read_header
 TRUE_PEAK_WARN_DBTP = -1.0
 #: ebur128 reports an integrated loudness of -70 LUFS (its absolute gate) for silence: nothing to normalize.
 SILENCE_LUFS = -70.0
-#: Headroom (dB) below the true-peak ceiling that the limiter aims at, for the overshoot of the
-#: resampling back from the limiter's rate (0.5 dB measured on a synthetic track) and of AAC encoding
-#: (0.6 dB more at 256k); a further pass corrects what is left.
-AAC_HEADROOM_DB = 1.0
-#: Limiter look-ahead (attack) and release (ms): fast enough to touch only the peaks, slow enough not to distort bass.
-LIMITER_ATTACK_MS = 5.0
-LIMITER_RELEASE_MS = 50.0
-#: The limiter runs at this multiple of the sample rate, so it limits inter-sample (true) peaks as BS.1770's meter sees them.
-LIMITER_OVERSAMPLING = 4
-#: Encodes tried before giving up on reaching the target and the true-peak ceiling (an unlimited gain needs one).
+#: Headroom (dB) below the true-peak ceiling that the limiter aims at, for the overshoot of AAC encoding
+#: (0.2-0.5 dB measured at 256k on real masters); a further pass corrects what is left.
+AAC_HEADROOM_DB = 0.5
+#: Encodes tried before giving up on the true-peak ceiling.
 MAX_PASSES = 4
-#: At most this much gain (dB) is added to make up for the loudness that limited peaks take away;
-#: more would turn the limiter into a loudness maximizer (squashed transients), which this is not.
-MAX_MAKEUP_DB = 1.0
-#: When peaks are limited, the limiter also lowers the loudness; if the result is more than this many LU
-#: below the target, the gain is raised by the shortfall (at most :data:`MAX_MAKEUP_DB`) and the audio encoded again.
-LIMITED_TOLERANCE_LU = 0.3
+#: The most peak gain reduction (dB) the limiter may apply: mastering limiters take 3-4 dB of peaks off
+#: a master cleanly, 6 dB is audible on transients but still musical; more would turn the limiter into a
+#: loudness maximizer (squashed drums), so a file needing more is refused with the figures.
+MAX_LIMITING_DB = 6.0
+#: The gain search stops when the limited audio measures within this many LU of the target (ebur128
+#: prints 0.1 LU), or after :data:`MAX_GAIN_STEPS` measurements (each step removes most of the shortfall).
+GAIN_SEARCH_TOLERANCE_LU = 0.1
+MAX_GAIN_STEPS = 6
+#: The gain search's steps assume a dB of gain adds at least this many LU (measured 0.3-0.5 on a dense
+#: loud master limited by 5 dB): it bounds a step when two tries measure nearly the same.
+MIN_GAIN_SLOPE = 0.2
 #: Targets :func:`normalize_loudness` accepts (LUFS): from quiet broadcast (-23, EBU R128; -24, ATSC A/85)
 #: through streaming (-14 Spotify and YouTube, -16 Apple) to club masters (about -6).
 TARGET_RANGE_LUFS = (-40.0, -5.0)
@@ -92,16 +92,23 @@ class LoudnessCurve:
 _NUMBER = r"(-?(?:\d+(?:\.\d+)?|inf))"
 
 
-def _ebur128(path: str | os.PathLike, frame_log: bool) -> str | None:
-    """ffmpeg's stderr after the ebur128 filter has run over ``path``'s first audio stream; None if it has none."""
+def _ebur128_command(source, frame_log: bool) -> list[str]:
+    """ffmpeg's command running the ebur128 filter over ``source``'s audio (an ffmpeg-python input) and discarding the result."""
     import ffmpeg
 
+    options = {"peak": "true+sample", "framelog": "info" if frame_log else "verbose"}
+    graph = source.audio.filter("ebur128", **options).output("-", format="null")
+    return graph.compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats"])
+
+
+def _ebur128(path: str | os.PathLike, frame_log: bool) -> str | None:
+    """ffmpeg's stderr after the ebur128 filter has run over ``path``'s first audio stream; None if it has none."""
     path = Path(path)
     if not path.is_file():
         raise MvgenError("no such file", path)
-    options = {"peak": "true+sample", "framelog": "info" if frame_log else "verbose"}
-    graph = ffmpeg.input(str(path)).audio.filter("ebur128", **options).output("-", format="null")
-    args = graph.compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats"])
+    import ffmpeg
+
+    args = _ebur128_command(ffmpeg.input(str(path)), frame_log)
     result = subprocess.run(args, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         if re.search(r"matches no streams|does not contain any stream|Output file .* does not contain", result.stderr):
@@ -113,12 +120,8 @@ def _ebur128(path: str | os.PathLike, frame_log: bool) -> str | None:
     return result.stderr
 
 
-def measure_loudness(path: str | os.PathLike) -> Loudness | None:
-    """Integrated loudness, loudness range, sample and true peak of ``path``'s first audio stream;
-    None when the file has no audio (a Spotify Canvas loop, for one)."""
-    text = _ebur128(path, frame_log=False)
-    if text is None:
-        return None
+def _summary(text: str, path) -> Loudness:
+    """The :class:`Loudness` in the summary ebur128 printed at the end of ``text`` (``path``: for errors)."""
     summary = text[text.rfind("Summary:") :]
 
     def figure(pattern: str) -> float:
@@ -133,6 +136,27 @@ def measure_loudness(path: str | os.PathLike) -> Loudness | None:
         sample_peak_dbfs=figure(r"Sample peak:\s+Peak:"),
         true_peak_dbtp=figure(r"True peak:\s+Peak:"),
     )
+
+
+def measure_loudness(path: str | os.PathLike) -> Loudness | None:
+    """Integrated loudness, loudness range, sample and true peak of ``path``'s first audio stream;
+    None when the file has no audio (a Spotify Canvas loop, for one)."""
+    text = _ebur128(path, frame_log=False)
+    return None if text is None else _summary(text, path)
+
+
+def measure_samples(audio: np.ndarray, sr: int, source: str | os.PathLike | None = None) -> Loudness:
+    """:func:`measure_loudness` of samples in memory: ``audio`` float ``(channels, n)`` at ``sr`` Hz, piped to
+    ffmpeg's ebur128 (no file written). ``source``: the file they came from, named in errors."""
+    import ffmpeg
+
+    raw = np.ascontiguousarray(audio.T, dtype=np.float32).tobytes()
+    args = _ebur128_command(ffmpeg.input("pipe:", format="f32le", ar=sr, ac=audio.shape[0]), frame_log=False)
+    result = subprocess.run(args, input=raw, capture_output=True)
+    text = result.stderr.decode(errors="replace")
+    if result.returncode != 0:
+        raise MvgenError(f"loudness measurement failed: {' '.join(text.split())[-300:]}", source)
+    return _summary(text, source)
 
 
 def loudness_curve(path: str | os.PathLike) -> LoudnessCurve | None:
@@ -161,13 +185,22 @@ def normalized_path(video: str | os.PathLike, target_lufs: float) -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Normalized:
-    """What :func:`normalize_loudness` wrote: the file, the gain applied, and its measured loudness."""
+    """What :func:`normalize_loudness` wrote: the file, the gain applied, the peak limiting, and its measured loudness."""
 
     path: Path
-    gain_db: float
-    limited: bool = dataclasses.field(metadata={"doc": "whether peaks had to be limited to keep the true-peak ceiling"})
+    gain_db: float = dataclasses.field(metadata={"doc": "the constant gain, make-up for the limited peaks included"})
+    limited_db: float = dataclasses.field(metadata={"doc": "the most any peak was turned down by the limiter (dB, >= 0; 0: not limited)"})
     before: Loudness
     after: Loudness
+
+    @property
+    def limited(self) -> bool:
+        """Whether peaks had to be limited to keep the true-peak ceiling (by 0.05 dB or more)."""
+        return self.limited_db >= 0.05
+
+    def describe(self) -> str:
+        """One line for people, e.g. ``gain +3.2 dB, peaks limited by 3.6 dB``."""
+        return f"gain {self.gain_db:+.1f} dB" + (f", peaks limited by {self.limited_db:.1f} dB" if self.limited else "")
 
 
 def _audio_rate_hz(path: Path) -> int | None:
@@ -176,44 +209,90 @@ def _audio_rate_hz(path: Path) -> int | None:
     return audio.sample_rate_hz if audio else None
 
 
-def _codec_options(codec_args: list[str]) -> dict[str, str]:
-    """``["-c:a", "aac", "-b:a", "256k"]`` -> ``{"c:a": "aac", "b:a": "256k"}`` (ffmpeg-python output options)."""
-    return {key.lstrip("-"): value for key, value in zip(codec_args[::2], codec_args[1::2])}
-
-
-def _encode(video: Path, out: Path, gain_db: float, limit_dbfs: float | None, rate_hz: int) -> None:
-    """Write ``video`` with its audio times ``gain_db`` (and peaks limited at ``limit_dbfs`` when not None) to ``out``."""
+def _encode(video: Path, out: Path, audio: np.ndarray, rate_hz: int) -> None:
+    """Write ``video`` with its audio replaced by ``audio`` (float ``(channels, n)`` at ``rate_hz``) to ``out``, the video stream copied."""
     import ffmpeg
 
-    from mvgen.media.assemble import AAC_PRIMING_S, MP4_LAYOUT, AudioEncoding
+    from mvgen.media.assemble import MP4_LAYOUT, AudioEncoding
 
     source = ffmpeg.input(str(video))
-    # mvgen's files have no edit list, so the decoded audio starts with the encoder's priming, and the
-    # new encode adds its own: the old priming is cut, so the copy stays on the frames
-    audio = source.audio.filter("atrim", start=AAC_PRIMING_S).filter("asetpts", "PTS-STARTPTS")
-    audio = audio.filter("volume", volume=f"{gain_db:.3f}dB", precision="double")
-    if limit_dbfs is not None:
-        audio = (
-            audio.filter("aresample", rate_hz * LIMITER_OVERSAMPLING)
-            # level=0: no make-up gain (alimiter's auto level would raise everything back up); latency=1: no delay
-            .filter("alimiter", limit=10 ** (limit_dbfs / 20), attack=LIMITER_ATTACK_MS, release=LIMITER_RELEASE_MS, level=0, latency=1)
-            .filter("aresample", rate_hz)
-        )
-    output = ffmpeg.output(source.video, audio, str(out), vcodec="copy", **_codec_options(AudioEncoding().args() + MP4_LAYOUT))
+    samples = ffmpeg.input("pipe:", format="f32le", ar=rate_hz, ac=audio.shape[0])
+    codec = AudioEncoding().args() + MP4_LAYOUT
+    options = {key.lstrip("-"): value for key, value in zip(codec[::2], codec[1::2])}  # ["-c:a", "aac"] -> {"c:a": "aac"}
+    streams = [source["v?"], samples.audio]
+    # the container's tags (a render's window in its track, title...) come from the video, input 0
+    output = ffmpeg.output(*streams, str(out), vcodec="copy", map_metadata=0, **options)
     args = output.compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-    result = subprocess.run(args, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
+    result = subprocess.run(args, input=np.ascontiguousarray(audio.T, dtype=np.float32).tobytes(), capture_output=True)
     if result.returncode != 0:
-        raise MvgenError(f"loudness normalization failed: {' '.join(result.stderr.split())[-300:]}", video)
+        raise MvgenError(f"loudness normalization failed: {' '.join(result.stderr.decode(errors='replace').split())[-300:]}", video)
+
+
+def _decoded(video: Path, rate_hz: int) -> np.ndarray:
+    """``video``'s first audio stream as float32 ``(channels, n)`` at its own rate, the AAC encoder's priming cut.
+
+    mvgen's files have no edit list, so the decoded audio starts with the encoder's priming, and the
+    new encode adds its own: the old priming is cut, so the copy stays on the frames.
+    """
+    from mvgen.media.assemble import AAC_PRIMING_S
+    from mvgen.media.audio import load_audio
+
+    audio = load_audio(video, sr=None, mono=False)
+    return audio.reshape(-1, audio.shape[-1])[:, round(AAC_PRIMING_S * rate_hz) :]
+
+
+def _reach_target(audio: np.ndarray, rate_hz: int, peaks: np.ndarray, gain_db: float, target_lufs: float, ceiling_dbfs: float,
+                  video: Path, true_peak_dbtp: float):
+    """The constant gain (dB) that, with the peaks over ``ceiling_dbfs`` limited, measures ``target_lufs``, and the limited audio
+    (:class:`mvgen.delivery.limiter.Limited`); an :class:`MvgenError` when that needs more than :data:`MAX_LIMITING_DB` of limiting."""
+    from mvgen.delivery.limiter import limit_true_peak
+
+    tried: list[tuple[float, float]] = []  # (gain dB, measured LUFS)
+    capped = False  # the gain was capped at MAX_LIMITING_DB of limiting
+
+    def refuse(needed_db: float):
+        return MvgenError(f"reaching {target_lufs:g} LUFS with the true peak at {true_peak_dbtp:g} dBTP needs about {needed_db:.1f} dB of "
+                          f"peak limiting, more than the {MAX_LIMITING_DB:g} dB allowed: choose a quieter target (--loudness)", video)
+
+    for _ in range(MAX_GAIN_STEPS):
+        limited = limit_true_peak(audio, rate_hz, gain_db, ceiling_dbfs, peaks=peaks)
+        if limited.reduction_db == 0.0:
+            return gain_db, limited  # a constant gain: the loudness moves by exactly the gain
+        if limited.reduction_db > MAX_LIMITING_DB + 0.01:
+            if capped:  # back over the cap after a step down from it (not seen): refuse rather than limit more
+                raise refuse(limited.reduction_db)
+            # the peak reduction grows dB for dB with the gain: try the most gain allowed, which may still land within the tolerance
+            needed_db, capped = limited.reduction_db, True
+            gain_db -= limited.reduction_db - MAX_LIMITING_DB
+            limited = limit_true_peak(audio, rate_hz, gain_db, ceiling_dbfs, peaks=peaks)
+        tried.append((gain_db, measure_samples(limited.audio, rate_hz, video).integrated_lufs))
+        shortfall_lu = target_lufs - tried[-1][1]
+        if abs(shortfall_lu) <= GAIN_SEARCH_TOLERANCE_LU:
+            break
+        # limiting took some loudness: more gain into the limiter (still one constant gain). On dense masters
+        # a dB of gain adds well under 1 LU once limited: the step follows the slope of the last two tries
+        slope = 1.0
+        if len(tried) > 1 and tried[-1][0] != tried[-2][0]:
+            slope = float(np.clip((tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0]), MIN_GAIN_SLOPE, 1.0))
+        if capped:
+            if shortfall_lu > TARGET_TOLERANCE_LU:
+                raise refuse(max(needed_db, MAX_LIMITING_DB + shortfall_lu / slope))
+            if shortfall_lu > 0:
+                break  # short of the target, but within the tolerance, with as much limiting as allowed
+        gain_db += shortfall_lu / slope
+    return gain_db, limited
 
 
 def normalize_loudness(video: str | os.PathLike, target_lufs: float, out: str | os.PathLike | None = None, true_peak_dbtp: float = TRUE_PEAK_WARN_DBTP) -> Normalized:
     """Write ``video`` at ``target_lufs`` integrated loudness with one constant gain (no pumping), true peak <= ``true_peak_dbtp``.
 
     ``out``: default :func:`normalized_path`. The original is only read. Peaks the gain would push over
-    the ceiling are limited (see the module's notes); the written file is measured, and an error is
-    raised (nothing written) if it is not within :data:`TARGET_TOLERANCE_LU` of the target or its true
-    peak stays above the ceiling.
+    the ceiling are limited, by at most :data:`MAX_LIMITING_DB` (see the module's notes); the written
+    file is measured, and an error is raised (nothing written) if it is not within
+    :data:`TARGET_TOLERANCE_LU` of the target or its true peak stays above the ceiling.
     """
+    from mvgen.delivery.limiter import block_true_peaks
+
     video = Path(video)
     check_target_lufs(target_lufs)
     if not (-20.0 <= true_peak_dbtp <= 0.0):
@@ -227,30 +306,20 @@ def normalize_loudness(video: str | os.PathLike, target_lufs: float, out: str | 
     if before.integrated_lufs <= SILENCE_LUFS:
         raise MvgenError("the audio is silent: no loudness to normalize", video)
     rate_hz = _audio_rate_hz(video) or 48000
-    gain_db = target_lufs - before.integrated_lufs
-    # the measured true peak is rounded to 0.1 dB: half of that as margin
-    needs_limit = before.true_peak_dbtp + gain_db > true_peak_dbtp - AAC_HEADROOM_DB - 0.05
-    limit_dbfs = true_peak_dbtp - AAC_HEADROOM_DB if needs_limit else None
+    audio = _decoded(video, rate_hz)
+    peaks = block_true_peaks(audio)
+    gain_db, ceiling_dbfs = target_lufs - before.integrated_lufs, true_peak_dbtp - AAC_HEADROOM_DB
     with atomic_path(out, suffix=".part" + out.suffix) as tmp:
-        makeup_db = 0.0
         for _ in range(MAX_PASSES):
-            applied_gain_db, applied_limit_dbfs = gain_db + makeup_db, limit_dbfs  # what the file written last has
-            _encode(video, tmp, applied_gain_db, applied_limit_dbfs, rate_hz)
+            gain_db, limited = _reach_target(audio, rate_hz, peaks, gain_db, target_lufs, ceiling_dbfs, video, true_peak_dbtp)
+            _encode(video, tmp, limited.audio, rate_hz)
             after = measure_loudness(tmp)
             excess_db = after.true_peak_dbtp - true_peak_dbtp
-            shortfall_lu = target_lufs - after.integrated_lufs
-            can_make_up = limit_dbfs is not None and shortfall_lu > LIMITED_TOLERANCE_LU and makeup_db < MAX_MAKEUP_DB
-            if excess_db <= 0 and not can_make_up:
+            if excess_db <= 0:
                 break
-            if excess_db > 0:
-                # overshoot of the resampling and of AAC (or peaks of an unlimited file): limit lower by the excess
-                limit_dbfs = (true_peak_dbtp - AAC_HEADROOM_DB if limit_dbfs is None else limit_dbfs) - excess_db - 0.1
-            else:
-                # the limited peaks took loudness away: a little more gain into the limiter (still one constant gain)
-                makeup_db = min(MAX_MAKEUP_DB, makeup_db + shortfall_lu)
+            ceiling_dbfs -= excess_db + 0.1  # AAC's overshoot: limit lower by the excess (ebur128 rounds to 0.1 dB)
         if after.true_peak_dbtp > true_peak_dbtp:
             raise MvgenError(f"true peak {after.true_peak_dbtp:.1f} dBTP stays above {true_peak_dbtp:g} dBTP after {MAX_PASSES} encodes", video)
         if not math.isclose(after.integrated_lufs, target_lufs, abs_tol=TARGET_TOLERANCE_LU):
-            raise MvgenError(f"normalized to {after.integrated_lufs:.1f} LUFS, not within {TARGET_TOLERANCE_LU:g} LU of {target_lufs:g} "
-                             f"(the track's peaks are too far above its loudness for this target and ceiling)", video)
-    return Normalized(path=out, gain_db=applied_gain_db, limited=applied_limit_dbfs is not None, before=before, after=after)
+            raise MvgenError(f"normalized to {after.integrated_lufs:.1f} LUFS, not within {TARGET_TOLERANCE_LU:g} LU of {target_lufs:g}", video)
+    return Normalized(path=out, gain_db=gain_db, limited_db=limited.reduction_db, before=before, after=after)
