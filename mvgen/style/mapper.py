@@ -189,8 +189,10 @@ def _loop_sources(analysis: Analysis, times_s: np.ndarray, fps: float, loop_s: f
     raw = _raw_sources(analysis, period, fps)
     phase = (np.arange(n) / n)[:, None]
     levels = [SOURCES.index(name) for name in LEVEL_SOURCES]
+    # a loop cut at the track's end has no music after it (features read 0 there): its last frame stands in
+    after = raw[n, levels] if period[n] < analysis.duration_s else raw[n - 1, levels]
     values = raw[:n].copy()
-    values[:, levels] -= phase * (raw[n, levels] - raw[0, levels])
+    values[:, levels] -= phase * (after - raw[0, levels])
     values[:, levels] = np.clip(values[:, levels], 0.0, 1.0)
     for name in ENVELOPED_SOURCES:
         j = SOURCES.index(name)
