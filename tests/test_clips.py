@@ -293,3 +293,79 @@ def test_without_audio_features_the_sections_give_the_energy(tracks):
     drop = next(s for s in bare.sections if s.label == "drop")
     assert best_clip(bare.model_copy(update={"drops": []}), 3.0).why.split("energy ")[1].startswith("1.00")
     assert drop.end_s - drop.start_s > 3.0
+
+
+def _modulated_table(modulate: dict):
+    """The default styles with their base motion still and ``modulate`` in every style."""
+    from mvgen.classify.checkpoints import classifier_labels
+    from mvgen.style.blend import StyleTable
+    from mvgen.style.styles import load_styles
+
+    still = {"zoom_per_beat": 0.0, "rotation_deg_per_bar": 0.0, "drift": 0.0, "shake_on_kick": 0.0, "flash_on_drop": 0.0, "strobe": 0.0}
+    styles = load_styles(None, labels=classifier_labels(None))
+    return StyleTable.from_styles({k: s.model_copy(update={"motion": s.motion.model_copy(update=still), "modulate": modulate}) for k, s in styles.items()})
+
+
+def test_loop_modulation_sources_are_periodic(tracks):
+    """A loop's sources are a function of its phase: frame k and frame k + n (bar 1 and bar 5 of a 4-bar
+    loop) read the same values; the levels' step from the last frame to the first is no larger than the
+    music's own steps (not so when read straight from the music: the loop ends as the next build-up
+    starts, tension 0 -> ~1); the drums' release runs round the loop."""
+    from mvgen.analysis.reactive import SOURCES
+    from mvgen.style.mapper import IMPULSE_RELEASE_S, LEVEL_SOURCES, modulation_sources
+
+    _, analysis, _ = tracks["future"]
+    window = loop_window(analysis)
+    n = round(window.length_s * FPS)
+    fps = n / window.length_s  # the mapper's stretched clock: a whole number of frames per loop
+    times = window.start_s + np.arange(2 * n) / fps
+    looped = modulation_sources(analysis, times, fps, loop_s=window.length_s)
+    np.testing.assert_allclose(looped[n:], looped[:n], atol=1e-12)
+    straight = modulation_sources(analysis, times, fps)
+    for name in LEVEL_SOURCES:
+        j = SOURCES.index(name)
+        music_step = np.abs(np.diff(straight[: n + 1, j])).max()  # the music's steps, into bar 5 included
+        assert abs(looped[n, j] - looped[n - 1, j]) <= music_step + 1e-9, name
+    j = SOURCES.index("tension")
+    assert abs(straight[n - 1, j] - straight[0, j]) > 0.5  # the music's own jump, which the loop's wrap removes
+    decay = np.exp(-1.0 / (fps * IMPULSE_RELEASE_S))
+    for name in ("kick", "hats", "beat"):
+        env = looped[:n, SOURCES.index(name)]
+        after = np.roll(env, -1)  # the frame after each, the first after the last
+        assert np.all((after >= env * decay - 1e-9) | (env * decay < 2e-3)), name
+
+
+def test_loop_render_wraps_like_its_downbeats(tracks):
+    """A real render of the loop (64 px), its brightness driven by the tension and the loudness: the cut
+    from its last frame to its first changes the picture no more than the loop's other downbeats do
+    (the picture going into bar 2, 3, 4); with the sources read straight from the music it would."""
+    from mvgen.analysis.reactive import SOURCES
+    from mvgen.renderers.factory import procedural_renderer
+    from mvgen.style.mapper import map_frames, modulation_sources
+
+    _, analysis, _ = tracks["future"]
+    window = loop_window(analysis)
+    amounts = {"tension": 0.8, "loudness": 0.5}
+    specs = map_frames(analysis, _modulated_table({name: {"brightness": a} for name, a in amounts.items()}), fps=FPS,
+                       start_s=window.start_s, end_s=window.end_s, loop=True)
+    # the drop's burst re-lands on every lap (the loop starts on the drop: test_loop_video_is_seamless's cut
+    # handles it); held here, so what is compared is the modulation
+    specs = [dataclasses.replace(s, drop_burst=0.0) for s in specs]
+    fps = 1.0 / (specs[1].time_s - specs[0].time_s)
+    straight = modulation_sources(analysis, np.array([s.time_s for s in specs]), fps)
+    gain = 1.0 + sum(a * straight[:, SOURCES.index(name)] for name, a in amounts.items())
+    unlooped = [dataclasses.replace(s, brightness=float(g)) for s, g in zip(specs, gain)]
+    settings = RenderSettings(size=64, aspect="9:16", detail=0.5, compile=False)
+    renderer = procedural_renderer(*settings.frame_size(), 16, detail=settings.detail, compile=settings.compile)
+
+    def changes(frame_specs):
+        frames = np.concatenate([renderer.render(frame_specs[i : i + 16]).cpu().numpy() for i in range(0, len(frame_specs), 16)]).astype(np.float32)
+        change = np.abs(frames - np.roll(frames, 1, axis=0)).mean(axis=(1, 2, 3))  # into each frame from the one before, the first from the last
+        downbeats = [k for k, s in enumerate(frame_specs) if s.on_downbeat and k > 0]
+        return change[0], change[downbeats]
+
+    assert len(changes(specs)[1]) == 3  # a 4-bar loop
+    seam, downbeats = changes(specs)
+    assert seam <= 1.25 * downbeats.max(), (seam, downbeats)
+    seam, downbeats = changes(unlooped)
+    assert seam > 1.25 * downbeats.max(), (seam, downbeats)  # the control: the music's tension jump at the wrap

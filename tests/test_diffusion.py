@@ -7,6 +7,7 @@ determinism, profile-blended conditioning, beat-driven motion, batching under me
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 
 import numpy as np
@@ -135,7 +136,10 @@ def test_keyframes_of_mapped_frames_are_the_beat_frames(styles):
 @pytest.mark.slow
 def test_motion_peaks_on_beats_and_calm_frames_do_not_flicker(tiny_model, styles):
     a = analysis()
-    specs = specs_for(a, styles, end_s=8.0)
+    # the keyframes' motion, with the camera's slow turn and drift held (it moves every frame by design;
+    # on these noise pictures half a degree a frame changes as much as a keyframe: see
+    # test_turned_and_drifting_frames_of_a_real_render)
+    specs = [dataclasses.replace(s, rotation_deg=0.0, drift_x=0.0, drift_y=0.0) for s in specs_for(a, styles, end_s=8.0)]
     r = renderer(tiny_model, styles)
     r.prepare(specs)
     frames = r.render(specs)
@@ -307,3 +311,56 @@ def test_camera_applies_brightness_and_hue(tiny_model, styles):
     assert out(brightness=1.5).sum() > 1.4 * base.sum()
     green = out(hue_shift_deg=120.0)
     assert green[1] > green[0] and base[0] > base[1]  # red turned towards green
+
+
+def test_camera_turns_and_drifts_without_showing_the_pictures_edge():
+    """The camera's sampling grid: turned, drifting and shaking frames sample only inside the picture
+    (the overscan), without it they would not; the turn and the drift go the procedural renderer's way."""
+    from mvgen.renderers.diffusion import camera_matrices
+    from mvgen.style.framespec import FrameSpec
+
+    def spec(**kw):
+        return FrameSpec(index=0, time_s=0.0, genre_weights=(1.0,), palette=((1, 1, 1),), background=(0, 0, 0), section="drop", **kw)
+
+    cameras = [dict(rotation_deg=deg, drift_x=dx, drift_y=dy, shake_x=0.01, zoom=zoom)
+               for deg in (0.0, 7.0, 45.0, -100.0, 181.0) for dx, dy in ((0.0, 0.0), (0.16, -0.1)) for zoom in (1.0, 1.3, 0.6)]
+    for w, h in ((W, H), (36, 64), (32, 32)):
+        grid = torch.nn.functional.affine_grid(camera_matrices([spec(**c) for c in cameras], w / h), (len(cameras), 3, h, w), align_corners=False)
+        assert grid.abs().max() <= 1.0 + 1e-5, (w, h)
+        # the control: the same camera without the overscan (zoom alone) samples outside the picture
+        c = s = math.sqrt(0.5)  # a 45 degree turn at zoom 1
+        plain = torch.tensor([[[c, -s * h / w, 0.0], [s * w / h, c, 0.0]]])
+        assert torch.nn.functional.affine_grid(plain, (1, 3, h, w), align_corners=False).abs().max() > 1.05
+
+    # a picture brightening to the right: a positive turn samples further right at the top of the frame
+    # (output point q shows R q, the procedural renderer's x = cos x0 - sin y0, y = sin x0 + cos y0, y down)
+    ramp = torch.linspace(0.0, 1.0, 64).expand(1, 3, 36, 64)
+
+    def sampled(**kw):
+        grid = torch.nn.functional.affine_grid(camera_matrices([spec(**kw)], W / H), (1, 3, H, W), align_corners=False)
+        return torch.nn.functional.grid_sample(ramp, grid, align_corners=False)[0, 0]
+
+    turned = sampled(rotation_deg=20.0)
+    assert turned[: H // 4].mean() > turned[-H // 4 :].mean() + 0.05
+    back = sampled(rotation_deg=-20.0)
+    assert back[: H // 4].mean() < back[-H // 4 :].mean() - 0.05
+    assert sampled(drift_x=0.05).mean() > sampled().mean() + 0.02  # drifting right: the picture moves left
+
+
+@pytest.mark.slow
+def test_turned_and_drifting_frames_of_a_real_render(tiny_model, styles):
+    """Real frames of the tiny pipeline: the rotation and drift of the specs change them, and their corners
+    are picture (neither black nor flat)."""
+    specs = specs_for(analysis(), styles, end_s=2.0)
+    still = [dataclasses.replace(s, rotation_deg=0.0, drift_x=0.0, drift_y=0.0, shake_x=0.0, shake_y=0.0, zoom=1.0) for s in specs]
+    turned = [dataclasses.replace(s, rotation_deg=35.0 + 2.0 * i, drift_x=0.12, drift_y=-0.06) for i, s in enumerate(still)]
+    r = renderer(tiny_model, styles)
+    r.prepare(still)
+    plain, moved = r.render(still).float(), r.render(turned).float()
+    assert (plain - moved).abs().mean() > 5.0
+    k = 3  # a 3x3 patch in each corner of each frame
+    for patch in (moved[:, :k, :k], moved[:, :k, -k:], moved[:, -k:, :k], moved[:, -k:, -k:]):
+        assert patch.mean(dim=(1, 2, 3)).min() > 10.0  # not black
+        assert patch.std(dim=(1, 2)).mean(dim=-1).min() > 1.0  # not a flat fill
+    # consecutive turned frames (2 degrees apart) differ: the rotation is drawn frame by frame
+    assert (moved[1:] - moved[:-1]).abs().mean() > 0.5

@@ -21,8 +21,9 @@ anchor, so they are denoised in batches, and every frame is a pure function of t
 keyframes, so an interrupted render resumes with identical frames. Method ``fixed-noise`` instead
 denoises every frame from its seed's noise with its own conditioning (one UNet pass per frame;
 see ``benchmarks/bench_diffusion.py`` for the flicker and speed of both). On top, the camera of the
-frame spec (beat zoom, shake) warps the decoded picture and drops flash, as in the procedural
-renderer.
+frame spec (beat zoom, rotation, drift, shake) warps the decoded picture and drops flash, as in the
+procedural renderer; the warp overscans (:func:`cover_zoom`) so the turned, drifting frame never
+shows the picture's edge in its corners.
 
 Modulation (the styles' ``modulate``, applied by the mapper): a keyframe's denoising strength is the
 style range's plus ``FrameSpec.strength_offset``; its conditioning weighs the style prompts by
@@ -55,6 +56,10 @@ from mvgen.style.framespec import FrameSpec
 
 #: Default model: a distilled model that draws a usable picture in one or two steps.
 DEFAULT_MODEL = "stabilityai/sd-turbo"
+#: The camera's overscan covers offsets (drift plus shake) up to this share of the picture's half
+#: size: a larger one would need a magnification without bound (the mapper's drift peaks at 32 %
+#: of the half height, drift 2 with the shake on top stays well inside).
+MAX_COVER_OFFSET = 0.75
 
 
 class DiffusionSettings(BaseModel):
@@ -222,6 +227,46 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (wa[:, None] * af + wb[:, None] * bf).view_as(a).to(a.dtype)
 
 
+def camera_matrices(specs: Sequence[FrameSpec], aspect: float) -> torch.Tensor:
+    """``affine_grid`` matrices (B, 2, 3) of each spec's camera on a picture of the output's ``aspect``
+    (width / height): zoom, rotation (``rotation_deg``), drift and shake (fractions of the frame height),
+    as the procedural renderer moves its window on the world: output point ``q`` shows the picture
+    at ``R(rotation) q / zoom + drift + shake``.
+
+    The picture is finite where the procedural world is not, so the window is magnified by the
+    overscan :func:`cover_zoom` on top of the spec's zoom: the turned and shifted frame stays inside
+    the picture and its corners never show an edge (a mirrored or empty one). The price is a
+    closer framing while the picture is turned or off centre (at most about 2x, a 16:9 frame at 45
+    degrees), continuous in the angle and the offset, so it never jumps.
+    """
+    angle = torch.tensor([math.radians(s.rotation_deg) for s in specs], dtype=torch.float64)
+    # offsets in half frame heights (affine_grid's y unit), fractions of the height in the spec
+    off_x = torch.tensor([2.0 * (s.drift_x + s.shake_x) for s in specs], dtype=torch.float64)
+    off_y = torch.tensor([2.0 * (s.drift_y + s.shake_y) for s in specs], dtype=torch.float64)
+    zoom = torch.tensor([max(s.zoom, 1e-3) for s in specs], dtype=torch.float64)
+    scale = zoom * cover_zoom(angle, off_x, off_y, zoom, aspect)
+    cs, sn = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # in half-height units on both axes (q = (aspect * x_n, y_n)), then back to affine_grid's normalized x
+    theta = torch.zeros(len(specs), 2, 3, dtype=torch.float64)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 0, 2] = cs, -sn / aspect, off_x / aspect
+    theta[:, 1, 0], theta[:, 1, 1], theta[:, 1, 2] = sn * aspect, cs, off_y
+    return theta.float()
+
+
+def cover_zoom(angle: torch.Tensor, off_x: torch.Tensor, off_y: torch.Tensor, zoom: torch.Tensor, aspect: float) -> torch.Tensor:
+    """The least extra magnification (>= 1, shape (B,)) that keeps a frame of ``aspect`` (width /
+    height), turned by ``angle`` (radians), shifted by ``off_x``, ``off_y`` (half frame heights) and
+    zoomed by ``zoom``, inside the picture: the turned frame's half extents, ``aspect |cos| + |sin|``
+    and ``aspect |sin| + |cos|`` (half heights), must fit in what the offset leaves of the picture's.
+    An offset of a whole half picture or more cannot be covered; it is capped at
+    :data:`MAX_COVER_OFFSET` of it (reflection fills the rest)."""
+    cs, sn = torch.cos(angle).abs(), torch.sin(angle).abs()
+    room_x = aspect * (1.0 - (off_x.abs() / aspect).clamp(max=MAX_COVER_OFFSET))
+    room_y = 1.0 - off_y.abs().clamp(max=MAX_COVER_OFFSET)
+    need = torch.maximum((aspect * cs + sn) / room_x, (aspect * sn + cs) / room_y) / zoom
+    return need.clamp(min=1.0)
+
+
 class DiffusionRenderer(FrameRenderer):
     """Draws frame specs with a diffusers pipeline: ``prepare(all_specs)`` once, then ``render(batch)``.
 
@@ -387,16 +432,11 @@ class DiffusionRenderer(FrameRenderer):
         return self._batched(decode, latents)
 
     def _camera(self, pictures: torch.Tensor, specs: Sequence[FrameSpec]) -> torch.Tensor:
-        """Warp by each spec's zoom and shake, resample to the output size, add drop light and flash -> planar (3, B, H, W) in [0, 1]."""
+        """Warp by each spec's camera (:func:`camera_matrices`), resample to the output size, add drop light and flash -> planar (3, B, H, W) in [0, 1]."""
         B = len(specs)
-        zoom = torch.tensor([max(s.zoom, 1e-3) for s in specs], device=pictures.device)
-        # shake is in units of the frame height; affine_grid's units are half the frame
-        tx = torch.tensor([2.0 * s.shake_x * self.height / self.width for s in specs], device=pictures.device)
-        ty = torch.tensor([2.0 * s.shake_y for s in specs], device=pictures.device)
-        theta = torch.zeros(B, 2, 3, device=pictures.device)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / zoom
-        theta[:, 0, 2], theta[:, 1, 2] = tx, ty
+        theta = camera_matrices(specs, self.width / self.height).to(pictures.device)
         grid = F.affine_grid(theta, (B, 3, self.height, self.width), align_corners=False)
+        # the overscan keeps every sample inside the picture; reflection only catches the last rounding bit at its edge
         img = F.grid_sample(pictures, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         burst = torch.tensor([s.drop_burst for s in specs], device=img.device).view(-1, 1, 1, 1)
         flash = torch.tensor([min(max(s.flash, 0.0), 1.0) * 0.6 for s in specs], device=img.device).view(-1, 1, 1, 1)

@@ -39,8 +39,10 @@ are mapped as one cycle (at a frame rate stretched by less than half a frame per
 period is a whole number of frames), every event (beats, downbeats, the drop's burst, sections)
 falls in the cycle as in the music, and what runs freely with time is made periodic instead of
 cross-faded: the camera's rotation and drift follow :func:`~mvgen.style.framespec.loop_turns` of the loop phase, the
-genre weights are their mean over the loop (no slow drift of the palette) and the seed is the
-loop's first (no new pattern at the wrap); the renderer does the same for its own free motion
+genre weights are their mean over the loop (no slow drift of the palette), the seed is the
+loop's first (no new pattern at the wrap) and the modulation sources are periodic (levels such as
+the loudness tilted so the loop's end meets its start, drum and beat envelopes released round the
+loop: :func:`modulation_sources`); the renderer does the same for its own free motion
 (``FrameSpec.loop_s`` and ``loop_phase``), so the frame after the last is the first.
 """
 
@@ -126,15 +128,31 @@ def release_envelope(x: np.ndarray, fps: float, release_s: float = IMPULSE_RELEA
     return reactive.release_envelope(x, 1.0 / fps, release_s, floor)
 
 
-def modulation_sources(analysis: Analysis, times_s: np.ndarray, fps: float) -> np.ndarray:
+def modulation_sources(analysis: Analysis, times_s: np.ndarray, fps: float, loop_s: float = 0.0) -> np.ndarray:
     """Every modulation source at the frames shown at ``times_s`` (s) at ``fps``: shape ``(N, len(SOURCES))``
     in [0, 1], columns in :data:`~mvgen.analysis.reactive.SOURCES` order.
 
     Audio features from ``analysis.audio_features`` (zeros when it has none), grid sources from its
     beats (``beat``: 1 on the frame nearest each beat, downbeats included; ``downbeat``; ``bar``: the
     bar phase); :data:`ENVELOPED_SOURCES` get :func:`release_envelope`.
+
+    ``loop_s`` > 0: the frames are a seamless loop of that period starting at ``times_s[0]``
+    (a whole number of frames at ``fps``, as :func:`map_frames` makes it), and every source is a
+    periodic function of the loop phase (:func:`_loop_sources`): frame ``k`` and frame ``k + loop_s *
+    fps`` read the same values, and the last frame flows into the first.
     """
     times_s = np.asarray(times_s, dtype=np.float64)
+    if loop_s > 0 and len(times_s):
+        return _loop_sources(analysis, times_s, fps, loop_s)
+    values = _raw_sources(analysis, times_s, fps)
+    for name in ENVELOPED_SOURCES:
+        j = SOURCES.index(name)
+        values[:, j] = release_envelope(values[:, j], fps)
+    return values
+
+
+def _raw_sources(analysis: Analysis, times_s: np.ndarray, fps: float) -> np.ndarray:
+    """The sources of :func:`modulation_sources` at ``times_s`` before the release envelope, ``(N, len(SOURCES))``."""
     values = np.zeros((len(times_s), len(SOURCES)))
     features = getattr(analysis, "audio_features", None)
     if features is not None:
@@ -148,10 +166,39 @@ def modulation_sources(analysis: Analysis, times_s: np.ndarray, fps: float) -> n
     values[:, SOURCES.index("downbeat")] = on_downbeat
     beat_s = 60.0 / analysis.tempo_bpm if analysis.tempo_bpm else BEATLESS_BEAT_S
     values[:, SOURCES.index("bar")] = _phase(times_s, downbeats, beat_s * analysis.beats_per_bar)
+    return values
+
+
+#: The sources read as levels (not events): in a loop they are tilted so its end meets its start.
+LEVEL_SOURCES: tuple[str, ...] = tuple(name for name in FEATURES if name not in IMPULSIVE)
+
+
+def _loop_sources(analysis: Analysis, times_s: np.ndarray, fps: float, loop_s: float) -> np.ndarray:
+    """:func:`modulation_sources` of the loop of ``loop_s`` seconds from ``times_s[0]``, periodic: one
+    period of ``n = round(loop_s * fps)`` frames is evaluated and frame ``k`` reads its row ``k mod n``.
+
+    Within the period: the levels (:data:`LEVEL_SOURCES`: loudness, bands, tension, lead) lose the
+    ramp ``phase * (v(end) - v(start))``, ``v(end)`` the music's value at the frame after the loop (its
+    bar 5 for a 4-bar loop), so the loop's last frame leads into its first as the music leads into
+    bar 5, the tilt being at most that difference; the events (drums, beats) keep their frames, and
+    their release envelope runs round the loop (a hit on the last frames decays into the first ones,
+    as the loop plays on). The grid is whole bars, so the bar phase is periodic already.
+    """
+    n = max(1, int(round(loop_s * fps)))
+    period = times_s[0] + np.arange(n + 1) / fps  # one more: the frame after the loop, phase 1
+    raw = _raw_sources(analysis, period, fps)
+    phase = (np.arange(n) / n)[:, None]
+    levels = [SOURCES.index(name) for name in LEVEL_SOURCES]
+    # a loop cut at the track's end has no music after it (features read 0 there): its last frame stands in
+    after = raw[n, levels] if period[n] < analysis.duration_s else raw[n - 1, levels]
+    values = raw[:n].copy()
+    values[:, levels] -= phase * (after - raw[0, levels])
+    values[:, levels] = np.clip(values[:, levels], 0.0, 1.0)
     for name in ENVELOPED_SOURCES:
         j = SOURCES.index(name)
-        values[:, j] = release_envelope(values[:, j], fps)
-    return values
+        values[:, j] = release_envelope(np.tile(values[:, j], 2), fps)[n:]  # the second lap: the first's tail wrapped in
+    index = np.round((times_s - times_s[0]) * fps).astype(int) % n
+    return values[index]
 
 
 def modulation_offsets(weights: np.ndarray, sources: np.ndarray, modulation: np.ndarray) -> np.ndarray:
@@ -328,7 +375,7 @@ def map_frames(
         seeds[:] = seeds[0]
 
     # 5. modulation, for all frames at once
-    modulation = _modulate(analysis, styles, weights, times, fps)
+    modulation = _modulate(analysis, styles, weights, times, fps, loop_s)
 
     # 6. one FrameSpec per frame: the blended style's camera and lights on the music, plus the modulation
     return [_frame_spec(music, k, blends[k], weights[k], style_labels, modulation, int(seeds[k]), seed) for k in range(len(times))]
@@ -445,14 +492,14 @@ class _Modulation(NamedTuple):
     densified: list[str]
 
 
-def _modulate(analysis: Analysis, styles, weights: np.ndarray, times: np.ndarray, fps: float) -> _Modulation:
+def _modulate(analysis: Analysis, styles, weights: np.ndarray, times: np.ndarray, fps: float, loop_s: float = 0.0) -> _Modulation:
     """The modulation of the frames ``times`` with genre ``weights`` ``(N, K)`` (duck-typed tables
-    without a matrix modulate nothing)."""
+    without a matrix modulate nothing); a loop's (``loop_s`` > 0) is periodic (:func:`modulation_sources`)."""
     matrix = getattr(styles, "modulation", None)
     matrix = np.zeros((weights.shape[1], len(SOURCES), len(TARGETS))) if matrix is None else np.asarray(matrix, dtype=np.float64)
     used = np.any(matrix != 0.0, axis=(0, 1))  # (T,) targets some style modulates
     if used.any():
-        sources = modulation_sources(analysis, times, fps)
+        sources = modulation_sources(analysis, times, fps, loop_s)
         offsets = modulation_offsets(weights, sources, matrix)
     else:
         sources, offsets = np.zeros((len(times), len(SOURCES))), np.zeros((len(times), len(TARGETS)))
