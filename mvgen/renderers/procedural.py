@@ -33,6 +33,7 @@ the frame at phase 0. The beat- and bar-driven motion is periodic already (a loo
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -53,6 +54,11 @@ _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 #: Largest drawn weight of a motif after its ``motif_boost`` (normalized weights are at most 1): a
 #: boosted motif may outshine the mix, but not blow the whole frame out.
 MOTIF_WEIGHT_MAX = 2.0
+#: Drawn weight (after normalization and boost) under which a motif is left out of a batch, when no
+#: frame of the batch draws it brighter. Blended styles give every motif a trace weight (0.001 to
+#: 0.01 on the demo): drawing those costs as much as drawing the main motif and changes the frames
+#: by less than the encoder's own rounding (see benchmarks/quality_render.py for the figures).
+MOTIF_SKIP_WEIGHT = 0.002
 
 
 def _turned(rgb: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
@@ -162,7 +168,7 @@ class ProceduralRenderer(FrameRenderer):
         # at the densest cell spacing; a fixed size keeps the graph static
         rmax = half_diag / _ZOOM_MIN + 2.0
         self._particle_rows = int(math.ceil((math.log(rmax) - math.log(1e-4)) * _particle_cells(_SPEED_MIN))) + 4
-        self._compiled = torch.compile(self._frames, dynamic=False) if compile else None
+        self._compiled = self._compile() if compile else None
         self._compiled_batch = 0
 
     # ------------------------------------------------------------------ public
@@ -212,7 +218,7 @@ class ProceduralRenderer(FrameRenderer):
         hue = torch.tensor([float(s.hue_shift_deg) for s in specs], dtype=torch.float32)
         p["lut"] = self._palette_lut(specs, hue)
         p["bg"] = _turned(torch.tensor([s.background for s in specs], dtype=torch.float32), hue).clamp(0, 1) ** 2.2
-        out = {}
+        out = {"weights_host": p["weights"]}  # stays on the host: which layers a batch draws (_layers)
         for k, v in p.items():
             v = v.to(self.device)
             out[k] = v if k in ("weights", "lut", "bg", "motif_speed", "motif_density") else v.view(-1, 1, 1)
@@ -251,67 +257,97 @@ class ProceduralRenderer(FrameRenderer):
 
     def _render(self, specs: Sequence[FrameSpec], pix_fmt: str) -> torch.Tensor:
         p = self._params(specs)
+        loop = any(s.loop_s > 0 for s in specs)
+        layers = self._layers(p, burst=any(s.drop_burst > 0 for s in specs))
         if self._compiled is None:
-            # eager: skip motifs no frame of the batch uses (a host-side choice, so no device sync)
-            # (a frame without any motif weight draws waves, see _params; a boost can add any motif)
-            bare = any(not any(w > 0 for w in s.motif_weights.values()) for s in specs)
-            used = tuple(any(s.motif_weights.get(m, 0.0) > 0 or s.motif_boost.get(m, 0.0) > 0 for s in specs) or (bare and m == "waves") for m in MOTIFS)
-            return self._frames(p, pix_fmt, used, loop=any(s.loop_s > 0 for s in specs))
-        # compiled: one fused graph draws every motif (weights may be 0) for a fixed batch size,
-        # so a short last batch is padded rather than triggering a recompilation
+            return self._frames(p, pix_fmt, layers, loop)
+        # compiled: each piece is compiled for a fixed batch size, so a short last batch is padded
+        # rather than triggering a recompilation
         B = len(specs)
         self._compiled_batch = self._compiled_batch or B
         if B < self._compiled_batch:
             p = {k: torch.cat([v, v[-1:].expand(self._compiled_batch - B, *v.shape[1:])]) for k, v in p.items()}
         try:
-            return self._compiled(p, pix_fmt, loop=any(s.loop_s > 0 for s in specs))[:B]
+            return self._frames(p, pix_fmt, layers, loop, self._compiled)[:B]
         except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to the same math, eagerly
             warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); rendering without it (slower)", RuntimeWarning, stacklevel=2)
             self._compiled = None
-            return self._frames({k: v[:B] for k, v in p.items()}, pix_fmt, loop=any(s.loop_s > 0 for s in specs))
+            return self._frames({k: v[:B] for k, v in p.items()}, pix_fmt, layers, loop)
 
-    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, used: tuple[bool, ...] = (True,) * len(MOTIFS), loop: bool = False) -> torch.Tensor:
-        """The whole per-pixel pipeline, uint8 frames in ``pix_fmt``; free of host syncs so it compiles to one graph."""
-        # colour work is planar, (3, B, H, W), so per-pixel factors broadcast over the outer dimension
-        B = p["zoom"].shape[0]
-        S = self.scale
-        # camera: the frame shows the world through a zoomed, rotated, drifting, shaking window
+    @staticmethod
+    def _layers(p: dict[str, torch.Tensor], burst: bool) -> tuple[str, ...]:
+        """The emissive layers a batch draws: the motifs some frame draws with a weight of at least
+        :data:`MOTIF_SKIP_WEIGHT` (the fainter ones change no frame by a visible amount), and the drop
+        burst when some frame has one. Decided on the host from the spec values (no device sync)."""
+        peak = p["weights_host"].max(dim=0).values.tolist()
+        return tuple(m for m, w in zip(MOTIFS, peak) if w >= MOTIF_SKIP_WEIGHT) + (("burst",) if burst else ())
+
+    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, layers: tuple[str, ...], loop: bool = False,
+                pieces: dict | None = None) -> torch.Tensor:
+        """The whole per-pixel pipeline, uint8 frames in ``pix_fmt``: the camera, the emissive
+        ``layers`` summed, then the finish (glow, tone mapping, encoding). ``pieces``: the same
+        three steps compiled (:meth:`_compile`), each a graph free of host syncs; None draws eagerly."""
+        if pieces is None:
+            pieces = {"camera": self._camera, "finish": self._finish, **{name: functools.partial(self._layer, name) for name in layers}}
+        cam = pieces["camera"](p)
+        emis = torch.zeros((3, p["zoom"].shape[0], self._h, self._w), dtype=torch.float32, device=self.device)
+        for name in layers:
+            emis = pieces[name](emis, p, cam, loop)
+        return pieces["finish"](emis, p, cam, pix_fmt)
+
+    def _compile(self) -> dict:
+        """The pipeline's pieces, each fused by ``torch.compile``: the camera, one graph per layer
+        (a batch runs only the layers it draws, see :meth:`_layers`) and the finish."""
+        pieces = {name: torch.compile(functools.partial(self._layer, name), dynamic=False) for name in (*MOTIFS, "burst")}
+        pieces["camera"] = torch.compile(self._camera, dynamic=False)
+        pieces["finish"] = torch.compile(self._finish, dynamic=False)
+        return pieces
+
+    def _camera(self, p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """World coordinates of the drawn pixels: the frame shows the world through a zoomed, rotated,
+        drifting, shaking window. (B, H, W) ``x``, ``y``, ``r`` (radius) and ``a`` (angle, radians)."""
         rot = p["rotation_deg"] * (math.pi / 180.0)
         cs, sn = torch.cos(rot), torch.sin(rot)
         inv = 1.0 / p["zoom"]
         x0, y0 = self._x * inv, self._y * inv
         x = cs * x0 - sn * y0 + p["drift_x"] + p["shake_x"]
         y = sn * x0 + cs * y0 + p["drift_y"] + p["shake_y"]
-        r = torch.sqrt(x * x + y * y)
-        a = torch.atan2(y, x)
-        pix = inv / S  # world units per pixel, (B, 1, 1)
+        return {"x": x, "y": y, "r": torch.sqrt(x * x + y * y), "a": torch.atan2(y, x)}
 
+    def _layer(self, name: str, emis: torch.Tensor, p: dict[str, torch.Tensor], cam: dict[str, torch.Tensor], loop: bool) -> torch.Tensor:
+        """``emis`` (3, B, H, W) plus the light of layer ``name``: a motif drawn with its weight, speed
+        and density, coloured through the palette, or the drop burst."""
+        B = p["zoom"].shape[0]
+        lut = p["lut"].reshape(-1, 3).t().contiguous()  # (3, B * _LUT)
+        base = (torch.arange(B, device=self.device) * _LUT).view(-1, 1, 1)
+        x, y, r, a = cam["x"], cam["y"], cam["r"], cam["a"]
+        if name == "burst":
+            # drop burst: a bright radial starburst in one palette colour, whitened
+            burst = p["drop_burst"].clamp(0.0, 1.0)
+            rays = (0.5 + 0.5 * torch.cos(a * 14.0 + p["seedf"] * _TAU)) ** 10
+            b_int = burst * (0.9 * torch.exp(-r * 3.5) + 0.8 * rays * torch.exp(-r * 1.5))
+            return emis + b_int * (self._colour(lut, base, p["seedf"]) * 0.6 + 0.4)
+        m = MOTIFS.index(name)
+        pix = (1.0 / p["zoom"]) / self.scale  # world units per pixel, (B, 1, 1)
         beat = p["beat_phase"].clamp(0.0, 0.999999)
         ease = 1.0 - (1.0 - beat) ** 3
         push = beat + (ease - beat) * (0.35 + 0.5 * p["energy"])  # 0 -> 1 over a beat, lurching on the kick
-        ctx = dict(p=p, x=x, y=y, r=r, a=a, pix=pix, push=push, loop=loop)
+        motif_p = {**p, "speed": p["motif_speed"][:, m].view(-1, 1, 1), "density": p["motif_density"][:, m].view(-1, 1, 1)}
+        inten, c = getattr(self, f"_{name}")(p=motif_p, x=x, y=y, r=r, a=a, pix=pix, push=push, loop=loop)
+        return emis + (p["weights"][:, m].view(-1, 1, 1) * inten) * self._colour(lut, base, c)
 
-        lut = p["lut"].reshape(-1, 3).t().contiguous()  # (3, B * _LUT)
-        base = (torch.arange(B, device=self.device) * _LUT).view(-1, 1, 1)
-        weights = p["weights"]
-        emis = torch.zeros((3, B, self._h, self._w), dtype=torch.float32, device=self.device)
-        for m, name in enumerate(MOTIFS):
-            if used[m]:
-                motif_p = {**p, "speed": p["motif_speed"][:, m].view(-1, 1, 1), "density": p["motif_density"][:, m].view(-1, 1, 1)}
-                inten, c = getattr(self, f"_{name}")(**{**ctx, "p": motif_p})
-                emis = emis + (weights[:, m].view(-1, 1, 1) * inten) * self._colour(lut, base, c)
-
-        # drop burst: a bright radial starburst in one palette colour, whitened
+    def _finish(self, emis: torch.Tensor, p: dict[str, torch.Tensor], cam: dict[str, torch.Tensor], pix_fmt: str) -> torch.Tensor:
+        """The summed light ``emis`` (3, B, H, W) -> uint8 frames in ``pix_fmt``: glow, beat gain,
+        background, saturation, vignette, tone mapping, flash, then the encoder's pixels."""
+        B = p["zoom"].shape[0]
         burst = p["drop_burst"].clamp(0.0, 1.0)
-        rays = (0.5 + 0.5 * torch.cos(a * 14.0 + p["seedf"] * _TAU)) ** 10
-        b_int = burst * (0.9 * torch.exp(-r * 3.5) + 0.8 * rays * torch.exp(-r * 1.5))
-        emis = emis + b_int * (self._colour(lut, base, p["seedf"]) * 0.6 + 0.4)
-
         # glow: blur of the emissive layer at 1/4 and 1/16 resolution
         emis = emis + self._glow(emis) * (0.3 + 0.25 * p["energy"] + 0.15 * burst)
         gain = (0.3 + 0.4 * p["energy"]) * (1.0 + 0.6 * p["beat_pulse"].clamp(0, 1)) * (1.0 + 0.4 * burst)
 
         # background: the style colour with a soft palette haze in the middle
+        inv = 1.0 / p["zoom"]
+        x0, y0 = self._x * inv, self._y * inv
         haze_col = p["lut"][:, 0].t().reshape(3, B, 1, 1)
         haze = (0.03 + 0.05 * p["energy"]) * torch.exp(-(x0 * x0 + y0 * y0) * 2.5)
         img = (emis * gain + haze * haze_col + p["bg"].t().reshape(3, B, 1, 1)) * p["brightness"]
