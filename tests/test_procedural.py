@@ -280,3 +280,18 @@ def test_trace_motifs_are_skipped_without_a_visible_change(monkeypatch):
     # a motif at the threshold is drawn
     assert "grid" in r._layers(r._params([spec(motif_weights={"waves": 1.0, "grid": 0.01})]), burst=True)
 
+
+def test_threads_are_set_while_drawing_and_restored():
+    """A renderer drawing beside the encoder uses its own thread count for each batch and gives
+    torch's setting back; the frames are those drawn with torch's threads."""
+    before = torch.get_num_threads()
+    specs = [spec(), spec(index=1, time_s=12.33)]
+    seen = []
+    own = ProceduralRenderer(W, H, device="cpu", threads=1)
+    original = own._render
+    own._render = lambda *a: seen.append(torch.get_num_threads()) or original(*a)
+    frames = own.render(specs)
+    assert seen == [1] and torch.get_num_threads() == before
+    assert torch.equal(frames, ProceduralRenderer(W, H, device="cpu").render(specs))
+    with pytest.raises(ValueError, match="threads"):
+        ProceduralRenderer(W, H, device="cpu", threads=0)

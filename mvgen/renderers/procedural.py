@@ -33,6 +33,7 @@ the frame at phase 0. The beat- and bar-driven motion is periodic already (a loo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import warnings
@@ -137,10 +138,15 @@ def _aa(value: torch.Tensor, mean: float, footprint: torch.Tensor) -> torch.Tens
 class ProceduralRenderer(FrameRenderer):
     """Draws batches of frame specs procedurally on ``device`` (see :meth:`FrameRenderer.render` for the formats)."""
 
-    def __init__(self, width: int, height: int, device: str | torch.device | None = None, compile: bool = False, detail: float = 1.0):
+    def __init__(self, width: int, height: int, device: str | torch.device | None = None, compile: bool = False, detail: float = 1.0,
+                 threads: int | None = None):
         """``detail`` in (0, 1] is the fraction of the output size the pictures are drawn at before a
         bilinear upscale (0.5 draws a quarter of the pixels: four times faster, a little softer).
 
+        ``threads``: the CPU threads a CPU renderer draws with (torch's intra-op threads, set for
+        each batch and restored after it; compiled kernels keep the count they were compiled with);
+        None: torch's current setting. A render draws beside its encoder, see
+        :func:`mvgen.renderers.factory.procedural_renderer`.
         ``compile=True`` fuses the per-pixel pipeline with ``torch.compile`` (about 10x faster on a
         CPU, after a compilation of about a minute that is cached on disk for later runs); when
         compilation fails (no C++ compiler, say) it warns once and renders eagerly."""
@@ -148,11 +154,14 @@ class ProceduralRenderer(FrameRenderer):
             raise ValueError(f"frame size must be at least 2x2, got {width}x{height}")
         if not 0.0 < detail <= 1.0:
             raise ValueError(f"detail must be in (0, 1], got {detail}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.width, self.height, self.detail = int(width), int(height), float(detail)
         self._w, self._h = max(2, round(self.width * detail)), max(2, round(self.height * detail))
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
+        self.threads = threads if self.device.type == "cpu" else None
         self.scale = float(min(self._w, self._h))  # drawn pixels per coordinate unit
         s = self.scale
         xs = (torch.arange(self._w, dtype=torch.float32, device=self.device) + 0.5 - self._w / 2) / s
@@ -183,9 +192,23 @@ class ProceduralRenderer(FrameRenderer):
         return self._compiled is not None and not self._compiled_batch
 
     def _draw(self, specs: list[FrameSpec], pix_fmt: str) -> torch.Tensor:
-        # slices of at most _MAX_PIXELS pixels bound the memory of a large batch
-        parts = [self._render(specs[i : i + self._chunk], pix_fmt) for i in range(0, len(specs), self._chunk)]
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        with self._own_threads():
+            # slices of at most _MAX_PIXELS pixels bound the memory of a large batch
+            parts = [self._render(specs[i : i + self._chunk], pix_fmt) for i in range(0, len(specs), self._chunk)]
+            return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    @contextlib.contextmanager
+    def _own_threads(self):
+        """torch's intra-op threads set to :attr:`threads` while drawing, restored afterwards."""
+        before = torch.get_num_threads()
+        if self.threads is None or self.threads == before:
+            yield
+            return
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     # ---------------------------------------------------------------- internals
     def _params(self, specs: Sequence[FrameSpec]) -> dict[str, torch.Tensor]:
