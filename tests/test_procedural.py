@@ -269,16 +269,18 @@ def test_trace_motifs_are_skipped_without_a_visible_change(monkeypatch):
     specs = [spec(index=i, time_s=30.0 + i / 30, beat_phase=0.3 * i, motif_weights={"waves": 1.0, "particles": 0.6, **trace}, background=(0.0, 0.0, 0.0))
              for i in range(2)]
     r = ProceduralRenderer(640, 360, device="cpu", detail=0.5)
-    assert r._layers(r._params(specs), burst=False) == ("particles", "waves")
+    assert r._layers(r._params(specs), burst=0.0) == ("particles", "waves")
+    assert r._layers(r._params(specs), burst=1e-4) == ("particles", "waves")  # the trace of a faded burst
+    assert r._layers(r._params(specs), burst=0.5)[-1] == "burst"
     fast = r.render(specs, "yuv420p").double()
     monkeypatch.setattr(procedural, "MOTIF_SKIP_WEIGHT", 0.0)
-    assert r._layers(r._params(specs), burst=False) == tuple(MOTIFS)
+    assert r._layers(r._params(specs), burst=0.0)[: len(MOTIFS)] == tuple(MOTIFS)
     full = r.render(specs, "yuv420p").double()
     assert not torch.equal(fast, full)  # the trace motifs do add light, and leaving them out shows in the codes
     psnr = 10 * torch.log10(255.0**2 / ((fast - full) ** 2).mean(dim=1))
     assert psnr.min() > 50 and (fast - full).abs().max() <= 2
     # a motif at the threshold is drawn
-    assert "grid" in r._layers(r._params([spec(motif_weights={"waves": 1.0, "grid": 0.01})]), burst=True)
+    assert "grid" in r._layers(r._params([spec(motif_weights={"waves": 1.0, "grid": 0.01})]), burst=0.0)
 
 
 def test_threads_are_set_while_drawing_and_restored():
