@@ -12,6 +12,9 @@ frames (``--floor-seconds`` of the video in 2 s runs spread evenly over the trac
 and busy drops both count), drawn beforehand into a raw yuv420p file and fed from the page cache
 through the renders' own :class:`~mvgen.media.assemble.ChunkWriter`, so with the same settings. That
 ratio is the floor any renderer of these pictures has: what x264 costs on them, drawing for free.
+Each figure comes with the CPU time it took (this process and its ffmpeg children, user + system):
+on a shared machine other jobs stretch the wall-clock times, much less the CPU times, so the
+render / floor ratio is given both ways.
 
     python benchmarks/bench_render.py [--seconds 180] [--size 720] [--detail 0.5] [--floor-seconds 20]
 """
@@ -19,6 +22,7 @@ ratio is the floor any renderer of these pictures has: what x264 costs on them, 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +30,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process and its finished children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -72,17 +82,17 @@ def main() -> None:
         render_video(wav, tmp / "warm.mp4", settings.model_copy(update={"end_s": 1.0}), analysis=analysis)
         print(f"warm-up (compilation or cache load, 1 s render): {time.perf_counter() - t0:6.1f} s")
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s()
         subprocess.run(
             [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={args.fps:g}",
              "-frames:v", str(n_frames), *VIDEO_CODEC, "-r", f"{args.fps:g}", "-an", str(tmp / "pattern.mp4")],
             check=True,
         )
-        baseline = time.perf_counter() - t0
+        baseline, baseline_cpu = time.perf_counter() - t0, cpu_s() - c0
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s()
         video = render_video(wav, tmp / "video.mp4", settings, analysis=analysis)
-        ours = time.perf_counter() - t0
+        ours, ours_cpu = time.perf_counter() - t0, cpu_s() - c0
         info = probe_video(video)
         assert info.n_frames == n_frames, info
 
@@ -98,11 +108,12 @@ def main() -> None:
                 f.write(renderer.render(specs[b : b + settings.batch_frames], pix_fmt=PIX_FMT).cpu().numpy().tobytes())
         # through the renders' own writer (same pipe, same arguments), read back a batch at a time
         frame_bytes = width * height * 3 // 2
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s()
         with ChunkWriter(tmp / "own.mp4", width, height, args.fps, pix_fmt=PIX_FMT) as writer, open(raw, "rb") as f:
             while batch := f.read(frame_bytes * settings.batch_frames):
                 writer.write(np.frombuffer(batch, np.uint8).reshape(-1, frame_bytes))
         floor = (time.perf_counter() - t0) * n_frames / len(specs)  # per frame, scaled to the whole track
+        floor_cpu = (cpu_s() - c0) * n_frames / len(specs)
 
         print(f"ffmpeg alone, test pattern:      {baseline:7.1f} s ({n_frames / baseline:6.1f} frames/s)  baseline")
         print(f"ffmpeg alone, mvgen's own frames: {floor:6.1f} s ({n_frames / floor:6.1f} frames/s)  ratio {floor / baseline:.2f} "
@@ -110,6 +121,8 @@ def main() -> None:
         print(f"mvgen render + encode:            {ours:6.1f} s ({n_frames / ours:6.1f} frames/s)  ratio {ours / baseline:.2f} (target <= 1.25); "
               f"{ours / floor:.2f} x the encode of its own frames")
         print(f"real-time factor of the render: {ours / duration_s:.2f}")
+        print(f"CPU seconds: test pattern {baseline_cpu:.1f}, own frames {floor_cpu:.1f}, render {ours_cpu:.1f}: "
+              f"render / floor {ours_cpu / floor_cpu:.2f} in CPU time, {ours / floor:.2f} in wall-clock time")
 
 
 if __name__ == "__main__":

@@ -250,6 +250,6 @@ def loop_draft(specs, settings: RenderSettings) -> np.ndarray:
     the settings' aspect) by the procedural renderer: uint8 RGB, shape ``(N, H, W, 3)``, for
     :func:`~mvgen.clips.calmest_cut`."""
     width, height = settings.model_copy(update={"size": LOOP_DRAFT_SIZE}).frame_size()
-    renderer = procedural_renderer(width, height, len(specs), detail=0.5, compile=False)
+    renderer = procedural_renderer(width, height, len(specs), detail=0.5, compile=False, beside_encoder=False)
     step = settings.batch_frames
     return np.concatenate([renderer.render(specs[i : i + step]).cpu().numpy() for i in range(0, len(specs), step)])

@@ -275,7 +275,7 @@ class Studio:
         analysis = self.analyses[track]
         time_s = min(max(0.0, time_s), max(analysis.duration_s - 1.0 / FRAME_FPS, 0.0))
         specs = map_frames(analysis, self.table(), FRAME_FPS, start_s=time_s, end_s=time_s + 1.0 / FRAME_FPS)
-        frame = procedural_renderer(width, _height(width), 1, compile=False).render(specs[:1])[0].cpu().numpy()
+        frame = procedural_renderer(width, _height(width), 1, compile=False, beside_encoder=False).render(specs[:1])[0].cpu().numpy()
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()

@@ -114,6 +114,26 @@ def test_an_interruption_while_a_chunk_finishes_stops_its_encoder_and_leaves_not
     assert list(tmp_path.iterdir()) == []
 
 
+def test_abort_returns_even_when_the_feeder_is_stuck(tmp_path):
+    """An interruption that lands inside the queue's code can leave the feeder thread waiting for a
+    wake-up that never comes: abort still kills and reaps the encoder, removes the partial file and
+    returns, rather than joining the feeder for ever."""
+    import threading
+    import time
+
+    writer = ChunkWriter(tmp_path / "c.mp4", 64, 36, 30)
+    writer.write(np.zeros((3, 36, 64, 3), np.uint8))
+    writer._finish_feed()  # the real feeder stops; a stuck one takes its place
+    stuck = threading.Event()
+    writer._feeder = threading.Thread(target=stuck.wait, daemon=True)
+    writer._feeder.start()
+    t0 = time.monotonic()
+    writer.abort()
+    assert time.monotonic() - t0 < 30 and writer._feeder.is_alive()
+    assert writer.process.returncode is not None and list(tmp_path.iterdir()) == []
+    stuck.set()
+
+
 def test_probe_of_a_non_video_names_the_file(tmp_path):
     bad = tmp_path / "x.mp4"
     bad.write_text("no video")

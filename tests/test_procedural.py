@@ -257,3 +257,43 @@ def test_per_motif_speed_and_density_change_only_that_motif(renderer):
         assert (changed - base).abs().mean() > 2, field
         absent = renderer.render([spec(**{field: {"tunnel": 0.4}}, **kw)]).float()  # tunnel is not drawn
         assert torch.equal(absent, base), field
+
+
+def test_trace_motifs_are_skipped_without_a_visible_change(monkeypatch):
+    """Blended styles give motifs trace weights; a batch leaves out the motifs every frame draws
+    fainter than MOTIF_SKIP_WEIGHT (and the drop burst when no frame has one), and the frames stay
+    within a code value or two of the frames drawn with every layer, on a real 720p mix."""
+    import mvgen.renderers.procedural as procedural
+
+    trace = {"tunnel": 0.001, "lasers": 0.0008, "grid": 0.0012, "rings": 0.001}  # the demo's blends, as drawn
+    specs = [spec(index=i, time_s=30.0 + i / 30, beat_phase=0.3 * i, motif_weights={"waves": 1.0, "particles": 0.6, **trace}, background=(0.0, 0.0, 0.0))
+             for i in range(2)]
+    r = ProceduralRenderer(640, 360, device="cpu", detail=0.5)
+    assert r._layers(r._params(specs), burst=0.0) == ("particles", "waves")
+    assert r._layers(r._params(specs), burst=1e-4) == ("particles", "waves")  # the trace of a faded burst
+    assert r._layers(r._params(specs), burst=0.5)[-1] == "burst"
+    fast = r.render(specs, "yuv420p").double()
+    monkeypatch.setattr(procedural, "MOTIF_SKIP_WEIGHT", 0.0)
+    assert r._layers(r._params(specs), burst=0.0)[: len(MOTIFS)] == tuple(MOTIFS)
+    full = r.render(specs, "yuv420p").double()
+    assert not torch.equal(fast, full)  # the trace motifs do add light, and leaving them out shows in the codes
+    psnr = 10 * torch.log10(255.0**2 / ((fast - full) ** 2).mean(dim=1))
+    assert psnr.min() > 50 and (fast - full).abs().max() <= 2
+    # a motif at the threshold is drawn
+    assert "grid" in r._layers(r._params([spec(motif_weights={"waves": 1.0, "grid": 0.01})]), burst=0.0)
+
+
+def test_threads_are_set_while_drawing_and_restored():
+    """A renderer drawing beside the encoder uses its own thread count for each batch and gives
+    torch's setting back; the frames are those drawn with torch's threads."""
+    before = torch.get_num_threads()
+    specs = [spec(), spec(index=1, time_s=12.33)]
+    seen = []
+    own = ProceduralRenderer(W, H, device="cpu", threads=1)
+    original = own._render
+    own._render = lambda *a: seen.append(torch.get_num_threads()) or original(*a)
+    frames = own.render(specs)
+    assert seen == [1] and torch.get_num_threads() == before
+    assert torch.equal(frames, ProceduralRenderer(W, H, device="cpu").render(specs))
+    with pytest.raises(ValueError, match="threads"):
+        ProceduralRenderer(W, H, device="cpu", threads=0)

@@ -230,7 +230,8 @@ def test_two_writers_of_one_output(track, tmp_path):
     """Two real `mvgen render` processes on one output: the one that holds it finishes an intact video;
     the other (with --resume or not) exits 1 at once with one line naming the output and the holder."""
     out = tmp_path / "same.mp4"
-    first = subprocess.Popen(_render_args(track, out, "--end", 20), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # drawn larger than the others, so it is still drawing while they start (a 64 px render of 20 s ends first)
+    first = subprocess.Popen(_render_args(track, out, "--end", 20, "--size", 180), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_a_finished_chunk(first, tmp_path / ".same.mp4.work" / "manifest.json")
     others = [subprocess.Popen(_render_args(track, out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for extra in ([], ["--resume"])]
     refused = [other.communicate(timeout=120) for other in others]

@@ -174,6 +174,11 @@ def ffmpeg_failure(what: str, stderr: str, path: str | os.PathLike) -> Exception
     return MvgenError(f"{what}: {stderr}", path)
 
 
+#: Seconds :meth:`ChunkWriter.abort` waits for its feeder thread (normally it stops at once: the
+#: encoder is killed, so its pipe is broken and the queue drains without writing).
+ABORT_FEED_WAIT_S = 2.0
+
+
 class ChunkWriter:
     """Writes uint8 frames (``rgb24`` or ``yuv420p``, see :data:`PIX_FMTS`) to one H.264 file through an ffmpeg pipe.
 
@@ -238,10 +243,15 @@ class ChunkWriter:
         self._queue.put(frames)
         self.frames += len(frames)
 
-    def _finish_feed(self) -> None:
+    def _finish_feed(self, timeout_s: float | None = None) -> None:
+        """Let the feeder write what is queued and stop; ``timeout_s``: give up waiting after that
+        long (the feeder is a daemon thread and dies with the process)."""
         if self._feeder.is_alive():
-            self._queue.put(None)
-            self._feeder.join()
+            try:
+                self._queue.put(None, timeout=timeout_s)
+            except queue.Full:
+                pass
+            self._feeder.join(timeout_s)
 
     def _stderr(self) -> str:
         self.process.wait()
@@ -287,7 +297,10 @@ class ChunkWriter:
         self._broken = True
         if self.process.poll() is None:
             self.process.kill()
-        self._finish_feed()
+        # bounded: an interruption landing inside the queue's own code (a signal handler raising in
+        # the main thread between the bytecodes of Queue.put) can lose the feeder's wake-up, and an
+        # unbounded join then hung the interrupted render for good
+        self._finish_feed(timeout_s=ABORT_FEED_WAIT_S)
         self.process.wait()
         for stream in (self.process.stdin, self.process.stderr):
             try:
