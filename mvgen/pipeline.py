@@ -286,6 +286,18 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
         if on_progress is not None:
             on_progress(done, len(specs))
 
+    # chunks whose frames are all written while their encoder flushes its look-ahead (x264 ends ~0.5 s
+    # after its last frame at 720p): the next chunk is drawn meanwhile, so drawing never waits for it
+    flushing: list[tuple[int, ChunkWriter]] = []
+
+    def settle(keep: int = 0) -> None:
+        """Wait for the flushing chunks but the last ``keep``; each finished one is recorded as done."""
+        while len(flushing) > keep:
+            c_done, writer_done = flushing.pop(0)
+            writer_done.close()
+            manifest.done.append(c_done)
+            manifest.save(manifest_path)
+
     try:
         # 5. the body, chunk by chunk (finished chunks of an interrupted render are kept)
         chunks = [work / f"chunk{c:05d}.mp4" for c in range(plan.n_body_chunks)]
@@ -294,14 +306,16 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
             if c in manifest.done and chunk.is_file():
                 progress(len(part))
                 continue
-            with ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT, encoding=video_encoding) as writer:
-                for b in range(0, len(part), settings.batch_frames):
-                    frames = _draw(renderer, overlay, part[b : b + settings.batch_frames])
-                    status("rendering")
-                    writer.write(frames)
-                    progress(len(frames))
-            manifest.done.append(c)
-            manifest.save(manifest_path)
+            flushing.append((c, ChunkWriter(chunk, width, height, settings.fps, pix_fmt=PIX_FMT, encoding=video_encoding)))
+            writer = flushing[-1][1]
+            for b in range(0, len(part), settings.batch_frames):
+                frames = _draw(renderer, overlay, part[b : b + settings.batch_frames])
+                status("rendering")
+                writer.write(frames)
+                progress(len(frames))
+            writer.end_input()
+            settle(keep=1)
+        settle()
         # 6. the end card, one more chunk
         if card is not None:
             chunk = work / f"chunk{plan.n_body_chunks:05d}.mp4"
@@ -329,10 +343,21 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
         mux(chunks, None if settings.loop else track, window[0], len(specs), settings.fps, out, *inside, audio=audio_encoding, max_bytes=max_bytes,
             window=shown)
         write_sidecars(settings.branding, out, (window[0], window[0] + len(specs) / settings.fps))  # lyrics as .srt/.vtt captions
-    except OSError as exc:
-        if exc.errno not in DISK_FULL:
+    except BaseException as exc:
+        # a chunk whose frames are all written is finished and kept (its encoder only has its look-ahead
+        # to flush, well under a second); the one being drawn is removed, as are chunks its encoder fails
+        for c_flushing, writer in flushing:
+            if not writer.input_ended:
+                writer.abort()
+                continue
+            try:
+                writer.close()
+            except BaseException:  # close() has removed it
+                continue
+            manifest.done.append(c_flushing)
+            manifest.save(manifest_path)
+        if not isinstance(exc, OSError) or exc.errno not in DISK_FULL:
             raise
-        # the chunk being written is removed (ChunkWriter's abort); the finished ones are kept
         raise MvgenError(f"the disk is full ({exc.strerror or exc}); free some space and run the same command with --resume to continue", out) from None
     shutil.rmtree(work, ignore_errors=True)
     return Rendered(out, analysis, window, settings)

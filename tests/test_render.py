@@ -230,8 +230,9 @@ def test_two_writers_of_one_output(track, tmp_path):
     """Two real `mvgen render` processes on one output: the one that holds it finishes an intact video;
     the other (with --resume or not) exits 1 at once with one line naming the output and the holder."""
     out = tmp_path / "same.mp4"
-    # drawn larger than the others, so it is still drawing while they start (a 64 px render of 20 s ends first)
-    first = subprocess.Popen(_render_args(track, out, "--end", 20, "--size", 180), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # drawn larger and longer than the others, so it is still drawing while they start (a 64 px render of
+    # 20 s ends first; a chunk is recorded as finished once the next one is drawn, so 40 s leaves 3 to draw)
+    first = subprocess.Popen(_render_args(track, out, "--end", 40, "--size", 180), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_a_finished_chunk(first, tmp_path / ".same.mp4.work" / "manifest.json")
     others = [subprocess.Popen(_render_args(track, out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for extra in ([], ["--resume"])]
     refused = [other.communicate(timeout=120) for other in others]
@@ -243,7 +244,7 @@ def test_two_writers_of_one_output(track, tmp_path):
     stdout, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
     info = probe_video(out)
-    assert info.n_frames == 600 and abs(info.duration_s - 20.0) <= 1 / 30 + 0.01 and info.audio_codec == "aac"
+    assert info.n_frames == 1200 and abs(info.duration_s - 40.0) <= 1 / 30 + 0.01 and info.audio_codec == "aac"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["same.mp4"]  # no work folder, lock or temporary left
 
 

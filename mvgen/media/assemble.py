@@ -211,6 +211,7 @@ class ChunkWriter:
         ]  # fmt: skip
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
         self._broken = False
+        self._input_ended = False
         self._feeder = threading.Thread(target=self._feed, name="mvgen-encoder-feed", daemon=True)
         # Ctrl-C or SIGTERM while the encoder starts waits until it runs and is kept in self.process,
         # then stops it (abort): an encoder started but not yet recorded would outlive the render.
@@ -232,6 +233,10 @@ class ChunkWriter:
                 self.process.stdin.write(memoryview(frames).cast("B"))
             except (BrokenPipeError, OSError, ValueError):
                 self._broken = True
+        try:  # no more frames: the encoder flushes its look-ahead and ends
+            self.process.stdin.close()
+        except (OSError, ValueError):
+            pass  # a broken pipe: the exit status tells
 
     def write(self, frames: np.ndarray) -> None:
         """Append frames, shape ``(B, *frame_shape)`` or ``frame_shape`` (:func:`frame_shape`), dtype uint8."""
@@ -243,14 +248,28 @@ class ChunkWriter:
         self._queue.put(frames)
         self.frames += len(frames)
 
+    @property
+    def input_ended(self) -> bool:
+        """Whether :meth:`end_input` was called: every frame was given, the encoder only has to finish."""
+        return self._input_ended
+
+    def end_input(self) -> None:
+        """No more frames: the feeder writes what is queued and closes the encoder's input while the
+        caller goes on (drawing the next chunk as this one's encoder flushes); :meth:`close` waits for the file."""
+        if not self._input_ended:
+            self._queue.put(None)
+            self._input_ended = True
+
     def _finish_feed(self, timeout_s: float | None = None) -> None:
         """Let the feeder write what is queued and stop; ``timeout_s``: give up waiting after that
         long (the feeder is a daemon thread and dies with the process)."""
         if self._feeder.is_alive():
-            try:
-                self._queue.put(None, timeout=timeout_s)
-            except queue.Full:
-                pass
+            if not self._input_ended:
+                try:
+                    self._queue.put(None, timeout=timeout_s)
+                    self._input_ended = True
+                except queue.Full:
+                    pass
             self._feeder.join(timeout_s)
 
     def _stderr(self) -> str:
