@@ -8,6 +8,7 @@ product over the stacked taps. A model folder holds ``config.json`` and ``model.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,14 +137,15 @@ def log_mel(y: np.ndarray, config) -> np.ndarray:
     return np.log(mel / np.float32(max(level, 1e-12)) + np.float32(LOG_FLOOR))
 
 
-class FrameModel:
+class FrameModel(ABC):
     """What the frame models' inference shares: ``config`` (with :data:`SPECTROGRAM_FIELDS` and
     ``context_frames``) and ``_logits`` (log-mel frames ``(T, n_mels)`` -> logits ``(T, outputs)``), run in blocks."""
 
     config: BaseModel
 
+    @abstractmethod
     def _logits(self, spec: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Logits ``(T, outputs)`` of log-mel frames ``(T, n_mels)`` in one pass (each model its own network)."""
 
     def logits(self, spec: np.ndarray) -> np.ndarray:
         """Logits ``(T, outputs)`` of a log-mel spectrogram ``(T, n_mels)`` (:func:`log_mel`), computed in blocks
