@@ -290,13 +290,16 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
     # after its last frame at 720p): the next chunk is drawn meanwhile, so drawing never waits for it
     flushing: list[tuple[int, ChunkWriter]] = []
 
+    def finish(c_done: int, writer_done: ChunkWriter) -> None:
+        """Wait for chunk ``c_done``'s encoder and record the chunk as done."""
+        writer_done.close()
+        manifest.done.append(c_done)
+        manifest.save(manifest_path)
+
     def settle(keep: int = 0) -> None:
-        """Wait for the flushing chunks but the last ``keep``; each finished one is recorded as done."""
+        """Finish the flushing chunks but the last ``keep``."""
         while len(flushing) > keep:
-            c_done, writer_done = flushing.pop(0)
-            writer_done.close()
-            manifest.done.append(c_done)
-            manifest.save(manifest_path)
+            finish(*flushing.pop(0))
 
     try:
         # 5. the body, chunk by chunk (finished chunks of an interrupted render are kept)
@@ -351,11 +354,9 @@ def _render_locked(track, out: Path, settings: RenderSettings, inputs: _Inputs, 
                 writer.abort()
                 continue
             try:
-                writer.close()
+                finish(c_flushing, writer)
             except BaseException:  # close() has removed it
-                continue
-            manifest.done.append(c_flushing)
-            manifest.save(manifest_path)
+                pass
         if not isinstance(exc, OSError) or exc.errno not in DISK_FULL:
             raise
         raise MvgenError(f"the disk is full ({exc.strerror or exc}); free some space and run the same command with --resume to continue", out) from None

@@ -253,23 +253,22 @@ class ChunkWriter:
         """Whether :meth:`end_input` was called: every frame was given, the encoder only has to finish."""
         return self._input_ended
 
-    def end_input(self) -> None:
+    def end_input(self, timeout_s: float | None = None) -> None:
         """No more frames: the feeder writes what is queued and closes the encoder's input while the
-        caller goes on (drawing the next chunk as this one's encoder flushes); :meth:`close` waits for the file."""
+        caller goes on (drawing the next chunk as this one's encoder flushes); :meth:`close` waits for the file.
+        ``timeout_s``: give up after that long if the queue stays full."""
         if not self._input_ended:
-            self._queue.put(None)
-            self._input_ended = True
+            try:
+                self._queue.put(None, timeout=timeout_s)
+                self._input_ended = True
+            except queue.Full:
+                pass
 
     def _finish_feed(self, timeout_s: float | None = None) -> None:
         """Let the feeder write what is queued and stop; ``timeout_s``: give up waiting after that
         long (the feeder is a daemon thread and dies with the process)."""
         if self._feeder.is_alive():
-            if not self._input_ended:
-                try:
-                    self._queue.put(None, timeout=timeout_s)
-                    self._input_ended = True
-                except queue.Full:
-                    pass
+            self.end_input(timeout_s)
             self._feeder.join(timeout_s)
 
     def _stderr(self) -> str:
