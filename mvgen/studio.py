@@ -392,7 +392,7 @@ class RenderJob:
         return out
 
 
-def _job_branding(studio: "Studio", wanted: PageBranding, folder: Path) -> dict[str, Any]:
+def _job_branding(kept: Mapping[str, Path], wanted: PageBranding, folder: Path) -> dict[str, Any]:
     """The manifest's branding for ``wanted``: its text, and a copy in ``folder`` of each kept file it uses (so a
     later upload never changes a render under way, nor the files a resumed render checks)."""
     import shutil
@@ -400,7 +400,6 @@ def _job_branding(studio: "Studio", wanted: PageBranding, folder: Path) -> dict[
     branding = wanted.model_dump(exclude_none=True, exclude={"cover", "logo", "font", "lyrics", "palette_from_cover"})
     if wanted.palette_from_cover:
         branding["palette_from_cover"] = True
-    kept = studio.branding_files()
     for kind in UPLOAD_SUFFIXES:
         if getattr(wanted, kind):
             copy = folder / "branding" / kept[kind].name
@@ -426,7 +425,7 @@ def start_render(studio: "Studio", request: RenderRequest) -> RenderJob:
     with studio.lock:  # what the page shows now, saved or not
         for key, style in studio.styles.items():
             write_atomic(folder / "styles" / f"{key}.yaml", style_yaml(style))
-    branding = _job_branding(studio, request.branding, folder) if request.branding else None
+    branding = _job_branding(kept, request.branding, folder) if request.branding else None
     clip = {k: v for k, v in (("length_s", request.length_s), ("start_s", request.start_s)) if v is not None}
     manifest = {"output_dir": "renders", "styles": "styles", "classifier": studio.options.classifier,
                 "formats": {name: {"preset": name, **({"size": request.size} if request.size else {})} for name in request.formats}, "clips": {"clip" if clip else "full": clip},
