@@ -269,18 +269,49 @@ def test_trace_motifs_are_skipped_without_a_visible_change(monkeypatch):
     specs = [spec(index=i, time_s=30.0 + i / 30, beat_phase=0.3 * i, motif_weights={"waves": 1.0, "particles": 0.6, **trace}, background=(0.0, 0.0, 0.0))
              for i in range(2)]
     r = ProceduralRenderer(640, 360, device="cpu", detail=0.5)
-    assert r._layers(r._params(specs), burst=0.0) == ("particles", "waves")
-    assert r._layers(r._params(specs), burst=1e-4) == ("particles", "waves")  # the trace of a faded burst
-    assert r._layers(r._params(specs), burst=0.5)[-1] == "burst"
+    assert r._layers(r._params(specs), burst=0.0) == (("particles", "waves"), ())
+    assert r._layers(r._params(specs), burst=1e-4) == (("particles", "waves"), ())  # the trace of a faded burst
+    assert r._layers(r._params(specs), burst=0.5)[0][-1] == "burst"
     fast = r.render(specs, "yuv420p").double()
     monkeypatch.setattr(procedural, "MOTIF_SKIP_WEIGHT", 0.0)
-    assert r._layers(r._params(specs), burst=0.0)[: len(MOTIFS)] == tuple(MOTIFS)
+    monkeypatch.setattr(procedural, "MOTIF_FAINT_WEIGHT", 0.0)
+    assert r._layers(r._params(specs), burst=0.0)[0][: len(MOTIFS)] == tuple(MOTIFS)
     full = r.render(specs, "yuv420p").double()
     assert not torch.equal(fast, full)  # the trace motifs do add light, and leaving them out shows in the codes
     psnr = 10 * torch.log10(255.0**2 / ((fast - full) ** 2).mean(dim=1))
     assert psnr.min() > 50 and (fast - full).abs().max() <= 2
     # a motif at the threshold is drawn
-    assert "grid" in r._layers(r._params([spec(motif_weights={"waves": 1.0, "grid": 0.01})]), burst=0.0)
+    assert "grid" in sum(r._layers(r._params([spec(motif_weights={"waves": 1.0, "grid": 0.01})]), burst=0.0), ())
+
+
+def test_faint_motifs_are_drawn_at_half_size_without_a_visible_change(monkeypatch):
+    """A motif every frame of a batch draws under MOTIF_FAINT_WEIGHT is drawn on a grid of half the
+    drawing size and upscaled: the faint layer's light is still there (the frames differ from those
+    without it by far more than the half-size drawing does), its geometry is the same (same place,
+    same rings), and the frames stay within a few code values of those drawn at full size."""
+    import mvgen.renderers.procedural as procedural
+
+    def frames(weights):
+        specs = [spec(index=i, time_s=30.0 + i / 30, beat_phase=0.3 * i, motif_weights=weights, background=(0.0, 0.0, 0.0)) for i in range(2)]
+        return r.render(specs, "yuv420p").double()
+
+    r = ProceduralRenderer(640, 360, device="cpu", detail=1.0)
+    mix = {"particles": 1.0, "tunnel": 0.08, "rings": 0.09}
+    assert r._layers(r._params([spec(motif_weights=mix)]), burst=0.0) == (("particles",), ("tunnel", "rings"))
+    assert r._layers(r._params([spec(motif_weights=mix), spec(motif_weights={**mix, "rings": 0.3})]), burst=0.0) == (("particles", "rings"), ("tunnel",))
+    half = frames(mix)
+    monkeypatch.setattr(procedural, "MOTIF_FAINT_WEIGHT", 0.0)
+    full = frames(mix)
+    without = frames({"particles": 1.0})
+    assert not torch.equal(half, full)  # drawn differently ...
+    err, light = (half - full).abs(), (full - without).abs()
+    assert light.mean() > 10 * err.mean()  # ... but the faint layers' light is there
+    psnr = 10 * torch.log10(255.0**2 / ((half - full) ** 2).mean(dim=1))
+    assert psnr.min() > 45, psnr
+    # tiny frames have no half-size grid: every layer is drawn at its size
+    tiny = ProceduralRenderer(96, 54, device="cpu")
+    monkeypatch.setattr(procedural, "MOTIF_FAINT_WEIGHT", 0.1)
+    assert tiny._layers(tiny._params([spec(motif_weights=mix)]), burst=0.0) == (("tunnel", "particles", "rings"), ())
 
 
 def test_threads_are_set_while_drawing_and_restored():

@@ -34,6 +34,7 @@ the frame at phase 0. The beat- and bar-driven motion is periodic already (a loo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import warnings
@@ -49,7 +50,12 @@ from mvgen.style.framespec import MOTIFS, FrameSpec, loop_turns
 _LUT = 1024  # entries in each frame's palette gradient
 _MASK = 0xFFFFFFFF
 _TAU = 2.0 * math.pi
-_MAX_PIXELS = 1280 * 720 * 4  # frames are drawn in slices of at most this many drawn pixels
+#: Frames are drawn in slices of at most this many drawn pixels. On a CPU a slice is kept small
+#: enough that its planes (the light, the camera's coordinates, a layer's temporaries: about ten
+#: floats a pixel) stay in a 32 MB cache between the pieces of the pipeline, each of which reads
+#: and writes them: 2 frames at 640x360 (detail 0.5 of 720p) drew the demo 6 % faster than 8
+#: frames, whose 50 MB went out to memory between pieces. A GPU takes larger slices.
+_SLICE_PIXELS = {"cpu": 640 * 360 * 2, "cuda": 1280 * 720 * 4}
 _PARTICLE_RATE = 3.0  # particle cells per second (fixed, see the module docstring)
 _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
 #: Largest drawn weight of a motif after its ``motif_boost`` (normalized weights are at most 1): a
@@ -61,6 +67,32 @@ MOTIF_WEIGHT_MAX = 2.0
 #: changes no code value by more than 2 (min PSNR 58.6 dB against every layer; 0.005 gave 7, 0.02
 #: 22 and 40.4 dB). The drop burst's layer has the same threshold (then: 3, min PSNR 55.9 dB).
 MOTIF_SKIP_WEIGHT = 0.002
+#: Drawn weight under which a motif is drawn at half the drawing size (a quarter of the pixels) and
+#: upscaled, when no frame of the batch draws it brighter. Blends of styles keep secondary motifs
+#: at weights of 0.01-0.1 (on the demo, the tunnel is under 0.1 on 48 % of the frames, the waves
+#: on 60 %): behind the main motif such a faint layer's finer detail is not seen, and a quarter of
+#: the pixels costs a quarter of the drawing. See ``benchmarks/quality_render.py`` for its PSNR.
+MOTIF_FAINT_WEIGHT = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class DrawingGrid:
+    """The pixels a layer is drawn on: ``w`` x ``h``, ``scale`` pixels per world unit (the short side
+    is one unit), and the world coordinates of the pixel centres ``x`` (1, 1, w) and ``y`` (1, h, 1)."""
+
+    w: int
+    h: int
+    scale: float
+    x: torch.Tensor
+    y: torch.Tensor
+
+    @classmethod
+    def of_size(cls, w: int, h: int, device: torch.device) -> DrawingGrid:
+        """The grid of ``w`` x ``h`` pixels centred on the world's origin."""
+        scale = float(min(w, h))
+        xs = (torch.arange(w, dtype=torch.float32, device=device) + 0.5 - w / 2) / scale
+        ys = (torch.arange(h, dtype=torch.float32, device=device) + 0.5 - h / 2) / scale
+        return cls(w, h, scale, xs.view(1, 1, -1), ys.view(1, -1, 1))
 
 
 def _turned(rgb: torch.Tensor, deg: torch.Tensor) -> torch.Tensor:
@@ -163,17 +195,16 @@ class ProceduralRenderer(FrameRenderer):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.threads = threads if self.device.type == "cpu" else None
-        self.scale = float(min(self._w, self._h))  # drawn pixels per coordinate unit
-        s = self.scale
-        xs = (torch.arange(self._w, dtype=torch.float32, device=self.device) + 0.5 - self._w / 2) / s
-        ys = (torch.arange(self._h, dtype=torch.float32, device=self.device) + 0.5 - self._h / 2) / s
-        self._x = xs.view(1, 1, -1)
-        self._y = ys.view(1, -1, 1)
+        self._full = DrawingGrid.of_size(self._w, self._h, self.device)
+        # faint motifs (MOTIF_FAINT_WEIGHT) are drawn at half the drawing size; tiny frames have no
+        # detail to spare
+        self._faint = DrawingGrid.of_size(max(2, self._w // 2), max(2, self._h // 2), self.device) if min(self._w, self._h) >= 64 else None
+        self.scale = self._full.scale  # drawn pixels per coordinate unit
+        self._x, self._y = self._full.x, self._full.y
         self._vignette = (1.0 / (1.0 + 0.55 * (self._x**2 + self._y**2))) ** 1.5  # (1, H, W)
-        # slices bound the float temporaries, which are at the drawing size (at detail 0.5, a batch
-        # of 8 frames at 1280x720 is one slice: one graph call, no concatenation of slices)
-        self._chunk = max(1, _MAX_PIXELS // (self._w * self._h))
-        half_diag = math.hypot(self._w, self._h) / 2 / s
+        # slices bound the float temporaries, which are at the drawing size
+        self._chunk = max(1, _SLICE_PIXELS.get(self.device.type, _SLICE_PIXELS["cuda"]) // (self._w * self._h))
+        half_diag = math.hypot(self._w, self._h) / 2 / self.scale
         # rows of the particle hash table: log(1e-4) .. log(the largest radius the camera can show)
         # at the densest cell spacing; a fixed size keeps the graph static
         rmax = half_diag / _ZOOM_MIN + 2.0
@@ -194,7 +225,7 @@ class ProceduralRenderer(FrameRenderer):
 
     def _draw(self, specs: list[FrameSpec], pix_fmt: str) -> torch.Tensor:
         with self._own_threads():
-            # slices of at most _MAX_PIXELS pixels bound the memory of a large batch
+            # slices of at most _SLICE_PIXELS pixels bound the memory of a large batch
             parts = [self._render(specs[i : i + self._chunk], pix_fmt) for i in range(0, len(specs), self._chunk)]
             return parts[0] if len(parts) == 1 else torch.cat(parts)
 
@@ -298,48 +329,73 @@ class ProceduralRenderer(FrameRenderer):
             self._compiled = None
             return self._frames({k: v[:B] for k, v in p.items()}, pix_fmt, layers, loop)
 
-    @staticmethod
-    def _layers(p: dict[str, torch.Tensor], burst: float) -> tuple[str, ...]:
-        """The emissive layers a batch draws: the motifs some frame draws with a weight of at least
-        :data:`MOTIF_SKIP_WEIGHT` (the fainter ones change no frame by a visible amount), and the drop
+    def _layers(self, p: dict[str, torch.Tensor], burst: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The emissive layers a batch draws, ``(at the drawing size, at half of it)``: the motifs some
+        frame draws with a weight of at least :data:`MOTIF_SKIP_WEIGHT` (the fainter ones change no
+        frame by a visible amount), those under :data:`MOTIF_FAINT_WEIGHT` at half size; and the drop
         burst when the batch's strongest, ``burst``, is at least that too (a burst fades out over
         seconds of traces: on the demo 1350 frames have one, 350 above the threshold; the burst still
         lifts the glow, gain and saturation as it fades). Decided on the host from the spec values
         (no device sync)."""
-        peak = p["weights_host"].max(dim=0).values.tolist()
-        return tuple(m for m, w in zip(MOTIFS, peak) if w >= MOTIF_SKIP_WEIGHT) + (("burst",) if burst >= MOTIF_SKIP_WEIGHT else ())
+        peak = dict(zip(MOTIFS, p["weights_host"].max(dim=0).values.tolist()))
+        if burst >= MOTIF_SKIP_WEIGHT:
+            peak["burst"] = burst
+        drawn = [name for name, w in peak.items() if w >= MOTIF_SKIP_WEIGHT]
+        # the burst is left sharp: its weight is its fade, not a share of the picture
+        faint = tuple(name for name in drawn if name != "burst" and peak[name] < MOTIF_FAINT_WEIGHT) if self._faint is not None else ()
+        return tuple(name for name in drawn if name not in faint), faint
 
-    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, layers: tuple[str, ...], loop: bool = False,
+    def _frames(self, p: dict[str, torch.Tensor], pix_fmt: str, layers: tuple[tuple[str, ...], tuple[str, ...]], loop: bool = False,
                 pieces: dict | None = None) -> torch.Tensor:
         """The whole per-pixel pipeline, uint8 frames in ``pix_fmt``: the camera, the emissive
-        ``layers`` summed, then the finish (glow, tone mapping, encoding). ``pieces``: the same
-        three steps compiled (:meth:`_compile`), each a graph free of host syncs; None draws eagerly."""
-        if pieces is None:
-            pieces = {"camera": self._camera, "finish": self._finish, **{name: functools.partial(self._layer, name) for name in layers}}
-        cam = pieces["camera"](p)
-        emis = torch.zeros((3, p["zoom"].shape[0], self._h, self._w), dtype=torch.float32, device=self.device)
-        for name in layers:
-            emis = pieces[name](emis, p, cam, loop)
-        return pieces["finish"](emis, p, cam, pix_fmt)
+        ``layers`` summed (``(at the drawing size, at half of it)``, see :meth:`_layers`), then the
+        finish (glow, tone mapping, encoding). ``pieces``: the same steps compiled (:meth:`_compile`),
+        each a graph free of host syncs; None draws eagerly."""
+        pieces = pieces or self._pieces(eager=True)
+        B = p["zoom"].shape[0]
+        lights = []
+        for grid, names, prefix in ((self._full, layers[0], ""), (self._faint, layers[1], "faint:")):
+            if not names and grid is not self._full:
+                continue
+            cam = pieces[prefix + "camera"](p)
+            emis = torch.zeros((3, B, grid.h, grid.w), dtype=torch.float32, device=self.device)
+            for name in names:
+                emis = pieces[prefix + name](emis, p, cam, loop)
+            lights.append(emis)
+        return pieces["finish"](*lights, p=p, pix_fmt=pix_fmt)
+
+    def _pieces(self, *, eager: bool) -> dict:
+        """The pipeline's pieces by name: ``camera`` and one per layer (``*MOTIFS``, ``burst``) on the
+        drawing grid, the same prefixed ``faint:`` on the half-size grid, and ``finish``. ``eager``
+        False: each fused by ``torch.compile`` (a batch runs only the layers it draws, see
+        :meth:`_layers`)."""
+        pieces = {"finish": self._finish}
+        for grid, prefix in ((self._full, ""), (self._faint, "faint:")):
+            if grid is not None:
+                pieces[prefix + "camera"] = functools.partial(self._camera, grid)
+                pieces.update({prefix + name: functools.partial(self._layer, name) for name in (*MOTIFS, "burst")})
+        return pieces if eager else {name: torch.compile(fn, dynamic=False) for name, fn in pieces.items()}
 
     def _compile(self) -> dict:
-        """The pipeline's pieces, each fused by ``torch.compile``: the camera, one graph per layer
-        (a batch runs only the layers it draws, see :meth:`_layers`) and the finish."""
-        pieces = {name: torch.compile(functools.partial(self._layer, name), dynamic=False) for name in (*MOTIFS, "burst")}
-        pieces["camera"] = torch.compile(self._camera, dynamic=False)
-        pieces["finish"] = torch.compile(self._finish, dynamic=False)
+        """The pipeline's pieces (:meth:`_pieces`), each fused by ``torch.compile``."""
+        pieces = self._pieces(eager=False)
+        # torch.compile wraps every partial in one shared function, and dynamo caches graphs per
+        # function (recompile_limit, 8 by default): the pieces (and the finish with and without
+        # faint light) need that many graphs, or the later ones would run eagerly
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 2 * len(pieces))
         return pieces
 
-    def _camera(self, p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """World coordinates of the drawn pixels: the frame shows the world through a zoomed, rotated,
-        drifting, shaking window. (B, H, W) ``x``, ``y``, ``r`` (radius) and ``a`` (angle, radians)."""
+    def _camera(self, grid: DrawingGrid, p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """World coordinates of the pixels of ``grid``: the frame shows the world through a zoomed,
+        rotated, drifting, shaking window. (B, h, w) ``x``, ``y``, ``r`` (radius) and ``a`` (angle,
+        radians), and ``pix`` (B, 1, 1), world units per pixel."""
         rot = p["rotation_deg"] * (math.pi / 180.0)
         cs, sn = torch.cos(rot), torch.sin(rot)
         inv = 1.0 / p["zoom"]
-        x0, y0 = self._x * inv, self._y * inv
+        x0, y0 = grid.x * inv, grid.y * inv
         x = cs * x0 - sn * y0 + p["drift_x"] + p["shake_x"]
         y = sn * x0 + cs * y0 + p["drift_y"] + p["shake_y"]
-        return {"x": x, "y": y, "r": torch.sqrt(x * x + y * y), "a": torch.atan2(y, x)}
+        return {"x": x, "y": y, "r": torch.sqrt(x * x + y * y), "a": torch.atan2(y, x), "pix": inv / grid.scale}
 
     def _layer(self, name: str, emis: torch.Tensor, p: dict[str, torch.Tensor], cam: dict[str, torch.Tensor], loop: bool) -> torch.Tensor:
         """``emis`` (3, B, H, W) plus the light of layer ``name``: a motif drawn with its weight, speed
@@ -355,7 +411,7 @@ class ProceduralRenderer(FrameRenderer):
             b_int = burst * (0.9 * torch.exp(-r * 3.5) + 0.8 * rays * torch.exp(-r * 1.5))
             return emis + b_int * (self._colour(lut, base, p["seedf"]) * 0.6 + 0.4)
         m = MOTIFS.index(name)
-        pix = (1.0 / p["zoom"]) / self.scale  # world units per pixel, (B, 1, 1)
+        pix = cam["pix"]
         beat = p["beat_phase"].clamp(0.0, 0.999999)
         ease = 1.0 - (1.0 - beat) ** 3
         push = beat + (ease - beat) * (0.35 + 0.5 * p["energy"])  # 0 -> 1 over a beat, lurching on the kick
@@ -363,10 +419,13 @@ class ProceduralRenderer(FrameRenderer):
         inten, c = getattr(self, f"_{name}")(p=motif_p, x=x, y=y, r=r, a=a, pix=pix, push=push, loop=loop)
         return emis + (p["weights"][:, m].view(-1, 1, 1) * inten) * self._colour(lut, base, c)
 
-    def _finish(self, emis: torch.Tensor, p: dict[str, torch.Tensor], cam: dict[str, torch.Tensor], pix_fmt: str) -> torch.Tensor:
-        """The summed light ``emis`` (3, B, H, W) -> uint8 frames in ``pix_fmt``: glow, beat gain,
-        background, saturation, vignette, tone mapping, flash, then the encoder's pixels."""
+    def _finish(self, emis: torch.Tensor, faint: torch.Tensor | None = None, *, p: dict[str, torch.Tensor], pix_fmt: str) -> torch.Tensor:
+        """The summed light ``emis`` (3, B, H, W) and that of the ``faint`` layers (3, B, H/2, W/2)
+        -> uint8 frames in ``pix_fmt``: glow, beat gain, background, saturation, vignette, tone
+        mapping, flash, then the encoder's pixels."""
         B = p["zoom"].shape[0]
+        if faint is not None:
+            emis = emis + resize_planes(faint, (self._h, self._w))
         burst = p["drop_burst"].clamp(0.0, 1.0)
         # glow: blur of the emissive layer at 1/4 and 1/16 resolution
         emis = emis + self._glow(emis) * (0.3 + 0.25 * p["energy"] + 0.15 * burst)
