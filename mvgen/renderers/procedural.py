@@ -362,14 +362,19 @@ class ProceduralRenderer(FrameRenderer):
             for name in names:
                 emis = pieces[prefix + name](emis, p, cam, loop)
             lights.append(emis)
-        return pieces["finish"](*lights, p=p, pix_fmt=pix_fmt)
+        # the faint light is upscaled and added in a graph of its own: inside the finish's graph the
+        # upscaling was recomputed by each of the sum's readers (the glow's pooling, the picture),
+        # which cost more than drawing at half size saved
+        emis = pieces["faint:merge"](*lights) if len(lights) > 1 else lights[0]
+        return pieces["finish"](emis, p, pix_fmt)
 
     def _pieces(self, *, eager: bool) -> dict:
         """The pipeline's pieces by name: ``camera`` and one per layer (``*MOTIFS``, ``burst``) on the
-        drawing grid, the same prefixed ``faint:`` on the half-size grid, and ``finish``. ``eager``
+        drawing grid, the same prefixed ``faint:`` on the half-size grid with ``faint:merge``, and
+        ``finish``. ``eager``
         False: each fused by ``torch.compile`` (a batch runs only the layers it draws, see
         :meth:`_layers`)."""
-        pieces = {"finish": self._finish}
+        pieces = {"finish": self._finish, **({"faint:merge": self._merge_faint} if self._faint is not None else {})}
         for grid, prefix in ((self._full, ""), (self._faint, "faint:")):
             if grid is not None:
                 pieces[prefix + "camera"] = functools.partial(self._camera, grid)
@@ -380,8 +385,8 @@ class ProceduralRenderer(FrameRenderer):
         """The pipeline's pieces (:meth:`_pieces`), each fused by ``torch.compile``."""
         pieces = self._pieces(eager=False)
         # torch.compile wraps every partial in one shared function, and dynamo caches graphs per
-        # function (recompile_limit, 8 by default): the pieces (and the finish with and without
-        # faint light) need that many graphs, or the later ones would run eagerly
+        # function (recompile_limit, 8 by default): the pieces need that many graphs, or the later
+        # ones would run eagerly
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 2 * len(pieces))
         return pieces
 
@@ -419,13 +424,14 @@ class ProceduralRenderer(FrameRenderer):
         inten, c = getattr(self, f"_{name}")(p=motif_p, x=x, y=y, r=r, a=a, pix=pix, push=push, loop=loop)
         return emis + (p["weights"][:, m].view(-1, 1, 1) * inten) * self._colour(lut, base, c)
 
-    def _finish(self, emis: torch.Tensor, faint: torch.Tensor | None = None, *, p: dict[str, torch.Tensor], pix_fmt: str) -> torch.Tensor:
-        """The summed light ``emis`` (3, B, H, W) and that of the ``faint`` layers (3, B, H/2, W/2)
-        -> uint8 frames in ``pix_fmt``: glow, beat gain, background, saturation, vignette, tone
-        mapping, flash, then the encoder's pixels."""
+    def _merge_faint(self, emis: torch.Tensor, faint: torch.Tensor) -> torch.Tensor:
+        """The light ``emis`` (3, B, H, W) plus that of the faint layers ``faint`` (3, B, H/2, W/2), upscaled."""
+        return emis + resize_planes(faint, (self._h, self._w))
+
+    def _finish(self, emis: torch.Tensor, p: dict[str, torch.Tensor], pix_fmt: str) -> torch.Tensor:
+        """The summed light ``emis`` (3, B, H, W) -> uint8 frames in ``pix_fmt``: glow, beat gain,
+        background, saturation, vignette, tone mapping, flash, then the encoder's pixels."""
         B = p["zoom"].shape[0]
-        if faint is not None:
-            emis = emis + resize_planes(faint, (self._h, self._w))
         burst = p["drop_burst"].clamp(0.0, 1.0)
         # glow: blur of the emissive layer at 1/4 and 1/16 resolution
         emis = emis + self._glow(emis) * (0.3 + 0.25 * p["energy"] + 0.15 * burst)
