@@ -10,7 +10,7 @@ from mvgen.genres import GENRES
 from mvgen.synth.instruments import DRUM_KITS_DIR, KIT_SOUNDS, kit_index, repitch, sampled_kit
 from mvgen.synth.patterns import DrawnStyle
 from mvgen.synth.recipes import DRUM_KITS
-from tests.test_synth import _band, _envelope, _mean_kick_offset_ms
+from tests.test_synth import _envelope, _mean_kick_offset_ms
 
 SR = 22050
 
@@ -114,7 +114,7 @@ def test_master_is_club_loud_in_the_drops_and_under_its_true_peak_ceiling(house_
     breakdown = next(s for s in truth.sections if s.label == "breakdown")
     for drop in drops:
         loudness = measure_samples(y[:, int(drop.start_s * 44100) : int(drop.end_s * 44100)], 44100).integrated_lufs
-        assert -10.5 <= loudness <= -6.0, loudness
+        assert -11.5 <= loudness <= -6.5, loudness
     quiet = measure_samples(y[:, int(breakdown.start_s * 44100) : int(breakdown.end_s * 44100)], 44100).integrated_lufs
     assert quiet < loudness - 2.0
 
@@ -128,18 +128,12 @@ def test_ambient_masters_much_quieter_than_house_drops():
     assert house_lufs > -11.0 and ambient_lufs < -12.0 and ambient_lufs < house_lufs - 3.0, (ambient_lufs, house_lufs)
 
 
-def test_breakdowns_end_in_a_riser_whose_noise_brightens(house_track):
+def test_breakdowns_open_with_a_crash(house_track):
     y, truth = house_track
     breakdown = next(s for s in truth.sections if s.label == "breakdown")
-    # the breakdown's riser runs into the build-up's: the two are one span of the truth
-    start_s = next(a for a, b in truth.events.risers if a < breakdown.end_s <= b)
-    assert breakdown.start_s < start_s < breakdown.end_s
-    # the noise (3-6 kHz: over the pads, under the hats) grows over the breakdown's riser: its last quarter is louder than its first
-    high = _envelope(_band(y[0] + y[1], 3000, 6000, 44100), 10.0, 44100)
-    length = breakdown.end_s - start_s
-    first = high[int(start_s * 44100) : int((start_s + length / 4) * 44100)].mean()
-    last = high[int((breakdown.end_s - length / 4) * 44100) : int(breakdown.end_s * 44100)].mean()
-    assert last > 2.0 * first
-    # and a crash opens the breakdown
     crashes = truth.events.times_s("crashes")
     assert np.min(np.abs(crashes - breakdown.start_s)) < 1.0 / 44100 + 1e-9
+    # the cymbal band (above 6 kHz) jumps at the crash: the 50 ms after are far louder than the 50 ms before
+    high = _envelope(signal.sosfiltfilt(signal.butter(4, 6000, btype="highpass", fs=44100, output="sos"), y[0] + y[1]), 3.0, 44100)
+    at, w = int(round(breakdown.start_s * 44100)), int(0.05 * 44100)
+    assert high[at : at + w].mean() > 3.0 * high[at - w : at].mean()

@@ -47,9 +47,11 @@ _CEILING_DBTP = -1.0
 #: tanh drive on the peak-normalized mix, drawn per seed: the glue of a mastering chain's saturation and
 #: bus compression (2 takes off about 6 dB of peak).
 _MASTER_DRIVE = (1.5, 2.5)
-#: Most limiting a master takes (dB): the limiter ducks the loudest hits, and more than this flattened a rock
-#: snare to half its transient (4 dB) where a mastering engineer would stop short of the loudness target.
-_MAX_LIMITING_DB = 3.0
+#: Most limiting a master takes (dB): the limiter ducks the loudest hits, which are in the drops. With 4 dB a rock
+#: snare lost half its transient; with 2-3 dB an intro at its section gain (-6 dB) came within the 6 dB of the
+#: drops that the section analysis (mvgen.analysis.structure.DROP_LOUDNESS_DB) calls a drop. Masters that need
+#: more stop short of their loudness target, as a mastering engineer would rather than flatten the drop.
+_MAX_LIMITING_DB = 1.5
 _LEVEL_BLOCK_S = 0.4  # blocks of the short-term level (EBU R128's momentary window)
 _SHORT_TERM_S = 3.0  # EBU R128's short-term window
 _TAIL_S = 1.0  # section buffers run on past the section end so kick tails and releases ring out
@@ -58,12 +60,13 @@ _MIN_BLEND_WEIGHT = 0.02  # blend partners below this are in the truth but not w
 # their own, a vocal-like lead sings over the pad this often; without chords of their own, piano,
 # pluck or e-piano chords play this often. The pad is this much louder than under a beat (it was 2x
 # before these parts: musicnn, benchmarks/musicnn.py, read breakdowns more as ambient the louder the pad,
-# and less with the vocal and the keys; a low-pass opening over the breakdown made them more ambient, so there is none).
+# and less with the vocal, the keys and the opening crash; a low-pass opening over the breakdown made them more
+# ambient, so there is none).
 _BREAKDOWN_PAD_GAIN = 1.2
 _BREAKDOWN_VOCAL_P = 0.8
 _BREAKDOWN_KEYS_P = 0.9
 _BREAKDOWN_KEYS = ("piano", "pluck", "rhodes")
-_BREAKDOWN_RISER_BARS = 2  # a noise riser over the last bars of a breakdown, into the build-up or drop
+_BREAKDOWN_CRASH_GAIN = 0.2  # the crash a breakdown opens with, a little under a drop's first crash (0.25)
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,7 +366,7 @@ def _render_section(track: _Track, span: TimelineSection, mix: np.ndarray, send:
         if label == "build-up":
             _build_fx(track, span, kit, wet, clap, lead_style, rng, events)
         if label == "breakdown":
-            _breakdown_fx(track, span, kit, wet, kit_sounds, fx_rng, events)
+            _breakdown_crash(track, span, kit, wet, kit_sounds, fx_rng, events)
         if label == "drop":  # a crash on the first downbeat of every 8-bar phrase
             crash = butter_filter(drum_rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
             crash *= np.exp(-np.arange(len(crash), dtype=np.float32) / (0.5 * sr))
@@ -539,28 +542,19 @@ def _build_fx(track: _Track, span: TimelineSection, kit: np.ndarray, send: np.nd
     kit[:, :n] += riser
 
 
-def _breakdown_fx(track: _Track, span: TimelineSection, kit: np.ndarray, send: np.ndarray, kit_sounds: Mapping[str, np.ndarray] | None,
-                  rng: np.random.Generator, events: _Events) -> None:
-    """A crash (the kit's, else synthesized) into the reverb on the breakdown's first downbeat, and a filtered-noise riser
-    over its last :data:`_BREAKDOWN_RISER_BARS` bars; recorded in ``events``."""
+def _breakdown_crash(track: _Track, span: TimelineSection, kit: np.ndarray, send: np.ndarray, kit_sounds: Mapping[str, np.ndarray] | None,
+                     rng: np.random.Generator, events: _Events) -> None:
+    """A crash (the kit's, else synthesized) into the reverb on the breakdown's first downbeat: the impact a breakdown
+    opens with; recorded in ``events``. (A riser over a breakdown's last bars was tried: the section analysis then heard
+    the build-up start there, as a listener would; the build-up's own riser is the one.)"""
     sr = track.sr
     crash = butter_filter(rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
     crash *= np.exp(-np.arange(len(crash), dtype=np.float32) / (0.5 * sr))
     if kit_sounds is not None:
         crash = match_level(kit_sounds["crash"], crash, sr)
-    scatter_hits(kit, crash, [0], [0.2])
-    scatter_hits(send, crash, [0], [0.2])
-    events.hits("crashes", [0], [0.2], kit.shape[1])
-    bars = min(_BREAKDOWN_RISER_BARS, span.spec.bars)
-    first_beat = span.n_beats - bars * span.beats_per_bar
-    start = span.at(first_beat)
-    n = span.n - start
-    if n <= 0:
-        return
-    events.span("risers", span, first_beat, span.n_beats)
-    x = np.arange(n, dtype=np.float32) / n
-    noise = rng.standard_normal((kit.shape[0], n)).astype(np.float32)
-    kit[:, start : start + n] += sweep_filter(noise, 400.0 * (25.0 ** x), sr, kind="lowpass", n_bands=5) * (0.1 * x**2)
+    scatter_hits(kit, crash, [0], [_BREAKDOWN_CRASH_GAIN])
+    scatter_hits(send, crash, [0], [_BREAKDOWN_CRASH_GAIN])
+    events.hits("crashes", [0], [_BREAKDOWN_CRASH_GAIN], kit.shape[1])
 
 
 def _reverb(send: np.ndarray, rt60_s: float, sr: int, channels: int, rng: np.random.Generator) -> np.ndarray:
