@@ -20,9 +20,9 @@ whose sounds interpolate the recipes.
 The drums of each style come from a kit drawn per seed (``DRUM_KITS``): one of the sampled kits shipped
 in ``drum_kits/`` (FluidR3 GM's kits, MIT; one-shots rendered once by ``models/build/drum_samples.py``,
 each starting at its first sample) or the synthesized drums. A sampled kick is tuned and layered with
-the synthesized one (its share drawn per style), sampled hats and shakers play round-robin takes, and
+the synthesized one (its share drawn per style), sampled hats play round-robin takes, and
 sampled sounds take the levels the recipes set for the synthesized ones. Breakdowns add vocal-like
-leads, piano, pluck or e-piano chords, a crash and a riser; the master glues the mix (soft clipping),
+leads, piano, pluck or e-piano chords and an opening crash; the master glues the mix (soft clipping),
 brings its loudest 3 s to a level drawn per style (club-loud house drops, quiet ambient) and limits its
 true peak to -1 dBTP with :mod:`mvgen.media.limiter`.
 
