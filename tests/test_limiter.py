@@ -1,11 +1,11 @@
-"""mvgen.media.limiter: the look-ahead true-peak limiter on signals with known peaks, times and inter-sample crests."""
+"""mvgen.delivery.limiter: the look-ahead true-peak limiter on signals with known peaks, times and inter-sample crests."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mvgen.media.limiter import LOOKAHEAD_MS, RELEASE_DB_PER_S, block_true_peaks, limit_true_peak
+from mvgen.delivery.limiter import LOOKAHEAD_MS, RELEASE_DB_PER_S, block_true_peaks, limit_true_peak
 from mvgen.delivery.loudness import measure_samples
 
 SR = 48000

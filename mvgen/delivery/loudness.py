@@ -9,7 +9,7 @@ sample and true peak (dBFS / dBTP). Both the bundled ffmpeg and Debian's 5.1 pri
 ``loudnorm`` is not used for the gain: in its linear mode it silently falls back to its dynamic mode
 (a moving gain, audible as pumping) whenever the linear gain would push the true peak over its
 ceiling. Here the gain is ``target - measured``; when that would put the peaks over the ceiling, the
-look-ahead true-peak limiter of :mod:`mvgen.media.limiter` holds only those peaks down, and as
+look-ahead true-peak limiter of :mod:`mvgen.delivery.limiter` holds only those peaks down, and as
 limiting lowers the loudness too, the gain is raised until the limited audio measures the target
 (searched on the decoded samples, without encoding). Real masters with peaks at 0 dBFS typically need
 3-4 dB of peak limiting for -14 LUFS; past :data:`MAX_LIMITING_DB` the file is refused. The AAC
@@ -244,8 +244,8 @@ def _decoded(video: Path, rate_hz: int) -> np.ndarray:
 def _reach_target(audio: np.ndarray, rate_hz: int, peaks: np.ndarray, gain_db: float, target_lufs: float, ceiling_dbfs: float,
                   video: Path, true_peak_dbtp: float):
     """The constant gain (dB) that, with the peaks over ``ceiling_dbfs`` limited, measures ``target_lufs``, and the limited audio
-    (:class:`mvgen.media.limiter.Limited`); an :class:`MvgenError` when that needs more than :data:`MAX_LIMITING_DB` of limiting."""
-    from mvgen.media.limiter import limit_true_peak
+    (:class:`mvgen.delivery.limiter.Limited`); an :class:`MvgenError` when that needs more than :data:`MAX_LIMITING_DB` of limiting."""
+    from mvgen.delivery.limiter import limit_true_peak
 
     tried: list[tuple[float, float]] = []  # (gain dB, measured LUFS)
     capped = False  # the gain was capped at MAX_LIMITING_DB of limiting
@@ -291,7 +291,7 @@ def normalize_loudness(video: str | os.PathLike, target_lufs: float, out: str | 
     file is measured, and an error is raised (nothing written) if it is not within
     :data:`TARGET_TOLERANCE_LU` of the target or its true peak stays above the ceiling.
     """
-    from mvgen.media.limiter import block_true_peaks
+    from mvgen.delivery.limiter import block_true_peaks
 
     video = Path(video)
     check_target_lufs(target_lufs)

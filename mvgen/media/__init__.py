@@ -6,7 +6,6 @@
 - :mod:`~mvgen.media.audio`: decoding any common audio to mono (libsndfile, else ffmpeg), probing, writing
 - :mod:`~mvgen.media.assemble`: frames streamed into H.264 chunks, muxed with the audio; probing a video;
   a video's window in its track (mp4 tags)
-- :mod:`~mvgen.media.limiter`: the look-ahead true-peak limiter (deliverables' loudness, the synth's masters)
 - :mod:`~mvgen.media.pixels`: the pixel format contract (BT.709 Y'CbCr 4:2:0), colour conversions both
   ways, hue rotation
 """

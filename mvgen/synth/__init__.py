@@ -17,15 +17,6 @@ design. A section that blends styles renders every style's bass, lead, chords an
 them with the blend weights over one shared kick and snare grid (the dominant style's pattern),
 whose sounds interpolate the recipes.
 
-The drums of each style come from a kit drawn per seed (``DRUM_KITS``): one of the sampled kits shipped
-in ``drum_kits/`` (FluidR3 GM's kits, MIT; one-shots rendered once by ``models/build/drum_samples.py``,
-each starting at its first sample) or the synthesized drums. A sampled kick is tuned and layered with
-the synthesized one (its share drawn per style), sampled hats play round-robin takes, and
-sampled sounds take the levels the recipes set for the synthesized ones. Breakdowns add vocal-like
-leads, piano, pluck or e-piano chords and an opening crash; the master glues the mix (soft clipping),
-brings its loudest 3 s to a level drawn per style (club-loud house drops, quiet ambient) and limits its
-true peak to -1 dBTP with :mod:`mvgen.media.limiter`.
-
 Every random draw comes from ``np.random.default_rng`` streams derived from ``seed`` (no global
 state), so the same ``(arrangement, seed, sr)`` gives bit-identical audio. Kicks start exactly on
 the samples of their grid positions (``round(t * sr)``; on every beat in house); chords change on
@@ -34,17 +25,17 @@ bar starts.
 The package has these parts, each importing only the ones above it:
 
 * :mod:`~mvgen.synth.recipes`: the data. Style lists and tempo ranges, the style recipes
-  (``COMMON_RECIPE``, ``RECIPES``), the drum kits and master levels per style, scales, chord
-  progressions, hat cells, bass motifs and chord rhythms; the seeded random streams (``rng_stream``) and the recipe draw (``draw_recipe``).
-* :mod:`~mvgen.synth.patterns`: a style as drawn for one track (``DrawnStyle``): its values, its
-  bass, lead and chord note patterns and its drum kit.
+  (``COMMON_RECIPE``, ``RECIPES``), scales, chord progressions, hat cells, bass motifs and chord
+  rhythms; the seeded random streams (``rng_stream``) and the recipe draw (``draw_recipe``).
+* :mod:`~mvgen.synth.patterns`: a style as drawn for one track (``DrawnStyle``): its values and its
+  bass, lead and chord note patterns.
 * :mod:`~mvgen.synth.dsp`: DSP building blocks: pitch, filters, oscillators, envelopes, drive, buses.
 * :mod:`~mvgen.synth.instruments`: the instrument table (:data:`~mvgen.synth.instruments.INSTRUMENTS`,
-  one function per instrument kind), the drum sounds and the sampled kits (``sampled_kit``).
+  one function per instrument kind) and the drum sounds.
 * :mod:`~mvgen.synth.arrangement`: the public models (:class:`SectionSpec`, :class:`Arrangement`,
   :class:`SynthTruth` ...), :func:`default_arrangement`, the timeline of a track and its ground truth.
-* :mod:`~mvgen.synth.rendering`: tracks, sections, drums, grooves, build-up and breakdown effects,
-  reverb and master; :func:`render`, :func:`render_clip` and :func:`write_track`.
+* :mod:`~mvgen.synth.rendering`: tracks, sections, drums, grooves, build-up effects, reverb and
+  master; :func:`render`, :func:`render_clip` and :func:`write_track`.
 
 This module re-exports the public API; ``from mvgen import synth`` is the way to use it. The parts'
 other public names are the building blocks they share with each other, not re-exported here.

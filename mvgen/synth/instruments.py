@@ -2,20 +2,15 @@
 
 The pitched instruments (basses, leads, chords, pads, drone) are one function each, registered in
 :data:`INSTRUMENTS` by the ``kind`` that the recipes name; :func:`play_note` looks the kind up. The drum
-sounds (kick, clap/snare/snap/rim, hats, percussion) follow: synthesized ones, and the one-shots of the
-sampled kits (:func:`sampled_kit`) read from the package's ``drum_kits/`` folder.
+sounds (kick, clap/snare/snap/rim, hats, percussion) follow.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from mvgen.synth.dsp import (
     butter_filter,
@@ -383,70 +378,3 @@ def perc_sounds(sr: int, key: int, rng: np.random.Generator) -> dict[str, np.nda
     conga_f = midi_to_hz(in_register(key, 60)) * (1.0 + 0.3 * np.exp(-t / 0.01))
     conga = np.sin(2 * np.pi * np.cumsum(conga_f) / sr) * np.exp(-t / 0.07)
     return {"shaker": shaker.astype(np.float32), "conga": conga.astype(np.float32), "rim": clap_hit("rim", 0.02, 0.0, sr, rng)}
-
-
-# --------------------------------------------------------------------------------------------
-# Sampled kits: one-shots of FluidR3 GM's drum kits, rendered once by models/build/drum_samples.py.
-
-#: The shipped one-shots: ``index.json`` maps each kit to its sounds' FLAC files (mono, 22050 Hz, each
-#: hit starting at sample 0, peak 0.9), with FluidR3's MIT licence notice beside them.
-DRUM_KITS_DIR = Path(__file__).with_name("drum_kits")
-#: Sounds every sampled kit has (the GM drum notes of the build script).
-KIT_SOUNDS = ("kick", "snare", "clap", "rim", "hat_closed", "hat_open", "tom_low", "tom_high", "crash", "ride", "shaker", "conga")
-
-
-@functools.lru_cache(maxsize=1)
-def kit_index() -> dict[str, dict[str, str]]:
-    """``{kit: {sound: file under DRUM_KITS_DIR}}`` of the shipped sampled kits."""
-    return json.loads((DRUM_KITS_DIR / "index.json").read_text())
-
-
-@functools.lru_cache(maxsize=64)
-def _kit_at(kit: str, sr: int) -> dict[str, np.ndarray]:
-    import soundfile as sf
-
-    sounds = {}
-    for name, file in kit_index()[kit].items():
-        x, file_sr = sf.read(DRUM_KITS_DIR / file, dtype="float32")
-        if file_sr != sr:  # polyphase resampling keeps sample 0 at sample 0: the onset stays on the grid
-            g = np.gcd(file_sr, sr)
-            x = signal.resample_poly(x, sr // g, file_sr // g).astype(np.float32)
-        x.setflags(write=False)  # shared by every render through the cache
-        sounds[name] = x
-    return sounds
-
-
-def sampled_kit(kit: str, sr: int) -> dict[str, np.ndarray]:
-    """The one-shots ``{sound: (n,) float32}`` (:data:`KIT_SOUNDS`) of sampled kit ``kit`` at ``sr``; each hit starts at sample 0.
-
-    Raises ``ValueError`` listing the kits when ``kit`` is none of them.
-    """
-    if kit not in kit_index():
-        raise ValueError(f"unknown drum kit {kit!r}; valid: {', '.join(kit_index())}")
-    return _kit_at(kit, sr)
-
-
-def repitch(x: np.ndarray, semitones: float) -> np.ndarray:
-    """A one-shot played ``semitones`` higher (shorter) or lower (longer), like a sampler: linear-interpolated
-    read at the ratio ``2 ** (semitones / 12)``; sample 0 stays sample 0."""
-    if semitones == 0:
-        return x
-    ratio = 2.0 ** (semitones / 12.0)
-    pos = np.arange(0.0, len(x) - 1, ratio)
-    return np.interp(pos, np.arange(len(x)), x).astype(np.float32)
-
-
-def match_level(x: np.ndarray, reference: np.ndarray, sr: int, window_s: float = 0.05, band_hz: tuple[float | None, float | None] = (None, None)) -> np.ndarray:
-    """``x`` scaled to the energy of ``reference`` over their first ``window_s`` (the attack a listener
-    hears as the loudness of a hit), so a sampled sound takes the level the recipes set for the synthesized one.
-    ``band_hz``: ``(low_hz, high_hz)``, either None for no edge: compare only the energy in that band (where a
-    kick is felt or a snare heard; the rest of a sample would count as loudness it does not have in a mix)."""
-    n = max(1, int(window_s * sr))
-    xs, rs = x[:n], reference[:n]
-    low_hz, high_hz = band_hz
-    if low_hz is not None:
-        xs, rs = butter_filter(xs, "highpass", low_hz, sr), butter_filter(rs, "highpass", low_hz, sr)
-    if high_hz is not None:
-        xs, rs = butter_filter(xs, "lowpass", high_hz, sr), butter_filter(rs, "lowpass", high_hz, sr)
-    ex, er = float(np.sum(xs**2)), float(np.sum(rs**2))
-    return (x * np.float32(np.sqrt(er / ex) if ex > 0 else 0.0)).astype(np.float32)

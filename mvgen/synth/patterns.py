@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mvgen.synth.recipes import BASS_MOTIFS, COMMON_RECIPE, COMP_RHYTHMS, DRUM_KITS, KICK_LAYER, KICK_SEMIS, RECIPES, STYLES, draw_recipe, rng_stream
+from mvgen.synth.recipes import BASS_MOTIFS, COMMON_RECIPE, COMP_RHYTHMS, RECIPES, STYLES, draw_recipe, rng_stream
 
 # --------------------------------------------------------------------------------------------
 # Patterns: a note is (16th step in the bar, length in 16ths, pitch, velocity, bend semitones).
@@ -80,7 +80,7 @@ def _rhythm(rng: np.random.Generator, grid: int, n_min: int, n_max: int) -> list
     return [0] + sorted(int(s) for s in rng.choice(slots, size=min(k, len(slots)), replace=False))
 
 
-def lead_pattern(kind: str, rng: np.random.Generator) -> list[list[Note]]:
+def _lead_pattern(kind: str, rng: np.random.Generator) -> list[list[Note]]:
     """Two bars of lead notes (pitch = chord-tone index, -1 = whole chord)."""
     if kind == "none":
         return [[], []]
@@ -144,9 +144,6 @@ class DrawnStyle:
     comp: list[list[Note]]
     rims: list[int]    # 16th steps of rimshots in a bar
     congas: list[int]
-    kit: str = "synth"  # a DRUM_KITS choice: a sampled kit, or "synth" for the synthesized drums
-    kick_layer: float = 1.0  # share of the synthesized kick in a sampled kit's kick (KICK_LAYER)
-    kick_semis: float = 0.0  # tuning of a sampled kick (KICK_SEMIS)
 
     @classmethod
     def draw(cls, genre: str, seed: int) -> DrawnStyle:
@@ -155,12 +152,7 @@ class DrawnStyle:
         q["drawbars"] = rng.uniform(0.1, 1.0, 7)  # organ registration
         rims = sorted(int(s) for s in rng.choice([3, 6, 7, 10, 11, 14, 15], size=int(rng.integers(2, 5)), replace=False))
         congas = sorted(int(s) for s in rng.choice([2, 5, 9, 12, 13], size=int(rng.integers(1, 4)), replace=False))
-        kit_rng = rng_stream(seed, 7, STYLES.index(genre))  # its own stream: the recipe draws above stay as they were
-        kits = DRUM_KITS[genre]
-        kit = kits[int(kit_rng.integers(len(kits)))]
-        kick_layer, kick_semis = float(kit_rng.uniform(*KICK_LAYER[genre])), float(kit_rng.uniform(*KICK_SEMIS))
-        return cls(genre, q, _bass_pattern(q["bass"], q, rng), lead_pattern(q["lead"], rng), _comp_pattern(q["comp"], q["comp_rhythm"], rng), rims, congas,
-                   kit, kick_layer, kick_semis)
+        return cls(genre, q, _bass_pattern(q["bass"], q, rng), _lead_pattern(q["lead"], rng), _comp_pattern(q["comp"], q["comp_rhythm"], rng), rims, congas)
 
 
 def blend_value(styles: Sequence[DrawnStyle], weights: Sequence[float], name: str, *, log: bool = False) -> float:

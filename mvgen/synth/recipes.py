@@ -147,11 +147,9 @@ RECIPES: dict[str, dict] = {
         hats=["offbeat+16", "offbeat+8"], swing=(0.12, 0.22), perc_level=(0.25, 0.45),
         bass="reese", bass_level=(0.5, 0.62), bass_hz=(220.0, 420.0), bass_detune=(12.0, 25.0), bass_drive=(1.0, 1.4),
         lead=["none", "none", "vocal"], lead_level=(0.25, 0.375),
-        # drier, pumping a little more and with more electric piano than before (issue 21): musicnn
-        # (benchmarks/musicnn.py) read the wetter, organ-heavy deep house as ambient more than as house
-        comp=["organ", "rhodes", "piano", "rhodes", "pad"], comp_level=(0.22, 0.28), comp_tones=[4, 5],
-        pad="warm", pad_hz=(900.0, 1600.0), reverb=(0.16, 0.26), rt60_s=(1.3, 1.9),
-        sidechain=(0.35, 0.55), release_beats=(0.45, 0.7), mode=["dorian", "minor"],
+        comp=["organ", "rhodes", "organ", "pad"], comp_level=(0.22, 0.28), comp_tones=[4, 5],
+        pad="warm", pad_hz=(900.0, 1600.0), reverb=(0.32, 0.45), rt60_s=(2.0, 2.8),
+        sidechain=(0.2, 0.35), release_beats=(0.45, 0.7), mode=["dorian", "minor"],
     ),
     "progressive_house": dict(
         kick_hz=(48.0, 56.0), kick_sweep_hz=(150.0, 210.0), kick_sweep_ms=(14.0, 22.0), kick_decay_s=(0.1, 0.14),
@@ -346,53 +344,6 @@ RECIPES: dict[str, dict] = {
         pad="warm", reverb=(0.3, 0.4), rt60_s=(2.0, 2.8), sidechain=(0.0, 0.05), release_beats=0.5, mode=["major"],
     ),
 }
-
-#: The drum kits a style draws from, one per track and style, each equally likely: FluidR3 GM's sampled
-#: kits (:data:`mvgen.synth.instruments.KIT_SOUNDS`; the electronic, TR-808 and power kits for club
-#: styles, acoustic kits for the band styles) or ``"synth"``, the synthesized drums, kept as one option
-#: among several so that no style is learned by its kit.
-DRUM_KITS: dict[str, tuple[str, ...]] = {
-    "deep_house": ("tr808", "standard", "room", "electronic", "synth"),
-    "progressive_house": ("electronic", "standard", "power", "tr808", "synth"),
-    "future_house": ("electronic", "tr808", "power", "synth"),
-    "bass_house": ("electronic", "tr808", "power", "synth"),
-    "tech_house": ("tr808", "electronic", "room", "standard", "synth"),
-    "bigroom": ("power", "electronic", "synth"),
-    "future_rave": ("electronic", "power", "tr808", "synth"),
-    "slap_house": ("tr808", "electronic", "standard", "synth"),
-    # short, punchy kicks only: the other kits' kicks ring for a quarter second, into d&b's syncopated next kick
-    "drum_and_bass": ("power", "synth"),
-    "hardstyle": ("power", "synth"),
-    "hip_hop": ("standard", "room", "jazz", "tr808", "synth"),
-    "trap": ("tr808", "electronic", "synth"),
-    "reggae": ("standard", "room", "brush", "synth"),
-    "dancehall": ("electronic", "tr808", "standard", "synth"),
-    "rock": ("standard", "room", "power", "synth"),
-    "ambient": ("synth",),
-    "pop_ballad": ("brush", "jazz", "standard", "room", "synth"),
-}
-#: Share (drawn in this range) of the synthesized kick in a sampled kit's kick: house layers the
-#: sample's knock over the synth's sub and tuned tail, as producers layer a sampled kick with a sub
-#: kick; bigroom and hardstyle keep their long tuned tails dominant; the band styles mostly play the sample.
-#: At least 0.3 everywhere: several sampled kicks take 2-4 ms to reach their body, and the synthesized
-#: kick's immediate attack keeps every kick's onset on its grid sample.
-KICK_LAYER: dict[str, tuple[float, float]] = {
-    **{g: (0.5, 0.75) for g in GENRES},
-    "bigroom": (0.75, 0.9),
-    "hardstyle": (0.75, 0.9),
-    **{g: (0.3, 0.5) for g in ("drum_and_bass", "hip_hop", "trap", "reggae", "dancehall", "rock", "ambient", "pop_ballad")},
-}
-#: Loudest short-term RMS (dBFS, drawn per track from the first section's dominant style) that the master
-#: brings a track to before its true-peak limiter: club styles as loud as club masters (drops at about
-#: -9 to -7 LUFS), the band and urban styles a little less, reggae and ballads less, ambient far less.
-MASTER_RMS_DBFS: dict[str, tuple[float, float]] = {
-    **{g: (-9.5, -7.0) for g in GENRES},
-    "drum_and_bass": (-9.5, -7.0), "hardstyle": (-9.0, -7.0), "trap": (-10.0, -7.5), "hip_hop": (-10.5, -8.0),
-    "dancehall": (-10.0, -7.5), "rock": (-10.0, -8.0), "reggae": (-12.0, -9.5), "pop_ballad": (-12.0, -9.5),
-    "ambient": (-16.0, -12.0),
-}
-#: Tuning of a sampled kick (semitones, drawn per track and style), as a sampler's pitch knob.
-KICK_SEMIS = (-2.0, 1.0)
 
 SCALES = {
     "minor": (0, 2, 3, 5, 7, 8, 10),

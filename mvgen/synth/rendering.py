@@ -8,7 +8,6 @@ build-up effects into the mix and reverb send; :func:`_reverb` and :func:`_maste
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,6 @@ import numpy as np
 from scipy import signal
 
 from mvgen.media.audio import write_audio
-from mvgen.media.limiter import block_true_peaks, limit_true_peak
 from mvgen.errors import MvgenError
 from mvgen.fileio import write_atomic
 from mvgen.synth.arrangement import (
@@ -36,37 +34,16 @@ from mvgen.synth.arrangement import (
     timeline,
 )
 from mvgen.synth.dsp import butter_filter, in_register, midi_to_hz, scatter_hits, sweep_filter
-from mvgen.synth.instruments import clap_hit, hat_hit, kick_hit, match_level, perc_sounds, play_note, repitch, sampled_kit
-from mvgen.synth.patterns import DrawnStyle, lead_pattern, blend_value, tile_bar
-from mvgen.synth.recipes import COMMON_RECIPE, HAT_CELLS, HIT_VELOCITY, MASTER_RMS_DBFS, PROGRESSIONS, RECIPES, SCALES, STYLES, draw_recipe, rng_stream
+from mvgen.synth.instruments import clap_hit, hat_hit, kick_hit, perc_sounds, play_note
+from mvgen.synth.patterns import DrawnStyle, blend_value, tile_bar
+from mvgen.synth.recipes import COMMON_RECIPE, HAT_CELLS, HIT_VELOCITY, PROGRESSIONS, RECIPES, SCALES, STYLES, draw_recipe, rng_stream
 
 
 SR_RANGE = (8000, 192000)
-#: True-peak ceiling of a master (dBTP): where streaming and club masters leave their last dB.
-_CEILING_DBTP = -1.0
-#: tanh drive on the peak-normalized mix, drawn per seed: the glue of a mastering chain's saturation and
-#: bus compression (2 takes off about 6 dB of peak).
-_MASTER_DRIVE = (1.5, 2.5)
-#: Most limiting a master takes (dB): the limiter ducks the loudest hits, which are in the drops. With 4 dB a rock
-#: snare lost half its transient; with 2-3 dB an intro at its section gain (-6 dB) came within the 6 dB of the
-#: drops that the section analysis (mvgen.analysis.structure.DROP_LOUDNESS_DB) calls a drop. Masters that need
-#: more stop short of their loudness target, as a mastering engineer would rather than flatten the drop.
-_MAX_LIMITING_DB = 1.5
-_LEVEL_BLOCK_S = 0.4  # blocks of the short-term level (EBU R128's momentary window)
-_SHORT_TERM_S = 3.0  # EBU R128's short-term window
+_PEAK_DBFS = -1.0
+_MASTER_DRIVE = 2.0  # tanh drive on the peak-normalized mix: about 6 dB of peak reduction
 _TAIL_S = 1.0  # section buffers run on past the section end so kick tails and releases ring out
 _MIN_BLEND_WEIGHT = 0.02  # blend partners below this are in the truth but not worth rendering
-# Breakdowns (drawn per section and style): what real ones have over their pad. Without a lead of
-# their own, a vocal-like lead sings over the pad this often; without chords of their own, piano,
-# pluck or e-piano chords play this often. The pad is this much louder than under a beat (it was 2x
-# before these parts: musicnn, benchmarks/musicnn.py, read breakdowns more as ambient the louder the pad,
-# and less with the vocal, the keys and the opening crash; a low-pass opening over the breakdown made them more
-# ambient, so there is none).
-_BREAKDOWN_PAD_GAIN = 1.2
-_BREAKDOWN_VOCAL_P = 0.8
-_BREAKDOWN_KEYS_P = 0.9
-_BREAKDOWN_KEYS = ("piano", "pluck", "rhodes")
-_BREAKDOWN_CRASH_GAIN = 0.2  # the crash a breakdown opens with, a little under a drop's first crash (0.25)
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,7 +106,6 @@ class _Track:
         used = {g for s in arrangement.sections for g in s.genres}
         self.styles = {g: DrawnStyle.draw(g, seed) for g in STYLES if g in used}
         dominant = dominant_style(arrangement.sections[0].genres)
-        self.dominant = dominant
         rng = rng_stream(seed, 1)
         mode = draw_recipe(dict(m=RECIPES[dominant].get("mode", COMMON_RECIPE["mode"])), rng)["m"]
         self.scale = SCALES[mode]
@@ -273,22 +249,15 @@ def _music(track: _Track, span: TimelineSection, style: DrawnStyle, n: int, even
         if q["drone_level"] > 0:
             play("drone", "pad", q["drone_level"], n_tones=1)
     elif label == "breakdown":
-        brk_rng = rng_stream(track.seed, 11, span.index, STYLES.index(style.genre))
-        play(q["pad"], "pad", q["pad_level"] * _BREAKDOWN_PAD_GAIN, n_tones=4)
+        play(q["pad"], "pad", q["pad_level"] * 2.0, n_tones=4)
         if q["lead"] != "none":
             play(q["lead"], "lead", q["lead_level"] * 1.2)
-        else:  # without a lead, the bass comes back, filtered, under the pad, and mostly a vocal-like lead sings over it
+        else:  # without a lead, the bass comes back, filtered, under the pad
             low = np.zeros_like(part)
             _play(track, span, low, style, bass, "bass", q["bass_level"] * 0.5, bars=second_half, events=events)
             part += butter_filter(low, "lowpass", 350.0, track.sr)
-            if brk_rng.random() < _BREAKDOWN_VOCAL_P:
-                vocal = dataclasses.replace(style, lead=lead_pattern("vocal", brk_rng))
-                _play(track, span, part, vocal, "vocal", "lead", q["lead_level"] * 0.8, events=events)
         if q["comp"] not in ("none", "pad"):
             play(q["comp"], "comp", q["comp_level"] * 0.8, n_tones=q["comp_tones"])
-        elif brk_rng.random() < _BREAKDOWN_KEYS_P:  # held piano, pluck or e-piano chords, one a bar, over the pad
-            keys = _BREAKDOWN_KEYS[int(brk_rng.integers(len(_BREAKDOWN_KEYS)))]
-            play(keys, "pad", q["comp_level"] * 1.2, n_tones=int(brk_rng.integers(3, 5)))
     else:
         if label in ("intro", "outro", "drop"):
             play(bass, "bass", q["bass_level"], bars={"intro": second_half, "outro": first_half}.get(label))
@@ -332,7 +301,6 @@ def _render_section(track: _Track, span: TimelineSection, mix: np.ndarray, send:
 
     # Filtered intro, filter opening through the build-up, closing at the end of the outro.
     sweep = {"intro": (250.0, 2500.0), "build-up": (400.0, 16000.0), "outro": (16000.0, 600.0)}.get(label)
-    fx_rng = rng_stream(track.seed, 12, span.index)
     if sweep is not None and span.drums:
         x = np.minimum(np.arange(n, dtype=np.float32) / span.n, 1.0)
         x = {"build-up": x**2, "outro": np.clip(2.0 * x - 1.0, 0.0, 1.0)}.get(label, x)
@@ -340,24 +308,15 @@ def _render_section(track: _Track, span: TimelineSection, mix: np.ndarray, send:
 
     if span.drums:
         drum_rng = rng_stream(track.seed, 5, span.index)
-        feel_rng = rng_stream(track.seed, 8, span.index)  # per-hit velocity and pitch of the sampled kits
         kick = {name: blend_value(styles, amps, name, log=name.endswith("hz")) for name in _KICK_PARAMS}
         kick["kick_hz"] = _kick_hz(track, styles, amps)
-        kick_sound = kick_hit(kick, sr, span.beat_s, drum_rng)
+        scatter_hits(kit, kick_hit(kick, sr, span.beat_s, drum_rng) * kick["kick_level"], kicks, [v for _, v in kick_hits])
+        events.hits("kicks", kicks, [kick["kick_level"] * v for _, v in kick_hits], n)
         clap = clap_hit(lead_style.q["clap"], blend_value(styles, amps, "clap_decay_s"), blend_value(styles, amps, "clap_hz", log=True), sr, drum_rng)
-        kit_sounds = None if lead_style.kit == "synth" else sampled_kit(lead_style.kit, sr)
-        if kit_sounds is not None:
-            kick_sound = _layered_kick(kit_sounds["kick"], kick_sound, lead_style, span.beat_s, sr)
-            clap = _sampled_clap(kit_sounds, lead_style.q["clap"], clap, sr)
-        # Sampled hits vary a little in velocity like played ones; kicks stay within 1 dB so they read as one kick.
-        kick_gains = [v * (float(feel_rng.uniform(0.9, 1.0)) if kit_sounds is not None else 1.0) for _, v in kick_hits]
-        scatter_hits(kit, kick_sound * kick["kick_level"], kicks, kick_gains)
-        events.hits("kicks", kicks, [kick["kick_level"] * g for g in kick_gains], n)
         clap_at, clap_level, reverb = [span.at(b) for b, _ in clap_hits], blend_value(styles, amps, "clap_level"), blend_value(styles, amps, "reverb")
-        clap_gains = [clap_level * v * (float(feel_rng.uniform(0.85, 1.0)) if kit_sounds is not None else 1.0) for _, v in clap_hits]
-        scatter_hits(kit, clap, clap_at, clap_gains)
-        scatter_hits(wet, clap, clap_at, [g * reverb for g in clap_gains])
-        events.hits("claps", clap_at, clap_gains, n)
+        scatter_hits(kit, clap, clap_at, [clap_level * v for _, v in clap_hits])
+        scatter_hits(wet, clap, clap_at, [clap_level * v * reverb for _, v in clap_hits])
+        events.hits("claps", clap_at, [clap_level * v for _, v in clap_hits], n)
         if spec.extra_snares_beats:  # an empty list adds nothing, so arrangements without keep their audio
             extra_at = [span.at(b) for b in spec.extra_snares_beats]
             scatter_hits(kit, clap, extra_at, [clap_level] * len(extra_at))
@@ -365,13 +324,9 @@ def _render_section(track: _Track, span: TimelineSection, mix: np.ndarray, send:
             events.hits("extra_snares", extra_at, [clap_level] * len(extra_at), n)
         if label == "build-up":
             _build_fx(track, span, kit, wet, clap, lead_style, rng, events)
-        if label == "breakdown":
-            _breakdown_crash(track, span, kit, wet, kit_sounds, fx_rng, events)
         if label == "drop":  # a crash on the first downbeat of every 8-bar phrase
             crash = butter_filter(drum_rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
             crash *= np.exp(-np.arange(len(crash), dtype=np.float32) / (0.5 * sr))
-            if kit_sounds is not None:
-                crash = match_level(kit_sounds["crash"], crash, sr)
             phrases = range(0, spec.bars, 8)
             crash_at, crash_gains = [span.at(bar * span.beats_per_bar) for bar in phrases], [0.25 if bar == 0 else 0.12 for bar in phrases]
             scatter_hits(kit, crash, crash_at, crash_gains)
@@ -395,94 +350,12 @@ def _kick_hz(track: _Track, styles: Sequence[DrawnStyle], amps: Sequence[float])
     return float(np.exp(np.sum(w * np.log(values))))
 
 
-#: Fade over the last part of a sampled kick cut to fit its beat (as kick_hit fades its own tail).
-_KICK_FADE_FRACTION = 1 / 3
-#: A layered kick's level is matched to the synthesized kick's under this (Hz): its weight, where a kick is felt.
-_KICK_FELT_HZ = 150.0
-
-
-def _layered_kick(sample: np.ndarray, synthesized: np.ndarray, style: DrawnStyle, beat_s: float, sr: int) -> np.ndarray:
-    """A sampled kick (tuned by the style's ``kick_semis``, as heavy as the synthesized kick under :data:`_KICK_FELT_HZ`) layered with the
-    synthesized one at the style's ``kick_layer`` share; starts at sample 0, ends within 0.9 of a beat."""
-    x = match_level(repitch(sample, style.kick_semis), synthesized, sr, band_hz=(None, _KICK_FELT_HZ))[: int(0.9 * beat_s * sr)].copy()
-    fade = max(1, int(len(x) * _KICK_FADE_FRACTION))
-    x[-fade:] *= np.cos(np.linspace(0.0, np.pi / 2, fade, dtype=np.float32)) ** 2
-    out = np.zeros(max(len(x), len(synthesized)), np.float32)
-    out[: len(x)] += (1.0 - style.kick_layer) * x
-    out[: len(synthesized)] += style.kick_layer * synthesized
-    # matched where a kick is felt: two kicks of different pitch partly cancel, and the kits' kicks carry more click
-    return match_level(out, synthesized, sr, band_hz=(None, _KICK_FELT_HZ))
-
-
-#: A backbeat's loudness is matched above this (Hz): its crack and rattle, where the ear hears a snare or clap;
-#: the kits' acoustic snares have a big body under it that an all-band match would count as loudness (matched
-#: at 1 kHz, their body made a reggae one drop louder in the mids than the skank; all-band, rock snares were weak).
-_BACKBEAT_HEARD_HZ = 500.0
-#: The kits' snares and claps are high-passed here (Hz), as a mix clears the kick's band from the backbeat.
-_BACKBEAT_HIGHPASS_HZ = 180.0
-
-
-def _sampled_clap(sounds: Mapping[str, np.ndarray], kind: str, synthesized: np.ndarray, sr: int) -> np.ndarray:
-    """The backbeat sound of a sampled kit for a recipe's ``clap`` kind (clap, snare, both, rim), at the level of
-    the synthesized one; a finger snap (no GM kit has one) stays synthesized."""
-    if kind == "snap":
-        return synthesized
-    if kind == "clap+snare":
-        n = max(len(sounds["clap"]), len(sounds["snare"]))
-        x = np.zeros(n, np.float32)
-        x[: len(sounds["clap"])] += 0.6 * sounds["clap"]
-        x[: len(sounds["snare"])] += 0.6 * sounds["snare"]
-    else:
-        x = sounds[kind]
-    x = butter_filter(x, "highpass", _BACKBEAT_HIGHPASS_HZ, sr, order=4)
-    return match_level(x, synthesized, sr, band_hz=(_BACKBEAT_HEARD_HZ, None))
-
-
-#: Round-robin variants of a sampled hat or shaker (a sampler alternates takes) and their pitch spread (semitones).
-_ROUND_ROBIN = 3
-_ROUND_ROBIN_SEMIS = 0.3
-
-
-def _hat_sample(x: np.ndarray, q: Mapping, open_: bool, sr: int) -> np.ndarray:
-    """A kit's hat high-passed at the recipe's ``hat_hz`` and decaying over its ``hat_decay_s`` (5x for an open hat, as :func:`hat_hit`)."""
-    decay_s = q["hat_decay_s"] * (5.0 if open_ else 1.0)
-    x = butter_filter(x, "highpass", q["hat_hz"], sr, order=4)[: int(5 * decay_s * sr)]
-    return x * np.exp(-np.arange(len(x), dtype=np.float32) / np.float32(decay_s * sr))
-
-
-def _scatter_round_robin(bus: np.ndarray, variants: Sequence[np.ndarray], starts: Sequence[int], gains: Sequence[float],
-                         pans: Sequence[float] | None, rng: np.random.Generator) -> None:
-    """:func:`scatter_hits` with each hit played by one of ``variants``, drawn from ``rng`` (nothing drawn for one variant)."""
-    if len(variants) == 1:
-        scatter_hits(bus, variants[0], starts, gains, pans)
-        return
-    pick = rng.integers(len(variants), size=len(starts))
-    for k, hit in enumerate(variants):
-        idx = np.flatnonzero(pick == k)
-        scatter_hits(bus, hit, [starts[i] for i in idx], [gains[i] for i in idx], None if pans is None else [pans[i] for i in idx])
-
-
-def _variants(x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    """:data:`_ROUND_ROBIN` takes of a one-shot, each repitched by up to :data:`_ROUND_ROBIN_SEMIS`."""
-    return [repitch(x, float(d)) for d in rng.uniform(-_ROUND_ROBIN_SEMIS, _ROUND_ROBIN_SEMIS, _ROUND_ROBIN)]
-
-
 def _grooves(track: _Track, span: TimelineSection, kit: np.ndarray, style: DrawnStyle, amp: float, rng: np.random.Generator, events: _Events) -> None:
     """Hats and percussion of one style over a section (swung 16ths where it swings), into ``kit``; recorded in ``events``."""
     q, sr, bpb, label = style.q, track.sr, span.beats_per_bar, span.spec.label
     hat_rng = rng_stream(track.seed, 6, span.index, STYLES.index(style.genre))
     closed, open_ = hat_hit(False, q, sr, hat_rng), hat_hit(True, q, sr, hat_rng)
     perc = perc_sounds(sr, track.key, hat_rng)
-    hats = {False: [closed], True: [open_]}
-    if style.kit != "synth":  # the conga stays synthesized: it is tuned to the key
-        sounds, feel_rng = sampled_kit(style.kit, sr), rng_stream(track.seed, 9, span.index, STYLES.index(style.genre))
-        # High-passed at the recipe's hat_hz, as hats are cleared out of a mix's mids, and shaped by its decay like a
-        # sampler's amp envelope: the recipe keeps setting their brightness and tightness (the kits' closed hats
-        # ring for 100 ms, too long for 16ths and trap rolls), and the clap and snare keep the 1-5 kHz band.
-        hats = {o: _variants(match_level(_hat_sample(sounds[name], q, o, sr), hat, sr), feel_rng)
-                for o, name, hat in ((False, "hat_closed", closed), (True, "hat_open", open_))}
-        perc["shaker"] = match_level(butter_filter(sounds["shaker"], "highpass", 5000.0, sr), perc["shaker"], sr)  # its sizzle, above the backbeat
-        perc["rim"] = match_level(sounds["rim"], perc["rim"], sr)
     n_beats = span.n_beats
     last = n_beats if label != "outro" else int(n_beats * 0.75)
 
@@ -502,7 +375,7 @@ def _grooves(track: _Track, span: TimelineSection, kit: np.ndarray, style: Drawn
                     starts.append(step_sample(beat, step))
                     gains.append(amp * q["hat_level"] * vel * float(rng.uniform(0.85, 1.0)))
                     pans.append(0.3 * (1 if step % 2 else -1))
-        _scatter_round_robin(kit, hats[is_open], starts, gains, pans, hat_rng)
+        scatter_hits(kit, open_ if is_open else closed, starts, gains, pans)
         events.hits("hats_open" if is_open else "hats_closed", starts, gains, kit.shape[1])
 
     level = amp * q["perc_level"] * (0.6 if label in ("intro", "outro") else 1.0)
@@ -542,21 +415,6 @@ def _build_fx(track: _Track, span: TimelineSection, kit: np.ndarray, send: np.nd
     kit[:, :n] += riser
 
 
-def _breakdown_crash(track: _Track, span: TimelineSection, kit: np.ndarray, send: np.ndarray, kit_sounds: Mapping[str, np.ndarray] | None,
-                     rng: np.random.Generator, events: _Events) -> None:
-    """A crash (the kit's, else synthesized) into the reverb on the breakdown's first downbeat: the impact a breakdown
-    opens with; recorded in ``events``. (A riser over a breakdown's last bars was tried: the section analysis then heard
-    the build-up start there, as a listener would; the build-up's own riser is the one.)"""
-    sr = track.sr
-    crash = butter_filter(rng.standard_normal(int(2.0 * sr)).astype(np.float32), "highpass", 4000.0, sr)
-    crash *= np.exp(-np.arange(len(crash), dtype=np.float32) / (0.5 * sr))
-    if kit_sounds is not None:
-        crash = match_level(kit_sounds["crash"], crash, sr)
-    scatter_hits(kit, crash, [0], [_BREAKDOWN_CRASH_GAIN])
-    scatter_hits(send, crash, [0], [_BREAKDOWN_CRASH_GAIN])
-    events.hits("crashes", [0], [_BREAKDOWN_CRASH_GAIN], kit.shape[1])
-
-
 def _reverb(send: np.ndarray, rt60_s: float, sr: int, channels: int, rng: np.random.Generator) -> np.ndarray:
     """Convolution reverb of the send bus, shape ``(C, n)``; convolved at <= 24 kHz (the tail is dark anyway)."""
     factor = math.ceil(sr / 24000)
@@ -575,37 +433,12 @@ def _reverb(send: np.ndarray, rt60_s: float, sr: int, channels: int, rng: np.ran
     return wet
 
 
-def _short_term_rms_db(audio: np.ndarray, sr: int) -> float:
-    """The loudest short-term level of ``audio`` ``(C, n)``: RMS (dBFS, mean square over channels) of its loudest
-    :data:`_SHORT_TERM_S` window, in blocks of :data:`_LEVEL_BLOCK_S` (EBU R128's short-term window, unweighted)."""
-    block = max(1, int(_LEVEL_BLOCK_S * sr))
-    n_blocks = max(1, audio.shape[1] // block)
-    ms = (audio[:, : n_blocks * block].astype(np.float64) ** 2).mean(axis=0)
-    ms = ms.reshape(n_blocks, -1).mean(axis=1)
-    width = max(1, min(n_blocks, round(_SHORT_TERM_S / _LEVEL_BLOCK_S)))
-    window = np.convolve(ms, np.ones(width) / width, mode="valid")
-    return 10.0 * math.log10(max(float(window.max()), 1e-12))
-
-
-def _master(mid_side: np.ndarray, sr: int, rms_dbfs: tuple[float, float], loudest_gain: float, rng: np.random.Generator) -> np.ndarray:
-    """Mid[/side] bus to mono ``(1, n)`` or left/right ``(2, n)``, mastered like a club release.
-
-    A soft-clipping glue stage (drive drawn from :data:`_MASTER_DRIVE`), then the gain that brings the
-    loudest short-term window to a level drawn from ``rms_dbfs`` (the style's :data:`MASTER_RMS_DBFS`; lowered by ``loudest_gain``,
-    the section gain of the loudest section, so a breakdown alone stays a breakdown) but for at most
-    :data:`_MAX_LIMITING_DB` of limiting, then the true-peak limiter of :mod:`mvgen.media.limiter` at
-    :data:`_CEILING_DBTP`.
-    """
+def _master(mid_side: np.ndarray) -> np.ndarray:
+    """Mid[/side] bus to mono ``(1, n)`` or left/right ``(2, n)``, soft-clipped like a mastering limiter, peak at -1 dBFS."""
     out = mid_side if len(mid_side) == 1 else np.stack([mid_side[0] + mid_side[1], mid_side[0] - mid_side[1]])
     out = out / max(float(np.max(np.abs(out))), 1e-9)
-    drive = float(rng.uniform(*_MASTER_DRIVE))
-    out = np.tanh(drive * out) / np.float32(math.tanh(drive))
-    target_db = float(rng.uniform(*rms_dbfs)) + 20.0 * math.log10(loudest_gain)
-    out = out.astype(np.float32)
-    peaks = block_true_peaks(out)
-    peak_db = 20.0 * math.log10(max(float(peaks.max()), 1e-9))
-    gain_db = min(target_db - _short_term_rms_db(out, sr), _CEILING_DBTP + _MAX_LIMITING_DB - peak_db)
-    return limit_true_peak(out, sr, gain_db, _CEILING_DBTP, peaks).audio
+    out = np.tanh(_MASTER_DRIVE * out)
+    return (out * np.float32(10.0 ** (_PEAK_DBFS / 20.0) / max(float(np.max(np.abs(out))), 1e-9))).astype(np.float32)
 
 
 def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, spans: list[TimelineSection]) -> tuple[np.ndarray, SynthEvents]:
@@ -618,8 +451,7 @@ def _render_audio(arrangement: Arrangement, seed: int, sr: int, channels: int, s
     for span in spans:
         _render_section(track, span, mix, send, events)
     mix += 0.6 * _reverb(send, track.rt60_s, sr, channels, rng_stream(seed, 4))
-    loudest_gain = max(float(np.max(_label_gain(span.spec.label, span.n, span.n))) for span in spans)
-    return _master(mix[:, :n_total], sr, MASTER_RMS_DBFS[track.dominant], loudest_gain, rng_stream(seed, 10)), events.result()
+    return _master(mix[:, :n_total]), events.result()
 
 
 def _check_seed_sr(seed: int, sr: int) -> None:
@@ -630,7 +462,7 @@ def _check_seed_sr(seed: int, sr: int) -> None:
 
 
 def render(arrangement: Arrangement, seed: int, sr: int = 44100, stereo: bool = True) -> tuple[np.ndarray, SynthTruth]:
-    """Render an arrangement: float32 audio mastered to a true peak of -1 dBTP, shape ``(2, n)`` (stereo) or ``(n,)``, and its truth.
+    """Render an arrangement: float32 audio peaking at -1 dBFS, shape ``(2, n)`` (stereo) or ``(n,)``, and its truth.
 
     A ``bpm`` or ``key`` left as None is drawn with ``seed`` (tempo from the first section's
     dominant style's range); the truth's ``arrangement`` has them filled in.

@@ -1,4 +1,4 @@
-"""A look-ahead true-peak limiter for whole tracks (numpy/scipy): :func:`mvgen.delivery.loudness.normalize_loudness` limits deliverables with it, the synth (:mod:`mvgen.synth.rendering`) its masters; it lives in media (stage 1) so both can use it.
+"""A look-ahead true-peak limiter for whole tracks (numpy/scipy), used by :func:`mvgen.delivery.loudness.normalize_loudness`.
 
 The track is known in full, so the limiter looks ahead without delaying anything (the audio stays on
 the frames). Steps, on blocks of :data:`BLOCK_SAMPLES` samples:
