@@ -15,7 +15,9 @@ sharp beams sweeping with the bar), particles (a hash-seeded star field in log-p
 towards the viewer), grid (a perspective floor and ceiling scrolling with the beat), rings (rings
 launched on every beat) and waves (flowing aurora ribbons). They are coloured through a smooth
 cyclic gradient of the palette, summed by weight, then glow, beat pulse, drop burst, saturation,
-vignette, filmic tone mapping and flash are applied.
+vignette, filmic tone mapping and flash are applied. A motif that no frame of a batch draws brighter
+than :data:`MOTIF_FAINT_WEIGHT` is drawn at half the drawing size and upscaled (a faint layer's fine
+detail is not seen; a quarter of the pixels is a quarter of its cost).
 
 Modulation (the mapper's, from the styles' ``modulate``): ``hue_shift_deg`` turns the palette and the
 background (:func:`mvgen.media.pixels.hue_rotation`), ``brightness`` scales the light before tone mapping, and per motif
@@ -53,8 +55,9 @@ _TAU = 2.0 * math.pi
 #: Frames are drawn in slices of at most this many drawn pixels. On a CPU a slice is kept small
 #: enough that its planes (the light, the camera's coordinates, a layer's temporaries: about ten
 #: floats a pixel) stay in a 32 MB cache between the pieces of the pipeline, each of which reads
-#: and writes them: 2 frames at 640x360 (detail 0.5 of 720p) drew the demo 6 % faster than 8
-#: frames, whose 50 MB went out to memory between pieces. A GPU takes larger slices.
+#: and writes them: 2 frames at 640x360 (detail 0.5 of 720p) drew bench_render's track 6 % faster
+#: than 8 frames, whose 50 MB went out to memory between pieces, and 4 frames 25 % slower than 2. A
+#: GPU takes larger slices.
 _SLICE_PIXELS = {"cpu": 640 * 360 * 2, "cuda": 1280 * 720 * 4}
 _PARTICLE_RATE = 3.0  # particle cells per second (fixed, see the module docstring)
 _ZOOM_MIN, _SPEED_MIN, _SPEED_MAX = 0.05, 0.03, 4.0  # clamps of the spec values
@@ -153,7 +156,7 @@ def _own_code(fn, name: str):
     Dynamo keeps its compiled graphs on the code object it traces, and ``torch.compile`` wraps every
     partial in one shared wrapper: the pieces of :meth:`ProceduralRenderer._compile` would pile up on
     one code object (over its ``recompile_limit`` of 8, the later ones then ran eagerly), and each call
-    would test the guards of every piece before finding its own (0.2 ms a call, over 1 ms a frame)."""
+    would test the guards of other pieces before finding its own (0.1-0.2 ms a batch)."""
 
     def piece(*args, **kwargs):
         return fn(*args, **kwargs)
@@ -387,9 +390,8 @@ class ProceduralRenderer(FrameRenderer):
     def _pieces(self, *, eager: bool) -> dict:
         """The pipeline's pieces by name: ``camera`` and one per layer (``*MOTIFS``, ``burst``) on the
         drawing grid, the same prefixed ``faint:`` on the half-size grid with ``faint:merge``, and
-        ``finish``. ``eager``
-        False: each fused by ``torch.compile`` (a batch runs only the layers it draws, see
-        :meth:`_layers`)."""
+        ``finish``. ``eager`` False: each fused by ``torch.compile`` (a batch runs only the layers it
+        draws, see :meth:`_layers`)."""
         pieces = {"finish": self._finish, **({"faint:merge": self._merge_faint} if self._faint is not None else {})}
         for grid, prefix in ((self._full, ""), (self._faint, "faint:")):
             if grid is not None:
