@@ -154,7 +154,7 @@ def _own_code(fn, name: str):
     """``fn`` called through a function with a code object of its own, named after ``name``.
 
     Dynamo keeps its compiled graphs on the code object it traces, and ``torch.compile`` wraps every
-    partial in one shared wrapper: the pieces of :meth:`ProceduralRenderer._compile` would pile up on
+    partial in one shared wrapper: the pieces of :meth:`ProceduralRenderer._pieces` would pile up on
     one code object (over its ``recompile_limit`` of 8, the later ones then ran eagerly), and each call
     would test the guards of other pieces before finding its own (0.1-0.2 ms a batch)."""
 
@@ -218,17 +218,15 @@ class ProceduralRenderer(FrameRenderer):
         # faint motifs (MOTIF_FAINT_WEIGHT) are drawn at half the drawing size; tiny frames have no
         # detail to spare
         self._faint = DrawingGrid.of_size(max(2, self._w // 2), max(2, self._h // 2), self.device) if min(self._w, self._h) >= 64 else None
-        self.scale = self._full.scale  # drawn pixels per coordinate unit
-        self._x, self._y = self._full.x, self._full.y
-        self._vignette = (1.0 / (1.0 + 0.55 * (self._x**2 + self._y**2))) ** 1.5  # (1, H, W)
+        self._vignette = (1.0 / (1.0 + 0.55 * (self._full.x**2 + self._full.y**2))) ** 1.5  # (1, H, W)
         # slices bound the float temporaries, which are at the drawing size
         self._chunk = max(1, _SLICE_PIXELS.get(self.device.type, _SLICE_PIXELS["cuda"]) // (self._w * self._h))
-        half_diag = math.hypot(self._w, self._h) / 2 / self.scale
+        half_diag = math.hypot(self._w, self._h) / 2 / self._full.scale
         # rows of the particle hash table: log(1e-4) .. log(the largest radius the camera can show)
         # at the densest cell spacing; a fixed size keeps the graph static
         rmax = half_diag / _ZOOM_MIN + 2.0
         self._particle_rows = int(math.ceil((math.log(rmax) - math.log(1e-4)) * _particle_cells(_SPEED_MIN))) + 4
-        self._compiled = self._compile() if compile else None
+        self._compiled = self._pieces(eager=False) if compile else None
         self._compiled_batch = 0
 
     # ------------------------------------------------------------------ public
@@ -368,7 +366,7 @@ class ProceduralRenderer(FrameRenderer):
                 pieces: dict | None = None) -> torch.Tensor:
         """The whole per-pixel pipeline, uint8 frames in ``pix_fmt``: the camera, the emissive
         ``layers`` summed (``(at the drawing size, at half of it)``, see :meth:`_layers`), then the
-        finish (glow, tone mapping, encoding). ``pieces``: the same steps compiled (:meth:`_compile`),
+        finish (glow, tone mapping, encoding). ``pieces``: the same steps compiled (:meth:`_pieces`),
         each a graph free of host syncs; None draws eagerly."""
         pieces = pieces or self._pieces(eager=True)
         B = p["zoom"].shape[0]
@@ -398,10 +396,6 @@ class ProceduralRenderer(FrameRenderer):
                 pieces[prefix + "camera"] = functools.partial(self._camera, grid)
                 pieces.update({prefix + name: functools.partial(self._layer, name) for name in (*MOTIFS, "burst")})
         return pieces if eager else {name: torch.compile(_own_code(fn, name), dynamic=False) for name, fn in pieces.items()}
-
-    def _compile(self) -> dict:
-        """The pipeline's pieces (:meth:`_pieces`), each fused by ``torch.compile``."""
-        return self._pieces(eager=False)
 
     def _camera(self, grid: DrawingGrid, p: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """World coordinates of the pixels of ``grid``: the frame shows the world through a zoomed,
@@ -452,7 +446,7 @@ class ProceduralRenderer(FrameRenderer):
 
         # background: the style colour with a soft palette haze in the middle
         inv = 1.0 / p["zoom"]
-        x0, y0 = self._x * inv, self._y * inv
+        x0, y0 = self._full.x * inv, self._full.y * inv
         haze_col = p["lut"][:, 0].t().reshape(3, B, 1, 1)
         haze = (0.03 + 0.05 * p["energy"]) * torch.exp(-(x0 * x0 + y0 * y0) * 2.5)
         img = (emis * gain + haze * haze_col + p["bg"].t().reshape(3, B, 1, 1)) * p["brightness"]
