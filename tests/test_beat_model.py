@@ -1,7 +1,7 @@
 """The learned beat and downbeat tracker (mvgen.analysis.beat_model) and its decoding (mvgen.analysis.beats):
 numpy inference against its torch twin (models/build/beats.py), blocked inference against whole-track
 inference, the bundled model on synth tracks of several styles and meters with known grids, and the
-decoder's choice of the beat level on activations built with known answers."""
+decoder's choice of the beat level (from the beat and downbeat activations) on activations built with known answers."""
 
 from __future__ import annotations
 
@@ -97,6 +97,23 @@ def test_activation_tempo_picks_the_beat_level_over_eighth_notes(bpm):
     assert confidence > 0.6
     # no beat evidence at all: low confidence
     assert activation_tempo(np.full(len(act), 0.02), HOP_S)[1] < 0.1
+
+
+@pytest.mark.parametrize("bpm", [64.0, 72.0, 80.0])
+def test_downbeats_choose_the_slow_level_of_a_ballad(bpm):
+    """A ballad whose eighth notes the network believes (0.6 against 0.8 on the beats) reads at double tempo on
+    the beat evidence alone; with downbeats every 4 slow beats the doubled grid's "bars" put every other
+    downbeat on beat 3, and the slow level wins. With downbeats every 2 slow beats (bars of 4 fast beats) the
+    bar evidence no longer objects and the fast level stays."""
+    duration_s = 60.0
+    beats = np.arange(0.3, duration_s - 1.0, 60.0 / bpm)
+    n_frames = int(duration_s / HOP_S)
+    act = _grid_activation(n_frames, beats, on=0.8, between=0.6)
+    assert activation_tempo(act, HOP_S)[0] == pytest.approx(2 * bpm, rel=0.01)
+    for beats_per_bar, level in ((4, bpm), (2, 2 * bpm)):
+        downbeat = np.full(n_frames, 0.01)
+        downbeat[np.round(beats[::beats_per_bar] / HOP_S).astype(int)] = 0.9
+        assert activation_tempo(act, HOP_S, downbeat)[0] == pytest.approx(level, rel=0.01)
 
 
 def _f(reference, estimated) -> float:
