@@ -69,6 +69,32 @@ def test_a_held_chord_between_music_is_music_but_a_tone_after_it_is_not(synth_tr
     assert gates.HELD_CHORD_MAX_S < 60.0
 
 
+def test_a_long_breakdown_of_moving_chords_is_music_but_a_long_held_tone_is_not(synth_track):
+    # 64 s between music, longer than HELD_CHORD_MAX_S: a 32-bar breakdown at 120 bpm
+    music, _ = synth_track(["tech_house"], seed=1, bars_scale=0.25, sr=SR)
+    head = music[: int(20 * SR)]
+    t = np.arange(int(16.0 * SR)) / SR
+
+    def chord(freqs):
+        return 0.2 * sum(np.sin(2 * np.pi * f * t) for f in freqs)
+
+    a, f, g, e = (220.0, 277.18, 329.63), (174.61, 220.0, 261.63), (196.0, 246.94, 293.66), (164.81, 207.65, 246.94)
+    fade = np.clip(np.minimum(t, t[-1] - t), 0.0, 1.0)  # each chord fades in and out over 1 s, crossfading into the next
+    hop = len(t) - int(1.0 * SR)
+    progression = np.zeros(hop * 4 + int(1.0 * SR))
+    for k, c in enumerate((a, f, g, e)):
+        progression[k * hop : k * hop + len(t)] += fade * chord(c)
+    progression = progression.astype(np.float32)
+    held = np.concatenate([chord(a)] * 4).astype(np.float32)
+    assert gates.signal_gate(progression, SR).fraction("tone") == 1.0  # alone, the chords are steady tones
+    for pad, is_music in ((progression, True), (held, False)):
+        gate = gates.signal_gate(np.concatenate([head, pad, head]), SR)
+        middle = (gate.times_s > 23.0) & (gate.times_s < 81.0)
+        kinds = {k for k, m in zip(gate.kinds, middle) if m}
+        assert kinds == ({"music"} if is_music else {"tone"}), gates.gate_spans(gate)
+        assert np.all((gate.music_likelihood[middle] >= 0.5) == is_music)
+
+
 def test_tone_with_a_little_noise_is_a_tone():
     rng = np.random.default_rng(5)
     y = negatives.negative_clip("tone", 7, SR, 8.0)
