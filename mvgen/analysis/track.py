@@ -44,8 +44,9 @@ SCHEMA_VERSION = 5
 #: and a genre profile whose windows without drums take their track's genre; 5.1: a chord held between
 #: music is music to the gates, which veto non-music without diluting music; 5.2: a drumless window takes
 #: the genre of the music around it in its track, not the whole track's mean; 5.3: the beat level is chosen
-#: with the learned downbeat activation's bar evidence, so some tracks get another tempo octave).
-ANALYSIS_VERSION = "5.3"
+#: with the learned downbeat activation's bar evidence, so some tracks get another tempo octave; 5.4: a tone run
+#: between music longer than 45 s is music to the gates when its pitch moves, as a breakdown's chords do).
+ANALYSIS_VERSION = "5.4"
 MIN_DURATION_S = 2.0
 #: The least a window counts towards its track's genre (1 with a full kit playing): windows without drums
 #: still count a little, so a track without drums anywhere (ambient) is judged by all its windows alike.
