@@ -42,6 +42,8 @@ HELD_OUT_NEGATIVE_SEED0 = 300_000
 NEGATIVE_CLIP_S = 15.0
 #: Confidence under which a window counts as "outside the model's genres".
 SCOPE_THRESHOLD = 0.5
+#: The out-of-scope kind of the real non-house tracks of held-out packages (a key of the report's ``out_of_scope``).
+REAL_NEGATIVES_KIND = "real non-house music (held-out packages)"
 
 
 def in_scope_clips(model_config, n_seeds: int, seed0: int = HELD_OUT_SEED0):
@@ -115,7 +117,7 @@ def negative_sets(sr: int, n_seeds: int, real_cache: Path | None, seed0: int = H
         sets[kind] = [negatives.negative_clip(kind, seed, sr=sr, duration_s=NEGATIVE_CLIP_S) for seed in range(seed0, seed0 + n_seeds)]
     real = real_negative_tracks(real_cache, "held_out", sr)
     if real:
-        sets["real non-house music (held-out packages)"] = real
+        sets[REAL_NEGATIVES_KIND] = real
     return sets
 
 

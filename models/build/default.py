@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository: models/build/ is t
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_scope import NEGATIVE_CLIP_S  # noqa: E402
+from bench_scope import NEGATIVE_CLIP_S, REAL_NEGATIVES_KIND  # noqa: E402
 
 from mvgen.classify.classifier import ClassifierConfig, load_classifier, predict_clips  # noqa: E402
 from mvgen.training.train import SHIFT_S, LabelledClip, TrainConfig, negative_clips, split_by_track, synthetic_clips, train  # noqa: E402
@@ -201,11 +201,12 @@ def write_card(target: Path) -> None:
         base_top1=held["baseline"]["top1_accuracy"], ours_top1=held["mvgen"]["top1_accuracy"],
         neg_n=first["n_clips"], neg_s=NEGATIVE_CLIP_S, scope_rows=scope_rows,
         dance_kept=100 * dance.get("kept_in_scope", float("nan")),
-        real_rejected=100 * scope["out_of_scope"].get("real non-house music (held-out packages)", {}).get("rejected", float("nan")), dance_rows=", ".join(f"{k} {v:.2f}" for k, v in dance.get("per_track", {}).items()) or "not measured",
+        dance_rows=", ".join(f"{k} {v:.2f}" for k, v in dance.get("per_track", {}).items()) or "not measured",
+        real_rejected=100 * scope["out_of_scope"].get(REAL_NEGATIVES_KIND, {}).get("rejected", float("nan")),
     )
     card = target / "README.md"
     kept = _measured_apart(card.read_text() if card.is_file() else "", text)
-    (target / "README.md").write_text(text.replace("## Limits, in plain words", kept + "## Limits, in plain words", 1) if kept else text)
+    card.write_text(text.replace("## Limits, in plain words", kept + "## Limits, in plain words", 1))
 
 
 def _measured_apart(old_card: str, new_card: str) -> str:
