@@ -566,9 +566,9 @@ def activation_tempo(activation: np.ndarray, hop_s: float, downbeat: np.ndarray 
 
     Candidates are the autocorrelation salience's peaks and their 1/2, 2, 2/3, 3/2, 3/4 and 4/3; each is scored
     by its most beat-like grid (:func:`grid_log_odds`) plus, with the learned ``downbeat`` activation (shape
-    ``(T,)``), :data:`BAR_EVIDENCE_WEIGHT` times how bar-like that grid's points are (:func:`bar_log_odds`): the
-    beat level and the meter are chosen together. The fastest candidate within :data:`LEVEL_TOLERANCE` of the
-    best score wins.
+    ``(T,)``), :data:`BAR_EVIDENCE_WEIGHT` times how bar-like that grid's points are (:func:`bar_log_odds`, at
+    the best of the meters :data:`BAR_METERS`; the meter itself is still chosen by :func:`find_downbeats`).
+    The fastest candidate within :data:`LEVEL_TOLERANCE` of the best score wins.
     """
     if len(activation) < 8 / hop_s or not np.any(activation > 0):
         return 0.0, 0.0
