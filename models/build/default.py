@@ -1,6 +1,6 @@
 """Build mvgen's bundled sub-genre classifier from synthetic house music, reproducibly.
 
-    python models/build/default.py [--work build/classifier] [--tracks 1200] [--epochs 20] [--real-cache ~/.cache/mvgen-bench]
+    python models/build/default.py [--work build/classifier] [--tracks 1200] [--epochs 20] [--real-cache ~/.cache/mvgen-bench] [--seed 0]
 
 1. Renders a corpus with ``mvgen.synth``:
    * in scope: per seed one of the 8 house sub-genres (every third seed a blend of two, labelled
@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--dance-cache", type=Path, default=None, help="cache of benchmarks/real_music.py (default: --real-cache)")
     parser.add_argument("--held-out", type=int, default=320)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (initial weights, batch order, validation split); the bundled model is seed 0")
     parser.add_argument("--card-only", action="store_true", help="only rewrite the model card from metrics.json")
     args = parser.parse_args()
     if args.card_only:
@@ -268,8 +269,9 @@ def main() -> None:
     model_config = ClassifierConfig(out_of_scope=True, provenance={
         "data": "mvgen.synth (house in scope; non-house styles out of scope), mvgen.training.negatives, benchmarks/real_negatives.py (train split)",
         "tracks": args.tracks, "negative_tracks": args.negative_tracks, "non_music_seeds": args.non_music_seeds, "degrade_p": DEGRADE_P,
-        "held_out_seed0": HELD_OUT_SEED0, "command": "python models/build/default.py"})
-    train_config = TrainConfig(epochs=args.epochs, batch_size=32, patience=5)
+        "held_out_seed0": HELD_OUT_SEED0, "seed": args.seed,
+        "command": "python models/build/default.py" + (f" --seed {args.seed}" if args.seed else "")})
+    train_config = TrainConfig(epochs=args.epochs, batch_size=32, patience=5, seed=args.seed)
 
     t0 = time.perf_counter()
     clips = corpus(args, model_config)
