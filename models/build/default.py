@@ -150,7 +150,8 @@ them one of its sub-genres) the model keeps {dance_kept:.0f} % of the windows in
   (HouseX-v2, or your own catalogue with `mvgen train --from default --head-only`) for real use.
 - The synthetic out-of-scope rows are easy (the same synthesizer, other seeds); the rows measured on
   real music are the honest ones. Real non-house music of packages it never heard is rejected on
-  {real_rejected:.0f} % of its windows, and real dance music that is near house but none of its sub-genres (trance,
+  {real_rejected:.0f} % of its windows (one build: other training seeds of the same recipe move it by a
+  few points either way), and real dance music that is near house but none of its sub-genres (trance,
   goa, techno) is kept in scope on {dance_kept:.0f} % of them. Expect the same caution on real house
   records: parts of them will be called out of scope and drawn in the neutral style, which is the
   intended failure (a neutral picture rather than a wrong genre's colours).
