@@ -181,3 +181,36 @@ def test_a_drumless_window_takes_the_genre_around_it_not_the_tracks_mean():
     assert (local.probabilities[outro, 1] > 0.8).all() and (local.in_scope[outro] > 0.8).all()
     whole = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, 0.05), context_s=1e6, track_mass=0.0)
     assert (whole.probabilities[outro, 1] < 0.7).all()  # the whole track's mean, without the neighbourhood
+
+
+def test_a_build_up_takes_the_genre_around_it_even_with_drums(breakdown_track):
+    """Snare rolls and risers play in every kind of dance music: a build-up's own verdict counts for little
+    (BUILD_UP_EVIDENCE), drums or not, so a build-up the model calls "other music" inside a house track keeps
+    the track's genre, while the same windows in a drop keep their own verdict. The model's window verdicts
+    are given (out of scope on 12 s of the first drop, in scope elsewhere); the drums are the track's."""
+    from mvgen.analysis.track import BUILD_UP_EVIDENCE, Section, analyze_signal, genre_profile, load_genre_model
+    from mvgen.classify.checkpoints import default_checkpoint
+    from mvgen.media.audio import load_audio
+
+    path, truth = breakdown_track
+    y = load_audio(path, sr=SR)
+    model = load_genre_model(default_checkpoint())
+    signal = analyze_signal(y, SR)
+    drop = next(s for s in truth.sections if s.label == "drop")
+    start_s, end_s = drop.start_s + 4.0, drop.start_s + 16.0
+    times = np.arange(model.config.window_s / 2, len(y) / SR - model.config.window_s / 2, model.config.step_s)
+    doubted = (times >= start_s) & (times < end_s)
+    probabilities = np.zeros((len(times), len(model.config.labels)))
+    probabilities[:, list(model.config.labels).index("progressive_house")] = 1.0
+    predictions = WindowPredictions(times_s=times, probabilities=probabilities, in_scope=np.where(doubted, 0.05, 0.95))
+
+    def profile_with(label: str):
+        sections = [Section(start_s=0.0, end_s=start_s, label="intro"), Section(start_s=start_s, end_s=end_s, label=label),
+                    Section(start_s=end_s, end_s=len(y) / SR, label="drop")]
+        return genre_profile(y, model, SR, predictions=predictions, signal=signal.model_copy(update={"sections": sections}))
+
+    assert BUILD_UP_EVIDENCE < 0.5
+    inside = _windows(profile_with("drop"), start_s + 3.0, end_s - 3.0)
+    assert np.mean(drum_presence(signal.audio_features, times[inside], model.config.window_s)) > 0.8  # drums play there
+    assert (np.asarray(profile_with("drop").in_scope)[inside] < 0.5).all()  # a drop's drums speak for it
+    assert (np.asarray(profile_with("build-up").in_scope)[inside] >= 0.5).all()  # a build-up's hardly do
