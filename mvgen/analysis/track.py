@@ -306,8 +306,8 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     (:data:`CONTEXT_S`, :data:`TRACK_PRIOR_MASS`)
     (:func:`mvgen.classify.predictions.with_track_context`): a breakdown of pads and piano keeps its track's
     genre, while a window with drums of other music keeps its own verdict. A build-up's windows count their
-    drums at :data:`BUILD_UP_EVIDENCE`: its rolls and risers belong to every kind of dance music. Without ``signal`` each window
-    is judged alone.
+    drums at :data:`BUILD_UP_EVIDENCE`: its rolls and risers belong to every kind of dance music. Without
+    ``signal`` each window is judged alone.
 
     The signal gates (:func:`mvgen.analysis.gates.signal_gate`) then veto what is not music: the in-scope
     confidence of a window is multiplied by twice its music likelihood, at most 1, so silence, tones, noise
@@ -344,7 +344,6 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
         model=model_name,
         tracks=summaries,
     )
-
 
 
 def _in_sections(times_s: np.ndarray, sections: list[Section], label: str) -> np.ndarray:
