@@ -183,11 +183,12 @@ def test_a_drumless_window_takes_the_genre_around_it_not_the_tracks_mean():
     assert (whole.probabilities[outro, 1] < 0.7).all()  # the whole track's mean, without the neighbourhood
 
 
-def test_a_build_up_takes_the_genre_around_it_even_with_drums(breakdown_track):
-    """Snare rolls and risers play in every kind of dance music: a build-up's own verdict counts for little
+def test_a_build_up_the_model_doubts_takes_the_genre_around_it_even_with_drums(breakdown_track):
+    """Snare rolls and risers play in every kind of dance music: a build-up's doubt counts for little
     (BUILD_UP_EVIDENCE), drums or not, so a build-up the model calls "other music" inside a house track keeps
-    the track's genre, while the same windows in a drop keep their own verdict. The model's window verdicts
-    are given (out of scope on 12 s of the first drop, in scope elsewhere); the drums are the track's."""
+    the track's genre, while the same windows in a drop keep their own verdict; a build-up the model is sure
+    of keeps its own sub-genre. The model's window verdicts are given (on 12 s of the first drop: out of
+    scope, or sure of another sub-genre; progressive house elsewhere); the drums are the track's."""
     from mvgen.analysis.track import BUILD_UP_EVIDENCE, Section, analyze_signal, genre_profile, load_genre_model
     from mvgen.classify.checkpoints import default_checkpoint
     from mvgen.media.audio import load_audio
@@ -204,7 +205,7 @@ def test_a_build_up_takes_the_genre_around_it_even_with_drums(breakdown_track):
     probabilities[:, list(model.config.labels).index("progressive_house")] = 1.0
     predictions = WindowPredictions(times_s=times, probabilities=probabilities, in_scope=np.where(doubted, 0.05, 0.95))
 
-    def profile_with(label: str):
+    def profile_with(label: str, predictions=predictions):
         sections = [Section(start_s=0.0, end_s=start_s, label="intro"), Section(start_s=start_s, end_s=end_s, label=label),
                     Section(start_s=end_s, end_s=len(y) / SR, label="drop")]
         return genre_profile(y, model, SR, predictions=predictions, signal=signal.model_copy(update={"sections": sections}))
@@ -214,3 +215,8 @@ def test_a_build_up_takes_the_genre_around_it_even_with_drums(breakdown_track):
     assert np.mean(drum_presence(signal.audio_features, times[inside], model.config.window_s)) > 0.8  # drums play there
     assert (np.asarray(profile_with("drop").in_scope)[inside] < 0.5).all()  # a drop's drums speak for it
     assert (np.asarray(profile_with("build-up").in_scope)[inside] >= 0.5).all()  # a build-up's hardly do
+    bigroom = list(model.config.labels).index("bigroom")
+    sure = probabilities.copy()
+    sure[doubted] = np.eye(len(model.config.labels))[bigroom]
+    sure_build_up = profile_with("build-up", WindowPredictions(times_s=times, probabilities=sure, in_scope=np.full(len(times), 0.95)))
+    assert (np.asarray(sure_build_up.probabilities)[inside].argmax(axis=1) == bigroom).all()  # a sure build-up keeps its own

@@ -46,7 +46,7 @@ SCHEMA_VERSION = 5
 #: the genre of the music around it in its track, not the whole track's mean; 5.3: the beat level is chosen
 #: with the learned downbeat activation's bar evidence, so some tracks get another tempo octave; 5.4: a tone run
 #: between music longer than 45 s is music to the gates when its pitch moves, as a breakdown's chords do;
-#: 5.5: a build-up's windows keep BUILD_UP_EVIDENCE of their drum presence as their own evidence).
+#: 5.5: a build-up's verdict that it is other music counts at BUILD_UP_EVIDENCE of its drum presence).
 ANALYSIS_VERSION = "5.5"
 MIN_DURATION_S = 2.0
 #: The least a window counts towards its track's genre (1 with a full kit playing): windows without drums
@@ -58,9 +58,11 @@ MIN_TRACK_EVIDENCE = 0.05
 #: changes genre (a medley, like the demo) an outro takes the last drop's, not the whole track's mean.
 CONTEXT_S = 15.0
 TRACK_PRIOR_MASS = 5.0
-#: How much of its drum presence a window in a build-up keeps as evidence of its own: snare rolls, risers,
-#: filter sweeps and a kick that drops out are the devices of every kind of dance music, so a build-up says
-#: little about which one it builds to and takes the genre of the music around it (the drop it leads into).
+#: How much of its drum presence a window in a build-up keeps as evidence that it is other music: snare
+#: rolls, risers, filter sweeps and a kick that drops out are the devices of every kind of dance music, so a
+#: build-up the model doubts takes the genre of the music around it (the drop it leads into). A build-up the
+#: model is sure of keeps its own verdict, sub-genre included: its evidence is its drum presence times
+#: ``BUILD_UP_EVIDENCE + (1 - BUILD_UP_EVIDENCE) * in_scope``.
 BUILD_UP_EVIDENCE = 0.25
 
 
@@ -305,8 +307,8 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     prediction is then its own weighed by its drum presence, the rest the music's around it in its track
     (:data:`CONTEXT_S`, :data:`TRACK_PRIOR_MASS`)
     (:func:`mvgen.classify.predictions.with_track_context`): a breakdown of pads and piano keeps its track's
-    genre, while a window with drums of other music keeps its own verdict. A build-up's windows count their
-    drums at :data:`BUILD_UP_EVIDENCE`: its rolls and risers belong to every kind of dance music. Without
+    genre, while a window with drums of other music keeps its own verdict. A build-up's doubt counts for
+    less (:data:`BUILD_UP_EVIDENCE`): its rolls and risers belong to every kind of dance music. Without
     ``signal`` each window is judged alone.
 
     The signal gates (:func:`mvgen.analysis.gates.signal_gate`) then veto what is not music: the in-scope
@@ -319,7 +321,8 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     tracks = []
     if signal is not None and signal.audio_features is not None and len(predictions.times_s):
         evidence = drum_presence(signal.audio_features, predictions.times_s, model.config.window_s)
-        evidence = evidence * np.where(_in_sections(predictions.times_s, signal.sections, "build-up"), BUILD_UP_EVIDENCE, 1.0)
+        doubt_counts = BUILD_UP_EVIDENCE + (1.0 - BUILD_UP_EVIDENCE) * predictions.in_scope
+        evidence = evidence * np.where(_in_sections(predictions.times_s, signal.sections, "build-up"), doubt_counts, 1.0)
         bounds = [(t.start_s, t.end_s) for t in signal.tracks] or [(0.0, len(y) / sr)]
         tracks = track_genres(predictions, np.maximum(evidence, MIN_TRACK_EVIDENCE), bounds)
         predictions = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, MIN_TRACK_EVIDENCE), context_s=CONTEXT_S, track_mass=TRACK_PRIOR_MASS)
