@@ -591,9 +591,9 @@ def track_beats(features: FrameFeatures, duration_s: float, y: np.ndarray | None
 
     ``activations``: the learned beat activation (:mod:`mvgen.analysis.beat_model`, on the features' frame
     grid); with it the grid is fitted to the activation (tempo by :func:`activation_tempo`, from the beat and
-    downbeat activations; phase from its peaks). Without it the grid is fitted to the onset envelope (:func:`pulse_envelope`), and with ``y``,
-    the mono audio the features were computed from (shape ``(n,)`` at ``features.sr``), the half-beat
-    phase is chosen from the kick (see :func:`_resolve_half_beat`). Audio longer than
+    downbeat activations; phase from its peaks). Without it the grid is fitted to the onset envelope
+    (:func:`pulse_envelope`), and with ``y``, the mono audio the features were computed from (shape ``(n,)``
+    at ``features.sr``), the half-beat phase is chosen from the kick (see :func:`_resolve_half_beat`). Audio longer than
     :data:`LONG_AUDIO_S` gets one grid per run of its tempo (see :func:`_beat_parts`).
     """
     hop_s = features.hop_s
