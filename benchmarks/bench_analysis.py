@@ -399,14 +399,14 @@ REAL_TABLE = (("beat F (70 ms)", "beat_f", None), ("AMLt", "amlt", None), ("temp
               ("meter right", "meter_ok", "meter_ok_n"), ("time per piece (s)", "time_s", None))
 
 
-def real_table(label: str, rows: list[dict]) -> dict:
-    """Print the systems side by side over ``rows`` and return their summaries (system -> :func:`system_summary`)."""
-    summaries = {system: system_summary(rows, system) for system in REAL_SYSTEMS}
+def real_table(label: str, rows: list[dict], systems: tuple[str, ...] = REAL_SYSTEMS) -> dict:
+    """Print ``systems`` side by side over ``rows`` and return their summaries (system -> :func:`system_summary`)."""
+    summaries = {system: system_summary(rows, system) for system in systems}
     print(f"\n{label}: {len(rows)} pieces")
-    print(f"  {'':<28}" + "".join(f"{system:>13}" for system in REAL_SYSTEMS))
+    print(f"  {'':<28}" + "".join(f"{system:>13}" for system in systems))
     for text, key, count in REAL_TABLE:
         cells = []
-        for system in REAL_SYSTEMS:
+        for system in systems:
             value = summaries[system][key]
             cell = "-" if value is None else f"{value:.3f}" if key != "time_s" else f"{value:.1f}"
             if value is not None and count is not None:
