@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.beat_dbn import dbn_beats  # noqa: E402
-from benchmarks.bench_analysis import real_table, tempo_from_beats, grid_scores  # noqa: E402
+from benchmarks.bench_analysis import grid_scores, real_table, tempo_from_beats  # noqa: E402
 
-#: Development packages left out of each fold model's training (None: every development package the other
-#: folds name not). A and B are the largest packages; C holds the other 15.
+#: Development packages left out of each fold model's training (None: every development package that no
+#: other fold names). A and B are the largest packages; C holds the other 15.
 FOLDS = {"A": ("openttd-openmsx",), "B": ("mma/zoom",), "C": None}
 #: The fold models' recipe: the bundled model's (its card) but 12 epochs.
 FOLD_ARGS = ("--epochs", "12", "--variants", "8")
