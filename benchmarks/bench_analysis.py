@@ -17,8 +17,9 @@ skank and/or sub-bass louder than the kick, a snare pickup into every bar, chord
 ahead of the bar, a crash accent on beat 3). Real tracks marked ``held_out`` by ``real_music.py``
 (never tuned on) are summarized on their own.
 
-``--real`` runs only real music, with mvgen twice (``mvgen``: the learned tracker ``models/mvgen-beats-v1``;
-``mvgen-grid``: the hand-made grid without it) and published trackers beside it (``benchmarks/anchors.py``:
+``--real`` runs only real music, with mvgen three times (``mvgen``: the learned tracker ``models/mvgen-beats-v1``;
+``mvgen-grid``: the hand-made grid without it; ``mvgen-dbn``: the learned tracker's activation decoded by
+madmom's DBN, tried and left out) and published trackers beside it (``benchmarks/anchors.py``:
 madmom and BeatNet, cached next to the audio, computed in their own virtualenv by subprocess where
 missing) and librosa: every piece of ``CACHE/corpus`` (``benchmarks/real_corpus.py``) and of
 ``CACHE/tracks`` (``real_music.py``, style ``house_techno_trance``), per style and overall, the
@@ -271,8 +272,9 @@ def summarize(label: str, rows: list[dict]) -> dict:
 
 #: --real: the systems compared, in the order of the table's columns.
 #: "mvgen": the learned tracker (models/mvgen-beats-v1); "mvgen-grid": the hand-made grid without it (the
-#: previous method, analyze_signal(beat_model=False)).
-REAL_SYSTEMS = ("mvgen", "mvgen-grid", *ANCHORS, "librosa")
+#: previous method, analyze_signal(beat_model=False)); "mvgen-dbn": the learned tracker's activation decoded
+#: by madmom's DBN (learned_dbn_beats).
+REAL_SYSTEMS = ("mvgen", "mvgen-grid", "mvgen-dbn", *ANCHORS, "librosa")
 #: --real: the style of ``real_music.py``'s tracker modules (its ``style`` field is a free description).
 REAL_MUSIC_STYLE = "house_techno_trance"
 #: --real: ``real_music.py`` counts bars as 4 beats from each pattern's start (see its docstring),
@@ -338,6 +340,22 @@ def grid_scores(piece: dict, beats_s, tempo_bpm: float | None, downbeats_s=None,
     }
 
 
+def learned_dbn_beats(y: np.ndarray) -> tuple[float | None, np.ndarray, np.ndarray, int]:
+    """``mvgen-dbn``: the bundled beat model's activation decoded by madmom's DBN (``beat_dbn.py``; tried and
+    left out, see ``bench_beats_oof.py``) instead of mvgen's grid fit, downbeats by mvgen's ``find_downbeats``:
+    ``(tempo_bpm, beats_s, downbeats_s, beats_per_bar)``."""
+    from benchmarks.beat_dbn import dbn_beats
+    from mvgen.analysis.beat_model import bundled_beat_tracker
+    from mvgen.analysis.beats import find_downbeats
+
+    activations = bundled_beat_tracker().activations(y)
+    beats = dbn_beats(activations.beat, activations.hop_s)
+    if len(beats) < 2:
+        return None, beats, beats, 4
+    downbeats, beats_per_bar = find_downbeats(y, frame_features(y, ANALYSIS_SR, detail=True), beats, activations)
+    return tempo_from_beats(beats), beats, downbeats, beats_per_bar
+
+
 def real_anchor_rows(cache: Path, anchors_python: Path) -> list[dict]:
     """mvgen, the anchors and librosa on every real piece: one row per piece, ``systems`` maps a system to :func:`grid_scores` and ``time_s``."""
     from mvgen.media.audio import load_audio
@@ -358,6 +376,9 @@ def real_anchor_rows(cache: Path, anchors_python: Path) -> list[dict]:
         t0 = time.perf_counter()
         grid = analyze_signal(y, ANALYSIS_SR, beat_model=False)
         systems["mvgen-grid"] = {**grid_scores(piece, grid.beats_s, grid.tempo_bpm, grid.downbeats_s, grid.beats_per_bar), "time_s": time.perf_counter() - t0}
+        t0 = time.perf_counter()
+        dbn_bpm, dbn_beats_s, dbn_downbeats, dbn_meter = learned_dbn_beats(y)
+        systems["mvgen-dbn"] = {**grid_scores(piece, dbn_beats_s, dbn_bpm, dbn_downbeats, dbn_meter), "time_s": time.perf_counter() - t0}
         t0 = time.perf_counter()
         lb_bpm, lb_beats = librosa_beats(y, ANALYSIS_SR)
         systems["librosa"] = {**grid_scores(piece, lb_beats, lb_bpm), "time_s": time.perf_counter() - t0}
