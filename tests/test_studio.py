@@ -201,8 +201,8 @@ def _open(browser, options, key: str = "deep_house") -> None:
     browser.get(options.url())
     wait_until(lambda: browser.execute_script("const f = document.getElementById('frame'); return f.dataset.time !== '-1' && f.complete && f.naturalWidth > 0;"))
     browser.execute_script(f"const s = document.getElementById('class'); s.value = '{key}'; s.dispatchEvent(new Event('change'));")
-    wait_until(lambda: browser.execute_script("return document.querySelector('[name=\"palette.colors.0\"]') !== null && document.getElementById('class').value === arguments[0];", key))
-    time.sleep(0.3)  # the class's fields are drawn from its style once loaded
+    # the fields are drawn once the class's style has loaded (before that they may be another class's)
+    wait_until(lambda: browser.execute_script("return document.getElementById('fields').dataset.key === arguments[0];", key))
 
 
 def _set(browser, name: str, value) -> None:
