@@ -1,7 +1,7 @@
 """Beat decoders compared out of fold on the development pieces of the real-music corpus.
 
 Every decoder setting of ``mvgen.analysis.beats`` is chosen on these figures, never on the held-out pieces.
-Three fold models of the bundled recipe (``models/build/beats.py``, 12 epochs, 8 variants) are trained,
+Three fold models of the bundled recipe (``models/build/beats.py``, :data:`FOLD_ARGS`) are trained,
 each without one group of development packages (:data:`FOLDS`), and each development piece is decoded
 from the activations of the fold model that never heard its package. Decoders, side by side:
 
@@ -13,7 +13,7 @@ from the activations of the fold model that never heard its package. Decoders, s
 
 Figures per style and overall as ``bench_analysis.py --real`` prints them (beat F, AMLt, tempo Acc1/Acc2,
 downbeat F, where the grid is right, meter). Fold models and activations are cached in ``--work``: a
-second run only decodes. Training takes about 4 minutes a fold on one core.
+second run only decodes. Training takes about 9 minutes a fold on one core, data preparation included.
 
     python benchmarks/bench_beats_oof.py [--real-cache ~/.cache/mvgen-bench] [--work ~/.cache/mvgen-bench/beat-folds] [--json out.json]
 """
@@ -39,8 +39,9 @@ from benchmarks.bench_analysis import grid_scores, real_table, tempo_from_beats 
 #: Development packages left out of each fold model's training (None: every development package that no
 #: other fold names). A and B are the largest packages; C holds the other 15.
 FOLDS = {"A": ("openttd-openmsx",), "B": ("mma/zoom",), "C": None}
-#: The fold models' recipe: the bundled model's (its card) but 12 epochs.
-FOLD_ARGS = ("--epochs", "12", "--variants", "8")
+#: The fold models' recipe: the bundled model's (its card), the last of its 20 epochs kept as there, so no
+#: epoch is chosen on the pieces a fold model is measured on.
+FOLD_ARGS = ("--epochs", "20", "--variants", "8", "--keep-last-epoch")
 #: ``dbn-near``: tempo range around the shipped decoder's tempo (a fraction either way).
 NEAR_TEMPO = 0.1
 SYSTEMS = ("mvgen", "dbn", "dbn-near")
@@ -60,17 +61,20 @@ def dev_pieces(corpus: Path) -> list[dict]:
 
 
 def train_folds(pieces: list[dict], work: Path, corpus: Path, jobs: int) -> None:
-    """Train the fold models that ``work`` lacks (``models/build/beats.py``, output under ``work/fold<X>``)."""
+    """Train the fold models that ``work`` lacks (``models/build/beats.py``, output under ``work/fold<X>``); a fold
+    model of another recipe (its ``recipe.json``: the build's arguments and the packages left out) is trained again."""
     for fold, sources in FOLDS.items():
         out = work / f"fold{fold}"
-        if (out / "model.safetensors").is_file():
-            continue
         left_out = sorted({p["split_source"] for p in pieces if p["fold"] == fold}) if sources is None else list(sources)
+        recipe = {"build_args": list(FOLD_ARGS), "left_out": left_out}
+        if (out / "model.safetensors").is_file() and (out / "recipe.json").is_file() and json.loads((out / "recipe.json").read_text()) == recipe:
+            continue
         print(f"training fold {fold} without {', '.join(left_out)}", flush=True)
         command = [sys.executable, str(ROOT / "models" / "build" / "beats.py"), *FOLD_ARGS, "--jobs", str(jobs),
                    "--corpus", str(corpus), "--work", str(work / "data"), "--out", str(out), "--validation-sources", *left_out]
         with open(work / f"fold{fold}.log", "w") as log:
             subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        (out / "recipe.json").write_text(json.dumps(recipe))
 
 
 def fold_activations(pieces: list[dict], work: Path) -> dict[str, tuple]:

@@ -174,3 +174,34 @@ def test_the_grid_says_how_sure_it_is(synth_track):
     assert 0.6 < clear.beat_confidence <= 1.0
     drone = (0.3 * np.sin(2 * np.pi * 110.0 * np.arange(20 * ANALYSIS_SR) / ANALYSIS_SR)).astype(np.float32)
     assert analyze_signal(drone, ANALYSIS_SR).beat_confidence == 0.0
+
+
+def test_training_keeps_the_epoch_of_the_lowest_validation_loss_or_the_last():
+    """The fold models of benchmarks/bench_beats_oof.py keep their last epoch (``keep_last_epoch``), as the
+    bundled model does, so no epoch is chosen on the pieces they are measured on; by default a build with
+    validation pieces keeps the epoch of the lowest validation loss."""
+    torch = pytest.importorskip("torch")
+    from models.build.beats import torch_model, train
+
+    config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4])
+    rng = np.random.default_rng(0)
+    pieces = [(rng.normal(-5, 2, (300, 12)).astype(np.float32), (rng.random((300, 2)) < 0.1).astype(np.float32)) for _ in range(5)]
+    spec, targets = pieces[4]
+
+    def validation_loss(state) -> float:
+        model = torch_model(config)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+        model.eval()
+        with torch.no_grad():
+            logits = model(torch.from_numpy(spec.T[None].copy()))
+            return float(torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(targets.T[None].copy())))
+
+    kept = {}
+    for keep_last_epoch in (False, True):
+        state, metrics = train(pieces[:4], pieces[4:], config, epochs=6, crop_frames=128, batch=4, keep_last_epoch=keep_last_epoch, log=lambda *_: None)
+        losses = [h["val_loss"] for h in metrics["history"]]
+        assert metrics["best_val_loss"] == min(losses)
+        kept[keep_last_epoch] = validation_loss(state)
+    assert int(np.argmin(losses)) < len(losses) - 1  # this run's best epoch is not its last: the two differ
+    assert kept[False] == pytest.approx(min(losses), rel=1e-5)
+    assert kept[True] == pytest.approx(losses[-1], rel=1e-5)

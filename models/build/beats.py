@@ -4,6 +4,7 @@
     python models/build/beats.py [--corpus ~/.cache/mvgen-bench/corpus] [--work /tmp/mvgen-beats] [--grooves]
                                  [--synth-tracks 160] [--variants 4] [--epochs 24] [--jobs 2]
                                  [--validation-sources PACKAGE ...]   (a fold: these packages for validation)
+                                 [--keep-last-epoch]                  (not the epoch of the lowest validation loss)
 
 1. Data, all 22050 Hz mono:
    - the **development** pieces of the real-music corpus (``benchmarks/real_corpus.py``: tracker modules and
@@ -205,7 +206,8 @@ def synth_example(seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     return spec, targets, "+".join(styles) + f" {arrangement.beats_per_bar}/4"
 
 
-def train(train_set, val_set, config: BeatConfig, *, epochs: int, crop_frames: int = 1536, batch: int = 16, lr: float = 4e-3, seed: int = 0, log=print):
+def train(train_set, val_set, config: BeatConfig, *, epochs: int, crop_frames: int = 1536, batch: int = 16, lr: float = 4e-3, seed: int = 0,
+          keep_last_epoch: bool = False, log=print):
     """Train on ``(log_mel (T, n_mels), targets (T, 2))`` pairs with binary cross-entropy (unweighted;
     frames of :data:`UNKNOWN_TARGET` left out); returns the state (numpy arrays, the epoch of the lowest
     validation loss, or the last epoch without a validation set) and the training metrics."""
@@ -222,7 +224,8 @@ def train(train_set, val_set, config: BeatConfig, *, epochs: int, crop_frames: i
         each = torch.nn.functional.binary_cross_entropy_with_logits(logits, target.clamp(min=0.0), reduction="none")
         return (each * known).sum() / known.sum().clamp(min=1.0)
 
-    return train_frames(model, loss_fn, train_set, val_set, epochs=epochs, crop_frames=crop_frames, batch=batch, lr=lr, seed=seed, log=log)
+    return train_frames(model, loss_fn, train_set, val_set, epochs=epochs, crop_frames=crop_frames, batch=batch, lr=lr, seed=seed,
+                        keep_last_epoch=keep_last_epoch, log=log)
 
 
 def _cached(cache: Path, jobs: list, fn, n_jobs: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -248,6 +251,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "models" / DEFAULT_BEAT_MODEL)
     parser.add_argument("--validation-sources", nargs="*", default=list(VALIDATION_SOURCES),
                         help="development packages kept for validation (a fold); none: train on every development piece and keep the last epoch")
+    parser.add_argument("--keep-last-epoch", action="store_true",
+                        help="keep the last epoch even with validation packages, as the bundled model does (the fold models of "
+                        "benchmarks/bench_beats_oof.py: no epoch is then chosen on the pieces a fold is measured on)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     pieces = {"train": [], "val": []}
@@ -273,7 +279,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.jobs)
-    state, metrics = train(real_train + groove_train + synth_train, val, config, epochs=args.epochs)
+    state, metrics = train(real_train + groove_train + synth_train, val, config, epochs=args.epochs, keep_last_epoch=args.keep_last_epoch)
     config.provenance = {
         "data": f"real-music corpus development pieces (benchmarks/real_corpus.py; held-out never read): "
         f"{len(pieces['train'])} trained on, {len(pieces['val'])} for validation (packages {', '.join(args.validation_sources)}); "

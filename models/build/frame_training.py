@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 
-def train_frames(model, loss_fn, train_set, val_set, *, epochs: int, crop_frames: int, batch: int, lr: float, seed: int = 0, log=print) -> tuple[dict[str, np.ndarray], dict]:
+def train_frames(model, loss_fn, train_set, val_set, *, epochs: int, crop_frames: int, batch: int, lr: float, seed: int = 0,
+                 keep_last_epoch: bool = False, log=print) -> tuple[dict[str, np.ndarray], dict]:
     """Train the torch ``model`` (input ``(B, n_mels, T)``, output ``(B, k, T)``) with ``loss_fn(outputs, targets)``
     on crops of ``crop_frames`` frames, ``batch`` per step, pieces drawn by length; returns the state (numpy
-    arrays) and the metrics (``history``, ``best_val_loss``: None without a validation set)."""
+    arrays) of the epoch with the lowest validation loss, or of the last epoch without a validation set or with
+    ``keep_last_epoch``, and the metrics (``history``, ``best_val_loss``: None without a validation set)."""
     import torch
 
     rng = np.random.default_rng(seed)
@@ -60,8 +62,10 @@ def train_frames(model, loss_fn, train_set, val_set, *, epochs: int, crop_frames
         v = val_loss()
         history.append({"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": v})
         log(f"epoch {epoch}: train loss {running / steps_per_epoch:.4f}, validation loss {v if v is None else f'{v:.4f}'} ({time.time() - t0:.0f} s)")
-        if (v is not None and v < best) or (v is None and epoch == epochs - 1):
-            best = v if v is not None else best
+        improved = v is not None and v < best
+        best = v if improved else best
+        by_validation = v is not None and not keep_last_epoch
+        if (improved and by_validation) or (not by_validation and epoch == epochs - 1):
             best_state = {k: t.detach().cpu().numpy().copy() for k, t in model.state_dict().items() if t.dtype.is_floating_point}
     return best_state, {"history": history, "best_val_loss": best if val_set else None}
 
