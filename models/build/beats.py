@@ -210,7 +210,7 @@ def train(train_set, val_set, config: BeatConfig, *, epochs: int, crop_frames: i
           keep_last_epoch: bool = False, log=print):
     """Train on ``(log_mel (T, n_mels), targets (T, 2))`` pairs with binary cross-entropy (unweighted;
     frames of :data:`UNKNOWN_TARGET` left out); returns the state (numpy arrays, the epoch of the lowest
-    validation loss, or the last epoch without a validation set) and the training metrics."""
+    validation loss, or the last epoch without a validation set or with ``keep_last_epoch``) and the training metrics."""
     import torch
 
     torch.manual_seed(seed)
