@@ -12,10 +12,12 @@ from the activations of the fold model that never heard its package. Decoders, s
   only follows the tempo and the phase; the beat level stays the grid's).
 
 Figures per style and overall as ``bench_analysis.py --real`` prints them (beat F, AMLt, tempo Acc1/Acc2,
-downbeat F, where the grid is right, meter). Fold models and activations are cached in ``--work``: a
-second run only decodes. Training takes about 9 minutes a fold on one core, data preparation included.
+downbeat F, where the grid is right, meter), per training seed and over the seeds given (``--seeds``): one
+fold set moves by up to 0.05 with its seed, so compare decoders on several. Fold models and activations
+are cached in ``--work``: a second run only decodes. Training takes about 9 minutes a fold on one core,
+data preparation included (6 once the data are cached).
 
-    python benchmarks/bench_beats_oof.py [--real-cache ~/.cache/mvgen-bench] [--work ~/.cache/mvgen-bench/beat-folds] [--json out.json]
+    python benchmarks/bench_beats_oof.py [--seeds 0 1 2] [--real-cache ~/.cache/mvgen-bench] [--work ~/.cache/mvgen-bench/beat-folds] [--json out.json]
 """
 
 from __future__ import annotations
@@ -60,19 +62,26 @@ def dev_pieces(corpus: Path) -> list[dict]:
     return pieces
 
 
-def train_folds(pieces: list[dict], work: Path, corpus: Path, jobs: int) -> None:
-    """Train the fold models that ``work`` lacks (``models/build/beats.py``, output under ``work/fold<X>``); a fold
-    model of another recipe (its ``recipe.json``: the build's arguments and the packages left out) is trained again."""
+def fold_set_dir(work: Path, seed: int) -> Path:
+    """Where the fold models of training ``seed`` live: ``work`` itself for seed 0, ``work/seed<N>`` for the others."""
+    return work if seed == 0 else work / f"seed{seed}"
+
+
+def train_folds(pieces: list[dict], work: Path, corpus: Path, jobs: int, seed: int = 0) -> None:
+    """Train the fold models of training ``seed`` that :func:`fold_set_dir` lacks (``models/build/beats.py``, output
+    under ``fold<X>``; the training data cached in ``work/data`` for every seed); a fold model of another recipe
+    (its ``recipe.json``: the build's arguments and the packages left out) is trained again."""
     for fold, sources in FOLDS.items():
-        out = work / f"fold{fold}"
+        out = fold_set_dir(work, seed) / f"fold{fold}"
         left_out = sorted({p["split_source"] for p in pieces if p["fold"] == fold}) if sources is None else list(sources)
-        recipe = {"build_args": list(FOLD_ARGS), "left_out": left_out}
+        recipe = {"build_args": [*FOLD_ARGS, "--seed", str(seed)], "left_out": left_out}
         if (out / "model.safetensors").is_file() and (out / "recipe.json").is_file() and json.loads((out / "recipe.json").read_text()) == recipe:
             continue
-        print(f"training fold {fold} without {', '.join(left_out)}", flush=True)
-        command = [sys.executable, str(ROOT / "models" / "build" / "beats.py"), *FOLD_ARGS, "--jobs", str(jobs),
+        print(f"training fold {fold} (seed {seed}) without {', '.join(left_out)}", flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(ROOT / "models" / "build" / "beats.py"), *recipe["build_args"], "--jobs", str(jobs),
                    "--corpus", str(corpus), "--work", str(work / "data"), "--out", str(out), "--validation-sources", *left_out]
-        with open(work / f"fold{fold}.log", "w") as log:
+        with open(out.parent / f"fold{fold}.log", "w") as log:
             subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         (out / "recipe.json").write_text(json.dumps(recipe))
 
@@ -133,6 +142,8 @@ def main() -> None:
     parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_corpus.py (corpus/)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "mvgen-bench" / "beat-folds", help="fold models, their training data and activations")
     parser.add_argument("--jobs", type=int, default=1, help="processes preparing the training data")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="training seeds: one fold set each (on 59 pieces one set moves by up to 0.05 with the seed; compare decoders on several)")
     parser.add_argument("--json", type=Path, help="write every row and the summaries here")
     args = parser.parse_args()
     corpus = args.real_cache / "corpus"
@@ -140,16 +151,20 @@ def main() -> None:
     if not pieces:
         raise SystemExit(f"{corpus}: no development pieces (build the corpus with benchmarks/real_corpus.py)")
     args.work.mkdir(parents=True, exist_ok=True)
-    train_folds(pieces, args.work, corpus, args.jobs)
-    decoded = fold_activations(pieces, args.work)
     rows = []
-    for piece in pieces:
-        systems = decode(piece, *decoded[piece["name"]])
-        rows.append({"track": piece["name"], "style": piece["style"], "fold": piece["fold"], "bpm": piece["tempo_bpm"], "systems": systems})
-        print(f"{piece['name']:<40} fold {piece['fold']} ref {piece['tempo_bpm']:6.1f}" + "".join(
-            f"  {name} {s['beat_f']:.3f} {s['tempo_bpm'] or 0:6.1f}" for name, s in systems.items()), flush=True)
-    report = {style: real_table(f"out of fold, {style}", [r for r in rows if r["style"] == style], SYSTEMS) for style in sorted({r["style"] for r in rows})}
-    report["overall"] = real_table("out of fold, all development pieces", rows, SYSTEMS)
+    for seed in args.seeds:
+        train_folds(pieces, args.work, corpus, args.jobs, seed)
+        decoded = fold_activations(pieces, fold_set_dir(args.work, seed))
+        for piece in pieces:
+            systems = decode(piece, *decoded[piece["name"]])
+            rows.append({"track": piece["name"], "style": piece["style"], "fold": piece["fold"], "seed": seed, "bpm": piece["tempo_bpm"], "systems": systems})
+            print(f"{piece['name']:<40} seed {seed} fold {piece['fold']} ref {piece['tempo_bpm']:6.1f}" + "".join(
+                f"  {name} {s['beat_f']:.3f} {s['tempo_bpm'] or 0:6.1f}" for name, s in systems.items()), flush=True)
+    over = f"over seeds {', '.join(map(str, args.seeds))}" if len(args.seeds) > 1 else f"seed {args.seeds[0]}"
+    report = {style: real_table(f"out of fold ({over}), {style}", [r for r in rows if r["style"] == style], SYSTEMS) for style in sorted({r["style"] for r in rows})}
+    if len(args.seeds) > 1:
+        report["per_seed"] = {seed: real_table(f"out of fold, seed {seed}, all development pieces", [r for r in rows if r["seed"] == seed], SYSTEMS) for seed in args.seeds}
+    report["overall"] = real_table(f"out of fold ({over}), all development pieces", rows, SYSTEMS)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summaries": report}, indent=1, default=float))
 

@@ -5,6 +5,7 @@
                                  [--synth-tracks 160] [--variants 4] [--epochs 24] [--jobs 2]
                                  [--validation-sources PACKAGE ...]   (a fold: these packages for validation)
                                  [--keep-last-epoch]                  (not the epoch of the lowest validation loss)
+                                 [--seed 0]                           (initial weights and batch order)
 
 1. Data, all 22050 Hz mono:
    - the **development** pieces of the real-music corpus (``benchmarks/real_corpus.py``: tracker modules and
@@ -251,6 +252,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "models" / DEFAULT_BEAT_MODEL)
     parser.add_argument("--validation-sources", nargs="*", default=list(VALIDATION_SOURCES),
                         help="development packages kept for validation (a fold); none: train on every development piece and keep the last epoch")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (initial weights, batch order; the data stay the same); the bundled model is seed 0")
     parser.add_argument("--keep-last-epoch", action="store_true",
                         help="keep the last epoch even with validation packages, as the bundled model does (the fold models of "
                         "benchmarks/bench_beats_oof.py: no epoch is then chosen on the pieces a fold is measured on)")
@@ -279,7 +281,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.jobs)
-    state, metrics = train(real_train + groove_train + synth_train, val, config, epochs=args.epochs, keep_last_epoch=args.keep_last_epoch)
+    state, metrics = train(real_train + groove_train + synth_train, val, config, epochs=args.epochs, seed=args.seed, keep_last_epoch=args.keep_last_epoch)
     config.provenance = {
         "data": f"real-music corpus development pieces (benchmarks/real_corpus.py; held-out never read): "
         f"{len(pieces['train'])} trained on, {len(pieces['val'])} for validation (packages {', '.join(args.validation_sources)}); "
