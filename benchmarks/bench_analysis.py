@@ -81,15 +81,10 @@ def beat_scores(reference: np.ndarray, estimated: np.ndarray, ref_bpm: float, es
 
 def interval_iou(truth: list[tuple[float, float]], found: list[tuple[float, float]], duration_s: float, step_s: float = 0.05) -> float:
     """Intersection over union of two sets of time spans (1.0 when both are empty)."""
+    from mvgen.analysis.windows import in_spans
+
     t = np.arange(0.0, duration_s, step_s)
-
-    def mask(spans):
-        m = np.zeros(len(t), bool)
-        for a, b in spans:
-            m |= (t >= a) & (t < b)
-        return m
-
-    a, b = mask(truth), mask(found)
+    a, b = in_spans(t, truth), in_spans(t, found)
     union = (a | b).sum()
     return 1.0 if union == 0 else float((a & b).sum() / union)
 

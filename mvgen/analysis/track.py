@@ -26,6 +26,7 @@ from mvgen.errors import MvgenError, validation_error
 from mvgen.features import ANALYSIS_SR, frame_features
 from mvgen.fileio import write_atomic
 from mvgen.analysis.gates import dominant_kind, gate_spans, signal_gate
+from mvgen.analysis.windows import in_spans
 from mvgen.genres import OUT_OF_SCOPE
 from mvgen.paths import cache_dir
 from mvgen.classify.predictions import WindowPredictions, smooth_profile, track_genres, with_track_context
@@ -322,7 +323,8 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
     if signal is not None and signal.audio_features is not None and len(predictions.times_s):
         evidence = drum_presence(signal.audio_features, predictions.times_s, model.config.window_s)
         doubt_counts = BUILD_UP_EVIDENCE + (1.0 - BUILD_UP_EVIDENCE) * predictions.in_scope
-        evidence = evidence * np.where(_in_sections(predictions.times_s, signal.sections, "build-up"), doubt_counts, 1.0)
+        build_ups = [(section.start_s, section.end_s) for section in signal.sections if section.label == "build-up"]
+        evidence = evidence * np.where(in_spans(predictions.times_s, build_ups), doubt_counts, 1.0)
         bounds = [(t.start_s, t.end_s) for t in signal.tracks] or [(0.0, len(y) / sr)]
         tracks = track_genres(predictions, np.maximum(evidence, MIN_TRACK_EVIDENCE), bounds)
         predictions = with_track_context(predictions, evidence, tracks, weights=np.maximum(evidence, MIN_TRACK_EVIDENCE), context_s=CONTEXT_S, track_mass=TRACK_PRIOR_MASS)
@@ -348,14 +350,6 @@ def genre_profile(y: np.ndarray, model, sr: int = ANALYSIS_SR, *, model_name: st
         tracks=summaries,
     )
 
-
-def _in_sections(times_s: np.ndarray, sections: list[Section], label: str) -> np.ndarray:
-    """Whether each of ``times_s`` lies in a section labelled ``label``, shape ``(len(times_s),)``."""
-    inside = np.zeros(len(times_s), dtype=bool)
-    for section in sections:
-        if section.label == label:
-            inside |= (times_s >= section.start_s) & (times_s < section.end_s)
-    return inside
 
 
 def analyze_signal(y: np.ndarray, sr: int = ANALYSIS_SR, *, features=None, beat_model: bool = True) -> SignalAnalysis:

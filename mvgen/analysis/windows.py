@@ -1,4 +1,5 @@
-"""Windows of a track on its bar grid: :class:`ClipWindow` and the one rule for a loop, :func:`phrase_loop`.
+"""Windows of a track on its bar grid: :class:`ClipWindow`, the one rule for a loop, :func:`phrase_loop`, and which
+times fall in given spans, :func:`in_spans`.
 
 A loop is a few whole bars from the drop that play on endlessly: the Spotify Canvas
 (:func:`mvgen.clips.loop_window`, 3-8 s) and the muted GIF or WebP preview beside a video
@@ -11,7 +12,7 @@ jumps back at the wrap where the music would not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -39,6 +40,15 @@ class ClipWindow:
     @property
     def length_s(self) -> float:
         return self.end_s - self.start_s
+
+
+def in_spans(times_s: np.ndarray, spans_s: Iterable[tuple[float, float]]) -> np.ndarray:
+    """Whether each of ``times_s`` (s) lies in one of the spans ``[start_s, end_s)``, shape ``(len(times_s),)``."""
+    times_s = np.asarray(times_s)
+    inside = np.zeros(len(times_s), dtype=bool)
+    for start_s, end_s in spans_s:
+        inside |= (times_s >= start_s) & (times_s < end_s)
+    return inside
 
 
 def phrase_loop(downbeats_s: Sequence[float], *, anchor_s: float, span_s: tuple[float, float], max_s: float, min_s: float, note: str) -> ClipWindow:

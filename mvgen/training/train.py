@@ -544,12 +544,11 @@ def window_features(base: GenreClassifier, audio: np.ndarray, config: Classifier
                     spans_s: Sequence[tuple[float, float]] = (), stride: int = 1) -> WindowSet:
     """Pooled features of the windows of mono ``audio`` (at ``config.sr``) whose centres fall in ``spans_s``
     (all windows when none do, or none are given), every ``stride``-th; each labelled ``target``."""
+    from mvgen.analysis.windows import in_spans
     from mvgen.classify.classifier import track_windows
 
     times_s, features = track_windows(base, audio)
-    keep = np.zeros(len(times_s), bool)
-    for start_s, end_s in spans_s:
-        keep |= (times_s >= start_s) & (times_s < end_s)
+    keep = in_spans(times_s, spans_s)
     index = np.flatnonzero(keep) if keep.any() else np.arange(len(times_s))
     index = index[::stride]
     return WindowSet(features[index], np.repeat(target[None], len(index), axis=0).astype(np.float32), np.full(len(index), group))
