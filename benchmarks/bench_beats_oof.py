@@ -87,11 +87,22 @@ def train_folds(pieces: list[dict], work: Path, corpus: Path, jobs: int, seed: i
         (out / "recipe.json").write_text(json.dumps(recipe))
 
 
-def fold_activations(pieces: list[dict], work: Path) -> dict[str, tuple]:
-    """Per piece name: ``(audio, frame features, out-of-fold BeatActivations)``; activations cached per fold model."""
-    from mvgen.analysis.beat_model import BeatActivations, load_beat_tracker
+def piece_signals(pieces: list[dict]) -> dict[str, tuple]:
+    """Per piece name: ``(audio, frame features)``, once for every fold set."""
     from mvgen.features import ANALYSIS_SR, frame_features
     from mvgen.media.audio import load_audio
+
+    signals = {}
+    for piece in pieces:
+        y = load_audio(piece["wav"], sr=ANALYSIS_SR)
+        signals[piece["name"]] = (y, frame_features(y, ANALYSIS_SR, detail=True))
+    return signals
+
+
+def fold_activations(pieces: list[dict], work: Path, signals: dict[str, tuple]) -> dict[str, object]:
+    """Per piece name: its out-of-fold ``BeatActivations`` from the fold models in ``work`` (cached per fold model),
+    on the audio of ``signals`` (:func:`piece_signals`)."""
+    from mvgen.analysis.beat_model import BeatActivations, load_beat_tracker
 
     out = {}
     for fold in FOLDS:
@@ -101,14 +112,12 @@ def fold_activations(pieces: list[dict], work: Path) -> dict[str, tuple]:
         cached = dict(np.load(cache)) if cache.is_file() else {}
         tracker = None
         for piece in (p for p in pieces if p["fold"] == fold):
-            y = load_audio(piece["wav"], sr=ANALYSIS_SR)
+            y, features = signals[piece["name"]]
             if piece["name"] + ".beat" not in cached:
                 tracker = tracker or load_beat_tracker(model)
                 found = tracker.activations(y)
                 cached[piece["name"] + ".beat"], cached[piece["name"] + ".downbeat"] = found.beat, found.downbeat
-            features = frame_features(y, ANALYSIS_SR, detail=True)
-            activations = BeatActivations(cached[piece["name"] + ".beat"], cached[piece["name"] + ".downbeat"], features.hop_s)
-            out[piece["name"]] = (y, features, activations)
+            out[piece["name"]] = BeatActivations(cached[piece["name"] + ".beat"], cached[piece["name"] + ".downbeat"], features.hop_s)
         np.savez(cache, **cached)
     return out
 
@@ -153,11 +162,12 @@ def main() -> None:
         raise SystemExit(f"{corpus}: no development pieces (build the corpus with benchmarks/real_corpus.py)")
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
+    signals = piece_signals(pieces)
     for seed in args.seeds:
         train_folds(pieces, args.work, corpus, args.jobs, seed)
-        decoded = fold_activations(pieces, fold_set_dir(args.work, seed))
+        activations = fold_activations(pieces, fold_set_dir(args.work, seed), signals)
         for piece in pieces:
-            systems = decode(piece, *decoded[piece["name"]])
+            systems = decode(piece, *signals[piece["name"]], activations[piece["name"]])
             rows.append({"track": piece["name"], "style": piece["style"], "fold": piece["fold"], "seed": seed, "bpm": piece["tempo_bpm"], "systems": systems})
             print(f"{piece['name']:<40} seed {seed} fold {piece['fold']} ref {piece['tempo_bpm']:6.1f}" + "".join(
                 f"  {name} {s['beat_f']:.3f} {s['tempo_bpm'] or 0:6.1f}" for name, s in systems.items()), flush=True)
