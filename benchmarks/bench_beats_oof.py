@@ -14,11 +14,12 @@ from the activations of the fold model that never heard its package. Decoders, s
 Figures per style and overall as ``bench_analysis.py --real`` prints them (beat F, AMLt, tempo Acc1/Acc2,
 downbeat F, where the grid is right, meter), per training seed and over the seeds given (``--seeds``): the
 shipped decoder read beat F 0.762, 0.816 and 0.829 at seeds 0, 1 and 2, so compare decoders paired over
-several seeds. Fold models and activations
+several seeds. With ``--ensemble`` the mean of the seeds' activations is decoded too, as the bundled
+model (seeds 0, 1, 2 averaged, ``models/build/beats.py --seeds``) does. Fold models and activations
 are cached in ``--work``: a second run only decodes. Training takes about 9 minutes a fold on one core,
 data preparation included (6 once the data are cached).
 
-    python benchmarks/bench_beats_oof.py [--seeds 0 1 2] [--real-cache ~/.cache/mvgen-bench] [--work ~/.cache/mvgen-bench/beat-folds] [--json out.json]
+    python benchmarks/bench_beats_oof.py [--seeds 0 1 2 [--ensemble]] [--real-cache ~/.cache/mvgen-bench] [--work ~/.cache/mvgen-bench/beat-folds] [--json out.json]
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def train_folds(pieces: list[dict], work: Path, corpus: Path, jobs: int, seed: i
     for fold, sources in FOLDS.items():
         out = fold_set_dir(work, seed) / f"fold{fold}"
         left_out = sorted({p["split_source"] for p in pieces if p["fold"] == fold}) if sources is None else list(sources)
-        recipe = {"build_args": [*FOLD_ARGS, "--seed", str(seed)], "left_out": left_out}
+        recipe = {"build_args": [*FOLD_ARGS, "--seeds", str(seed)], "left_out": left_out}
         if (out / "model.safetensors").is_file() and (out / "recipe.json").is_file() and json.loads((out / "recipe.json").read_text()) == recipe:
             continue
         print(f"training fold {fold} (seed {seed}) without {', '.join(left_out)}", flush=True)
@@ -147,6 +148,27 @@ def decode(piece: dict, y: np.ndarray, features, activations) -> dict[str, dict]
     return systems
 
 
+def mean_activations(sets: list[dict[str, object]]) -> dict[str, object]:
+    """Per piece name: the mean of its beat and downbeat activations over ``sets`` (:func:`fold_activations` of
+    several seeds), as a model whose members are those seeds' networks computes them."""
+    from mvgen.analysis.beat_model import BeatActivations
+
+    return {name: BeatActivations(np.mean([s[name].beat for s in sets], axis=0, dtype=np.float64).astype(np.float32),
+                                  np.mean([s[name].downbeat for s in sets], axis=0, dtype=np.float64).astype(np.float32), first.hop_s)
+            for name, first in sets[0].items()}
+
+
+def decoded_rows(pieces: list[dict], signals: dict[str, tuple], activations: dict[str, object], seed) -> list[dict]:
+    """One row per piece: every system's figures (:func:`decode`) on ``activations``, printed as they come."""
+    rows = []
+    for piece in pieces:
+        systems = decode(piece, *signals[piece["name"]], activations[piece["name"]])
+        rows.append({"track": piece["name"], "style": piece["style"], "fold": piece["fold"], "seed": seed, "bpm": piece["tempo_bpm"], "systems": systems})
+        print(f"{piece['name']:<40} seed {seed} fold {piece['fold']} ref {piece['tempo_bpm']:6.1f}" + "".join(
+            f"  {name} {s['beat_f']:.3f} {s['tempo_bpm'] or 0:6.1f}" for name, s in systems.items()), flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real-cache", type=Path, default=Path.home() / ".cache" / "mvgen-bench", help="folder of benchmarks/real_corpus.py (corpus/)")
@@ -154,6 +176,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes preparing the training data")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="training seeds: one fold set each (the seed alone moved beat F by 0.067 on these 59 pieces; compare decoders on several)")
+    parser.add_argument("--ensemble", action="store_true", help="also decode the mean of the seeds' activations (the bundled model's members)")
     parser.add_argument("--json", type=Path, help="write every row and the summaries here")
     args = parser.parse_args()
     corpus = args.real_cache / "corpus"
@@ -161,21 +184,25 @@ def main() -> None:
     if not pieces:
         raise SystemExit(f"{corpus}: no development pieces (build the corpus with benchmarks/real_corpus.py)")
     args.work.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, ensemble_rows = [], []
     signals = piece_signals(pieces)
+    by_seed = {}
     for seed in args.seeds:
         train_folds(pieces, args.work, corpus, args.jobs, seed)
-        activations = fold_activations(pieces, fold_set_dir(args.work, seed), signals)
-        for piece in pieces:
-            systems = decode(piece, *signals[piece["name"]], activations[piece["name"]])
-            rows.append({"track": piece["name"], "style": piece["style"], "fold": piece["fold"], "seed": seed, "bpm": piece["tempo_bpm"], "systems": systems})
-            print(f"{piece['name']:<40} seed {seed} fold {piece['fold']} ref {piece['tempo_bpm']:6.1f}" + "".join(
-                f"  {name} {s['beat_f']:.3f} {s['tempo_bpm'] or 0:6.1f}" for name, s in systems.items()), flush=True)
+        by_seed[seed] = fold_activations(pieces, fold_set_dir(args.work, seed), signals)
+        rows += decoded_rows(pieces, signals, by_seed[seed], seed)
     over = f"over seeds {', '.join(map(str, args.seeds))}" if len(args.seeds) > 1 else f"seed {args.seeds[0]}"
     report = {style: real_table(f"out of fold ({over}), {style}", [r for r in rows if r["style"] == style], SYSTEMS) for style in sorted({r["style"] for r in rows})}
     if len(args.seeds) > 1:
         report["per_seed"] = {seed: real_table(f"out of fold, seed {seed}, all development pieces", [r for r in rows if r["seed"] == seed], SYSTEMS) for seed in args.seeds}
     report["overall"] = real_table(f"out of fold ({over}), all development pieces", rows, SYSTEMS)
+    if args.ensemble:
+        name = "+".join(map(str, args.seeds))
+        ensemble_rows = decoded_rows(pieces, signals, mean_activations([by_seed[seed] for seed in args.seeds]), name)
+        report["ensemble"] = {style: real_table(f"out of fold, mean of seeds {name}, {style}", [r for r in ensemble_rows if r["style"] == style], SYSTEMS)
+                              for style in sorted({r["style"] for r in ensemble_rows})}
+        report["ensemble"]["overall"] = real_table(f"out of fold, mean of seeds {name}, all development pieces", ensemble_rows, SYSTEMS)
+        rows += ensemble_rows
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summaries": report}, indent=1, default=float))
 

@@ -10,7 +10,8 @@ import pytest
 
 from mvgen import synth
 from mvgen.analysis import frame_models
-from mvgen.analysis.beat_model import BEAT_OUTPUTS, BeatConfig, BeatTracker, beat_model_dir, load_beat_tracker
+from mvgen.analysis.beat_model import BEAT_OUTPUTS, BeatConfig, BeatTracker, beat_model_dir, load_beat_tracker, member_key
+from mvgen.analysis.frame_models import sigmoid
 from mvgen.analysis.beats import activation_tempo, peak_near
 from mvgen.analysis.track import analyze_signal
 from mvgen.errors import MvgenError
@@ -40,6 +41,37 @@ def test_numpy_inference_equals_torch_model():
     got = BeatTracker(config, state).logits(spec)
     assert got.shape == (400, len(BEAT_OUTPUTS))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+def test_a_model_of_several_members_averages_their_probabilities(tmp_path):
+    """Members trained from different seeds are saved in one file (``member<i>.`` keys) and the tracker gives
+    the mean of their torch twins' probabilities, not of their logits."""
+    torch = pytest.importorskip("torch")
+    from models.build.beats import torch_model
+    from models.build.frame_training import save_model
+
+    config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4], members=2)
+    spec = np.random.default_rng(2).normal(-5, 2, (300, config.n_mels)).astype(np.float32)
+    state, probabilities = {}, []
+    for member in range(config.members):
+        model = torch_model(config)
+        randomize_state(model, np.random.default_rng(10 + member), scale=0.3)
+        model.eval()
+        state |= {member_key(member, k, config.members): v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+        with torch.no_grad():
+            probabilities.append(torch.sigmoid(model(torch.from_numpy(spec.T[None].copy())))[0].numpy().T)
+    assert np.abs(probabilities[0] - probabilities[1]).max() > 0.1  # the members differ, so the mean is a real test
+    save_model(tmp_path, state, config)
+    tracker = load_beat_tracker(tmp_path)
+    assert len(tracker.networks) == 2
+    got = sigmoid(tracker.logits(spec))
+    np.testing.assert_allclose(got, np.mean(probabilities, axis=0), atol=1e-4)
+    # A file missing one member's tensor is refused, naming the folder.
+    from safetensors.numpy import save_file
+
+    save_file({k: v for k, v in state.items() if not k.startswith("member1.head")}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(MvgenError, match=f"{tmp_path}.*weights do not match"):
+        load_beat_tracker(tmp_path)
 
 
 def test_blocked_inference_equals_whole_track(monkeypatch):
