@@ -47,8 +47,9 @@ SCHEMA_VERSION = 5
 #: the genre of the music around it in its track, not the whole track's mean; 5.3: the beat level is chosen
 #: with the learned downbeat activation's bar evidence, so some tracks get another tempo octave; 5.4: a tone run
 #: between music longer than 45 s is music to the gates when its pitch moves, as a breakdown's chords do;
-#: 5.5: a build-up's verdict that it is other music counts at BUILD_UP_EVIDENCE of its drum presence).
-ANALYSIS_VERSION = "5.5"
+#: 5.5: a build-up's verdict that it is other music counts at BUILD_UP_EVIDENCE of its drum presence;
+#: 5.6: the beat model is the mean of three networks, so some tracks get another tempo octave or bar phase).
+ANALYSIS_VERSION = "5.6"
 MIN_DURATION_S = 2.0
 #: The least a window counts towards its track's genre (1 with a full kit playing): windows without drums
 #: still count a little, so a track without drums anywhere (ambient) is judged by all its windows alike.
