@@ -21,23 +21,29 @@ from mvgen.features import ANALYSIS_SR, HOP
 HOP_S = HOP / ANALYSIS_SR
 
 
-def _tiny(torch):
+def _tiny(torch, *, members: int = 1, seed: int = 0):
+    """A tiny torch twin with random weights (``seed``), in eval mode, and its float state dict."""
     from models.build.beats import torch_model  # the twin is build-only, outside the package
 
-    config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4])
+    config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4], members=members)
     model = torch_model(config)
-    randomize_state(model, np.random.default_rng(0), scale=0.3)
+    randomize_state(model, np.random.default_rng(seed), scale=0.3)
     model.eval()
     state = {k: v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
     return config, model, state
+
+
+def _torch_logits(torch, model, spec: np.ndarray) -> np.ndarray:
+    """The twin's logits ``(T, outputs)`` of log-mel frames ``spec`` ``(T, n_mels)``."""
+    with torch.no_grad():
+        return model(torch.from_numpy(spec.T[None].copy()))[0].numpy().T
 
 
 def test_numpy_inference_equals_torch_model():
     torch = pytest.importorskip("torch")
     config, model, state = _tiny(torch)
     spec = np.random.default_rng(1).normal(-5, 2, (400, config.n_mels)).astype(np.float32)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(spec.T[None].copy()))[0].numpy().T
+    expected = _torch_logits(torch, model, spec)
     got = BeatTracker(config, state).logits(spec)
     assert got.shape == (400, len(BEAT_OUTPUTS))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
@@ -47,19 +53,14 @@ def test_a_model_of_several_members_averages_their_probabilities(tmp_path):
     """Members trained from different seeds are saved in one file (``member<i>.`` keys) and the tracker gives
     the mean of their torch twins' probabilities, not of their logits."""
     torch = pytest.importorskip("torch")
-    from models.build.beats import torch_model
     from models.build.frame_training import save_model
 
-    config = BeatConfig(n_mels=12, channels=6, kernel=3, dilations=[1, 2, 4], members=2)
-    spec = np.random.default_rng(2).normal(-5, 2, (300, config.n_mels)).astype(np.float32)
     state, probabilities = {}, []
-    for member in range(config.members):
-        model = torch_model(config)
-        randomize_state(model, np.random.default_rng(10 + member), scale=0.3)
-        model.eval()
-        state |= {member_key(member, k, config.members): v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
-        with torch.no_grad():
-            probabilities.append(torch.sigmoid(model(torch.from_numpy(spec.T[None].copy())))[0].numpy().T)
+    for member in range(2):
+        config, model, member_state = _tiny(torch, members=2, seed=10 + member)
+        state |= {member_key(member, k, config.members): v for k, v in member_state.items()}
+        spec = np.random.default_rng(2).normal(-5, 2, (300, config.n_mels)).astype(np.float32)
+        probabilities.append(sigmoid(_torch_logits(torch, model, spec)))
     assert np.abs(probabilities[0] - probabilities[1]).max() > 0.1  # the members differ, so the mean is a real test
     save_model(tmp_path, state, config)
     tracker = load_beat_tracker(tmp_path)
